@@ -1,0 +1,93 @@
+// swift-tools-version: 6.0
+//
+// Two halves that never import each other, joined by one service layer:
+//   protocol stack:  NetCore → TLS → HTTP2 → GRPCCore → GRPCServer
+//   model side:      ONNXFormat → InferenceEngine → ModelRegistry
+//   service layer:   InferenceService (the only place domain errors become gRPC statuses)
+//   composition:     SluiceServer (config, wiring), `sluice` (CLI)
+// C libraries sit behind system-library targets (C*) and are imported only by their wrapper targets.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // ---- C libraries and shims -------------------------------------------------------------
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CSystemShims"),
+        .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
+        .target(name: "CSluiceProto", dependencies: ["CProtobufC"]),
+        .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
+
+        // ---- Protocol stack ----------------------------------------------------------------------
+        .target(name: "NetCore", dependencies: ["CSystemShims"], swiftSettings: swiftSettings),
+        .target(name: "TLS", dependencies: ["COpenSSL", "COpenSSLShims", "NetCore"], swiftSettings: swiftSettings),
+        .target(name: "HTTP2", dependencies: ["CNGHTTP2", "NetCore"], swiftSettings: swiftSettings),
+        .target(name: "GRPCCore", swiftSettings: swiftSettings),
+        .target(
+            name: "GRPCServer",
+            dependencies: ["NetCore", "TLS", "HTTP2", "GRPCCore", "CZlib", "CSystemShims"],
+            swiftSettings: swiftSettings
+        ),
+
+        // ---- Messages ----------------------------------------------------------------------------
+        .target(name: "SluiceProto", dependencies: ["CSluiceProto", "CProtobufC"], swiftSettings: swiftSettings),
+
+        // ---- Model side --------------------------------------------------------------------------
+        .target(name: "ONNXFormat", dependencies: ["CONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
+        .target(name: "InferenceEngine", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
+        .target(name: "ModelRegistry", dependencies: ["InferenceEngine", "COpenSSL"], swiftSettings: swiftSettings),
+
+        // ---- Service layer and composition -------------------------------------------------------
+        .target(
+            name: "InferenceService",
+            dependencies: ["GRPCCore", "SluiceProto", "InferenceEngine", "ModelRegistry"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SluiceServer",
+            dependencies: ["GRPCServer", "GRPCCore", "InferenceService", "ModelRegistry", "InferenceEngine", "NetCore"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "sluice",
+            dependencies: [
+                "SluiceServer", "InferenceEngine", "ModelRegistry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // ---- Tests -------------------------------------------------------------------------------
+        .testTarget(name: "GRPCCoreTests", dependencies: ["GRPCCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "NetCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "GRPCServerTests",
+            dependencies: ["GRPCServer", "GRPCCore", "HTTP2", "NetCore", "TLS"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SluiceProtoTests", dependencies: ["SluiceProto"], swiftSettings: swiftSettings),
+        .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "InferenceEngineTests", dependencies: ["InferenceEngine", "ONNXFormat"], swiftSettings: swiftSettings),
+        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "InferenceEngine"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "InferenceServiceTests",
+            dependencies: ["InferenceService", "GRPCCore", "SluiceProto", "ModelRegistry", "InferenceEngine"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

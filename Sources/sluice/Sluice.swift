@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `sluice` command line: the server and the tools around it.
+@main
+struct Sluice: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice",
+        abstract: "A gRPC inference server for ONNX classic-ML models.",
+        subcommands: [ServeCommand.self, ScoreCommand.self, InspectCommand.self, ModelsCommand.self]
+    )
+}
