@@ -51,11 +51,15 @@ let package = Package(
         .target(name: "ONNXFormat", dependencies: ["CONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
         .target(name: "InferenceEngine", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
         .target(name: "ModelRegistry", dependencies: ["InferenceEngine", "COpenSSL"], swiftSettings: swiftSettings),
+        .target(name: "TrafficRouting", swiftSettings: swiftSettings),
+
+        // ---- Security (pure logic: takes header strings, returns principals and decisions) -------
+        .target(name: "Auth", dependencies: ["COpenSSL", "COpenSSLShims"], swiftSettings: swiftSettings),
 
         // ---- Service layer and composition -------------------------------------------------------
         .target(
             name: "InferenceService",
-            dependencies: ["GRPCCore", "SluiceProto", "InferenceEngine", "ModelRegistry"],
+            dependencies: ["GRPCCore", "SluiceProto", "InferenceEngine", "ModelRegistry", "TrafficRouting", "Auth"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -84,6 +88,8 @@ let package = Package(
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "InferenceEngineTests", dependencies: ["InferenceEngine", "ONNXFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "InferenceEngine"], swiftSettings: swiftSettings),
+        .testTarget(name: "TrafficRoutingTests", dependencies: ["TrafficRouting"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "InferenceServiceTests",
             dependencies: ["InferenceService", "GRPCCore", "SluiceProto", "ModelRegistry", "InferenceEngine"],

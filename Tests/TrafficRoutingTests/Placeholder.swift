@@ -1,0 +1,1 @@
+// Work in progress: replaced by the target's real tests.
