@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
         .target(name: "CSluiceProto", dependencies: ["CProtobufC"]),
         .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
+        .target(name: "CSluiceProtoSupport", dependencies: ["CProtobufC"]),
 
         // ---- Protocol stack ----------------------------------------------------------------------
         .target(name: "NetCore", dependencies: ["CSystemShims"], swiftSettings: swiftSettings),
@@ -45,12 +46,15 @@ let package = Package(
         ),
 
         // ---- Messages ----------------------------------------------------------------------------
-        .target(name: "SluiceProto", dependencies: ["CSluiceProto", "CProtobufC"], swiftSettings: swiftSettings),
+        .target(name: "SluiceProto", dependencies: ["CSluiceProto", "CSluiceProtoSupport", "CProtobufC", "GRPCCore"], swiftSettings: swiftSettings),
+
+        // ---- Shared: counters, histograms, Prometheus text (no I/O) ---------------------------
+        .target(name: "ServerMetrics", swiftSettings: swiftSettings),
 
         // ---- Model side --------------------------------------------------------------------------
         .target(name: "ONNXFormat", dependencies: ["CONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
         .target(name: "InferenceEngine", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
-        .target(name: "ModelRegistry", dependencies: ["InferenceEngine", "COpenSSL"], swiftSettings: swiftSettings),
+        .target(name: "ModelRegistry", dependencies: ["COpenSSL", "ServerMetrics"], swiftSettings: swiftSettings),
         .target(name: "TrafficRouting", swiftSettings: swiftSettings),
 
         // ---- Security (pure logic: takes header strings, returns principals and decisions) -------
@@ -87,7 +91,8 @@ let package = Package(
         .testTarget(name: "SluiceProtoTests", dependencies: ["SluiceProto"], swiftSettings: swiftSettings),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "InferenceEngineTests", dependencies: ["InferenceEngine", "ONNXFormat"], swiftSettings: swiftSettings),
-        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "InferenceEngine"], swiftSettings: swiftSettings),
+        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry"], swiftSettings: swiftSettings),
+        .testTarget(name: "ServerMetricsTests", dependencies: ["ServerMetrics"], swiftSettings: swiftSettings),
         .testTarget(name: "TrafficRoutingTests", dependencies: ["TrafficRouting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: swiftSettings),
         .testTarget(
