@@ -136,7 +136,7 @@ public struct LocalDirectorySource: WritableModelSource {
 
     private func write(_ metadata: ModelMetadata, of model: String) throws(RegistryError) {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data: Data
         do { data = try encoder.encode(metadata) } catch {
             throw RegistryError(.io, "cannot encode metadata of \(model): \(error)")
