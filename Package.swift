@@ -63,7 +63,9 @@ let package = Package(
         // ---- Service layer and composition -------------------------------------------------------
         .target(
             name: "InferenceService",
-            dependencies: ["GRPCCore", "SluiceProto", "InferenceEngine", "ModelRegistry", "TrafficRouting", "Auth"],
+            dependencies: [
+                "GRPCCore", "SluiceProto", "InferenceEngine", "ModelRegistry", "ServerMetrics", "TrafficRouting", "Auth",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -1,5 +1,6 @@
 public import GRPCCore
 import ModelRegistry
+import SluiceProto
 
 /// The service layer's errors: the one place where domain failures become gRPC statuses.
 public struct ServiceError: Error, RPCErrorConvertible, Sendable {
@@ -31,6 +32,7 @@ extension RPCError {
         switch error {
         case let error as any RPCErrorConvertible: return error.rpcError
         case let error as RegistryError: return ServiceError(error).rpcError
+        case let error as ProtoDecodeError: return RPCError(.invalidArgument, error.description)
         default: return RPCError(.internal, "internal error: \(error)")
         }
     }
