@@ -88,7 +88,7 @@ public struct LocalDirectorySource: WritableModelSource {
 
     public func register(
         model: String, bytes: [UInt8], source: String, stage: Stage, aliases: [String], tags: [String: String],
-        metrics: [String: Double], description: String
+        metrics: [String: Double], description: String, featureNames: [String]? = nil
     ) throws(RegistryError) -> Int64 {
         try VersionSelector.validateModelName(model)
         for alias in aliases { try VersionSelector.validateAlias(alias) }
@@ -118,6 +118,7 @@ public struct LocalDirectorySource: WritableModelSource {
                     source: source, sha256: SHA256Digest.hex(of: bytes),
                     createdUnixMs: Int64((Date().timeIntervalSince1970 * 1000).rounded())))
             for alias in aliases { metadata.aliases[alias] = next }
+            if let featureNames { metadata.featureNames = featureNames }
             try write(metadata, of: model)
             return next
         }

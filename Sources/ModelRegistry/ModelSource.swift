@@ -18,7 +18,7 @@ public protocol WritableModelSource: ModelSource {
     /// Adds a version with the given bytes and returns its number.
     func register(
         model: String, bytes: [UInt8], source: String, stage: Stage, aliases: [String], tags: [String: String],
-        metrics: [String: Double], description: String
+        metrics: [String: Double], description: String, featureNames: [String]?
     ) throws(RegistryError) -> Int64
     /// Applies `change` to a model's metadata under the registry's lock and writes it atomically.
     func updateMetadata(

@@ -71,6 +71,10 @@ extension ModelsCommand {
         @Option(help: "Training metric name=number (repeatable).") var metric: [String] = []
         @Option(help: "Free-text description.") var description: String = ""
         @Option(help: "Where the model came from (run URI); default: the file's absolute path.") var source: String?
+        @Option(
+            name: .customLong("feature-names"),
+            help: "Comma-separated names for the model's numeric columns in order (for inputs like X[N,4]).")
+        var featureNames: String?
 
         func run() throws {
             guard let stage = Stage(parsing: stage) else {
@@ -89,7 +93,8 @@ extension ModelsCommand {
             try runRegistryCommand {
                 let version = try options.source.register(
                     model: name, bytes: Array(data), source: source ?? absolute, stage: stage, aliases: alias,
-                    tags: tags, metrics: metrics, description: description)
+                    tags: tags, metrics: metrics, description: description,
+                    featureNames: featureNames.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
                 print("registered \(name) version \(version) (\(stage.rawValue))")
             }
         }
