@@ -82,6 +82,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // ---- Tests (TestSupport is linked into test targets only) -------------------------------
+        .target(name: "TestSupport", path: "Sources/TestSupport", swiftSettings: swiftSettings),
         // ---- Tests -------------------------------------------------------------------------------
         .testTarget(name: "GRPCCoreTests", dependencies: ["GRPCCore"], swiftSettings: swiftSettings),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "NetCore"], swiftSettings: swiftSettings),
@@ -90,7 +92,7 @@ let package = Package(
             dependencies: ["GRPCServer", "GRPCCore", "HTTP2", "NetCore", "TLS"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SluiceProtoTests", dependencies: ["SluiceProto"], swiftSettings: swiftSettings),
+        .testTarget(name: "SluiceProtoTests", dependencies: ["SluiceProto", "TestSupport", "GRPCCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "InferenceEngineTests", dependencies: ["InferenceEngine", "ONNXFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry"], swiftSettings: swiftSettings),
@@ -99,7 +101,7 @@ let package = Package(
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "InferenceServiceTests",
-            dependencies: ["InferenceService", "GRPCCore", "SluiceProto", "ModelRegistry", "InferenceEngine"],
+            dependencies: ["InferenceService", "GRPCCore", "SluiceProto", "ModelRegistry", "InferenceEngine", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

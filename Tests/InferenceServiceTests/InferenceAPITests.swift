@@ -4,6 +4,7 @@ import GRPCCore
 import ModelRegistry
 import SluiceProto
 import Testing
+import TestSupport
 
 /// A model with two numeric features and one string feature: label 1 when a + b > 0, scores [1-p, p].
 func fakeServable(numericNames: [String] = ["a", "b"], stringNames: [String] = ["plan"]) -> ServableModel {

@@ -1,8 +1,10 @@
+/// Test-only helpers shared by the test targets (never linked into the server).
 /// A minimal protobuf writer for building request messages in tests (the server only decodes them).
-struct ProtoWriter {
-    var bytes: [UInt8] = []
+public struct ProtoWriter {
+    public init() {}
+    public var bytes: [UInt8] = []
 
-    mutating func varint(_ value: UInt64) {
+    public mutating func varint(_ value: UInt64) {
         var value = value
         while value >= 0x80 {
             bytes.append(UInt8(value & 0x7F) | 0x80)
@@ -11,33 +13,33 @@ struct ProtoWriter {
         bytes.append(UInt8(value))
     }
 
-    mutating func tag(_ field: Int, _ wire: Int) { varint(UInt64(field << 3 | wire)) }
+    public mutating func tag(_ field: Int, _ wire: Int) { varint(UInt64(field << 3 | wire)) }
 
-    mutating func string(_ field: Int, _ text: String) { bytesField(field, Array(text.utf8)) }
+    public mutating func string(_ field: Int, _ text: String) { bytesField(field, Array(text.utf8)) }
 
-    mutating func bytesField(_ field: Int, _ data: [UInt8]) {
+    public mutating func bytesField(_ field: Int, _ data: [UInt8]) {
         tag(field, 2)
         varint(UInt64(data.count))
         bytes += data
     }
 
-    mutating func double(_ field: Int, _ value: Double) {
+    public mutating func double(_ field: Int, _ value: Double) {
         tag(field, 1)
         withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
     }
 
-    mutating func uint(_ field: Int, _ value: UInt64) {
+    public mutating func uint(_ field: Int, _ value: UInt64) {
         tag(field, 0)
         varint(value)
     }
 
-    mutating func packedFloats(_ field: Int, _ values: [Float]) {
+    public mutating func packedFloats(_ field: Int, _ values: [Float]) {
         var data: [UInt8] = []
         for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { data += $0 } }
         bytesField(field, data)
     }
 
-    mutating func message(_ field: Int, _ build: (inout ProtoWriter) -> Void) {
+    public mutating func message(_ field: Int, _ build: (inout ProtoWriter) -> Void) {
         var inner = ProtoWriter()
         build(&inner)
         bytesField(field, inner.bytes)
@@ -45,9 +47,9 @@ struct ProtoWriter {
 }
 
 /// A tiny reader for the fields tests check in responses.
-struct ProtoReader {
+public enum ProtoReader {
     /// (field, wire type, varint value or payload bytes).
-    static func fields(_ bytes: [UInt8]) -> [(field: Int, varint: UInt64, payload: [UInt8])] {
+    public static func fields(_ bytes: [UInt8]) -> [(field: Int, varint: UInt64, payload: [UInt8])] {
         var out: [(Int, UInt64, [UInt8])] = []
         var index = 0
         func readVarint() -> UInt64 {
