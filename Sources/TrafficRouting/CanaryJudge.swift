@@ -15,6 +15,10 @@ enum CanaryJudge {
         return step.minRequests > 0 ? min(floor, step.minRequests) : floor
     }
 
+    /// Candidate requests before the p99 guardrails are judged: at least ``minimumLatencySample``, since below 100
+    /// observations the p99 is the maximum and a single slow call would decide.
+    static let minimumLatencySample: UInt64 = 100
+
     static func decide(_ data: RolloutData, now: Int64) -> Decision? {
         guard let candidateIndex = data.candidateIndex, data.stepIndex < data.steps.count else { return nil }
         let step = data.steps[data.stepIndex]
@@ -44,11 +48,20 @@ enum CanaryJudge {
                     + "\(pct(base.errorRate)) by \(pct(candidate.errorRate - base.errorRate)) > limit "
                     + "\(pct(g.maxErrorRateIncrease)) \(n)")
         }
+        let latencyGuarded = g.maxP99Ms > 0 || g.maxP99Ratio > 0
+        let latencySample = max(minSample, minimumLatencySample)
+        let latencyJudged = candidate.requests >= latencySample
+        let latencyBaseline: VariantAccumulator? = {
+            let stepBase = data.stepStats[data.baselineIndex]
+            if stepBase.requests >= latencySample { return stepBase }
+            let overallBase = data.overallStats[data.baselineIndex]
+            return overallBase.requests >= latencySample ? overallBase : nil
+        }()
         let candidateP99 = candidate.p99Ms
-        if g.maxP99Ms > 0, candidateP99 > g.maxP99Ms {
+        if latencyJudged, g.maxP99Ms > 0, candidateP99 > g.maxP99Ms {
             return .rollback("rolled back: candidate p99 latency \(ms(candidateP99)) > limit \(ms(g.maxP99Ms)) \(n)")
         }
-        if g.maxP99Ratio > 0, let base = baseline, base.p99Ms > 0, candidateP99 / base.p99Ms > g.maxP99Ratio {
+        if latencyJudged, g.maxP99Ratio > 0, let base = latencyBaseline, base.p99Ms > 0, candidateP99 / base.p99Ms > g.maxP99Ratio {
             let ratio = candidateP99 / base.p99Ms
             return .rollback(
                 "rolled back: candidate p99 latency \(ms(candidateP99)) is \(fixed(ratio, 2))× baseline "
@@ -56,7 +69,7 @@ enum CanaryJudge {
         }
 
         let elapsed = now - data.stepStartedUnixMs
-        guard candidate.requests >= step.minRequests, elapsed >= 0, UInt64(elapsed) >= step.minDurationMs else {
+        guard candidate.requests >= step.minRequests, !latencyGuarded || latencyJudged, elapsed >= 0, UInt64(elapsed) >= step.minDurationMs else {
             return nil
         }
         let held = "step \(data.stepIndex + 1) at \(fixed(step.percent, 1))% held \(grouped(candidate.requests)) "

@@ -76,7 +76,7 @@ final class Rollout: Sendable {
             data.stepIndex += 1
             data.applyStepWeights()
             data.resetStepStatistics(at: now)
-            data.lastDecision = reason
+            data.transition(to: .running, reason: reason, at: now)
             return Change(table: makeTable(data), generation: data.routingGeneration, pendingPromotion: false)
         case .promote(let reason):
             // Routing keeps sending everything to the candidate until the registry has made it Production.
