@@ -10,6 +10,14 @@ extension SecurityConfig {
         return try parse(Array(data), source: path, baseDirectory: base.isEmpty ? "." : base)
     }
 
+    /// RFC 3339 / ISO 8601 text (`2027-01-31T00:00:00Z`) → seconds since the epoch.
+    static func parseTimestamp(_ s: String) -> Double? {
+        let f = ISO8601DateFormatter()
+        if let d = f.date(from: s) { return d.timeIntervalSince1970 }
+        f.formatOptions.insert(.withFractionalSeconds)
+        return f.date(from: s)?.timeIntervalSince1970
+    }
+
     /// Parses configuration JSON.
     public static func parse(_ bytes: [UInt8], source: String, baseDirectory: String) throws(SecurityConfigError)
         -> SecurityConfig
@@ -151,10 +159,10 @@ private struct Reader {
         case nil, .null?: break
         case .number(let n)?: expires = n
         case .string(let s)?:
-            guard let d = ISO8601DateFormatter().date(from: s) else {
+            guard let t = SecurityConfig.parseTimestamp(s) else {
                 throw fail("\(p).expires", "expected RFC 3339 like 2027-01-31T00:00:00Z or seconds since the epoch")
             }
-            expires = d.timeIntervalSince1970
+            expires = t
         default: throw fail("\(p).expires", "expected RFC 3339 text or a number")
         }
         let id = try string(o["id"], "\(p).id")
