@@ -87,7 +87,7 @@ final class SecurityPolicy: Sendable {
         if let header = r.authorization {
             if let p = tokens.get(header, now: now) { return .success(p) }
             guard let verifier else { return .failure(.unauthenticated("bearer token but no JWT keys configured")) }
-            guard header.utf8.count > 7, header.utf8.prefix(7).elementsEqual("bearer ".utf8, by: { $0 | 0x20 == $1 })
+            guard header.utf8.count >= 7, header.utf8.prefix(7).elementsEqual("bearer ".utf8, by: { $0 | 0x20 == $1 })
             else { return .failure(.unauthenticated("authorization header is not a Bearer token")) }
             let token = header.dropFirst(7).drop(while: { $0 == " " })
             switch verifier.verify(token, now: now) {
