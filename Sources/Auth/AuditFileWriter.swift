@@ -42,26 +42,46 @@ final class AuditFileWriter: @unchecked Sendable {
         return true
     }
 
-    /// Formats and appends a batch (after any earlier failed batch). False when the write failed.
+    /// Formats and appends a batch (after any earlier failed batch), rotating before a line would push the file
+    /// past `maxBytes`. False when a write failed (the unwritten bytes are kept for the next attempt).
     func write(_ batch: [AuditRecord], buffer: inout [UInt8]) -> Bool {
         buffer.removeAll(keepingCapacity: true)
-        for r in batch { r.appendJSONLine(to: &buffer) }
         if !retry.isEmpty {
-            retry.append(contentsOf: buffer)
-            retryCount += batch.count
             swap(&retry, &buffer)
             retry.removeAll()
         }
-        if buffer.isEmpty { return true }
-        if fd < 0 && !open() {
-            keepForRetry(buffer, count: batch.count)
+        var line: [UInt8] = []
+        line.reserveCapacity(512)
+        for (k, r) in batch.enumerated() {
+            line.removeAll(keepingCapacity: true)
+            r.appendJSONLine(to: &line)
+            if size + buffer.count > 0 && size + buffer.count + line.count > maxBytes {
+                guard flushBuffer(&buffer) else {
+                    keepForRetry(buffer + line, rest: batch[(k + 1)...], count: batch.count)
+                    return false
+                }
+                rotate()
+            }
+            buffer.append(contentsOf: line)
+        }
+        guard flushBuffer(&buffer) else {
+            keepForRetry(buffer, rest: [], count: batch.count)
             return false
         }
-        if size > 0 && size + buffer.count > maxBytes { rotate() }
+        retryCount = 0
+        retryFlag.store(false, ordering: .relaxed)
+        return true
+    }
+
+    /// Writes `buffer` fully and empties it; on failure leaves the unwritten tail in it.
+    private func flushBuffer(_ buffer: inout [UInt8]) -> Bool {
+        if buffer.isEmpty { return true }
+        if fd < 0 && !open() { return false }
         var off = 0
         let ok = buffer.withUnsafeBytes { raw -> Bool in
+            guard let base = raw.baseAddress else { return true }
             while off < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
+                let n = Glibc.write(fd, base + off, raw.count - off)
                 if n < 0 {
                     if errno == EINTR { continue }
                     return false
@@ -71,21 +91,20 @@ final class AuditFileWriter: @unchecked Sendable {
             return true
         }
         size += off
+        buffer.removeFirst(off)
         if !ok {
-            // Keep the unwritten tail; reopen next time.
-            keepForRetry(Array(buffer[off...]), count: batch.count)
             Glibc.close(fd)
             fd = -1
-            return false
         }
-        retryCount = 0
-        retryFlag.store(false, ordering: .relaxed)
-        return true
+        return ok
     }
 
-    private func keepForRetry(_ bytes: [UInt8], count: Int) {
+    /// Keeps unwritten bytes (and the formatted records not reached yet) for the next attempt.
+    private func keepForRetry(_ pending: [UInt8], rest: ArraySlice<AuditRecord>, count: Int) {
+        var bytes = pending
+        for r in rest { r.appendJSONLine(to: &bytes) }
         retry = bytes
-        retryCount = max(retryCount, count)
+        retryCount += count
         retryFlag.store(true, ordering: .relaxed)
     }
 

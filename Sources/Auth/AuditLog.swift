@@ -81,9 +81,11 @@ public final class AuditLog: Sendable {
                 let b = q.records
                 q.records.removeAll(keepingCapacity: true)
                 pending.store(0, ordering: .relaxed)
+                // Busy before the lock is released, so `flush()` never sees "queue empty, writer idle" while
+                // this batch is in flight.
+                writer.beginBusy()
                 return (b, q.stopping)
             }
-            writer.beginBusy()
             let ok = writer.write(batch, buffer: &buffer)
             if ok {
                 written.add(UInt64(batch.count), ordering: .relaxed)
@@ -91,7 +93,7 @@ public final class AuditLog: Sendable {
             } else {
                 failed.store(true, ordering: .relaxed)
                 if mode == .failOpen {
-                    dropped.add(UInt64(batch.count + writer.discardRetry()), ordering: .relaxed)
+                    dropped.add(UInt64(writer.discardRetry()), ordering: .relaxed)
                 }
             }
             writer.endBusy()

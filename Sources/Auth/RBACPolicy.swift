@@ -22,12 +22,12 @@ struct RBACPolicy: Sendable {
         self.bindings = config.bindings
         for (k, b) in config.bindings.enumerated() {
             for r in b.roles where roles[r] == nil {
-                throw SecurityConfigError("bindings[\(k)]: unknown role \"\(r)\" (define it under \"roles\")")
+                throw SecurityConfigError("\(config.source): bindings[\(k)]: unknown role \"\(r)\" (define it under \"roles\")")
             }
         }
         for key in config.apiKeys {
             for r in key.roles where roles[r] == nil {
-                throw SecurityConfigError("apiKeys \"\(key.id)\": unknown role \"\(r)\"")
+                throw SecurityConfigError("\(config.source): apiKeys \"\(key.id)\": unknown role \"\(r)\"")
             }
         }
     }

@@ -80,6 +80,7 @@ private struct Reader {
             root, "$",
             allowed: ["jwt", "apiKeys", "roles", "bindings", "defaultRateLimits", "audit", "health", "$comment"])
         var c = SecurityConfig()
+        c.source = source
         if let j = o["jwt"] { c.jwt = try jwt(j) }
         if let a = o["apiKeys"] {
             guard case .array(let items) = a else { throw fail("apiKeys", "expected a list") }

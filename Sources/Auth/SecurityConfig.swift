@@ -80,6 +80,8 @@ public struct SecurityConfig: Sendable, Equatable {
     public var audit = Audit()
     /// Health checks need no credentials when true (the default).
     public var healthOpen = true
+    /// Where this configuration came from (prefixes error messages).
+    public var source = "security configuration"
 
     public init() {}
 }

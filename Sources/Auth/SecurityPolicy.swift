@@ -20,13 +20,13 @@ final class SecurityPolicy: Sendable {
             do {
                 if let path = j.jwksFile {
                     guard let data = FileManager.default.contents(atPath: path) else {
-                        throw SecurityConfigError("jwt.jwksFile: cannot read \(path)")
+                        throw SecurityConfigError("\(config.source): jwt.jwksFile: cannot read \(path)")
                     }
                     keys += try JWKS.keys(from: Array(data), source: path)
                 }
                 for k in j.keys {
                     guard let data = FileManager.default.contents(atPath: k.file) else {
-                        throw SecurityConfigError("jwt.keys \"\(k.kid)\": cannot read \(k.file)")
+                        throw SecurityConfigError("\(config.source): jwt.keys \"\(k.kid)\": cannot read \(k.file)")
                     }
                     if k.algorithm == .hs256 {
                         keys.append(try JWTKey.hmac(kid: k.kid, secret: Array(data)))
@@ -39,11 +39,11 @@ final class SecurityPolicy: Sendable {
                     maxTokenBytes: j.maxTokenBytes)
                 verifier = try JWTVerifier(settings: settings, keys: keys)
             } catch let e as JWTKeyError {
-                throw SecurityConfigError("jwt: \(e.description)")
+                throw SecurityConfigError("\(config.source): jwt: \(e.description)")
             } catch let e as SecurityConfigError {
                 throw e
             } catch {
-                throw SecurityConfigError("jwt: \(error)")
+                throw SecurityConfigError("\(config.source): jwt: \(error)")
             }
         } else {
             verifier = nil
