@@ -1,0 +1,23 @@
+/// API keys by SHA-256. A presented key is hashed once and compared in constant time against every stored hash
+/// (no early exit), so timing reveals neither which key nor how much of a hash matched.
+struct APIKeyStore: Sendable {
+    struct Entry: Sendable {
+        let hash: [UInt8]
+        let expires: Double?
+        let principal: Principal
+    }
+    let entries: [Entry]
+
+    /// The largest key accepted; longer header values are refused without hashing.
+    static let maxKeyBytes = 512
+
+    /// The entry whose hash matches, or nil.
+    func lookup(_ key: String) -> Entry? {
+        guard key.utf8.count <= Self.maxKeyBytes else { return nil }
+        let digest = Crypto.sha256(key)
+        var found: Entry?
+        for e in entries where Crypto.constantTimeEqual(e.hash, digest) { found = e }
+        return found
+    }
+
+}

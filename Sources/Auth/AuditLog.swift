@@ -1,0 +1,115 @@
+import Foundation
+import Synchronization
+
+/// The audit log: the hot path enqueues an `AuditRecord` (a lock and an append); a dedicated writer thread
+/// formats JSON lines, appends them to the file at least every 100 ms, and rotates by size. `shutdown()` writes
+/// everything queued and fsyncs. When the sink fails or the queue is full: `fail-open` drops and counts
+/// (`droppedRecords`); `fail-closed` keeps what it has, and `isAccepting` turns false so calls are refused with
+/// UNAVAILABLE until the sink recovers.
+public final class AuditLog: Sendable {
+    private struct Queue {
+        var records: [AuditRecord] = []
+        var stopping = false
+    }
+    private let queue = Mutex(Queue())
+    private let pending = Atomic<Int>(0)
+    private let failed = Atomic<Bool>(false)
+    private let dropped = Atomic<UInt64>(0)
+    private let written = Atomic<UInt64>(0)
+    private let finished = Atomic<Bool>(false)
+    private let capacity: Int
+    private let mode: SecurityConfig.AuditFailureMode
+    private let writer: AuditFileWriter
+
+    /// Opens (creating if needed) `path` for appending and starts the writer thread.
+    public init(path: String, settings: SecurityConfig.Audit) throws(AuditLogError) {
+        capacity = settings.queueCapacity
+        mode = settings.onFailure
+        writer = try AuditFileWriter(path: path, maxBytes: settings.maxBytes, keep: settings.keep)
+        let thread = Thread { [self] in self.run() }
+        thread.name = "sluice-audit"
+        thread.start()
+    }
+
+    /// False when calls must be refused (fail-closed and the sink failed or the queue is full).
+    public var isAccepting: Bool {
+        mode == .failOpen
+            || (!failed.load(ordering: .relaxed) && pending.load(ordering: .relaxed) < capacity)
+    }
+
+    /// Records dropped in fail-open mode (queue full or write failure). Expose as a metric.
+    public var droppedRecords: UInt64 { dropped.load(ordering: .relaxed) }
+    /// Records written to the file.
+    public var writtenRecords: UInt64 { written.load(ordering: .relaxed) }
+    /// True while the last write failed.
+    public var sinkFailed: Bool { failed.load(ordering: .relaxed) }
+
+    /// Enqueues a record. Returns false when it was not queued: dropped (fail-open, counted) or refused
+    /// (fail-closed: the caller should answer UNAVAILABLE if it still can).
+    @discardableResult
+    public func record(_ r: AuditRecord) -> Bool {
+        let ok = queue.withLock { q -> Bool in
+            guard !q.stopping, q.records.count < capacity else { return false }
+            q.records.append(r)
+            pending.store(q.records.count, ordering: .relaxed)
+            return true
+        }
+        if !ok && mode == .failOpen { dropped.add(1, ordering: .relaxed) }
+        return ok
+    }
+
+    /// Blocks until every record enqueued before the call has been written (or dropped).
+    public func flush() {
+        while queue.withLock({ !$0.records.isEmpty }) || writer.hasRetryBatch {
+            if finished.load(ordering: .acquiring) { return }
+            usleep(2000)
+        }
+        writer.waitIdle()
+    }
+
+    /// Writes everything queued, fsyncs, and stops the writer. Later records are refused.
+    public func shutdown() {
+        queue.withLock { $0.stopping = true }
+        while !finished.load(ordering: .acquiring) { usleep(1000) }
+    }
+
+    private func run() {
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 16)
+        while true {
+            let (batch, stopping) = queue.withLock { q -> ([AuditRecord], Bool) in
+                let b = q.records
+                q.records.removeAll(keepingCapacity: true)
+                pending.store(0, ordering: .relaxed)
+                // Busy before the lock is released, so `flush()` never sees "queue empty, writer idle" while
+                // this batch is in flight.
+                writer.beginBusy()
+                return (b, q.stopping)
+            }
+            let ok = writer.write(batch, buffer: &buffer)
+            if ok {
+                written.add(UInt64(batch.count), ordering: .relaxed)
+                failed.store(false, ordering: .relaxed)
+            } else {
+                failed.store(true, ordering: .relaxed)
+                if mode == .failOpen {
+                    dropped.add(UInt64(writer.discardRetry()), ordering: .relaxed)
+                }
+            }
+            writer.endBusy()
+            if stopping {
+                if ok || mode == .failOpen || writer.giveUp() {
+                    writer.close()
+                    finished.store(true, ordering: .releasing)
+                    return
+                }
+            }
+            if batch.isEmpty || !ok { usleep(ok ? 20_000 : 200_000) }
+        }
+    }
+}
+
+/// Why the audit log could not be opened.
+public struct AuditLogError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}

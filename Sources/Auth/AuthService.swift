@@ -1,0 +1,115 @@
+import Synchronization
+
+/// The security layer the service calls on every RPC: authentication, RBAC, rate limits, and the audit log.
+///
+/// `authorize` is synchronous and returns at once for cached tokens, API keys and mTLS subjects; a token seen
+/// for the first time is verified inline (one RS256/ES256/EdDSA/HS256 check, tens of microseconds) and cached
+/// by its exact string until `exp` (+ leeway). `reload()` swaps in a freshly loaded policy atomically; a bad
+/// file leaves the old one in force.
+public final class AuthService: Sendable {
+    /// nil in `--insecure-no-auth` mode.
+    private let configPath: String?
+    private let policy: Mutex<SecurityPolicy?>
+    private let rateLimits = RateLimiterRegistry()
+    /// The audit log, when one is configured (or given to `insecure`).
+    public let audit: AuditLog?
+
+    /// The principal of every call in insecure mode and of open health checks without credentials.
+    public static let anonymous = Principal(
+        name: "anonymous", method: .none, credentialID: "", roles: [], permissions: .empty, buckets: .unlimited,
+        validUntil: .infinity)
+
+    /// Loads `configPath`, compiles the policy and starts the audit writer (if `audit.path` is set).
+    public init(configPath: String) throws(SecurityConfigError) {
+        let config = try SecurityConfig.load(path: configPath)
+        let p = try SecurityPolicy(config: config, rateLimits: rateLimits)
+        self.configPath = configPath
+        self.policy = Mutex(p)
+        if let path = config.audit.path {
+            do { audit = try AuditLog(path: path, settings: config.audit) } catch {
+                throw SecurityConfigError("audit.path: \(error)")
+            }
+        } else {
+            audit = nil
+        }
+    }
+
+    /// A policy from an already-parsed configuration (tests, embedding). `reload()` is then a no-op error.
+    public init(config: SecurityConfig, audit: AuditLog? = nil) throws(SecurityConfigError) {
+        configPath = nil
+        policy = Mutex(try SecurityPolicy(config: config, rateLimits: rateLimits))
+        self.audit = audit
+    }
+
+    private init(insecureWithAudit audit: AuditLog?) {
+        configPath = nil
+        policy = Mutex(nil)
+        self.audit = audit
+    }
+
+    /// `--insecure-no-auth`: every call is allowed as `anonymous` (method none) and still audited.
+    public static func insecure(audit: AuditLog? = nil) -> AuthService {
+        AuthService(insecureWithAudit: audit)
+    }
+
+    /// True in `--insecure-no-auth` mode (say so at startup and in health details).
+    public var isInsecure: Bool { policy.withLock { $0 == nil } }
+
+    /// One line for health details / startup logs.
+    public var modeDescription: String {
+        isInsecure ? "INSECURE: authentication disabled (--insecure-no-auth)" : "authentication and RBAC enforced"
+    }
+
+    /// Re-reads the configuration file and swaps the policy in (new keys, revoked API keys, new bindings; the
+    /// token cache starts empty). On error the old policy stays in force and the error says why. Audit settings
+    /// are fixed at start.
+    public func reload() throws(SecurityConfigError) {
+        guard let configPath else {
+            throw SecurityConfigError("this AuthService has no configuration file to reload")
+        }
+        let config = try SecurityConfig.load(path: configPath)
+        let p = try SecurityPolicy(config: config, rateLimits: rateLimits)
+        policy.withLock { $0 = p }
+    }
+
+    /// Authenticates, authorizes and rate-limits one call. Map the denial with `AuthDenial.code.grpcStatus`.
+    public func authorize(_ request: AuthRequest) -> AuthDecision {
+        if let audit, !audit.isAccepting {
+            return .denied(
+                AuthDenial(code: .unavailable, message: "audit log unavailable; try again later", reason: "audit sink failed or full (fail-closed)"))
+        }
+        guard let policy = policy.withLock({ $0 }) else { return .allowed(Self.anonymous) }
+        let now = Clock.wallSeconds()
+        if request.rpc == .health && policy.config.healthOpen { return .allowed(Self.anonymous) }
+
+        let principal: Principal
+        switch policy.authenticate(request, now: now) {
+        case .failure(let d): return .denied(d)
+        case .success(let p): principal = p
+        }
+        if request.rpc != .health && !principal.permissions.allows(request.rpc, model: request.model) {
+            return .denied(
+                AuthDenial(
+                    code: .permissionDenied,
+                    message: "permission denied: \(request.rpc.name) on model \"\(request.model)\"",
+                    reason: "no role of \(principal.name) allows \(request.rpc.name) on \(request.model)",
+                    principal: principal))
+        }
+        if let bucket = principal.buckets.bucket(request.rpc.rateClass),
+            let wait = bucket.take(nowNanos: Clock.monotonicNanos())
+        {
+            return .denied(
+                AuthDenial(
+                    code: .rateLimited,
+                    message: "rate limit exceeded for \(request.rpc.rateClass.rawValue) calls; retry after \(wait) ms",
+                    reason: "rate limit \(bucket.limit.requestsPerSecond)/s burst \(bucket.limit.burst)",
+                    retryAfterMs: wait, principal: principal))
+        }
+        return .allowed(principal)
+    }
+
+    /// Flushes and closes the audit log (no record is lost).
+    public func shutdown() {
+        audit?.shutdown()
+    }
+}

@@ -1,0 +1,165 @@
+internal import COpenSSL
+
+/// The OpenSSL 3.0 calls Auth needs, kept in one place so no C type leaves this target.
+/// (Everything here is callable from Swift directly; no C shim is needed.)
+enum Crypto {
+    /// Kinds of public key we accept.
+    enum KeyKind: Equatable { case rsa, p256, p384, ed25519, other }
+
+    static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        var len: UInt32 = 0
+        let ok = EVP_Digest(bytes.baseAddress, bytes.count, &out, &len, EVP_sha256(), nil)
+        return ok == 1 && len == 32 ? out : []
+    }
+
+    static func sha256(_ s: String) -> [UInt8] {
+        var s = s
+        return s.withUTF8 { sha256(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// HMAC-SHA256; empty on failure.
+    static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        var outLen = 0
+        let r = EVP_Q_mac(nil, "HMAC", nil, "SHA256", nil, key, key.count, message, message.count, &out, 32, &outLen)
+        return r != nil && outLen == 32 ? out : []
+    }
+
+    /// Constant-time equality of two buffers (false when lengths differ).
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count, !a.isEmpty else { return false }
+        return CRYPTO_memcmp(a, b, a.count) == 0
+    }
+
+    static func randomBytes(_ n: Int) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: n)
+        return RAND_bytes(&out, Int32(n)) == 1 ? out : nil
+    }
+
+    /// Public key from PEM text: SubjectPublicKeyInfo or an X.509 certificate.
+    static func publicKey(pem: [UInt8]) -> OpaquePointer? {
+        pem.withUnsafeBytes { raw -> OpaquePointer? in
+            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return nil }
+            defer { BIO_free(bio) }
+            if let k = PEM_read_bio_PUBKEY(bio, nil, nil, nil) { return k }
+            ERR_clear_error()
+            _ = BIO_ctrl(bio, BIO_CTRL_RESET, 0, nil)
+            guard let cert = PEM_read_bio_X509(bio, nil, nil, nil) else {
+                ERR_clear_error()
+                return nil
+            }
+            defer { X509_free(cert) }
+            return X509_get_pubkey(cert)
+        }
+    }
+
+    /// `EVP_PKEY_PUBLIC_KEY` (a macro Swift cannot import): OSSL_KEYMGMT_SELECT_ALL_PARAMETERS | PUBLIC_KEY.
+    private static let selectPublicKey: Int32 = 0x84 | 0x02
+
+    private static func fromData(type: String, _ params: inout [OSSL_PARAM]) -> OpaquePointer? {
+        guard let ctx = EVP_PKEY_CTX_new_from_name(nil, type, nil) else { return nil }
+        defer { EVP_PKEY_CTX_free(ctx) }
+        var pkey: OpaquePointer?
+        guard EVP_PKEY_fromdata_init(ctx) > 0,
+            EVP_PKEY_fromdata(ctx, &pkey, Self.selectPublicKey, &params) > 0
+        else {
+            ERR_clear_error()
+            return nil
+        }
+        return pkey
+    }
+
+    /// RSA public key from big-endian JWK `n` and `e`.
+    static func rsaPublicKey(n: [UInt8], e: [UInt8]) -> OpaquePointer? {
+        guard !n.isEmpty, !e.isEmpty, n.count <= 2048, e.count <= 16 else { return nil }
+        // OSSL_PARAM integers are native-endian (little-endian here).
+        var nLE = Array(n.reversed())
+        var eLE = Array(e.reversed())
+        return "n".withCString { nk in
+            "e".withCString { ek in
+                nLE.withUnsafeMutableBytes { nb in
+                    eLE.withUnsafeMutableBytes { eb in
+                        var params = [
+                            OSSL_PARAM_construct_BN(nk, nb.baseAddress?.assumingMemoryBound(to: UInt8.self), nb.count),
+                            OSSL_PARAM_construct_BN(ek, eb.baseAddress?.assumingMemoryBound(to: UInt8.self), eb.count),
+                            OSSL_PARAM_construct_end(),
+                        ]
+                        return fromData(type: "RSA", &params)
+                    }
+                }
+            }
+        }
+    }
+
+    /// EC public key on "P-256"/"P-384" from JWK `x` and `y`.
+    static func ecPublicKey(curve: String, x: [UInt8], y: [UInt8]) -> OpaquePointer? {
+        let coord = curve == "P-256" ? 32 : curve == "P-384" ? 48 : 0
+        guard coord > 0, x.count == coord, y.count == coord else { return nil }
+        var point: [UInt8] = [0x04] + x + y
+        var group = Array((curve == "P-256" ? "prime256v1" : "secp384r1").utf8CString)
+        return "group".withCString { gk in
+            "pub".withCString { pk in
+                group.withUnsafeMutableBufferPointer { g in
+                    point.withUnsafeMutableBytes { p in
+                        var params = [
+                            OSSL_PARAM_construct_utf8_string(gk, g.baseAddress, 0),
+                            OSSL_PARAM_construct_octet_string(pk, p.baseAddress, p.count),
+                            OSSL_PARAM_construct_end(),
+                        ]
+                        return fromData(type: "EC", &params)
+                    }
+                }
+            }
+        }
+    }
+
+    static func ed25519PublicKey(_ x: [UInt8]) -> OpaquePointer? {
+        guard x.count == 32 else { return nil }
+        return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, x, 32)
+    }
+
+    static func free(_ key: OpaquePointer) { EVP_PKEY_free(key) }
+
+    static func bits(_ key: OpaquePointer) -> Int { Int(EVP_PKEY_get_bits(key)) }
+
+    static func kind(_ key: OpaquePointer) -> KeyKind {
+        switch EVP_PKEY_get_base_id(key) {
+        case EVP_PKEY_RSA: return .rsa
+        case EVP_PKEY_ED25519: return .ed25519
+        case EVP_PKEY_EC:
+            var name = [CChar](repeating: 0, count: 64)
+            var len = 0
+            guard EVP_PKEY_get_utf8_string_param(key, "group", &name, name.count, &len) == 1 else { return .other }
+            let s = String(decoding: name.prefix(len).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return s == "prime256v1" ? .p256 : s == "secp384r1" ? .p384 : .other
+        default: return .other
+        }
+    }
+
+    /// Verifies `signature` over `message`; `digestSHA256` false for Ed25519 (which hashes internally).
+    static func verify(key: OpaquePointer, digestSHA256: Bool, message: [UInt8], signature: [UInt8]) -> Bool {
+        guard let ctx = EVP_MD_CTX_new() else { return false }
+        defer {
+            EVP_MD_CTX_free(ctx)
+            ERR_clear_error()
+        }
+        guard EVP_DigestVerifyInit(ctx, nil, digestSHA256 ? EVP_sha256() : nil, nil, key) == 1 else { return false }
+        return EVP_DigestVerify(ctx, signature, signature.count, message, message.count) == 1
+    }
+
+    /// JOSE ECDSA signature (r || s, fixed width) → DER `ECDSA-Sig-Value`, as OpenSSL expects.
+    static func joseToDER(_ sig: [UInt8]) -> [UInt8]? {
+        guard sig.count % 2 == 0, !sig.isEmpty, sig.count <= 132 else { return nil }
+        func integer(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+            var b = Array(bytes.drop(while: { $0 == 0 }))
+            if b.isEmpty { b = [0] }
+            if b[0] & 0x80 != 0 { b.insert(0, at: 0) }
+            return [0x02, UInt8(b.count)] + b
+        }
+        let half = sig.count / 2
+        let body = integer(sig[..<half]) + integer(sig[half...])
+        if body.count < 128 { return [0x30, UInt8(body.count)] + body }
+        return [0x30, 0x81, UInt8(body.count)] + body
+    }
+}

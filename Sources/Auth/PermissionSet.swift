@@ -1,0 +1,84 @@
+import Foundation
+
+/// A model-name pattern: exact (`churn`), prefix (`fraud-*`), any (`*`), or a general `*` glob (`*-eu`).
+struct ModelPattern: Sendable, Equatable {
+    private enum Kind: Sendable, Equatable {
+        case any
+        case exact(String)
+        case prefix(String)
+        case glob([Substring])
+    }
+    private let kind: Kind
+
+    init(_ text: String) {
+        if text == "*" {
+            kind = .any
+        } else if !text.contains("*") {
+            kind = .exact(text)
+        } else if text.hasSuffix("*"), text.firstIndex(of: "*") == text.index(before: text.endIndex) {
+            kind = .prefix(String(text.dropLast()))
+        } else {
+            kind = .glob(text.split(separator: "*", omittingEmptySubsequences: false))
+        }
+    }
+
+    func matches(_ model: String) -> Bool {
+        switch kind {
+        case .any: return true
+        case .exact(let s): return model == s
+        case .prefix(let p): return model.hasPrefix(p)
+        case .glob(let parts): return Self.glob(parts, model)
+        }
+    }
+
+    /// `parts` are the pieces between `*`s: the first must be a prefix, the last a suffix, the rest in order.
+    private static func glob(_ parts: [Substring], _ s: String) -> Bool {
+        guard let first = parts.first, let last = parts.last, parts.count >= 2 else { return false }
+        guard s.hasPrefix(first), s.count >= first.count + last.count else { return false }
+        var rest = s.dropFirst(first.count)
+        guard rest.hasSuffix(last) else { return false }
+        rest = rest.dropLast(last.count)
+        for part in parts.dropFirst().dropLast() where !part.isEmpty {
+            guard let r = rest.range(of: part) else { return false }
+            rest = rest[r.upperBound...]
+        }
+        return true
+    }
+}
+
+/// The compiled permissions of a principal's roles: allowed RPCs on model patterns. Default deny.
+struct PermissionSet: Sendable {
+    struct Entry: Sendable {
+        /// Bit per `AuthRPC.policyRPCs` index.
+        let rpcMask: UInt8
+        let model: ModelPattern
+    }
+    let entries: [Entry]
+
+    static let empty = PermissionSet(entries: [])
+
+    static func bit(_ rpc: AuthRPC) -> UInt8 {
+        switch rpc {
+        case .predict: 1
+        case .batchPredict: 2
+        case .getModelVersion: 4
+        case .rollout: 8
+        case .health: 16
+        }
+    }
+
+    init(entries: [Entry]) { self.entries = entries }
+
+    init(permissions: [SecurityConfig.Permission]) {
+        entries = permissions.map { p in
+            let mask: UInt8 = p.rpc == "*" ? 0x0F : AuthRPC(name: p.rpc).map(Self.bit) ?? 0
+            return Entry(rpcMask: mask, model: ModelPattern(p.model))
+        }
+    }
+
+    func allows(_ rpc: AuthRPC, model: String) -> Bool {
+        let b = Self.bit(rpc)
+        for e in entries where e.rpcMask & b != 0 && e.model.matches(model) { return true }
+        return false
+    }
+}

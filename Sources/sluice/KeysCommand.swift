@@ -1,0 +1,51 @@
+import ArgumentParser
+import Auth
+
+/// `sluice keys`: API-key tooling.
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Manage API keys for the security configuration.",
+        subcommands: [Create.self]
+    )
+
+    /// `sluice keys create --principal partner-a --role predictor`: prints a new key once, and the entry to add
+    /// under `apiKeys` in the security configuration (which stores only the key's SHA-256).
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an API key: prints the key once and the configuration entry to add."
+        )
+
+        @Option(help: "The principal the key authenticates as (used in bindings, rate limits and the audit log).")
+        var principal: String
+
+        @Option(name: .customLong("role"), help: "A role to grant (repeatable), e.g. predictor, viewer, deployer, admin.")
+        var roles: [String] = []
+
+        @Option(help: "Key id shown in audit records (default: <principal>-<random>).")
+        var id: String?
+
+        @Option(help: "Expiry as RFC 3339, e.g. 2027-01-31T00:00:00Z (default: none).")
+        var expires: String?
+
+        func validate() throws {
+            if principal.isEmpty { throw ValidationError("--principal must not be empty") }
+            if roles.isEmpty { throw ValidationError("give at least one --role (e.g. --role predictor)") }
+        }
+
+        func run() throws {
+            let keyID = id ?? "\(principal)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+            let created: APIKeys.Created
+            do {
+                created = try APIKeys.create(id: keyID, principal: principal, roles: roles, expires: expires)
+            } catch {
+                throw ValidationError(error.description)
+            }
+            print("API key (shown only now; give it to \(principal) over a secure channel):")
+            print("  \(created.key)")
+            print("")
+            print("Add this entry to \"apiKeys\" in the security configuration, then reload (SIGHUP):")
+            print("  \(created.configEntry)")
+        }
+    }
+}

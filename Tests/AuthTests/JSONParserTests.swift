@@ -1,0 +1,44 @@
+import Testing
+
+@testable import Auth
+
+@Suite("Strict JSON and base64url")
+struct JSONParserTests {
+    func parse(_ s: String) -> JSONValue? { try? JSONParser.parse(Array(s.utf8)) }
+
+    @Test("types are exact: numbers, booleans and strings stay apart")
+    func types() {
+        #expect(parse(#"{"a":1,"b":true,"c":"1","d":null,"e":[1.5e3]}"#) == .object([
+            "a": .number(1), "b": .bool(true), "c": .string("1"), "d": .null, "e": .array([.number(1500)]),
+        ]))
+        #expect(parse(#""\u00e9\ud83d\ude00\n""#) == .string("é😀\n"))
+    }
+
+    @Test("invalid documents are refused", arguments: [
+        #"{"a":1,"a":2}"#, #"{"a":1} x"#, #"{"a":01}"#, #"{"a":1.}"#, #"{"a":.5}"#, #"{'a':1}"#, #"{"a":tru}"#,
+        #"{"a":"\ud800"}"#, "{\"a\":\"\u{01}\"}", #"{"a":1,}"#, #"[1,]"#, #"{"a":1e999}"#, "", "   ",
+        String(repeating: "[", count: 40) + String(repeating: "]", count: 40),
+    ])
+    func invalid(_ text: String) {
+        #expect(parse(text) == nil)
+    }
+
+    @Test("invalid UTF-8 inside a string is refused")
+    func badUTF8() {
+        #expect((try? JSONParser.parse([0x22, 0xC3, 0x28, 0x22])) == nil)
+    }
+
+    @Test("base64url is strict and round-trips")
+    func base64url() {
+        for n in 0..<20 {
+            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 * 53 + 7) }
+            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
+        }
+        #expect(Base64URL.decode("AQAB") == [1, 0, 1])
+        #expect(Base64URL.decode("AQ==") == nil)  // padding
+        #expect(Base64URL.decode("A+/B") == nil)  // standard alphabet
+        #expect(Base64URL.decode("A") == nil)  // impossible length
+        #expect(Base64URL.decode("AR") == nil)  // non-zero trailing bits (canonical form is "AQ")
+        #expect(Base64URL.decode("AQ") == [1])
+    }
+}
