@@ -220,17 +220,24 @@ struct UnaryKernel: Kernel {
         }
         switch i.kind {
         case .float:
-            o.f.removeAll(keepingCapacity: true)
-            switch op {
-            case .relu: for v in i.f { o.f.append(Swift.max(v, 0)) }
-            case .sigmoid:
-                for v in i.f { o.f.append(UnaryKernel.sigmoid(v)) }
-            case .tanh: for v in i.f { o.f.append(tanhf(v)) }
-            case .abs: for v in i.f { o.f.append(Swift.abs(v)) }
-            case .exp: for v in i.f { o.f.append(expf(v)) }
-            case .log: for v in i.f { o.f.append(logf(v)) }
-            case .sqrt: for v in i.f { o.f.append(v.squareRoot()) }
-            case .clip: for v in i.f { o.f.append(v.isNaN ? v : Swift.min(Swift.max(v, lo), hi)) }
+            let n = i.f.count
+            o.resizeF(n)
+            let op = self.op
+            i.f.withUnsafeBufferPointer { src in
+                o.f.withUnsafeMutableBufferPointer { dst in
+                    guard n > 0 else { return }
+                    let x = src.baseAddress!, y = dst.baseAddress!
+                    switch op {
+                    case .relu: for k in 0..<n { y[k] = Swift.max(x[k], 0) }
+                    case .sigmoid: for k in 0..<n { y[k] = UnaryKernel.sigmoid(x[k]) }
+                    case .tanh: for k in 0..<n { y[k] = tanhf(x[k]) }
+                    case .abs: for k in 0..<n { y[k] = Swift.abs(x[k]) }
+                    case .exp: for k in 0..<n { y[k] = expf(x[k]) }
+                    case .log: for k in 0..<n { y[k] = logf(x[k]) }
+                    case .sqrt: for k in 0..<n { y[k] = x[k].squareRoot() }
+                    case .clip: for k in 0..<n { y[k] = x[k].isNaN ? x[k] : Swift.min(Swift.max(x[k], lo), hi) }
+                    }
+                }
             }
         case .double:
             o.d.removeAll(keepingCapacity: true)

@@ -324,15 +324,22 @@ struct ConcatKernel: Kernel {
             for s in inputs { o[keyPath: kp].append(contentsOf: ctx.slots[s][keyPath: kp]) }
             return
         }
-        if inner == 1 && inputs.count <= 16 {
-            // Common case: [N,1] columns (or [N,k] blocks) concatenated on axis 1.
-            for r in 0..<outer {
+        if inner == 1, let fill = ctx.slots[inputs[0]][keyPath: kp].first {
+            // Common case: [N,1] columns (or [N,k] blocks) concatenated on axis 1: strided copies.
+            var total = 0
+            for s in inputs { total += ctx.slots[s].shape[axis] }
+            o[keyPath: kp].append(contentsOf: repeatElement(fill, count: outer * total))
+            o[keyPath: kp].withUnsafeMutableBufferPointer { dst in
+                var offset = 0
                 for s in inputs {
                     let slot = ctx.slots[s]
                     let w = slot.shape[axis]
                     slot[keyPath: kp].withUnsafeBufferPointer { src in
-                        o[keyPath: kp].append(contentsOf: src[(r * w)..<(r * w + w)])
+                        for r in 0..<outer {
+                            for j in 0..<w { dst[r * total + offset + j] = src[r * w + j] }
+                        }
                     }
+                    offset += w
                 }
             }
             return
