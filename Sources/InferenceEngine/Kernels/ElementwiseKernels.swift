@@ -130,42 +130,21 @@ struct WhereKernel: Kernel {
         }
         o.kind = x.kind
         o.setShape(shape)
-        // Broadcast the condition and X to the output, then pick from Y.
+        // Broadcast the condition, X and Y to the output shape, then select.
         var cond: [Int64] = []
         Broadcast.binary(cs.i, cs.shape, [Int64(0)], [1], out: &cond, outShape: shape) { p, _ in p }
+        func select<T>(_ xs: [T], _ ys: [T], _ zero: T, _ out: inout [T]) {
+            var bx: [T] = [], by: [T] = []
+            Broadcast.binary(xs, x.shape, [zero], [1], out: &bx, outShape: shape) { p, _ in p }
+            Broadcast.binary(ys, y.shape, [zero], [1], out: &by, outShape: shape) { p, _ in p }
+            out.removeAll(keepingCapacity: true)
+            for k in 0..<cond.count { out.append(cond[k] != 0 ? bx[k] : by[k]) }
+        }
         switch x.kind {
-        case .float:
-            var xs: [Float] = []
-            Broadcast.binary(x.f, x.shape, [Float(0)], [1], out: &xs, outShape: shape) { p, _ in p }
-            var k = 0
-            Broadcast.binary(xs, shape, y.f, y.shape, out: &o.f, outShape: shape) { p, q in
-                defer { k += 1 }
-                return cond[k] != 0 ? p : q
-            }
-        case .double:
-            var xs: [Double] = []
-            Broadcast.binary(x.d, x.shape, [Double(0)], [1], out: &xs, outShape: shape) { p, _ in p }
-            var k = 0
-            Broadcast.binary(xs, shape, y.d, y.shape, out: &o.d, outShape: shape) { p, q in
-                defer { k += 1 }
-                return cond[k] != 0 ? p : q
-            }
-        case .string:
-            var xs: [String] = []
-            Broadcast.binary(x.s, x.shape, [""], [1], out: &xs, outShape: shape) { p, _ in p }
-            var k = 0
-            Broadcast.binary(xs, shape, y.s, y.shape, out: &o.s, outShape: shape) { p, q in
-                defer { k += 1 }
-                return cond[k] != 0 ? p : q
-            }
-        default:
-            var xs: [Int64] = []
-            Broadcast.binary(x.i, x.shape, [Int64(0)], [1], out: &xs, outShape: shape) { p, _ in p }
-            var k = 0
-            Broadcast.binary(xs, shape, y.i, y.shape, out: &o.i, outShape: shape) { p, q in
-                defer { k += 1 }
-                return cond[k] != 0 ? p : q
-            }
+        case .float: select(x.f, y.f, 0, &o.f)
+        case .double: select(x.d, y.d, 0, &o.d)
+        case .string: select(x.s, y.s, "", &o.s)
+        default: select(x.i, y.i, 0, &o.i)
         }
     }
 }
