@@ -49,6 +49,10 @@ extension CompiledModel {
         result.confidences.removeAll(keepingCapacity: true)
         if rows == 0 { return }
         let nf = b.numericCount
+        if let fused = b.fusedTree {
+            fused.run(rows: rows, numeric: numeric, stride: nf, context: context, labelsString: !b.labelsString.isEmpty, result: result)
+            return
+        }
         for feed in b.feeds {
             let slot = context.slots[feed.slot]
             if feed.rank1 { slot.setShape(rows) } else { slot.setShape(rows, feed.columns) }
