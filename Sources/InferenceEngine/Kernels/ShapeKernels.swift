@@ -406,14 +406,28 @@ struct GatherKernel: Kernel {
     private func gather<T>(
         _ kp: ReferenceWritableKeyPath<Slot, [T]>, _ x: Slot, _ ix: Slot, _ o: Slot, outer: Int, inner: Int, n: Int
     ) {
-        o[keyPath: kp].removeAll(keepingCapacity: true)
         let src = x[keyPath: kp]
-        for r in 0..<outer {
-            for v in ix.i {
-                let k = Int(v < 0 ? v + Int64(n) : v)
-                let start = (r * n + k) * inner
-                o[keyPath: kp].append(contentsOf: src[start..<(start + inner)])
+        let idx = ix.i
+        var out = o[keyPath: kp]
+        o[keyPath: kp] = []
+        out.removeAll(keepingCapacity: true)
+        let total = outer * idx.count * inner
+        if total > 0, let fill = src.first {
+            out.append(contentsOf: repeatElement(fill, count: total))
+            src.withUnsafeBufferPointer { sp in
+                out.withUnsafeMutableBufferPointer { op in
+                    var w = 0
+                    for r in 0..<outer {
+                        for v in idx {
+                            let k = Int(v < 0 ? v + Int64(n) : v)
+                            let start = (r * n + k) * inner
+                            for j in 0..<inner { op[w + j] = sp[start + j] }
+                            w += inner
+                        }
+                    }
+                }
             }
         }
+        o[keyPath: kp] = out
     }
 }
