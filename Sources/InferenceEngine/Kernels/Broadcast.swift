@@ -131,9 +131,25 @@ enum Broadcast {
 
     /// True when `shape` (leading 1s ignored) equals the trailing dimensions of `outShape`.
     static func isTrailing(_ shape: [Int], of outShape: [Int]) -> Bool {
-        var s = shape[...]
-        while let f = s.first, f == 1, s.count > 1 { s = s.dropFirst() }
-        guard s.count <= outShape.count else { return false }
-        return Array(s) == Array(outShape.suffix(s.count))
+        var start = 0
+        while start < shape.count - 1 && shape[start] == 1 { start += 1 }
+        let len = shape.count - start
+        guard len <= outShape.count else { return false }
+        let base = outShape.count - len
+        for k in 0..<len where shape[start + k] != outShape[base + k] { return false }
+        return true
+    }
+
+    /// Writes the broadcast shape of `a` and `b` into `out` (no allocation once `out` has the capacity).
+    /// Returns false when the shapes are incompatible.
+    static func shape(into out: inout [Int], _ a: [Int], _ b: [Int]) -> Bool {
+        let rank = max(a.count, b.count)
+        out.removeAll(keepingCapacity: true)
+        for k in 0..<rank {
+            let da = k < rank - a.count ? 1 : a[k - (rank - a.count)]
+            let db = k < rank - b.count ? 1 : b[k - (rank - b.count)]
+            if da == db || db == 1 { out.append(da) } else if da == 1 { out.append(db) } else { return false }
+        }
+        return true
     }
 }

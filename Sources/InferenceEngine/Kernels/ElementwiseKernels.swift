@@ -28,10 +28,10 @@ struct BinaryArithmeticKernel: Kernel {
 
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
-        guard let shape = Broadcast.shape(x.shape, y.shape) else {
+        guard Broadcast.shape(into: &o.shape, x.shape, y.shape) else {
             throw EngineError.eval(name, "shapes \(x.shape) and \(y.shape) cannot be broadcast")
         }
-        o.setShape(shape)
+        let shape = o.shape
         switch x.kind {
         case .float:
             switch op {
@@ -81,10 +81,10 @@ struct CompareKernel: Kernel {
 
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
-        guard let shape = Broadcast.shape(x.shape, y.shape) else {
+        guard Broadcast.shape(into: &o.shape, x.shape, y.shape) else {
             throw EngineError.eval(name, "shapes \(x.shape) and \(y.shape) cannot be broadcast")
         }
-        o.setShape(shape)
+        let shape = o.shape
         let op = self.op
         switch x.kind {
         case .float:

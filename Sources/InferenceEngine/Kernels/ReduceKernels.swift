@@ -110,10 +110,9 @@ struct ArgMaxKernel: Kernel {
         guard n > 0 else { throw EngineError.eval(name, "cannot take ArgMax over an empty axis") }
         let outer = i.shape[0..<a].reduce(1, *)
         let inner = i.shape[(a + 1)...].reduce(1, *)
-        var shape = i.shape
-        if keepDims { shape[a] = 1 } else { shape.remove(at: a) }
         o.kind = .int64
-        o.setShape(shape)
+        o.setShape(i.shape)
+        if keepDims { o.shape[a] = 1 } else { o.shape.remove(at: a) }
         o.resizeI(outer * inner)
         let last = selectLast
         let f = i.f, dd = i.d, ii = i.i

@@ -303,9 +303,8 @@ struct ConcatKernel: Kernel {
             total += sh[a]
         }
         o.kind = first.kind
-        var shape = first.shape
-        shape[a] = total
-        o.setShape(shape)
+        o.setShape(first.shape)
+        o.shape[a] = total
         let inner = first.shape[(a + 1)...].reduce(1, *)
         switch first.kind {
         case .float, .mapSequence: concat(\.f, ctx, o, outer: outer, inner: inner, axis: a)
@@ -393,7 +392,10 @@ struct GatherKernel: Kernel {
         let outer = x.shape[0..<a].reduce(1, *)
         let inner = x.shape[(a + 1)...].reduce(1, *)
         o.kind = x.kind
-        o.setShape(Array(x.shape[0..<a]) + ix.shape + Array(x.shape[(a + 1)...]))
+        o.shape.removeAll(keepingCapacity: true)
+        for d in 0..<a { o.shape.append(x.shape[d]) }
+        o.shape.append(contentsOf: ix.shape)
+        for d in (a + 1)..<rank { o.shape.append(x.shape[d]) }
         switch x.kind {
         case .float, .mapSequence: gather(\.f, x, ix, o, outer: outer, inner: inner, n: n)
         case .double: gather(\.d, x, ix, o, outer: outer, inner: inner, n: n)
