@@ -39,16 +39,18 @@ def feeds_from(inputs_json):
 
 
 def per_call(fn, seconds, reps, per):
-    out = []
+    """Median wall and thread-CPU µs per call (onnxruntime with one intra-op thread runs on the caller)."""
+    wall, cpu = [], []
     for _ in range(reps):
         n = 0
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         while time.perf_counter() - t0 < seconds / reps:
             for _ in range(100):
                 fn(n)
                 n += 1
-        out.append((time.perf_counter() - t0) / n * 1e6 / per)
-    return statistics.median(out)
+        wall.append((time.perf_counter() - t0) / n * 1e6 / per)
+        cpu.append((time.thread_time() - c0) / n * 1e6 / per)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def main():
@@ -66,9 +68,9 @@ def main():
     m.ir_version = 8
     ident = session(m.SerializeToString())
     x1 = np.zeros((1, 4), np.float32)
-    overhead = per_call(lambda i: ident.run(None, {"x": x1}), a.seconds, a.reps, 1)
+    overhead, overhead_cpu = per_call(lambda i: ident.run(None, {"x": x1}), a.seconds, a.reps, 1)
     print(json.dumps({"engine": "onnxruntime", "model": "identity", "us_per_call": overhead,
-                      "version": ort.__version__}))
+                      "cpu_us_per_call": overhead_cpu, "version": ort.__version__}))
 
     for d in a.dirs:
         name = os.path.basename(d.rstrip("/"))
@@ -90,18 +92,21 @@ def main():
         singles = [{k: v[r:r + 1] for k, v in feeds.items()} for r in range(rows)]
         for _ in range(3):
             sess.run(None, big)
-        rates = []
+        rates, cpus = [], []
         for _ in range(a.reps):
             n = 0
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             while time.perf_counter() - t0 < a.seconds / a.reps:
                 sess.run(None, big)
                 n += 1024
             rates.append(n / (time.perf_counter() - t0))
-        single = per_call(lambda i: sess.run(None, singles[i % rows]), a.seconds, a.reps, 1)
+            cpus.append((time.thread_time() - c0) / n * 1e6)
+        single, single_cpu = per_call(lambda i: sess.run(None, singles[i % rows]), a.seconds, a.reps, 1)
         print(json.dumps({"engine": "onnxruntime", "model": name, "load_ms": statistics.median(loads) * 1000,
                           "rss_per_model_mb": per_model / 1e6, "rows_per_s_batch1024": statistics.median(rates),
-                          "us_per_row_batch1": single, "us_per_row_batch1_net": single - overhead}))
+                          "cpu_us_per_row_batch1024": statistics.median(cpus),
+                          "us_per_row_batch1": single, "us_per_row_batch1_net": single - overhead,
+                          "cpu_us_per_row_batch1": single_cpu, "cpu_us_per_row_batch1_net": single_cpu - overhead_cpu}))
 
 
 if __name__ == "__main__":
