@@ -18,20 +18,7 @@ struct DenseKernel: Kernel {
         o.kind = .float
         o.setShape(n, m)
         o.resizeF(n * m)
-        gemm(xs.f, w.f, &o.f, n: n, k: k, m: m)
-        let relu = self.relu
-        bias.withUnsafeBufferPointer { b in
-            o.f.withUnsafeMutableBufferPointer { p in
-                var r = 0
-                while r < n * m {
-                    for j in 0..<m {
-                        let v = p[r + j] + b[j]
-                        p[r + j] = relu ? Swift.max(v, 0) : v
-                    }
-                    r += m
-                }
-            }
-        }
+        gemm(xs.f, w.f, &o.f, n: n, k: k, m: m, bias: bias, relu: relu)
     }
 }
 

@@ -85,15 +85,29 @@ func gemmScalar<T: FloatingPoint>(_ a: [T], _ b: [T], _ out: inout [T], n: Int, 
 /// Float specialisation: eight output columns at a time in SIMD registers, four rows at once so the four
 /// accumulation chains overlap. The sum over k runs in the same order with the same (unfused) multiply and add as
 /// the scalar loop, so results are identical.
-func gemm(_ a: [Float], _ b: [Float], _ out: inout [Float], n: Int, k: Int, m: Int) {
+///
+/// With `bias` (m values) the epilogue adds it to each finished sum and, with `relu`, applies `max(·, 0)` —
+/// the same float operations a following Add and Relu perform.
+func gemm(_ a: [Float], _ b: [Float], _ out: inout [Float], n: Int, k: Int, m: Int, bias: [Float]? = nil, relu: Bool = false) {
     if m == 1 {
         gemmColumn(a, b, &out, n: n, k: k)
+        if let bias { epilogue(&out, bias, relu, n: n, m: m) }
         return
     }
     guard m % 8 == 0, m > 0 else {
         gemmScalar(a, b, &out, n: n, k: k, m: m)
+        if let bias { epilogue(&out, bias, relu, n: n, m: m) }
         return
     }
+    let zero = SIMD8<Float>(repeating: 0)
+    @inline(__always) func finish(_ v: SIMD8<Float>, _ j: Int, _ bp: UnsafeRawPointer?) -> SIMD8<Float> {
+        guard let bp else { return v }
+        let w = v + bp.loadUnaligned(fromByteOffset: j &* 4, as: SIMD8<Float>.self)
+        return relu ? w.replacing(with: 0, where: zero .>= w) : w
+    }
+    let biasArray = bias ?? []
+    biasArray.withUnsafeBytes { biasBytes in
+    let bp: UnsafeRawPointer? = bias == nil ? nil : biasBytes.baseAddress
     a.withUnsafeBufferPointer { pa in
         b.withUnsafeBufferPointer { pb in
             out.withUnsafeMutableBufferPointer { po in
@@ -111,10 +125,10 @@ func gemm(_ a: [Float], _ b: [Float], _ out: inout [Float], n: Int, k: Int, m: I
                             c2 = c2 + SIMD8<Float>(repeating: a2[t]) * bv
                             c3 = c3 + SIMD8<Float>(repeating: a3[t]) * bv
                         }
-                        O.storeBytes(of: c0, toByteOffset: (r &* m &+ j) &* 4, as: SIMD8<Float>.self)
-                        O.storeBytes(of: c1, toByteOffset: ((r &+ 1) &* m &+ j) &* 4, as: SIMD8<Float>.self)
-                        O.storeBytes(of: c2, toByteOffset: ((r &+ 2) &* m &+ j) &* 4, as: SIMD8<Float>.self)
-                        O.storeBytes(of: c3, toByteOffset: ((r &+ 3) &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                        O.storeBytes(of: finish(c0, j, bp), toByteOffset: (r &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                        O.storeBytes(of: finish(c1, j, bp), toByteOffset: ((r &+ 1) &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                        O.storeBytes(of: finish(c2, j, bp), toByteOffset: ((r &+ 2) &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                        O.storeBytes(of: finish(c3, j, bp), toByteOffset: ((r &+ 3) &* m &+ j) &* 4, as: SIMD8<Float>.self)
                         j += 8
                     }
                     r += 4
@@ -128,11 +142,26 @@ func gemm(_ a: [Float], _ b: [Float], _ out: inout [Float], n: Int, k: Int, m: I
                             let bv = B.loadUnaligned(fromByteOffset: (t &* m &+ j) &* 4, as: SIMD8<Float>.self)
                             acc = acc + SIMD8<Float>(repeating: ar[t]) * bv
                         }
-                        O.storeBytes(of: acc, toByteOffset: (r &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                        O.storeBytes(of: finish(acc, j, bp), toByteOffset: (r &* m &+ j) &* 4, as: SIMD8<Float>.self)
                         j += 8
                     }
                     r += 1
                 }
+            }
+        }
+    }
+    }
+}
+
+/// Adds a bias per column and optionally applies Relu (`max(v, 0)`, NaN kept), in place.
+func epilogue(_ out: inout [Float], _ bias: [Float], _ relu: Bool, n: Int, m: Int) {
+    bias.withUnsafeBufferPointer { b in
+        out.withUnsafeMutableBufferPointer { p in
+            let o = p.baseAddress!, bb = b.baseAddress!
+            if relu {
+                for r in 0..<n { for j in 0..<m { o[r &* m &+ j] = Swift.max(o[r &* m &+ j] + bb[j], 0) } }
+            } else {
+                for r in 0..<n { for j in 0..<m { o[r &* m &+ j] = o[r &* m &+ j] + bb[j] } }
             }
         }
     }

@@ -216,6 +216,8 @@ struct OneHotEncoderKernel: Kernel {
     let x: Int, out: Int
     let intIndex: [Int64: Int]
     let stringIndex: [String: Int]
+    /// The string categories in order; few categories are found faster by comparison than by hashing.
+    let stringList: [String]
     let categories: Int
     let zeros: Bool
 
@@ -236,7 +238,8 @@ struct OneHotEncoderKernel: Kernel {
         _ = k
         nb.setOutput(0, ValueType(.float, shape: shape, onnxType: .float))
         return OneHotEncoderKernel(
-            name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], intIndex: ii, stringIndex: si, categories: count,
+            name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], intIndex: ii, stringIndex: si, stringList: strings,
+            categories: count,
             zeros: try nb.int("zeros", default: 1) != 0)
     }
 
@@ -249,10 +252,23 @@ struct OneHotEncoderKernel: Kernel {
         o.shape.append(categories)
         o.f.removeAll(keepingCapacity: true)
         o.f.append(contentsOf: repeatElement(0, count: n * categories))
+        let strings = i.s, list = stringList
+        let scan = list.count <= 16
         for k in 0..<n {
             let hit: Int?
             switch i.kind {
-            case .string: hit = stringIndex[i.s[k]]
+            case .string:
+                if scan {
+                    let v = strings[k]
+                    var found: Int? = nil
+                    for (c, s) in list.enumerated() where s == v {
+                        found = c
+                        break
+                    }
+                    hit = found
+                } else {
+                    hit = stringIndex[strings[k]]
+                }
             case .float: hit = i.f[k].isFinite ? intIndex[Int64(i.f[k])] : nil
             case .double: hit = i.d[k].isFinite ? intIndex[Int64(i.d[k])] : nil
             default: hit = intIndex[i.i[k]]

@@ -36,12 +36,14 @@ var seconds = 1.0
 var reps = 5
 var dirs: [String] = []
 var singleOnly = false
+var batchOnly = false
 while let a = args.first {
     args.removeFirst()
     switch a {
     case "--seconds": seconds = Double(args.removeFirst()) ?? seconds
     case "--reps": reps = Int(args.removeFirst()) ?? reps
     case "--single-only": singleOnly = true
+    case "--batch-only": batchOnly = true
     default: dirs.append(a)
     }
 }
@@ -114,7 +116,7 @@ for dir in dirs {
     var singleCPU: [Double] = []
     var singleStrings = [[String]](repeating: [""], count: strings.count)
     try numeric.withUnsafeBufferPointer { p in
-        for _ in 0..<reps {
+        for _ in 0..<(batchOnly ? 0 : reps) {
             var n = 0
             let t0 = now(), c0 = cpuNow()
             while now() - t0 < seconds / Double(reps) {
