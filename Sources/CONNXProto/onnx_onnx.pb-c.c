@@ -1720,10 +1720,10 @@ static const ProtobufCFieldDescriptor onnx__type_proto__sequence__field_descript
     "elem_type",
     1,
     PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Onnx__TypeProto__Sequence, has_elem_type),
     offsetof(Onnx__TypeProto__Sequence, elem_type),
-    &onnx__type_proto__descriptor,
+    NULL,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
@@ -1770,10 +1770,10 @@ static const ProtobufCFieldDescriptor onnx__type_proto__map__field_descriptors[2
     "value_type",
     2,
     PROTOBUF_C_LABEL_OPTIONAL,
-    PROTOBUF_C_TYPE_MESSAGE,
-    0,   /* quantifier_offset */
+    PROTOBUF_C_TYPE_BYTES,
+    offsetof(Onnx__TypeProto__Map, has_value_type),
     offsetof(Onnx__TypeProto__Map, value_type),
-    &onnx__type_proto__descriptor,
+    NULL,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */

@@ -146,6 +146,16 @@ extension ONNXValueInfo {
 }
 
 extension ONNXType {
+    /// Unpacks a nested TypeProto kept as bytes by the schema (see proto/onnx/onnx.proto), with the depth limit.
+    init(nested b: ProtobufCBinaryData, depth: Int, context: String) throws(ONNXFormatError) {
+        guard depth < ONNXModel.maxTypeDepth else { throw ONNXFormatError("\(context): type nested too deeply") }
+        guard let p = onnx__type_proto__unpack(nil, b.len, b.data) else {
+            throw ONNXFormatError("\(context): invalid nested type")
+        }
+        defer { onnx__type_proto__free_unpacked(p, nil) }
+        try self.init(proto: p.pointee, depth: depth, context: context)
+    }
+
     init(proto t: Onnx__TypeProto, depth: Int, context: String) throws(ONNXFormatError) {
         guard depth < ONNXModel.maxTypeDepth else { throw ONNXFormatError("\(context): type nested too deeply") }
         switch t.value_case {
@@ -176,13 +186,13 @@ extension ONNXType {
             }
             self = .tensor(elem, shape: shape)
         case ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE:
-            guard let e = t.sequence_type?.pointee.elem_type?.pointee else { self = .sequence(.unknown); return }
-            self = .sequence(try ONNXType(proto: e, depth: depth + 1, context: context))
+            guard let s = t.sequence_type?.pointee, s.has_elem_type != 0 else { self = .sequence(.unknown); return }
+            self = .sequence(try ONNXType(nested: s.elem_type, depth: depth + 1, context: context))
         case ONNX__TYPE_PROTO__VALUE_MAP_TYPE:
             guard let mt = t.map_type?.pointee else { self = .unknown; return }
             let key = ONNXDataType(rawValue: mt.key_type) ?? .undefined
             var value = ONNXType.unknown
-            if let v = mt.value_type?.pointee { value = try ONNXType(proto: v, depth: depth + 1, context: context) }
+            if mt.has_value_type != 0 { value = try ONNXType(nested: mt.value_type, depth: depth + 1, context: context) }
             self = .map(key: key, value: value)
         default:
             self = .unknown

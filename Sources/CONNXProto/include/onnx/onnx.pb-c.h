@@ -286,14 +286,21 @@ struct  Onnx__TypeProto__Tensor
     , 0, 0, NULL }
 
 
+/*
+ * Upstream declares the nested element types below as TypeProto. They are declared as bytes here (same field
+ * number, same length-delimited wire encoding) so protobuf-c does not recurse into them while unpacking: a
+ * crafted file with deeply nested sequence types would otherwise exhaust the stack. The loader unpacks them
+ * itself, one level at a time, with a depth limit.
+ */
 struct  Onnx__TypeProto__Sequence
 {
   ProtobufCMessage base;
-  Onnx__TypeProto *elem_type;
+  protobuf_c_boolean has_elem_type;
+  ProtobufCBinaryData elem_type;
 };
 #define ONNX__TYPE_PROTO__SEQUENCE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&onnx__type_proto__sequence__descriptor) \
-    , NULL }
+    , 0, {0,NULL} }
 
 
 struct  Onnx__TypeProto__Map
@@ -301,11 +308,12 @@ struct  Onnx__TypeProto__Map
   ProtobufCMessage base;
   protobuf_c_boolean has_key_type;
   int32_t key_type;
-  Onnx__TypeProto *value_type;
+  protobuf_c_boolean has_value_type;
+  ProtobufCBinaryData value_type;
 };
 #define ONNX__TYPE_PROTO__MAP__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&onnx__type_proto__map__descriptor) \
-    , 0, 0, NULL }
+    , 0, 0, 0, {0,NULL} }
 
 
 typedef enum {
