@@ -6,7 +6,9 @@ import ONNXFormat
 public enum BatchIO {
     /// Reads `{"inputs": [{"name", "shape", "data", ...}]}` into named tensors. Values are converted to the
     /// element type of the matching model input.
-    public static func readJSONInputs(_ bytes: [UInt8], signature: ModelSignature) throws(EngineError) -> (rows: Int, feeds: [String: Tensor]) {
+    public static func readJSONInputs(_ bytes: [UInt8], signature: ModelSignature) throws(EngineError) -> (
+        rows: Int, feeds: [String: Tensor]
+    ) {
         let root: Any
         do { root = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) } catch {
             throw EngineError.input("input is not valid JSON: \(error.localizedDescription)")
@@ -19,7 +21,9 @@ public enum BatchIO {
         for entry in inputs {
             guard let name = entry["name"] as? String else { throw EngineError.input("an input has no \"name\"") }
             guard let sig = signature.inputs.first(where: { $0.name == name }) else {
-                throw EngineError.input("the model has no input \"\(name)\" (inputs: \(signature.inputs.map(\.name).joined(separator: ", ")))")
+                throw EngineError.input(
+                    "the model has no input \"\(name)\" (inputs: \(signature.inputs.map(\.name).joined(separator: ", ")))"
+                )
             }
             guard let data = entry["data"] else { throw EngineError.input("input \"\(name)\" has no \"data\"") }
             var flat: [Any] = []
@@ -41,7 +45,9 @@ public enum BatchIO {
         return (max(rows, 0), feeds)
     }
 
-    private static func flatten(_ v: Any, _ out: inout [Any], _ shape: inout [Int], depth: Int, name: String) throws(EngineError) {
+    private static func flatten(_ v: Any, _ out: inout [Any], _ shape: inout [Int], depth: Int, name: String)
+        throws(EngineError)
+    {
         guard depth < 8 else { throw EngineError.input("input \"\(name)\" is nested too deeply") }
         if let list = v as? [Any] {
             if shape.count == depth { shape.append(list.count) }
@@ -51,7 +57,9 @@ public enum BatchIO {
         }
     }
 
-    private static func tensor(_ flat: [Any], shape: [Int], type: ONNXDataType?, name: String) throws(EngineError) -> Tensor {
+    private static func tensor(_ flat: [Any], shape: [Int], type: ONNXDataType?, name: String) throws(EngineError)
+        -> Tensor
+    {
         switch type {
         case .string?:
             var v: [String] = []
@@ -90,8 +98,12 @@ public enum BatchIO {
 
     /// Reads CSV with a header row. Columns are matched by name to features (`age`, `X[0]`) or, for inputs with
     /// one column, to the input name. Empty cells are NaN for numeric features.
-    public static func readCSV(_ text: String, signature: ModelSignature) throws(EngineError) -> (rows: Int, feeds: [String: Tensor]) {
-        var lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map { String($0) }.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    public static func readCSV(_ text: String, signature: ModelSignature) throws(EngineError) -> (
+        rows: Int, feeds: [String: Tensor]
+    ) {
+        var lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map { String($0) }.filter {
+            !$0.trimmingCharacters(in: .whitespaces).isEmpty
+        }
         guard !lines.isEmpty else { throw EngineError.input("the CSV file is empty") }
         let header = splitCSV(lines.removeFirst())
         var columnOf: [String: Int] = [:]
@@ -107,7 +119,8 @@ public enum BatchIO {
             var cols: [Int] = []
             for f in feats {
                 guard let c = columnOf[f.name] ?? (feats.count == 1 ? columnOf[input.name] : nil) else {
-                    throw EngineError.input("the CSV has no column \"\(f.name)\" (header: \(header.joined(separator: ",")))")
+                    throw EngineError.input(
+                        "the CSV has no column \"\(f.name)\" (header: \(header.joined(separator: ",")))")
                 }
                 cols.append(c)
             }
@@ -117,8 +130,14 @@ public enum BatchIO {
             for row in table {
                 for c in cols {
                     let cell = row[c].trimmingCharacters(in: .whitespaces)
-                    if input.elementType == .string { cells.append(cell) } else if cell.isEmpty { cells.append(NSNull()) } else {
-                        guard let d = Double(cell) else { throw EngineError.input("CSV column \"\(header[c])\": \"\(cell)\" is not a number") }
+                    if input.elementType == .string {
+                        cells.append(cell)
+                    } else if cell.isEmpty {
+                        cells.append(NSNull())
+                    } else {
+                        guard let d = Double(cell) else {
+                            throw EngineError.input("CSV column \"\(header[c])\": \"\(cell)\" is not a number")
+                        }
                         cells.append(NSNumber(value: d))
                     }
                 }
@@ -140,7 +159,11 @@ public enum BatchIO {
             let ch = chars[i]
             if quoted {
                 if ch == "\"" {
-                    if i + 1 < chars.count && chars[i + 1] == "\"" { current.append("\""); i += 1 } else { quoted = false }
+                    if i + 1 < chars.count && chars[i + 1] == "\"" {
+                        current.append("\""); i += 1
+                    } else {
+                        quoted = false
+                    }
                 } else {
                     current.append(ch)
                 }
@@ -159,7 +182,9 @@ public enum BatchIO {
     }
 
     /// Writes outputs in the `expected.json` layout: `{"outputs": [{"name", "type", "dtype", "shape", "data"}]}`.
-    public static func writeJSONOutputs(_ outputs: [(name: String, value: Tensor)], signature: ModelSignature, model: String = "") -> String {
+    public static func writeJSONOutputs(
+        _ outputs: [(name: String, value: Tensor)], signature: ModelSignature, model: String = ""
+    ) -> String {
         var s = "{"
         if !model.isEmpty { s += "\"model\":\(quote(model)),\n" }
         s += "\"outputs\":["
@@ -252,4 +277,3 @@ public enum BatchIO {
         return s + "\""
     }
 }
-

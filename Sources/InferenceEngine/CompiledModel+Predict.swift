@@ -29,7 +29,9 @@ extension CompiledModel {
         into result: PredictionResult
     ) throws(EngineError) {
         let b = binding
-        if let reason = b.unusableReason { throw EngineError(.unsupported, "this model cannot be served by rows: \(reason)") }
+        if let reason = b.unusableReason {
+            throw EngineError(.unsupported, "this model cannot be served by rows: \(reason)")
+        }
         try checkContext(context)
         guard rows >= 0 else { throw EngineError.input("negative row count") }
         guard numeric.count == rows * b.numericCount else {
@@ -50,7 +52,9 @@ extension CompiledModel {
         if rows == 0 { return }
         let nf = b.numericCount
         if let fused = b.fusedTree {
-            fused.run(rows: rows, numeric: numeric, stride: nf, context: context, labelsString: !b.labelsString.isEmpty, result: result)
+            fused.run(
+                rows: rows, numeric: numeric, stride: nf, context: context, labelsString: !b.labelsString.isEmpty,
+                result: result)
             return
         }
         for feed in b.feeds {
@@ -86,7 +90,9 @@ extension CompiledModel {
                     for j in 0..<k {
                         let v = numeric[r * nf + feed.offset + j]
                         guard v.isFinite, v == v.rounded(.towardZero) else {
-                            throw EngineError.input("feature \(signature.features[feed.offset + j].name) is an integer input; \(v) is not an integer")
+                            throw EngineError.input(
+                                "feature \(signature.features[feed.offset + j].name) is an integer input; \(v) is not an integer"
+                            )
                         }
                         slot.i.append(Int64(v))
                     }
@@ -99,7 +105,8 @@ extension CompiledModel {
             let slot = context.slots[s]
             let n = rows * b.scoreColumns
             guard slot.count == n || (b.scoreColumns == 0) else {
-                throw EngineError(.evaluation, "score output has \(slot.count) values for \(rows) rows × \(b.scoreColumns) columns")
+                throw EngineError(
+                    .evaluation, "score output has \(slot.count) values for \(rows) rows × \(b.scoreColumns) columns")
             }
             switch slot.kind {
             case .double:
@@ -121,7 +128,8 @@ extension CompiledModel {
         result.labels.withUnsafeMutableBufferPointer { labels in
             result.labelIndices.withUnsafeMutableBufferPointer { indices in
                 if labelSlot.kind == .string {
-                    let useIndex = labelSlot.hasLabelIndex && labelSlot.labelIndex.count == rows && !b.labelsString.isEmpty
+                    let useIndex =
+                        labelSlot.hasLabelIndex && labelSlot.labelIndex.count == rows && !b.labelsString.isEmpty
                     let li = labelSlot.labelIndex, ls = labelSlot.s
                     for r in 0..<rows {
                         let idx = useIndex ? Int(li[r]) : (b.stringIndex[ls[r]] ?? -1)

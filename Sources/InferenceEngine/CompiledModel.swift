@@ -83,7 +83,9 @@ public final class CompiledModel: Sendable {
     }
 
     /// General path: feeds every graph input by name and returns every graph output, in graph order.
-    public func run(_ feeds: [String: Tensor], context: ExecutionContext? = nil) throws(EngineError) -> [(name: String, value: Tensor)] {
+    public func run(_ feeds: [String: Tensor], context: ExecutionContext? = nil) throws(EngineError) -> [(
+        name: String, value: Tensor
+    )] {
         let ctx = context ?? makeContext()
         try checkContext(ctx)
         for (k, input) in signature.inputs.enumerated() {
@@ -92,10 +94,12 @@ public final class CompiledModel: Sendable {
             if let shape = input.shape {
                 let actual = ctx.slots[inputSlots[k]].shape
                 guard actual.count == shape.count else {
-                    throw EngineError.input("input \"\(input.name)\" has shape \(actual), the model expects rank \(shape.count)")
+                    throw EngineError.input(
+                        "input \"\(input.name)\" has shape \(actual), the model expects rank \(shape.count)")
                 }
                 for (d, want) in shape.enumerated() where want != nil && want != actual[d] {
-                    throw EngineError.input("input \"\(input.name)\" has shape \(actual); dimension \(d) must be \(want!)")
+                    throw EngineError.input(
+                        "input \"\(input.name)\" has shape \(actual); dimension \(d) must be \(want!)")
                 }
             }
         }

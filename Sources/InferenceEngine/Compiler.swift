@@ -20,7 +20,10 @@ struct Compiler {
     func compile() throws(EngineError) -> Output {
         for (domain, version) in model.opsets {
             if let range = OpRegistry.domains[domain], !range.contains(version) {
-                throw EngineError(.unsupported, "opset \(version) of domain \(domain) is not supported (supported: \(range.lowerBound)...\(range.upperBound))")
+                throw EngineError(
+                    .unsupported,
+                    "opset \(version) of domain \(domain) is not supported (supported: \(range.lowerBound)...\(range.upperBound))"
+                )
             }
         }
         let graph = model.graph
@@ -38,10 +41,12 @@ struct Compiler {
         var sigInputs: [ModelSignature.Value] = []
         for input in graph.inputs {
             guard case .tensor(let dt, let shape) = input.type else {
-                throw EngineError(.unsupported, "graph input \"\(input.name)\" has type \(input.type); only tensors are supported")
+                throw EngineError(
+                    .unsupported, "graph input \"\(input.name)\" has type \(input.type); only tensors are supported")
             }
             guard let kind = ElementKind(dt) else {
-                throw EngineError(.unsupported, "graph input \"\(input.name)\" has element type \(dt), which is not supported")
+                throw EngineError(
+                    .unsupported, "graph input \"\(input.name)\" has element type \(dt), which is not supported")
             }
             let dims = shape?.map { $0.fixedValue }
             inputSlots.append(newSlot(input.name, ValueType(kind, shape: dims, onnxType: dt)))
@@ -50,7 +55,8 @@ struct Compiler {
         // Initializers.
         for (name, tensor) in graph.initializers.sorted(by: { $0.key < $1.key }) {
             guard let kind = ElementKind(tensor.dataType) else {
-                throw EngineError(.unsupported, "initializer \"\(name)\" has element type \(tensor.dataType), which is not supported")
+                throw EngineError(
+                    .unsupported, "initializer \"\(name)\" has element type \(tensor.dataType), which is not supported")
             }
             let slot = newSlot(name, ValueType(kind, shape: tensor.dims.map { $0 }, onnxType: tensor.dataType))
             constants.append((slot, tensor))
@@ -83,8 +89,12 @@ struct Compiler {
                 types[slot] = t
                 producerOf[slot] = plan.count
             }
-            if let k = kernel as? TreeEnsembleClassifierKernel { trees += k.ensemble.treeCount; treeNodes += k.ensemble.feature.count - 1 }
-            if let k = kernel as? TreeEnsembleRegressorKernel { trees += k.ensemble.treeCount; treeNodes += k.ensemble.feature.count - 1 }
+            if let k = kernel as? TreeEnsembleClassifierKernel {
+                trees += k.ensemble.treeCount; treeNodes += k.ensemble.feature.count - 1
+            }
+            if let k = kernel as? TreeEnsembleRegressorKernel {
+                trees += k.ensemble.treeCount; treeNodes += k.ensemble.feature.count - 1
+            }
             plan.append(kernel)
             kernelInputs.append(inputs.filter { $0 >= 0 })
         }
@@ -96,22 +106,35 @@ struct Compiler {
                 throw EngineError(.invalidModel, "graph output \"\(output.name)\" is never produced")
             }
             if case .tensor(let dt, _) = output.type, let declared = ElementKind(dt), declared != t.kind,
-                !(declared.isNumeric && t.kind.isNumeric && declared != .bool && t.kind != .bool) {
-                throw EngineError(.invalidModel, "graph output \"\(output.name)\" is declared \(output.type) but is computed as \(t.kind)")
+                !(declared.isNumeric && t.kind.isNumeric && declared != .bool && t.kind != .bool)
+            {
+                throw EngineError(
+                    .invalidModel,
+                    "graph output \"\(output.name)\" is declared \(output.type) but is computed as \(t.kind)")
             }
             outputSlots.append(slot)
             var elem: ONNXDataType? = t.onnxType
             var typeName = output.type.description
             if case .tensor(let dt, _) = output.type { elem = dt }
-            if output.type == .unknown { typeName = t.kind == .mapSequence ? "seq(map)" : "tensor(\(t.onnxType?.description ?? t.kind.description))" }
-            sigOutputs.append(.init(name: output.name, type: typeName, elementType: t.kind == .mapSequence ? nil : elem, shape: t.shape))
+            if output.type == .unknown {
+                typeName =
+                    t.kind == .mapSequence ? "seq(map)" : "tensor(\(t.onnxType?.description ?? t.kind.description))"
+            }
+            sigOutputs.append(
+                .init(
+                    name: output.name, type: typeName, elementType: t.kind == .mapSequence ? nil : elem, shape: t.shape)
+            )
         }
         var consumers: [Int: Int] = [:]
-        for node in graph.nodes { for name in node.inputs where !name.isEmpty { if let s = slotOf[name] { consumers[s, default: 0] += 1 } } }
+        for node in graph.nodes {
+            for name in node.inputs where !name.isEmpty { if let s = slotOf[name] { consumers[s, default: 0] += 1 } }
+        }
         // MatMul float weights only: the fused kernel assumes a float input (checked by MatMul's builder).
-        Fusion.fuseDense(&plan, consumers: consumers, protected: Set(outputSlots), constants: constantOf.filter {
-            types[$0.key]?.kind == .float
-        })
+        Fusion.fuseDense(
+            &plan, consumers: consumers, protected: Set(outputSlots),
+            constants: constantOf.filter {
+                types[$0.key]?.kind == .float
+            })
         let binder = PredictBinder(
             model: model, types: types, plan: plan, producerOf: producerOf, kernelInputs: kernelInputs,
             constantOf: constantOf, inputSlots: inputSlots, sigInputs: sigInputs, outputSlots: outputSlots,

@@ -12,7 +12,9 @@ struct FusedTreePlan: Sendable {
     let scale: [Float]?
 
     /// Recognises Concat? → Scaler? → TreeEnsembleClassifier over float feeds in the pruned plan.
-    static func detect(plan: [any Kernel], feeds: [PredictBinding.Feed], labelSlot: Int?, scoreSlot: Int?) -> FusedTreePlan? {
+    static func detect(plan: [any Kernel], feeds: [PredictBinding.Feed], labelSlot: Int?, scoreSlot: Int?)
+        -> FusedTreePlan?
+    {
         guard let tree = plan.last as? TreeEnsembleClassifierKernel, let col = tree.ensemble.singleColumn,
             tree.labelOut == labelSlot, tree.scoresOut == scoreSlot, plan.count <= 3,
             feeds.allSatisfy({ $0.kind == .float })
@@ -49,12 +51,17 @@ struct FusedTreePlan: Sendable {
             scale: scale.map { s in (0..<fc).map { s.count == 1 ? s[0] : s[$0] } })
     }
 
-    func run(rows n: Int, numeric: UnsafeBufferPointer<Float>, stride nf: Int, context ctx: ExecutionContext, labelsString: Bool, result: PredictionResult) {
+    func run(
+        rows n: Int, numeric: UnsafeBufferPointer<Float>, stride nf: Int, context ctx: ExecutionContext,
+        labelsString: Bool, result: PredictionResult
+    ) {
         let ensemble = classifier.ensemble
         let fc = ensemble.featureCount
         let rs = ensemble.rowStride
         let total = n * rs
-        if ctx.treeRows.count < total { ctx.treeRows.append(contentsOf: repeatElement(0, count: total - ctx.treeRows.count)) }
+        if ctx.treeRows.count < total {
+            ctx.treeRows.append(contentsOf: repeatElement(0, count: total - ctx.treeRows.count))
+        }
         if ctx.scratch2.count < n { ctx.scratch2.append(contentsOf: repeatElement(0, count: n - ctx.scratch2.count)) }
         let c = classifier.classCount
         result.scores.append(contentsOf: repeatElement(0, count: n * c))
@@ -106,7 +113,8 @@ struct FusedTreePlan: Sendable {
                                                 let v = Int64(label.value)
                                                 labels[r] = v
                                                 var idx: Int32 = -1
-                                                for k in 0..<classifier.labelsInt.count where classifier.labelsInt[k] == v {
+                                                for k in 0..<classifier.labelsInt.count
+                                                where classifier.labelsInt[k] == v {
                                                     idx = Int32(k)
                                                     break
                                                 }

@@ -42,7 +42,9 @@ struct NodeBuilder {
     func requireInputs(_ range: ClosedRange<Int>) throws(EngineError) {
         let present = inputs.count
         guard range.contains(present) else {
-            throw fail("expects \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound)–\(range.upperBound)") inputs, has \(present)")
+            throw fail(
+                "expects \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound)–\(range.upperBound)") inputs, has \(present)"
+            )
         }
         for k in 0..<min(present, range.lowerBound) where inputs[k] < 0 {
             throw fail("input \(k) is required")
@@ -61,7 +63,9 @@ struct NodeBuilder {
     func inputKind(_ k: Int, allowed: [ElementKind]) throws(EngineError) -> ElementKind {
         let t = try input(k)
         guard allowed.contains(t.kind) else {
-            throw fail("input \(k) (\"\(node.inputs[k])\") has type \(t.kind); expected \(allowed.map(\.description).joined(separator: " or "))")
+            throw fail(
+                "input \(k) (\"\(node.inputs[k])\") has type \(t.kind); expected \(allowed.map(\.description).joined(separator: " or "))"
+            )
         }
         return t.kind
     }

@@ -56,21 +56,30 @@ struct PredictBinder {
             switch shape.count {
             case 1: rank1 = true
             case 2:
-                if let c = shape[1] { columns = c } else {
+                if let c = shape[1] {
+                    columns = c
+                } else {
                     unusable = "input \"\(input.name)\" has a dynamic feature dimension"
                 }
             default:
-                if shape.count == 0 { rank1 = true } else {
+                if shape.count == 0 {
+                    rank1 = true
+                } else {
                     unusable = "input \"\(input.name)\" has rank \(shape.count); the dense layout needs [N] or [N, k]"
                 }
             }
             let isString = t.kind == .string
             for c in 0..<columns {
                 let name = columns == 1 ? input.name : "\(input.name)[\(c)]"
-                features.append(.init(name: name, kind: isString ? .string : .numeric, inputIndex: k, column: c,
-                    position: isString ? strings + c : numeric + c))
+                features.append(
+                    .init(
+                        name: name, kind: isString ? .string : .numeric, inputIndex: k, column: c,
+                        position: isString ? strings + c : numeric + c))
             }
-            feeds.append(.init(slot: inputSlots[k], kind: t.kind, columns: columns, rank1: rank1, offset: isString ? strings : numeric))
+            feeds.append(
+                .init(
+                    slot: inputSlots[k], kind: t.kind, columns: columns, rank1: rank1,
+                    offset: isString ? strings : numeric))
             if isString { strings += columns } else { numeric += columns }
         }
         if let names = featureNames {
@@ -111,8 +120,11 @@ struct PredictBinder {
         }
         var scoreColumns = 0
         if let s = scoreSlot, let t = types[s] {
-            if let shape = t.shape, shape.count == 2, let c = shape[1] { scoreColumns = c }
-            else if let shape = t.shape, shape.count <= 1 { scoreColumns = 1 }
+            if let shape = t.shape, shape.count == 2, let c = shape[1] {
+                scoreColumns = c
+            } else if let shape = t.shape, shape.count <= 1 {
+                scoreColumns = 1
+            }
         }
         if task == .classifier, labels == .none {
             for kernel in plan.reversed() {
@@ -121,8 +133,11 @@ struct PredictBinder {
                     break
                 }
                 if let k = kernel as? LinearClassifierKernel {
-                    if !k.labelsString.isEmpty { labels = .string(k.labelsString) }
-                    else if !k.labelsInt.isEmpty { labels = .int64(k.labelsInt) }
+                    if !k.labelsString.isEmpty {
+                        labels = .string(k.labelsString)
+                    } else if !k.labelsInt.isEmpty {
+                        labels = .int64(k.labelsInt)
+                    }
                     break
                 }
                 if let k = kernel as? ArrayFeatureExtractorKernel, let c = constantOf[k.x] {
@@ -147,23 +162,28 @@ struct PredictBinder {
         }
         let predictPlan = plan.indices.filter { needed.contains($0) }.map { plan[$0] }
         // NaN handling.
-        let nanCapable = plan.contains { kernel in
-            if kernel is TreeEnsembleClassifierKernel || kernel is TreeEnsembleRegressorKernel { return true }
-            if let imp = kernel as? ImputerKernel { return imp.replacedFloat.isNaN }
-            return false
-        } && !plan.contains { k in
-            k is LinearClassifierKernel || k is LinearRegressorKernel || k is MatMulKernel || k is GemmKernel
-                || k is NormalizerKernel || k is SoftmaxKernel
-        }
+        let nanCapable =
+            plan.contains { kernel in
+                if kernel is TreeEnsembleClassifierKernel || kernel is TreeEnsembleRegressorKernel { return true }
+                if let imp = kernel as? ImputerKernel { return imp.replacedFloat.isNaN }
+                return false
+            }
+            && !plan.contains { k in
+                k is LinearClassifierKernel || k is LinearRegressorKernel || k is MatMulKernel || k is GemmKernel
+                    || k is NormalizerKernel || k is SoftmaxKernel
+            }
         var stringIndex: [String: Int] = [:]
-        if case .string(let v) = labels { for (i, s) in v.enumerated() where stringIndex[s] == nil { stringIndex[s] = i } }
+        if case .string(let v) = labels {
+            for (i, s) in v.enumerated() where stringIndex[s] == nil { stringIndex[s] = i }
+        }
         let labelsInt: [Int64]
         if case .int64(let v) = labels { labelsInt = v } else { labelsInt = [] }
         let labelsString: [String]
         if case .string(let v) = labels { labelsString = v } else { labelsString = [] }
         let signature = ModelSignature(
             inputs: sigInputs, outputs: sigOutputs, task: task, classLabels: labels, features: features,
-            numericFeatureCount: numeric, stringFeatureCount: strings, labelOutput: labelIdx.map { sigOutputs[$0].name },
+            numericFeatureCount: numeric, stringFeatureCount: strings,
+            labelOutput: labelIdx.map { sigOutputs[$0].name },
             scoreOutput: scoreIdx.map { sigOutputs[$0].name }, scoreColumns: scoreColumns,
             acceptsNaN: nanCapable)
         let binding = PredictBinding(

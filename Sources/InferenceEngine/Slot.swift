@@ -51,19 +51,35 @@ final class Slot {
 
     /// Resizes the float buffer to `n` elements without shrinking capacity (contents unspecified).
     @inline(__always) func resizeF(_ n: Int) {
-        if f.count > n { f.removeLast(f.count - n) } else if f.count < n { f.append(contentsOf: repeatElement(0, count: n - f.count)) }
+        if f.count > n {
+            f.removeLast(f.count - n)
+        } else if f.count < n {
+            f.append(contentsOf: repeatElement(0, count: n - f.count))
+        }
     }
 
     @inline(__always) func resizeD(_ n: Int) {
-        if d.count > n { d.removeLast(d.count - n) } else if d.count < n { d.append(contentsOf: repeatElement(0, count: n - d.count)) }
+        if d.count > n {
+            d.removeLast(d.count - n)
+        } else if d.count < n {
+            d.append(contentsOf: repeatElement(0, count: n - d.count))
+        }
     }
 
     @inline(__always) func resizeI(_ n: Int) {
-        if i.count > n { i.removeLast(i.count - n) } else if i.count < n { i.append(contentsOf: repeatElement(0, count: n - i.count)) }
+        if i.count > n {
+            i.removeLast(i.count - n)
+        } else if i.count < n {
+            i.append(contentsOf: repeatElement(0, count: n - i.count))
+        }
     }
 
     func resizeS(_ n: Int) {
-        if s.count > n { s.removeLast(s.count - n) } else if s.count < n { s.append(contentsOf: repeatElement("", count: n - s.count)) }
+        if s.count > n {
+            s.removeLast(s.count - n)
+        } else if s.count < n {
+            s.append(contentsOf: repeatElement("", count: n - s.count))
+        }
     }
 
     /// Copies kind, shape and contents of another slot.

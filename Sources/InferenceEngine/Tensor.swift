@@ -54,7 +54,8 @@ extension Slot {
     /// Loads a public tensor into the slot, converting to the slot's kind.
     func load(_ t: Tensor, name: String) throws(EngineError) {
         guard t.storedCount == t.elementCount else {
-            throw EngineError.input("input \"\(name)\": shape \(t.shape) needs \(t.elementCount) values, got \(t.storedCount)")
+            throw EngineError.input(
+                "input \"\(name)\": shape \(t.shape) needs \(t.elementCount) values, got \(t.storedCount)")
         }
         setShape(t.shape)
         switch (kind, t.values) {

@@ -29,7 +29,8 @@ extension ONNXGraph {
         }
         for node in nodes where opsets[node.domain] == nil {
             throw ONNXFormatError(
-                "node \"\(node.name)\": op \(node.qualifiedOp) uses domain \(node.domain), which the model does not import")
+                "node \"\(node.name)\": op \(node.qualifiedOp) uses domain \(node.domain), which the model does not import"
+            )
         }
         let sorted = try ONNXGraph.topologicalOrder(
             nodes: nodes, available: Set(initializers.keys).union(inputs.map(\.name)))
@@ -43,13 +44,15 @@ extension ONNXGraph {
 
     /// Orders nodes so every input is produced first (Kahn's algorithm, stable for already sorted graphs).
     /// Throws naming the node whose input is never produced, or a node on a cycle.
-    public static func topologicalOrder(nodes: [ONNXNode], available: Set<String>) throws(ONNXFormatError) -> [ONNXNode] {
+    public static func topologicalOrder(nodes: [ONNXNode], available: Set<String>) throws(ONNXFormatError) -> [ONNXNode]
+    {
         var producer: [String: Int] = [:]
         for (i, node) in nodes.enumerated() {
             for output in node.outputs where !output.isEmpty {
                 if available.contains(output) || producer[output] != nil {
                     throw ONNXFormatError(
-                        "node \"\(node.name)\": op \(node.qualifiedOp) writes tensor \"\(output)\", which is already defined")
+                        "node \"\(node.name)\": op \(node.qualifiedOp) writes tensor \"\(output)\", which is already defined"
+                    )
                 }
                 producer[output] = i
             }
@@ -60,7 +63,8 @@ extension ONNXGraph {
             for input in node.inputs where !input.isEmpty && !available.contains(input) {
                 guard let p = producer[input] else {
                     throw ONNXFormatError(
-                        "node \"\(node.name)\": op \(node.qualifiedOp) reads tensor \"\(input)\", which is never defined")
+                        "node \"\(node.name)\": op \(node.qualifiedOp) reads tensor \"\(input)\", which is never defined"
+                    )
                 }
                 missing[i] += 1
                 consumers[p].append(i)
@@ -80,7 +84,8 @@ extension ONNXGraph {
         }
         if order.count < nodes.count, let stuck = (0..<nodes.count).first(where: { missing[$0] > 0 }) {
             throw ONNXFormatError(
-                "node \"\(nodes[stuck].name)\": op \(nodes[stuck].qualifiedOp) is part of a cycle; the graph must be acyclic")
+                "node \"\(nodes[stuck].name)\": op \(nodes[stuck].qualifiedOp) is part of a cycle; the graph must be acyclic"
+            )
         }
         return order
     }
@@ -115,9 +120,21 @@ extension ONNXAttribute {
     init?(proto a: Onnx__AttributeProto) throws(ONNXFormatError) {
         var type = a.has_type != 0 ? a.type.rawValue : 0
         if type == 0 {  // IR < 2: infer from the populated field
-            if a.n_floats > 0 { type = 6 } else if a.n_ints > 0 { type = 7 } else if a.n_strings > 0 { type = 8 }
-            else if a.t != nil { type = 4 } else if a.has_s != 0 { type = 3 } else if a.has_i != 0 { type = 2 }
-            else if a.has_f != 0 { type = 1 }
+            if a.n_floats > 0 {
+                type = 6
+            } else if a.n_ints > 0 {
+                type = 7
+            } else if a.n_strings > 0 {
+                type = 8
+            } else if a.t != nil {
+                type = 4
+            } else if a.has_s != 0 {
+                type = 3
+            } else if a.has_i != 0 {
+                type = 2
+            } else if a.has_f != 0 {
+                type = 1
+            }
         }
         switch type {
         case 1: self = .float(a.f)
@@ -139,8 +156,11 @@ extension ONNXValueInfo {
         let name = str(v.name)
         guard !name.isEmpty else { throw ONNXFormatError("a \(role) has no name") }
         let type: ONNXType
-        if let t = v.type { type = try ONNXType(proto: t.pointee, depth: 0, context: "\(role) \"\(name)\"") }
-        else { type = .unknown }
+        if let t = v.type {
+            type = try ONNXType(proto: t.pointee, depth: 0, context: "\(role) \"\(name)\"")
+        } else {
+            type = .unknown
+        }
         self.init(name: name, type: type)
     }
 }
@@ -192,7 +212,9 @@ extension ONNXType {
             guard let mt = t.map_type?.pointee else { self = .unknown; return }
             let key = ONNXDataType(rawValue: mt.key_type) ?? .undefined
             var value = ONNXType.unknown
-            if mt.has_value_type != 0 { value = try ONNXType(nested: mt.value_type, depth: depth + 1, context: context) }
+            if mt.has_value_type != 0 {
+                value = try ONNXType(nested: mt.value_type, depth: depth + 1, context: context)
+            }
             self = .map(key: key, value: value)
         default:
             self = .unknown

@@ -42,16 +42,20 @@ extension ONNXTensor {
         case .int32, .int16, .int8, .uint16, .uint8, .bool:
             let widths: [ONNXDataType: Int] = [.int32: 4, .int16: 2, .int8: 1, .uint16: 2, .uint8: 1, .bool: 1]
             if let raw {
-                storage = .int64(try ONNXTensor.rawIntegers(raw, width: widths[dataType] ?? 4,
-                    signed: [.int32, .int16, .int8].contains(dataType), count: count, label: label))
+                storage = .int64(
+                    try ONNXTensor.rawIntegers(
+                        raw, width: widths[dataType] ?? 4,
+                        signed: [.int32, .int16, .int8].contains(dataType), count: count, label: label))
             } else {
                 let v = try ONNXTensor.values(nil, Int32.self, t.int32_data, t.n_int32_data, count, label)
                 storage = .int64(v.map { Int64($0) })
             }
         case .uint32, .uint64:
             if let raw {
-                storage = .int64(try ONNXTensor.rawIntegers(raw, width: dataType == .uint32 ? 4 : 8, signed: false,
-                    count: count, label: label))
+                storage = .int64(
+                    try ONNXTensor.rawIntegers(
+                        raw, width: dataType == .uint32 ? 4 : 8, signed: false,
+                        count: count, label: label))
             } else {
                 let v = try ONNXTensor.values(nil, UInt64.self, t.uint64_data, t.n_uint64_data, count, label)
                 storage = .int64(v.map { Int64(truncatingIfNeeded: $0) })

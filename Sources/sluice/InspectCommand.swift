@@ -29,8 +29,11 @@ struct InspectCommand: ParsableCommand {
             return "[" + s.map { $0.map(String.init) ?? "N" }.joined(separator: ", ") + "]"
         }
         var out = "model: \(path)\n"
-        out += "file: \(info.fileSize) bytes, IR version \(info.irVersion), producer \(info.producer.isEmpty ? "-" : info.producer)\n"
-        out += "opsets: " + info.opsets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+        out +=
+            "file: \(info.fileSize) bytes, IR version \(info.irVersion), producer \(info.producer.isEmpty ? "-" : info.producer)\n"
+        out +=
+            "opsets: " + info.opsets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            + "\n"
         out += String(format: "load time: %.3f ms\n", info.loadTime * 1000)
         out += "task: \(sig.task.rawValue)\n"
         out += "inputs:\n"
@@ -38,7 +41,9 @@ struct InspectCommand: ParsableCommand {
         out += "outputs:\n"
         for o in sig.outputs {
             var role = ""
-            if o.name == sig.labelOutput { role = "  (label)" } else if o.name == sig.scoreOutput {
+            if o.name == sig.labelOutput {
+                role = "  (label)"
+            } else if o.name == sig.scoreOutput {
                 role = sig.task == .classifier ? "  (class scores)" : "  (values)"
             }
             out += "  \(o.name): \(o.type) \(shape(o.shape))\(role)\n"

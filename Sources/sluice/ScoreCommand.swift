@@ -31,8 +31,10 @@ struct ScoreCommand: ParsableCommand {
         do {
             let compiled = try CompiledModel(contentsOf: model)
             let bytes = try readInput()
-            let isJSON = bytes.first(where: { ![0x20, 0x09, 0x0a, 0x0d, 0xef, 0xbb, 0xbf].contains($0) }) == UInt8(ascii: "{")
-            let (rows, feeds) = isJSON
+            let isJSON =
+                bytes.first(where: { ![0x20, 0x09, 0x0a, 0x0d, 0xef, 0xbb, 0xbf].contains($0) }) == UInt8(ascii: "{")
+            let (rows, feeds) =
+                isJSON
                 ? try BatchIO.readJSONInputs(bytes, signature: compiled.signature)
                 : try BatchIO.readCSV(String(decoding: bytes, as: UTF8.self), signature: compiled.signature)
             let outputs = try score(compiled, rows: rows, feeds: feeds)
@@ -56,10 +58,13 @@ struct ScoreCommand: ParsableCommand {
     }
 
     /// Runs the general path in batches and concatenates the outputs.
-    private func score(_ m: CompiledModel, rows: Int, feeds: [String: Tensor]) throws -> [(name: String, value: Tensor)] {
+    private func score(_ m: CompiledModel, rows: Int, feeds: [String: Tensor]) throws -> [(name: String, value: Tensor)]
+    {
         let batch = max(1, batchSize ?? max(rows, 1))
         if batch >= rows { return try m.run(feeds) }
-        guard batchSize.map({ $0 >= 1 }) ?? true else { throw EngineError(.invalidInput, "--batch-size must be at least 1") }
+        guard batchSize.map({ $0 >= 1 }) ?? true else {
+            throw EngineError(.invalidInput, "--batch-size must be at least 1")
+        }
         let ctx = m.makeContext()
         var parts: [[(name: String, value: Tensor)]] = []
         var start = 0

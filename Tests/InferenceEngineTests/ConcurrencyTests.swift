@@ -1,5 +1,6 @@
 import Foundation
 import InferenceEngine
+import Synchronization
 import Testing
 
 @Suite("Compiled models are shared across threads")
@@ -36,8 +37,8 @@ struct ConcurrencyTests {
     @Test("a context from another model is refused")
     func foreignContext() throws {
         let a = try stump(mode: "BRANCH_LEQ"), b = try stump(mode: "BRANCH_LT")
-        #expect(throws: EngineError.self) { try a.predict(rows: 1, numeric: [0, 0], context: b.makeContext(), into: PredictionResult()) }
+        #expect(throws: EngineError.self) {
+            try a.predict(rows: 1, numeric: [0, 0], context: b.makeContext(), into: PredictionResult())
+        }
     }
 }
-
-import Synchronization

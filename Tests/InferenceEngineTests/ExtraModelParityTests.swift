@@ -14,7 +14,8 @@ struct ExtraModelParityTests {
     func batch(_ name: String) throws {
         let d = Self.dir.appendingPathComponent(name)
         let model = try CompiledModel(contentsOf: d.appendingPathComponent("model.onnx").path)
-        let (_, feeds) = try BatchIO.readJSONInputs(try Fixtures.bytes(d.appendingPathComponent("inputs.json")), signature: model.signature)
+        let (_, feeds) = try BatchIO.readJSONInputs(
+            try Fixtures.bytes(d.appendingPathComponent("inputs.json")), signature: model.signature)
         let problems = compare(try model.run(feeds), try Fixtures.expected(d.appendingPathComponent("expected.json")))
         #expect(problems.isEmpty, "\(name): \(problems)")
     }
@@ -23,12 +24,14 @@ struct ExtraModelParityTests {
     func oneByOne(_ name: String) throws {
         let d = Self.dir.appendingPathComponent(name)
         let model = try CompiledModel(contentsOf: d.appendingPathComponent("model.onnx").path)
-        let (rows, feeds) = try BatchIO.readJSONInputs(try Fixtures.bytes(d.appendingPathComponent("inputs.json")), signature: model.signature)
+        let (rows, feeds) = try BatchIO.readJSONInputs(
+            try Fixtures.bytes(d.appendingPathComponent("inputs.json")), signature: model.signature)
         let expected = try Fixtures.expected(d.appendingPathComponent("expected.json"))
         let ctx = model.makeContext()
         var problems: [String] = []
         for r in 0..<rows {
-            problems += compare(try model.run(sliceRows(feeds, r, 1), context: ctx), expected, rowOffset: r, rows: rows).map { "row \(r): \($0)" }
+            problems += compare(try model.run(sliceRows(feeds, r, 1), context: ctx), expected, rowOffset: r, rows: rows)
+                .map { "row \(r): \($0)" }
             if problems.count > 3 { break }
         }
         #expect(problems.isEmpty, "\(name): \(problems)")

@@ -4,7 +4,8 @@ import InferenceEngine
 /// Locates `../shared/models` relative to the repository root and reads fixture files.
 enum Fixtures {
     static var repoRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     static var sharedModels: URL { repoRoot.deletingLastPathComponent().appendingPathComponent("shared/models") }
@@ -41,7 +42,10 @@ enum Fixtures {
 
 /// Compares engine outputs with onnxruntime's: labels exactly, floats within `tol` absolute (or relative for
 /// large magnitudes). Returns a list of mismatch descriptions (empty when all match).
-func compare(_ got: [(name: String, value: Tensor)], _ expected: [Fixtures.Expected], rowOffset: Int = 0, rows: Int? = nil, tol: Float = 1e-5) -> [String] {
+func compare(
+    _ got: [(name: String, value: Tensor)], _ expected: [Fixtures.Expected], rowOffset: Int = 0, rows: Int? = nil,
+    tol: Float = 1e-5
+) -> [String] {
     var problems: [String] = []
     for e in expected {
         guard let t = got.first(where: { $0.name == e.name })?.value else {
@@ -62,15 +66,23 @@ func compare(_ got: [(name: String, value: Tensor)], _ expected: [Fixtures.Expec
         switch t.values {
         case .int64(let v):
             let want = exp.map { ($0 as! NSNumber).int64Value }
-            if v != want { problems.append("\(e.name): labels differ at \(zip(v, want).enumerated().filter { $0.element.0 != $0.element.1 }.prefix(5).map(\.offset))") }
+            if v != want {
+                problems.append(
+                    "\(e.name): labels differ at \(zip(v, want).enumerated().filter { $0.element.0 != $0.element.1 }.prefix(5).map(\.offset))"
+                )
+            }
         case .string(let v):
             let want = exp.map { $0 as! String }
             if v != want { problems.append("\(e.name): string labels differ") }
         case .float(let v):
             let want = exp.map { Float(($0 as! NSNumber).doubleValue) }
-            if v.count != want.count { problems.append("\(e.name): \(v.count) values, expected \(want.count)"); continue }
+            if v.count != want.count {
+                problems.append("\(e.name): \(v.count) values, expected \(want.count)"); continue
+            }
             let bad = zip(v, want).enumerated().filter { !close($0.element.0, $0.element.1) }
-            if !bad.isEmpty { problems.append("\(e.name): \(bad.count) values differ, first at \(bad[0].offset): \(bad[0].element)") }
+            if !bad.isEmpty {
+                problems.append("\(e.name): \(bad.count) values differ, first at \(bad[0].offset): \(bad[0].element)")
+            }
         case .double(let v):
             let want = exp.map { Float(($0 as! NSNumber).doubleValue) }
             let bad = zip(v.map(Float.init), want).filter { !close($0.0, $0.1) }
@@ -85,7 +97,9 @@ func compare(_ got: [(name: String, value: Tensor)], _ expected: [Fixtures.Expec
                     case .int64(let k): key = String(k[j])
                     case .string(let k): key = k[j]
                     }
-                    guard let w = dict[key] as? NSNumber else { problems.append("\(e.name): row \(r) lacks key \(key)"); break }
+                    guard let w = dict[key] as? NSNumber else {
+                        problems.append("\(e.name): row \(r) lacks key \(key)"); break
+                    }
                     if !close(values[r * c + j], Float(w.doubleValue)) {
                         problems.append("\(e.name): row \(r) key \(key): \(values[r * c + j]) vs \(w)")
                         break

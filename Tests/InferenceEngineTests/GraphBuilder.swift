@@ -10,7 +10,8 @@ struct GraphBuilder {
     var opsets: [String: Int64] = ["ai.onnx": 15, "ai.onnx.ml": 3]
 
     mutating func input(_ name: String, _ type: ONNXDataType, _ dims: [Int?]) {
-        inputs.append(.init(name: name, type: .tensor(type, shape: dims.map { $0.map { .fixed($0) } ?? .dynamic("N") })))
+        inputs.append(
+            .init(name: name, type: .tensor(type, shape: dims.map { $0.map { .fixed($0) } ?? .dynamic("N") })))
     }
 
     mutating func output(_ name: String, _ type: ONNXType = .unknown) {
@@ -29,7 +30,10 @@ struct GraphBuilder {
         _ op: String, _ ins: [String], _ outs: [String], domain: String = "", name: String? = nil,
         _ attrs: [String: ONNXAttribute] = [:]
     ) {
-        nodes.append(ONNXNode(name: name ?? "\(op)_\(nodes.count)", opType: op, domain: domain, inputs: ins, outputs: outs, attributes: attrs))
+        nodes.append(
+            ONNXNode(
+                name: name ?? "\(op)_\(nodes.count)", opType: op, domain: domain, inputs: ins, outputs: outs,
+                attributes: attrs))
     }
 
     func compile() throws -> CompiledModel {

@@ -23,7 +23,8 @@ struct LoaderFuzzTests {
 
     @Test("2,000 mutations per model load or fail cleanly", arguments: seeds)
     func mutate(_ name: String) throws {
-        let original = try Fixtures.bytes(Fixtures.sharedModels.appendingPathComponent(name).appendingPathComponent("model.onnx"))
+        let original = try Fixtures.bytes(
+            Fixtures.sharedModels.appendingPathComponent(name).appendingPathComponent("model.onnx"))
         var rng = Rng(state: UInt64(name.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
         var loaded = 0, refused = 0
         for _ in 0..<2000 {
@@ -42,7 +43,8 @@ struct LoaderFuzzTests {
                 let sig = m.signature
                 let numeric = [Float](repeating: 0.5, count: sig.numericFeatureCount * 2)
                 let strings = [[String]](repeating: ["basic", "zz"], count: sig.stringFeatureCount)
-                _ = try? m.predict(rows: 2, numeric: numeric, strings: strings, context: m.makeContext(), into: PredictionResult())
+                _ = try? m.predict(
+                    rows: 2, numeric: numeric, strings: strings, context: m.makeContext(), into: PredictionResult())
             } catch {
                 refused += 1
             }

@@ -9,7 +9,8 @@ struct OpTests {
         for (last, want) in [(0, [Int64(0), 1]), (1, [Int64(2), 1])] {
             var g = GraphBuilder()
             g.input("X", .float, [nil, 3])
-            g.node("ArgMax", ["X"], ["y"], ["axis": .int(1), "keepdims": .int(0), "select_last_index": .int(Int64(last))])
+            g.node(
+                "ArgMax", ["X"], ["y"], ["axis": .int(1), "keepdims": .int(0), "select_last_index": .int(Int64(last))])
             g.output("y")
             let out = try g.compile().run(["X": .float([5, 1, 5, 0, 7, 7 - 1], shape: [2, 3])])
             #expect(out["y"]!.ints == want)
@@ -21,7 +22,9 @@ struct OpTests {
         func model(zeros: Int64) throws -> CompiledModel {
             var g = GraphBuilder()
             g.input("c", .string, [nil, 1])
-            g.node("OneHotEncoder", ["c"], ["y"], domain: "ai.onnx.ml", ["cats_strings": .strings(["a", "b"]), "zeros": .int(zeros)])
+            g.node(
+                "OneHotEncoder", ["c"], ["y"], domain: "ai.onnx.ml",
+                ["cats_strings": .strings(["a", "b"]), "zeros": .int(zeros)])
             g.output("y")
             return try g.compile()
         }
@@ -35,20 +38,26 @@ struct OpTests {
     func labelEncoderDefaults() throws {
         var g = GraphBuilder()
         g.input("s", .string, [nil])
-        g.node("LabelEncoder", ["s"], ["i"], domain: "ai.onnx.ml", ["keys_strings": .strings(["x", "y"]), "values_int64s": .ints([7, 8])])
+        g.node(
+            "LabelEncoder", ["s"], ["i"], domain: "ai.onnx.ml",
+            ["keys_strings": .strings(["x", "y"]), "values_int64s": .ints([7, 8])])
         g.output("i")
         #expect(try g.compile().run(["s": .string(["y", "q", "x"], shape: [3])])["i"]!.ints == [8, -1, 7])
 
         var h = GraphBuilder()
         h.input("i", .int64, [nil])
-        h.node("LabelEncoder", ["i"], ["s"], domain: "ai.onnx.ml", ["keys_int64s": .ints([1]), "values_strings": .strings(["one"])])
+        h.node(
+            "LabelEncoder", ["i"], ["s"], domain: "ai.onnx.ml",
+            ["keys_int64s": .ints([1]), "values_strings": .strings(["one"])])
         h.output("s")
         #expect(try h.compile().run(["i": .int64([1, 2], shape: [2])])["s"]!.strings == ["one", "_Unused"])
 
         var k = GraphBuilder()
         k.opsets["ai.onnx.ml"] = 1
         k.input("s", .string, [nil])
-        k.node("LabelEncoder", ["s"], ["i"], domain: "ai.onnx.ml", ["classes_strings": .strings(["p", "q"]), "default_int64": .int(42)])
+        k.node(
+            "LabelEncoder", ["s"], ["i"], domain: "ai.onnx.ml",
+            ["classes_strings": .strings(["p", "q"]), "default_int64": .int(42)])
         k.output("i")
         #expect(try k.compile().run(["s": .string(["q", "zz"], shape: [2])])["i"]!.ints == [1, 42])
     }
@@ -57,11 +66,15 @@ struct OpTests {
     func imputerNormalizer() throws {
         var g = GraphBuilder()
         g.input("X", .float, [nil, 2])
-        g.node("Imputer", ["X"], ["y"], domain: "ai.onnx.ml", ["imputed_value_floats": .floats([1, 2]), "replaced_value_float": .float(.nan)])
+        g.node(
+            "Imputer", ["X"], ["y"], domain: "ai.onnx.ml",
+            ["imputed_value_floats": .floats([1, 2]), "replaced_value_float": .float(.nan)])
         g.output("y")
         #expect(try g.compile().run(["X": .float([.nan, 5, 3, .nan], shape: [2, 2])])["y"]!.floats == [1, 5, 3, 2])
 
-        for (norm, want) in [("L1", [Float(-0.25), 0.75]), ("MAX", [Float(-1) / 3, 1]), ("L2", [Float(-0.31622776), 0.94868326])] {
+        for (norm, want) in [
+            ("L1", [Float(-0.25), 0.75]), ("MAX", [Float(-1) / 3, 1]), ("L2", [Float(-0.31622776), 0.94868326]),
+        ] {
             var n = GraphBuilder()
             n.input("X", .float, [nil, 2])
             n.node("Normalizer", ["X"], ["y"], domain: "ai.onnx.ml", ["norm": .string(norm)])
@@ -145,9 +158,12 @@ struct OpTests {
     func linearClassifier() throws {
         var g = GraphBuilder()
         g.input("X", .float, [nil, 2])
-        g.node("LinearClassifier", ["X"], ["label", "prob"], domain: "ai.onnx.ml", [
-            "coefficients": .floats([1, -1]), "intercepts": .floats([0]), "classlabels_strings": .strings(["neg", "pos"]),
-        ])
+        g.node(
+            "LinearClassifier", ["X"], ["label", "prob"], domain: "ai.onnx.ml",
+            [
+                "coefficients": .floats([1, -1]), "intercepts": .floats([0]),
+                "classlabels_strings": .strings(["neg", "pos"]),
+            ])
         g.output("label")
         g.output("prob")
         let m = try g.compile()
@@ -184,6 +200,8 @@ struct OpTests {
         h.input("X", .float, [nil, 3])
         h.node("Scaler", ["X"], ["y"], domain: "ai.onnx.ml", name: "scale", ["scale": .floats([1, 2])])
         h.output("y")
-        do { _ = try h.compile() } catch let e as EngineError { #expect(e.message.contains("node \"scale\"") && e.message.contains("3 input columns")) }
+        do { _ = try h.compile() } catch let e as EngineError {
+            #expect(e.message.contains("node \"scale\"") && e.message.contains("3 input columns"))
+        }
     }
 }

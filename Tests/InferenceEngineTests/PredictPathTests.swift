@@ -5,14 +5,18 @@ import Testing
 /// The serving path (`predict`, including the fused tree plan) gives exactly what the general path gives.
 @Suite("predict agrees with run")
 struct PredictPathTests {
-    static let dirs: [URL] = Fixtures.modelNames().map { Fixtures.sharedModels.appendingPathComponent($0) }
-        + Fixtures.modelNames(in: ExtraModelParityTests.dir).map { ExtraModelParityTests.dir.appendingPathComponent($0) }
+    static let dirs: [URL] =
+        Fixtures.modelNames().map { Fixtures.sharedModels.appendingPathComponent($0) }
+        + Fixtures.modelNames(in: ExtraModelParityTests.dir).map {
+            ExtraModelParityTests.dir.appendingPathComponent($0)
+        }
 
     @Test("labels and scores are bit-identical to the general path", arguments: dirs)
     func identical(_ dir: URL) throws {
         let model = try CompiledModel(contentsOf: dir.appendingPathComponent("model.onnx").path)
         let sig = model.signature
-        let (rows, feeds) = try BatchIO.readJSONInputs(try Fixtures.bytes(dir.appendingPathComponent("inputs.json")), signature: sig)
+        let (rows, feeds) = try BatchIO.readJSONInputs(
+            try Fixtures.bytes(dir.appendingPathComponent("inputs.json")), signature: sig)
         var numeric = [Float](repeating: 0, count: rows * sig.numericFeatureCount)
         var strings = [[String]](repeating: [], count: sig.stringFeatureCount)
         for f in sig.features {

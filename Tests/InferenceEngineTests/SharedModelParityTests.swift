@@ -16,7 +16,8 @@ struct SharedModelParityTests {
     func batch(_ name: String) throws {
         let dir = Fixtures.sharedModels.appendingPathComponent(name)
         let model = try CompiledModel(contentsOf: dir.appendingPathComponent("model.onnx").path)
-        let (rows, feeds) = try BatchIO.readJSONInputs(try Fixtures.bytes(dir.appendingPathComponent("inputs.json")), signature: model.signature)
+        let (rows, feeds) = try BatchIO.readJSONInputs(
+            try Fixtures.bytes(dir.appendingPathComponent("inputs.json")), signature: model.signature)
         #expect(rows == 1000)
         let out = try model.run(feeds)
         let problems = compare(out, try Fixtures.expected(dir.appendingPathComponent("expected.json")))
@@ -27,7 +28,8 @@ struct SharedModelParityTests {
     func oneByOne(_ name: String) throws {
         let dir = Fixtures.sharedModels.appendingPathComponent(name)
         let model = try CompiledModel(contentsOf: dir.appendingPathComponent("model.onnx").path)
-        let (rows, feeds) = try BatchIO.readJSONInputs(try Fixtures.bytes(dir.appendingPathComponent("inputs.json")), signature: model.signature)
+        let (rows, feeds) = try BatchIO.readJSONInputs(
+            try Fixtures.bytes(dir.appendingPathComponent("inputs.json")), signature: model.signature)
         let expected = try Fixtures.expected(dir.appendingPathComponent("expected.json"))
         let ctx = model.makeContext()
         var problems: [String] = []
@@ -44,7 +46,8 @@ struct SharedModelParityTests {
         let dir = Fixtures.sharedModels.appendingPathComponent(name)
         let model = try CompiledModel(contentsOf: dir.appendingPathComponent("model.onnx").path)
         let sig = model.signature
-        let (rows, feeds) = try BatchIO.readJSONInputs(try Fixtures.bytes(dir.appendingPathComponent("inputs.json")), signature: sig)
+        let (rows, feeds) = try BatchIO.readJSONInputs(
+            try Fixtures.bytes(dir.appendingPathComponent("inputs.json")), signature: sig)
         // Dense layout.
         var numeric = [Float](repeating: 0, count: rows * sig.numericFeatureCount)
         var strings = [[String]](repeating: [], count: sig.stringFeatureCount)
@@ -71,7 +74,9 @@ struct SharedModelParityTests {
             while r < rows {
                 let n = min(batch, rows - r)
                 let block = Array(numeric[(r * sig.numericFeatureCount)..<((r + n) * sig.numericFeatureCount)])
-                try model.predict(rows: n, numeric: block, strings: strings.map { Array($0[r..<(r + n)]) }, context: ctx, into: result)
+                try model.predict(
+                    rows: n, numeric: block, strings: strings.map { Array($0[r..<(r + n)]) }, context: ctx, into: result
+                )
                 #expect(result.labels == Array(labelsExpected[r..<(r + n)]), "\(name) rows \(r)..<\(r + n)")
                 let c = result.scoreColumns
                 for i in 0..<n {

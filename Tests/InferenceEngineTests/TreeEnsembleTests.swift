@@ -87,16 +87,21 @@ struct TreeEnsembleTests {
 
     /// Outputs onnxruntime 1.32 gives for the same stump (checked with the Python package): its binary-case rules
     /// depend on which class columns receive weights, their signs and the base values.
-    @Test("binary scoring quirks match onnxruntime", arguments: [
-        ([Int64(0), 0], [Float(0), 1], nil as [Float]?, "NONE", ["no", "yes"], [Float(1), 0, 0, 1]),
-        ([1, 1], [0, 1], nil, "NONE", ["no", "yes"], [0, 0, 0, 1]),
-        ([0, 1], [1, 1], nil, "NONE", ["yes", "yes"], [-1, 1, 0, 1]),
-        ([1, 1], [-1, 1], nil, "NONE", ["no", "yes"], [0, -1, 0, 1]),
-        ([0, 0], [-1, 1], nil, "LOGISTIC", ["no", "yes"], [0.7310586, 0.26894143, 0.26894143, 0.7310586]),
-        ([1, 1], [0.2, 0.7], [0.1, 0.3], "NONE", ["no", "no"], [0, 0.3, 0, 0.3]),
-    ])
-    func binaryQuirks(_ ids: [Int64], _ w: [Float], _ base: [Float]?, _ post: String, _ labels: [String], _ probs: [Float]) throws {
-        let m = try stump(mode: "BRANCH_LEQ", labels: .strings(["no", "yes"]), classIDs: ids, weights: w, base: base, post: post)
+    @Test(
+        "binary scoring quirks match onnxruntime",
+        arguments: [
+            ([Int64(0), 0], [Float(0), 1], nil as [Float]?, "NONE", ["no", "yes"], [Float(1), 0, 0, 1]),
+            ([1, 1], [0, 1], nil, "NONE", ["no", "yes"], [0, 0, 0, 1]),
+            ([0, 1], [1, 1], nil, "NONE", ["yes", "yes"], [-1, 1, 0, 1]),
+            ([1, 1], [-1, 1], nil, "NONE", ["no", "yes"], [0, -1, 0, 1]),
+            ([0, 0], [-1, 1], nil, "LOGISTIC", ["no", "yes"], [0.7310586, 0.26894143, 0.26894143, 0.7310586]),
+            ([1, 1], [0.2, 0.7], [0.1, 0.3], "NONE", ["no", "no"], [0, 0.3, 0, 0.3]),
+        ])
+    func binaryQuirks(
+        _ ids: [Int64], _ w: [Float], _ base: [Float]?, _ post: String, _ labels: [String], _ probs: [Float]
+    ) throws {
+        let m = try stump(
+            mode: "BRANCH_LEQ", labels: .strings(["no", "yes"]), classIDs: ids, weights: w, base: base, post: post)
         let out = try m.run(["X": .float([0.1, 0, 0.9, 0], shape: [2, 2])])
         #expect(out["label"]!.strings == labels)
         #expect(zip(out["prob"]!.floats, probs).allSatisfy { abs($0 - $1) < 1e-6 }, "\(out["prob"]!.floats)")
@@ -117,15 +122,20 @@ struct TreeEnsembleTests {
     func badChild() throws {
         var g = GraphBuilder()
         g.input("X", .float, [nil, 1])
-        g.node("TreeEnsembleRegressor", ["X"], ["y"], domain: "ai.onnx.ml", name: "trees", [
-            "nodes_treeids": .ints([0, 0]), "nodes_nodeids": .ints([0, 1]), "nodes_featureids": .ints([0, 0]),
-            "nodes_values": .floats([0, 0]), "nodes_modes": .strings(["BRANCH_LEQ", "LEAF"]),
-            "nodes_truenodeids": .ints([1, 0]), "nodes_falsenodeids": .ints([7, 0]),
-            "target_treeids": .ints([0]), "target_nodeids": .ints([1]), "target_ids": .ints([0]), "target_weights": .floats([1]),
-        ])
+        g.node(
+            "TreeEnsembleRegressor", ["X"], ["y"], domain: "ai.onnx.ml", name: "trees",
+            [
+                "nodes_treeids": .ints([0, 0]), "nodes_nodeids": .ints([0, 1]), "nodes_featureids": .ints([0, 0]),
+                "nodes_values": .floats([0, 0]), "nodes_modes": .strings(["BRANCH_LEQ", "LEAF"]),
+                "nodes_truenodeids": .ints([1, 0]), "nodes_falsenodeids": .ints([7, 0]),
+                "target_treeids": .ints([0]), "target_nodeids": .ints([1]), "target_ids": .ints([0]),
+                "target_weights": .floats([1]),
+            ])
         g.output("y")
         #expect(throws: EngineError.self) { try g.compile() }
-        do { _ = try g.compile() } catch let e as EngineError { #expect(e.message.contains("node \"trees\"") && e.message.contains("does not exist")) }
+        do { _ = try g.compile() } catch let e as EngineError {
+            #expect(e.message.contains("node \"trees\"") && e.message.contains("does not exist"))
+        }
     }
 
     @Test("regressor aggregates: SUM, AVERAGE, MIN, MAX with base values")
@@ -134,14 +144,18 @@ struct TreeEnsembleTests {
             var g = GraphBuilder()
             g.input("X", .float, [nil, 1])
             // Two stumps: tree 0 leaves 1/2 → 1 or 3; tree 1 leaves → 10 or 30.
-            g.node("TreeEnsembleRegressor", ["X"], ["y"], domain: "ai.onnx.ml", [
-                "nodes_treeids": .ints([0, 0, 0, 1, 1, 1]), "nodes_nodeids": .ints([0, 1, 2, 0, 1, 2]),
-                "nodes_featureids": .ints([0, 0, 0, 0, 0, 0]), "nodes_values": .floats([0, 0, 0, 0, 0, 0]),
-                "nodes_modes": .strings(["BRANCH_LEQ", "LEAF", "LEAF", "BRANCH_LEQ", "LEAF", "LEAF"]),
-                "nodes_truenodeids": .ints([1, 0, 0, 1, 0, 0]), "nodes_falsenodeids": .ints([2, 0, 0, 2, 0, 0]),
-                "target_treeids": .ints([0, 0, 1, 1]), "target_nodeids": .ints([1, 2, 1, 2]), "target_ids": .ints([0, 0, 0, 0]),
-                "target_weights": .floats([1, 3, 10, 30]), "aggregate_function": .string(agg), "base_values": .floats([100]),
-            ])
+            g.node(
+                "TreeEnsembleRegressor", ["X"], ["y"], domain: "ai.onnx.ml",
+                [
+                    "nodes_treeids": .ints([0, 0, 0, 1, 1, 1]), "nodes_nodeids": .ints([0, 1, 2, 0, 1, 2]),
+                    "nodes_featureids": .ints([0, 0, 0, 0, 0, 0]), "nodes_values": .floats([0, 0, 0, 0, 0, 0]),
+                    "nodes_modes": .strings(["BRANCH_LEQ", "LEAF", "LEAF", "BRANCH_LEQ", "LEAF", "LEAF"]),
+                    "nodes_truenodeids": .ints([1, 0, 0, 1, 0, 0]), "nodes_falsenodeids": .ints([2, 0, 0, 2, 0, 0]),
+                    "target_treeids": .ints([0, 0, 1, 1]), "target_nodeids": .ints([1, 2, 1, 2]),
+                    "target_ids": .ints([0, 0, 0, 0]),
+                    "target_weights": .floats([1, 3, 10, 30]), "aggregate_function": .string(agg),
+                    "base_values": .floats([100]),
+                ])
             g.output("y")
             return try g.compile()
         }

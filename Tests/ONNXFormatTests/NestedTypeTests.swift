@@ -14,9 +14,11 @@ func nestedSequenceModel(depth: Int) -> [UInt8] {
         } while v != 0
         return out
     }
-    func field(_ number: Int, _ payload: [UInt8]) -> [UInt8] { varint(number << 3 | 2) + varint(payload.count) + payload }
+    func field(_ number: Int, _ payload: [UInt8]) -> [UInt8] {
+        varint(number << 3 | 2) + varint(payload.count) + payload
+    }
     var type: [UInt8] = field(1, varint(1 << 3 | 0) + varint(1))  // innermost: tensor_type { elem_type: FLOAT }
-    for _ in 0..<depth { type = field(4, field(1, type)) }           // sequence_type { elem_type: <type> }
+    for _ in 0..<depth { type = field(4, field(1, type)) }  // sequence_type { elem_type: <type> }
     let valueInfo = field(1, Array("x".utf8)) + field(2, type)
     let graph = field(11, valueInfo) + field(12, valueInfo)
     let opset = field(1, []) + varint(2 << 3 | 0) + varint(15)

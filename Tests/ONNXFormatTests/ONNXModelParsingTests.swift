@@ -18,7 +18,9 @@ struct ONNXModelParsingTests {
         #expect(m.irVersion == 4)
         #expect(m.opsets == ["ai.onnx": 8, "ai.onnx.ml": 1])
         #expect(m.graph.inputs.map(\.name) == ["age", "income", "tenure_months", "credit_score"])
-        #expect(m.graph.inputs[0].type == .tensor(.float, shape: [.dynamic(nil), .fixed(1)]) || m.graph.inputs[0].type.description == "tensor(float)")
+        #expect(
+            m.graph.inputs[0].type == .tensor(.float, shape: [.dynamic(nil), .fixed(1)])
+                || m.graph.inputs[0].type.description == "tensor(float)")
         #expect(m.graph.nodes.map(\.opType) == ["Concat", "Scaler", "TreeEnsembleClassifier"])
         guard case .strings(let modes)? = m.graph.nodes[2].attributes["nodes_modes"] else {
             Issue.record("nodes_modes missing")
@@ -31,14 +33,18 @@ struct ONNXModelParsingTests {
     func initializers() throws {
         let m = try ONNXModel(bytes: SharedModels.bytes("skl_mlp_churn"))
         #expect(!m.graph.initializers.isEmpty)
-        for t in m.graph.initializers.values { #expect(t.count == {
-            switch t.storage {
-            case .float(let v): return v.count
-            case .double(let v): return v.count
-            case .int64(let v): return v.count
-            case .string(let v): return v.count
-            }
-        }()) }
+        for t in m.graph.initializers.values {
+            #expect(
+                t.count
+                    == {
+                        switch t.storage {
+                        case .float(let v): return v.count
+                        case .double(let v): return v.count
+                        case .int64(let v): return v.count
+                        case .string(let v): return v.count
+                        }
+                    }())
+        }
     }
 
     @Test("truncated files are refused with an error, at every cut point, unless the prefix is itself a whole model")

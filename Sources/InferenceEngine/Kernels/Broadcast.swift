@@ -20,7 +20,15 @@ enum Broadcast {
         for k in 0..<rank {
             let da: Int? = k < rank - a.count ? 1 : a[k - (rank - a.count)]
             let db: Int? = k < rank - b.count ? 1 : b[k - (rank - b.count)]
-            if da == 1 { out[k] = db } else if db == 1 { out[k] = da } else if da == db { out[k] = da } else { out[k] = nil }
+            if da == 1 {
+                out[k] = db
+            } else if db == 1 {
+                out[k] = da
+            } else if da == db {
+                out[k] = da
+            } else {
+                out[k] = nil
+            }
         }
         return out
     }
@@ -78,12 +86,15 @@ enum Broadcast {
             out.removeAll(keepingCapacity: true)
             return
         }
-        if out.count > n { out.removeLast(out.count - n) } else if out.count < n {
+        if out.count > n {
+            out.removeLast(out.count - n)
+        } else if out.count < n {
             out.reserveCapacity(n)
             let fill = a.count == 0 ? nil : Optional(op(a[0], b[0]))
             out.append(contentsOf: repeatElement(fill!, count: n - out.count))
         }
-        let general = !(a.count == n && b.count == n && ashape == bshape) && !(b.count == 1 && a.count == n)
+        let general =
+            !(a.count == n && b.count == n && ashape == bshape) && !(b.count == 1 && a.count == n)
             && !(a.count == 1 && b.count == n)
             && !(a.count == n && n % b.count == 0 && isTrailing(bshape, of: outShape))
             && !(b.count == n && n % a.count == 0 && isTrailing(ashape, of: outShape))

@@ -30,7 +30,9 @@ struct FusedAwayKernel: Kernel {
 enum Fusion {
     /// Rewrites MatMul → Add(bias) [→ Relu] chains in place. `consumers` counts node inputs per slot; protected
     /// slots (graph outputs) are never fused away. Indices stay aligned with the original plan.
-    static func fuseDense(_ plan: inout [any Kernel], consumers: [Int: Int], protected: Set<Int>, constants: [Int: ONNXTensor]) {
+    static func fuseDense(
+        _ plan: inout [any Kernel], consumers: [Int: Int], protected: Set<Int>, constants: [Int: ONNXTensor]
+    ) {
         var i = 0
         while i + 1 < plan.count {
             defer { i += 1 }
@@ -46,7 +48,8 @@ enum Fusion {
             var out = add.out
             var relu = false
             if i + 2 < plan.count, let r = plan[i + 2] as? UnaryKernel, r.op == .relu, r.x == add.out,
-                consumers[add.out] == 1, !protected.contains(add.out) {
+                consumers[add.out] == 1, !protected.contains(add.out)
+            {
                 out = r.out
                 relu = true
                 plan[i + 2] = FusedAwayKernel()

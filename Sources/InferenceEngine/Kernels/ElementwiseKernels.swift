@@ -22,7 +22,8 @@ struct BinaryArithmeticKernel: Kernel {
             guard ka == kb else { throw nb.fail("inputs have different types (\(ka), \(kb))") }
             let t0 = try nb.input(0), t1 = try nb.input(1)
             nb.setOutput(0, ValueType(ka, shape: Broadcast.staticShape(t0.shape, t1.shape), onnxType: t0.onnxType))
-            return BinaryArithmeticKernel(name: nb.node.name, op: op, a: nb.inputs[0], b: nb.inputs[1], out: nb.outputs[0])
+            return BinaryArithmeticKernel(
+                name: nb.node.name, op: op, a: nb.inputs[0], b: nb.inputs[1], out: nb.outputs[0])
         }
     }
 
@@ -53,7 +54,8 @@ struct BinaryArithmeticKernel: Kernel {
             case .add: Broadcast.binary(x.i, x.shape, y.i, y.shape, out: &o.i, outShape: shape, &+)
             case .sub: Broadcast.binary(x.i, x.shape, y.i, y.shape, out: &o.i, outShape: shape, &-)
             case .mul: Broadcast.binary(x.i, x.shape, y.i, y.shape, out: &o.i, outShape: shape, &*)
-            case .div: Broadcast.binary(x.i, x.shape, y.i, y.shape, out: &o.i, outShape: shape) { $1 == 0 ? 0 : $0 / $1 }
+            case .div:
+                Broadcast.binary(x.i, x.shape, y.i, y.shape, out: &o.i, outShape: shape) { $1 == 0 ? 0 : $0 / $1 }
             }
         }
     }
@@ -70,11 +72,13 @@ struct CompareKernel: Kernel {
         return { (nb: inout NodeBuilder) throws(EngineError) -> any Kernel in
             try nb.requireInputs(2...2)
             try nb.requireOutputs(1)
-            let allowed: [ElementKind] = op == .equal ? [.float, .double, .int64, .bool, .string] : [.float, .double, .int64]
+            let allowed: [ElementKind] =
+                op == .equal ? [.float, .double, .int64, .bool, .string] : [.float, .double, .int64]
             let ka = try nb.inputKind(0, allowed: allowed)
             let kb = try nb.inputKind(1, allowed: allowed)
             guard ka == kb else { throw nb.fail("inputs have different types (\(ka), \(kb))") }
-            nb.setOutput(0, ValueType(.bool, shape: Broadcast.staticShape(try nb.input(0).shape, try nb.input(1).shape)))
+            nb.setOutput(
+                0, ValueType(.bool, shape: Broadcast.staticShape(try nb.input(0).shape, try nb.input(1).shape)))
             return CompareKernel(name: nb.node.name, op: op, a: nb.inputs[0], b: nb.inputs[1], out: nb.outputs[0])
         }
     }
@@ -92,11 +96,13 @@ struct CompareKernel: Kernel {
                 (op == .less ? p < q : op == .greater ? p > q : p == q) ? 1 : 0
             }
         case .double:
-            Broadcast.binary(x.d, x.shape, y.d, y.shape, out: &o.i, outShape: shape) { (p: Double, q: Double) -> Int64 in
+            Broadcast.binary(x.d, x.shape, y.d, y.shape, out: &o.i, outShape: shape) {
+                (p: Double, q: Double) -> Int64 in
                 (op == .less ? p < q : op == .greater ? p > q : p == q) ? 1 : 0
             }
         case .string:
-            Broadcast.binary(x.s, x.shape, y.s, y.shape, out: &o.i, outShape: shape) { (p: String, q: String) -> Int64 in
+            Broadcast.binary(x.s, x.shape, y.s, y.shape, out: &o.i, outShape: shape) {
+                (p: String, q: String) -> Int64 in
                 p == q ? 1 : 0
             }
         default:
@@ -118,7 +124,8 @@ struct WhereKernel: Kernel {
         _ = try nb.inputKind(0, allowed: [.bool, .int64])
         let ka = try nb.inputKind(1, allowed: [.float, .double, .int64, .bool, .string])
         let kb = try nb.inputKind(2, allowed: [ka])
-        let shape = Broadcast.staticShape(Broadcast.staticShape(try nb.input(0).shape, try nb.input(1).shape), try nb.input(2).shape)
+        let shape = Broadcast.staticShape(
+            Broadcast.staticShape(try nb.input(0).shape, try nb.input(1).shape), try nb.input(2).shape)
         nb.setOutput(0, ValueType(kb, shape: shape, onnxType: try nb.input(1).onnxType))
         return WhereKernel(name: nb.node.name, c: nb.inputs[0], a: nb.inputs[1], b: nb.inputs[2], out: nb.outputs[0])
     }
@@ -220,8 +227,12 @@ struct UnaryKernel: Kernel {
             }
         case .double:
             o.d.removeAll(keepingCapacity: true)
-            let dlo = minInput >= 0 && ctx.slots[minInput].kind == .double ? ctx.slots[minInput].d.first ?? -.infinity : Double(lo)
-            let dhi = maxInput >= 0 && ctx.slots[maxInput].kind == .double ? ctx.slots[maxInput].d.first ?? .infinity : Double(hi)
+            let dlo =
+                minInput >= 0 && ctx.slots[minInput].kind == .double
+                ? ctx.slots[minInput].d.first ?? -.infinity : Double(lo)
+            let dhi =
+                maxInput >= 0 && ctx.slots[maxInput].kind == .double
+                ? ctx.slots[maxInput].d.first ?? .infinity : Double(hi)
             switch op {
             case .relu: for v in i.d { o.d.append(Swift.max(v, 0)) }
             case .sigmoid: for v in i.d { o.d.append(1 / (1 + Glibc.exp(-v))) }

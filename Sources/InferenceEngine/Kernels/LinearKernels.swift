@@ -88,7 +88,9 @@ func gemmScalar<T: FloatingPoint>(_ a: [T], _ b: [T], _ out: inout [T], n: Int, 
 ///
 /// With `bias` (m values) the epilogue adds it to each finished sum and, with `relu`, applies `max(·, 0)` —
 /// the same float operations a following Add and Relu perform.
-func gemm(_ a: [Float], _ b: [Float], _ out: inout [Float], n: Int, k: Int, m: Int, bias: [Float]? = nil, relu: Bool = false) {
+func gemm(
+    _ a: [Float], _ b: [Float], _ out: inout [Float], n: Int, k: Int, m: Int, bias: [Float]? = nil, relu: Bool = false
+) {
     if m == 1 {
         gemmColumn(a, b, &out, n: n, k: k)
         if let bias { epilogue(&out, bias, relu, n: n, m: m) }
@@ -107,49 +109,54 @@ func gemm(_ a: [Float], _ b: [Float], _ out: inout [Float], n: Int, k: Int, m: I
     }
     let biasArray = bias ?? []
     biasArray.withUnsafeBytes { biasBytes in
-    let bp: UnsafeRawPointer? = bias == nil ? nil : biasBytes.baseAddress
-    a.withUnsafeBufferPointer { pa in
-        b.withUnsafeBufferPointer { pb in
-            out.withUnsafeMutableBufferPointer { po in
-                let A = pa.baseAddress!, B = UnsafeRawPointer(pb.baseAddress!), O = UnsafeMutableRawPointer(po.baseAddress!)
-                var r = 0
-                while r + 4 <= n {
-                    var j = 0
-                    while j < m {
-                        var c0 = SIMD8<Float>(repeating: 0), c1 = c0, c2 = c0, c3 = c0
-                        let a0 = A + r &* k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k
-                        for t in 0..<k {
-                            let bv = B.loadUnaligned(fromByteOffset: (t &* m &+ j) &* 4, as: SIMD8<Float>.self)
-                            c0 = c0 + SIMD8<Float>(repeating: a0[t]) * bv
-                            c1 = c1 + SIMD8<Float>(repeating: a1[t]) * bv
-                            c2 = c2 + SIMD8<Float>(repeating: a2[t]) * bv
-                            c3 = c3 + SIMD8<Float>(repeating: a3[t]) * bv
+        let bp: UnsafeRawPointer? = bias == nil ? nil : biasBytes.baseAddress
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                out.withUnsafeMutableBufferPointer { po in
+                    let A = pa.baseAddress!, B = UnsafeRawPointer(pb.baseAddress!),
+                        O = UnsafeMutableRawPointer(po.baseAddress!)
+                    var r = 0
+                    while r + 4 <= n {
+                        var j = 0
+                        while j < m {
+                            var c0 = SIMD8<Float>(repeating: 0), c1 = c0, c2 = c0, c3 = c0
+                            let a0 = A + r &* k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k
+                            for t in 0..<k {
+                                let bv = B.loadUnaligned(fromByteOffset: (t &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                                c0 = c0 + SIMD8<Float>(repeating: a0[t]) * bv
+                                c1 = c1 + SIMD8<Float>(repeating: a1[t]) * bv
+                                c2 = c2 + SIMD8<Float>(repeating: a2[t]) * bv
+                                c3 = c3 + SIMD8<Float>(repeating: a3[t]) * bv
+                            }
+                            O.storeBytes(of: finish(c0, j, bp), toByteOffset: (r &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                            O.storeBytes(
+                                of: finish(c1, j, bp), toByteOffset: ((r &+ 1) &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                            O.storeBytes(
+                                of: finish(c2, j, bp), toByteOffset: ((r &+ 2) &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                            O.storeBytes(
+                                of: finish(c3, j, bp), toByteOffset: ((r &+ 3) &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                            j += 8
                         }
-                        O.storeBytes(of: finish(c0, j, bp), toByteOffset: (r &* m &+ j) &* 4, as: SIMD8<Float>.self)
-                        O.storeBytes(of: finish(c1, j, bp), toByteOffset: ((r &+ 1) &* m &+ j) &* 4, as: SIMD8<Float>.self)
-                        O.storeBytes(of: finish(c2, j, bp), toByteOffset: ((r &+ 2) &* m &+ j) &* 4, as: SIMD8<Float>.self)
-                        O.storeBytes(of: finish(c3, j, bp), toByteOffset: ((r &+ 3) &* m &+ j) &* 4, as: SIMD8<Float>.self)
-                        j += 8
+                        r += 4
                     }
-                    r += 4
-                }
-                while r < n {
-                    var j = 0
-                    while j < m {
-                        var acc = SIMD8<Float>(repeating: 0)
-                        let ar = A + r &* k
-                        for t in 0..<k {
-                            let bv = B.loadUnaligned(fromByteOffset: (t &* m &+ j) &* 4, as: SIMD8<Float>.self)
-                            acc = acc + SIMD8<Float>(repeating: ar[t]) * bv
+                    while r < n {
+                        var j = 0
+                        while j < m {
+                            var acc = SIMD8<Float>(repeating: 0)
+                            let ar = A + r &* k
+                            for t in 0..<k {
+                                let bv = B.loadUnaligned(fromByteOffset: (t &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                                acc = acc + SIMD8<Float>(repeating: ar[t]) * bv
+                            }
+                            O.storeBytes(
+                                of: finish(acc, j, bp), toByteOffset: (r &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                            j += 8
                         }
-                        O.storeBytes(of: finish(acc, j, bp), toByteOffset: (r &* m &+ j) &* 4, as: SIMD8<Float>.self)
-                        j += 8
+                        r += 1
                     }
-                    r += 1
                 }
             }
         }
-    }
     }
 }
 
@@ -243,9 +250,12 @@ struct GemmKernel: Kernel {
         o.kind = x.kind
         o.setShape(n, m)
         if x.kind == .float {
-            run(x.f, x.shape[1], y.f, y.shape[1], c >= 0 ? ctx.slots[c] : nil, \.f, &o.f, n: n, k: k, m: m, alpha: alpha, beta: beta)
+            run(
+                x.f, x.shape[1], y.f, y.shape[1], c >= 0 ? ctx.slots[c] : nil, \.f, &o.f, n: n, k: k, m: m,
+                alpha: alpha, beta: beta)
         } else {
-            run(x.d, x.shape[1], y.d, y.shape[1], c >= 0 ? ctx.slots[c] : nil, \.d, &o.d, n: n, k: k, m: m,
+            run(
+                x.d, x.shape[1], y.d, y.shape[1], c >= 0 ? ctx.slots[c] : nil, \.d, &o.d, n: n, k: k, m: m,
                 alpha: Double(alpha), beta: Double(beta))
         }
     }
@@ -298,7 +308,9 @@ struct LinearClassifierKernel: Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
         _ = try nb.inputKind(0, allowed: [.float, .double, .int64])
-        guard let coef = try nb.floats("coefficients"), !coef.isEmpty else { throw nb.fail("coefficients are required") }
+        guard let coef = try nb.floats("coefficients"), !coef.isEmpty else {
+            throw nb.fail("coefficients are required")
+        }
         var intercepts = try nb.floats("intercepts") ?? []
         let labelsS = try nb.strings("classlabels_strings") ?? []
         let labelsI = try nb.ints("classlabels_ints") ?? []
@@ -323,10 +335,13 @@ struct LinearClassifierKernel: Kernel {
         }
         let addSecond = classCount == 1 && nLabels == 2
         let rows = try nb.input(0).shape?.first ?? nil
-        nb.setOutput(0, ValueType(labelsS.isEmpty ? .int64 : .string, shape: [rows], onnxType: labelsS.isEmpty ? .int64 : .string))
+        nb.setOutput(
+            0,
+            ValueType(labelsS.isEmpty ? .int64 : .string, shape: [rows], onnxType: labelsS.isEmpty ? .int64 : .string))
         nb.setOutput(1, ValueType(.float, shape: [rows, addSecond ? 2 : classCount], onnxType: .float))
         return LinearClassifierKernel(
-            name: nb.node.name, x: nb.inputs[0], labelOut: nb.outputs[0], scoresOut: nb.outputs.count > 1 ? nb.outputs[1] : -1,
+            name: nb.node.name, x: nb.inputs[0], labelOut: nb.outputs[0],
+            scoresOut: nb.outputs.count > 1 ? nb.outputs[1] : -1,
             coefficients: coef, intercepts: intercepts, classCount: classCount, labelsInt: labelsI,
             labelsString: labelsS, post: try PostTransform.parse(nb), addSecondClass: addSecond)
     }
@@ -337,7 +352,8 @@ struct LinearClassifierKernel: Kernel {
         let xs = ctx.slots[x]
         let (n, f, converted) = floatMatrix(xs, &ctx.scratch)
         guard f * classCount == coefficients.count else {
-            throw EngineError.eval(name, "input has \(f) features, the model expects \(coefficients.count / classCount)")
+            throw EngineError.eval(
+                name, "input has \(f) features, the model expects \(coefficients.count / classCount)")
         }
         let cols = outputColumns
         // Scores go straight into the output slot (or scratch when the scores output is unused).
@@ -362,54 +378,57 @@ struct LinearClassifierKernel: Kernel {
         input.withUnsafeBufferPointer { xp in
             coefficients.withUnsafeBufferPointer { cp in
                 so.f.withUnsafeMutableBufferPointer { sp in
-                lo.i.withUnsafeMutableBufferPointer { lp in
-                    for r in 0..<n {
-                        let row = xp.baseAddress! + r * f
-                        let out = sp.baseAddress! + r * cols
-                        for c in 0..<classCount {
-                            let w = cp.baseAddress! + c * f
-                            var s: Float = 0
-                            for j in 0..<f { s += row[j] * w[j] }
-                            out[c] = s + intercepts[c]
-                        }
-                        // Label from raw scores.
-                        var labelIdx = 0
-                        if classCount == 1 {
-                            labelIdx = out[0] > 0 ? 1 : 0
-                        } else {
-                            var best = out[0]
-                            for c in 1..<classCount where out[c] > best {
-                                best = out[c]
-                                labelIdx = c
+                    lo.i.withUnsafeMutableBufferPointer { lp in
+                        for r in 0..<n {
+                            let row = xp.baseAddress! + r * f
+                            let out = sp.baseAddress! + r * cols
+                            for c in 0..<classCount {
+                                let w = cp.baseAddress! + c * f
+                                var s: Float = 0
+                                for j in 0..<f { s += row[j] * w[j] }
+                                out[c] = s + intercepts[c]
                             }
-                        }
-                        if useStrings {
-                            ctx.scratchI.append(Int32(labelIdx))
-                        } else {
-                            lp[r] = classCount == 1
-                                ? (labelsInt.count == 2 ? labelsInt[labelIdx] : Int64(labelIdx)) : labelsInt[labelIdx]
-                        }
-                        // Scores.
-                        if classCount == 1 {
-                            if post == .probit {
-                                out[0] = PostTransform.probit(out[0])
-                            } else if addSecondClass {
-                                let s = out[0]
-                                out[0] = 1 - s
-                                out[1] = s
+                            // Label from raw scores.
+                            var labelIdx = 0
+                            if classCount == 1 {
+                                labelIdx = out[0] > 0 ? 1 : 0
+                            } else {
+                                var best = out[0]
+                                for c in 1..<classCount where out[c] > best {
+                                    best = out[c]
+                                    labelIdx = c
+                                }
                             }
-                        } else {
-                            post.apply(out, classCount)
+                            if useStrings {
+                                ctx.scratchI.append(Int32(labelIdx))
+                            } else {
+                                lp[r] =
+                                    classCount == 1
+                                    ? (labelsInt.count == 2 ? labelsInt[labelIdx] : Int64(labelIdx))
+                                    : labelsInt[labelIdx]
+                            }
+                            // Scores.
+                            if classCount == 1 {
+                                if post == .probit {
+                                    out[0] = PostTransform.probit(out[0])
+                                } else if addSecondClass {
+                                    let s = out[0]
+                                    out[0] = 1 - s
+                                    out[1] = s
+                                }
+                            } else {
+                                post.apply(out, classCount)
+                            }
                         }
                     }
-                }
                 }
             }
         }
         if useStrings {
             for r in 0..<n {
                 let idx = Int(ctx.scratchI[r])
-                lo.s[r] = classCount == 1
+                lo.s[r] =
+                    classCount == 1
                     ? (labelsString.count == 2 ? labelsString[idx] : (idx == 1 ? "1" : "0")) : labelsString[idx]
                 lo.labelIndex.append(Int32(idx))
             }
@@ -437,7 +456,9 @@ struct LinearRegressorKernel: Kernel {
         }
         var intercepts = try nb.floats("intercepts") ?? []
         if intercepts.isEmpty { intercepts = [Float](repeating: 0, count: targets) }
-        guard intercepts.count == targets else { throw nb.fail("\(intercepts.count) intercepts for \(targets) targets") }
+        guard intercepts.count == targets else {
+            throw nb.fail("\(intercepts.count) intercepts for \(targets) targets")
+        }
         let post = try PostTransform.parse(nb)
         if let d = try nb.input(0).lastDim, d * targets != coef.count {
             throw nb.fail("input has \(d) features, coefficients expect \(coef.count / targets)")

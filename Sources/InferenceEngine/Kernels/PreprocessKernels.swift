@@ -129,7 +129,8 @@ struct BinarizerKernel: Kernel {
         try nb.requireOutputs(1)
         let k = try nb.inputKind(0, allowed: [.float, .double, .int64])
         nb.setOutput(0, ValueType(k, shape: try nb.input(0).shape, onnxType: try nb.input(0).onnxType))
-        return BinarizerKernel(name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], threshold: try nb.float("threshold", default: 0))
+        return BinarizerKernel(
+            name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], threshold: try nb.float("threshold", default: 0))
     }
 
     func run(_ ctx: ExecutionContext) throws(EngineError) {
@@ -172,7 +173,9 @@ struct ImputerKernel: Kernel {
             let n = k == .int64 ? i.count : f.count
             if n != 1 && n != c { throw nb.fail("\(n) imputed values for \(c) columns") }
         }
-        nb.setOutput(0, ValueType(k == .double ? .float : k, shape: try nb.input(0).shape, onnxType: k == .int64 ? .int64 : .float))
+        nb.setOutput(
+            0,
+            ValueType(k == .double ? .float : k, shape: try nb.input(0).shape, onnxType: k == .int64 ? .int64 : .float))
         return ImputerKernel(
             name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], imputedFloats: f,
             replacedFloat: try nb.float("replaced_value_float", default: 0), imputedInts: i,
@@ -226,7 +229,9 @@ struct OneHotEncoderKernel: Kernel {
         try nb.requireOutputs(1)
         let ints = try nb.ints("cats_int64s") ?? []
         let strings = try nb.strings("cats_strings") ?? []
-        guard ints.isEmpty != strings.isEmpty else { throw nb.fail("exactly one of cats_int64s and cats_strings must be set") }
+        guard ints.isEmpty != strings.isEmpty else {
+            throw nb.fail("exactly one of cats_int64s and cats_strings must be set")
+        }
         let k = try nb.inputKind(0, allowed: strings.isEmpty ? [.int64, .float, .double] : [.string])
         var ii: [Int64: Int] = [:]
         for (n, v) in ints.enumerated() where ii[v] == nil { ii[v] = n }
@@ -362,7 +367,9 @@ struct LabelEncoderKernel: Kernel {
         let inKind = try nb.inputKind(0, allowed: [.string, .int64])
         let s = try nb.strings("cats_strings") ?? []
         let i = try nb.ints("cats_int64s") ?? []
-        guard s.count == i.count, !s.isEmpty else { throw nb.fail("cats_strings and cats_int64s must have the same, non-zero length") }
+        guard s.count == i.count, !s.isEmpty else {
+            throw nb.fail("cats_strings and cats_int64s must have the same, non-zero length")
+        }
         let ds = try nb.string("default_string", default: "_Unused")
         let di = try nb.int("default_int64", default: -1)
         if inKind == .string {
@@ -380,8 +387,14 @@ struct LabelEncoderKernel: Kernel {
         var ik: [Int64: Int] = [:]
         for (n, k) in keysI.enumerated() where ik[k] == nil { ik[k] = n }
         var fk: [UInt32: Int] = [:]
-        for (n, k) in keysF.enumerated() where fk[LabelEncoderKernel.floatKey(k)] == nil { fk[LabelEncoderKernel.floatKey(k)] = n }
-        nb.setOutput(0, ValueType(outKind, shape: try nb.input(0).shape, onnxType: outKind == .string ? .string : (outKind == .int64 ? .int64 : .float)))
+        for (n, k) in keysF.enumerated() where fk[LabelEncoderKernel.floatKey(k)] == nil {
+            fk[LabelEncoderKernel.floatKey(k)] = n
+        }
+        nb.setOutput(
+            0,
+            ValueType(
+                outKind, shape: try nb.input(0).shape,
+                onnxType: outKind == .string ? .string : (outKind == .int64 ? .int64 : .float)))
         return LabelEncoderKernel(
             name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], stringKeys: sk, intKeys: ik, floatKeys: fk,
             valuesString: valsS, valuesInt: valsI, valuesFloat: valsF, outKind: outKind, defaultString: ds,
@@ -439,7 +452,8 @@ struct ArrayFeatureExtractorKernel: Kernel {
             shape = s.count <= 1 ? [1, k] : Array(s.dropLast()) + [k]
         }
         nb.setOutput(0, ValueType(t.kind, shape: shape, onnxType: t.onnxType))
-        return ArrayFeatureExtractorKernel(name: nb.node.name, x: nb.inputs[0], indices: nb.inputs[1], out: nb.outputs[0])
+        return ArrayFeatureExtractorKernel(
+            name: nb.node.name, x: nb.inputs[0], indices: nb.inputs[1], out: nb.outputs[0])
     }
 
     func run(_ ctx: ExecutionContext) throws(EngineError) {
@@ -451,7 +465,9 @@ struct ArrayFeatureExtractorKernel: Kernel {
         let k = ix.i.count
         let rows = c == 0 ? 0 : i.count / c
         o.kind = i.kind
-        if i.shape.count <= 1 { o.setShape(1, k) } else {
+        if i.shape.count <= 1 {
+            o.setShape(1, k)
+        } else {
             o.shape.removeAll(keepingCapacity: true)
             o.shape.append(contentsOf: i.shape.dropLast())
             o.shape.append(k)
@@ -465,7 +481,9 @@ struct ArrayFeatureExtractorKernel: Kernel {
     }
 
     @inline(__always)
-    private func pick<T>(_ kp: ReferenceWritableKeyPath<Slot, [T]>, _ i: Slot, _ ix: Slot, _ o: Slot, _ rows: Int, _ c: Int) {
+    private func pick<T>(
+        _ kp: ReferenceWritableKeyPath<Slot, [T]>, _ i: Slot, _ ix: Slot, _ o: Slot, _ rows: Int, _ c: Int
+    ) {
         let src = i[keyPath: kp]
         let idx = ix.i
         var out = o[keyPath: kp]
@@ -506,7 +524,8 @@ struct FeatureVectorizerKernel: Kernel {
         }
         let total = dims.reduce(0, +)
         nb.setOutput(0, ValueType(.float, shape: [try nb.input(0).shape?.first ?? nil, Int(total)], onnxType: .float))
-        return FeatureVectorizerKernel(name: nb.node.name, inputs: nb.inputs, widths: dims.map { Int($0) }, out: nb.outputs[0])
+        return FeatureVectorizerKernel(
+            name: nb.node.name, inputs: nb.inputs, widths: dims.map { Int($0) }, out: nb.outputs[0])
     }
 
     func run(_ ctx: ExecutionContext) throws(EngineError) {
@@ -522,7 +541,9 @@ struct FeatureVectorizerKernel: Kernel {
         for (n, s) in inputs.enumerated() {
             let slot = ctx.slots[s]
             let srows = slot.shape.count <= 1 ? 1 : slot.shape[0]
-            guard srows == rows else { throw EngineError.eval(name, "input \(n) has \(srows) rows, input 0 has \(rows)") }
+            guard srows == rows else {
+                throw EngineError.eval(name, "input \(n) has \(srows) rows, input 0 has \(rows)")
+            }
             let w = rows == 0 ? 0 : slot.count / rows
             slot.floats(into: &ctx.scratch)
             let take = min(w, widths[n])
@@ -546,7 +567,9 @@ struct ZipMapKernel: Kernel {
         _ = try nb.inputKind(0, allowed: [.float])
         let ints = try nb.ints("classlabels_int64s") ?? []
         let strings = try nb.strings("classlabels_strings") ?? []
-        guard ints.isEmpty != strings.isEmpty else { throw nb.fail("exactly one of classlabels_int64s and classlabels_strings must be set") }
+        guard ints.isEmpty != strings.isEmpty else {
+            throw nb.fail("exactly one of classlabels_int64s and classlabels_strings must be set")
+        }
         let keys: ZipMapKeys = ints.isEmpty ? .string(strings) : .int64(ints)
         if let c = try nb.input(0).lastDim, c != keys.count {
             throw nb.fail("input has \(c) columns for \(keys.count) class labels")

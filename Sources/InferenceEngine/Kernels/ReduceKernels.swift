@@ -175,7 +175,9 @@ struct ReduceKernel: Kernel {
                 var set = Set<Int>()
                 for a in axes { set.insert(try nb.axis(a, rank: s.count)) }
                 if set.isEmpty { set = Set(0..<s.count) }
-                shape = keep ? s.enumerated().map { set.contains($0.offset) ? 1 : $0.element }
+                shape =
+                    keep
+                    ? s.enumerated().map { set.contains($0.offset) ? 1 : $0.element }
                     : s.enumerated().filter { !set.contains($0.offset) }.map(\.element)
             }
             nb.setOutput(0, ValueType(k, shape: shape, onnxType: try nb.input(0).onnxType))

@@ -31,7 +31,9 @@ struct ReshapeKernel: Kernel {
                         shape = try? ReshapeKernel.reshape(s.map { $0! }, c, allowZero: k.allowZero).map { $0 }
                     } else {
                         shape = c.enumerated().map { i, v in
-                            v > 0 ? Int(v) : (v == 0 && !k.allowZero ? (t.shape.flatMap { i < $0.count ? $0[i] : nil }) : nil)
+                            v > 0
+                                ? Int(v)
+                                : (v == 0 && !k.allowZero ? (t.shape.flatMap { i < $0.count ? $0[i] : nil }) : nil)
                         }
                     }
                 } else {
@@ -100,7 +102,9 @@ struct ReshapeKernel: Kernel {
                 infer = i
                 out.append(1)
             } else if v == 0 && !allowZero {
-                guard i < input.count else { throw EngineError.input("Reshape target \(target) copies a missing dimension") }
+                guard i < input.count else {
+                    throw EngineError.input("Reshape target \(target) copies a missing dimension")
+                }
                 out.append(input[i])
                 known *= input[i]
             } else if v >= 0 {
@@ -274,7 +278,9 @@ struct ConcatKernel: Kernel {
                 guard let s = try nb.input(k).shape, s.count == s0.count else { total = nil; continue }
                 for d in 0..<s.count where d != a {
                     if let x = s[d], let y = out[d], x != y {
-                        throw nb.fail("input \(k) has shape \(s.map { $0.map(String.init) ?? "?" }) which does not match input 0 outside axis \(a)")
+                        throw nb.fail(
+                            "input \(k) has shape \(s.map { $0.map(String.init) ?? "?" }) which does not match input 0 outside axis \(a)"
+                        )
                     }
                 }
                 total = total.flatMap { t in s[a].map { t + $0 } }
@@ -376,7 +382,8 @@ struct GatherKernel: Kernel {
             shape = Array(ds[0..<a]) + isx + Array(ds[(a + 1)...])
         }
         nb.setOutput(0, ValueType(t.kind, shape: shape, onnxType: t.onnxType))
-        return GatherKernel(name: nb.node.name, data: nb.inputs[0], indices: nb.inputs[1], out: nb.outputs[0], axis: axis)
+        return GatherKernel(
+            name: nb.node.name, data: nb.inputs[0], indices: nb.inputs[1], out: nb.outputs[0], axis: axis)
     }
 
     func run(_ ctx: ExecutionContext) throws(EngineError) {

@@ -105,7 +105,8 @@ extension TreeEnsemble {
                     var g = 0
                     while t + 8 <= treeCount {
                         var p0 = Int(roots[t]), p1 = Int(roots[t + 1]), p2 = Int(roots[t + 2]), p3 = Int(roots[t + 3])
-                        var p4 = Int(roots[t + 4]), p5 = Int(roots[t + 5]), p6 = Int(roots[t + 6]), p7 = Int(roots[t + 7])
+                        var p4 = Int(roots[t + 4]), p5 = Int(roots[t + 5]), p6 = Int(roots[t + 6]),
+                            p7 = Int(roots[t + 7])
                         for _ in 0..<Int(groupDepths[g]) {
                             p0 = Self.step(b, m, nodes, p0, rows)
                             p1 = Self.step(b, m, nodes, p1, rows)

@@ -62,9 +62,11 @@ struct TreeEnsemble: Sendable {
         let tracks = try nb.ints("nodes_missing_value_tracks_true") ?? []
         let n = treeIDs.count
         guard n > 0 else { throw nb.fail("the ensemble has no nodes") }
-        for (name, count) in [("nodes_nodeids", nodeIDs.count), ("nodes_featureids", featureIDs.count),
+        for (name, count) in [
+            ("nodes_nodeids", nodeIDs.count), ("nodes_featureids", featureIDs.count),
             ("nodes_values", values.count), ("nodes_modes", modes.count), ("nodes_truenodeids", trueIDs.count),
-            ("nodes_falsenodeids", falseIDs.count)] where count != n {
+            ("nodes_falsenodeids", falseIDs.count),
+        ] where count != n {
             throw nb.fail("\(name) has \(count) entries, nodes_treeids has \(n)")
         }
         guard tracks.isEmpty || tracks.count == n else {
@@ -166,7 +168,9 @@ struct TreeEnsemble: Sendable {
                     treeDepth = max(treeDepth, depth)
                     continue
                 }
-                guard let t = index[Key(tree: tree, node: trueIDs[src])], let f = index[Key(tree: tree, node: falseIDs[src])] else {
+                guard let t = index[Key(tree: tree, node: trueIDs[src])],
+                    let f = index[Key(tree: tree, node: falseIDs[src])]
+                else {
                     throw nb.fail("node \(nodeIDs[src]) of tree \(tree) points to a child that does not exist")
                 }
                 pFeature[pos] = Int32(featureIDs[src])
@@ -204,7 +208,9 @@ struct TreeEnsemble: Sendable {
         if single, columnSet.count == 1, let col = columnSet.first {
             singleColumn = Int(col)
             leafValue = [Float](repeating: 0, count: pFeature.count)
-            for p in 0..<pFeature.count where leafStart[p + 1] > leafStart[p] { leafValue[p] = weightValue[Int(leafStart[p])] }
+            for p in 0..<pFeature.count where leafStart[p + 1] > leafStart[p] {
+                leafValue[p] = weightValue[Int(leafStart[p])]
+            }
         }
         // Fast layout eligibility.
         let branchModes = Set(pMode.filter { $0 != .leaf })

@@ -30,7 +30,9 @@ struct TreeEnsembleClassifierKernel: Kernel {
             throw nb.fail("input has \(d) columns but the trees read feature \(ensemble.featureCount - 1)")
         }
         let rows = try nb.input(0).shape?.first ?? nil
-        nb.setOutput(0, ValueType(labelsS.isEmpty ? .int64 : .string, shape: [rows], onnxType: labelsS.isEmpty ? .int64 : .string))
+        nb.setOutput(
+            0,
+            ValueType(labelsS.isEmpty ? .int64 : .string, shape: [rows], onnxType: labelsS.isEmpty ? .int64 : .string))
         nb.setOutput(1, ValueType(.float, shape: [rows, classes], onnxType: .float))
         return TreeEnsembleClassifierKernel(
             name: nb.node.name, x: nb.inputs[0], labelOut: nb.outputs[0],
@@ -64,7 +66,9 @@ struct TreeEnsembleClassifierKernel: Kernel {
         } else {
             lo.resizeI(n)
         }
-        if ctx.scratch2.count < n * c { ctx.scratch2.append(contentsOf: repeatElement(0, count: n * c - ctx.scratch2.count)) }
+        if ctx.scratch2.count < n * c {
+            ctx.scratch2.append(contentsOf: repeatElement(0, count: n * c - ctx.scratch2.count))
+        }
         var has = [UInt8](repeating: 0, count: ensemble.singleColumn == nil ? n * c : 0)
         ctx.treeRows.withUnsafeBufferPointer { rowsP in
             ctx.scratch.withUnsafeMutableBufferPointer { sp in
@@ -83,25 +87,27 @@ struct TreeEnsembleClassifierKernel: Kernel {
             }
         }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: c) { hasRow in
-        ctx.scratch.withUnsafeMutableBufferPointer { sp in
-            so.f.withUnsafeMutableBufferPointer { op in
-                for r in 0..<n {
-                    if let col = ensemble.singleColumn {
-                        for k in 0..<c { hasRow[k] = (k == col && ensemble.treeCount > 0) ? 1 : 0 }
-                    } else {
-                        for k in 0..<c { hasRow[k] = has[r * c + k] }
-                    }
-                    let label = finalize(sp.baseAddress! + r * c, hasRow.baseAddress!, op.baseAddress! + r * c)
-                    if useStrings {
-                        let idx = min(max(label.value, 0), labelsString.count - 1)
-                        lo.s[r] = labelsString[idx]
-                        lo.labelIndex.append(Int32(idx))
-                    } else {
-                        lo.i[r] = label.literal ? Int64(label.value) : labelsInt[min(max(label.value, 0), labelsInt.count - 1)]
+            ctx.scratch.withUnsafeMutableBufferPointer { sp in
+                so.f.withUnsafeMutableBufferPointer { op in
+                    for r in 0..<n {
+                        if let col = ensemble.singleColumn {
+                            for k in 0..<c { hasRow[k] = (k == col && ensemble.treeCount > 0) ? 1 : 0 }
+                        } else {
+                            for k in 0..<c { hasRow[k] = has[r * c + k] }
+                        }
+                        let label = finalize(sp.baseAddress! + r * c, hasRow.baseAddress!, op.baseAddress! + r * c)
+                        if useStrings {
+                            let idx = min(max(label.value, 0), labelsString.count - 1)
+                            lo.s[r] = labelsString[idx]
+                            lo.labelIndex.append(Int32(idx))
+                        } else {
+                            lo.i[r] =
+                                label.literal
+                                ? Int64(label.value) : labelsInt[min(max(label.value, 0), labelsInt.count - 1)]
+                        }
                     }
                 }
             }
-        }
         }
     }
 
@@ -115,7 +121,9 @@ struct TreeEnsembleClassifierKernel: Kernel {
     /// onnxruntime's TreeAggregatorClassifier::FinalizeScores for one row: `s` raw sums (c entries), `h` which
     /// classes received a weight; writes c probabilities to `out` and returns the label.
     @inline(__always)
-    func finalize(_ s: UnsafeMutablePointer<Float>, _ h: UnsafeMutablePointer<UInt8>, _ out: UnsafeMutablePointer<Float>) -> Label {
+    func finalize(
+        _ s: UnsafeMutablePointer<Float>, _ h: UnsafeMutablePointer<UInt8>, _ out: UnsafeMutablePointer<Float>
+    ) -> Label {
         let c = classCount
         if c > 2 {
             for k in 0..<min(baseValues.count, c) {
@@ -160,9 +168,17 @@ struct TreeEnsembleClassifierKernel: Kernel {
         var label: Label
         if binaryCase {
             if ensemble.allWeightsNonNegative {
-                if pos > 0.5 { add = 0; label = Label(value: 1, literal: false) } else { add = 1; label = Label(value: 0, literal: false) }
+                if pos > 0.5 {
+                    add = 0; label = Label(value: 1, literal: false)
+                } else {
+                    add = 1; label = Label(value: 0, literal: false)
+                }
             } else {
-                if pos > 0 { add = 2; label = Label(value: 1, literal: false) } else { add = 3; label = Label(value: 0, literal: false) }
+                if pos > 0 {
+                    add = 2; label = Label(value: 1, literal: false)
+                } else {
+                    add = 3; label = Label(value: 0, literal: false)
+                }
             }
         } else {
             label = Label(value: pos > 0 ? 1 : 0, literal: true)

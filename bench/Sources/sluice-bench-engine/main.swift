@@ -70,7 +70,8 @@ for dir in dirs {
 
     // Rows in dense layout, tiled to 1,024.
     let sig = model.signature
-    let (rows, feeds) = try BatchIO.readJSONInputs([UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/inputs.json"))), signature: sig)
+    let (rows, feeds) = try BatchIO.readJSONInputs(
+        [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/inputs.json"))), signature: sig)
     let nf = sig.numericFeatureCount
     var numeric = [Float](repeating: 0, count: rows * nf)
     var strings = [[String]](repeating: [], count: sig.stringFeatureCount)
