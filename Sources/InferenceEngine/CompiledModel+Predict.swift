@@ -91,7 +91,7 @@ extension CompiledModel {
                         let v = numeric[r * nf + feed.offset + j]
                         guard v.isFinite, v == v.rounded(.towardZero) else {
                             throw EngineError.input(
-                                "feature \(signature.features[feed.offset + j].name) is an integer input; \(v) is not an integer"
+                                "feature \(signature.features.first { $0.kind == .numeric && $0.position == feed.offset + j }?.name ?? "?") is an integer input; \(v) is not an integer"
                             )
                         }
                         slot.i.append(Int64(v))
