@@ -70,7 +70,10 @@ let package = Package(
         ),
         .target(
             name: "SluiceServer",
-            dependencies: ["GRPCServer", "GRPCCore", "InferenceService", "ModelRegistry", "InferenceEngine", "NetCore"],
+            dependencies: [
+                "GRPCServer", "GRPCCore", "InferenceService", "ModelRegistry", "InferenceEngine", "NetCore",
+                "ServerMetrics", "TrafficRouting", "Auth",
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

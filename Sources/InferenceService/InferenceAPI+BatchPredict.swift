@@ -2,6 +2,7 @@ import GRPCCore
 import ModelRegistry
 import ServerMetrics
 import SluiceProto
+import TrafficRouting
 
 extension InferenceAPI {
     /// `BatchPredict`: many rows, columnar or as a row-major dense block; columnar response.
@@ -11,7 +12,7 @@ extension InferenceAPI {
         let started = monotonicNanos()
         metrics.inFlight.add(1)
         defer { metrics.inFlight.add(-1) }
-        var served: (worker: ModelWorker<ServableModel>, decision: SplitDecision?)?
+        var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
         do {
             return try BatchPredictRequestView.decode(request) { view in
                 let (entry, selector) = try resolveTarget(
@@ -22,7 +23,7 @@ extension InferenceAPI {
                 return try scratchPool.withScratch { scratch in
                     let rows = try fillBatch(view, model: model, scratch: scratch)
                     if rows > 0 { try model.run(rows, scratch) }
-                    let variant = target.decision?.variant ?? ""
+                    let variant = target.assignment?.variantName ?? ""
                     let stringLabels: [String]
                     if case .string(let labels) = model.classLabels { stringLabels = labels } else { stringLabels = [] }
                     scratch.labelsInt.withUnsafeBufferPointer { intLabels in
@@ -54,9 +55,8 @@ extension InferenceAPI {
                     metrics.batchRows.labels([entry.name]).record(UInt64(rows))
                     metrics.record(.batchPredict, model: entry.name, version: target.worker.version, variant: variant,
                                    code: 0, nanos: elapsed)
-                    if let decision = target.decision, let splitter {
-                        splitter.record(model: entry.name, decision: decision,
-                                        outcome: CallOutcome(failed: false, latencyNanos: elapsed))
+                    if let assignment = target.assignment, let rollouts {
+                        rollouts.record(assignment, outcome: Outcome(ok: true, latencyNs: elapsed))
                     }
                     return .ok
                 }
@@ -67,10 +67,10 @@ extension InferenceAPI {
             if let served {
                 served.worker.stats.record(latencyNanos: elapsed, failed: true)
                 metrics.record(.batchPredict, model: served.worker.model, version: served.worker.version,
-                               variant: served.decision?.variant ?? "", code: status.code.rawValue, nanos: elapsed)
-                if let decision = served.decision, let splitter {
-                    splitter.record(model: served.worker.model, decision: decision,
-                                    outcome: CallOutcome(failed: true, latencyNanos: elapsed))
+                               variant: served.assignment?.variantName ?? "", code: status.code.rawValue,
+                               nanos: elapsed)
+                if let assignment = served.assignment, let rollouts {
+                    rollouts.record(assignment, outcome: Outcome(ok: false, latencyNs: elapsed))
                 }
             } else {
                 metrics.record(.batchPredict, model: "", version: 0, variant: "", code: status.code.rawValue,

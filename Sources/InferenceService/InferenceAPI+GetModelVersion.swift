@@ -2,6 +2,7 @@ import GRPCCore
 import ModelRegistry
 import ServerMetrics
 import SluiceProto
+import TrafficRouting
 
 extension InferenceAPI {
     /// `GetModelVersion`: one version (by selector) or, with `list` and no selector, all versions.
@@ -28,14 +29,16 @@ extension InferenceAPI {
             guard let entry = registry.snapshot.models[modelName] else {
                 throw ServiceError(.notFound, "model \"\(modelName)\" is not registered")
             }
-            let shares = splitter?.trafficShares(model: modelName)
+            let rollouts = self.rollouts
             let versions: [Int64]
             if message.list && selector == .routed {
                 versions = entry.metadata.versions.map(\.version)
             } else {
                 versions = [try describedVersion(entry, selector)]
             }
-            let infos = versions.map { describe(entry, version: $0, shares: shares) }
+            let infos = versions.map { version in
+                describe(entry, version: version, share: rollouts?.trafficShare(model: modelName, version: version))
+            }
             GetModelVersionResponse(versions: infos).encode(into: &response)
             metrics.record(.getModelVersion, model: modelName, version: 0, variant: "", code: 0,
                            nanos: monotonicNanos() - started)
@@ -68,7 +71,7 @@ extension InferenceAPI {
         }
     }
 
-    func describe(_ entry: ModelEntry<ServableModel>, version: Int64, shares: [Int64: Double]?) -> ModelVersionInfo {
+    func describe(_ entry: ModelEntry<ServableModel>, version: Int64, share: Double?) -> ModelVersionInfo {
         var info = ModelVersionInfo()
         let metadata = entry.metadata.version(version)
         info.model = entry.name
@@ -92,7 +95,7 @@ extension InferenceAPI {
         info.sha256 = metadata?.sha256.isEmpty == false ? metadata!.sha256 : (worker?.sha256 ?? "")
         info.createdUnixMs = metadata?.createdUnixMs ?? 0
         info.source = metadata?.source ?? ""
-        info.trafficShare = shares?[version] ?? entry.defaultTrafficShare(of: version)
+        info.trafficShare = share ?? entry.defaultTrafficShare(of: version)
         return info
     }
 }

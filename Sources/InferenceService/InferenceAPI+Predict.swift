@@ -2,6 +2,7 @@ import GRPCCore
 import ModelRegistry
 import ServerMetrics
 import SluiceProto
+import TrafficRouting
 
 extension InferenceAPI {
     /// `Predict`: one row, named features or a dense vector.
@@ -9,7 +10,7 @@ extension InferenceAPI {
         let started = monotonicNanos()
         metrics.inFlight.add(1)
         defer { metrics.inFlight.add(-1) }
-        var served: (worker: ModelWorker<ServableModel>, decision: SplitDecision?)?
+        var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
         do {
             return try PredictRequestView.decode(request) { view in
                 let (entry, selector) = try resolveTarget(
@@ -22,7 +23,7 @@ extension InferenceAPI {
                     try model.run(1, scratch)
                     let prediction = label(model, scratch, row: 0)
                     let confidence = scratch.confidence.first ?? 0
-                    let variant = target.decision?.variant ?? ""
+                    let variant = target.assignment?.variantName ?? ""
                     scratch.scores.withUnsafeBufferPointer { scores in
                         RequestID.with(view.requestID) { requestID in
                             PredictResponseEncoder(
@@ -36,12 +37,11 @@ extension InferenceAPI {
                     if !model.isRegressor { target.worker.stats.record(confidence: confidence) }
                     metrics.record(.predict, model: entry.name, version: target.worker.version, variant: variant,
                                    code: 0, nanos: elapsed)
-                    if let decision = target.decision, let splitter {
-                        splitter.record(model: entry.name, decision: decision,
-                                        outcome: outcome(model, scratch, failed: false, nanos: elapsed))
-                        if let shadow = decision.shadowVersion {
-                            runShadow(entry: entry, version: shadow, decision: decision, prediction: prediction,
-                                      scratch: scratch, splitter: splitter)
+                    if let assignment = target.assignment, let rollouts {
+                        rollouts.record(assignment, outcome: outcome(model, scratch, failed: false, nanos: elapsed))
+                        if let shadow = assignment.shadowVersion {
+                            runShadow(entry: entry, version: shadow, assignment: assignment, prediction: prediction,
+                                      scratch: scratch, rollouts: rollouts)
                         }
                     }
                     return .ok
@@ -53,10 +53,10 @@ extension InferenceAPI {
             if let served {
                 served.worker.stats.record(latencyNanos: elapsed, failed: true)
                 metrics.record(.predict, model: served.worker.model, version: served.worker.version,
-                               variant: served.decision?.variant ?? "", code: status.code.rawValue, nanos: elapsed)
-                if let decision = served.decision, let splitter {
-                    splitter.record(model: served.worker.model, decision: decision,
-                                    outcome: CallOutcome(failed: true, latencyNanos: elapsed))
+                               variant: served.assignment?.variantName ?? "", code: status.code.rawValue,
+                               nanos: elapsed)
+                if let assignment = served.assignment, let rollouts {
+                    rollouts.record(assignment, outcome: Outcome(ok: false, latencyNs: elapsed))
                 }
             } else {
                 metrics.record(.predict, model: "", version: 0, variant: "", code: status.code.rawValue, nanos: elapsed)
@@ -70,11 +70,12 @@ extension InferenceAPI {
     @inline(__always)
     func route(
         _ entry: ModelEntry<ServableModel>, _ selector: VersionSelector, routingKey: UnsafeRawBufferPointer
-    ) throws -> (worker: ModelWorker<ServableModel>, decision: SplitDecision?) {
-        if selector == .routed, let splitter, let decision = splitter.assign(model: entry.name, routingKey: routingKey),
-            let worker = entry.workers[decision.version]
+    ) throws -> (worker: ModelWorker<ServableModel>, assignment: Assignment?) {
+        if selector == .routed, let rollouts,
+            let assignment = rollouts.assign(model: entry.name, routingKeyBytes: routingKey),
+            let worker = entry.workers[assignment.version]
         {
-            return (worker, decision)
+            return (worker, assignment)
         }
         return (try entry.resolve(selector), nil)
     }
@@ -161,13 +162,13 @@ extension InferenceAPI {
     }
 
     /// The rollout-relevant summary of row 0.
-    func outcome(_ model: ServableModel, _ scratch: PredictionScratch, failed: Bool, nanos: UInt64) -> CallOutcome {
-        var result = CallOutcome(failed: failed, latencyNanos: nanos)
+    func outcome(_ model: ServableModel, _ scratch: PredictionScratch, failed: Bool, nanos: UInt64) -> Outcome {
+        var result = Outcome(ok: !failed, latencyNs: nanos)
         if model.isRegressor {
             result.score = scratch.values.first
             return result
         }
-        result.confidence = scratch.confidence.first
+        result.confidence = scratch.confidence.first.map(Double.init)
         if let positive = model.positiveClass {
             let classes = model.classLabels.count
             if classes > 0, scratch.scores.count >= classes { result.score = Double(scratch.scores[positive]) }
@@ -182,8 +183,8 @@ extension InferenceAPI {
 
     /// Evaluates the shadow version on the same row and reports agreement; its answer is never returned.
     func runShadow(
-        entry: ModelEntry<ServableModel>, version: Int64, decision: SplitDecision, prediction: PredictionLabel,
-        scratch: PredictionScratch, splitter: any TrafficSplitter
+        entry: ModelEntry<ServableModel>, version: Int64, assignment: Assignment, prediction: PredictionLabel,
+        scratch: PredictionScratch, rollouts: RolloutManager
     ) {
         guard let shadow = entry.workers[version] else { return }
         let started = monotonicNanos()
@@ -191,11 +192,11 @@ extension InferenceAPI {
         // The shadow may take different features; it reuses the row only when the layouts match.
         guard model.features.numericCount == scratch.numeric.count, model.features.stringCount == scratch.strings.count
         else {
-            splitter.recordShadow(model: entry.name, decision: decision, agreed: false,
-                                  outcome: CallOutcome(failed: true, latencyNanos: 0))
+            rollouts.recordShadow(assignment, outcome: Outcome(ok: false, latencyNs: 0), agreed: false)
             return
         }
         do {
+            scratch.clearOutputs()
             try model.run(1, scratch)
             let shadowLabel = label(model, scratch, row: 0)
             let agreed: Bool
@@ -207,12 +208,12 @@ extension InferenceAPI {
             }
             let elapsed = monotonicNanos() - started
             shadow.stats.record(latencyNanos: elapsed, failed: false)
-            splitter.recordShadow(model: entry.name, decision: decision, agreed: agreed,
-                                  outcome: outcome(model, scratch, failed: false, nanos: elapsed))
+            rollouts.recordShadow(assignment, outcome: outcome(model, scratch, failed: false, nanos: elapsed),
+                                  agreed: agreed)
         } catch {
             shadow.stats.record(latencyNanos: monotonicNanos() - started, failed: true)
-            splitter.recordShadow(model: entry.name, decision: decision, agreed: false,
-                                  outcome: CallOutcome(failed: true, latencyNanos: monotonicNanos() - started))
+            rollouts.recordShadow(assignment, outcome: Outcome(ok: false, latencyNs: monotonicNanos() - started),
+                                  agreed: false)
         }
     }
 }

@@ -28,12 +28,21 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var maxConcurrentStreams: Int?
     /// Request header list limit in bytes (default 8192).
     public var maxHeaderListBytes: Int?
+    /// Model registry directory (`<dir>/<model>/<version>/model.onnx`).
+    public var models: String?
+    /// HOST:PORT of the HTTP admin listener (`/metrics`, `/healthz`, `/readyz`); off when nil.
+    public var adminListen: String?
+    /// Security configuration file (authentication, RBAC, audit, rate limits).
+    public var securityConfig: String?
+    /// Serve without authentication (explicit opt-out).
+    public var insecureNoAuth: Bool?
 
     public init() {}
 
     static let knownKeys: Set<String> = [
         "listen", "threads", "tlsCert", "tlsKey", "tlsProfile", "clientCA", "plaintext", "maxMessageBytes",
-        "drainTimeoutSeconds", "idleTimeoutSeconds", "maxConcurrentStreams", "maxHeaderListBytes",
+        "drainTimeoutSeconds", "idleTimeoutSeconds", "maxConcurrentStreams", "maxHeaderListBytes", "models",
+        "adminListen", "securityConfig", "insecureNoAuth",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
@@ -86,6 +95,10 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.idleTimeoutSeconds = other.idleTimeoutSeconds ?? idleTimeoutSeconds
         merged.maxConcurrentStreams = other.maxConcurrentStreams ?? maxConcurrentStreams
         merged.maxHeaderListBytes = other.maxHeaderListBytes ?? maxHeaderListBytes
+        merged.models = other.models ?? models
+        merged.adminListen = other.adminListen ?? adminListen
+        merged.securityConfig = other.securityConfig ?? securityConfig
+        merged.insecureNoAuth = other.insecureNoAuth ?? insecureNoAuth
         return merged
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ModelRegistry
 import SluiceServer
 #if canImport(Glibc)
 import Glibc
@@ -60,6 +61,12 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "JSON configuration file; flags override its values.")
     var config: String?
 
+    @Option(help: "Model registry directory to serve (<dir>/<model>/<version>/model.onnx).")
+    var models: String?
+
+    @Option(name: .customLong("admin-listen"), help: "HOST:PORT for /metrics, /healthz and /readyz over HTTP/1.1.")
+    var adminListen: String?
+
     func run() throws {
         do {
             var flags = ServerConfiguration()
@@ -73,12 +80,38 @@ struct ServeCommand: ParsableCommand {
             flags.maxMessageBytes = maxMessageBytes
             flags.drainTimeoutSeconds = drainTimeout
             flags.idleTimeoutSeconds = idleTimeout
+            flags.models = models
+            flags.adminListen = adminListen
             var base = ServerConfiguration()
             if let config { base = try ServerConfiguration.load(path: config) }
-            let app = SluiceApplication(configuration: base.overridden(by: flags), services: [])
+            let configuration = base.overridden(by: flags)
+            let log: @Sendable (String) -> Void = { line in
+                var text = line + "\n"
+                text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            }
+            var stack: InferenceStack?
+            if let directory = configuration.models {
+                stack = try InferenceStack(directory: directory, log: log)
+            }
+            let app = SluiceApplication(configuration: configuration, services: stack.map { [$0.api] } ?? [])
+            if let stack {
+                stack.start(health: app.health, log: log)
+                log("sluice: serving models from \(configuration.models ?? "")")
+                app.onReload = { stack.registry.refresh() }
+            }
+            if let adminListen = configuration.adminListen {
+                if let stack {
+                    let port = try stack.startAdmin(listen: adminListen, health: app.health)
+                    let host = adminListen.split(separator: ":").first ?? "127.0.0.1"
+                    log("sluice: admin listener on http://\(host):\(port)/metrics")
+                } else {
+                    throw ConfigurationError("--admin-listen needs --models (metrics describe the served models)")
+                }
+            }
             try app.run()
+            stack?.stop()
         } catch {
-            var text = "sluice: error: \(error.message)\n"
+            var text = "sluice: error: \(error)\n"
             text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
             throw ExitCode(1)
         }
