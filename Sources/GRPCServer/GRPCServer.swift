@@ -34,7 +34,7 @@ public final class GRPCServer: @unchecked Sendable {
         let count = max(1, configuration.threads)
         var fds: [Int32] = []
         do {
-            let first = try Socket.listen(host: configuration.host, port: configuration.port)
+            let first = try Socket.listen(host: configuration.host, port: configuration.port, exclusive: true)
             fds.append(first)
             port = Socket.localPort(first)
             for _ in 1..<count { fds.append(try Socket.listen(host: configuration.host, port: port)) }

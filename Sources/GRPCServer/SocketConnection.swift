@@ -73,6 +73,10 @@ final class SocketConnection: EventLoopHandler {
                     flushAndClose()
                     return false
                 }
+                if !tls.handshakeComplete {
+                    tls.drainCiphertext(into: &output)
+                    return true
+                }
             } else {
                 try handler.receive(bytes)
             }
@@ -91,10 +95,13 @@ final class SocketConnection: EventLoopHandler {
         let highWater = owner.configuration.outputHighWater
         do {
             if let tls {
-                try handler.produceOutput(into: &plaintext, highWater: highWater)
-                if !plaintext.isEmpty {
-                    try plaintext.withReadableBytes { try tls.writePlaintext($0) }
-                    plaintext.consume(plaintext.count)
+                // HTTP/2 frames wait until the handshake is done; until then only handshake records flow.
+                if tls.handshakeComplete {
+                    try handler.produceOutput(into: &plaintext, highWater: highWater)
+                    if !plaintext.isEmpty {
+                        try plaintext.withReadableBytes { try tls.writePlaintext($0) }
+                        plaintext.consume(plaintext.count)
+                    }
                 }
                 tls.drainCiphertext(into: &output)
             } else {

@@ -47,7 +47,8 @@ public struct HealthService: GRPCService {
                                 + "not decode as protobuf)"))
                 }
                 guard let status = table.status(of: message.service) else {
-                    return .failure(RPCError(.notFound, "unknown service '\(message.service)'"))
+                    let name = message.service.count > 200 ? message.service.prefix(200) + "..." : message.service
+                    return .failure(RPCError(.notFound, "unknown service '\(name)'"))
                 }
                 HealthCheckResponse(status: status == .serving ? .serving : .notServing).encode(into: &response)
                 return .ok

@@ -6,14 +6,25 @@ import Glibc
 /// Thin wrappers over the socket calls the server needs; descriptors are plain `Int32`s owned by the caller.
 public enum Socket {
     /// Opens a non-blocking listener with SO_REUSEPORT on a numeric IPv4/IPv6 address.
-    public static func listen(host: String, port: Int, backlog: Int32 = 1024) throws(SystemError) -> Int32 {
-        let fd = csys_listen_tcp(host, Int32(port), backlog)
-        guard fd >= 0 else {
-            let code = -fd
-            if code == EINVAL { throw SystemError("listen on '\(host)': not a numeric IP address", errno: code) }
-            throw SystemError("listen on \(host.contains(":") ? "[\(host)]" : host):\(port)", errno: code)
+    ///
+    /// With `exclusive`, first checks with a plain bind that no other socket holds the port: SO_REUSEPORT alone
+    /// would let a second server silently share the port of a running one.
+    public static func listen(
+        host: String, port: Int, backlog: Int32 = 1024, exclusive: Bool = false
+    ) throws(SystemError) -> Int32 {
+        if exclusive && port != 0 {
+            let probe = csys_listen_tcp(host, Int32(port), 0, 0)
+            if probe < 0 { throw error(-probe, host: host, port: port) }
+            Glibc.close(probe)
         }
+        let fd = csys_listen_tcp(host, Int32(port), backlog, 1)
+        guard fd >= 0 else { throw error(-fd, host: host, port: port) }
         return fd
+    }
+
+    private static func error(_ code: Int32, host: String, port: Int) -> SystemError {
+        if code == EINVAL { return SystemError("listen on '\(host)': not a numeric IP address", errno: code) }
+        return SystemError("listen on \(host.contains(":") ? "[\(host)]" : host):\(port)", errno: code)
     }
 
     /// Accepts one connection (non-blocking, TCP_NODELAY). `nil` when none is pending.

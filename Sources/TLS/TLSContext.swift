@@ -40,7 +40,11 @@ public final class TLSContext: @unchecked Sendable {
             throw TLSError("cannot use TLS certificate '\(certificatePath)': \(Self.lastError()) (expected PEM)")
         }
         guard SSL_CTX_use_PrivateKey_file(context, keyPath, SSL_FILETYPE_PEM) == 1 else {
-            throw TLSError("cannot use TLS private key '\(keyPath)': \(Self.lastError()) (expected PEM)")
+            let reason = Self.lastError()
+            if reason.contains("key values mismatch") {
+                throw TLSError("TLS private key '\(keyPath)' does not match certificate '\(certificatePath)'")
+            }
+            throw TLSError("cannot use TLS private key '\(keyPath)': \(reason) (expected PEM)")
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
             throw TLSError(
