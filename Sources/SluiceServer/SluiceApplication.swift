@@ -28,6 +28,15 @@ public final class SluiceApplication: @unchecked Sendable {
         text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     }
     private var server: GRPCServer?
+    private var signals: SignalWatcher?
+
+    /// Blocks SIGTERM/SIGINT/SIGHUP for this thread and every thread started after it, and watches them.
+    /// Call before starting other threads (model loading, timers) so that no thread is killed by a signal
+    /// meant for the graceful shutdown; ``run()`` calls it itself if nobody did.
+    public func prepareSignals() throws(ConfigurationError) {
+        if signals != nil { return }
+        do { signals = try SignalWatcher() } catch { throw ConfigurationError("cannot watch signals: \(error)") }
+    }
 
     /// `services` are registered with the health service; a service named `sluice.v1.Inference` replaces the
     /// placeholder that answers UNIMPLEMENTED.
@@ -52,8 +61,8 @@ public final class SluiceApplication: @unchecked Sendable {
     /// anything that prevents starting (bad settings, unreadable certificate, port in use).
     public func run() throws(ConfigurationError) {
         let transport = try configuration.transportConfiguration()
-        let signals: SignalWatcher
-        do { signals = try SignalWatcher() } catch { throw ConfigurationError("cannot watch signals: \(error)") }
+        try prepareSignals()
+        guard let signals else { throw ConfigurationError("cannot watch signals") }
         let server = GRPCServer(configuration: transport, router: router)
         do { try server.start() } catch { throw ConfigurationError("cannot start: \(error)") }
         self.server = server

@@ -94,6 +94,7 @@ struct ServeCommand: ParsableCommand {
                 stack = try InferenceStack(directory: directory, log: log)
             }
             let app = SluiceApplication(configuration: configuration, services: stack.map { [$0.api] } ?? [])
+            try app.prepareSignals()
             if let stack {
                 stack.start(health: app.health, log: log)
                 log("sluice: serving models from \(configuration.models ?? "")")

@@ -92,3 +92,19 @@ def feature_value(pb, value):
 
 def close(a, b, tol=1e-5):
     return abs(a - b) <= tol or (math.isnan(a) and math.isnan(b))
+
+
+def wait_serving(server, proto_modules, timeout=30.0):
+    """Waits until the server's health check says SERVING (models loaded)."""
+    import time
+
+    health = proto_modules.health_pb2_grpc.HealthStub(server.channel())
+    request = proto_modules.health_pb2.HealthCheckRequest()
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        status = health.Check(request, timeout=5).status
+        if status == proto_modules.health_pb2.HealthCheckResponse.SERVING:
+            return server
+        time.sleep(0.05)
+    raise AssertionError(f"server not SERVING after {timeout}s (status {status})\n{server.output}")

@@ -3,7 +3,8 @@ import grpc
 import pytest
 
 from conftest import sluice_bin
-from modelfixtures import (SHARED_MODELS, Fixture, close, feature_value, register, shared_model_names)
+from modelfixtures import (SHARED_MODELS, Fixture, close, feature_value, register, shared_model_names,
+                           wait_serving)
 
 MODELS = shared_model_names()
 
@@ -24,7 +25,7 @@ def served(tmp_path_factory, request):
 @pytest.fixture
 def client(served, sluice_server, proto_modules):
     registry, fixtures = served
-    server = sluice_server("--models", registry)
+    server = wait_serving(sluice_server("--models", registry), proto_modules)
     stub = proto_modules.inference_pb2_grpc.InferenceStub(server.channel())
     return stub, proto_modules.inference_pb2, fixtures, server
 

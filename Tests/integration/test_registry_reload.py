@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from conftest import sluice_bin
-from modelfixtures import SHARED_MODELS, Fixture, feature_value, register
+from modelfixtures import SHARED_MODELS, Fixture, feature_value, register, wait_serving
 
 CHURN = SHARED_MODELS / "spark_churn_rf"
 
@@ -39,7 +39,7 @@ def test_hot_reload_under_load_loses_no_call(tmp_path, sluice_server, proto_modu
     pb, pb_grpc = proto_modules.inference_pb2, proto_modules.inference_pb2_grpc
     registry = tmp_path / "registry"
     register(sluice_bin(), registry, "churn", CHURN / "model.onnx")
-    server = sluice_server("--models", registry, "--threads", "2")
+    server = wait_serving(sluice_server("--models", registry, "--threads", "2"), proto_modules)
     stub = pb_grpc.InferenceStub(server.channel())
     fixture = Fixture(CHURN)
     features = {k: feature_value(pb, v) for k, v in fixture.row(0).items()}
@@ -94,7 +94,7 @@ def test_corrupt_version_fails_and_traffic_stays(tmp_path, sluice_server, proto_
     pb, pb_grpc = proto_modules.inference_pb2, proto_modules.inference_pb2_grpc
     registry = tmp_path / "registry"
     register(sluice_bin(), registry, "churn", CHURN / "model.onnx")
-    server = sluice_server("--models", registry)
+    server = wait_serving(sluice_server("--models", registry), proto_modules)
     stub = pb_grpc.InferenceStub(server.channel())
     features = {k: feature_value(pb, v) for k, v in Fixture(CHURN).row(0).items()}
     corrupt = tmp_path / "corrupt.onnx"
