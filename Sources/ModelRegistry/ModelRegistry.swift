@@ -147,6 +147,11 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
             publish(metadata: metadata, pinned: pinned, loaded: [VersionKey(name, version.version): outcome],
                     loading: &ignored)
         }
+        if !pending.isEmpty {
+            // Parsing a model allocates many times the size of what it compiles to; give the freed memory
+            // back to the system instead of keeping it in this thread's malloc arena.
+            malloc_trim(0)
+        }
         markInitialScanDone()
     }
 
