@@ -9,6 +9,11 @@ public struct MessageDeframer: Sendable {
         /// The compressed flag (byte 0 of the prefix was 1).
         public var compressed: Bool
         public var payload: [UInt8]
+
+        public init(compressed: Bool, payload: [UInt8]) {
+            self.compressed = compressed
+            self.payload = payload
+        }
     }
 
     /// Why the byte stream is not a valid sequence of messages.
