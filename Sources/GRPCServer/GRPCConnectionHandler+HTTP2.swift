@@ -95,6 +95,7 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
                 let (sum, overflow) = now.addingReportingOverflow(timeout)
                 state.deadline = overflow ? UInt64.max : sum
             }
+            if !state.sawContentType && state.httpStatus == 200 { state.httpStatus = 415 }
             if state.httpStatus != 200 {
                 let reason =
                     state.httpStatus == 405

@@ -1,6 +1,7 @@
 public import GRPCCore
 public import NetCore
 import Synchronization
+import TLS
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,6 +71,14 @@ public final class GRPCServer: @unchecked Sendable {
         for loop in loops { loop.loop.execute { loop.beginDrain() } }
     }
 
+    /// Makes new connections use `configuration.tls` (e.g. a renewed certificate); connections already open keep
+    /// theirs. Does nothing when either side has no TLS. Callable from any thread.
+    public func replaceTLS(from configuration: GRPCServerConfiguration) {
+        guard let context = configuration.tls, self.configuration.tls != nil else { return }
+        let shared = SendableTLS(context: context)
+        for loop in loops { loop.loop.execute { loop.tlsContext = shared.context } }
+    }
+
     /// Closes every connection now. Callable from any thread.
     public func forceShutdown() {
         for loop in loops { loop.loop.execute { loop.forceStop() } }
@@ -90,6 +99,10 @@ public final class GRPCServer: @unchecked Sendable {
         threads.removeAll()
         return true
     }
+}
+
+private struct SendableTLS: @unchecked Sendable {
+    let context: TLSContext
 }
 
 private final class ThreadBox {

@@ -20,6 +20,8 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
     private(set) var now: UInt64 = monotonicNanoseconds()
     /// Called on the loop thread when it stops.
     var onStopped: (() -> Void)?
+    /// The TLS context new connections use; replaced on certificate reload (existing connections keep theirs).
+    var tlsContext: TLSContext?
 
     init(listenFD: Int32, configuration: GRPCServerConfiguration, router: GRPCRouter) throws(SystemError) {
         self.loop = try EventLoop()
@@ -27,6 +29,7 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         self.configuration = configuration
         self.router = router
         self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
+        self.tlsContext = configuration.tls
         self.sink = LoopCompletionSink(owner: self)
         listenToken = try loop.register(fd: listenFD, events: .readable, handler: self)
         loop.afterEvents = { [unowned self] in self.now = monotonicNanoseconds() }
@@ -57,7 +60,7 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         let id = nextConnectionID
         nextConnectionID += 1
         do {
-            let tls = try configuration.tls.map { context throws -> TLSConnection in try TLSConnection(context: context) }
+            let tls = try tlsContext.map { context throws -> TLSConnection in try TLSConnection(context: context) }
             let handler = try GRPCConnectionHandler(router: router, configuration: configuration, peer: peer)
             handler.connectionID = id
             handler.completionSink = sink
