@@ -2,8 +2,9 @@ public import GRPCCore
 public import NetCore
 import Synchronization
 import TLS
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The gRPC server transport: `threads` event loops, each with its own SO_REUSEPORT listener, serving the
@@ -51,12 +52,14 @@ public final class GRPCServer: @unchecked Sendable {
             loop.onStopped = { self.running.subtract(1, ordering: .sequentiallyConsistent) }
             let box = Unmanaged.passRetained(ThreadBox(loop))
             var thread = pthread_t()
-            let rc = pthread_create(&thread, nil, { raw in
-                guard let raw else { return nil }
-                let box = Unmanaged<ThreadBox>.fromOpaque(raw).takeRetainedValue()
-                box.loop.run()
-                return nil
-            }, box.toOpaque())
+            let rc = pthread_create(
+                &thread, nil,
+                { raw in
+                    guard let raw else { return nil }
+                    let box = Unmanaged<ThreadBox>.fromOpaque(raw).takeRetainedValue()
+                    box.loop.run()
+                    return nil
+                }, box.toOpaque())
             if rc != 0 {
                 box.release()
                 running.subtract(1, ordering: .sequentiallyConsistent)

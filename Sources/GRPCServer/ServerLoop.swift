@@ -89,7 +89,8 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
 
     func deliver(token: UInt64, result: Result<ResponseBuffer, RPCError>) {
         guard let connection = connections[token >> 32], !connection.closed else { return }
-        connection.handler.completeDeferred(stream: Int32(bitPattern: UInt32(truncatingIfNeeded: token)), result: result)
+        connection.handler.completeDeferred(
+            stream: Int32(bitPattern: UInt32(truncatingIfNeeded: token)), result: result)
         connection.pump()
     }
 

@@ -32,8 +32,10 @@ public final class HPACKDecoder {
                 if flags & Int32(NGHTTP2_HD_INFLATE_EMIT.rawValue) != 0 {
                     fields.append(
                         (
-                            String(decoding: UnsafeBufferPointer(start: field.name, count: field.namelen), as: UTF8.self),
-                            String(decoding: UnsafeBufferPointer(start: field.value, count: field.valuelen), as: UTF8.self)
+                            String(
+                                decoding: UnsafeBufferPointer(start: field.name, count: field.namelen), as: UTF8.self),
+                            String(
+                                decoding: UnsafeBufferPointer(start: field.value, count: field.valuelen), as: UTF8.self)
                         ))
                 }
                 if flags & Int32(NGHTTP2_HD_INFLATE_FINAL.rawValue) != 0 {

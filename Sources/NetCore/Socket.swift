@@ -1,6 +1,7 @@
 internal import CSystemShims
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Thin wrappers over the socket calls the server needs; descriptors are plain `Int32`s owned by the caller.

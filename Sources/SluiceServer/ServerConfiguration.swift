@@ -65,7 +65,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
             return try JSONDecoder().decode(ServerConfiguration.self, from: data)
         } catch DecodingError.typeMismatch(_, let context), DecodingError.dataCorrupted(let context) {
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ConfigurationError("config file '\(source)': key '\(key)' has the wrong type (\(context.debugDescription))")
+            throw ConfigurationError(
+                "config file '\(source)': key '\(key)' has the wrong type (\(context.debugDescription))")
         } catch {
             throw ConfigurationError("config file '\(source)': \(error)")
         }

@@ -3,8 +3,9 @@ public import GRPCCore
 import GRPCServer
 public import InferenceService
 import NetCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The composition root: builds the router from the given services (plus health, plus the Inference
@@ -31,7 +32,9 @@ public final class SluiceApplication: @unchecked Sendable {
 
     /// `services` are registered with the health service; a service named `sluice.v1.Inference` replaces the
     /// placeholder that answers UNIMPLEMENTED.
-    public init(configuration: ServerConfiguration, services: [any GRPCService], health: HealthStatusTable = HealthStatusTable()) {
+    public init(
+        configuration: ServerConfiguration, services: [any GRPCService], health: HealthStatusTable = HealthStatusTable()
+    ) {
         self.configuration = configuration
         self.health = health
         var all = services

@@ -1,7 +1,8 @@
 import ArgumentParser
 import SluiceServer
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sluice serve`: runs the gRPC server until SIGTERM/SIGINT.

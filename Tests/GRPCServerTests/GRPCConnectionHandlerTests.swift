@@ -65,8 +65,9 @@ private final class Harness {
     }
 
     func call(_ stream: UInt32, _ path: String, _ message: [UInt8], extra: [(String, String)] = []) throws {
-        try feed(HTTP2TestFrames.requestHeaders(stream: stream, path: path, extra: extra)
-            + HTTP2TestFrames.data(stream: stream, HTTP2TestFrames.grpcMessage(message)))
+        try feed(
+            HTTP2TestFrames.requestHeaders(stream: stream, path: path, extra: extra)
+                + HTTP2TestFrames.data(stream: stream, HTTP2TestFrames.grpcMessage(message)))
     }
 
     /// Decoded header blocks and DATA of a stream, in order: ("H", fields) or ("D", bytes).
@@ -105,10 +106,11 @@ struct GRPCConnectionHandlerTests {
     @Test func messageSplitAcrossDataFrames() throws {
         let harness = try Harness()
         let message = HTTP2TestFrames.grpcMessage(Array(repeating: 7, count: 1000))
-        try harness.feed(HTTP2TestFrames.requestHeaders(stream: 1, path: "/test.Echo/Say")
-            + HTTP2TestFrames.data(stream: 1, Array(message[0..<3]), endStream: false)
-            + HTTP2TestFrames.data(stream: 1, Array(message[3..<500]), endStream: false)
-            + HTTP2TestFrames.data(stream: 1, Array(message[500...])))
+        try harness.feed(
+            HTTP2TestFrames.requestHeaders(stream: 1, path: "/test.Echo/Say")
+                + HTTP2TestFrames.data(stream: 1, Array(message[0..<3]), endStream: false)
+                + HTTP2TestFrames.data(stream: 1, Array(message[3..<500]), endStream: false)
+                + HTTP2TestFrames.data(stream: 1, Array(message[500...])))
         #expect(try harness.response(1).data == message)
     }
 
@@ -137,10 +139,13 @@ struct GRPCConnectionHandlerTests {
         let harness = try Harness()
         try harness.call(
             1, "/test.Echo/Meta", [],
-            extra: [("authorization", "Bearer t"), ("x-api-key", "k1"), ("x-request-id", "r9"),
-                    ("grpc-timeout", "5S"), ("user-agent", "test")])
+            extra: [
+                ("authorization", "Bearer t"), ("x-api-key", "k1"), ("x-request-id", "r9"),
+                ("grpc-timeout", "5S"), ("user-agent", "test"),
+            ])
         let data = try harness.response(1).data
-        #expect(String(decoding: data.dropFirst(5), as: UTF8.self) == "authorization=Bearer t;x-api-key=k1;x-request-id=r9")
+        #expect(
+            String(decoding: data.dropFirst(5), as: UTF8.self) == "authorization=Bearer t;x-api-key=k1;x-request-id=r9")
     }
 
     @Test func oversizedMessageIsResourceExhausted() throws {
@@ -163,7 +168,8 @@ struct GRPCConnectionHandlerTests {
         let harness = try Harness()
         var scheduled: [UInt64] = []
         harness.handler.scheduleWakeup = { scheduled.append($0) }
-        try harness.feed(HTTP2TestFrames.requestHeaders(stream: 1, path: "/test.Echo/Say", extra: [("grpc-timeout", "100m")]))
+        try harness.feed(
+            HTTP2TestFrames.requestHeaders(stream: 1, path: "/test.Echo/Say", extra: [("grpc-timeout", "100m")]))
         #expect(scheduled == [harness.now + 100_000_000])
         harness.now += 50_000_000
         harness.handler.expireDeadlines(now: harness.now)
@@ -202,16 +208,20 @@ struct GRPCConnectionHandlerTests {
 
     @Test func unsupportedEncodingAndGzip() throws {
         let harness = try Harness()
-        try harness.feed(HTTP2TestFrames.requestHeaders(stream: 1, path: "/test.Echo/Say", extra: [("grpc-encoding", "snappy")])
-            + HTTP2TestFrames.data(stream: 1, HTTP2TestFrames.grpcMessage([1], compressed: true)))
+        try harness.feed(
+            HTTP2TestFrames.requestHeaders(stream: 1, path: "/test.Echo/Say", extra: [("grpc-encoding", "snappy")])
+                + HTTP2TestFrames.data(stream: 1, HTTP2TestFrames.grpcMessage([1], compressed: true)))
         let headers = try harness.response(1).headers[0]
         #expect(headers["grpc-status"] == "12")
         #expect(headers["grpc-accept-encoding"] == "gzip,identity")
         // gzip of the bytes "hi" (made with Python's gzip.compress(b"hi", mtime=0)).
-        let gzipped: [UInt8] = [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xcb, 0xc8, 0x04, 0x00,
-                                0xac, 0x2a, 0x93, 0xd8, 0x02, 0x00, 0x00, 0x00]
-        try harness.feed(HTTP2TestFrames.requestHeaders(stream: 3, path: "/test.Echo/Say", extra: [("grpc-encoding", "gzip")])
-            + HTTP2TestFrames.data(stream: 3, HTTP2TestFrames.grpcMessage(gzipped, compressed: true)))
+        let gzipped: [UInt8] = [
+            0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xcb, 0xc8, 0x04, 0x00,
+            0xac, 0x2a, 0x93, 0xd8, 0x02, 0x00, 0x00, 0x00,
+        ]
+        try harness.feed(
+            HTTP2TestFrames.requestHeaders(stream: 3, path: "/test.Echo/Say", extra: [("grpc-encoding", "gzip")])
+                + HTTP2TestFrames.data(stream: 3, HTTP2TestFrames.grpcMessage(gzipped, compressed: true)))
         #expect(try harness.response(3).data == HTTP2TestFrames.grpcMessage(Array("hi".utf8)))
     }
 

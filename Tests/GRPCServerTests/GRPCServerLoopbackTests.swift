@@ -3,24 +3,27 @@ import GRPCCore
 import GRPCServer
 import HTTP2
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A service whose answer is produced on another thread, after the handler has returned `.deferred`.
 private struct SlowService: GRPCService {
     let serviceName = "test.Slow"
     var methods: [UnaryMethod] {
-        [UnaryMethod("Echo") { request, context, _ in
-            guard let promise = context.makePromise() else { return .failure(RPCError(.internal, "cannot defer")) }
-            let bytes = Array(request)
-            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(30)) {
-                var response = ResponseBuffer()
-                response.appendMessage(bytes.reversed())
-                promise.succeed(response)
+        [
+            UnaryMethod("Echo") { request, context, _ in
+                guard let promise = context.makePromise() else { return .failure(RPCError(.internal, "cannot defer")) }
+                let bytes = Array(request)
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(30)) {
+                    var response = ResponseBuffer()
+                    response.appendMessage(bytes.reversed())
+                    promise.succeed(response)
+                }
+                return .deferred
             }
-            return .deferred
-        }]
+        ]
     }
 }
 
@@ -37,7 +40,9 @@ private struct Client {
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         try #require(rc == 0)
     }

@@ -69,9 +69,11 @@ struct HTTP2SessionTests {
         let delegate = RecordingDelegate()
         let session = try HTTP2Session(delegate: delegate, settings: HTTP2Settings())
         _ = try output(session)
-        try feed(session, HTTP2TestFrames.preface + HTTP2TestFrames.settings()
-            + HTTP2TestFrames.requestHeaders(stream: 1, path: "/a.B/C", extra: [("x-request-id", "r1")])
-            + HTTP2TestFrames.data(stream: 1, [1, 2], endStream: false) + HTTP2TestFrames.data(stream: 1, [3]))
+        try feed(
+            session,
+            HTTP2TestFrames.preface + HTTP2TestFrames.settings()
+                + HTTP2TestFrames.requestHeaders(stream: 1, path: "/a.B/C", extra: [("x-request-id", "r1")])
+                + HTTP2TestFrames.data(stream: 1, [1, 2], endStream: false) + HTTP2TestFrames.data(stream: 1, [3]))
         #expect(delegate.events == ["open 1", "headers 1 end=false", "data-end 1"])
         #expect(delegate.headers.contains { $0 == (":path", "/a.B/C") })
         #expect(delegate.headers.contains { $0 == ("x-request-id", "r1") })
@@ -92,8 +94,10 @@ struct HTTP2SessionTests {
     @Test func trailersOnlyResponseEndsStreamInHeaders() throws {
         let delegate = RecordingDelegate()
         let session = try HTTP2Session(delegate: delegate, settings: HTTP2Settings())
-        try feed(session, HTTP2TestFrames.preface + HTTP2TestFrames.settings()
-            + HTTP2TestFrames.requestHeaders(stream: 1, path: "/x", endStream: true))
+        try feed(
+            session,
+            HTTP2TestFrames.preface + HTTP2TestFrames.settings()
+                + HTTP2TestFrames.requestHeaders(stream: 1, path: "/x", endStream: true))
         let block = HTTP2HeaderBlock([(":status", "200"), ("grpc-status", "12")], persistent: false)
         session.submitResponse(1, headers: block, hasBody: false)
         let frames = try output(session).filter { $0.stream == 1 }
@@ -104,8 +108,10 @@ struct HTTP2SessionTests {
         let delegate = RecordingDelegate()
         delegate.rejectHeaderNamed = "x-bad"
         let session = try HTTP2Session(delegate: delegate, settings: HTTP2Settings())
-        try feed(session, HTTP2TestFrames.preface + HTTP2TestFrames.settings()
-            + HTTP2TestFrames.requestHeaders(stream: 1, path: "/x", extra: [("x-bad", "1")]))
+        try feed(
+            session,
+            HTTP2TestFrames.preface + HTTP2TestFrames.settings()
+                + HTTP2TestFrames.requestHeaders(stream: 1, path: "/x", extra: [("x-bad", "1")]))
         let frames = try output(session)
         #expect(frames.contains { $0.type == 3 && $0.stream == 1 })
     }
@@ -118,7 +124,9 @@ struct HTTP2SessionTests {
     @Test func pingFloodIsDetected() throws {
         let session = try HTTP2Session(delegate: RecordingDelegate(), settings: HTTP2Settings())
         var bytes = HTTP2TestFrames.preface + HTTP2TestFrames.settings()
-        for _ in 0..<1100 { bytes += HTTP2TestFrames.frame(type: 6, flags: 0, stream: 0, payload: Array(repeating: 1, count: 8)) }
+        for _ in 0..<1100 {
+            bytes += HTTP2TestFrames.frame(type: 6, flags: 0, stream: 0, payload: Array(repeating: 1, count: 8))
+        }
         // Never sending means the acknowledgements pile up until the library reports a flood.
         var flooded = false
         do { try feed(session, bytes) } catch let error as HTTP2Error { flooded = error.isFlood }

@@ -5,9 +5,11 @@ enum HTTP2TestFrames {
 
     static func frame(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8] = []) -> [UInt8] {
         let length = UInt32(payload.count)
-        return [UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type, flags,
-                UInt8(stream >> 24 & 0x7F), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF),
-                UInt8(stream & 0xFF)] + payload
+        return [
+            UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type, flags,
+            UInt8(stream >> 24 & 0x7F), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF),
+            UInt8(stream & 0xFF),
+        ] + payload
     }
 
     static func settings() -> [UInt8] { frame(type: 4, flags: 0, stream: 0) }
@@ -41,8 +43,11 @@ enum HTTP2TestFrames {
         stream: UInt32, path: String, extra: [(String, String)] = [], endStream: Bool = false,
         contentType: String = "application/grpc"
     ) -> [UInt8] {
-        let fields = [(":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "localhost"),
-                      ("content-type", contentType), ("te", "trailers")] + extra
+        let fields =
+            [
+                (":method", "POST"), (":scheme", "http"), (":path", path), (":authority", "localhost"),
+                ("content-type", contentType), ("te", "trailers"),
+            ] + extra
         return frame(type: 1, flags: 0x4 | (endStream ? 0x1 : 0), stream: stream, payload: headerBlock(fields))
     }
 
@@ -71,11 +76,13 @@ enum HTTP2TestFrames {
         while bytes.count - index >= 9 {
             let length = Int(bytes[index]) << 16 | Int(bytes[index + 1]) << 8 | Int(bytes[index + 2])
             guard bytes.count - index - 9 >= length else { break }
-            let stream = UInt32(bytes[index + 5] & 0x7F) << 24 | UInt32(bytes[index + 6]) << 16
+            let stream =
+                UInt32(bytes[index + 5] & 0x7F) << 24 | UInt32(bytes[index + 6]) << 16
                 | UInt32(bytes[index + 7]) << 8 | UInt32(bytes[index + 8])
             frames.append(
-                Frame(type: bytes[index + 3], flags: bytes[index + 4], stream: stream,
-                      payload: Array(bytes[(index + 9)..<(index + 9 + length)])))
+                Frame(
+                    type: bytes[index + 3], flags: bytes[index + 4], stream: stream,
+                    payload: Array(bytes[(index + 9)..<(index + 9 + length)])))
             index += 9 + length
         }
         return frames
