@@ -22,7 +22,15 @@ private struct SlowService: GRPCService {
                     promise.succeed(response)
                 }
                 return .deferred
-            }
+            },
+            UnaryMethod("Hang") { _, context, _ in
+                // Completes only after 300 ms: long after a short deadline, or after the client reset the stream.
+                guard let promise = context.makePromise() else { return .failure(RPCError(.internal, "cannot defer")) }
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(300)) {
+                    promise.fail(RPCError(.aborted, "too late"))
+                }
+                return .deferred
+            },
         ]
     }
 }
@@ -64,6 +72,12 @@ private struct Client {
     func close() { _ = Glibc.close(fd) }
 }
 
+private func monotonicNanos() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
 @Suite("GRPCServer over loopback", .serialized)
 struct GRPCServerLoopbackTests {
     @Test func deferredCallsWakeTheirLoop() throws {
@@ -94,6 +108,42 @@ struct GRPCServerLoopbackTests {
             let data = frames.filter { $0.type == 0 && $0.stream == stream }.flatMap(\.payload)
             #expect(data == HTTP2TestFrames.grpcMessage([UInt8(stream), 2, 1]))
         }
+    }
+
+    @Test func deadlineOfADeferredCallFiresOnTheLoopTimer() throws {
+        var configuration = GRPCServerConfiguration()
+        configuration.port = 0
+        let server = GRPCServer(configuration: configuration, router: GRPCRouter(services: [SlowService()]))
+        try server.start()
+        defer {
+            server.forceShutdown()
+            _ = server.wait(timeoutSeconds: 5)
+        }
+        let client = try Client(port: server.port)
+        defer { client.close() }
+        let decoder = HPACKDecoder()
+        client.send(
+            HTTP2TestFrames.preface + HTTP2TestFrames.settings()
+                + HTTP2TestFrames.requestHeaders(stream: 1, path: "/test.Slow/Hang", extra: [("grpc-timeout", "50m")])
+                + HTTP2TestFrames.data(stream: 1, HTTP2TestFrames.grpcMessage([]))
+                // Stream 3 is reset by the client while its handler is still working.
+                + HTTP2TestFrames.requestHeaders(stream: 3, path: "/test.Slow/Hang")
+                + HTTP2TestFrames.data(stream: 3, HTTP2TestFrames.grpcMessage([]))
+                + HTTP2TestFrames.frame(type: 3, flags: 0, stream: 3, payload: [0, 0, 0, 8]))
+        let started = monotonicNanos()
+        let frames = client.read { frames in frames.contains { $0.type == 1 && $0.stream == 1 && $0.endStream } }
+        let elapsed = monotonicNanos() - started
+        let answer = try #require(frames.first { $0.type == 1 && $0.stream == 1 })
+        #expect(try decoder.decode(answer.payload).contains { $0.name == "grpc-status" && $0.value == "4" })
+        #expect(elapsed < 250_000_000)
+        // After the late completions arrive (300 ms), the connection still serves calls.
+        usleep(400_000)
+        client.send(
+            HTTP2TestFrames.requestHeaders(stream: 5, path: "/test.Slow/Echo")
+                + HTTP2TestFrames.data(stream: 5, HTTP2TestFrames.grpcMessage([3])))
+        let later = client.read { frames in frames.contains { $0.type == 1 && $0.stream == 5 && $0.endStream } }
+        #expect(later.contains { $0.type == 0 && $0.stream == 5 })
+        #expect(!later.contains { $0.stream == 3 && $0.type != 3 })
     }
 
     @Test func portInUseIsAnError() throws {
