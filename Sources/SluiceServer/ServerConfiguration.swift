@@ -87,6 +87,12 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.idleTimeoutSeconds = other.idleTimeoutSeconds ?? idleTimeoutSeconds
         merged.maxConcurrentStreams = other.maxConcurrentStreams ?? maxConcurrentStreams
         merged.maxHeaderListBytes = other.maxHeaderListBytes ?? maxHeaderListBytes
+        // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.
+        if other.tlsCert != nil && other.plaintext == nil { merged.plaintext = nil }
+        if other.plaintext == true && other.tlsCert == nil && other.tlsKey == nil {
+            merged.tlsCert = nil
+            merged.tlsKey = nil
+        }
         return merged
     }
 }
