@@ -65,7 +65,8 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
             handler.connectionID = id
             handler.completionSink = sink
             let connection = SocketConnection(fd: fd, id: id, peer: peer, owner: self, handler: handler, tls: tls)
-            handler.scheduleWakeup = { [unowned self] deadline in
+            // Weak: the handler (owned by the connection) keeps this closure; a strong capture would be a cycle.
+            handler.scheduleWakeup = { [unowned self, weak connection] deadline in
                 self.loop.schedule(at: deadline) { [weak connection] in
                     guard let connection, !connection.closed else { return }
                     connection.handler.expireDeadlines(now: monotonicNanoseconds())
