@@ -34,6 +34,7 @@ public final class GRPCServer: @unchecked Sendable {
     /// listener cannot be opened.
     public func start() throws(SystemError) {
         let count = max(1, configuration.threads)
+        Socket.raiseOpenFileLimit()
         var fds: [Int32] = []
         do {
             let first = try Socket.listen(host: configuration.host, port: configuration.port, exclusive: true)

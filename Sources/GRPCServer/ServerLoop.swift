@@ -16,6 +16,7 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
     /// Shared receive buffer: reads are processed synchronously, so one per loop suffices.
     let readBuffer: UnsafeMutableRawBufferPointer
     private var draining = false
+    private var acceptPaused = false
     /// The loop's cached clock, refreshed once per iteration.
     private(set) var now: UInt64 = monotonicNanoseconds()
     /// Called on the loop thread when it stops.
@@ -49,10 +50,26 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
     // MARK: - Accepting
 
     func handleEvents(_ events: EventLoop.Events) {
-        guard !draining else { return }
+        guard !draining, !acceptPaused else { return }
         for _ in 0..<64 {
-            guard let (fd, peer) = Socket.accept(listenFD) else { return }
-            accept(fd: fd, peer: peer)
+            switch Socket.accept(listenFD) {
+            case .accepted(let fd, let peer):
+                accept(fd: fd, peer: peer)
+            case .none:
+                return
+            case .exhausted:
+                // Out of descriptors or memory: the listener stays readable, so stop watching it for a moment
+                // instead of spinning; pending clients wait in the backlog.
+                acceptPaused = true
+                loop.modify(fd: listenFD, token: listenToken, events: [])
+                loop.schedule(at: monotonicNanoseconds() + 100_000_000) { [unowned self] in
+                    self.acceptPaused = false
+                    if !self.draining {
+                        self.loop.modify(fd: self.listenFD, token: self.listenToken, events: .readable)
+                    }
+                }
+                return
+            }
         }
     }
 
