@@ -123,9 +123,10 @@ public struct MessageDeframer: Sendable {
         if bufferedByteCount != 0 { throw .truncated(buffered: bufferedByteCount) }
     }
 
-    /// Forgets everything (for pooling); keeps capacity.
-    public mutating func reset() {
-        buffer.removeAll(keepingCapacity: true)
+    /// Forgets everything (for pooling); keeps capacity up to `maxKeptCapacity` bytes so that one large request
+    /// does not pin its buffer in a pool forever.
+    public mutating func reset(maxKeptCapacity: Int = 64 << 10) {
+        buffer.removeAll(keepingCapacity: buffer.capacity <= maxKeptCapacity)
         readIndex = 0
     }
 }
