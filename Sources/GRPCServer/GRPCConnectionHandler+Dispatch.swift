@@ -8,7 +8,8 @@ extension GRPCConnectionHandler {
         state.phase = .responded
         bufferedRequestBytes -= state.deframer.bufferedByteCount
         state.deframer.reset()
-        session.submitResponse(state.id, headers: ResponseHeaders.trailersOnly(error, httpStatus: httpStatus), hasBody: false)
+        session.submitResponse(
+            state.id, headers: ResponseHeaders.trailersOnly(error, httpStatus: httpStatus), hasBody: false)
     }
 
     /// Sends the handler's framed response, then `grpc-status: 0`.
@@ -53,28 +54,30 @@ extension GRPCConnectionHandler {
         let handler = method.handler
         let outcome: Result<UnaryOutcome, RPCError>
         do {
-            outcome = try state.deframer.withNextMessage { compressed, payload -> Result<UnaryOutcome, RPCError> in
-                guard compressed else { return .success(handler(payload, context, &state.response)) }
-                guard state.gzip else {
-                    return .failure(
-                        RPCError(.internal, "message has the compressed flag set but the request has no grpc-encoding"))
-                }
-                let inflated: [UInt8]
-                do throws(GzipDecoder.Failure) {
-                    inflated = try GzipDecoder.inflate(payload, limit: configuration.maxMessageBytes)
-                } catch {
-                    switch error {
-                    case .tooLarge(let limit):
+            outcome =
+                try state.deframer.withNextMessage { compressed, payload -> Result<UnaryOutcome, RPCError> in
+                    guard compressed else { return .success(handler(payload, context, &state.response)) }
+                    guard state.gzip else {
                         return .failure(
                             RPCError(
-                                .resourceExhausted,
-                                "decompressed request message is larger than the server's limit of \(limit) bytes"))
-                    case .corrupt(let reason):
-                        return .failure(RPCError(.internal, "cannot decompress gzip request message: \(reason)"))
+                                .internal, "message has the compressed flag set but the request has no grpc-encoding"))
                     }
-                }
-                return inflated.withUnsafeBytes { .success(handler($0, context, &state.response)) }
-            } ?? .failure(RPCError(.internal, "request has no message"))
+                    let inflated: [UInt8]
+                    do throws(GzipDecoder.Failure) {
+                        inflated = try GzipDecoder.inflate(payload, limit: configuration.maxMessageBytes)
+                    } catch {
+                        switch error {
+                        case .tooLarge(let limit):
+                            return .failure(
+                                RPCError(
+                                    .resourceExhausted,
+                                    "decompressed request message is larger than the server's limit of \(limit) bytes"))
+                        case .corrupt(let reason):
+                            return .failure(RPCError(.internal, "cannot decompress gzip request message: \(reason)"))
+                        }
+                    }
+                    return inflated.withUnsafeBytes { .success(handler($0, context, &state.response)) }
+                } ?? .failure(RPCError(.internal, "request has no message"))
         } catch {
             outcome = .failure(RPCError(.internal, "invalid request framing: \(error)"))
         }

@@ -42,7 +42,8 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
                 case .unknownService(let service):
                     setPendingError(state, RPCError(.unimplemented, "unknown service '\(service)'"))
                 case .unknownMethod(let service, let method):
-                    setPendingError(state, RPCError(.unimplemented, "unknown method '\(method)' of service '\(service)'"))
+                    setPendingError(
+                        state, RPCError(.unimplemented, "unknown method '\(method)' of service '\(service)'"))
                 }
             } else if equals(name, ":method") {
                 if !equals(value, "POST") { state.httpStatus = 405 }
@@ -95,10 +96,12 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
                 let (sum, overflow) = now.addingReportingOverflow(timeout)
                 state.deadline = overflow ? UInt64.max : sum
             }
+            if !state.sawContentType && state.httpStatus == 200 { state.httpStatus = 415 }
             if state.httpStatus != 200 {
                 let reason =
                     state.httpStatus == 405
-                    ? "gRPC requires the POST method" : "content-type must be application/grpc (or application/grpc+proto)"
+                    ? "gRPC requires the POST method"
+                    : "content-type must be application/grpc (or application/grpc+proto)"
                 respondError(state, RPCError(.internal, reason), httpStatus: state.httpStatus)
                 return
             }
@@ -169,7 +172,8 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
         let count = min(remaining, buffer.count)
         if count > 0 {
             state.response.bytes.withUnsafeBytes { all in
-                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: all[state.responseOffset..<state.responseOffset + count]))
+                buffer.copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: all[state.responseOffset..<state.responseOffset + count]))
             }
             state.responseOffset += count
         }

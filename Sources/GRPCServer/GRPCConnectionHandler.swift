@@ -113,9 +113,7 @@ public final class GRPCConnectionHandler {
     func releaseStream(_ id: Int32) {
         guard let state = streams.removeValue(forKey: id) else { return }
         bufferedRequestBytes -= state.deframer.bufferedByteCount
-        state.phase = .responded
-        state.method = nil
-        state.trailers = nil
+        state.reset(id: 0)  // drops references and oversized buffers while pooled
         if pool.count < 128 { pool.append(state) }
     }
 }

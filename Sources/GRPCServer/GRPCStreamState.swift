@@ -51,7 +51,7 @@ final class GRPCStreamState {
         deadline = nil
         if !metadata.isEmpty { metadata.removeAll() }
         deframer.reset()
-        response.removeAll()
+        if response.bytes.capacity > 64 << 10 { response = ResponseBuffer() } else { response.removeAll() }
         responseOffset = 0
         trailers = nil
     }

@@ -24,7 +24,9 @@ public final class HTTP2Session {
         Self.install(callbacks)
 
         var option: OpaquePointer?
-        guard nghttp2_option_new(&option) == 0, let option else { throw HTTP2Error(code: Int(NGHTTP2_ERR_NOMEM.rawValue)) }
+        guard nghttp2_option_new(&option) == 0, let option else {
+            throw HTTP2Error(code: Int(NGHTTP2_ERR_NOMEM.rawValue))
+        }
         defer { nghttp2_option_del(option) }
         nghttp2_option_set_stream_reset_rate_limit(option, settings.resetBurst, settings.resetRate)
         nghttp2_option_set_max_continuations(option, settings.maxContinuations)

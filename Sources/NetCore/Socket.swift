@@ -1,6 +1,7 @@
 internal import CSystemShims
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Thin wrappers over the socket calls the server needs; descriptors are plain `Int32`s owned by the caller.
@@ -27,12 +28,36 @@ public enum Socket {
         return SystemError("listen on \(host.contains(":") ? "[\(host)]" : host):\(port)", errno: code)
     }
 
-    /// Accepts one connection (non-blocking, TCP_NODELAY). `nil` when none is pending.
-    public static func accept(_ listener: Int32) -> (fd: Int32, peer: String)? {
+    /// What one `accept` produced.
+    public enum AcceptResult {
+        case accepted(fd: Int32, peer: String)
+        /// Nothing pending (or the peer left before it was accepted).
+        case none
+        /// A resource problem (EMFILE, ENFILE, ENOBUFS, ENOMEM): back off before accepting again.
+        case exhausted(errno: Int32)
+    }
+
+    /// Accepts one connection (non-blocking, TCP_NODELAY).
+    public static func accept(_ listener: Int32) -> AcceptResult {
         var peer = [CChar](repeating: 0, count: 64)
         let fd = csys_accept(listener, &peer, Int32(peer.count))
-        guard fd >= 0 else { return nil }
-        return (fd, String(decoding: peer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        guard fd >= 0 else {
+            let code = errno
+            switch code {
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM: return .exhausted(errno: code)
+            default: return .none
+            }
+        }
+        return .accepted(
+            fd: fd, peer: String(decoding: peer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    /// Raises the soft open-file limit to the hard limit (a server holds one descriptor per connection).
+    public static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     /// The local port of a bound socket.

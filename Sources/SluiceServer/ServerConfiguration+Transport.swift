@@ -1,7 +1,8 @@
 import FoundationEssentials
 public import GRPCServer
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension ServerConfiguration {

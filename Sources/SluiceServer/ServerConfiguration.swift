@@ -74,7 +74,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
             return try JSONDecoder().decode(ServerConfiguration.self, from: data)
         } catch DecodingError.typeMismatch(_, let context), DecodingError.dataCorrupted(let context) {
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ConfigurationError("config file '\(source)': key '\(key)' has the wrong type (\(context.debugDescription))")
+            throw ConfigurationError(
+                "config file '\(source)': key '\(key)' has the wrong type (\(context.debugDescription))")
         } catch {
             throw ConfigurationError("config file '\(source)': \(error)")
         }
@@ -99,6 +100,12 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.adminListen = other.adminListen ?? adminListen
         merged.securityConfig = other.securityConfig ?? securityConfig
         merged.insecureNoAuth = other.insecureNoAuth ?? insecureNoAuth
+        // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.
+        if other.tlsCert != nil && other.plaintext == nil { merged.plaintext = nil }
+        if other.plaintext == true && other.tlsCert == nil && other.tlsKey == nil {
+            merged.tlsCert = nil
+            merged.tlsKey = nil
+        }
         return merged
     }
 }

@@ -3,8 +3,9 @@ public import GRPCCore
 import GRPCServer
 public import InferenceService
 import NetCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The composition root: builds the router from the given services (plus health, plus the Inference
@@ -20,7 +21,7 @@ public final class SluiceApplication: @unchecked Sendable {
     /// Health statuses served by `grpc.health.v1.Health/Check`; set per service from anywhere.
     public let health: HealthStatusTable
     public let router: GRPCRouter
-    /// Called (on the main thread) for SIGHUP; e.g. to reload models or certificates.
+    /// Called (on the main thread) for SIGHUP after the TLS certificate has been reloaded; e.g. to reload models.
     public var onReload: (() -> Void)?
     /// Lines of operator output (startup, shutdown); stderr by default.
     public var log: (String) -> Void = { line in
@@ -40,7 +41,9 @@ public final class SluiceApplication: @unchecked Sendable {
 
     /// `services` are registered with the health service; a service named `sluice.v1.Inference` replaces the
     /// placeholder that answers UNIMPLEMENTED.
-    public init(configuration: ServerConfiguration, services: [any GRPCService], health: HealthStatusTable = HealthStatusTable()) {
+    public init(
+        configuration: ServerConfiguration, services: [any GRPCService], health: HealthStatusTable = HealthStatusTable()
+    ) {
         self.configuration = configuration
         self.health = health
         var all = services
@@ -52,6 +55,19 @@ public final class SluiceApplication: @unchecked Sendable {
             health.set(service.serviceName, .serving)
         }
         self.router = GRPCRouter(services: all)
+    }
+
+    /// Reloads the TLS certificate and key from their files for new connections; keeps the old ones on error.
+    private func reloadCertificate(server: GRPCServer, current: GRPCServerConfiguration) {
+        guard current.usesTLS else { return }
+        var fresh = current
+        do {
+            try configuration.configureTLS(&fresh)
+            server.replaceTLS(from: fresh)
+            log("sluice: SIGHUP: reloaded TLS certificate \(configuration.tlsCert ?? "")")
+        } catch {
+            log("sluice: SIGHUP: keeping the current TLS certificate: \(error.message)")
+        }
     }
 
     /// The port actually bound (after ``run()`` has started the server).
@@ -75,6 +91,7 @@ public final class SluiceApplication: @unchecked Sendable {
             _ = poll(&pollEntry, 1, 1000)
             while let signal = signals.next() {
                 if signal == SIGHUP {
+                    reloadCertificate(server: server, current: transport)
                     onReload?()
                     continue
                 }

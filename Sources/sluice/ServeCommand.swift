@@ -1,8 +1,9 @@
 import ArgumentParser
 import ModelRegistry
 import SluiceServer
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sluice serve`: runs the gRPC server until SIGTERM/SIGINT.
@@ -15,13 +16,18 @@ struct ServeCommand: ParsableCommand {
             given; cleartext HTTP/2 needs an explicit --plaintext.
 
             Examples:
-              certs/generate      # once: development CA and certificates in certs/dev/
-              sluice serve --tls-cert certs/dev/server.pem --tls-key certs/dev/server-key.pem
+              certs/generate                  # once: dev CA and certificates in certs/dev/
+              sluice serve --tls-cert certs/dev/server.pem \\
+                           --tls-key certs/dev/server-key.pem
               sluice serve --plaintext --listen 127.0.0.1:50051 --threads 2
+              sluice serve --config sluice.json --threads 4
 
-            Settings can also come from a JSON file (--config); flags override it. Keys: listen, threads, \
-            tlsCert, tlsKey, tlsProfile, clientCA, plaintext, maxMessageBytes, drainTimeoutSeconds, \
-            idleTimeoutSeconds, maxConcurrentStreams, maxHeaderListBytes.
+            A JSON config file holds any of these keys (flags override it):
+              {"listen": "0.0.0.0:50051", "threads": 2, "tlsCert": "cert.pem",
+               "tlsKey": "key.pem", "tlsProfile": "intermediate", "clientCA": "ca.pem",
+               "plaintext": false, "maxMessageBytes": 4194304,
+               "drainTimeoutSeconds": 30, "idleTimeoutSeconds": 300,
+               "maxConcurrentStreams": 100, "maxHeaderListBytes": 8192}
 
             SIGTERM or SIGINT stops accepting, sends GOAWAY, lets calls in flight finish (up to --drain-timeout), \
             and exits 0. A second signal cuts the remaining calls.

@@ -3,7 +3,7 @@
 - `proto_modules` (session): generates Python stubs from proto/ into Tests/integration/_gen/ (git-ignored)
   with grpc_tools, once per session, and returns a namespace with the modules (`inference_pb2`,
   `inference_pb2_grpc`, `health_pb2`, `health_pb2_grpc`).
-- `sluice_server` (function): a factory. `sluice_server("--threads", "2", tls=False)` starts
+- `sluice_server` (function): a factory. `sluice_server("--threads", "2", tls=False, max_open_files=None)` starts
   `$SLUICE_BIN serve --listen 127.0.0.1:0 ...` (plaintext unless tls=True, then with certs/dev), waits until it
   prints the port it serves on, and returns a `SluiceProcess`. At teardown every process still running is
   stopped with SIGTERM by its PID and must exit 0; one that died from a signal fails the test.
@@ -82,10 +82,17 @@ def dev_certs():
 class SluiceProcess:
     """A running `sluice serve`; `port` is the port it bound."""
 
-    def __init__(self, args, tls):
+    def __init__(self, args, tls, max_open_files=None):
         self.args = args
         self.tls = tls
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def limit_files():
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max_open_files, max_open_files))
+
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=limit_files if max_open_files else None)
         self.lines = []
         self.port = None
         self._ready = threading.Event()
@@ -133,6 +140,11 @@ class SluiceProcess:
             self.proc.wait()
             raise AssertionError("sluice did not exit within %.0fs of SIGTERM\n%s" % (timeout, self.output))
 
+    def cpu_seconds(self):
+        """utime + stime of the server so far."""
+        fields = open(f"/proc/{self.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def assert_alive(self):
         assert self.proc.poll() is None, f"sluice exited with {self.proc.returncode}\n{self.output}"
 
@@ -142,14 +154,14 @@ def sluice_server(dev_certs):
     """Factory: start `sluice serve` with extra args; checked and stopped at teardown."""
     started = []
 
-    def start(*extra, tls=False, listen="127.0.0.1:0", wait=True):
+    def start(*extra, tls=False, listen="127.0.0.1:0", wait=True, max_open_files=None):
         args = [sluice_bin(), "serve", "--listen", listen]
         if tls:
             args += ["--tls-cert", str(dev_certs / "server.pem"), "--tls-key", str(dev_certs / "server-key.pem")]
         elif "--config" not in extra and "--tls-cert" not in extra:
             args.append("--plaintext")
         args += [str(a) for a in extra]
-        server = SluiceProcess(args, tls)
+        server = SluiceProcess(args, tls, max_open_files)
         started.append(server)
         return server.wait_ready() if wait else server
 

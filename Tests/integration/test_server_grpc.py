@@ -238,3 +238,13 @@ def test_help_lists_flags():
     for flag in ["--listen", "--threads", "--tls-cert", "--tls-key", "--plaintext", "--max-message-bytes",
                  "--drain-timeout", "--config"]:
         assert flag in result.stdout
+
+
+def test_transport_flags_replace_the_config_files_choice(sluice_server, proto_modules, tmp_path):
+    config = tmp_path / "plain.json"
+    config.write_text('{"plaintext": true}')
+    server = sluice_server("--config", str(config), tls=True)
+    assert "over TLS" in server.output
+    with server.channel() as channel:
+        assert health_stub(channel, proto_modules).Check(
+            proto_modules.health_pb2.HealthCheckRequest(), timeout=5).status == 1
