@@ -48,6 +48,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "sluice-bench-engine", dependencies: ["InferenceEngine"], path: "bench/Sources/sluice-bench-engine",
+            swiftSettings: swiftSettings
+        ),
+
         // ---- Messages ----------------------------------------------------------------------------
         .target(name: "SluiceProto", dependencies: ["CSluiceProto", "CSluiceProtoSupport", "CProtobufC", "GRPCCore"], swiftSettings: swiftSettings),
 

@@ -1,7 +1,59 @@
 import ArgumentParser
+import Foundation
+import InferenceEngine
 
-// Work in progress: replaced by the issue that introduces `sluice inspect`.
+/// `sluice inspect`: loads a model and prints its signature, ops, opsets and load time.
 struct InspectCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "inspect", abstract: "(in progress)")
-    func run() throws { throw ValidationError("'sluice inspect' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "inspect", abstract: "Load an ONNX model and print its signature, ops, opsets and load time.")
+
+    @Argument(help: "Path of the .onnx model.")
+    var path: String
+
+    func run() throws {
+        let model: CompiledModel
+        do {
+            model = try CompiledModel(contentsOf: path)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(path): \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+        print(Self.describe(model, path: path), terminator: "")
+    }
+
+    static func describe(_ model: CompiledModel, path: String) -> String {
+        let sig = model.signature
+        let info = model.info
+        func shape(_ s: [Int?]?) -> String {
+            guard let s else { return "?" }
+            return "[" + s.map { $0.map(String.init) ?? "N" }.joined(separator: ", ") + "]"
+        }
+        var out = "model: \(path)\n"
+        out += "file: \(info.fileSize) bytes, IR version \(info.irVersion), producer \(info.producer.isEmpty ? "-" : info.producer)\n"
+        out += "opsets: " + info.opsets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+        out += String(format: "load time: %.3f ms\n", info.loadTime * 1000)
+        out += "task: \(sig.task.rawValue)\n"
+        out += "inputs:\n"
+        for i in sig.inputs { out += "  \(i.name): \(i.type) \(shape(i.shape))\n" }
+        out += "outputs:\n"
+        for o in sig.outputs {
+            var role = ""
+            if o.name == sig.labelOutput { role = "  (label)" } else if o.name == sig.scoreOutput {
+                role = sig.task == .classifier ? "  (class scores)" : "  (values)"
+            }
+            out += "  \(o.name): \(o.type) \(shape(o.shape))\(role)\n"
+        }
+        switch sig.classLabels {
+        case .none: break
+        case .int64(let v): out += "class labels: " + v.map(String.init).joined(separator: ", ") + "\n"
+        case .string(let v): out += "class labels: " + v.joined(separator: ", ") + "\n"
+        }
+        out += "features (\(sig.numericFeatureCount) numeric, \(sig.stringFeatureCount) string): "
+        out += sig.features.map { "\($0.name)\($0.kind == .string ? " (string)" : "")" }.joined(separator: ", ") + "\n"
+        out += "missing values (NaN): \(sig.acceptsNaN ? "handled by the model" : "not handled")\n"
+        out += "ops (\(info.nodeCount) nodes):\n"
+        for (op, n) in info.opCounts.sorted(by: { $0.key < $1.key }) { out += "  \(op) × \(n)\n" }
+        if info.trees > 0 { out += "trees: \(info.trees), \(info.treeNodes) flattened nodes\n" }
+        return out
+    }
 }

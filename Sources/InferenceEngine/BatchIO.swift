@@ -1,0 +1,255 @@
+import Foundation
+import ONNXFormat
+
+/// File formats of offline scoring (`sluice score`) and the parity tests: the JSON layout of
+/// `shared/models/*/inputs.json` / `expected.json`, and CSV with a header row. Not used on the serving path.
+public enum BatchIO {
+    /// Reads `{"inputs": [{"name", "shape", "data", ...}]}` into named tensors. Values are converted to the
+    /// element type of the matching model input.
+    public static func readJSONInputs(_ bytes: [UInt8], signature: ModelSignature) throws(EngineError) -> (rows: Int, feeds: [String: Tensor]) {
+        let root: Any
+        do { root = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) } catch {
+            throw EngineError.input("input is not valid JSON: \(error.localizedDescription)")
+        }
+        guard let obj = root as? [String: Any], let inputs = obj["inputs"] as? [[String: Any]] else {
+            throw EngineError.input("input JSON must be an object with an \"inputs\" array")
+        }
+        var feeds: [String: Tensor] = [:]
+        var rows = -1
+        for entry in inputs {
+            guard let name = entry["name"] as? String else { throw EngineError.input("an input has no \"name\"") }
+            guard let sig = signature.inputs.first(where: { $0.name == name }) else {
+                throw EngineError.input("the model has no input \"\(name)\" (inputs: \(signature.inputs.map(\.name).joined(separator: ", ")))")
+            }
+            guard let data = entry["data"] else { throw EngineError.input("input \"\(name)\" has no \"data\"") }
+            var flat: [Any] = []
+            var inferred: [Int] = []
+            try flatten(data, &flat, &inferred, depth: 0, name: name)
+            var shape = (entry["shape"] as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue } ?? inferred
+            if shape.isEmpty { shape = inferred }
+            guard shape.reduce(1, *) == flat.count else {
+                throw EngineError.input("input \"\(name)\": shape \(shape) does not match \(flat.count) values")
+            }
+            feeds[name] = try tensor(flat, shape: shape, type: sig.elementType, name: name)
+            let r = shape.first ?? 1
+            if rows >= 0 && r != rows { throw EngineError.input("inputs have different row counts (\(rows) and \(r))") }
+            rows = r
+        }
+        for input in signature.inputs where feeds[input.name] == nil {
+            throw EngineError.input("missing input \"\(input.name)\"")
+        }
+        return (max(rows, 0), feeds)
+    }
+
+    private static func flatten(_ v: Any, _ out: inout [Any], _ shape: inout [Int], depth: Int, name: String) throws(EngineError) {
+        guard depth < 8 else { throw EngineError.input("input \"\(name)\" is nested too deeply") }
+        if let list = v as? [Any] {
+            if shape.count == depth { shape.append(list.count) }
+            for item in list { try flatten(item, &out, &shape, depth: depth + 1, name: name) }
+        } else {
+            out.append(v)
+        }
+    }
+
+    private static func tensor(_ flat: [Any], shape: [Int], type: ONNXDataType?, name: String) throws(EngineError) -> Tensor {
+        switch type {
+        case .string?:
+            var v: [String] = []
+            for x in flat {
+                guard let s = x as? String else { throw EngineError.input("input \"\(name)\" expects strings") }
+                v.append(s)
+            }
+            return .string(v, shape: shape)
+        case .int64?, .int32?, .int16?, .int8?, .uint8?, .uint16?, .uint32?, .uint64?, .bool?:
+            var v: [Int64] = []
+            for x in flat {
+                guard let n = x as? NSNumber, let i = Int64(exactly: n.doubleValue) else {
+                    throw EngineError.input("input \"\(name)\" expects integers, got \(x)")
+                }
+                v.append(i)
+            }
+            return .int64(v, shape: shape)
+        case .double?:
+            var v: [Double] = []
+            for x in flat { v.append(try number(x, name)) }
+            return Tensor(shape: shape, values: .double(v))
+        default:
+            var v: [Float] = []
+            for x in flat { v.append(Float(try number(x, name))) }
+            return .float(v, shape: shape)
+        }
+    }
+
+    private static func number(_ x: Any, _ name: String) throws(EngineError) -> Double {
+        if let n = x as? NSNumber { return n.doubleValue }
+        if x is NSNull { return .nan }
+        if let s = x as? String, let d = Double(s) { return d }
+        if let s = x as? String, s.lowercased() == "nan" || s.isEmpty { return .nan }
+        throw EngineError.input("input \"\(name)\" expects numbers, got \(x)")
+    }
+
+    /// Reads CSV with a header row. Columns are matched by name to features (`age`, `X[0]`) or, for inputs with
+    /// one column, to the input name. Empty cells are NaN for numeric features.
+    public static func readCSV(_ text: String, signature: ModelSignature) throws(EngineError) -> (rows: Int, feeds: [String: Tensor]) {
+        var lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map { String($0) }.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        guard !lines.isEmpty else { throw EngineError.input("the CSV file is empty") }
+        let header = splitCSV(lines.removeFirst())
+        var columnOf: [String: Int] = [:]
+        for (i, h) in header.enumerated() { columnOf[h.trimmingCharacters(in: .whitespaces)] = i }
+        let rows = lines.count
+        let table = lines.map(splitCSV)
+        for (n, row) in table.enumerated() where row.count != header.count {
+            throw EngineError.input("CSV line \(n + 2) has \(row.count) fields, the header has \(header.count)")
+        }
+        var feeds: [String: Tensor] = [:]
+        for (k, input) in signature.inputs.enumerated() {
+            let feats = signature.features.filter { $0.inputIndex == k }
+            var cols: [Int] = []
+            for f in feats {
+                guard let c = columnOf[f.name] ?? (feats.count == 1 ? columnOf[input.name] : nil) else {
+                    throw EngineError.input("the CSV has no column \"\(f.name)\" (header: \(header.joined(separator: ",")))")
+                }
+                cols.append(c)
+            }
+            let width = max(cols.count, 1)
+            let shape = input.shape?.count == 1 ? [rows] : [rows, width]
+            var cells: [Any] = []
+            for row in table {
+                for c in cols {
+                    let cell = row[c].trimmingCharacters(in: .whitespaces)
+                    if input.elementType == .string { cells.append(cell) } else if cell.isEmpty { cells.append(NSNull()) } else {
+                        guard let d = Double(cell) else { throw EngineError.input("CSV column \"\(header[c])\": \"\(cell)\" is not a number") }
+                        cells.append(NSNumber(value: d))
+                    }
+                }
+            }
+            feeds[input.name] = try tensor(cells, shape: shape, type: input.elementType, name: input.name)
+        }
+        return (rows, feeds)
+    }
+
+    /// Splits one CSV line, honouring double quotes.
+    static func splitCSV(_ line: String) -> [String] {
+        var fields: [String] = []
+        var current = ""
+        var quoted = false
+        var chars = Array(line)
+        if chars.last == "\r" { chars.removeLast() }
+        var i = 0
+        while i < chars.count {
+            let ch = chars[i]
+            if quoted {
+                if ch == "\"" {
+                    if i + 1 < chars.count && chars[i + 1] == "\"" { current.append("\""); i += 1 } else { quoted = false }
+                } else {
+                    current.append(ch)
+                }
+            } else if ch == "\"" {
+                quoted = true
+            } else if ch == "," {
+                fields.append(current)
+                current = ""
+            } else {
+                current.append(ch)
+            }
+            i += 1
+        }
+        fields.append(current)
+        return fields
+    }
+
+    /// Writes outputs in the `expected.json` layout: `{"outputs": [{"name", "type", "dtype", "shape", "data"}]}`.
+    public static func writeJSONOutputs(_ outputs: [(name: String, value: Tensor)], signature: ModelSignature, model: String = "") -> String {
+        var s = "{"
+        if !model.isEmpty { s += "\"model\":\(quote(model)),\n" }
+        s += "\"outputs\":["
+        for (k, o) in outputs.enumerated() {
+            if k > 0 { s += ",\n" }
+            let type = signature.outputs.first { $0.name == o.name }?.type ?? ""
+            let t = o.value
+            s += "{\"name\":\(quote(o.name)),\"type\":\(quote(type)),"
+            switch t.values {
+            case .maps(let keys, let values):
+                let rows = t.shape.first ?? 0
+                s += "\"dtype\":\"map\",\"shape\":[\(rows)],\"data\":["
+                let c = keys.count
+                for r in 0..<rows {
+                    if r > 0 { s += "," }
+                    s += "{"
+                    for j in 0..<c {
+                        if j > 0 { s += "," }
+                        switch keys {
+                        case .int64(let v): s += quote(String(v[j]))
+                        case .string(let v): s += quote(v[j])
+                        }
+                        s += ":" + number(values[r * c + j])
+                    }
+                    s += "}"
+                }
+                s += "]}"
+                continue
+            case .float: s += "\"dtype\":\"float32\","
+            case .double: s += "\"dtype\":\"float64\","
+            case .int64: s += "\"dtype\":\"int64\","
+            case .bool: s += "\"dtype\":\"bool\","
+            case .string: s += "\"dtype\":\"string\","
+            }
+            s += "\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data\":"
+            var k2 = 0
+            nested(t, dim: 0, &s, &k2)
+            s += "}"
+        }
+        s += "]}\n"
+        return s
+    }
+
+    private static func nested(_ t: Tensor, dim: Int, _ s: inout String, _ k: inout Int) {
+        if dim == t.shape.count {
+            switch t.values {
+            case .float(let v): s += number(v[k])
+            case .double(let v): s += number(v[k])
+            case .int64(let v): s += String(v[k])
+            case .bool(let v): s += v[k] ? "true" : "false"
+            case .string(let v): s += quote(v[k])
+            case .maps: break
+            }
+            k += 1
+            return
+        }
+        s += "["
+        for i in 0..<t.shape[dim] {
+            if i > 0 { s += "," }
+            nested(t, dim: dim + 1, &s, &k)
+        }
+        s += "]"
+    }
+
+    static func number(_ v: Float) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v > 0 ? "Infinity" : "-Infinity" }
+        return "\(v)"
+    }
+
+    static func number(_ v: Double) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v > 0 ? "Infinity" : "-Infinity" }
+        return "\(v)"
+    }
+
+    static func quote(_ v: String) -> String {
+        var s = "\""
+        for u in v.unicodeScalars {
+            switch u {
+            case "\"": s += "\\\""
+            case "\\": s += "\\\\"
+            case "\n": s += "\\n"
+            case "\r": s += "\\r"
+            case "\t": s += "\\t"
+            default:
+                if u.value < 0x20 { s += String(format: "\\u%04x", u.value) } else { s.unicodeScalars.append(u) }
+            }
+        }
+        return s + "\""
+    }
+}
+
