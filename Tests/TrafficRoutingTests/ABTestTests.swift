@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TrafficRouting
 
 // Reference values from scipy 1.17.1, made in the test setup with /tmp/venvprobe/bin/python:
@@ -28,10 +29,16 @@ struct ABTestTests {
     }
 
     func start(_ m: RolloutManager, metric: ABMetric, effect: Double) throws {
-        _ = try m.execute(model: "churn", .start(RolloutSpec(
-            strategy: .abTest,
-            arms: [ABArm(name: "control", version: "1", weight: 50), ABArm(name: "treatment", version: "2", weight: 50)],
-            metric: metric, minDetectableEffect: effect, significance: 0.05)))
+        _ = try m.execute(
+            model: "churn",
+            .start(
+                RolloutSpec(
+                    strategy: .abTest,
+                    arms: [
+                        ABArm(name: "control", version: "1", weight: 50),
+                        ABArm(name: "treatment", version: "2", weight: 50),
+                    ],
+                    metric: metric, minDetectableEffect: effect, significance: 0.05)))
     }
 
     @Test("positive rates 12% vs 14%: p-value and sample size agree with scipy to 1e-6") func positiveRate() throws {

@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+
 @testable import TrafficRouting
 
 @Suite("Rollout under load")

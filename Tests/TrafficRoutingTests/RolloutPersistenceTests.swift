@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TrafficRouting
 
 @Suite("Rollout persistence")
@@ -11,14 +12,19 @@ struct RolloutPersistenceTests {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let first = RolloutManager(directory: dir, registry: registry, clock: clock)
-        let steps = [CanaryStep(percent: 10), CanaryStep(percent: 25, minRequests: 1_000_000), CanaryStep(percent: 100)]
+        let steps = [
+            CanaryStep(percent: 10), CanaryStep(percent: 25, minRequests: 1_000_000), CanaryStep(percent: 100),
+        ]
         _ = try first.execute(
             model: "churn", canary(steps: steps, guardrails: Guardrails(maxErrorRate: 0.5), auto: true, shadow: "3"))
         _ = try first.execute(model: "churn", .advance)
         for i in 0..<3000 {
             guard let a = first.assign(model: "churn", routingKey: "user-\(i)") else { continue }
-            first.record(a, outcome: Outcome(ok: i % 50 != 0, latencyNs: UInt64(1_000_000 + i * 1000), confidence: 0.9,
-                                             positive: i % 2 == 0, score: 0.3))
+            first.record(
+                a,
+                outcome: Outcome(
+                    ok: i % 50 != 0, latencyNs: UInt64(1_000_000 + i * 1000), confidence: 0.9,
+                    positive: i % 2 == 0, score: 0.3))
             first.recordShadow(a, outcome: Outcome(ok: true, latencyNs: 1_000_000), agreed: i % 10 != 0)
         }
         clock.advance(ms: 2000)
@@ -33,8 +39,9 @@ struct RolloutPersistenceTests {
         #expect(after == before)
         for i in 0..<20_000 {
             let key = "k-\(i)"
-            #expect(first.assign(model: "churn", routingKey: key)?.version
-                == second.assign(model: "churn", routingKey: key)?.version)
+            #expect(
+                first.assign(model: "churn", routingKey: key)?.version
+                    == second.assign(model: "churn", routingKey: key)?.version)
         }
     }
 
