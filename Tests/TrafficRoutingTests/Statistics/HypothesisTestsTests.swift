@@ -19,7 +19,8 @@ struct HypothesisTestsTests {
     }
 
     // r = stats.ttest_ind_from_stats(m2, sqrt(v2), n2, m1, sqrt(v1), n1, equal_var=False)
-    // with m1=0.5, v1=0.04, n1=400, m2=0.53, v2=0.09, n2=300 → t, p below; df = (s1+s2)**2/(s1**2/399+s2**2/299), s1=v1/n1, s2=v2/n2.
+    // with m1=0.5, v1=0.04, n1=400, m2=0.53, v2=0.09, n2=300 → t, p below;
+    // df = (s1+s2)**2/(s1**2/399+s2**2/299), s1=v1/n1, s2=v2/n2.
     @Test("Welch t-test") func welch() throws {
         let r = try #require(
             HypothesisTests.welchTTest(
