@@ -35,7 +35,9 @@ final class RoutingTable: Sendable {
     /// The rollout's routing generation this table was built from.
     let generation: UInt64
 
-    init(rollout: Rollout, prefix: UInt64, generation: UInt64, ranges: [(weightBP: Int, target: Target)], shadow: Target?) {
+    init(
+        rollout: Rollout, prefix: UInt64, generation: UInt64, ranges: [(weightBP: Int, target: Target)], shadow: Target?
+    ) {
         self.rollout = rollout
         self.prefix = prefix
         self.generation = generation

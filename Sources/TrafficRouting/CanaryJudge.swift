@@ -61,7 +61,9 @@ enum CanaryJudge {
         if latencyJudged, g.maxP99Ms > 0, candidateP99 > g.maxP99Ms {
             return .rollback("rolled back: candidate p99 latency \(ms(candidateP99)) > limit \(ms(g.maxP99Ms)) \(n)")
         }
-        if latencyJudged, g.maxP99Ratio > 0, let base = latencyBaseline, base.p99Ms > 0, candidateP99 / base.p99Ms > g.maxP99Ratio {
+        if latencyJudged, g.maxP99Ratio > 0, let base = latencyBaseline, base.p99Ms > 0,
+            candidateP99 / base.p99Ms > g.maxP99Ratio
+        {
             let ratio = candidateP99 / base.p99Ms
             return .rollback(
                 "rolled back: candidate p99 latency \(ms(candidateP99)) is \(fixed(ratio, 2))× baseline "
@@ -69,10 +71,13 @@ enum CanaryJudge {
         }
 
         let elapsed = now - data.stepStartedUnixMs
-        guard candidate.requests >= step.minRequests, !latencyGuarded || latencyJudged, elapsed >= 0, UInt64(elapsed) >= step.minDurationMs else {
+        guard candidate.requests >= step.minRequests, !latencyGuarded || latencyJudged, elapsed >= 0,
+            UInt64(elapsed) >= step.minDurationMs
+        else {
             return nil
         }
-        let held = "step \(data.stepIndex + 1) at \(fixed(step.percent, 1))% held \(grouped(candidate.requests)) "
+        let held =
+            "step \(data.stepIndex + 1) at \(fixed(step.percent, 1))% held \(grouped(candidate.requests)) "
             + "candidate requests for \(fixed(Double(elapsed) / 1000, 1)) s within guardrails"
         if data.stepIndex + 1 >= data.steps.count {
             return .promote("promoted: \(held)")

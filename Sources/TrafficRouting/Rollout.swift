@@ -107,7 +107,8 @@ final class Rollout: Sendable {
             for (i, v) in data.variants.enumerated() where !v.isShadow { ranges.append((v.weightBP, target(i))) }
         }
         let shadow = data.state.isActive ? data.shadowIndex.map(target) : nil
-        return RoutingTable(rollout: self, prefix: prefix, generation: data.routingGeneration, ranges: ranges,
-                            shadow: shadow)
+        return RoutingTable(
+            rollout: self, prefix: prefix, generation: data.routingGeneration, ranges: ranges,
+            shadow: shadow)
     }
 }

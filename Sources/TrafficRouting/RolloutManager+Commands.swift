@@ -24,7 +24,9 @@ extension RolloutManager {
                 }
             case .advance:
                 try mutateActive(model: model, requiring: nil) { d throws(RolloutError) in
-                    guard d.strategy == .canary else { throw .precondition("ADVANCE is for canaries; this is an A/B test") }
+                    guard d.strategy == .canary else {
+                        throw .precondition("ADVANCE is for canaries; this is an A/B test")
+                    }
                     guard d.stepIndex + 1 < d.steps.count else {
                         throw .precondition(
                             "rollout \(d.id) is at its last step (\(d.steps.count) of \(d.steps.count)); PROMOTE it")
@@ -33,14 +35,16 @@ extension RolloutManager {
                     d.applyStepWeights()
                     d.resetStepStatistics(at: now)
                     d.transition(
-                        to: d.state, reason: "advanced to step \(d.stepIndex + 1) "
+                        to: d.state,
+                        reason: "advanced to step \(d.stepIndex + 1) "
                             + "(\(CanaryJudge.fixed(d.steps[d.stepIndex].percent, 1))%) by request", at: now)
                 }
             case .setWeights(let weights):
                 try mutateActive(model: model, requiring: nil) { d throws(RolloutError) in
                     try Self.setWeights(weights, on: &d)
                     d.transition(
-                        to: d.state, reason: "weights set to "
+                        to: d.state,
+                        reason: "weights set to "
                             + d.variants.filter { !$0.isShadow }.map {
                                 "\($0.name)=\(CanaryJudge.fixed(Double($0.weightBP) / 100, 2))%"
                             }.joined(separator: ", "), at: now)
@@ -81,7 +85,10 @@ extension RolloutManager {
     private func start(model: String, spec: RolloutSpec, now: Int64) throws(RolloutError) {
         if let existing = rollout(of: model) {
             let (active, description) = existing.data.withLock {
-                ($0.state.isActive, "\($0.strategy == .canary ? "canary" : "A/B test") \($0.id) (\($0.state.protoName))")
+                (
+                    $0.state.isActive,
+                    "\($0.strategy == .canary ? "canary" : "A/B test") \($0.id) (\($0.state.protoName))"
+                )
             }
             if active {
                 throw .precondition(
@@ -91,16 +98,16 @@ extension RolloutManager {
         let id = Self.newRolloutID()
         let data = try RolloutBuilder(model: model, registry: registry).build(spec, id: id, now: now)
         let rollout = Rollout(data: data)
-        let previous = entries.withLock { entries -> ModelEntry? in
-            let previous = entries[model]
-            entries[model] = ModelEntry(rollout: rollout, table: nil, generation: 0)
+        let previous = routes.withLock { routes -> ModelEntry? in
+            let previous = routes.entries[model]
+            routes.set(model, ModelEntry(rollout: rollout, table: nil, generation: 0))
             return previous
         }
         republish(rollout)
         do {
             try save(rollout, force: true)
         } catch {
-            entries.withLock { $0[model] = previous }
+            routes.withLock { $0.set(model, previous) }
             throw RolloutError(.internalError, "rollout not started: \(error.message)")
         }
     }
@@ -135,14 +142,18 @@ extension RolloutManager {
     static func setWeights(_ weights: [String: Double], on d: inout RolloutData) throws(RolloutError) {
         let names = d.variants.filter { !$0.isShadow }.map(\.name)
         for name in weights.keys.sorted() where !names.contains(name) {
-            throw .invalid("unknown variant \"\(name)\"; the variants that take traffic are \(names.joined(separator: ", "))")
+            throw .invalid(
+                "unknown variant \"\(name)\"; the variants that take traffic are \(names.joined(separator: ", "))")
         }
         var values: [Double] = []
         for name in names {
             guard let w = weights[name] else {
-                throw .invalid("missing a weight for variant \"\(name)\"; give one for each of \(names.joined(separator: ", "))")
+                throw .invalid(
+                    "missing a weight for variant \"\(name)\"; give one for each of \(names.joined(separator: ", "))")
             }
-            guard w.isFinite, w >= 0, w <= 100 else { throw .invalid("weight \(w) of \(name) is out of range [0, 100]") }
+            guard w.isFinite, w >= 0, w <= 100 else {
+                throw .invalid("weight \(w) of \(name) is out of range [0, 100]")
+            }
             values.append(w)
         }
         let bps = try RolloutBuilder.weightsInBasisPoints(values, sum: values.reduce(0, +))
@@ -172,7 +183,8 @@ extension RolloutManager {
                 }
             }
             rollout.data.withLock { d in
-                d.lastDecision = "rolled back by request; "
+                d.lastDecision =
+                    "rolled back by request; "
                     + (failures.isEmpty
                         ? "archived version\(toArchive.count > 1 ? "s" : "") "
                             + toArchive.map(String.init).joined(separator: ", ") : failures.joined(separator: "; "))
@@ -196,16 +208,21 @@ extension RolloutManager {
             } else {
                 let arms = d.variants.indices.filter { !d.variants[$0].isShadow }
                 if let arm, !arm.isEmpty {
-                    guard let i = arms.first(where: { d.variants[$0].name == arm || String(d.variants[$0].version) == arm })
+                    guard
+                        let i = arms.first(where: {
+                            d.variants[$0].name == arm || String(d.variants[$0].version) == arm
+                        })
                     else {
-                        throw .invalid("no arm \"\(arm)\"; arms are "
-                            + arms.map { d.variants[$0].name }.joined(separator: ", "))
+                        throw .invalid(
+                            "no arm \"\(arm)\"; arms are "
+                                + arms.map { d.variants[$0].name }.joined(separator: ", "))
                     }
                     target = i
                 } else if arms.count == 2 {
                     target = arms[1]
                 } else {
-                    throw .invalid("name the arm to promote; arms are " + arms.map { d.variants[$0].name }.joined(separator: ", "))
+                    throw .invalid(
+                        "name the arm to promote; arms are " + arms.map { d.variants[$0].name }.joined(separator: ", "))
                 }
             }
             let previous = d.routeAllTo
@@ -233,10 +250,13 @@ extension RolloutManager {
         }
         rollout.data.withLock { d in
             if isControl {
-                d.transition(to: .completed, reason: "completed: kept control \(d.variants[target].name) (version \(version))", at: now)
+                d.transition(
+                    to: .completed, reason: "completed: kept control \(d.variants[target].name) (version \(version))",
+                    at: now)
             } else {
                 d.transition(
-                    to: .promoted, reason: "promoted by request: version \(version) is Production, version \(baseline) archived",
+                    to: .promoted,
+                    reason: "promoted by request: version \(version) is Production, version \(baseline) archived",
                     at: now)
             }
         }

@@ -63,7 +63,7 @@ extension RolloutManager {
             do {
                 let data = try Self.load(path: path, model: name)
                 let rollout = Rollout(data: data)
-                entries.withLock { $0[name] = ModelEntry(rollout: rollout, table: nil, generation: 0) }
+                routes.withLock { $0.set(name, ModelEntry(rollout: rollout, table: nil, generation: 0)) }
                 republish(rollout)
             } catch {
                 problems.append(error)
@@ -115,7 +115,8 @@ extension RolloutManager {
                 let now = clock.nowUnixMs()
                 rollout.data.withLock { d in
                     d.transition(
-                        to: .paused, reason: "promotion of version \(version) to Production failed (\(error)); "
+                        to: .paused,
+                        reason: "promotion of version \(version) to Production failed (\(error)); "
                             + "paused with the traffic split restored", at: now)
                     d.routeAllTo = nil
                     d.routingGeneration += 1

@@ -17,8 +17,9 @@ public struct RolloutStatus: Sendable, Hashable {
 
     /// The status of a model without any rollout.
     public static func none(model: String) -> RolloutStatus {
-        RolloutStatus(model: model, rolloutID: "", state: .none, strategy: nil, variants: [], stepIndex: 0, steps: [],
-                      lastDecision: "", history: [], ab: nil, auto: false)
+        RolloutStatus(
+            model: model, rolloutID: "", state: .none, strategy: nil, variants: [], stepIndex: 0, steps: [],
+            lastDecision: "", history: [], ab: nil, auto: false)
     }
 }
 
@@ -60,7 +61,8 @@ extension RolloutData {
             return VariantStatus(
                 name: v.name, version: v.version, weight: Double(v.weightBP) / 100,
                 step: stepStats[i].summary, overall: overall.summary, isShadow: v.isShadow,
-                agreementRate: overall.shadowCompared > 0 ? Double(overall.shadowAgreed) / Double(overall.shadowCompared) : 0)
+                agreementRate: overall.shadowCompared > 0
+                    ? Double(overall.shadowAgreed) / Double(overall.shadowCompared) : 0)
         }
         return RolloutStatus(
             model: model, rolloutID: id, state: state, strategy: strategy, variants: variantStatuses,
@@ -77,8 +79,9 @@ extension RolloutData {
         var minP = 1.0
         var required: Double? = nil
         guard let control = arms.first else {
-            return ABResult(metric: metric, pValue: 1, requiredSampleSize: 0, requiredSampleSizeExact: 0,
-                            sampleSizeReached: false, significant: false)
+            return ABResult(
+                metric: metric, pValue: 1, requiredSampleSize: 0, requiredSampleSizeExact: 0,
+                sampleSizeReached: false, significant: false)
         }
         let c = overallStats[control]
         for arm in arms.dropFirst() {
@@ -90,7 +93,8 @@ extension RolloutData {
                 let (x1, n1) = Self.proportion(c, metric)
                 let (x2, n2) = Self.proportion(t, metric)
                 test = HypothesisTests.twoProportionZTest(successes1: x1, trials1: n1, successes2: x2, trials2: n2)
-                n = n1 > 0
+                n =
+                    n1 > 0
                     ? HypothesisTests.sampleSizeForProportions(
                         baselineRate: x1 / n1, effect: minDetectableEffect, alpha: adjustedAlpha) : nil
             case .meanScore, .latency:
@@ -99,7 +103,8 @@ extension RolloutData {
                 test = HypothesisTests.welchTTest(
                     mean1: m1.mean, variance1: m1.variance, count1: Double(m1.count),
                     mean2: m2.mean, variance2: m2.variance, count2: Double(m2.count))
-                n = m1.count >= 2 && m2.count >= 2
+                n =
+                    m1.count >= 2 && m2.count >= 2
                     ? HypothesisTests.sampleSizeForMeans(
                         variance: (m1.variance + m2.variance) / 2, effect: minDetectableEffect, alpha: adjustedAlpha)
                     : nil
@@ -111,8 +116,9 @@ extension RolloutData {
         let exact = required ?? 0
         let rounded = exact.isFinite ? UInt64(exact.rounded(.up)) : UInt64.max
         let reached = required != nil && arms.allSatisfy { Self.observations(overallStats[$0], metric) >= rounded }
-        return ABResult(metric: metric, pValue: pValue, requiredSampleSize: rounded, requiredSampleSizeExact: exact,
-                        sampleSizeReached: reached, significant: pValue < alpha)
+        return ABResult(
+            metric: metric, pValue: pValue, requiredSampleSize: rounded, requiredSampleSizeExact: exact,
+            sampleSizeReached: reached, significant: pValue < alpha)
     }
 
     /// (successes, trials) of a rate metric.

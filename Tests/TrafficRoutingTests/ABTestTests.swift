@@ -1,10 +1,12 @@
 import Testing
+
 @testable import TrafficRouting
 
 // Reference values from scipy 1.17.1, made in the test setup with /tmp/venvprobe/bin/python:
 //   positive rate: x1,n1,x2,n2 = 600,5000,700,5000; p=(x1+x2)/(n1+n2)
 //     z=(x2/n2-x1/n1)/sqrt(p*(1-p)*(1/n1+1/n2)); 2*stats.norm.sf(abs(z))           → 0.002944194493609887
-//     p1=0.12; p2=0.14; pb=0.13; (norm.ppf(0.975)*sqrt(2*pb*(1-pb)) + norm.ppf(0.8)*sqrt(p1*(1-p1)+p2*(1-p2)))**2/0.02**2
+//     p1=0.12; p2=0.14; pb=0.13
+//     (norm.ppf(0.975)*sqrt(2*pb*(1-pb)) + norm.ppf(0.8)*sqrt(p1*(1-p1)+p2*(1-p2)))**2/0.02**2
 //                                                                                 → 4437.362370579443
 //   mean score: a=[((i*7919)%1000)/1000.0*0.5+0.25 for i in range(3000)]
 //               b=[((i*104729)%997)/997.0*0.6+0.21 for i in range(2500)]
@@ -28,10 +30,16 @@ struct ABTestTests {
     }
 
     func start(_ m: RolloutManager, metric: ABMetric, effect: Double) throws {
-        _ = try m.execute(model: "churn", .start(RolloutSpec(
-            strategy: .abTest,
-            arms: [ABArm(name: "control", version: "1", weight: 50), ABArm(name: "treatment", version: "2", weight: 50)],
-            metric: metric, minDetectableEffect: effect, significance: 0.05)))
+        _ = try m.execute(
+            model: "churn",
+            .start(
+                RolloutSpec(
+                    strategy: .abTest,
+                    arms: [
+                        ABArm(name: "control", version: "1", weight: 50),
+                        ABArm(name: "treatment", version: "2", weight: 50),
+                    ],
+                    metric: metric, minDetectableEffect: effect, significance: 0.05)))
     }
 
     @Test("positive rates 12% vs 14%: p-value and sample size agree with scipy to 1e-6") func positiveRate() throws {

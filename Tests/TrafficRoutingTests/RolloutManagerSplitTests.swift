@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TrafficRouting
 
 @Suite("Traffic splitting")
@@ -62,10 +63,15 @@ struct RolloutManagerSplitTests {
 
     @Test("A/B arms are cumulative ranges at their weights") func abRanges() throws {
         let m = manager()
-        _ = try m.execute(model: "churn", .start(RolloutSpec(strategy: .abTest, arms: [
-            ABArm(name: "a", version: "1", weight: 20), ABArm(name: "b", version: "2", weight: 30),
-            ABArm(name: "c", version: "3", weight: 50),
-        ])))
+        _ = try m.execute(
+            model: "churn",
+            .start(
+                RolloutSpec(
+                    strategy: .abTest,
+                    arms: [
+                        ABArm(name: "a", version: "1", weight: 20), ABArm(name: "b", version: "2", weight: 30),
+                        ABArm(name: "c", version: "3", weight: 50),
+                    ])))
         var counts: [String: Int] = [:]
         for i in 0..<100_000 {
             let a = try #require(m.assign(model: "churn", routingKey: "k\(i)"))
@@ -94,11 +100,18 @@ struct RolloutManagerSplitTests {
         #expect(shadow.agreementRate == 0.75)
     }
 
-    @Test("statistics per variant: counts, error rate, latency quantiles, confidence, positive rate") func stats() throws {
+    @Test("statistics per variant: counts, error rate, latency quantiles, confidence, positive rate") func stats()
+        throws
+    {
         let m = manager()
-        _ = try m.execute(model: "churn", .start(RolloutSpec(strategy: .abTest, arms: [
-            ABArm(name: "a", version: "1", weight: 50), ABArm(name: "b", version: "2", weight: 50),
-        ])))
+        _ = try m.execute(
+            model: "churn",
+            .start(
+                RolloutSpec(
+                    strategy: .abTest,
+                    arms: [
+                        ABArm(name: "a", version: "1", weight: 50), ABArm(name: "b", version: "2", weight: 50),
+                    ])))
         var armA: Assignment?
         var i = 0
         while armA == nil {
@@ -108,8 +121,11 @@ struct RolloutManagerSplitTests {
         let a = try #require(armA)
         for j in 1...100 {
             // Latencies 1…100 ms; every 10th call fails.
-            m.record(a, outcome: Outcome(ok: j % 10 != 0, latencyNs: UInt64(j) * 1_000_000, confidence: 0.8,
-                                         positive: j % 3 == 0, score: 0.5))
+            m.record(
+                a,
+                outcome: Outcome(
+                    ok: j % 10 != 0, latencyNs: UInt64(j) * 1_000_000, confidence: 0.8,
+                    positive: j % 3 == 0, score: 0.5))
         }
         let s = m.status(model: "churn").variants[0].overall
         #expect(s.requests == 100 && s.errors == 10)
