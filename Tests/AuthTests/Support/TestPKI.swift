@@ -26,7 +26,7 @@ final class TestPKI: Sendable {
         try Self.openssl(["pkey", "-in", "\(dir)/ed.pem", "-pubout", "-out", "\(dir)/ed.pub"])
         try Self.openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "\(dir)/rsa1024.pem"])
         try Self.openssl(["pkey", "-in", "\(dir)/rsa1024.pem", "-pubout", "-out", "\(dir)/rsa1024.pub"])
-        FileManager.default.createFile(atPath: "\(dir)/hs.key", contents: Data(hmacSecret))
+        _ = FileManager.default.createFile(atPath: "\(dir)/hs.key", contents: Data(hmacSecret))
         try writeJWKS()
     }
 
@@ -74,7 +74,7 @@ final class TestPKI: Sendable {
               {"kty": "oct", "kid": "hs-jwks", "alg": "HS256", "k": "\(Base64URL.encode(hmacSecret))"}
             ]}
             """
-        FileManager.default.createFile(atPath: "\(dir)/jwks.json", contents: Data(jwks.utf8))
+        _ = FileManager.default.createFile(atPath: "\(dir)/jwks.json", contents: Data(jwks.utf8))
     }
 
     // MARK: Minting
@@ -108,7 +108,7 @@ final class TestPKI: Sendable {
             return try Self.derToJOSE(der, width: 32)
         case .ed:
             let path = "\(dir)/in-\(UInt64.random(in: 0...UInt64.max)).bin"
-            FileManager.default.createFile(atPath: path, contents: data)
+            _ = FileManager.default.createFile(atPath: path, contents: data)
             defer { try? FileManager.default.removeItem(atPath: path) }
             return Array(try Self.openssl(["pkeyutl", "-sign", "-inkey", "\(dir)/ed.pem", "-rawin", "-in", path]))
         }
@@ -152,7 +152,7 @@ final class TestPKI: Sendable {
     /// A complete security configuration using every key kind, written to a temp file.
     func writeConfig(_ body: String, name: String = "security-\(UInt32.random(in: 0...UInt32.max)).json") -> String {
         let path = "\(dir)/\(name)"
-        FileManager.default.createFile(atPath: path, contents: Data(body.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(body.utf8))
         return path
     }
 
