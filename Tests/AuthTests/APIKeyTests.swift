@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Auth
@@ -75,5 +76,34 @@ struct APIKeyTests {
         let s = try AuthService(configPath: pki.writeConfig(config([a], extra: #", "bindings": [{"subject": "ops", "method": "api-key", "roles": ["deployer"]}, {"subject": "ops", "method": "jwt", "roles": ["admin"]}]"#)))
         #expect(call(s, a.key, rpc: .rollout).principal?.roles == ["deployer", "viewer"])
         #expect(call(s, a.key, rpc: .predict).principal == nil)
+    }
+}
+
+@Suite("Configuration watching")
+struct WatchTests {
+    @Test("changing the configuration file reloads it; a broken edit is reported and the old policy stays")
+    func watch() throws {
+        let pki = try TestPKI.shared()
+        let a = try APIKeys.create(id: "a", principal: "pa", roles: ["predictor"], expires: nil)
+        let b = try APIKeys.create(id: "b", principal: "pb", roles: ["predictor"], expires: nil)
+        let name = "watch-\(UInt32.random(in: 0...UInt32.max)).json"
+        let path = pki.writeConfig("{\"apiKeys\": [\(a.configEntry)]}", name: name)
+        let s = try AuthService(configPath: path)
+        #expect(s.watchedFiles == [path])
+        final class Events: Sendable { let list = Mutex<[Bool]>([]) }
+        let events = Events()
+        s.startWatching(interval: 0.05) { r in events.list.withLock { $0.append((try? r.get()) != nil) } }
+        defer { s.shutdown() }
+        func call(_ key: String) -> Bool { s.authorize(AuthRequest(rpc: .predict, model: "m", apiKey: key)).principal != nil }
+        #expect(call(a.key) && !call(b.key))
+        _ = pki.writeConfig("{\"apiKeys\": [\(b.configEntry)]}", name: name)
+        let deadline = Date().addingTimeInterval(3)
+        while events.list.withLock({ $0.isEmpty }) && Date() < deadline { usleep(10_000) }
+        #expect(events.list.withLock { $0 } == [true])
+        #expect(!call(a.key) && call(b.key))
+        _ = pki.writeConfig("{\"apiKeys\": [", name: name)
+        while events.list.withLock({ $0.count < 2 }) && Date() < deadline.addingTimeInterval(3) { usleep(10_000) }
+        #expect(events.list.withLock { $0 } == [true, false])
+        #expect(call(b.key))
     }
 }
