@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Auth
@@ -50,5 +51,24 @@ struct SecurityConfigTests {
         #expect(c.apiKeys.first?.expires == 1_801_353_600)
         #expect(c.bindings.first?.rateLimits["predict"] == .init(requestsPerSecond: 50, burst: 50))
         #expect(c.healthOpen)
+    }
+}
+
+@Suite("Example configuration")
+struct ExampleConfigTests {
+    @Test("deploy/security.example.json parses and its roles and bindings are consistent")
+    func example() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let path = root.appendingPathComponent("deploy/security.example.json").path
+        let c = try SecurityConfig.load(path: path)
+        _ = try RBACPolicy(config: c)
+        #expect(c.jwt?.keys.count == 2 && c.apiKeys.count == 2 && c.bindings.count == 5)
+        #expect(c.audit.onFailure == .failClosed && c.healthOpen)
+        let rbac = try RBACPolicy(config: c)
+        let roles = rbac.effectiveRoles(subject: "carol", method: .jwt, direct: ["viewer"], claimRoles: ["fraud-team"])
+        #expect(roles == ["fraud-predictor", "viewer"])
+        #expect(rbac.permissions(for: roles).allows(.predict, model: "fraud-eu"))
+        #expect(!rbac.permissions(for: roles).allows(.predict, model: "churn"))
     }
 }
