@@ -81,7 +81,9 @@ public final class AuthService: Sendable {
     public func authorize(_ request: AuthRequest) -> AuthDecision {
         if let audit, !audit.isAccepting {
             return .denied(
-                AuthDenial(code: .unavailable, message: "audit log unavailable; try again later", reason: "audit sink failed or full (fail-closed)"))
+                AuthDenial(
+                    code: .unavailable, message: "audit log unavailable; try again later",
+                    reason: "audit sink failed or full (fail-closed)"))
         }
         guard let policy = policy.withLock({ $0 }) else { return .allowed(Self.anonymous) }
         let now = Clock.wallSeconds()

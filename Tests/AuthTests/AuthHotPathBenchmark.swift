@@ -23,7 +23,10 @@ struct AuthHotPathBenchmark {
         func us(_ t: timeval) -> Double { Double(t.tv_sec) * 1e6 + Double(t.tv_usec) }
         let cpu = (us(cpuEnd.ru_utime) - us(cpuStart.ru_utime) + us(cpuEnd.ru_stime) - us(cpuStart.ru_stime)) * 1000
         let n = Double(per * threads)
-        print(String(format: "BENCH %-44@ threads=%d  wall %7.1f ns/call  cpu %7.1f ns/call", label as NSString, threads, wall / n, cpu / n))
+        print(
+            String(
+                format: "BENCH %-44@ threads=%d  wall %7.1f ns/call  cpu %7.1f ns/call", label as NSString, threads,
+                wall / n, cpu / n))
     }
 
     @Test("authorize with a cached token, an API key, insecure mode; audit enqueue")
@@ -31,11 +34,13 @@ struct AuthHotPathBenchmark {
         let pki = try TestPKI.shared()
         let auditPath = "\(pki.dir)/bench-audit.log"
         let key = try APIKeys.create(id: "k", principal: "bench", roles: ["predictor"], expires: nil)
-        let s = try AuthService(configPath: pki.writeConfig("""
-            {\(pki.jwtSection), "apiKeys": [\(key.configEntry)],
-             "bindings": [{"subject": "bench", "roles": [], "rateLimits": {"predict": {"requestsPerSecond": 1e12, "burst": 1e12}}}],
-             "audit": {"path": "\(auditPath)", "queueCapacity": 2000000}}
-            """))
+        let s = try AuthService(
+            configPath: pki.writeConfig(
+                """
+                {\(pki.jwtSection), "apiKeys": [\(key.configEntry)],
+                 "bindings": [{"subject": "bench", "roles": [], "rateLimits": {"predict": {"requestsPerSecond": 1e12, "burst": 1e12}}}],
+                 "audit": {"path": "\(auditPath)", "queueCapacity": 2000000}}
+                """))
         let rs = try pki.mint(
             header: TestPKI.header(alg: "RS256", kid: "rsa-1"),
             payload: TestPKI.claims(sub: "bench", extra: "\"jti\":\"j1\",\"roles\":[\"predictor\"]"), signer: .rsa)
@@ -51,9 +56,10 @@ struct AuthHotPathBenchmark {
         let audit = try #require(s.audit)
         measure("authorize + AuditRecord + enqueue (JWT)") {
             let d = s.authorize(jwtReq)
-            audit.record(AuditRecord(
-                request: jwtReq, decision: d, startTime: 0, requestID: "r", selector: "", resolvedVersion: 1,
-                grpcStatus: 0, latencyMicros: 10))
+            audit.record(
+                AuditRecord(
+                    request: jwtReq, decision: d, startTime: 0, requestID: "r", selector: "", resolvedVersion: 1,
+                    grpcStatus: 0, latencyMicros: 10))
         }
         audit.flush()
         let insecure = AuthService.insecure()
@@ -61,10 +67,13 @@ struct AuthHotPathBenchmark {
 
         // Uncached verification cost per algorithm (a fresh policy each round would dominate; verify directly).
         let policy = try SecurityPolicy(
-            config: SecurityConfig.load(path: pki.writeConfig("{\(pki.jwtSection)}")), rateLimits: RateLimiterRegistry())
+            config: SecurityConfig.load(path: pki.writeConfig("{\(pki.jwtSection)}")), rateLimits: RateLimiterRegistry()
+        )
         let verifier = try #require(policy.verifier)
-        for (alg, kid, signer) in [("RS256", "rsa-1", TestPKI.Signer.rsa), ("ES256", "ec-1", .ec), ("EdDSA", "ed-1", .ed),
-                                   ("HS256", "hs-1", .hmac(pki.hmacSecret))] {
+        for (alg, kid, signer) in [
+            ("RS256", "rsa-1", TestPKI.Signer.rsa), ("ES256", "ec-1", .ec), ("EdDSA", "ed-1", .ed),
+            ("HS256", "hs-1", .hmac(pki.hmacSecret)),
+        ] {
             let t = try pki.mint(header: TestPKI.header(alg: alg, kid: kid), payload: TestPKI.claims(), signer: signer)
             let now = Date().timeIntervalSince1970
             let n = 2000

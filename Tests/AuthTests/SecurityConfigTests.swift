@@ -13,22 +13,39 @@ struct SecurityConfigTests {
         } catch { return error.description }
     }
 
-    @Test("mistakes get precise messages", arguments: [
-        (#"{"apikeys": []}"#, "unknown field \"apikeys\""),
-        (#"{"apiKeys": [{"id": "a", "sha256": "abc", "principal": "p", "roles": []}]}"#, "apiKeys[0].sha256: expected 64 hex digits"),
-        (#"{"apiKeys": [{"id": "a", "sha256": "\#(String(repeating: "0", count: 64))", "principal": "p", "roles": ["root"]}]}"#, "unknown role \"root\""),
-        (#"{"apiKeys": [{"id": "a", "sha256": "\#(String(repeating: "0", count: 64))", "principal": "p", "roles": [], "expires": "soon"}]}"#, "apiKeys[0].expires"),
-        (#"{"roles": {"x": [{"rpc": "Delete", "model": "*"}]}}"#, "roles.x[0].rpc"),
-        (#"{"bindings": [{"roles": ["admin"]}]}"#, "needs exactly one of \"subject\" and \"jwtRole\""),
-        (#"{"bindings": [{"subject": "a", "method": "password", "roles": []}]}"#, "bindings[0].method"),
-        (#"{"bindings": [{"subject": "a", "roles": [], "rateLimits": {"predict": {"requestsPerSecond": 0}}}]}"#, "requestsPerSecond must be > 0"),
-        (#"{"bindings": [{"subject": "a", "roles": [], "rateLimits": {"writes": {"requestsPerSecond": 1}}}]}"#, "unknown rate class"),
-        (#"{"audit": {"onFailure": "maybe"}}"#, "audit.onFailure"),
-        (#"{"jwt": {"issuer": "i", "keys": []}}"#, "jwt.audience: missing"),
-        (#"{"jwt": {"issuer": "i", "audience": "a", "leewaySeconds": 9999, "keys": []}}"#, "jwt.leewaySeconds"),
-        (#"{"health": {"open": "yes"}}"#, "health.open"),
-        (#"{"apiKeys": [] "#, "invalid JSON"),
-    ])
+    @Test(
+        "mistakes get precise messages",
+        arguments: [
+            (#"{"apikeys": []}"#, "unknown field \"apikeys\""),
+            (
+                #"{"apiKeys": [{"id": "a", "sha256": "abc", "principal": "p", "roles": []}]}"#,
+                "apiKeys[0].sha256: expected 64 hex digits"
+            ),
+            (
+                #"{"apiKeys": [{"id": "a", "sha256": "\#(String(repeating: "0", count: 64))", "principal": "p", "roles": ["root"]}]}"#,
+                "unknown role \"root\""
+            ),
+            (
+                #"{"apiKeys": [{"id": "a", "sha256": "\#(String(repeating: "0", count: 64))", "principal": "p", "roles": [], "expires": "soon"}]}"#,
+                "apiKeys[0].expires"
+            ),
+            (#"{"roles": {"x": [{"rpc": "Delete", "model": "*"}]}}"#, "roles.x[0].rpc"),
+            (#"{"bindings": [{"roles": ["admin"]}]}"#, "needs exactly one of \"subject\" and \"jwtRole\""),
+            (#"{"bindings": [{"subject": "a", "method": "password", "roles": []}]}"#, "bindings[0].method"),
+            (
+                #"{"bindings": [{"subject": "a", "roles": [], "rateLimits": {"predict": {"requestsPerSecond": 0}}}]}"#,
+                "requestsPerSecond must be > 0"
+            ),
+            (
+                #"{"bindings": [{"subject": "a", "roles": [], "rateLimits": {"writes": {"requestsPerSecond": 1}}}]}"#,
+                "unknown rate class"
+            ),
+            (#"{"audit": {"onFailure": "maybe"}}"#, "audit.onFailure"),
+            (#"{"jwt": {"issuer": "i", "keys": []}}"#, "jwt.audience: missing"),
+            (#"{"jwt": {"issuer": "i", "audience": "a", "leewaySeconds": 9999, "keys": []}}"#, "jwt.leewaySeconds"),
+            (#"{"health": {"open": "yes"}}"#, "health.open"),
+            (#"{"apiKeys": [] "#, "invalid JSON"),
+        ])
     func mistakes(json: String, message: String) {
         let e = error(json)
         #expect(e?.contains(message) == true, "got: \(e ?? "no error")")
@@ -37,14 +54,16 @@ struct SecurityConfigTests {
 
     @Test("a complete example parses with its defaults and relative paths resolved")
     func complete() throws {
-        let c = try SecurityConfig.parse(Array("""
-            {"$comment": "example",
-             "jwt": {"issuer": "https://id.example", "audience": "sluice", "jwksFile": "jwks.json"},
-             "apiKeys": [{"id": "k", "sha256": "\(String(repeating: "ab", count: 32))", "principal": "p", "roles": ["predictor"],
-                          "expires": "2027-01-31T00:00:00Z"}],
-             "bindings": [{"subject": "p", "roles": ["viewer"], "rateLimits": {"predict": {"requestsPerSecond": 50}}}],
-             "audit": {"path": "audit/audit.log", "onFailure": "fail-closed"}}
-            """.utf8), source: "x", baseDirectory: "/etc/sluice")
+        let c = try SecurityConfig.parse(
+            Array(
+                """
+                {"$comment": "example",
+                 "jwt": {"issuer": "https://id.example", "audience": "sluice", "jwksFile": "jwks.json"},
+                 "apiKeys": [{"id": "k", "sha256": "\(String(repeating: "ab", count: 32))", "principal": "p", "roles": ["predictor"],
+                              "expires": "2027-01-31T00:00:00Z"}],
+                 "bindings": [{"subject": "p", "roles": ["viewer"], "rateLimits": {"predict": {"requestsPerSecond": 50}}}],
+                 "audit": {"path": "audit/audit.log", "onFailure": "fail-closed"}}
+                """.utf8), source: "x", baseDirectory: "/etc/sluice")
         #expect(c.jwt?.leewaySeconds == 30 && c.jwt?.rolesClaim == "roles" && c.jwt?.maxTokenBytes == 8192)
         #expect(c.jwt?.jwksFile == "/etc/sluice/jwks.json")
         #expect(c.audit.path == "/etc/sluice/audit/audit.log" && c.audit.onFailure == .failClosed)

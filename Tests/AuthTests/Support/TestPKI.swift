@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Auth
 
 /// Keys generated at test time with the `openssl` CLI, and a minter for hostile and valid JWTs.
@@ -20,11 +21,15 @@ final class TestPKI: Sendable {
         hmacSecret = (0..<48).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
         try Self.openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "\(dir)/rsa.pem"])
         try Self.openssl(["pkey", "-in", "\(dir)/rsa.pem", "-pubout", "-out", "\(dir)/rsa.pub"])
-        try Self.openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "\(dir)/ec.pem"])
+        try Self.openssl([
+            "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "\(dir)/ec.pem",
+        ])
         try Self.openssl(["pkey", "-in", "\(dir)/ec.pem", "-pubout", "-out", "\(dir)/ec.pub"])
         try Self.openssl(["genpkey", "-algorithm", "ED25519", "-out", "\(dir)/ed.pem"])
         try Self.openssl(["pkey", "-in", "\(dir)/ed.pem", "-pubout", "-out", "\(dir)/ed.pub"])
-        try Self.openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "\(dir)/rsa1024.pem"])
+        try Self.openssl([
+            "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "\(dir)/rsa1024.pem",
+        ])
         try Self.openssl(["pkey", "-in", "\(dir)/rsa1024.pem", "-pubout", "-out", "\(dir)/rsa1024.pub"])
         _ = FileManager.default.createFile(atPath: "\(dir)/hs.key", contents: Data(hmacSecret))
         try writeJWKS()
@@ -60,8 +65,10 @@ final class TestPKI: Sendable {
     }
 
     private func writeJWKS() throws(Failure) {
-        let modHex = String(decoding: try Self.openssl(["rsa", "-pubin", "-in", "\(dir)/rsa.pub", "-modulus", "-noout"]), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "Modulus=", with: "")
+        let modHex = String(
+            decoding: try Self.openssl(["rsa", "-pubin", "-in", "\(dir)/rsa.pub", "-modulus", "-noout"]), as: UTF8.self
+        )
+        .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "Modulus=", with: "")
         guard let n = Hex.decode(modHex) else { throw Failure(description: "cannot read RSA modulus") }
         let point = try derTail("ec.pub", 65)
         let ed = try derTail("ed.pub", 32)
