@@ -58,13 +58,18 @@ public final class AuditLog: Sendable {
         return ok
     }
 
-    /// Blocks until every record enqueued before the call has been written (or dropped).
-    public func flush() {
+    /// Blocks until every record enqueued before the call has been written (or dropped), at most `timeout`
+    /// seconds. Returns false on timeout (a fail-closed sink that keeps failing).
+    @discardableResult
+    public func flush(timeout: Double = 5) -> Bool {
+        let deadline = Clock.monotonicNanos() + UInt64(max(0, timeout) * 1e9)
         while queue.withLock({ !$0.records.isEmpty }) || writer.hasRetryBatch {
-            if finished.load(ordering: .acquiring) { return }
+            if finished.load(ordering: .acquiring) { return true }
+            if Clock.monotonicNanos() > deadline { return false }
             usleep(2000)
         }
         writer.waitIdle()
+        return !writer.hasRetryBatch
     }
 
     /// Writes everything queued, fsyncs, and stops the writer. Later records are refused.
