@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
         .target(name: "CSluiceProto", dependencies: ["CProtobufC"]),
         .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
+        .target(name: "CSluiceProtoSupport", dependencies: ["CProtobufC"]),
 
         // ---- Protocol stack ----------------------------------------------------------------------
         .target(name: "NetCore", dependencies: ["CSystemShims"], swiftSettings: swiftSettings),
@@ -45,12 +46,15 @@ let package = Package(
         ),
 
         // ---- Messages ----------------------------------------------------------------------------
-        .target(name: "SluiceProto", dependencies: ["CSluiceProto", "CProtobufC"], swiftSettings: swiftSettings),
+        .target(name: "SluiceProto", dependencies: ["CSluiceProto", "CSluiceProtoSupport", "CProtobufC", "GRPCCore"], swiftSettings: swiftSettings),
+
+        // ---- Shared: counters, histograms, Prometheus text (no I/O) ---------------------------
+        .target(name: "ServerMetrics", swiftSettings: swiftSettings),
 
         // ---- Model side --------------------------------------------------------------------------
         .target(name: "ONNXFormat", dependencies: ["CONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
         .target(name: "InferenceEngine", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
-        .target(name: "ModelRegistry", dependencies: ["InferenceEngine", "COpenSSL"], swiftSettings: swiftSettings),
+        .target(name: "ModelRegistry", dependencies: ["COpenSSL", "ServerMetrics"], swiftSettings: swiftSettings),
         .target(name: "TrafficRouting", swiftSettings: swiftSettings),
 
         // ---- Security (pure logic: takes header strings, returns principals and decisions) -------
@@ -59,12 +63,17 @@ let package = Package(
         // ---- Service layer and composition -------------------------------------------------------
         .target(
             name: "InferenceService",
-            dependencies: ["GRPCCore", "SluiceProto", "InferenceEngine", "ModelRegistry", "TrafficRouting", "Auth"],
+            dependencies: [
+                "GRPCCore", "SluiceProto", "InferenceEngine", "ModelRegistry", "ServerMetrics", "TrafficRouting", "Auth",
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "SluiceServer",
-            dependencies: ["GRPCServer", "GRPCCore", "InferenceService", "ModelRegistry", "InferenceEngine", "NetCore"],
+            dependencies: [
+                "GRPCServer", "GRPCCore", "InferenceService", "ModelRegistry", "InferenceEngine", "NetCore",
+                "ServerMetrics", "TrafficRouting", "Auth",
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -76,6 +85,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // ---- Tests (TestSupport is linked into test targets only) -------------------------------
+        .target(name: "TestSupport", path: "Sources/TestSupport", swiftSettings: swiftSettings),
         // ---- Tests -------------------------------------------------------------------------------
         .testTarget(name: "GRPCCoreTests", dependencies: ["GRPCCore"], swiftSettings: swiftSettings),
         .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "NetCore"], swiftSettings: swiftSettings),
@@ -84,15 +95,16 @@ let package = Package(
             dependencies: ["GRPCServer", "GRPCCore", "HTTP2", "NetCore", "TLS"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SluiceProtoTests", dependencies: ["SluiceProto"], swiftSettings: swiftSettings),
+        .testTarget(name: "SluiceProtoTests", dependencies: ["SluiceProto", "TestSupport", "GRPCCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "InferenceEngineTests", dependencies: ["InferenceEngine", "ONNXFormat"], swiftSettings: swiftSettings),
-        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "InferenceEngine"], swiftSettings: swiftSettings),
+        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry"], swiftSettings: swiftSettings),
+        .testTarget(name: "ServerMetricsTests", dependencies: ["ServerMetrics"], swiftSettings: swiftSettings),
         .testTarget(name: "TrafficRoutingTests", dependencies: ["TrafficRouting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "InferenceServiceTests",
-            dependencies: ["InferenceService", "GRPCCore", "SluiceProto", "ModelRegistry", "InferenceEngine"],
+            dependencies: ["InferenceService", "GRPCCore", "SluiceProto", "ModelRegistry", "InferenceEngine", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

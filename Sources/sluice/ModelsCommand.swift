@@ -1,7 +1,167 @@
 import ArgumentParser
+import Foundation
+import ModelRegistry
 
-// Work in progress: replaced by the issue that introduces `sluice models`.
+/// `sluice models ...`: manage a registry directory (the server picks changes up without a restart).
 struct ModelsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "models", abstract: "(in progress)")
-    func run() throws { throw ValidationError("'sluice models' is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "List, register, promote and alias model versions in a registry directory.",
+        discussion: """
+            The registry is a directory: <registry>/<model>/<version>/model.onnx plus <registry>/<model>/model.json.
+            A running `sluice serve --models <registry>` sees every change within a second.
+            """,
+        subcommands: [List.self, Register.self, Promote.self, Alias.self, Show.self]
+    )
+}
+
+/// The `--registry` option shared by every `models` subcommand.
+struct RegistryOption: ParsableArguments {
+    @Option(name: .long, help: "Registry directory (default: $SLUICE_REGISTRY or ./registry).")
+    var registry: String?
+
+    var source: LocalDirectorySource {
+        LocalDirectorySource(root: registry ?? ProcessInfo.processInfo.environment["SLUICE_REGISTRY"] ?? "registry")
+    }
+}
+
+/// Turns registry errors into a clean CLI failure.
+func runRegistryCommand(_ body: () throws -> Void) throws {
+    do { try body() } catch let error as RegistryError {
+        throw CLIError(message: error.message)
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+extension ModelsCommand {
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List models and their versions.")
+        @OptionGroup var options: RegistryOption
+
+        func run() throws {
+            try runRegistryCommand {
+                let source = options.source
+                let models = try source.listModels()
+                if models.isEmpty { print("no models in \(source.root)") }
+                for name in models {
+                    let metadata = try source.metadata(of: name)
+                    print(name + (metadata.description.isEmpty ? "" : "  — \(metadata.description)"))
+                    for version in metadata.versions {
+                        let aliases = metadata.aliases(of: version.version).map { "@" + $0 }.joined(separator: " ")
+                        let line = "  v\(version.version)  \(version.stage.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(aliases)"
+                        print(line.trimmingCharacters(in: .whitespaces))
+                    }
+                }
+            }
+        }
+    }
+
+    struct Register: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a model file as a new version.")
+        @OptionGroup var options: RegistryOption
+        @Option(help: "Model name ([A-Za-z0-9_.-]).") var name: String
+        @Option(help: "Path of the .onnx file.") var file: String
+        @Option(help: "Stage of the new version: None, Staging, Production, Archived.") var stage: String = "None"
+        @Option(help: "Alias to point at the new version (repeatable).") var alias: [String] = []
+        @Option(help: "Tag key=value (repeatable).") var tag: [String] = []
+        @Option(help: "Training metric name=number (repeatable).") var metric: [String] = []
+        @Option(help: "Free-text description.") var description: String = ""
+        @Option(help: "Where the model came from (run URI); default: the file's absolute path.") var source: String?
+        @Option(
+            name: .customLong("feature-names"),
+            help: "Comma-separated names for the model's numeric columns in order (for inputs like X[N,4]).")
+        var featureNames: String?
+
+        func run() throws {
+            guard let stage = Stage(parsing: stage) else {
+                throw ValidationError("--stage must be one of None, Staging, Production, Archived")
+            }
+            let tags = try keyValues(tag, option: "--tag")
+            var metrics: [String: Double] = [:]
+            for (key, value) in try keyValues(metric, option: "--metric") {
+                guard let number = Double(value) else { throw ValidationError("--metric \(key)=\(value): not a number") }
+                metrics[key] = number
+            }
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("cannot read \(file)")
+            }
+            let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
+            try runRegistryCommand {
+                let version = try options.source.register(
+                    model: name, bytes: Array(data), source: source ?? absolute, stage: stage, aliases: alias,
+                    tags: tags, metrics: metrics, description: description,
+                    featureNames: featureNames.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
+                print("registered \(name) version \(version) (\(stage.rawValue))")
+            }
+        }
+    }
+
+    struct Promote: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Move a version to a stage (Production archives the previous Production version).")
+        @OptionGroup var options: RegistryOption
+        @Argument(help: "Model name.") var name: String
+        @Argument(help: "Version number.") var version: Int64
+        @Option(help: "Target stage: None, Staging, Production, Archived.") var stage: String
+        @Flag(help: "Keep the current Production version in Production.") var keepExisting = false
+
+        func run() throws {
+            guard let stage = Stage(parsing: stage) else {
+                throw ValidationError("--stage must be one of None, Staging, Production, Archived")
+            }
+            try runRegistryCommand {
+                try options.source.transition(model: name, version: version, to: stage, archiveExisting: !keepExisting)
+                print("\(name) version \(version) is now \(stage.rawValue)")
+            }
+        }
+    }
+
+    struct Alias: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Point an alias at a version, or delete it.")
+        @OptionGroup var options: RegistryOption
+        @Argument(help: "Model name.") var name: String
+        @Argument(help: "Alias ([a-z0-9_-]+).") var alias: String
+        @Argument(help: "Version number (omit with --delete).") var version: Int64?
+        @Flag(help: "Remove the alias.") var delete = false
+
+        func run() throws {
+            if delete == (version != nil) {
+                throw ValidationError("give a version, or --delete to remove the alias")
+            }
+            try runRegistryCommand {
+                try options.source.setAlias(model: name, alias: alias, version: delete ? nil : version)
+                print(delete ? "removed @\(alias) from \(name)" : "\(name)@\(alias) -> version \(version!)")
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a model's metadata as JSON.")
+        @OptionGroup var options: RegistryOption
+        @Argument(help: "Model name.") var name: String
+
+        func run() throws {
+            try runRegistryCommand {
+                let metadata = try options.source.metadata(of: name)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(metadata), as: UTF8.self))
+            }
+        }
+    }
+}
+
+func keyValues(_ items: [String], option: String) throws -> [String: String] {
+    var result: [String: String] = [:]
+    for item in items {
+        guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+            throw ValidationError("\(option) \(item): expected key=value")
+        }
+        result[String(item[..<equals])] = String(item[item.index(after: equals)...])
+    }
+    return result
 }

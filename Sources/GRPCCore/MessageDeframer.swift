@@ -1,0 +1,126 @@
+/// Splits a request body into gRPC messages: 1 flag byte, 4-byte big-endian length, payload.
+///
+/// Sans-IO: feed it DATA payloads as they arrive (frame boundaries are arbitrary) and pull complete
+/// messages. The length prefix is checked against the limit as soon as it is complete, so an oversized
+/// message is refused before its bytes are buffered.
+public struct MessageDeframer: Sendable {
+    /// One complete message.
+    public struct Message: Sendable, Equatable {
+        /// The compressed flag (byte 0 of the prefix was 1).
+        public var compressed: Bool
+        public var payload: [UInt8]
+    }
+
+    /// Why the byte stream is not a valid sequence of messages.
+    public enum Failure: Error, Equatable, Sendable {
+        /// A message declares more bytes than the limit allows.
+        case tooLarge(declared: Int, limit: Int)
+        /// The flag byte is neither 0 nor 1.
+        case invalidFlag(UInt8)
+        /// The body ended in the middle of a message (`buffered` bytes left over).
+        case truncated(buffered: Int)
+
+        /// The status and message a server answers with.
+        public var rpcError: RPCError {
+            switch self {
+            case .tooLarge(let declared, let limit):
+                return RPCError(
+                    .resourceExhausted,
+                    "request message is \(declared) bytes, larger than the server's limit of \(limit) bytes")
+            case .invalidFlag(let flag):
+                return RPCError(.internal, "invalid gRPC message prefix: compressed flag byte is \(flag), not 0 or 1")
+            case .truncated(let buffered):
+                return RPCError(
+                    .internal, "request body ended inside a gRPC message (\(buffered) bytes of an incomplete message)")
+            }
+        }
+    }
+
+    /// The largest payload accepted (the transport's `--max-message-bytes`).
+    public let maxMessageBytes: Int
+    private var buffer: [UInt8] = []
+    private var readIndex = 0
+
+    public init(maxMessageBytes: Int) { self.maxMessageBytes = maxMessageBytes }
+
+    /// Bytes held that do not yet form a complete message.
+    public var bufferedByteCount: Int { buffer.count - readIndex }
+
+    /// Appends received bytes. Throws as soon as a complete prefix is invalid or over the limit.
+    public mutating func append(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
+        if readIndex > 0 && readIndex == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            readIndex = 0
+        }
+        buffer.append(contentsOf: bytes)
+        try checkPrefix()
+    }
+
+    /// Appends received bytes (convenience for tests).
+    public mutating func append(_ bytes: [UInt8]) throws(Failure) {
+        var result: Result<Void, Failure> = .success(())
+        bytes.withUnsafeBytes { raw in
+            do throws(Failure) { try append(raw) } catch { result = .failure(error) }
+        }
+        try result.get()
+    }
+
+    private func checkPrefix() throws(Failure) {
+        guard buffer.count - readIndex >= 5 else { return }
+        let flag = buffer[readIndex]
+        guard flag <= 1 else { throw .invalidFlag(flag) }
+        let length = declaredLength(at: readIndex)
+        guard length <= maxMessageBytes else { throw .tooLarge(declared: length, limit: maxMessageBytes) }
+    }
+
+    private func declaredLength(at index: Int) -> Int {
+        Int(buffer[index + 1]) << 24 | Int(buffer[index + 2]) << 16 | Int(buffer[index + 3]) << 8
+            | Int(buffer[index + 4])
+    }
+
+    /// The next complete message, or `nil` when more bytes are needed.
+    public mutating func next() throws(Failure) -> Message? {
+        try checkPrefix()
+        guard buffer.count - readIndex >= 5 else { return nil }
+        let length = declaredLength(at: readIndex)
+        guard buffer.count - readIndex - 5 >= length else { return nil }
+        let start = readIndex + 5
+        let message = Message(compressed: buffer[readIndex] == 1, payload: Array(buffer[start..<start + length]))
+        readIndex = start + length
+        return message
+    }
+
+    /// The total size (prefix + payload) of the next message when its prefix is complete.
+    public var nextMessageSpan: Int? {
+        guard buffer.count - readIndex >= 5 else { return nil }
+        return 5 + declaredLength(at: readIndex)
+    }
+
+    /// Reads the next complete message in place, without copying, and consumes it. The pointer is valid only
+    /// inside `body`. Returns `nil` (without calling `body`) when no complete message is buffered.
+    public mutating func withNextMessage<R>(
+        _ body: (_ compressed: Bool, _ payload: UnsafeRawBufferPointer) throws -> R
+    ) throws -> R? {
+        try checkPrefix()
+        guard buffer.count - readIndex >= 5 else { return nil }
+        let length = declaredLength(at: readIndex)
+        guard buffer.count - readIndex - 5 >= length else { return nil }
+        let start = readIndex + 5
+        let compressed = buffer[readIndex] == 1
+        readIndex = start + length
+        return try buffer.withUnsafeBytes { all in
+            try body(compressed, UnsafeRawBufferPointer(rebasing: all[start..<start + length]))
+        }
+    }
+
+    /// Checks that the body ended on a message boundary.
+    public func finish() throws(Failure) {
+        if bufferedByteCount != 0 { throw .truncated(buffered: bufferedByteCount) }
+    }
+
+    /// Forgets everything (for pooling); keeps capacity.
+    public mutating func reset() {
+        buffer.removeAll(keepingCapacity: true)
+        readIndex = 0
+    }
+}

@@ -1,0 +1,125 @@
+public import GRPCCore
+import HTTP2
+
+extension GRPCConnectionHandler {
+    /// Answers with a Trailers-Only response (no message was sent yet).
+    func respondError(_ state: GRPCStreamState, _ error: RPCError, httpStatus: Int = 200) {
+        guard state.phase != .responded else { return }
+        state.phase = .responded
+        bufferedRequestBytes -= state.deframer.bufferedByteCount
+        state.deframer.reset()
+        session.submitResponse(state.id, headers: ResponseHeaders.trailersOnly(error, httpStatus: httpStatus), hasBody: false)
+    }
+
+    /// Sends the handler's framed response, then `grpc-status: 0`.
+    private func respondOK(_ state: GRPCStreamState) {
+        state.phase = .responded
+        state.responseOffset = 0
+        state.trailers = nil
+        session.submitResponse(state.id, headers: ResponseHeaders.ok, hasBody: true)
+    }
+
+    /// The request body is complete: check it holds exactly one message, decode it and run the handler.
+    func finishRequest(_ state: GRPCStreamState) {
+        guard let method = state.method else {
+            respondError(state, RPCError(.unimplemented, "request has no :path naming a method"))
+            return
+        }
+        if let deadline = state.deadline, clock() >= deadline {
+            respondError(state, RPCError(.deadlineExceeded, "deadline exceeded before the request was handled"))
+            return
+        }
+        guard let span = state.deframer.nextMessageSpan, span <= state.deframer.bufferedByteCount else {
+            let error: RPCError =
+                state.deframer.bufferedByteCount == 0
+                ? RPCError(.internal, "request has no message: a unary call needs exactly one request message")
+                : RPCError(
+                    .internal,
+                    "request body ended inside a gRPC message (\(state.deframer.bufferedByteCount) bytes of an "
+                        + "incomplete message)")
+            respondError(state, error)
+            return
+        }
+        if span != state.deframer.bufferedByteCount {
+            respondError(state, RPCError(.internal, "a unary call takes exactly one request message, got more"))
+            return
+        }
+        let buffered = state.deframer.bufferedByteCount
+        var context = CallContext(
+            metadata: state.metadata, deadline: state.deadline, peer: peer,
+            clientCertificateSubject: clientCertificateSubject, completion: completionSink,
+            completionToken: connectionID << 32 | UInt64(UInt32(bitPattern: state.id)))
+        state.response.removeAll()
+        let handler = method.handler
+        let outcome: Result<UnaryOutcome, RPCError>
+        do {
+            outcome = try state.deframer.withNextMessage { compressed, payload -> Result<UnaryOutcome, RPCError> in
+                guard compressed else { return .success(handler(payload, context, &state.response)) }
+                guard state.gzip else {
+                    return .failure(
+                        RPCError(.internal, "message has the compressed flag set but the request has no grpc-encoding"))
+                }
+                let inflated: [UInt8]
+                do throws(GzipDecoder.Failure) {
+                    inflated = try GzipDecoder.inflate(payload, limit: configuration.maxMessageBytes)
+                } catch {
+                    switch error {
+                    case .tooLarge(let limit):
+                        return .failure(
+                            RPCError(
+                                .resourceExhausted,
+                                "decompressed request message is larger than the server's limit of \(limit) bytes"))
+                    case .corrupt(let reason):
+                        return .failure(RPCError(.internal, "cannot decompress gzip request message: \(reason)"))
+                    }
+                }
+                return inflated.withUnsafeBytes { .success(handler($0, context, &state.response)) }
+            } ?? .failure(RPCError(.internal, "request has no message"))
+        } catch {
+            outcome = .failure(RPCError(.internal, "invalid request framing: \(error)"))
+        }
+        bufferedRequestBytes -= buffered - state.deframer.bufferedByteCount
+        context.completion = nil
+        switch outcome {
+        case .success(.ok):
+            respondOK(state)
+        case .success(.failure(let error)), .failure(let error):
+            respondError(state, error)
+        case .success(.deferred):
+            state.phase = .deferred
+            if let deadline = state.deadline { scheduleWakeup?(deadline) }
+        }
+    }
+
+    /// Delivers the result of a deferred call (on the connection's thread). Ignored when the stream is gone
+    /// (reset by the client, or answered already because its deadline passed).
+    public func completeDeferred(stream: Int32, result: Result<ResponseBuffer, RPCError>) {
+        guard let state = streams[stream], state.phase == .deferred else { return }
+        switch result {
+        case .success(let response):
+            state.response = response
+            respondOK(state)
+        case .failure(let error):
+            respondError(state, error)
+        }
+    }
+
+    /// Answers DEADLINE_EXCEEDED for calls whose deadline has passed (still receiving, or deferred).
+    public func expireDeadlines(now: UInt64) {
+        for state in streams.values {
+            guard let deadline = state.deadline, deadline <= now else { continue }
+            if state.phase == .receiving || state.phase == .deferred {
+                respondError(state, RPCError(.deadlineExceeded, "deadline exceeded"))
+            }
+        }
+    }
+
+    /// The earliest deadline among calls still waiting, if any.
+    public var nextDeadline: UInt64? {
+        var earliest: UInt64?
+        for state in streams.values where state.phase == .receiving || state.phase == .deferred {
+            if let deadline = state.deadline, deadline < (earliest ?? .max) { earliest = deadline }
+        }
+        return earliest
+    }
+}

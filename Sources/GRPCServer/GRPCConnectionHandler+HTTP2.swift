@@ -1,0 +1,186 @@
+import GRPCCore
+public import HTTP2
+
+/// Header names compared as bytes, so a request costs no `String` for its protocol headers.
+private func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+    guard bytes.count == literal.utf8CodeUnitCount else { return false }
+    let other = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
+    return bytes.elementsEqual(other)
+}
+
+private func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+    guard bytes.count >= literal.utf8CodeUnitCount else { return false }
+    let other = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
+    return UnsafeRawBufferPointer(rebasing: bytes[0..<literal.utf8CodeUnitCount]).elementsEqual(other)
+}
+
+extension GRPCConnectionHandler: HTTP2SessionDelegate {
+    public func http2StreamOpened(_ stream: Int32) {
+        _ = acquireStream(stream)
+    }
+
+    public func http2Header(_ stream: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
+        guard let state = streams[stream] else { return true }
+        state.headerBytes += name.count + value.count + 32
+        if state.headerBytes > Int(configuration.http2.maxHeaderListSize) {
+            if state.pendingError == nil || state.pendingError?.code != .resourceExhausted {
+                state.pendingError = RPCError(
+                    .resourceExhausted,
+                    "request headers exceed the server's limit of \(configuration.http2.maxHeaderListSize) bytes")
+                recordGlitch()
+            }
+            return true
+        }
+        guard state.phase == .headers else { return true }  // request trailers: nothing to keep
+        guard let first = name.first else { return true }
+        if first == UInt8(ascii: ":") {
+            if equals(name, ":path") {
+                state.sawPath = true
+                switch router.route(path: value) {
+                case .method(let method):
+                    state.method = method
+                case .unknownService(let service):
+                    setPendingError(state, RPCError(.unimplemented, "unknown service '\(service)'"))
+                case .unknownMethod(let service, let method):
+                    setPendingError(state, RPCError(.unimplemented, "unknown method '\(method)' of service '\(service)'"))
+                }
+            } else if equals(name, ":method") {
+                if !equals(value, "POST") { state.httpStatus = 405 }
+            }
+            return true
+        }
+        if equals(name, "content-type") {
+            state.sawContentType = true
+            let valid =
+                hasPrefix(value, "application/grpc")
+                && (value.count == 16 || value[16] == UInt8(ascii: "+") || value[16] == UInt8(ascii: ";"))
+            if !valid && state.httpStatus == 200 { state.httpStatus = 415 }
+        } else if equals(name, "grpc-timeout") {
+            if let timeout = GRPCTimeout.parse(value) {
+                state.timeout = timeout
+            } else {
+                let text = String(decoding: value.prefix(32), as: UTF8.self)
+                setPendingError(state, RPCError(.internal, "malformed grpc-timeout header '\(text)'"))
+            }
+        } else if equals(name, "grpc-encoding") {
+            if equals(value, "gzip") {
+                state.gzip = true
+            } else if !equals(value, "identity") {
+                let text = String(decoding: value.prefix(64), as: UTF8.self)
+                setPendingError(
+                    state,
+                    RPCError(
+                        .unimplemented, "message encoding '\(text)' is not supported (use gzip or identity)",
+                        trailers: [RPCError.Trailer("grpc-accept-encoding", "gzip,identity")]))
+            }
+        } else if equals(name, "te") || equals(name, "user-agent") || equals(name, "grpc-accept-encoding") {
+            // Consumed by the transport.
+        } else {
+            state.metadata.append(
+                name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+        }
+        return true
+    }
+
+    private func setPendingError(_ state: GRPCStreamState, _ error: RPCError) {
+        if state.pendingError == nil { state.pendingError = error }
+    }
+
+    public func http2HeadersComplete(_ stream: Int32, endStream: Bool) {
+        guard let state = streams[stream] else { return }
+        switch state.phase {
+        case .headers:
+            if let timeout = state.timeout {
+                let now = clock()
+                let (sum, overflow) = now.addingReportingOverflow(timeout)
+                state.deadline = overflow ? UInt64.max : sum
+            }
+            if state.httpStatus != 200 {
+                let reason =
+                    state.httpStatus == 405
+                    ? "gRPC requires the POST method" : "content-type must be application/grpc (or application/grpc+proto)"
+                respondError(state, RPCError(.internal, reason), httpStatus: state.httpStatus)
+                return
+            }
+            if let error = state.pendingError {
+                respondError(state, error)
+                return
+            }
+            if !state.sawPath || state.method == nil {
+                respondError(state, RPCError(.unimplemented, "request has no :path naming a method"))
+                return
+            }
+            state.phase = .receiving
+            if endStream {
+                finishRequest(state)
+            } else if let deadline = state.deadline {
+                scheduleWakeup?(deadline)
+            }
+        case .receiving:
+            // Request trailers.
+            if let error = state.pendingError {
+                respondError(state, error)
+            } else if endStream {
+                finishRequest(state)
+            }
+        case .deferred, .responded:
+            break
+        }
+    }
+
+    public func http2Data(_ stream: Int32, _ bytes: UnsafeRawBufferPointer) {
+        guard let state = streams[stream], state.phase == .receiving else { return }
+        if bufferedRequestBytes + bytes.count > configuration.maxBufferedRequestBytesPerConnection {
+            respondError(
+                state,
+                RPCError(
+                    .resourceExhausted,
+                    "this connection is buffering more than \(configuration.maxBufferedRequestBytesPerConnection) "
+                        + "request bytes; retry later or use fewer concurrent large requests"))
+            return
+        }
+        let before = state.deframer.bufferedByteCount
+        do {
+            try state.deframer.append(bytes)
+        } catch {
+            bufferedRequestBytes += state.deframer.bufferedByteCount - before
+            respondError(state, error.rpcError)
+            return
+        }
+        bufferedRequestBytes += state.deframer.bufferedByteCount - before
+    }
+
+    public func http2DataEnded(_ stream: Int32) {
+        guard let state = streams[stream], state.phase == .receiving else { return }
+        finishRequest(state)
+    }
+
+    public func http2StreamClosed(_ stream: Int32, errorCode: UInt32) {
+        if errorCode != 0, let state = streams[stream], state.phase == .headers || state.phase == .receiving {
+            // Reset by the peer before the request was complete: no work was started, nothing to cancel.
+            _ = state
+        }
+        releaseStream(stream)
+    }
+
+    public func http2ReadBody(_ stream: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, end: Bool) {
+        guard let state = streams[stream] else { return (0, true) }
+        let remaining = state.response.bytes.count - state.responseOffset
+        let count = min(remaining, buffer.count)
+        if count > 0 {
+            state.response.bytes.withUnsafeBytes { all in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: all[state.responseOffset..<state.responseOffset + count]))
+            }
+            state.responseOffset += count
+        }
+        return (count, state.responseOffset == state.response.bytes.count)
+    }
+
+    public func http2Trailers(_ stream: Int32) -> HTTP2HeaderBlock? {
+        streams[stream]?.trailers ?? ResponseHeaders.okTrailers
+    }
+
+    public func http2InvalidFrame(_ stream: Int32) {
+        recordGlitch()
+    }
+}

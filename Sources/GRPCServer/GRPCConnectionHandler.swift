@@ -1,0 +1,121 @@
+public import GRPCCore
+public import HTTP2
+public import NetCore
+
+/// The gRPC side of one HTTP/2 connection, sans-IO: feed it received (plaintext) bytes with
+/// ``receive(_:)``, take the bytes to send with ``produceOutput(into:highWater:)``. It routes requests,
+/// enforces limits, runs unary handlers synchronously on the calling thread, and turns outcomes into
+/// responses and trailers. Sockets, TLS and timers belong to the caller.
+public final class GRPCConnectionHandler {
+    /// The state of a graceful shutdown.
+    public enum ShutdownState: Sendable, Equatable {
+        case open
+        /// GOAWAY(2^31-1) sent: no new streams are expected, streams in flight continue.
+        case noticeSent
+        /// Final GOAWAY sent with the last processed stream id.
+        case goawaySent
+    }
+
+    let router: GRPCRouter
+    let configuration: GRPCServerConfiguration
+    var session: HTTP2Session!
+    var streams: [Int32: GRPCStreamState] = [:]
+    private var pool: [GRPCStreamState] = []
+    /// Bytes buffered by all streams' deframers.
+    var bufferedRequestBytes = 0
+    /// Protocol violations seen so far.
+    public private(set) var glitches = 0
+    public private(set) var shutdownState = ShutdownState.open
+    /// Why the connection must be closed after its output is flushed, if it must.
+    public private(set) var closeReason: String?
+
+    /// `ip:port` of the peer, given to handlers.
+    public var peer: String
+    /// The verified TLS client certificate subject, given to handlers.
+    public var clientCertificateSubject: String?
+    /// Where deferred calls report; `nil` makes ``CallContext/makePromise()`` return `nil`.
+    public var completionSink: (any DeferredCompletionSink)?
+    /// Identifies this connection in completion tokens (`connectionID << 32 | streamID`).
+    public var connectionID: UInt64 = 0
+    /// Asked to call ``expireDeadlines(now:)`` at the given monotonic time.
+    public var scheduleWakeup: ((UInt64) -> Void)?
+    /// The monotonic clock (replaceable in tests).
+    public var clock: () -> UInt64 = monotonicNanoseconds
+
+    public init(router: GRPCRouter, configuration: GRPCServerConfiguration, peer: String = "") throws(HTTP2Error) {
+        self.router = router
+        self.configuration = configuration
+        self.peer = peer
+        self.session = try HTTP2Session(delegate: self, settings: configuration.http2)
+    }
+
+    // MARK: - Bytes
+
+    /// Feeds received plaintext bytes. Throws when the connection must be closed at once.
+    public func receive(_ bytes: UnsafeRawBufferPointer) throws(HTTP2Error) {
+        try session.receive(bytes)
+    }
+
+    /// Appends pending frames to `queue` until it holds `highWater` bytes.
+    public func produceOutput(into queue: inout ByteQueue, highWater: Int) throws(HTTP2Error) {
+        try session.send(into: &queue, highWater: highWater)
+    }
+
+    /// Streams opened and not yet closed.
+    public var activeStreamCount: Int { streams.count }
+
+    /// True when the connection has nothing left to read or write (after GOAWAY both ways, or a fatal error):
+    /// close it once the output is flushed.
+    public var isFinished: Bool { !session.wantsRead && !session.wantsWrite }
+
+    // MARK: - Shutdown
+
+    /// Starts a graceful shutdown: GOAWAY with the maximum stream id. Call ``finishGracefulShutdown()`` about one
+    /// round trip later.
+    public func beginGracefulShutdown() {
+        guard shutdownState == .open else { return }
+        session.submitShutdownNotice()
+        shutdownState = .noticeSent
+    }
+
+    /// Sends the final GOAWAY (last processed stream id); the connection ends when the streams in flight end.
+    public func finishGracefulShutdown() {
+        guard shutdownState != .goawaySent else { return }
+        session.submitGoaway(errorCode: HTTP2Session.ErrorCode.noError)
+        shutdownState = .goawaySent
+    }
+
+    /// Closes an idle connection politely.
+    public func closeIdle() {
+        closeReason = "idle"
+        finishGracefulShutdown()
+    }
+
+    /// Counts a protocol violation; past the limit, GOAWAY(ENHANCE_YOUR_CALM) and close.
+    func recordGlitch() {
+        glitches += 1
+        if glitches > configuration.maxGlitchesPerConnection && closeReason == nil {
+            closeReason = "too many protocol errors (\(glitches))"
+            session.submitGoaway(errorCode: HTTP2Session.ErrorCode.enhanceYourCalm)
+            shutdownState = .goawaySent
+        }
+    }
+
+    // MARK: - Stream pool
+
+    func acquireStream(_ id: Int32) -> GRPCStreamState {
+        let state = pool.popLast() ?? GRPCStreamState(maxMessageBytes: configuration.maxMessageBytes)
+        state.reset(id: id)
+        streams[id] = state
+        return state
+    }
+
+    func releaseStream(_ id: Int32) {
+        guard let state = streams.removeValue(forKey: id) else { return }
+        bufferedRequestBytes -= state.deframer.bufferedByteCount
+        state.phase = .responded
+        state.method = nil
+        state.trailers = nil
+        if pool.count < 128 { pool.append(state) }
+    }
+}

@@ -1,0 +1,57 @@
+public import HTTP2
+public import TLS
+
+/// Everything the transport needs to listen and serve; built by the composition root.
+public struct GRPCServerConfiguration: Sendable {
+    /// Numeric IPv4 or IPv6 address to bind.
+    public var host: String = "127.0.0.1"
+    /// TCP port; 0 picks a free one (see ``GRPCServer/port``).
+    public var port: Int = 50051
+    /// Event-loop threads, each with its own epoll and SO_REUSEPORT listener.
+    public var threads: Int = 1
+    /// TLS context; `nil` serves cleartext HTTP/2 (prior knowledge).
+    public var tls: TLSContext?
+    /// Largest request message accepted (after decompression); larger ones get RESOURCE_EXHAUSTED.
+    public var maxMessageBytes: Int = 4 << 20
+    /// Request bytes one connection may buffer across all its streams.
+    public var maxBufferedRequestBytesPerConnection: Int = 16 << 20
+    /// HTTP/2 settings and flood limits.
+    public var http2 = HTTP2Settings()
+    /// Protocol violations tolerated per connection before it is closed with GOAWAY(ENHANCE_YOUR_CALM).
+    public var maxGlitchesPerConnection: Int = 1000
+    /// Output bytes queued per connection before the server stops reading from it (slow-reader backpressure).
+    public var outputHighWater: Int = 1 << 20
+    /// Seconds a connection may sit with no open stream before it is closed (GOAWAY).
+    public var idleTimeoutSeconds: Double = 300
+    /// Seconds allowed to complete the TLS handshake and HTTP/2 preface.
+    public var handshakeTimeoutSeconds: Double = 10
+
+    public init() {}
+}
+
+extension GRPCServerConfiguration {
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS` (shortcut for `http2.maxConcurrentStreams`).
+    public var maxConcurrentStreams: UInt32 {
+        get { http2.maxConcurrentStreams }
+        set { http2.maxConcurrentStreams = newValue }
+    }
+
+    /// Request header list limit in bytes (shortcut for `http2.maxHeaderListSize`).
+    public var maxHeaderListSize: UInt32 {
+        get { http2.maxHeaderListSize }
+        set { http2.maxHeaderListSize = newValue }
+    }
+
+    /// Whether TLS is configured.
+    public var usesTLS: Bool { tls != nil }
+
+    /// Loads a certificate and key and turns TLS on. `modernOnly` limits it to TLS 1.3; `clientCAPath` requires
+    /// client certificates signed by that CA. Throws a message naming the file and the problem.
+    public mutating func enableTLS(
+        certificatePath: String, keyPath: String, modernOnly: Bool = false, clientCAPath: String? = nil
+    ) throws(TLSError) {
+        tls = try TLSContext(
+            certificatePath: certificatePath, keyPath: keyPath, profile: modernOnly ? .modern : .intermediate,
+            clientCAPath: clientCAPath)
+    }
+}

@@ -1,0 +1,151 @@
+import GRPCCore
+import HTTP2
+import NetCore
+import TLS
+
+/// One event-loop thread of the server: its epoll loop, its SO_REUSEPORT listener and its connections.
+final class ServerLoop: EventLoopHandler, @unchecked Sendable {
+    let loop: EventLoop
+    let configuration: GRPCServerConfiguration
+    let router: GRPCRouter
+    private var listenFD: Int32
+    private var listenToken: UInt64 = 0
+    private var connections: [UInt64: SocketConnection] = [:]
+    private var nextConnectionID: UInt64 = 1
+    private(set) var sink: LoopCompletionSink!
+    /// Shared receive buffer: reads are processed synchronously, so one per loop suffices.
+    let readBuffer: UnsafeMutableRawBufferPointer
+    private var draining = false
+    /// The loop's cached clock, refreshed once per iteration.
+    private(set) var now: UInt64 = monotonicNanoseconds()
+    /// Called on the loop thread when it stops.
+    var onStopped: (() -> Void)?
+
+    init(listenFD: Int32, configuration: GRPCServerConfiguration, router: GRPCRouter) throws(SystemError) {
+        self.loop = try EventLoop()
+        self.listenFD = listenFD
+        self.configuration = configuration
+        self.router = router
+        self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
+        self.sink = LoopCompletionSink(owner: self)
+        listenToken = try loop.register(fd: listenFD, events: .readable, handler: self)
+        loop.afterEvents = { [unowned self] in self.now = monotonicNanoseconds() }
+        scheduleSweep()
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    /// Runs the loop on the calling thread until it is stopped.
+    func run() {
+        loop.run()
+        for connection in Array(connections.values) { connection.close() }
+        if listenFD >= 0 { Socket.close(listenFD) }
+        onStopped?()
+    }
+
+    // MARK: - Accepting
+
+    func handleEvents(_ events: EventLoop.Events) {
+        guard !draining else { return }
+        for _ in 0..<64 {
+            guard let (fd, peer) = Socket.accept(listenFD) else { return }
+            accept(fd: fd, peer: peer)
+        }
+    }
+
+    private func accept(fd: Int32, peer: String) {
+        let id = nextConnectionID
+        nextConnectionID += 1
+        do {
+            let tls = try configuration.tls.map { context throws -> TLSConnection in try TLSConnection(context: context) }
+            let handler = try GRPCConnectionHandler(router: router, configuration: configuration, peer: peer)
+            handler.connectionID = id
+            handler.completionSink = sink
+            let connection = SocketConnection(fd: fd, id: id, peer: peer, owner: self, handler: handler, tls: tls)
+            handler.scheduleWakeup = { [unowned self] deadline in
+                self.loop.schedule(at: deadline) { [weak connection] in
+                    guard let connection, !connection.closed else { return }
+                    connection.handler.expireDeadlines(now: monotonicNanoseconds())
+                    connection.pump()
+                }
+            }
+            connection.token = try loop.register(fd: fd, events: .readable, handler: connection)
+            connections[id] = connection
+            connection.pump()  // queue our SETTINGS
+        } catch {
+            Socket.close(fd)
+        }
+    }
+
+    func connectionClosed(_ connection: SocketConnection) {
+        connections[connection.id] = nil
+        if draining && connections.isEmpty { loop.stop() }
+    }
+
+    // MARK: - Deferred calls
+
+    func deliver(token: UInt64, result: Result<ResponseBuffer, RPCError>) {
+        guard let connection = connections[token >> 32], !connection.closed else { return }
+        connection.handler.completeDeferred(stream: Int32(bitPattern: UInt32(truncatingIfNeeded: token)), result: result)
+        connection.pump()
+    }
+
+    // MARK: - Timeouts
+
+    /// Once a second: close idle connections and those stuck before the HTTP/2 preface.
+    private func scheduleSweep() {
+        loop.schedule(at: monotonicNanoseconds() + 1_000_000_000) { [unowned self] in
+            self.sweep()
+            self.scheduleSweep()
+        }
+    }
+
+    private func sweep() {
+        let now = monotonicNanoseconds()
+        let idle = UInt64(configuration.idleTimeoutSeconds * 1e9)
+        let handshake = UInt64(configuration.handshakeTimeoutSeconds * 1e9)
+        for connection in Array(connections.values) {
+            let quiet = now &- connection.lastActivity
+            if !connection.established && quiet > handshake {
+                connection.close()
+            } else if connection.handler.activeStreamCount == 0 && quiet > idle {
+                if connection.handler.closeReason == nil {
+                    connection.handler.closeIdle()
+                    connection.pump()
+                } else {
+                    connection.close()
+                }
+            }
+        }
+    }
+
+    // MARK: - Shutdown (loop thread)
+
+    /// Stops accepting, sends GOAWAY to every connection, and stops the loop once they have all ended.
+    func beginDrain() {
+        guard !draining else { return }
+        draining = true
+        loop.deregister(fd: listenFD, token: listenToken)
+        Socket.close(listenFD)
+        listenFD = -1
+        for connection in Array(connections.values) {
+            connection.handler.beginGracefulShutdown()
+            connection.pump()
+        }
+        // About one round trip later, the final GOAWAY with the last stream id actually processed.
+        loop.schedule(at: monotonicNanoseconds() + 100_000_000) { [unowned self] in
+            for connection in Array(self.connections.values) {
+                connection.handler.finishGracefulShutdown()
+                connection.pump()
+            }
+            if self.connections.isEmpty { self.loop.stop() }
+        }
+        if connections.isEmpty { loop.stop() }
+    }
+
+    /// Closes everything at once (the drain deadline passed).
+    func forceStop() {
+        draining = true
+        loop.stop()
+    }
+}

@@ -1,0 +1,156 @@
+import GRPCCore
+import HTTP2
+import NetCore
+import TLS
+
+/// One accepted socket: reads into the connection handler (through TLS when configured), writes what the
+/// handler produces through a coalescing queue, pauses reading while the peer does not read (backpressure).
+final class SocketConnection: EventLoopHandler {
+    let fd: Int32
+    let id: UInt64
+    var token: UInt64 = 0
+    unowned let owner: ServerLoop
+    let handler: GRPCConnectionHandler
+    let tls: TLSConnection?
+    /// Bytes for the socket (ciphertext with TLS).
+    private var output = ByteQueue(reservingCapacity: 16_384)
+    /// Plaintext staged for TLS.
+    private var plaintext = ByteQueue()
+    private var watching: EventLoop.Events = .readable
+    private(set) var closed = false
+    /// Monotonic time of the last byte received.
+    var lastActivity: UInt64
+    /// Whether the HTTP/2 preface (and TLS handshake) completed: some bytes were accepted by nghttp2.
+    var established = false
+
+    init(fd: Int32, id: UInt64, peer: String, owner: ServerLoop, handler: GRPCConnectionHandler, tls: TLSConnection?) {
+        self.fd = fd
+        self.id = id
+        self.owner = owner
+        self.handler = handler
+        self.tls = tls
+        self.lastActivity = monotonicNanoseconds()
+    }
+
+    func handleEvents(_ events: EventLoop.Events) {
+        if events.contains(.writable) { flush() }
+        if !closed && (events.contains(.readable) || events.contains(.hangup) || events.contains(.error)) {
+            readAvailable()
+        }
+        if !closed { pump() }
+    }
+
+    private func readAvailable() {
+        let buffer = owner.readBuffer
+        for _ in 0..<16 {
+            let count = Socket.read(fd, into: buffer)
+            if count > 0 {
+                lastActivity = owner.now
+                if !feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) { return }
+                if output.count >= owner.configuration.outputHighWater { return }
+                if count < buffer.count { return }
+            } else if count == Socket.wouldBlock {
+                return
+            } else {
+                // End of stream or a socket error: the peer is gone; calls in flight cannot be answered.
+                close()
+                return
+            }
+        }
+    }
+
+    /// Hands bytes to TLS/HTTP/2; false when the connection was closed.
+    private func feed(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        do {
+            if let tls {
+                tls.receiveCiphertext(bytes)
+                let wasComplete = tls.handshakeComplete
+                let result = try tls.readPlaintext { plain in try handler.receive(plain) }
+                if !wasComplete && tls.handshakeComplete {
+                    handler.clientCertificateSubject = tls.peerSubject
+                }
+                if result == .closed {
+                    flushAndClose()
+                    return false
+                }
+                if !tls.handshakeComplete {
+                    tls.drainCiphertext(into: &output)
+                    return true
+                }
+            } else {
+                try handler.receive(bytes)
+            }
+            established = true
+            return true
+        } catch {
+            // A protocol error or flood: send what is queued (GOAWAY, TLS alert), then close.
+            flushAndClose()
+            return false
+        }
+    }
+
+    /// Moves frames from the handler to the socket, updates interest, closes when finished.
+    func pump() {
+        guard !closed else { return }
+        let highWater = owner.configuration.outputHighWater
+        do {
+            if let tls {
+                // HTTP/2 frames wait until the handshake is done; until then only handshake records flow.
+                if tls.handshakeComplete {
+                    try handler.produceOutput(into: &plaintext, highWater: highWater)
+                    if !plaintext.isEmpty {
+                        try plaintext.withReadableBytes { try tls.writePlaintext($0) }
+                        plaintext.consume(plaintext.count)
+                    }
+                }
+                tls.drainCiphertext(into: &output)
+            } else {
+                try handler.produceOutput(into: &output, highWater: highWater)
+            }
+        } catch {
+            flushAndClose()
+            return
+        }
+        flush()
+        guard !closed else { return }
+        if output.isEmpty && (handler.isFinished || (handler.closeReason != nil && handler.activeStreamCount == 0)) {
+            close()
+            return
+        }
+        var wanted: EventLoop.Events = []
+        if output.count < highWater { wanted.insert(.readable) }
+        if !output.isEmpty { wanted.insert(.writable) }
+        if wanted != watching {
+            watching = wanted
+            owner.loop.modify(fd: fd, token: token, events: wanted)
+        }
+    }
+
+    private func flush() {
+        while !output.isEmpty {
+            let written = output.withReadableBytes { Socket.write(fd, from: $0) }
+            if written > 0 {
+                output.consume(written)
+            } else if written == Socket.wouldBlock {
+                return
+            } else {
+                close()
+                return
+            }
+        }
+    }
+
+    private func flushAndClose() {
+        if let tls { tls.drainCiphertext(into: &output) }
+        flush()
+        close()
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        owner.loop.deregister(fd: fd, token: token)
+        Socket.close(fd)
+        owner.connectionClosed(self)
+    }
+}

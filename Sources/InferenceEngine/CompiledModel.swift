@@ -1,0 +1,128 @@
+public import ONNXFormat
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A model compiled for execution: immutable, `Sendable`, callable from many threads at once (each thread with
+/// its own `ExecutionContext`).
+///
+/// Loading validates everything up front: a model that cannot run is refused here with an error naming the
+/// node, the op and the reason, never at the first request.
+public final class CompiledModel: Sendable {
+    public let signature: ModelSignature
+    /// IR version, opsets, producer and op counts of the loaded file.
+    public let info: ModelInfo
+
+    let slotKinds: [ElementKind]
+    let constants: [(slot: Int, tensor: ONNXTensor)]
+    let inputSlots: [Int]
+    let outputSlots: [Int]
+    let plan: [any Kernel]
+    let predictPlan: [any Kernel]
+    let binding: PredictBinding
+
+    /// Loads and compiles a `.onnx` file. `featureNames` optionally renames the numeric features in order.
+    public convenience init(contentsOf path: String, featureNames: [String]? = nil) throws(EngineError) {
+        let bytes: [UInt8]
+        do { bytes = try ONNXModel.readFile(path) } catch { throw EngineError(.invalidModel, error.message) }
+        try self.init(bytes: bytes, featureNames: featureNames)
+    }
+
+    /// Parses and compiles a model from the bytes of a `.onnx` file.
+    public convenience init(bytes: [UInt8], featureNames: [String]? = nil) throws(EngineError) {
+        let start = CompiledModel.now()
+        let model: ONNXModel
+        do { model = try ONNXModel(bytes: bytes) } catch { throw EngineError(.invalidModel, error.message) }
+        try self.init(model: model, featureNames: featureNames, started: start, fileBytes: bytes.count)
+    }
+
+    /// Compiles an already parsed model.
+    public convenience init(model: ONNXModel, featureNames: [String]? = nil) throws(EngineError) {
+        try self.init(model: model, featureNames: featureNames, started: CompiledModel.now(), fileBytes: 0)
+    }
+
+    init(model: ONNXModel, featureNames: [String]?, started: Double, fileBytes: Int) throws(EngineError) {
+        let compiled = try Compiler(model: model, featureNames: featureNames).compile()
+        self.signature = compiled.signature
+        self.slotKinds = compiled.slotKinds
+        self.constants = compiled.constants
+        self.inputSlots = compiled.inputSlots
+        self.outputSlots = compiled.outputSlots
+        self.plan = compiled.plan
+        self.predictPlan = compiled.predictPlan
+        self.binding = compiled.binding
+        var info = compiled.info
+        info.loadTime = CompiledModel.now() - started
+        info.fileSize = fileBytes
+        self.info = info
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// A fresh execution context (scratch buffers) for this model. Keep one per thread and reuse it.
+    public func makeContext() -> ExecutionContext {
+        let slots = slotKinds.map { Slot(kind: $0) }
+        for (slot, tensor) in constants {
+            let s = slots[slot]
+            s.setShape(tensor.dims)
+            switch tensor.storage {
+            case .float(let v): s.f = v
+            case .double(let v): s.d = v
+            case .int64(let v): s.i = v
+            case .string(let v): s.s = v
+            }
+        }
+        return ExecutionContext(slots: slots, modelID: ObjectIdentifier(self))
+    }
+
+    /// General path: feeds every graph input by name and returns every graph output, in graph order.
+    public func run(_ feeds: [String: Tensor], context: ExecutionContext? = nil) throws(EngineError) -> [(name: String, value: Tensor)] {
+        let ctx = context ?? makeContext()
+        try checkContext(ctx)
+        for (k, input) in signature.inputs.enumerated() {
+            guard let t = feeds[input.name] else { throw EngineError.input("missing input \"\(input.name)\"") }
+            try ctx.slots[inputSlots[k]].load(t, name: input.name)
+            if let shape = input.shape {
+                let actual = ctx.slots[inputSlots[k]].shape
+                guard actual.count == shape.count else {
+                    throw EngineError.input("input \"\(input.name)\" has shape \(actual), the model expects rank \(shape.count)")
+                }
+                for (d, want) in shape.enumerated() where want != nil && want != actual[d] {
+                    throw EngineError.input("input \"\(input.name)\" has shape \(actual); dimension \(d) must be \(want!)")
+                }
+            }
+        }
+        for kernel in plan { try kernel.run(ctx) }
+        return signature.outputs.enumerated().map { (k, o) in (o.name, ctx.slots[outputSlots[k]].tensor()) }
+    }
+
+    func checkContext(_ ctx: ExecutionContext) throws(EngineError) {
+        guard ctx.modelID == ObjectIdentifier(self) else {
+            throw EngineError.input("the execution context belongs to another model; use makeContext() of this model")
+        }
+    }
+}
+
+/// Facts about a loaded model for `sluice inspect` and `GetModelVersion`.
+public struct ModelInfo: Sendable {
+    public var irVersion: Int64
+    public var opsets: [String: Int64]
+    public var producer: String
+    /// `domain.op_type` → number of nodes.
+    public var opCounts: [String: Int]
+    public var nodeCount: Int
+    /// Number of trees and flattened tree nodes across all tree ensembles.
+    public var trees: Int
+    public var treeNodes: Int
+    /// Seconds spent parsing and compiling.
+    public internal(set) var loadTime: Double = 0
+    /// Size of the file in bytes (0 when compiled from a parsed model).
+    public internal(set) var fileSize: Int = 0
+}

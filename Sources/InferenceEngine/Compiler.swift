@@ -1,0 +1,122 @@
+import ONNXFormat
+
+/// Turns a parsed graph into slots and kernels, checking every node at load time.
+struct Compiler {
+    let model: ONNXModel
+    let featureNames: [String]?
+
+    struct Output {
+        var signature: ModelSignature
+        var info: ModelInfo
+        var slotKinds: [ElementKind]
+        var constants: [(slot: Int, tensor: ONNXTensor)]
+        var inputSlots: [Int]
+        var outputSlots: [Int]
+        var plan: [any Kernel]
+        var predictPlan: [any Kernel]
+        var binding: PredictBinding
+    }
+
+    func compile() throws(EngineError) -> Output {
+        for (domain, version) in model.opsets {
+            if let range = OpRegistry.domains[domain], !range.contains(version) {
+                throw EngineError(.unsupported, "opset \(version) of domain \(domain) is not supported (supported: \(range.lowerBound)...\(range.upperBound))")
+            }
+        }
+        let graph = model.graph
+        var slotOf: [String: Int] = [:]
+        var types: [ValueType?] = []
+        var constants: [(slot: Int, tensor: ONNXTensor)] = []
+        var constantOf: [Int: ONNXTensor] = [:]
+        func newSlot(_ name: String, _ type: ValueType?) -> Int {
+            types.append(type)
+            slotOf[name] = types.count - 1
+            return types.count - 1
+        }
+        // Graph inputs.
+        var inputSlots: [Int] = []
+        var sigInputs: [ModelSignature.Value] = []
+        for input in graph.inputs {
+            guard case .tensor(let dt, let shape) = input.type else {
+                throw EngineError(.unsupported, "graph input \"\(input.name)\" has type \(input.type); only tensors are supported")
+            }
+            guard let kind = ElementKind(dt) else {
+                throw EngineError(.unsupported, "graph input \"\(input.name)\" has element type \(dt), which is not supported")
+            }
+            let dims = shape?.map { $0.fixedValue }
+            inputSlots.append(newSlot(input.name, ValueType(kind, shape: dims, onnxType: dt)))
+            sigInputs.append(.init(name: input.name, type: input.type.description, elementType: dt, shape: dims))
+        }
+        // Initializers.
+        for (name, tensor) in graph.initializers.sorted(by: { $0.key < $1.key }) {
+            guard let kind = ElementKind(tensor.dataType) else {
+                throw EngineError(.unsupported, "initializer \"\(name)\" has element type \(tensor.dataType), which is not supported")
+            }
+            let slot = newSlot(name, ValueType(kind, shape: tensor.dims.map { $0 }, onnxType: tensor.dataType))
+            constants.append((slot, tensor))
+            constantOf[slot] = tensor
+        }
+        // Nodes.
+        var plan: [any Kernel] = []
+        var producerOf: [Int: Int] = [:]  // slot → plan index
+        var kernelInputs: [[Int]] = []
+        var opCounts: [String: Int] = [:]
+        var trees = 0, treeNodes = 0
+        for node in graph.nodes {
+            opCounts[node.qualifiedOp, default: 0] += 1
+            guard let builder = OpRegistry.builders[node.qualifiedOp] else { throw EngineError.unsupported(node) }
+            let inputs = node.inputs.map { $0.isEmpty ? -1 : (slotOf[$0] ?? -1) }
+            for (k, name) in node.inputs.enumerated() where !name.isEmpty && inputs[k] < 0 {
+                throw EngineError.node(node, "input \"\(name)\" is not defined before this node")
+            }
+            let outputs = node.outputs.map { $0.isEmpty ? -1 : newSlot($0, nil) }
+            var nb = NodeBuilder(
+                node: node, opset: model.opsets[node.domain] ?? 1, inputs: inputs,
+                inputTypes: inputs.map { $0 >= 0 ? types[$0] : nil },
+                constants: inputs.map { $0 >= 0 ? constantOf[$0] : nil }, outputs: outputs,
+                outputTypes: outputs.map { _ in nil })
+            let kernel = try builder(&nb)
+            for (k, slot) in outputs.enumerated() where slot >= 0 {
+                guard let t = nb.outputTypes[k] else {
+                    throw EngineError.node(node, "output \(k) (\"\(node.outputs[k])\") is not produced by this op")
+                }
+                types[slot] = t
+                producerOf[slot] = plan.count
+            }
+            if let k = kernel as? TreeEnsembleClassifierKernel { trees += k.ensemble.treeCount; treeNodes += k.ensemble.feature.count - 1 }
+            if let k = kernel as? TreeEnsembleRegressorKernel { trees += k.ensemble.treeCount; treeNodes += k.ensemble.feature.count - 1 }
+            plan.append(kernel)
+            kernelInputs.append(inputs.filter { $0 >= 0 })
+        }
+        // Graph outputs.
+        var outputSlots: [Int] = []
+        var sigOutputs: [ModelSignature.Value] = []
+        for output in graph.outputs {
+            guard let slot = slotOf[output.name], let t = types[slot] else {
+                throw EngineError(.invalidModel, "graph output \"\(output.name)\" is never produced")
+            }
+            if case .tensor(let dt, _) = output.type, let declared = ElementKind(dt), declared != t.kind,
+                !(declared.isNumeric && t.kind.isNumeric && declared != .bool && t.kind != .bool) {
+                throw EngineError(.invalidModel, "graph output \"\(output.name)\" is declared \(output.type) but is computed as \(t.kind)")
+            }
+            outputSlots.append(slot)
+            var elem: ONNXDataType? = t.onnxType
+            var typeName = output.type.description
+            if case .tensor(let dt, _) = output.type { elem = dt }
+            if output.type == .unknown { typeName = t.kind == .mapSequence ? "seq(map)" : "tensor(\(t.onnxType?.description ?? t.kind.description))" }
+            sigOutputs.append(.init(name: output.name, type: typeName, elementType: t.kind == .mapSequence ? nil : elem, shape: t.shape))
+        }
+        let binder = PredictBinder(
+            model: model, types: types, plan: plan, producerOf: producerOf, kernelInputs: kernelInputs,
+            constantOf: constantOf, inputSlots: inputSlots, sigInputs: sigInputs, outputSlots: outputSlots,
+            sigOutputs: sigOutputs, featureNames: featureNames)
+        let (signature, binding, predictPlan) = try binder.bind()
+        let info = ModelInfo(
+            irVersion: model.irVersion, opsets: model.opsets,
+            producer: [model.producerName, model.producerVersion].filter { !$0.isEmpty }.joined(separator: " "),
+            opCounts: opCounts, nodeCount: graph.nodes.count, trees: trees, treeNodes: treeNodes)
+        return Output(
+            signature: signature, info: info, slotKinds: types.map { $0?.kind ?? .float }, constants: constants,
+            inputSlots: inputSlots, outputSlots: outputSlots, plan: plan, predictPlan: predictPlan, binding: binding)
+    }
+}

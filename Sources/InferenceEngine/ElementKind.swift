@@ -1,0 +1,38 @@
+public import ONNXFormat
+
+/// How the engine stores the elements of a value at run time.
+///
+/// Integer and boolean ONNX types are held as Int64; `bool` keeps its own kind so outputs report it.
+public enum ElementKind: Sendable, Equatable, CustomStringConvertible {
+    case float
+    case double
+    case int64
+    case bool
+    case string
+    /// A ZipMap output: `seq(map(key, float))`, stored as a rows × classes float block plus the keys.
+    case mapSequence
+
+    init?(_ type: ONNXDataType) {
+        switch type {
+        case .float: self = .float
+        case .double: self = .double
+        case .bool: self = .bool
+        case .string: self = .string
+        default:
+            if type.isIntegral { self = .int64 } else { return nil }
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .float: return "float"
+        case .double: return "double"
+        case .int64: return "int64"
+        case .bool: return "bool"
+        case .string: return "string"
+        case .mapSequence: return "seq(map)"
+        }
+    }
+
+    var isNumeric: Bool { self == .float || self == .double || self == .int64 || self == .bool }
+}

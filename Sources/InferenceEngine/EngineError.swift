@@ -1,0 +1,43 @@
+public import ONNXFormat
+
+/// A model that cannot be loaded or compiled, or a request the model cannot score.
+///
+/// Load-time messages name the node, the op and the reason:
+/// `node "TreeEnsembleClassifier_3": op ai.onnx.ml.SVMClassifier is not supported`.
+public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The file is not a valid ONNX model (parse or container validation failed).
+        case invalidModel
+        /// The model uses something the engine does not implement.
+        case unsupported
+        /// The request does not match the model signature (wrong columns, types, NaN where not allowed, ...).
+        case invalidInput
+        /// Evaluation failed on these inputs (for example an index out of range in Gather).
+        case evaluation
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    static func node(_ node: ONNXNode, _ reason: String, kind: Kind = .invalidModel) -> EngineError {
+        EngineError(kind, "node \"\(node.name)\": op \(node.qualifiedOp): \(reason)")
+    }
+
+    static func unsupported(_ node: ONNXNode, _ reason: String? = nil) -> EngineError {
+        if let reason { return EngineError(.unsupported, "node \"\(node.name)\": op \(node.qualifiedOp): \(reason)") }
+        return EngineError(.unsupported, "node \"\(node.name)\": op \(node.qualifiedOp) is not supported")
+    }
+
+    static func eval(_ name: String, _ reason: String) -> EngineError {
+        EngineError(.evaluation, "node \"\(name)\": \(reason)")
+    }
+
+    static func input(_ reason: String) -> EngineError { EngineError(.invalidInput, reason) }
+}

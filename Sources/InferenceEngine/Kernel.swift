@@ -1,0 +1,154 @@
+import ONNXFormat
+
+/// One compiled node: reads its input slots and writes its output slots in an execution context.
+protocol Kernel: Sendable {
+    func run(_ ctx: ExecutionContext) throws(EngineError)
+}
+
+/// What the compiler knows about a value before running anything.
+struct ValueType: Sendable, Equatable {
+    var kind: ElementKind
+    /// Declared ONNX element type when known (reported in signatures; Int64 storage may be int32, ...).
+    var onnxType: ONNXDataType?
+    /// Known shape: nil when the rank is unknown; nil entries are dynamic dimensions.
+    var shape: [Int?]?
+
+    init(_ kind: ElementKind, shape: [Int?]? = nil, onnxType: ONNXDataType? = nil) {
+        self.kind = kind
+        self.shape = shape
+        self.onnxType = onnxType
+    }
+
+    var lastDim: Int? { shape?.last ?? nil }
+}
+
+/// Everything a kernel builder may look at for one node.
+struct NodeBuilder {
+    let node: ONNXNode
+    /// Opset version of the node's domain.
+    let opset: Int64
+    /// Slot of each input (-1 for an omitted optional input).
+    let inputs: [Int]
+    let inputTypes: [ValueType?]
+    /// Constant value of an input, when it is an initializer.
+    let constants: [ONNXTensor?]
+    /// Slots for the outputs (-1 for an omitted output).
+    let outputs: [Int]
+    /// Filled by the builder: the type of each output.
+    var outputTypes: [ValueType?]
+
+    func fail(_ reason: String) -> EngineError { EngineError.node(node, reason) }
+
+    func requireInputs(_ range: ClosedRange<Int>) throws(EngineError) {
+        let present = inputs.count
+        guard range.contains(present) else {
+            throw fail("expects \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound)–\(range.upperBound)") inputs, has \(present)")
+        }
+        for k in 0..<min(present, range.lowerBound) where inputs[k] < 0 {
+            throw fail("input \(k) is required")
+        }
+    }
+
+    func requireOutputs(_ n: Int) throws(EngineError) {
+        guard outputs.count >= n, outputs[0] >= 0 else { throw fail("expects \(n) output(s)") }
+    }
+
+    func input(_ k: Int) throws(EngineError) -> ValueType {
+        guard k < inputTypes.count, let t = inputTypes[k] else { throw fail("input \(k) is missing") }
+        return t
+    }
+
+    func inputKind(_ k: Int, allowed: [ElementKind]) throws(EngineError) -> ElementKind {
+        let t = try input(k)
+        guard allowed.contains(t.kind) else {
+            throw fail("input \(k) (\"\(node.inputs[k])\") has type \(t.kind); expected \(allowed.map(\.description).joined(separator: " or "))")
+        }
+        return t.kind
+    }
+
+    // MARK: attributes
+
+    func attr(_ name: String) -> ONNXAttribute? { node.attributes[name] }
+
+    func int(_ name: String, default value: Int64) throws(EngineError) -> Int64 {
+        switch attr(name) {
+        case nil: return value
+        case .int(let v): return v
+        default: throw fail("attribute \(name) must be an int")
+        }
+    }
+
+    func float(_ name: String, default value: Float) throws(EngineError) -> Float {
+        switch attr(name) {
+        case nil: return value
+        case .float(let v): return v
+        case .int(let v): return Float(v)
+        default: throw fail("attribute \(name) must be a float")
+        }
+    }
+
+    func string(_ name: String, default value: String) throws(EngineError) -> String {
+        switch attr(name) {
+        case nil: return value
+        case .string(let v): return v
+        default: throw fail("attribute \(name) must be a string")
+        }
+    }
+
+    func floats(_ name: String) throws(EngineError) -> [Float]? {
+        switch attr(name) {
+        case nil: return nil
+        case .floats(let v): return v
+        case .float(let v): return [v]
+        case .tensor(let t): return t.floatValues
+        default: throw fail("attribute \(name) must be a list of floats")
+        }
+    }
+
+    func doubles(_ name: String) throws(EngineError) -> [Double]? {
+        switch attr(name) {
+        case nil: return nil
+        case .floats(let v): return v.map(Double.init)
+        case .tensor(let t):
+            if case .double(let d) = t.storage { return d }
+            return t.floatValues.map(Double.init)
+        default: throw fail("attribute \(name) must be a list of floats")
+        }
+    }
+
+    func ints(_ name: String) throws(EngineError) -> [Int64]? {
+        switch attr(name) {
+        case nil: return nil
+        case .ints(let v): return v
+        case .int(let v): return [v]
+        case .tensor(let t): return t.int64Values
+        default: throw fail("attribute \(name) must be a list of ints")
+        }
+    }
+
+    func strings(_ name: String) throws(EngineError) -> [String]? {
+        switch attr(name) {
+        case nil: return nil
+        case .strings(let v): return v
+        case .string(let v): return [v]
+        default: throw fail("attribute \(name) must be a list of strings")
+        }
+    }
+
+    /// A constant input's integer values (shape tensors, axes, indices).
+    func constantInts(_ k: Int) -> [Int64]? {
+        guard k < constants.count, let c = constants[k] else { return nil }
+        return c.int64Values
+    }
+
+    mutating func setOutput(_ k: Int, _ type: ValueType) {
+        if k < outputTypes.count { outputTypes[k] = type }
+    }
+
+    /// Normalises an axis against a rank, throwing a node error when out of range.
+    func axis(_ a: Int64, rank: Int) throws(EngineError) -> Int {
+        let r = Int64(rank)
+        guard a >= -r, a < max(r, 1) else { throw fail("axis \(a) is out of range for rank \(rank)") }
+        return Int(a < 0 ? a + r : a)
+    }
+}

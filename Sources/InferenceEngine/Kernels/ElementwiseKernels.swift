@@ -1,0 +1,268 @@
+import ONNXFormat
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Add, Sub, Mul, Div with broadcasting (float, double, int64).
+struct BinaryArithmeticKernel: Kernel {
+    enum Op: Sendable { case add, sub, mul, div }
+    let name: String
+    let op: Op
+    let a: Int, b: Int, out: Int
+
+    static func build(_ op: Op) -> (inout NodeBuilder) throws(EngineError) -> any Kernel {
+        return { (nb: inout NodeBuilder) throws(EngineError) -> any Kernel in
+            try nb.requireInputs(2...2)
+            try nb.requireOutputs(1)
+            let ka = try nb.inputKind(0, allowed: [.float, .double, .int64])
+            let kb = try nb.inputKind(1, allowed: [.float, .double, .int64])
+            guard ka == kb else { throw nb.fail("inputs have different types (\(ka), \(kb))") }
+            let t0 = try nb.input(0), t1 = try nb.input(1)
+            nb.setOutput(0, ValueType(ka, shape: Broadcast.staticShape(t0.shape, t1.shape), onnxType: t0.onnxType))
+            return BinaryArithmeticKernel(name: nb.node.name, op: op, a: nb.inputs[0], b: nb.inputs[1], out: nb.outputs[0])
+        }
+    }
+
+    func run(_ ctx: ExecutionContext) throws(EngineError) {
+        let x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
+        guard let shape = Broadcast.shape(x.shape, y.shape) else {
+            throw EngineError.eval(name, "shapes \(x.shape) and \(y.shape) cannot be broadcast")
+        }
+        o.setShape(shape)
+        switch x.kind {
+        case .float:
+            switch op {
+            case .add: Broadcast.binary(x.f, x.shape, y.f, y.shape, out: &o.f, outShape: shape, +)
+            case .sub: Broadcast.binary(x.f, x.shape, y.f, y.shape, out: &o.f, outShape: shape, -)
+            case .mul: Broadcast.binary(x.f, x.shape, y.f, y.shape, out: &o.f, outShape: shape, *)
+            case .div: Broadcast.binary(x.f, x.shape, y.f, y.shape, out: &o.f, outShape: shape, /)
+            }
+        case .double:
+            switch op {
+            case .add: Broadcast.binary(x.d, x.shape, y.d, y.shape, out: &o.d, outShape: shape, +)
+            case .sub: Broadcast.binary(x.d, x.shape, y.d, y.shape, out: &o.d, outShape: shape, -)
+            case .mul: Broadcast.binary(x.d, x.shape, y.d, y.shape, out: &o.d, outShape: shape, *)
+            case .div: Broadcast.binary(x.d, x.shape, y.d, y.shape, out: &o.d, outShape: shape, /)
+            }
+        default:
+            if op == .div, y.i.contains(0) { throw EngineError.eval(name, "integer division by zero") }
+            switch op {
+            case .add: Broadcast.binary(x.i, x.shape, y.i, y.shape, out: &o.i, outShape: shape, &+)
+            case .sub: Broadcast.binary(x.i, x.shape, y.i, y.shape, out: &o.i, outShape: shape, &-)
+            case .mul: Broadcast.binary(x.i, x.shape, y.i, y.shape, out: &o.i, outShape: shape, &*)
+            case .div: Broadcast.binary(x.i, x.shape, y.i, y.shape, out: &o.i, outShape: shape) { $1 == 0 ? 0 : $0 / $1 }
+            }
+        }
+    }
+}
+
+/// Less, Greater, Equal with broadcasting; output bool.
+struct CompareKernel: Kernel {
+    enum Op: Sendable { case less, greater, equal }
+    let name: String
+    let op: Op
+    let a: Int, b: Int, out: Int
+
+    static func build(_ op: Op) -> (inout NodeBuilder) throws(EngineError) -> any Kernel {
+        return { (nb: inout NodeBuilder) throws(EngineError) -> any Kernel in
+            try nb.requireInputs(2...2)
+            try nb.requireOutputs(1)
+            let allowed: [ElementKind] = op == .equal ? [.float, .double, .int64, .bool, .string] : [.float, .double, .int64]
+            let ka = try nb.inputKind(0, allowed: allowed)
+            let kb = try nb.inputKind(1, allowed: allowed)
+            guard ka == kb else { throw nb.fail("inputs have different types (\(ka), \(kb))") }
+            nb.setOutput(0, ValueType(.bool, shape: Broadcast.staticShape(try nb.input(0).shape, try nb.input(1).shape)))
+            return CompareKernel(name: nb.node.name, op: op, a: nb.inputs[0], b: nb.inputs[1], out: nb.outputs[0])
+        }
+    }
+
+    func run(_ ctx: ExecutionContext) throws(EngineError) {
+        let x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
+        guard let shape = Broadcast.shape(x.shape, y.shape) else {
+            throw EngineError.eval(name, "shapes \(x.shape) and \(y.shape) cannot be broadcast")
+        }
+        o.setShape(shape)
+        let op = self.op
+        switch x.kind {
+        case .float:
+            Broadcast.binary(x.f, x.shape, y.f, y.shape, out: &o.i, outShape: shape) { (p: Float, q: Float) -> Int64 in
+                (op == .less ? p < q : op == .greater ? p > q : p == q) ? 1 : 0
+            }
+        case .double:
+            Broadcast.binary(x.d, x.shape, y.d, y.shape, out: &o.i, outShape: shape) { (p: Double, q: Double) -> Int64 in
+                (op == .less ? p < q : op == .greater ? p > q : p == q) ? 1 : 0
+            }
+        case .string:
+            Broadcast.binary(x.s, x.shape, y.s, y.shape, out: &o.i, outShape: shape) { (p: String, q: String) -> Int64 in
+                p == q ? 1 : 0
+            }
+        default:
+            Broadcast.binary(x.i, x.shape, y.i, y.shape, out: &o.i, outShape: shape) { (p: Int64, q: Int64) -> Int64 in
+                (op == .less ? p < q : op == .greater ? p > q : p == q) ? 1 : 0
+            }
+        }
+    }
+}
+
+/// Where(condition, X, Y) with broadcasting of all three inputs.
+struct WhereKernel: Kernel {
+    let name: String
+    let c: Int, a: Int, b: Int, out: Int
+
+    static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
+        try nb.requireInputs(3...3)
+        try nb.requireOutputs(1)
+        _ = try nb.inputKind(0, allowed: [.bool, .int64])
+        let ka = try nb.inputKind(1, allowed: [.float, .double, .int64, .bool, .string])
+        let kb = try nb.inputKind(2, allowed: [ka])
+        let shape = Broadcast.staticShape(Broadcast.staticShape(try nb.input(0).shape, try nb.input(1).shape), try nb.input(2).shape)
+        nb.setOutput(0, ValueType(kb, shape: shape, onnxType: try nb.input(1).onnxType))
+        return WhereKernel(name: nb.node.name, c: nb.inputs[0], a: nb.inputs[1], b: nb.inputs[2], out: nb.outputs[0])
+    }
+
+    func run(_ ctx: ExecutionContext) throws(EngineError) {
+        let cs = ctx.slots[c], x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
+        guard let s1 = Broadcast.shape(cs.shape, x.shape), let shape = Broadcast.shape(s1, y.shape) else {
+            throw EngineError.eval(name, "shapes \(cs.shape), \(x.shape), \(y.shape) cannot be broadcast")
+        }
+        o.kind = x.kind
+        o.setShape(shape)
+        // Broadcast the condition and X to the output, then pick from Y.
+        var cond: [Int64] = []
+        Broadcast.binary(cs.i, cs.shape, [Int64(0)], [1], out: &cond, outShape: shape) { p, _ in p }
+        switch x.kind {
+        case .float:
+            var xs: [Float] = []
+            Broadcast.binary(x.f, x.shape, [Float(0)], [1], out: &xs, outShape: shape) { p, _ in p }
+            var k = 0
+            Broadcast.binary(xs, shape, y.f, y.shape, out: &o.f, outShape: shape) { p, q in
+                defer { k += 1 }
+                return cond[k] != 0 ? p : q
+            }
+        case .double:
+            var xs: [Double] = []
+            Broadcast.binary(x.d, x.shape, [Double(0)], [1], out: &xs, outShape: shape) { p, _ in p }
+            var k = 0
+            Broadcast.binary(xs, shape, y.d, y.shape, out: &o.d, outShape: shape) { p, q in
+                defer { k += 1 }
+                return cond[k] != 0 ? p : q
+            }
+        case .string:
+            var xs: [String] = []
+            Broadcast.binary(x.s, x.shape, [""], [1], out: &xs, outShape: shape) { p, _ in p }
+            var k = 0
+            Broadcast.binary(xs, shape, y.s, y.shape, out: &o.s, outShape: shape) { p, q in
+                defer { k += 1 }
+                return cond[k] != 0 ? p : q
+            }
+        default:
+            var xs: [Int64] = []
+            Broadcast.binary(x.i, x.shape, [Int64(0)], [1], out: &xs, outShape: shape) { p, _ in p }
+            var k = 0
+            Broadcast.binary(xs, shape, y.i, y.shape, out: &o.i, outShape: shape) { p, q in
+                defer { k += 1 }
+                return cond[k] != 0 ? p : q
+            }
+        }
+    }
+}
+
+/// Relu, Sigmoid, Tanh, Abs, Exp, Log, Sqrt, and Clip (float and double; Abs/Relu/Clip also int64).
+struct UnaryKernel: Kernel {
+    enum Op: Sendable { case relu, sigmoid, tanh, abs, exp, log, sqrt, clip }
+    let name: String
+    let op: Op
+    let x: Int, out: Int
+    var minInput = -1, maxInput = -1
+    var minValue = -Float.infinity, maxValue = Float.infinity
+
+    static func build(_ op: Op) -> (inout NodeBuilder) throws(EngineError) -> any Kernel {
+        return { (nb: inout NodeBuilder) throws(EngineError) -> any Kernel in
+            try nb.requireInputs(op == .clip ? 1...3 : 1...1)
+            try nb.requireOutputs(1)
+            let intOK = op == .relu || op == .abs || op == .clip
+            let k = try nb.inputKind(0, allowed: intOK ? [.float, .double, .int64] : [.float, .double])
+            nb.setOutput(0, ValueType(k, shape: try nb.input(0).shape, onnxType: try nb.input(0).onnxType))
+            var kernel = UnaryKernel(name: nb.node.name, op: op, x: nb.inputs[0], out: nb.outputs[0])
+            if op == .clip {
+                if nb.opset < 11 {
+                    kernel.minValue = try nb.float("min", default: -Float.greatestFiniteMagnitude)
+                    kernel.maxValue = try nb.float("max", default: Float.greatestFiniteMagnitude)
+                } else {
+                    if nb.inputs.count > 1 { kernel.minInput = nb.inputs[1] }
+                    if nb.inputs.count > 2 { kernel.maxInput = nb.inputs[2] }
+                }
+            }
+            return kernel
+        }
+    }
+
+    func run(_ ctx: ExecutionContext) throws(EngineError) {
+        let i = ctx.slots[x], o = ctx.slots[out]
+        o.kind = i.kind
+        o.setShape(i.shape)
+        var lo = minValue, hi = maxValue
+        var loI = Int64.min, hiI = Int64.max
+        if minInput >= 0 {
+            let s = ctx.slots[minInput]
+            if s.kind == .float, let v = s.f.first { lo = v }
+            if s.kind == .double, let v = s.d.first { lo = Float(v) }
+            if s.kind == .int64, let v = s.i.first { loI = v; lo = Float(v) }
+        }
+        if maxInput >= 0 {
+            let s = ctx.slots[maxInput]
+            if s.kind == .float, let v = s.f.first { hi = v }
+            if s.kind == .double, let v = s.d.first { hi = Float(v) }
+            if s.kind == .int64, let v = s.i.first { hiI = v; hi = Float(v) }
+        }
+        switch i.kind {
+        case .float:
+            o.f.removeAll(keepingCapacity: true)
+            switch op {
+            case .relu: for v in i.f { o.f.append(Swift.max(v, 0)) }
+            case .sigmoid:
+                for v in i.f { o.f.append(UnaryKernel.sigmoid(v)) }
+            case .tanh: for v in i.f { o.f.append(tanhf(v)) }
+            case .abs: for v in i.f { o.f.append(Swift.abs(v)) }
+            case .exp: for v in i.f { o.f.append(expf(v)) }
+            case .log: for v in i.f { o.f.append(logf(v)) }
+            case .sqrt: for v in i.f { o.f.append(v.squareRoot()) }
+            case .clip: for v in i.f { o.f.append(v.isNaN ? v : Swift.min(Swift.max(v, lo), hi)) }
+            }
+        case .double:
+            o.d.removeAll(keepingCapacity: true)
+            let dlo = minInput >= 0 && ctx.slots[minInput].kind == .double ? ctx.slots[minInput].d.first ?? -.infinity : Double(lo)
+            let dhi = maxInput >= 0 && ctx.slots[maxInput].kind == .double ? ctx.slots[maxInput].d.first ?? .infinity : Double(hi)
+            switch op {
+            case .relu: for v in i.d { o.d.append(Swift.max(v, 0)) }
+            case .sigmoid: for v in i.d { o.d.append(1 / (1 + Glibc.exp(-v))) }
+            case .tanh: for v in i.d { o.d.append(Glibc.tanh(v)) }
+            case .abs: for v in i.d { o.d.append(Swift.abs(v)) }
+            case .exp: for v in i.d { o.d.append(Glibc.exp(v)) }
+            case .log: for v in i.d { o.d.append(Glibc.log(v)) }
+            case .sqrt: for v in i.d { o.d.append(v.squareRoot()) }
+            case .clip: for v in i.d { o.d.append(v.isNaN ? v : Swift.min(Swift.max(v, dlo), dhi)) }
+            }
+        default:
+            o.i.removeAll(keepingCapacity: true)
+            switch op {
+            case .relu: for v in i.i { o.i.append(Swift.max(v, 0)) }
+            case .abs: for v in i.i { o.i.append(v == .min ? v : Swift.abs(v)) }
+            default:
+                if minInput < 0, lo.isFinite { loI = Int64(lo) }
+                if maxInput < 0, hi.isFinite { hiI = Int64(hi) }
+                for v in i.i { o.i.append(Swift.min(Swift.max(v, loI), hiI)) }
+            }
+        }
+    }
+
+    /// onnxruntime's float sigmoid: 1 / (1 + e^-x), computed for |x| to stay stable.
+    @inline(__always) static func sigmoid(_ v: Float) -> Float {
+        if v >= 0 { return 1 / (1 + expf(-v)) }
+        let e = expf(v)
+        return e / (1 + e)
+    }
+}

@@ -1,0 +1,351 @@
+import ONNXFormat
+
+/// Reads any numeric slot as a float matrix: returns (rows, cols) and fills `buffer` when a conversion is needed.
+@inline(__always)
+func floatMatrix(_ s: Slot, _ buffer: inout [Float]) -> (rows: Int, cols: Int, converted: Bool) {
+    let rows = s.shape.count <= 1 ? 1 : s.shape[0]
+    let cols = s.shape.count == 0 ? 1 : (s.shape.count == 1 ? s.shape[0] : s.count / max(s.shape[0], 1))
+    if s.kind == .float { return (rows, cols, false) }
+    s.floats(into: &buffer)
+    return (rows, cols, true)
+}
+
+/// MatMul for float/double operands of rank 1 or 2 (the shapes classic-ML converters emit).
+struct MatMulKernel: Kernel {
+    let name: String
+    let a: Int, b: Int, out: Int
+
+    static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
+        try nb.requireInputs(2...2)
+        try nb.requireOutputs(1)
+        let ka = try nb.inputKind(0, allowed: [.float, .double])
+        _ = try nb.inputKind(1, allowed: [ka])
+        let sa = try nb.input(0).shape, sb = try nb.input(1).shape
+        if let sa, sa.count > 2 { throw nb.fail("inputs of rank \(sa.count) are not supported (rank 1 or 2 only)") }
+        if let sb, sb.count > 2 { throw nb.fail("inputs of rank \(sb.count) are not supported (rank 1 or 2 only)") }
+        var shape: [Int?]? = nil
+        if let sa, let sb {
+            if let k1 = sa.last ?? nil, let k2 = (sb.count == 2 ? sb[0] : sb.first ?? nil), k1 != k2 {
+                throw nb.fail("inner dimensions differ (\(k1) and \(k2))")
+            }
+            var s: [Int?] = []
+            if sa.count == 2 { s.append(sa[0]) }
+            if sb.count == 2 { s.append(sb[1]) }
+            shape = s
+        }
+        nb.setOutput(0, ValueType(ka, shape: shape, onnxType: try nb.input(0).onnxType))
+        return MatMulKernel(name: nb.node.name, a: nb.inputs[0], b: nb.inputs[1], out: nb.outputs[0])
+    }
+
+    func run(_ ctx: ExecutionContext) throws(EngineError) {
+        let x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
+        guard x.shape.count >= 1, x.shape.count <= 2, y.shape.count >= 1, y.shape.count <= 2 else {
+            throw EngineError.eval(name, "MatMul of shapes \(x.shape) and \(y.shape) is not supported")
+        }
+        let n = x.shape.count == 2 ? x.shape[0] : 1
+        let k = x.shape.last!
+        let k2 = y.shape[0]
+        let m = y.shape.count == 2 ? y.shape[1] : 1
+        guard k == k2 else { throw EngineError.eval(name, "inner dimensions differ: \(x.shape) × \(y.shape)") }
+        var shape: [Int] = []
+        if x.shape.count == 2 { shape.append(n) }
+        if y.shape.count == 2 { shape.append(m) }
+        o.kind = x.kind
+        o.setShape(shape)
+        if x.kind == .float {
+            o.resizeF(n * m)
+            gemm(x.f, y.f, &o.f, n: n, k: k, m: m)
+        } else {
+            o.resizeD(n * m)
+            gemm(x.d, y.d, &o.d, n: n, k: k, m: m)
+        }
+    }
+}
+
+/// out[n×m] = A[n×k] · B[k×m], row-major, accumulating in T (row × broadcast of B rows: vectorises well).
+@inline(__always)
+func gemm<T: FloatingPoint>(_ a: [T], _ b: [T], _ out: inout [T], n: Int, k: Int, m: Int) {
+    a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            out.withUnsafeMutableBufferPointer { po in
+                for r in 0..<n {
+                    let orow = po.baseAddress! + r * m
+                    for j in 0..<m { orow[j] = 0 }
+                    for t in 0..<k {
+                        let av = pa[r * k + t]
+                        let brow = pb.baseAddress! + t * m
+                        for j in 0..<m { orow[j] += av * brow[j] }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Gemm: Y = alpha · A' · B' + beta · C, with optional transposes and C broadcast.
+struct GemmKernel: Kernel {
+    let name: String
+    let a: Int, b: Int, c: Int, out: Int
+    let alpha: Float, beta: Float
+    let transA: Bool, transB: Bool
+
+    static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
+        try nb.requireInputs(2...3)
+        try nb.requireOutputs(1)
+        let ka = try nb.inputKind(0, allowed: [.float, .double])
+        _ = try nb.inputKind(1, allowed: [ka])
+        if nb.inputs.count > 2 && nb.inputs[2] >= 0 { _ = try nb.inputKind(2, allowed: [ka]) }
+        let transA = try nb.int("transA", default: 0) != 0
+        let transB = try nb.int("transB", default: 0) != 0
+        var shape: [Int?]? = [nil, nil]
+        if let sa = try nb.input(0).shape, let sb = try nb.input(1).shape, sa.count == 2, sb.count == 2 {
+            let kA = transA ? sa[0] : sa[1]
+            let kB = transB ? sb[1] : sb[0]
+            if let kA, let kB, kA != kB { throw nb.fail("inner dimensions differ (\(kA) and \(kB))") }
+            shape = [transA ? sa[1] : sa[0], transB ? sb[0] : sb[1]]
+        }
+        nb.setOutput(0, ValueType(ka, shape: shape, onnxType: try nb.input(0).onnxType))
+        return GemmKernel(
+            name: nb.node.name, a: nb.inputs[0], b: nb.inputs[1], c: nb.inputs.count > 2 ? nb.inputs[2] : -1,
+            out: nb.outputs[0], alpha: try nb.float("alpha", default: 1), beta: try nb.float("beta", default: 1),
+            transA: transA, transB: transB)
+    }
+
+    func run(_ ctx: ExecutionContext) throws(EngineError) {
+        let x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
+        guard x.shape.count == 2, y.shape.count == 2 else {
+            throw EngineError.eval(name, "Gemm needs 2-D inputs, got \(x.shape) and \(y.shape)")
+        }
+        let n = transA ? x.shape[1] : x.shape[0]
+        let k = transA ? x.shape[0] : x.shape[1]
+        let k2 = transB ? y.shape[1] : y.shape[0]
+        let m = transB ? y.shape[0] : y.shape[1]
+        guard k == k2 else { throw EngineError.eval(name, "inner dimensions differ: \(x.shape) × \(y.shape)") }
+        o.kind = x.kind
+        o.setShape(n, m)
+        if x.kind == .float {
+            run(x.f, x.shape[1], y.f, y.shape[1], c >= 0 ? ctx.slots[c] : nil, \.f, &o.f, n: n, k: k, m: m, alpha: alpha, beta: beta)
+        } else {
+            run(x.d, x.shape[1], y.d, y.shape[1], c >= 0 ? ctx.slots[c] : nil, \.d, &o.d, n: n, k: k, m: m,
+                alpha: Double(alpha), beta: Double(beta))
+        }
+    }
+
+    private func run<T: FloatingPoint>(
+        _ av: [T], _ lda: Int, _ bv: [T], _ ldb: Int, _ cs: Slot?, _ kp: KeyPath<Slot, [T]>, _ out: inout [T],
+        n: Int, k: Int, m: Int, alpha: T, beta: T
+    ) {
+        out.removeAll(keepingCapacity: true)
+        out.reserveCapacity(n * m)
+        let cv = cs.map { $0[keyPath: kp] } ?? []
+        let cshape = cs?.shape ?? []
+        for r in 0..<n {
+            for j in 0..<m {
+                var s: T = 0
+                for t in 0..<k {
+                    let x = transA ? av[t * lda + r] : av[r * lda + t]
+                    let y = transB ? bv[j * ldb + t] : bv[t * ldb + j]
+                    s += x * y
+                }
+                var v = alpha * s
+                if !cv.isEmpty {
+                    let ci: Int
+                    switch cshape.count {
+                    case 0: ci = 0
+                    case 1: ci = cshape[0] == 1 ? 0 : j
+                    default: ci = (cshape[0] == 1 ? 0 : r) * cshape[1] + (cshape[1] == 1 ? 0 : j)
+                    }
+                    v += beta * cv[ci]
+                }
+                out.append(v)
+            }
+        }
+    }
+}
+
+/// ai.onnx.ml LinearClassifier with onnxruntime's label and score rules.
+struct LinearClassifierKernel: Kernel {
+    let name: String
+    let x: Int, labelOut: Int, scoresOut: Int
+    let coefficients: [Float]  // classCount × features, row-major
+    let intercepts: [Float]
+    let classCount: Int
+    let labelsInt: [Int64]
+    let labelsString: [String]
+    let post: PostTransform
+    let addSecondClass: Bool
+
+    static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
+        try nb.requireInputs(1...1)
+        try nb.requireOutputs(1)
+        _ = try nb.inputKind(0, allowed: [.float, .double, .int64])
+        guard let coef = try nb.floats("coefficients"), !coef.isEmpty else { throw nb.fail("coefficients are required") }
+        var intercepts = try nb.floats("intercepts") ?? []
+        let labelsS = try nb.strings("classlabels_strings") ?? []
+        let labelsI = try nb.ints("classlabels_ints") ?? []
+        guard labelsS.isEmpty != labelsI.isEmpty else {
+            throw nb.fail("exactly one of classlabels_strings and classlabels_ints must be set")
+        }
+        if intercepts.isEmpty {
+            let n = max(labelsS.count, labelsI.count)
+            intercepts = [Float](repeating: 0, count: n == 2 && coef.count % 2 != 0 ? 1 : n)
+        }
+        let classCount = intercepts.count
+        guard classCount > 0, coef.count % classCount == 0 else {
+            throw nb.fail("\(coef.count) coefficients do not divide into \(classCount) classes")
+        }
+        let features = coef.count / classCount
+        if let d = try nb.input(0).lastDim, d != features {
+            throw nb.fail("input has \(d) features, coefficients expect \(features)")
+        }
+        let nLabels = max(labelsS.count, labelsI.count)
+        if classCount > 1 && nLabels != classCount {
+            throw nb.fail("\(classCount) score columns but \(nLabels) class labels")
+        }
+        let addSecond = classCount == 1 && nLabels == 2
+        let rows = try nb.input(0).shape?.first ?? nil
+        nb.setOutput(0, ValueType(labelsS.isEmpty ? .int64 : .string, shape: [rows], onnxType: labelsS.isEmpty ? .int64 : .string))
+        nb.setOutput(1, ValueType(.float, shape: [rows, addSecond ? 2 : classCount], onnxType: .float))
+        return LinearClassifierKernel(
+            name: nb.node.name, x: nb.inputs[0], labelOut: nb.outputs[0], scoresOut: nb.outputs.count > 1 ? nb.outputs[1] : -1,
+            coefficients: coef, intercepts: intercepts, classCount: classCount, labelsInt: labelsI,
+            labelsString: labelsS, post: try PostTransform.parse(nb), addSecondClass: addSecond)
+    }
+
+    var outputColumns: Int { addSecondClass ? 2 : classCount }
+
+    func run(_ ctx: ExecutionContext) throws(EngineError) {
+        let xs = ctx.slots[x]
+        let (n, f, converted) = floatMatrix(xs, &ctx.scratch)
+        guard f * classCount == coefficients.count else {
+            throw EngineError.eval(name, "input has \(f) features, the model expects \(coefficients.count / classCount)")
+        }
+        let cols = outputColumns
+        // Scores go straight into the output slot (or scratch when the scores output is unused).
+        let so = scoresOut >= 0 ? ctx.slots[scoresOut] : Slot(kind: .float)
+        so.kind = .float
+        so.setShape(n, cols)
+        so.resizeF(n * cols)
+        let lo = ctx.slots[labelOut]
+        let useStrings = !labelsString.isEmpty
+        lo.kind = useStrings ? .string : .int64
+        lo.setShape(n)
+        if useStrings {
+            lo.resizeS(n)
+            lo.labelIndex.removeAll(keepingCapacity: true)
+            lo.hasLabelIndex = true
+        } else {
+            lo.resizeI(n)
+        }
+        let input = converted ? ctx.scratch : xs.f
+        input.withUnsafeBufferPointer { xp in
+            coefficients.withUnsafeBufferPointer { cp in
+                so.f.withUnsafeMutableBufferPointer { sp in
+                    for r in 0..<n {
+                        let row = xp.baseAddress! + r * f
+                        let out = sp.baseAddress! + r * cols
+                        for c in 0..<classCount {
+                            let w = cp.baseAddress! + c * f
+                            var s: Float = 0
+                            for j in 0..<f { s += row[j] * w[j] }
+                            out[c] = s + intercepts[c]
+                        }
+                        // Label from raw scores.
+                        var labelIdx = 0
+                        if classCount == 1 {
+                            labelIdx = out[0] > 0 ? 1 : 0
+                        } else {
+                            var best = out[0]
+                            for c in 1..<classCount where out[c] > best {
+                                best = out[c]
+                                labelIdx = c
+                            }
+                        }
+                        if useStrings {
+                            let labels = labelsString
+                            lo.s[r] = classCount == 1
+                                ? (labels.count == 2 ? labels[labelIdx] : (labelIdx == 1 ? "1" : "0"))
+                                : labels[labelIdx]
+                            lo.labelIndex.append(Int32(labelIdx))
+                        } else {
+                            lo.i[r] = classCount == 1
+                                ? (labelsInt.count == 2 ? labelsInt[labelIdx] : Int64(labelIdx)) : labelsInt[labelIdx]
+                        }
+                        // Scores.
+                        if classCount == 1 {
+                            if post == .probit {
+                                out[0] = PostTransform.probit(out[0])
+                            } else if addSecondClass {
+                                let s = out[0]
+                                out[0] = 1 - s
+                                out[1] = s
+                            }
+                        } else {
+                            post.apply(out, classCount)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// ai.onnx.ml LinearRegressor: y = X · coefficientsᵀ + intercepts (targets columns).
+struct LinearRegressorKernel: Kernel {
+    let name: String
+    let x: Int, out: Int
+    let coefficients: [Float]
+    let intercepts: [Float]
+    let targets: Int
+    let post: PostTransform
+
+    static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
+        try nb.requireInputs(1...1)
+        try nb.requireOutputs(1)
+        _ = try nb.inputKind(0, allowed: [.float, .double, .int64])
+        let targets = Int(try nb.int("targets", default: 1))
+        guard targets >= 1 else { throw nb.fail("targets must be at least 1") }
+        guard let coef = try nb.floats("coefficients"), !coef.isEmpty, coef.count % targets == 0 else {
+            throw nb.fail("coefficients must be a non-empty multiple of targets (\(targets))")
+        }
+        var intercepts = try nb.floats("intercepts") ?? []
+        if intercepts.isEmpty { intercepts = [Float](repeating: 0, count: targets) }
+        guard intercepts.count == targets else { throw nb.fail("\(intercepts.count) intercepts for \(targets) targets") }
+        let post = try PostTransform.parse(nb)
+        if let d = try nb.input(0).lastDim, d * targets != coef.count {
+            throw nb.fail("input has \(d) features, coefficients expect \(coef.count / targets)")
+        }
+        nb.setOutput(0, ValueType(.float, shape: [try nb.input(0).shape?.first ?? nil, targets], onnxType: .float))
+        return LinearRegressorKernel(
+            name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], coefficients: coef, intercepts: intercepts,
+            targets: targets, post: post)
+    }
+
+    func run(_ ctx: ExecutionContext) throws(EngineError) {
+        let xs = ctx.slots[x], o = ctx.slots[out]
+        let (n, f, converted) = floatMatrix(xs, &ctx.scratch)
+        guard f * targets == coefficients.count else {
+            throw EngineError.eval(name, "input has \(f) features, the model expects \(coefficients.count / targets)")
+        }
+        o.kind = .float
+        o.setShape(n, targets)
+        o.resizeF(n * targets)
+        let input = converted ? ctx.scratch : xs.f
+        input.withUnsafeBufferPointer { xp in
+            o.f.withUnsafeMutableBufferPointer { op in
+                for r in 0..<n {
+                    for t in 0..<targets {
+                        var s: Float = 0
+                        for j in 0..<f { s += xp[r * f + j] * coefficients[t * f + j] }
+                        op[r * targets + t] = s + intercepts[t]
+                    }
+                    if targets == 1 {
+                        if post == .probit { op[r] = PostTransform.probit(op[r]) }
+                    } else {
+                        post.apply(op.baseAddress! + r * targets, targets)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+/// Branch comparisons, specialised so the fast walk has no per-node mode switch.
+protocol BranchTest {
+    static func test(_ x: Float, _ t: Float) -> Bool
+}
+enum BranchLEQ: BranchTest { @inline(__always) static func test(_ x: Float, _ t: Float) -> Bool { x <= t } }
+enum BranchLT: BranchTest { @inline(__always) static func test(_ x: Float, _ t: Float) -> Bool { x < t } }
+enum BranchGTE: BranchTest { @inline(__always) static func test(_ x: Float, _ t: Float) -> Bool { x >= t } }
+enum BranchGT: BranchTest { @inline(__always) static func test(_ x: Float, _ t: Float) -> Bool { x > t } }
+
+/// Whether the walk must honour `nodes_missing_value_tracks_true`.
+protocol MissingPolicy { static var tracks: Bool { get } }
+enum NoMissingTracks: MissingPolicy { static var tracks: Bool { false } }
+enum MissingTracks: MissingPolicy { static var tracks: Bool { true } }
+
+/// How leaf weights of successive trees combine.
+enum TreeAggregate: Sendable { case sum, average, min, max }
+
+extension TreeEnsemble {
+    /// Row stride of the prepared row buffer: the used features plus the NaN column.
+    var rowStride: Int { featureCount + 1 }
+
+    /// Copies the first `featureCount` columns of each row into `buffer`, adding the NaN column.
+    /// Throws when the input has fewer columns than the trees read.
+    func prepareRows(_ x: Slot, _ buffer: inout [Float], name: String) throws(EngineError) -> Int {
+        let rows = x.shape.count <= 1 ? 1 : x.shape[0]
+        let cols = x.shape.isEmpty ? 1 : (rows == 0 ? 0 : x.count / rows)
+        if rows > 0 && cols < featureCount {
+            throw EngineError.eval(name, "input has \(cols) columns, the trees read \(featureCount)")
+        }
+        let stride = rowStride
+        let total = rows * stride
+        if buffer.count < total { buffer.append(contentsOf: repeatElement(0, count: total - buffer.count)) }
+        let fc = featureCount
+        buffer.withUnsafeMutableBufferPointer { out in
+            func copy<S: Collection>(_ src: S, _ conv: (S.Element) -> Float) where S.Index == Int {
+                for r in 0..<rows {
+                    let o = out.baseAddress! + r * stride
+                    let base = src.startIndex + r * cols
+                    for j in 0..<fc { o[j] = conv(src[base + j]) }
+                    o[fc] = .nan
+                }
+            }
+            switch x.kind {
+            case .float:
+                x.f.withUnsafeBufferPointer { src in
+                    for r in 0..<rows {
+                        let o = out.baseAddress! + r * stride
+                        let s = src.baseAddress! + r * cols
+                        for j in 0..<fc { o[j] = s[j] }
+                        o[fc] = .nan
+                    }
+                }
+            case .double: copy(x.d) { Float($0) }
+            default: copy(x.i) { Float($0) }
+            }
+        }
+        return rows
+    }
+
+    // MARK: fast single-column sums
+
+    /// Adds, per row and in tree order, the single leaf weight of every tree to `acc[row]` (float32).
+    func sumSingleColumn(_ rows: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<Float>) {
+        switch (fastMode, hasMissingTracks) {
+        case (.leq?, false): sumFast(BranchLEQ.self, NoMissingTracks.self, rows, n, acc)
+        case (.leq?, true): sumFast(BranchLEQ.self, MissingTracks.self, rows, n, acc)
+        case (.lt?, false): sumFast(BranchLT.self, NoMissingTracks.self, rows, n, acc)
+        case (.lt?, true): sumFast(BranchLT.self, MissingTracks.self, rows, n, acc)
+        case (.gte?, false): sumFast(BranchGTE.self, NoMissingTracks.self, rows, n, acc)
+        case (.gte?, true): sumFast(BranchGTE.self, MissingTracks.self, rows, n, acc)
+        case (.gt?, false): sumFast(BranchGT.self, NoMissingTracks.self, rows, n, acc)
+        case (.gt?, true): sumFast(BranchGT.self, MissingTracks.self, rows, n, acc)
+        default:
+            leafValue.withUnsafeBufferPointer { lv in
+                for r in 0..<n {
+                    let row = rows + r * rowStride
+                    for t in 0..<treeCount { acc[r] += lv[leafPosition(row, t)] }
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private static func step<B: BranchTest, M: MissingPolicy>(
+        _: B.Type, _: M.Type, _ nodes: UnsafePointer<PackedNode>, _ p: Int, _ row: UnsafePointer<Float>
+    ) -> Int {
+        let node = nodes[p]
+        let x = row[Int(node.bits & 0xFF)]
+        var go = B.test(x, node.threshold)
+        if M.tracks { go = go || ((node.bits & 0x100) != 0 && x.isNaN) }
+        return Int(node.bits >> 9) &+ (go ? 0 : 1)
+    }
+
+    private func sumFast<B: BranchTest, M: MissingPolicy>(
+        _ b: B.Type, _ m: M.Type, _ rows: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<Float>
+    ) {
+        let stride = rowStride
+        packed.withUnsafeBufferPointer { np in
+            leafValue.withUnsafeBufferPointer { lv in
+                let nodes = np.baseAddress!
+                if n == 1 {
+                    // One row: eight trees advance together.
+                    var sum = acc[0]
+                    var t = 0
+                    var g = 0
+                    while t + 8 <= treeCount {
+                        var p0 = Int(roots[t]), p1 = Int(roots[t + 1]), p2 = Int(roots[t + 2]), p3 = Int(roots[t + 3])
+                        var p4 = Int(roots[t + 4]), p5 = Int(roots[t + 5]), p6 = Int(roots[t + 6]), p7 = Int(roots[t + 7])
+                        for _ in 0..<Int(groupDepths[g]) {
+                            p0 = Self.step(b, m, nodes, p0, rows)
+                            p1 = Self.step(b, m, nodes, p1, rows)
+                            p2 = Self.step(b, m, nodes, p2, rows)
+                            p3 = Self.step(b, m, nodes, p3, rows)
+                            p4 = Self.step(b, m, nodes, p4, rows)
+                            p5 = Self.step(b, m, nodes, p5, rows)
+                            p6 = Self.step(b, m, nodes, p6, rows)
+                            p7 = Self.step(b, m, nodes, p7, rows)
+                        }
+                        sum += lv[p0]
+                        sum += lv[p1]
+                        sum += lv[p2]
+                        sum += lv[p3]
+                        sum += lv[p4]
+                        sum += lv[p5]
+                        sum += lv[p6]
+                        sum += lv[p7]
+                        t += 8
+                        g += 1
+                    }
+                    while t < treeCount {
+                        var p = Int(roots[t])
+                        for _ in 0..<Int(depths[t]) { p = Self.step(b, m, nodes, p, rows) }
+                        sum += lv[p]
+                        t += 1
+                    }
+                    acc[0] = sum
+                    return
+                }
+                // Many rows: for each tree, eight rows advance together.
+                for t in 0..<treeCount {
+                    let root = Int(roots[t])
+                    let depth = Int(depths[t])
+                    var r = 0
+                    while r + 8 <= n {
+                        let base = rows + r * stride
+                        var p0 = root, p1 = root, p2 = root, p3 = root, p4 = root, p5 = root, p6 = root, p7 = root
+                        for _ in 0..<depth {
+                            p0 = Self.step(b, m, nodes, p0, base)
+                            p1 = Self.step(b, m, nodes, p1, base + stride)
+                            p2 = Self.step(b, m, nodes, p2, base + 2 * stride)
+                            p3 = Self.step(b, m, nodes, p3, base + 3 * stride)
+                            p4 = Self.step(b, m, nodes, p4, base + 4 * stride)
+                            p5 = Self.step(b, m, nodes, p5, base + 5 * stride)
+                            p6 = Self.step(b, m, nodes, p6, base + 6 * stride)
+                            p7 = Self.step(b, m, nodes, p7, base + 7 * stride)
+                        }
+                        acc[r] += lv[p0]
+                        acc[r + 1] += lv[p1]
+                        acc[r + 2] += lv[p2]
+                        acc[r + 3] += lv[p3]
+                        acc[r + 4] += lv[p4]
+                        acc[r + 5] += lv[p5]
+                        acc[r + 6] += lv[p6]
+                        acc[r + 7] += lv[p7]
+                        r += 8
+                    }
+                    while r < n {
+                        var p = root
+                        let row = rows + r * stride
+                        for _ in 0..<depth { p = Self.step(b, m, nodes, p, row) }
+                        acc[r] += lv[p]
+                        r += 1
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: generic walk
+
+    /// Walks one tree for one prepared row with the per-node mode; returns the leaf position.
+    @inline(__always)
+    func leafPosition(_ row: UnsafePointer<Float>, _ tree: Int) -> Int {
+        var p = Int(roots[tree])
+        for _ in 0..<Int(depths[tree]) {
+            let x = row[Int(feature[p])]
+            let t = threshold[p]
+            var go: Bool
+            switch mode[p] {
+            case .leq: go = x <= t
+            case .lt: go = x < t
+            case .gte: go = x >= t
+            case .gt: go = x > t
+            case .eq: go = x == t
+            case .neq: go = x != t
+            case .leaf: go = false
+            }
+            if tracksTrue[p] && x.isNaN { go = true }
+            p = Int(child[p]) + (go ? 0 : 1)
+        }
+        return p
+    }
+
+    /// Accumulates all leaf weights of all trees into `scores` (rows × columns) with `has` flags, in tree
+    /// order per row, using the given aggregate (onnxruntime's ProcessTreeNodePrediction rules).
+    func accumulate(
+        _ rows: UnsafePointer<Float>, _ n: Int, _ aggregate: TreeAggregate, _ scores: UnsafeMutablePointer<Float>,
+        _ has: UnsafeMutablePointer<UInt8>
+    ) {
+        let c = columns
+        for r in 0..<n {
+            let row = rows + r * rowStride
+            let s = scores + r * c
+            let h = has + r * c
+            for t in 0..<treeCount {
+                let p = leafPosition(row, t)
+                let start = Int(leafStart[p]), end = Int(leafStart[p + 1])
+                if start == end { continue }
+                switch aggregate {
+                case .sum, .average:
+                    for w in start..<end {
+                        let k = Int(weightClass[w])
+                        s[k] += weightValue[w]
+                        h[k] = 1
+                    }
+                case .min:
+                    for w in start..<end {
+                        let k = Int(weightClass[w])
+                        if h[k] == 0 || weightValue[w] < s[k] { s[k] = weightValue[w] }
+                        h[k] = 1
+                    }
+                case .max:
+                    for w in start..<end {
+                        let k = Int(weightClass[w])
+                        if h[k] == 0 || weightValue[w] > s[k] { s[k] = weightValue[w] }
+                        h[k] = 1
+                    }
+                }
+            }
+        }
+    }
+}

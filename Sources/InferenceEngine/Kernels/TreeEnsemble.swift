@@ -1,0 +1,252 @@
+import ONNXFormat
+
+/// A tree ensemble flattened for evaluation.
+///
+/// Layout: every internal node's two children sit next to each other (true child at `child`, false child at
+/// `child + 1`), so a step is `child + (condition ? 0 : 1)` with no branch. A leaf points to itself: its
+/// feature is an extra always-NaN column and its child is `self − 1`, so the comparison is false and the walk
+/// stays put. Trees are walked a fixed number of steps (their depth). Position 0 is a dummy.
+struct TreeEnsemble: Sendable {
+    /// Comparison used by every internal node when the fast layout applies.
+    enum Mode: UInt8, Sendable { case leq, lt, gte, gt, eq, neq, leaf }
+
+    /// 8-byte node: threshold plus child << 9 | missing-tracks-true << 8 | feature (≤ 255).
+    struct PackedNode: Sendable {
+        var threshold: Float
+        var bits: UInt32
+    }
+
+    /// Number of input columns read (max feature id + 1); the NaN column has this index.
+    let featureCount: Int
+    let roots: [Int32]
+    let depths: [Int32]
+    /// Depth of each group of 8 consecutive trees (for the one-row walk).
+    let groupDepths: [Int32]
+    /// Generic layout, one entry per position.
+    let feature: [Int32]
+    let threshold: [Float]
+    let mode: [Mode]
+    let child: [Int32]
+    let tracksTrue: [Bool]
+    /// The fast layout, when every internal node uses one of LEQ/LT/GTE/GT, features fit 8 bits and positions 23.
+    let packed: [PackedNode]
+    let fastMode: Mode?
+    let hasMissingTracks: Bool
+    /// Leaf weights: positions → range in `weightClass`/`weightValue`.
+    let leafStart: [Int32]
+    let weightClass: [Int32]
+    let weightValue: [Float]
+    /// When every leaf has exactly one weight and all weights go to the same output column.
+    let singleColumn: Int?
+    /// Per position, the single weight (0 for internal nodes) when `singleColumn` is set.
+    let leafValue: [Float]
+    let treeCount: Int
+    /// Number of output columns (classes or targets).
+    let columns: Int
+    let allWeightsNonNegative: Bool
+    let distinctWeightColumns: Int
+
+    var usesFastLayout: Bool { fastMode != nil }
+
+    /// Builds the flattened ensemble from the node and leaf-weight attributes.
+    /// `prefix` is `class` for classifiers and `target` for regressors.
+    init(_ nb: NodeBuilder, prefix: String, columns: Int) throws(EngineError) {
+        let treeIDs = try nb.ints("nodes_treeids") ?? []
+        let nodeIDs = try nb.ints("nodes_nodeids") ?? []
+        let featureIDs = try nb.ints("nodes_featureids") ?? []
+        var values = try nb.floats("nodes_values") ?? []
+        if values.isEmpty { values = try nb.floats("nodes_values_as_tensor") ?? [] }
+        let modes = try nb.strings("nodes_modes") ?? []
+        let trueIDs = try nb.ints("nodes_truenodeids") ?? []
+        let falseIDs = try nb.ints("nodes_falsenodeids") ?? []
+        let tracks = try nb.ints("nodes_missing_value_tracks_true") ?? []
+        let n = treeIDs.count
+        guard n > 0 else { throw nb.fail("the ensemble has no nodes") }
+        for (name, count) in [("nodes_nodeids", nodeIDs.count), ("nodes_featureids", featureIDs.count),
+            ("nodes_values", values.count), ("nodes_modes", modes.count), ("nodes_truenodeids", trueIDs.count),
+            ("nodes_falsenodeids", falseIDs.count)] where count != n {
+            throw nb.fail("\(name) has \(count) entries, nodes_treeids has \(n)")
+        }
+        guard tracks.isEmpty || tracks.count == n else {
+            throw nb.fail("nodes_missing_value_tracks_true has \(tracks.count) entries for \(n) nodes")
+        }
+        struct Key: Hashable { var tree: Int64, node: Int64 }
+        var index: [Key: Int] = [:]
+        index.reserveCapacity(n)
+        var treeOrder: [Int64] = []
+        var treeRoot: [Int64: Int] = [:]
+        var nodeModes: [Mode] = []
+        nodeModes.reserveCapacity(n)
+        for i in 0..<n {
+            let key = Key(tree: treeIDs[i], node: nodeIDs[i])
+            guard index[key] == nil else { throw nb.fail("node \(nodeIDs[i]) of tree \(treeIDs[i]) is defined twice") }
+            index[key] = i
+            if treeRoot[treeIDs[i]] == nil {
+                treeRoot[treeIDs[i]] = i
+                treeOrder.append(treeIDs[i])
+            }
+            let m: Mode
+            switch modes[i] {
+            case "BRANCH_LEQ": m = .leq
+            case "BRANCH_LT": m = .lt
+            case "BRANCH_GTE": m = .gte
+            case "BRANCH_GT": m = .gt
+            case "BRANCH_EQ": m = .eq
+            case "BRANCH_NEQ": m = .neq
+            case "LEAF": m = .leaf
+            default: throw nb.fail("node \(nodeIDs[i]) of tree \(treeIDs[i]) has unknown mode \(modes[i])")
+            }
+            nodeModes.append(m)
+            if m != .leaf {
+                guard featureIDs[i] >= 0, featureIDs[i] < 1 << 20 else {
+                    throw nb.fail("node \(nodeIDs[i]) of tree \(treeIDs[i]) has invalid feature id \(featureIDs[i])")
+                }
+            }
+        }
+        // Leaf weights.
+        let wTree = try nb.ints("\(prefix)_treeids") ?? []
+        let wNode = try nb.ints("\(prefix)_nodeids") ?? []
+        let wID = try nb.ints("\(prefix)_ids") ?? []
+        var wValue = try nb.floats("\(prefix)_weights") ?? []
+        if wValue.isEmpty { wValue = try nb.floats("\(prefix)_weights_as_tensor") ?? [] }
+        guard wTree.count == wNode.count, wTree.count == wID.count, wTree.count == wValue.count else {
+            throw nb.fail("\(prefix)_treeids, \(prefix)_nodeids, \(prefix)_ids and \(prefix)_weights differ in length")
+        }
+        var weightsOf = [[(Int32, Float)]](repeating: [], count: n)
+        var columnSet = Set<Int64>()
+        var nonNegative = true
+        for k in 0..<wTree.count {
+            guard let i = index[Key(tree: wTree[k], node: wNode[k])] else {
+                throw nb.fail("weight \(k) refers to node \(wNode[k]) of tree \(wTree[k]), which does not exist")
+            }
+            guard wID[k] >= 0, wID[k] < Int64(columns) else {
+                throw nb.fail("weight \(k) targets column \(wID[k]) but there are \(columns)")
+            }
+            weightsOf[i].append((Int32(wID[k]), wValue[k]))
+            columnSet.insert(wID[k])
+            if wValue[k] < 0 { nonNegative = false }
+        }
+        // Flatten each tree breadth-first with sibling pairs.
+        var maxFeature: Int64 = -1
+        for i in 0..<n where nodeModes[i] != .leaf { maxFeature = max(maxFeature, featureIDs[i]) }
+        let nanColumn = Int32(maxFeature + 1)
+        var pFeature: [Int32] = [nanColumn]
+        var pThreshold: [Float] = [0]
+        var pMode: [Mode] = [.leaf]
+        var pChild: [Int32] = [0]
+        var pTracks: [Bool] = [false]
+        var pSource: [Int] = [-1]
+        var roots: [Int32] = []
+        var depths: [Int32] = []
+        let limit = 4 * n + 16
+        for tree in treeOrder {
+            let root = treeRoot[tree]!
+            roots.append(Int32(pFeature.count))
+            var queue: [(source: Int, position: Int, depth: Int)] = []
+            func place(_ source: Int) -> Int {
+                pFeature.append(nanColumn)
+                pThreshold.append(0)
+                pMode.append(.leaf)
+                pChild.append(0)
+                pTracks.append(false)
+                pSource.append(source)
+                return pFeature.count - 1
+            }
+            queue.append((root, place(root), 0))
+            var head = 0
+            var treeDepth = 0
+            while head < queue.count {
+                let (src, pos, depth) = queue[head]
+                head += 1
+                guard pFeature.count <= limit, depth <= 512 else {
+                    throw nb.fail("tree \(tree) is deeper than 512 levels or its nodes form a cycle")
+                }
+                if nodeModes[src] == .leaf {
+                    pChild[pos] = Int32(pos - 1)
+                    treeDepth = max(treeDepth, depth)
+                    continue
+                }
+                guard let t = index[Key(tree: tree, node: trueIDs[src])], let f = index[Key(tree: tree, node: falseIDs[src])] else {
+                    throw nb.fail("node \(nodeIDs[src]) of tree \(tree) points to a child that does not exist")
+                }
+                pFeature[pos] = Int32(featureIDs[src])
+                pThreshold[pos] = values[src]
+                pMode[pos] = nodeModes[src]
+                pTracks[pos] = !tracks.isEmpty && tracks[src] != 0
+                let c = place(t)
+                _ = place(f)
+                pChild[pos] = Int32(c)
+                queue.append((t, c, depth + 1))
+                queue.append((f, c + 1, depth + 1))
+            }
+            depths.append(Int32(treeDepth))
+        }
+        guard pFeature.count < Int(Int32.max) else { throw nb.fail("the ensemble is too large") }
+        // Leaf weights by position.
+        var leafStart: [Int32] = []
+        var weightClass: [Int32] = []
+        var weightValue: [Float] = []
+        leafStart.reserveCapacity(pFeature.count + 1)
+        var single = true
+        for p in 0..<pFeature.count {
+            leafStart.append(Int32(weightClass.count))
+            guard pMode[p] == .leaf, pSource[p] >= 0 else { continue }
+            let ws = weightsOf[pSource[p]]
+            if ws.count != 1 { single = false }
+            for (c, v) in ws {
+                weightClass.append(c)
+                weightValue.append(v)
+            }
+        }
+        leafStart.append(Int32(weightClass.count))
+        var singleColumn: Int? = nil
+        var leafValue: [Float] = []
+        if single, columnSet.count == 1, let col = columnSet.first {
+            singleColumn = Int(col)
+            leafValue = [Float](repeating: 0, count: pFeature.count)
+            for p in 0..<pFeature.count where leafStart[p + 1] > leafStart[p] { leafValue[p] = weightValue[Int(leafStart[p])] }
+        }
+        // Fast layout eligibility.
+        let branchModes = Set(pMode.filter { $0 != .leaf })
+        var fast: Mode? = nil
+        if branchModes.count <= 1, maxFeature < 255, pFeature.count < 1 << 23 {
+            let m = branchModes.first ?? .leq
+            if m == .leq || m == .lt || m == .gte || m == .gt { fast = m }
+        }
+        var packed: [PackedNode] = []
+        if fast != nil {
+            packed.reserveCapacity(pFeature.count)
+            for p in 0..<pFeature.count {
+                let bits = UInt32(pChild[p]) << 9 | (pTracks[p] ? 1 << 8 : 0) | UInt32(pFeature[p])
+                packed.append(PackedNode(threshold: pThreshold[p], bits: bits))
+            }
+        }
+        var groupDepths: [Int32] = []
+        var g = 0
+        while g < depths.count {
+            groupDepths.append(depths[g..<min(g + 8, depths.count)].max() ?? 0)
+            g += 8
+        }
+        self.featureCount = Int(nanColumn)
+        self.roots = roots
+        self.depths = depths
+        self.groupDepths = groupDepths
+        self.feature = pFeature
+        self.threshold = pThreshold
+        self.mode = pMode
+        self.child = pChild
+        self.tracksTrue = pTracks
+        self.packed = packed
+        self.fastMode = fast
+        self.hasMissingTracks = pTracks.contains(true)
+        self.leafStart = leafStart
+        self.weightClass = weightClass
+        self.weightValue = weightValue
+        self.singleColumn = singleColumn
+        self.leafValue = leafValue
+        self.treeCount = roots.count
+        self.columns = columns
+        self.allWeightsNonNegative = nonNegative
+        self.distinctWeightColumns = columnSet.count
+    }
+}

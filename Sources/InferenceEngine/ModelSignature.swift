@@ -1,0 +1,71 @@
+public import ONNXFormat
+
+/// What a loaded model takes and returns; the server validates requests against it and reports it.
+public struct ModelSignature: Sendable, Equatable {
+    /// A graph input or output.
+    public struct Value: Sendable, Equatable {
+        public var name: String
+        /// Declared ONNX type, for example `tensor(float)` or `seq(map(int64,tensor(float)))`.
+        public var type: String
+        /// Element type of a tensor (nil for sequences and maps).
+        public var elementType: ONNXDataType?
+        /// Shape; nil entries are dynamic dimensions (usually the batch). Nil when the rank is unknown.
+        public var shape: [Int?]?
+    }
+
+    /// How the model is used.
+    public enum Task: String, Sendable, Equatable {
+        case classifier
+        case regressor
+    }
+
+    /// Class labels in the order of the probability columns.
+    public enum ClassLabels: Sendable, Equatable {
+        case none
+        case int64([Int64])
+        case string([String])
+
+        public var count: Int {
+            switch self {
+            case .none: return 0
+            case .int64(let v): return v.count
+            case .string(let v): return v.count
+            }
+        }
+    }
+
+    /// One column of the dense feature layout the fast prediction path takes.
+    public struct Feature: Sendable, Equatable {
+        public enum Kind: String, Sendable, Equatable {
+            case numeric
+            case string
+        }
+
+        public var name: String
+        public var kind: Kind
+        /// Index into `inputs`.
+        public var inputIndex: Int
+        /// Column inside that input.
+        public var column: Int
+        /// Position among the features of the same kind (index into the numeric block or the string columns).
+        public var position: Int
+    }
+
+    public var inputs: [Value]
+    public var outputs: [Value]
+    public var task: Task
+    public var classLabels: ClassLabels
+    /// Features in dense order: graph inputs in order, each input's columns in order.
+    public var features: [Feature]
+    public var numericFeatureCount: Int
+    public var stringFeatureCount: Int
+    /// Name of the output used as the label (classifiers) — an int64 or string tensor of shape [N].
+    public var labelOutput: String?
+    /// Name of the output used for class scores (classifiers: float [N, C] or a ZipMap) or values (regressors).
+    public var scoreOutput: String?
+    /// Number of regression targets (regressors), or score columns (classifiers).
+    public var scoreColumns: Int
+    /// Whether numeric inputs may be NaN (missing values): true when the model handles them (tree ensembles with
+    /// missing-value tracking, or an Imputer for NaN) rather than propagating NaN into every score.
+    public var acceptsNaN: Bool
+}

@@ -1,0 +1,173 @@
+import ONNXFormat
+
+/// How the fast prediction path maps dense features onto graph inputs and outputs onto results.
+struct PredictBinding: Sendable {
+    struct Feed: Sendable {
+        var slot: Int
+        var kind: ElementKind
+        var columns: Int
+        /// Feed as [rows] instead of [rows, columns].
+        var rank1: Bool
+        /// Offset in the numeric block (numeric feeds) or index of the first string column (string feeds).
+        var offset: Int
+    }
+
+    var feeds: [Feed]
+    /// Why the fast path cannot be used (dynamic feature width, non-tensor input), or nil.
+    var unusableReason: String?
+    var task: ModelSignature.Task
+    var labelSlot: Int?
+    var scoreSlot: Int?
+    var scoreColumns: Int
+    var labelsInt: [Int64]
+    var labelsString: [String]
+    var stringIndex: [String: Int]
+    var numericCount: Int
+    var stringCount: Int
+}
+
+/// Works out the signature, the feature layout and the pruned plan for `predict`.
+struct PredictBinder {
+    let model: ONNXModel
+    let types: [ValueType?]
+    let plan: [any Kernel]
+    let producerOf: [Int: Int]
+    let kernelInputs: [[Int]]
+    let constantOf: [Int: ONNXTensor]
+    let inputSlots: [Int]
+    let sigInputs: [ModelSignature.Value]
+    let outputSlots: [Int]
+    let sigOutputs: [ModelSignature.Value]
+    let featureNames: [String]?
+
+    func bind() throws(EngineError) -> (ModelSignature, PredictBinding, [any Kernel]) {
+        // Features in dense order.
+        var features: [ModelSignature.Feature] = []
+        var feeds: [PredictBinding.Feed] = []
+        var numeric = 0, strings = 0
+        var unusable: String? = nil
+        for (k, input) in sigInputs.enumerated() {
+            let t = types[inputSlots[k]]!
+            let shape = input.shape ?? [nil, 1]
+            var columns = 1
+            var rank1 = false
+            switch shape.count {
+            case 1: rank1 = true
+            case 2:
+                if let c = shape[1] { columns = c } else {
+                    unusable = "input \"\(input.name)\" has a dynamic feature dimension"
+                }
+            default:
+                if shape.count == 0 { rank1 = true } else {
+                    unusable = "input \"\(input.name)\" has rank \(shape.count); the dense layout needs [N] or [N, k]"
+                }
+            }
+            let isString = t.kind == .string
+            for c in 0..<columns {
+                let name = columns == 1 ? input.name : "\(input.name)[\(c)]"
+                features.append(.init(name: name, kind: isString ? .string : .numeric, inputIndex: k, column: c,
+                    position: isString ? strings + c : numeric + c))
+            }
+            feeds.append(.init(slot: inputSlots[k], kind: t.kind, columns: columns, rank1: rank1, offset: isString ? strings : numeric))
+            if isString { strings += columns } else { numeric += columns }
+        }
+        if let names = featureNames {
+            guard names.count == numeric else {
+                throw EngineError(.invalidInput, "\(names.count) feature names given for \(numeric) numeric features")
+            }
+            var k = 0
+            for i in features.indices where features[i].kind == .numeric {
+                features[i].name = names[k]
+                k += 1
+            }
+        }
+        // Label and score outputs.
+        var labelIdx: Int? = nil
+        var scoreIdx: Int? = nil
+        for (k, slot) in outputSlots.enumerated() {
+            guard let t = types[slot] else { continue }
+            let rank = t.shape?.count ?? 1
+            if labelIdx == nil, t.kind == .int64 || t.kind == .string, rank <= 1 || (rank == 2 && t.shape?[1] == 1) {
+                labelIdx = k
+            } else if scoreIdx == nil, t.kind == .mapSequence || t.kind == .float || t.kind == .double {
+                scoreIdx = k
+            }
+        }
+        let task: ModelSignature.Task = labelIdx != nil ? .classifier : .regressor
+        if task == .regressor && scoreIdx == nil {
+            unusable = unusable ?? "the model has neither a label output nor a numeric output"
+        }
+        // Score slot: the ZipMap's input when the scores are a ZipMap.
+        var scoreSlot = scoreIdx.map { outputSlots[$0] }
+        var labels: ModelSignature.ClassLabels = .none
+        if let s = scoreSlot, let p = producerOf[s], let zip = plan[p] as? ZipMapKernel {
+            scoreSlot = zip.x
+            switch zip.keys {
+            case .int64(let v): labels = .int64(v)
+            case .string(let v): labels = .string(v)
+            }
+        }
+        var scoreColumns = 0
+        if let s = scoreSlot, let t = types[s] {
+            if let shape = t.shape, shape.count == 2, let c = shape[1] { scoreColumns = c }
+            else if let shape = t.shape, shape.count <= 1 { scoreColumns = 1 }
+        }
+        if task == .classifier, labels == .none {
+            for kernel in plan.reversed() {
+                if let k = kernel as? TreeEnsembleClassifierKernel {
+                    labels = k.labelsString.isEmpty ? .int64(k.labelsInt) : .string(k.labelsString)
+                    break
+                }
+                if let k = kernel as? LinearClassifierKernel {
+                    if !k.labelsString.isEmpty { labels = .string(k.labelsString) }
+                    else if !k.labelsInt.isEmpty { labels = .int64(k.labelsInt) }
+                    break
+                }
+                if let k = kernel as? ArrayFeatureExtractorKernel, let c = constantOf[k.x] {
+                    if case .string(let v) = c.storage { labels = .string(v) } else { labels = .int64(c.int64Values) }
+                    break
+                }
+            }
+            if labels == .none && scoreColumns > 0 { labels = .int64((0..<Int64(scoreColumns)).map { $0 }) }
+        }
+        if task == .classifier, scoreColumns > 0, labels.count != scoreColumns {
+            unusable = unusable ?? "\(labels.count) class labels for \(scoreColumns) score columns"
+        }
+        // Pruned plan: kernels the label and score slots depend on.
+        var needed = Set<Int>()
+        var stack: [Int] = []
+        for s in [labelIdx.map { outputSlots[$0] }, scoreSlot] { if let s { stack.append(s) } }
+        var seen = Set<Int>()
+        while let s = stack.popLast() {
+            guard seen.insert(s).inserted, let p = producerOf[s] else { continue }
+            needed.insert(p)
+            stack.append(contentsOf: kernelInputs[p])
+        }
+        let predictPlan = plan.indices.filter { needed.contains($0) }.map { plan[$0] }
+        // NaN handling.
+        let nanCapable = plan.contains { kernel in
+            if kernel is TreeEnsembleClassifierKernel || kernel is TreeEnsembleRegressorKernel { return true }
+            if let imp = kernel as? ImputerKernel { return imp.replacedFloat.isNaN }
+            return false
+        } && !plan.contains { k in
+            k is LinearClassifierKernel || k is LinearRegressorKernel || k is MatMulKernel || k is GemmKernel
+                || k is NormalizerKernel || k is SoftmaxKernel
+        }
+        var stringIndex: [String: Int] = [:]
+        if case .string(let v) = labels { for (i, s) in v.enumerated() where stringIndex[s] == nil { stringIndex[s] = i } }
+        let labelsInt: [Int64]
+        if case .int64(let v) = labels { labelsInt = v } else { labelsInt = [] }
+        let labelsString: [String]
+        if case .string(let v) = labels { labelsString = v } else { labelsString = [] }
+        let signature = ModelSignature(
+            inputs: sigInputs, outputs: sigOutputs, task: task, classLabels: labels, features: features,
+            numericFeatureCount: numeric, stringFeatureCount: strings, labelOutput: labelIdx.map { sigOutputs[$0].name },
+            scoreOutput: scoreIdx.map { sigOutputs[$0].name }, scoreColumns: scoreColumns,
+            acceptsNaN: nanCapable)
+        let binding = PredictBinding(
+            feeds: feeds, unusableReason: unusable, task: task, labelSlot: labelIdx.map { outputSlots[$0] },
+            scoreSlot: scoreSlot, scoreColumns: scoreColumns, labelsInt: labelsInt, labelsString: labelsString,
+            stringIndex: stringIndex, numericCount: numeric, stringCount: strings)
+        return (signature, binding, predictPlan)
+    }
+}

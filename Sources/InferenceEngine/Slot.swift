@@ -1,0 +1,118 @@
+/// Storage for one value of the graph inside an execution context.
+///
+/// Buffers keep their capacity between calls, so a context that is reused for batches of similar size stops
+/// allocating after its first call.
+final class Slot {
+    var kind: ElementKind
+    var shape: [Int] = []
+    var f: [Float] = []
+    var d: [Double] = []
+    var i: [Int64] = []
+    var s: [String] = []
+    /// For `.mapSequence`: the ZipMap keys (int64 or string).
+    var mapKeys: ZipMapKeys? = nil
+    /// For string label outputs written by a classifier kernel: the class index of each row (valid when
+    /// `hasLabelIndex`).
+    var labelIndex: [Int32] = []
+    var hasLabelIndex = false
+
+    init(kind: ElementKind) {
+        self.kind = kind
+    }
+
+    /// Number of elements (product of the shape).
+    var count: Int {
+        var n = 1
+        for d in shape { n &*= d }
+        return n
+    }
+
+    /// Rows = first dimension (1 for a scalar or a 1-D value treated as one row by classic-ML ops).
+    var rows: Int { shape.isEmpty ? 1 : shape[0] }
+
+    /// Size of the last dimension (1 for a scalar).
+    var lastDim: Int { shape.last ?? 1 }
+
+    func setShape(_ a: Int) {
+        shape.removeAll(keepingCapacity: true)
+        shape.append(a)
+    }
+
+    func setShape(_ a: Int, _ b: Int) {
+        shape.removeAll(keepingCapacity: true)
+        shape.append(a)
+        shape.append(b)
+    }
+
+    func setShape(_ dims: [Int]) {
+        shape.removeAll(keepingCapacity: true)
+        shape.append(contentsOf: dims)
+    }
+
+    /// Resizes the float buffer to `n` elements without shrinking capacity (contents unspecified).
+    @inline(__always) func resizeF(_ n: Int) {
+        if f.count > n { f.removeLast(f.count - n) } else if f.count < n { f.append(contentsOf: repeatElement(0, count: n - f.count)) }
+    }
+
+    @inline(__always) func resizeD(_ n: Int) {
+        if d.count > n { d.removeLast(d.count - n) } else if d.count < n { d.append(contentsOf: repeatElement(0, count: n - d.count)) }
+    }
+
+    @inline(__always) func resizeI(_ n: Int) {
+        if i.count > n { i.removeLast(i.count - n) } else if i.count < n { i.append(contentsOf: repeatElement(0, count: n - i.count)) }
+    }
+
+    func resizeS(_ n: Int) {
+        if s.count > n { s.removeLast(s.count - n) } else if s.count < n { s.append(contentsOf: repeatElement("", count: n - s.count)) }
+    }
+
+    /// Copies kind, shape and contents of another slot.
+    func copy(from o: Slot) {
+        kind = o.kind
+        setShape(o.shape)
+        switch o.kind {
+        case .float, .mapSequence:
+            f.removeAll(keepingCapacity: true)
+            f.append(contentsOf: o.f)
+            mapKeys = o.mapKeys
+        case .double:
+            d.removeAll(keepingCapacity: true)
+            d.append(contentsOf: o.d)
+        case .int64, .bool:
+            i.removeAll(keepingCapacity: true)
+            i.append(contentsOf: o.i)
+        case .string:
+            s.removeAll(keepingCapacity: true)
+            s.append(contentsOf: o.s)
+            hasLabelIndex = o.hasLabelIndex
+            if o.hasLabelIndex {
+                labelIndex.removeAll(keepingCapacity: true)
+                labelIndex.append(contentsOf: o.labelIndex)
+            }
+        }
+    }
+
+    /// The values converted to Float into `out` (resized to count).
+    func floats(into out: inout [Float]) {
+        out.removeAll(keepingCapacity: true)
+        switch kind {
+        case .float, .mapSequence: out.append(contentsOf: f)
+        case .double: for v in d { out.append(Float(v)) }
+        case .int64, .bool: for v in i { out.append(Float(v)) }
+        case .string: break
+        }
+    }
+}
+
+/// Keys of a ZipMap output.
+public enum ZipMapKeys: Sendable, Equatable {
+    case int64([Int64])
+    case string([String])
+
+    public var count: Int {
+        switch self {
+        case .int64(let k): return k.count
+        case .string(let k): return k.count
+        }
+    }
+}

@@ -1,0 +1,72 @@
+/// The features a model takes, prepared for matching request field names as raw bytes.
+///
+/// Numeric features fill a row-major `Float` block in dense order; string features fill one
+/// string column each. Built once per loaded version, immutable.
+public struct FeatureTable: Sendable {
+    public enum Kind: Sendable, Equatable {
+        case numeric
+        case string
+    }
+
+    public struct Feature: Sendable {
+        public let name: String
+        public let nameBytes: [UInt8]
+        public let kind: Kind
+        /// Index among numeric features (dense order) or among string features.
+        public let slot: Int
+        /// Whether NaN is an acceptable value (the model tracks missing values).
+        public let acceptsNaN: Bool
+    }
+
+    public let features: [Feature]
+    public let numericCount: Int
+    public let stringCount: Int
+    /// For more than a handful of features, a hash index by name; otherwise a linear scan is faster.
+    private let index: [String: Int]?
+
+    public init(features: [(name: String, kind: Kind, acceptsNaN: Bool)]) {
+        var built: [Feature] = []
+        var numeric = 0
+        var strings = 0
+        for feature in features {
+            let slot: Int
+            switch feature.kind {
+            case .numeric:
+                slot = numeric
+                numeric += 1
+            case .string:
+                slot = strings
+                strings += 1
+            }
+            built.append(
+                Feature(name: feature.name, nameBytes: Array(feature.name.utf8), kind: feature.kind, slot: slot,
+                        acceptsNaN: feature.acceptsNaN))
+        }
+        self.features = built
+        numericCount = numeric
+        stringCount = strings
+        if built.count > 16 {
+            var table: [String: Int] = [:]
+            for (position, feature) in built.enumerated() { table[feature.name] = position }
+            index = table
+        } else {
+            index = nil
+        }
+    }
+
+    /// The position in `features` of the feature named by these UTF-8 bytes.
+    @inline(__always)
+    public func position(of name: UnsafeRawBufferPointer) -> Int? {
+        if let index { return index[String(decoding: name, as: UTF8.self)] }
+        for position in features.indices {
+            let candidate = features[position].nameBytes
+            if candidate.count == name.count, candidate.withUnsafeBytes({ $0.elementsEqual(name) }) {
+                return position
+            }
+        }
+        return nil
+    }
+
+    /// Dense order description for messages: `age, income, ...`.
+    public var namesList: String { features.map(\.name).joined(separator: ", ") }
+}

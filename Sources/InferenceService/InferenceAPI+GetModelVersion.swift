@@ -1,0 +1,101 @@
+import GRPCCore
+import ModelRegistry
+import ServerMetrics
+import SluiceProto
+import TrafficRouting
+
+extension InferenceAPI {
+    /// `GetModelVersion`: one version (by selector) or, with `list` and no selector, all versions.
+    func getModelVersion(_ request: UnsafeRawBufferPointer, _ context: CallContext, _ response: inout ResponseBuffer)
+        -> UnaryOutcome
+    {
+        let started = monotonicNanos()
+        do {
+            let message = try GetModelVersionRequest(decoding: request)
+            var modelName = message.model
+            var selector = VersionSelector.routed
+            if !message.version.isEmpty {
+                let parsed = try VersionSelector.parse(message.version)
+                selector = parsed.selector
+                if let uriModel = parsed.model {
+                    if !modelName.isEmpty && modelName != uriModel {
+                        throw ServiceError.invalidArgument(
+                            "model \"\(modelName)\" does not match the model in the version URI (\"\(uriModel)\")")
+                    }
+                    modelName = uriModel
+                }
+            }
+            guard !modelName.isEmpty else { throw ServiceError.invalidArgument("model is required") }
+            guard let entry = registry.snapshot.models[modelName] else {
+                throw ServiceError(.notFound, "model \"\(modelName)\" is not registered")
+            }
+            let rollouts = self.rollouts
+            let versions: [Int64]
+            if message.list && selector == .routed {
+                versions = entry.metadata.versions.map(\.version)
+            } else {
+                versions = [try describedVersion(entry, selector)]
+            }
+            let infos = versions.map { version in
+                describe(entry, version: version, share: rollouts?.trafficShare(model: modelName, version: version))
+            }
+            GetModelVersionResponse(versions: infos).encode(into: &response)
+            metrics.record(.getModelVersion, model: modelName, version: 0, variant: "", code: 0,
+                           nanos: monotonicNanos() - started)
+            return .ok
+        } catch {
+            let status = RPCError.from(error)
+            metrics.record(.getModelVersion, model: "", version: 0, variant: "", code: status.code.rawValue,
+                           nanos: monotonicNanos() - started)
+            return .failure(status)
+        }
+    }
+
+    /// The version a selector names in the metadata (whether or not it is loaded).
+    private func describedVersion(_ entry: ModelEntry<ServableModel>, _ selector: VersionSelector) throws -> Int64 {
+        let metadata = entry.metadata
+        switch selector {
+        case .routed, .stage(.production):
+            if let worker = entry.production, selector == .routed { return worker.version }
+            if let version = metadata.latest(in: .production) { return version.version }
+            throw ServiceError(.notFound, "model \"\(entry.name)\" has no Production version")
+        case .stage(let stage):
+            if let version = metadata.latest(in: stage) { return version.version }
+            throw ServiceError(.notFound, "model \"\(entry.name)\" has no \(stage.rawValue) version")
+        case .alias(let alias):
+            if let version = metadata.aliases[alias] { return version }
+            throw ServiceError(.notFound, "model \"\(entry.name)\" has no alias \"@\(alias)\"")
+        case .version(let number):
+            if metadata.version(number) != nil { return number }
+            throw ServiceError(.notFound, "model \"\(entry.name)\" has no version \(number)")
+        }
+    }
+
+    func describe(_ entry: ModelEntry<ServableModel>, version: Int64, share: Double?) -> ModelVersionInfo {
+        var info = ModelVersionInfo()
+        let metadata = entry.metadata.version(version)
+        info.model = entry.name
+        info.version = version
+        info.stage = metadata?.stage.rawValue ?? "None"
+        info.aliases = entry.metadata.aliases(of: version)
+        switch entry.states[version] ?? .notLoaded {
+        case .notLoaded: info.state = .notLoaded
+        case .loading: info.state = .loading
+        case .ready: info.state = .ready
+        case .failed(let reason):
+            info.state = .failed
+            info.stateReason = reason
+        case .retired: info.state = .retired
+        }
+        let worker = entry.workers[version]
+        info.signature = worker?.compiled.signature
+        info.description = metadata?.description ?? ""
+        info.tags = (metadata?.tags ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+        info.metrics = (metadata?.metrics ?? [:]).sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) }
+        info.sha256 = metadata?.sha256.isEmpty == false ? metadata!.sha256 : (worker?.sha256 ?? "")
+        info.createdUnixMs = metadata?.createdUnixMs ?? 0
+        info.source = metadata?.source ?? ""
+        info.trafficShare = share ?? entry.defaultTrafficShare(of: version)
+        return info
+    }
+}

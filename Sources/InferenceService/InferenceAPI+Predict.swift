@@ -1,0 +1,219 @@
+import GRPCCore
+import ModelRegistry
+import ServerMetrics
+import SluiceProto
+import TrafficRouting
+
+extension InferenceAPI {
+    /// `Predict`: one row, named features or a dense vector.
+    func predict(_ request: UnsafeRawBufferPointer, _ context: CallContext, _ response: inout ResponseBuffer) -> UnaryOutcome {
+        let started = monotonicNanos()
+        metrics.inFlight.add(1)
+        defer { metrics.inFlight.add(-1) }
+        var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
+        do {
+            return try PredictRequestView.decode(request) { view in
+                let (entry, selector) = try resolveTarget(
+                    modelBytes: view.model, versionBytes: view.version, snapshot: registry.snapshot)
+                let target = try route(entry, selector, routingKey: view.routingKey)
+                served = target
+                let model = target.worker.compiled
+                return try scratchPool.withScratch { scratch in
+                    try fillRow(view, model: model, scratch: scratch)
+                    try model.run(1, scratch)
+                    let prediction = label(model, scratch, row: 0)
+                    let confidence = scratch.confidence.first ?? 0
+                    let variant = target.assignment?.variantName ?? ""
+                    scratch.scores.withUnsafeBufferPointer { scores in
+                        RequestID.with(view.requestID) { requestID in
+                            PredictResponseEncoder(
+                                model: entry.name, version: target.worker.version, variant: variant,
+                                prediction: prediction, confidence: confidence
+                            ).encode(scores: scores, requestID: requestID, into: &response)
+                        }
+                    }
+                    let elapsed = monotonicNanos() - started
+                    target.worker.stats.record(latencyNanos: elapsed, failed: false)
+                    if !model.isRegressor { target.worker.stats.record(confidence: confidence) }
+                    metrics.record(.predict, model: entry.name, version: target.worker.version, variant: variant,
+                                   code: 0, nanos: elapsed)
+                    if let assignment = target.assignment, let rollouts {
+                        rollouts.record(assignment, outcome: outcome(model, scratch, failed: false, nanos: elapsed))
+                        if let shadow = assignment.shadowVersion {
+                            runShadow(entry: entry, version: shadow, assignment: assignment, prediction: prediction,
+                                      scratch: scratch, rollouts: rollouts)
+                        }
+                    }
+                    return .ok
+                }
+            }
+        } catch {
+            let status = RPCError.from(error)
+            let elapsed = monotonicNanos() - started
+            if let served {
+                served.worker.stats.record(latencyNanos: elapsed, failed: true)
+                metrics.record(.predict, model: served.worker.model, version: served.worker.version,
+                               variant: served.assignment?.variantName ?? "", code: status.code.rawValue,
+                               nanos: elapsed)
+                if let assignment = served.assignment, let rollouts {
+                    rollouts.record(assignment, outcome: Outcome(ok: false, latencyNs: elapsed))
+                }
+            } else {
+                metrics.record(.predict, model: "", version: 0, variant: "", code: status.code.rawValue, nanos: elapsed)
+            }
+            return .failure(status)
+        }
+    }
+
+    /// Picks the worker for a call: an explicit selector goes straight to the registry; a routed call goes
+    /// through the model's active rollout, if any, else to Production.
+    @inline(__always)
+    func route(
+        _ entry: ModelEntry<ServableModel>, _ selector: VersionSelector, routingKey: UnsafeRawBufferPointer
+    ) throws -> (worker: ModelWorker<ServableModel>, assignment: Assignment?) {
+        if selector == .routed, let rollouts,
+            let assignment = rollouts.assign(model: entry.name, routingKeyBytes: routingKey),
+            let worker = entry.workers[assignment.version]
+        {
+            return (worker, assignment)
+        }
+        return (try entry.resolve(selector), nil)
+    }
+
+    /// Copies one row of a Predict request into the scratch buffers, validating it against the model.
+    func fillRow(_ view: PredictRequestView, model: ServableModel, scratch: PredictionScratch) throws {
+        let table = model.features
+        scratch.prepare(rows: 1, numericCount: table.numericCount, stringCount: table.stringCount)
+        let dense = view.dense
+        if !dense.isEmpty {
+            guard view.featureCount == 0 else {
+                throw ServiceError.invalidArgument("set either features or dense, not both")
+            }
+            guard table.stringCount == 0 else {
+                throw ServiceError.invalidArgument(
+                    "this model has string features (\(table.features.filter { $0.kind == .string }.map(\.name).joined(separator: ", "))); send named features instead of dense")
+            }
+            guard dense.count == table.numericCount else {
+                throw ServiceError.invalidArgument(
+                    "dense has \(dense.count) values but the model takes \(table.numericCount) (\(table.namesList))")
+            }
+            for (index, value) in dense.enumerated() {
+                if value.isNaN && !table.features[index].acceptsNaN { throw nanError(table.features[index].name) }
+                scratch.numeric[index] = value
+            }
+            return
+        }
+        var seen = 0
+        var seenMask: UInt64 = 0
+        var seenLarge: [Bool]? = table.features.count > 64 ? Array(repeating: false, count: table.features.count) : nil
+        for entry in 0..<view.featureCount {
+            let name = view.featureName(at: entry)
+            guard let position = table.position(of: name) else {
+                throw ServiceError.invalidArgument(
+                    "feature \"\(String(decoding: name, as: UTF8.self))\" is not an input of this model (expected: \(table.namesList))")
+            }
+            if seenLarge != nil {
+                if !seenLarge![position] { seen += 1 }
+                seenLarge![position] = true
+            } else if seenMask & (1 << UInt64(position)) == 0 {
+                seenMask |= 1 << UInt64(position)
+                seen += 1
+            }
+            let feature = table.features[position]
+            switch (feature.kind, view.featureValue(at: entry)) {
+            case (.numeric, .number(let number)):
+                let value = Float(number)
+                if value.isNaN && !feature.acceptsNaN { throw nanError(feature.name) }
+                scratch.numeric[feature.slot] = value
+            case (.string, .text(let bytes)):
+                scratch.strings[feature.slot][0] = String(decoding: bytes, as: UTF8.self)
+            case (.numeric, .text):
+                throw ServiceError.invalidArgument("feature \"\(feature.name)\" must be a number, got text")
+            case (.string, .number):
+                throw ServiceError.invalidArgument("feature \"\(feature.name)\" must be a string, got a number")
+            case (_, .missing):
+                throw ServiceError.invalidArgument("feature \"\(feature.name)\" has no value")
+            }
+        }
+        if seen < table.features.count {
+            for (position, feature) in table.features.enumerated() {
+                let present = seenLarge?[position] ?? (seenMask & (1 << UInt64(position)) != 0)
+                if !present { throw ServiceError.invalidArgument("feature \"\(feature.name)\" is missing") }
+            }
+        }
+    }
+
+    func nanError(_ name: String, row: Int? = nil) -> ServiceError {
+        let at = row.map { " in row \($0)" } ?? ""
+        return ServiceError.invalidArgument("feature \"\(name)\"\(at) is NaN, which this model cannot take")
+    }
+
+    /// The label of `row` as the response carries it.
+    @inline(__always)
+    func label(_ model: ServableModel, _ scratch: PredictionScratch, row: Int) -> PredictionLabel {
+        if model.isRegressor { return .value(row < scratch.values.count ? scratch.values[row] : .nan) }
+        switch model.classLabels {
+        case .string(let labels):
+            let index = row < scratch.labelIndices.count ? Int(scratch.labelIndices[row]) : -1
+            return .string(labels.indices.contains(index) ? labels[index] : "")
+        default:
+            return .int(row < scratch.labelsInt.count ? scratch.labelsInt[row] : 0)
+        }
+    }
+
+    /// The rollout-relevant summary of row 0.
+    func outcome(_ model: ServableModel, _ scratch: PredictionScratch, failed: Bool, nanos: UInt64) -> Outcome {
+        var result = Outcome(ok: !failed, latencyNs: nanos)
+        if model.isRegressor {
+            result.score = scratch.values.first
+            return result
+        }
+        result.confidence = scratch.confidence.first.map(Double.init)
+        if let positive = model.positiveClass {
+            let classes = model.classLabels.count
+            if classes > 0, scratch.scores.count >= classes { result.score = Double(scratch.scores[positive]) }
+            switch model.classLabels {
+            case .int(let labels): result.positive = scratch.labelsInt.first == labels[positive]
+            case .string: result.positive = scratch.labelIndices.first.map { Int($0) == positive }
+            case .none: break
+            }
+        }
+        return result
+    }
+
+    /// Evaluates the shadow version on the same row and reports agreement; its answer is never returned.
+    func runShadow(
+        entry: ModelEntry<ServableModel>, version: Int64, assignment: Assignment, prediction: PredictionLabel,
+        scratch: PredictionScratch, rollouts: RolloutManager
+    ) {
+        guard let shadow = entry.workers[version] else { return }
+        let started = monotonicNanos()
+        let model = shadow.compiled
+        // The shadow may take different features; it reuses the row only when the layouts match.
+        guard model.features.numericCount == scratch.numeric.count, model.features.stringCount == scratch.strings.count
+        else {
+            rollouts.recordShadow(assignment, outcome: Outcome(ok: false, latencyNs: 0), agreed: false)
+            return
+        }
+        do {
+            scratch.clearOutputs()
+            try model.run(1, scratch)
+            let shadowLabel = label(model, scratch, row: 0)
+            let agreed: Bool
+            switch (prediction, shadowLabel) {
+            case (.int(let a), .int(let b)): agreed = a == b
+            case (.string(let a), .string(let b)): agreed = a == b
+            case (.value(let a), .value(let b)): agreed = abs(a - b) <= 1e-6 * max(1, abs(a))
+            default: agreed = false
+            }
+            let elapsed = monotonicNanos() - started
+            shadow.stats.record(latencyNanos: elapsed, failed: false)
+            rollouts.recordShadow(assignment, outcome: outcome(model, scratch, failed: false, nanos: elapsed),
+                                  agreed: agreed)
+        } catch {
+            shadow.stats.record(latencyNanos: monotonicNanos() - started, failed: true)
+            rollouts.recordShadow(assignment, outcome: Outcome(ok: false, latencyNs: monotonicNanos() - started),
+                                  agreed: false)
+        }
+    }
+}

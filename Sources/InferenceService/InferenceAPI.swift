@@ -1,0 +1,79 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import GRPCCore
+public import ModelRegistry
+import SluiceProto
+public import TrafficRouting
+
+/// The `sluice.v1.Inference` service: decode → route → registry → engine → encode, with metrics.
+/// Handlers run synchronously on the event-loop thread that received the call.
+public final class InferenceAPI: GRPCService {
+    public let serviceName = "sluice.v1.Inference"
+    public let registry: ModelRegistry<ServableModel>
+    public let metrics: ServiceMetrics
+    /// Canary and A/B rollouts; nil when the server runs without a writable registry.
+    public let rollouts: RolloutManager?
+    let scratchPool = ScratchPool()
+
+    public init(registry: ModelRegistry<ServableModel>, metrics: ServiceMetrics, rollouts: RolloutManager? = nil) {
+        self.registry = registry
+        self.metrics = metrics
+        self.rollouts = rollouts
+        metrics.watch(registry)
+    }
+
+    public var methods: [UnaryMethod] {
+        [
+            UnaryMethod("Predict") { [self] request, context, response in
+                predict(request, context, &response)
+            },
+            UnaryMethod("BatchPredict") { [self] request, context, response in
+                batchPredict(request, context, &response)
+            },
+            UnaryMethod("GetModelVersion") { [self] request, context, response in
+                getModelVersion(request, context, &response)
+            },
+            UnaryMethod("Rollout") { [self] request, context, response in
+                rollout(request, context, &response)
+            },
+        ]
+    }
+
+    /// Resolves the model a request names (by field or by a models:/ URI in the selector) and the selector.
+    func resolveTarget(
+        modelBytes: UnsafeRawBufferPointer, versionBytes: UnsafeRawBufferPointer, snapshot: RegistrySnapshot<ServableModel>
+    ) throws -> (ModelEntry<ServableModel>, VersionSelector) {
+        var selector = VersionSelector.routed
+        var uriModel: String?
+        if !versionBytes.isEmpty {
+            let parsed = try VersionSelector.parse(String(decoding: versionBytes, as: UTF8.self))
+            selector = parsed.selector
+            uriModel = parsed.model
+        }
+        if let uriModel {
+            if !modelBytes.isEmpty && !modelBytes.elementsEqual(uriModel.utf8) {
+                throw ServiceError.invalidArgument(
+                    "model \"\(String(decoding: modelBytes, as: UTF8.self))\" does not match the model in the version URI (\"\(uriModel)\")")
+            }
+            guard let entry = snapshot.models[uriModel] else { throw notFound(uriModel) }
+            return (entry, selector)
+        }
+        guard !modelBytes.isEmpty else { throw ServiceError.invalidArgument("model is required") }
+        guard let entry = snapshot.entry(named: modelBytes) else {
+            throw notFound(String(decoding: modelBytes, as: UTF8.self))
+        }
+        return (entry, selector)
+    }
+
+    private func notFound(_ model: String) -> ServiceError {
+        ServiceError(.notFound, "model \"\(model)\" is not registered")
+    }
+}
+
+@inline(__always)
+func monotonicNanos() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}

@@ -1,0 +1,40 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// Request ids for calls that did not bring one: 16 lower-case hex digits, unique per process run
+/// (a random 32-bit prefix chosen at start plus a counter), written into a caller's buffer so that
+/// generating one allocates nothing.
+enum RequestID {
+    private static let prefix = UInt32.random(in: 0...UInt32.max)
+    private static let counter = Atomic<UInt32>(0)
+    private static let hexDigits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                                   UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102)
+
+    /// Writes a fresh id into `out` (16 bytes) and returns the byte count.
+    static func generate(into out: UnsafeMutableRawBufferPointer) -> Int {
+        let sequence = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        let value = UInt64(prefix) << 32 | UInt64(sequence)
+        withUnsafeBytes(of: hexDigits) { digits in
+            for index in 0..<16 {
+                let nibble = Int((value >> (UInt64(15 - index) * 4)) & 0xF)
+                out[index] = digits[nibble]
+            }
+        }
+        return 16
+    }
+
+    /// Runs `body` with the request's own id if it sent one (capped at 128 bytes), else a fresh one.
+    @inline(__always)
+    static func with<R>(_ supplied: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if !supplied.isEmpty {
+            return body(UnsafeRawBufferPointer(rebasing: supplied.prefix(128)))
+        }
+        return withUnsafeTemporaryAllocation(byteCount: 16, alignment: 1) { buffer in
+            let count = generate(into: buffer)
+            return body(UnsafeRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[0..<count]))
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import SluiceProto
+
+/// Class labels of a classifier, in the order of its score columns.
+public enum ClassLabels: Sendable, Equatable {
+    case none
+    case int([Int64])
+    case string([String])
+
+    public var count: Int {
+        switch self {
+        case .none: return 0
+        case .int(let labels): return labels.count
+        case .string(let labels): return labels.count
+        }
+    }
+}
+
+/// One loaded model version as the service serves it: its feature table, labels, signature, and a
+/// `run` function that evaluates rows from a ``PredictionScratch``. Immutable; safe from any thread.
+public final class ServableModel: Sendable {
+    public let features: FeatureTable
+    public let classLabels: ClassLabels
+    public let isRegressor: Bool
+    /// Index of the positive class for binary classifiers (label 1 or "1"/"true"/"yes"), for rollout statistics.
+    public let positiveClass: Int?
+    /// What GetModelVersion reports.
+    public let signature: SignatureInfo
+    /// Evaluates `rows` rows: reads `scratch.numeric`/`scratch.strings`, fills the outputs.
+    let run: @Sendable (_ rows: Int, _ scratch: PredictionScratch) throws -> Void
+
+    public init(
+        features: FeatureTable, classLabels: ClassLabels, isRegressor: Bool, signature: SignatureInfo,
+        run: @escaping @Sendable (_ rows: Int, _ scratch: PredictionScratch) throws -> Void
+    ) {
+        self.features = features
+        self.classLabels = classLabels
+        self.isRegressor = isRegressor
+        self.signature = signature
+        self.run = run
+        switch classLabels {
+        case .int(let labels) where labels.count == 2: positiveClass = labels.firstIndex(of: 1) ?? 1
+        case .string(let labels) where labels.count == 2:
+            positiveClass = labels.firstIndex { ["1", "true", "yes", "positive"].contains($0.lowercased()) } ?? 1
+        default: positiveClass = nil
+        }
+    }
+}

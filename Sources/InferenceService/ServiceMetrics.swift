@@ -1,0 +1,107 @@
+import ModelRegistry
+public import ServerMetrics
+import Synchronization
+
+/// The metrics the Inference service exports (Prometheus names and conventions).
+public final class ServiceMetrics: Sendable {
+    public let registry: MetricsRegistry
+    let requests: MetricFamily<Counter>
+    let latency: MetricFamily<Histogram>
+    let batchRows: MetricFamily<Histogram>
+    let inFlight: Gauge
+    /// Hot-path cache of series objects so a call does not build label arrays.
+    private let requestSeries = Mutex<[RequestKey: (Counter, Histogram)]>([:])
+
+    struct RequestKey: Hashable {
+        let rpc: RPCKind
+        let model: String
+        let version: Int64
+        let variant: String
+        let code: UInt8
+    }
+
+    /// The RPCs metrics are kept for.
+    public enum RPCKind: String, Sendable {
+        case predict = "Predict"
+        case batchPredict = "BatchPredict"
+        case getModelVersion = "GetModelVersion"
+        case rollout = "Rollout"
+    }
+
+    public init(registry: MetricsRegistry = MetricsRegistry()) {
+        self.registry = registry
+        requests = registry.counter(
+            "sluice_requests_total", help: "Inference RPCs by RPC, model, version, rollout variant and gRPC status.",
+            labels: ["rpc", "model", "version", "variant", "code"])
+        latency = registry.histogram(
+            "sluice_request_duration_seconds", help: "Server-side handling time of Inference RPCs.",
+            labels: ["rpc", "model", "version"])
+        batchRows = registry.histogram(
+            "sluice_batch_rows", help: "Rows per BatchPredict call.", labels: ["model"],
+            bounds: [1, 8, 32, 128, 512, 1024, 4096, 16384, 65536], unitScale: 1)
+        inFlight = registry.gauge("sluice_inflight_requests", help: "Inference RPCs being handled.").labels([])
+    }
+
+    @inline(__always)
+    func record(_ rpc: RPCKind, model: String, version: Int64, variant: String, code: UInt8, nanos: UInt64) {
+        let key = RequestKey(rpc: rpc, model: model, version: version, variant: variant, code: code)
+        let (counter, histogram) = requestSeries.withLock { cache in
+            if let series = cache[key] { return series }
+            let versionText = version > 0 ? String(version) : ""
+            let codeText = StatusName.name(code)
+            let series = (
+                requests.labels([rpc.rawValue, model, versionText, variant, codeText]),
+                latency.labels([rpc.rawValue, model, versionText])
+            )
+            if cache.count < 10_000 { cache[key] = series }
+            return series
+        }
+        counter.increment()
+        histogram.record(nanos)
+    }
+
+    /// Exposes model load state and load time, read from the registry at scrape time.
+    func watch(_ modelRegistry: ModelRegistry<ServableModel>) {
+        registry.collector(
+            "sluice_model_state", help: "1 for the state each registered model version is in.", kind: .gauge
+        ) {
+            var out: [([String: String], Double)] = []
+            for (name, entry) in modelRegistry.snapshot.models {
+                for (version, state) in entry.states {
+                    out.append((["model": name, "version": String(version), "state": StatusName.state(state)], 1))
+                }
+            }
+            return out
+        }
+        registry.collector(
+            "sluice_model_load_seconds", help: "How long loading and compiling each ready version took.", kind: .gauge
+        ) {
+            modelRegistry.snapshot.models.flatMap { name, entry in
+                entry.workers.map { version, worker in
+                    (["model": name, "version": String(version)], worker.loadSeconds)
+                }
+            }
+        }
+    }
+}
+
+/// Status and state names for labels.
+enum StatusName {
+    static let codes = [
+        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+        "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+        "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+    ]
+
+    static func name(_ code: UInt8) -> String { Int(code) < codes.count ? codes[Int(code)] : String(code) }
+
+    static func state(_ state: VersionState) -> String {
+        switch state {
+        case .notLoaded: return "NOT_LOADED"
+        case .loading: return "LOADING"
+        case .ready: return "READY"
+        case .failed: return "FAILED"
+        case .retired: return "RETIRED"
+        }
+    }
+}

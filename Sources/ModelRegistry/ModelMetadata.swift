@@ -1,0 +1,112 @@
+/// Durable metadata of one registered model: `<registry>/<model>/model.json`.
+public struct ModelMetadata: Codable, Sendable, Equatable {
+    public var name: String
+    public var description: String
+    /// alias → version.
+    public var aliases: [String: Int64]
+    public var versions: [VersionMetadata]
+    /// Names for the model's numeric feature columns, in dense order (optional; e.g. for a single `X` input).
+    public var featureNames: [String]?
+    /// Opt-in dynamic batching of concurrent Predict calls.
+    public var batching: BatchingOptions?
+
+    public init(
+        name: String, description: String = "", aliases: [String: Int64] = [:], versions: [VersionMetadata] = [],
+        featureNames: [String]? = nil, batching: BatchingOptions? = nil
+    ) {
+        self.name = name
+        self.description = description
+        self.aliases = aliases
+        self.versions = versions
+        self.featureNames = featureNames
+        self.batching = batching
+    }
+
+    public func version(_ number: Int64) -> VersionMetadata? { versions.first { $0.version == number } }
+
+    /// The newest version in `stage`, if any.
+    public func latest(in stage: Stage) -> VersionMetadata? {
+        versions.filter { $0.stage == stage }.max { $0.version < $1.version }
+    }
+
+    /// Aliases pointing at `version`, sorted.
+    public func aliases(of version: Int64) -> [String] { aliases.filter { $0.value == version }.map(\.key).sorted() }
+
+    enum CodingKeys: String, CodingKey {
+        case name, description, aliases, versions
+        case featureNames = "feature_names"
+        case batching
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        description = try container.decodeIfPresent(String.self, forKey: .description) ?? ""
+        aliases = try container.decodeIfPresent([String: Int64].self, forKey: .aliases) ?? [:]
+        versions = try container.decodeIfPresent([VersionMetadata].self, forKey: .versions) ?? []
+        featureNames = try container.decodeIfPresent([String].self, forKey: .featureNames)
+        batching = try container.decodeIfPresent(BatchingOptions.self, forKey: .batching)
+    }
+}
+
+/// Durable metadata of one version.
+public struct VersionMetadata: Codable, Sendable, Equatable {
+    public var version: Int64
+    public var stage: Stage
+    public var description: String
+    public var tags: [String: String]
+    /// Training metrics (e.g. `auc`).
+    public var metrics: [String: Double]
+    /// Where the model came from: a file path or a run URI.
+    public var source: String
+    /// SHA-256 of `model.onnx`, hex.
+    public var sha256: String
+    public var createdUnixMs: Int64
+
+    public init(
+        version: Int64, stage: Stage = .none, description: String = "", tags: [String: String] = [:],
+        metrics: [String: Double] = [:], source: String = "", sha256: String = "", createdUnixMs: Int64 = 0
+    ) {
+        self.version = version
+        self.stage = stage
+        self.description = description
+        self.tags = tags
+        self.metrics = metrics
+        self.source = source
+        self.sha256 = sha256
+        self.createdUnixMs = createdUnixMs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, stage, description, tags, metrics, source, sha256
+        case createdUnixMs = "created_unix_ms"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        version = try container.decode(Int64.self, forKey: .version)
+        stage = try container.decodeIfPresent(Stage.self, forKey: .stage) ?? .none
+        description = try container.decodeIfPresent(String.self, forKey: .description) ?? ""
+        tags = try container.decodeIfPresent([String: String].self, forKey: .tags) ?? [:]
+        metrics = try container.decodeIfPresent([String: Double].self, forKey: .metrics) ?? [:]
+        source = try container.decodeIfPresent(String.self, forKey: .source) ?? ""
+        sha256 = try container.decodeIfPresent(String.self, forKey: .sha256) ?? ""
+        createdUnixMs = try container.decodeIfPresent(Int64.self, forKey: .createdUnixMs) ?? 0
+    }
+}
+
+/// Dynamic batching settings for a model.
+public struct BatchingOptions: Codable, Sendable, Equatable {
+    public var maxBatchSize: Int
+    public var maxQueueDelayMicros: Int
+
+    public init(maxBatchSize: Int, maxQueueDelayMicros: Int) {
+        self.maxBatchSize = maxBatchSize
+        self.maxQueueDelayMicros = maxQueueDelayMicros
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxBatchSize = "max_batch_size"
+        case maxQueueDelayMicros = "max_queue_delay_us"
+    }
+}

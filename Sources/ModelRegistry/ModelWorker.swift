@@ -1,0 +1,63 @@
+public import ServerMetrics
+public import Synchronization
+
+/// One loaded, ready version of a model: its compiled form and its statistics.
+///
+/// Calls hold a reference for their whole duration, so a version that is switched away from
+/// finishes the calls it started and is released after the last one returns.
+public final class ModelWorker<Model: AnyObject & Sendable>: Sendable {
+    public let model: String
+    public let version: Int64
+    public let compiled: Model
+    /// SHA-256 of the bytes that were loaded.
+    public let sha256: String
+    /// How long loading and compiling took, in seconds.
+    public let loadSeconds: Double
+    public let stats = WorkerStats()
+
+    public init(model: String, version: Int64, compiled: Model, sha256: String, loadSeconds: Double) {
+        self.model = model
+        self.version = version
+        self.compiled = compiled
+        self.sha256 = sha256
+        self.loadSeconds = loadSeconds
+    }
+}
+
+/// Per-version serving statistics. Lock-free.
+public final class WorkerStats: Sendable {
+    public let requests = Counter()
+    public let errors = Counter()
+    public let latency = Histogram()
+    /// Sum of confidences in millionths, for the mean.
+    private let confidenceMicros = Atomic<UInt64>(0)
+    private let confidenceCount = Atomic<UInt64>(0)
+
+    public init() {}
+
+    @inline(__always)
+    public func record(latencyNanos: UInt64, failed: Bool) {
+        requests.increment()
+        if failed { errors.increment() }
+        latency.record(latencyNanos)
+    }
+
+    @inline(__always)
+    public func record(confidence: Float, rows: Int = 1) {
+        guard confidence.isFinite, confidence >= 0 else { return }
+        confidenceMicros.wrappingAdd(UInt64(Double(confidence) * 1e6), ordering: .relaxed)
+        confidenceCount.wrappingAdd(UInt64(rows), ordering: .relaxed)
+    }
+
+    /// Adds a batch's total confidence (sum over rows).
+    public func record(confidenceSum: Double, rows: Int) {
+        guard confidenceSum.isFinite, confidenceSum >= 0, rows > 0 else { return }
+        confidenceMicros.wrappingAdd(UInt64(confidenceSum * 1e6), ordering: .relaxed)
+        confidenceCount.wrappingAdd(UInt64(rows), ordering: .relaxed)
+    }
+
+    public var meanConfidence: Double {
+        let count = confidenceCount.load(ordering: .relaxed)
+        return count == 0 ? 0 : Double(confidenceMicros.load(ordering: .relaxed)) / 1e6 / Double(count)
+    }
+}

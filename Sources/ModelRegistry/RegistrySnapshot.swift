@@ -1,0 +1,98 @@
+/// An immutable view of the registry at one moment: metadata plus the loaded workers.
+/// The registry publishes a new snapshot atomically after every change.
+public final class RegistrySnapshot<Model: AnyObject & Sendable>: Sendable {
+    public let models: [String: ModelEntry<Model>]
+    /// Model names as UTF-8, for allocation-free lookups from request bytes.
+    private let names: [(bytes: [UInt8], entry: ModelEntry<Model>)]
+
+    init(models: [String: ModelEntry<Model>]) {
+        self.models = models
+        self.names = models.map { (Array($0.key.utf8), $0.value) }
+    }
+
+    static var empty: RegistrySnapshot { RegistrySnapshot(models: [:]) }
+
+    /// The entry whose name equals these UTF-8 bytes.
+    @inline(__always)
+    public func entry(named bytes: UnsafeRawBufferPointer) -> ModelEntry<Model>? {
+        for candidate in names where candidate.bytes.count == bytes.count {
+            if candidate.bytes.withUnsafeBytes({ $0.elementsEqual(bytes) }) { return candidate.entry }
+        }
+        return nil
+    }
+}
+
+/// One model in a snapshot.
+public final class ModelEntry<Model: AnyObject & Sendable>: Sendable {
+    public let name: String
+    public let metadata: ModelMetadata
+    /// Ready workers by version.
+    public let workers: [Int64: ModelWorker<Model>]
+    /// Lifecycle state of every registered version.
+    public let states: [Int64: VersionState]
+    /// What `""`/`production` serves: the Production version once it is ready; until then the one before it.
+    public let production: ModelWorker<Model>?
+    /// What `staging` serves, with the same hand-over rule.
+    public let staging: ModelWorker<Model>?
+    /// What each alias serves, with the same hand-over rule.
+    public let aliasWorkers: [String: ModelWorker<Model>]
+
+    init(
+        name: String, metadata: ModelMetadata, workers: [Int64: ModelWorker<Model>], states: [Int64: VersionState],
+        production: ModelWorker<Model>?, staging: ModelWorker<Model>?, aliasWorkers: [String: ModelWorker<Model>]
+    ) {
+        self.name = name
+        self.metadata = metadata
+        self.workers = workers
+        self.states = states
+        self.production = production
+        self.staging = staging
+        self.aliasWorkers = aliasWorkers
+    }
+
+    /// The worker a selector names right now.
+    public func resolve(_ selector: VersionSelector) throws(RegistryError) -> ModelWorker<Model> {
+        switch selector {
+        case .routed, .stage(.production):
+            if let production { return production }
+            if metadata.latest(in: .production) != nil { throw notReady("its Production version") }
+            throw RegistryError(
+                .failedPrecondition,
+                "model \"\(name)\" has no Production version; promote one (sluice models promote \(name) VERSION --stage Production) or name a version"
+            )
+        case .stage(.staging):
+            if let staging { return staging }
+            if metadata.latest(in: .staging) != nil { throw notReady("its Staging version") }
+            throw RegistryError(.notFound, "model \"\(name)\" has no Staging version")
+        case .stage(let stage):
+            throw RegistryError(.invalidArgument, "stage \(stage.rawValue) cannot be served; use production or staging")
+        case .alias(let alias):
+            if let worker = aliasWorkers[alias] { return worker }
+            if metadata.aliases[alias] != nil { throw notReady("alias @\(alias)") }
+            throw RegistryError(.notFound, "model \"\(name)\" has no alias \"@\(alias)\"")
+        case .version(let number):
+            if let worker = workers[number] { return worker }
+            guard let version = metadata.version(number) else {
+                throw RegistryError(.notFound, "model \"\(name)\" has no version \(number)")
+            }
+            switch states[number] ?? .notLoaded {
+            case .failed(let reason):
+                throw RegistryError(.failedPrecondition, "version \(number) of \"\(name)\" failed to load: \(reason)")
+            case .loading:
+                throw RegistryError(.unavailable, "version \(number) of \"\(name)\" is still loading; retry shortly")
+            default:
+                throw RegistryError(
+                    .failedPrecondition,
+                    "version \(number) of \"\(name)\" is not loaded (stage \(version.stage.rawValue)); move it to Staging or Production or give it an alias to serve it"
+                )
+            }
+        }
+    }
+
+    private func notReady(_ what: String) -> RegistryError {
+        RegistryError(.unavailable, "model \"\(name)\": \(what) is still loading; retry shortly")
+    }
+
+    /// Share of routed traffic each version receives when no rollout is active.
+    public func defaultTrafficShare(of version: Int64) -> Double { production?.version == version ? 1 : 0 }
+}

@@ -1,0 +1,99 @@
+internal import CONNXProto
+internal import CProtobufC
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+extension ONNXModel {
+    /// Largest number of elements one constant tensor may declare (guards against huge declared dims).
+    public static let maxTensorElements = 1 << 28
+    /// Largest tensor rank accepted.
+    public static let maxRank = 8
+    /// Deepest nesting of sequence/map types accepted.
+    static let maxTypeDepth = 8
+
+    /// Parses and validates an ONNX model from the bytes of a `.onnx` file.
+    public init(bytes: [UInt8]) throws(ONNXFormatError) {
+        guard !bytes.isEmpty else { throw ONNXFormatError("the file is empty, not an ONNX model") }
+        let parsed: UnsafeMutablePointer<Onnx__ModelProto>? = bytes.withUnsafeBufferPointer { buffer in
+            onnx__model_proto__unpack(nil, buffer.count, buffer.baseAddress)
+        }
+        guard let parsed else {
+            throw ONNXFormatError(
+                "not a valid ONNX protobuf (\(bytes.count) bytes): the file is truncated, corrupt or not an ONNX model")
+        }
+        defer { onnx__model_proto__free_unpacked(parsed, nil) }
+        try self.init(proto: parsed.pointee)
+    }
+
+    /// Reads and parses a `.onnx` file.
+    public init(contentsOf path: String) throws(ONNXFormatError) {
+        try self.init(bytes: ONNXModel.readFile(path))
+    }
+
+    /// Reads a whole file; errors name the path.
+    public static func readFile(_ path: String) throws(ONNXFormatError) -> [UInt8] {
+        guard let file = fopen(path, "rb") else {
+            throw ONNXFormatError("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+            if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
+            if n < chunk.count {
+                if ferror(file) != 0 { throw ONNXFormatError("cannot read \(path)") }
+                break
+            }
+        }
+        return bytes
+    }
+
+    init(proto m: Onnx__ModelProto) throws(ONNXFormatError) {
+        guard m.has_ir_version != 0 else {
+            throw ONNXFormatError("not an ONNX model: ir_version is missing (wrong file type or corrupt file)")
+        }
+        guard ONNXModel.supportedIRVersions.contains(m.ir_version) else {
+            throw ONNXFormatError(
+                "unsupported IR version \(m.ir_version) (supported: \(ONNXModel.supportedIRVersions.lowerBound)"
+                    + "...\(ONNXModel.supportedIRVersions.upperBound))")
+        }
+        var opsets: [String: Int64] = [:]
+        for i in 0..<m.n_opset_import {
+            guard let op = m.opset_import[i]?.pointee else { continue }
+            let domain = ONNXModel.canonicalDomain(str(op.domain))
+            guard op.has_version != 0, op.version >= 1 else {
+                throw ONNXFormatError("opset import for domain \(domain) has no valid version")
+            }
+            if let previous = opsets[domain], previous != op.version {
+                throw ONNXFormatError("domain \(domain) is imported twice (opsets \(previous) and \(op.version))")
+            }
+            opsets[domain] = op.version
+        }
+        guard !opsets.isEmpty else { throw ONNXFormatError("the model imports no opset") }
+        guard let g = m.graph?.pointee else { throw ONNXFormatError("the model has no graph") }
+        var metadata: [String: String] = [:]
+        for i in 0..<m.n_metadata_props {
+            if let e = m.metadata_props[i]?.pointee { metadata[str(e.key)] = str(e.value) }
+        }
+        let graph = try ONNXGraph(proto: g, opsets: opsets)
+        self.init(
+            irVersion: m.ir_version, opsets: opsets, producerName: str(m.producer_name),
+            producerVersion: str(m.producer_version), metadata: metadata, graph: graph)
+    }
+}
+
+/// A C string (possibly NULL) as a Swift String.
+func str(_ p: UnsafeMutablePointer<CChar>?) -> String {
+    guard let p else { return "" }
+    return String(cString: p)
+}
+
+func bytesString(_ b: ProtobufCBinaryData) -> String {
+    guard b.len > 0, let data = b.data else { return "" }
+    return String(decoding: UnsafeBufferPointer(start: data, count: b.len), as: UTF8.self)
+}

@@ -1,0 +1,203 @@
+internal import CProtobufC
+internal import CSluiceProto
+internal import CSluiceProtoSupport
+public import GRPCCore
+
+/// `sluice.v1.GetModelVersionRequest`.
+public struct GetModelVersionRequest: Sendable, Equatable {
+    public var model: String
+    public var version: String
+    public var list: Bool
+
+    public init(model: String, version: String = "", list: Bool = false) {
+        self.model = model
+        self.version = version
+        self.list = list
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws {
+        (model, version, list) = try withArenaDecoded(
+            bytes, messageType: "sluice.v1.GetModelVersionRequest",
+            unpack: { sluice__v1__get_model_version_request__unpack($0, $1, $2) }
+        ) { message in
+            (cString(message.pointee.model), cString(message.pointee.version), message.pointee.list != 0)
+        }
+    }
+}
+
+/// `sluice.v1.TensorInfo`.
+public struct TensorInfo: Sendable, Equatable {
+    public var name: String
+    public var elementType: String
+    /// -1 marks a dynamic dimension.
+    public var shape: [Int64]
+
+    public init(name: String, elementType: String, shape: [Int64]) {
+        self.name = name
+        self.elementType = elementType
+        self.shape = shape
+    }
+}
+
+/// `sluice.v1.Signature`.
+public struct SignatureInfo: Sendable, Equatable {
+    public var inputs: [TensorInfo] = []
+    public var outputs: [TensorInfo] = []
+    public var classLabelsInt: [Int64] = []
+    public var classLabelsString: [String] = []
+    /// (name, type) in dense order.
+    public var features: [(name: String, type: String)] = []
+    public var task: String = ""
+
+    public init() {}
+
+    public static func == (lhs: SignatureInfo, rhs: SignatureInfo) -> Bool {
+        lhs.inputs == rhs.inputs && lhs.outputs == rhs.outputs && lhs.classLabelsInt == rhs.classLabelsInt
+            && lhs.classLabelsString == rhs.classLabelsString && lhs.task == rhs.task
+            && lhs.features.map(\.name) == rhs.features.map(\.name)
+            && lhs.features.map(\.type) == rhs.features.map(\.type)
+    }
+}
+
+/// `sluice.v1.VersionState`.
+public enum VersionStateInfo: UInt32, Sendable {
+    case unspecified = 0
+    case notLoaded = 1
+    case loading = 2
+    case ready = 3
+    case failed = 4
+    case retired = 5
+}
+
+/// `sluice.v1.ModelVersion`.
+public struct ModelVersionInfo: Sendable, Equatable {
+    public var model: String = ""
+    public var version: Int64 = 0
+    public var stage: String = "None"
+    public var aliases: [String] = []
+    public var state: VersionStateInfo = .unspecified
+    public var stateReason: String = ""
+    public var signature: SignatureInfo?
+    public var description: String = ""
+    public var tags: [(key: String, value: String)] = []
+    public var metrics: [(key: String, value: Double)] = []
+    public var sha256: String = ""
+    public var createdUnixMs: Int64 = 0
+    public var source: String = ""
+    public var trafficShare: Double = 0
+
+    public init() {}
+
+    public static func == (lhs: ModelVersionInfo, rhs: ModelVersionInfo) -> Bool {
+        lhs.model == rhs.model && lhs.version == rhs.version && lhs.stage == rhs.stage && lhs.aliases == rhs.aliases
+            && lhs.state == rhs.state && lhs.stateReason == rhs.stateReason && lhs.signature == rhs.signature
+            && lhs.description == rhs.description && lhs.tags.map(\.key) == rhs.tags.map(\.key)
+            && lhs.tags.map(\.value) == rhs.tags.map(\.value) && lhs.metrics.map(\.key) == rhs.metrics.map(\.key)
+            && lhs.metrics.map(\.value) == rhs.metrics.map(\.value) && lhs.sha256 == rhs.sha256
+            && lhs.createdUnixMs == rhs.createdUnixMs && lhs.source == rhs.source
+            && lhs.trafficShare == rhs.trafficShare
+    }
+}
+
+/// `sluice.v1.GetModelVersionResponse`.
+public struct GetModelVersionResponse: Sendable, Equatable {
+    public var versions: [ModelVersionInfo]
+
+    public init(versions: [ModelVersionInfo]) { self.versions = versions }
+
+    public func encode(into buffer: inout ResponseBuffer) {
+        withArenaScope { arena in
+            var message = Sluice__V1__GetModelVersionResponse()
+            sluice__v1__get_model_version_response__init(&message)
+            let out = arena.allocate(UnsafeMutablePointer<Sluice__V1__ModelVersion>?.self, count: versions.count)
+            for (index, info) in versions.enumerated() { out[index] = Self.build(info, arena) }
+            message.n_versions = versions.count
+            message.versions = out
+            let size = sluice__v1__get_model_version_response__get_packed_size(&message)
+            buffer.appendMessage(count: size) { bytes in
+                _ = sluice__v1__get_model_version_response__pack(
+                    &message, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+    }
+
+    private static func build(_ info: ModelVersionInfo, _ arena: ArenaBuilder)
+        -> UnsafeMutablePointer<Sluice__V1__ModelVersion>
+    {
+        let message = arena.allocate(Sluice__V1__ModelVersion.self, count: 1)
+        sluice__v1__model_version__init(message)
+        message.pointee.model = arena.string(info.model)
+        message.pointee.version = info.version
+        message.pointee.stage = arena.string(info.stage)
+        message.pointee.n_aliases = info.aliases.count
+        message.pointee.aliases = arena.strings(info.aliases)
+        message.pointee.state = Sluice__V1__VersionState(rawValue: info.state.rawValue)
+        message.pointee.state_reason = arena.string(info.stateReason)
+        message.pointee.description = arena.string(info.description)
+        message.pointee.sha256 = arena.string(info.sha256)
+        message.pointee.created_unix_ms = info.createdUnixMs
+        message.pointee.source = arena.string(info.source)
+        message.pointee.traffic_share = info.trafficShare
+        let tags = arena.allocate(UnsafeMutablePointer<Sluice__V1__ModelVersion__TagsEntry>?.self, count: info.tags.count)
+        for (index, tag) in info.tags.enumerated() {
+            let entry = arena.allocate(Sluice__V1__ModelVersion__TagsEntry.self, count: 1)
+            sluice__v1__model_version__tags_entry__init(entry)
+            entry.pointee.key = arena.string(tag.key)
+            entry.pointee.value = arena.string(tag.value)
+            tags[index] = entry
+        }
+        message.pointee.n_tags = info.tags.count
+        message.pointee.tags = tags
+        let metrics = arena.allocate(
+            UnsafeMutablePointer<Sluice__V1__ModelVersion__MetricsEntry>?.self, count: info.metrics.count)
+        for (index, metric) in info.metrics.enumerated() {
+            let entry = arena.allocate(Sluice__V1__ModelVersion__MetricsEntry.self, count: 1)
+            sluice__v1__model_version__metrics_entry__init(entry)
+            entry.pointee.key = arena.string(metric.key)
+            entry.pointee.value = metric.value
+            metrics[index] = entry
+        }
+        message.pointee.n_metrics = info.metrics.count
+        message.pointee.metrics = metrics
+        if let signature = info.signature { message.pointee.signature = build(signature, arena) }
+        return message
+    }
+
+    private static func build(_ info: SignatureInfo, _ arena: ArenaBuilder) -> UnsafeMutablePointer<Sluice__V1__Signature> {
+        let message = arena.allocate(Sluice__V1__Signature.self, count: 1)
+        sluice__v1__signature__init(message)
+        func tensors(_ list: [TensorInfo]) -> UnsafeMutablePointer<UnsafeMutablePointer<Sluice__V1__TensorInfo>?> {
+            let out = arena.allocate(UnsafeMutablePointer<Sluice__V1__TensorInfo>?.self, count: list.count)
+            for (index, tensor) in list.enumerated() {
+                let entry = arena.allocate(Sluice__V1__TensorInfo.self, count: 1)
+                sluice__v1__tensor_info__init(entry)
+                entry.pointee.name = arena.string(tensor.name)
+                entry.pointee.element_type = arena.string(tensor.elementType)
+                entry.pointee.n_shape = tensor.shape.count
+                entry.pointee.shape = arena.array(tensor.shape)
+                out[index] = entry
+            }
+            return out
+        }
+        message.pointee.n_inputs = info.inputs.count
+        message.pointee.inputs = tensors(info.inputs)
+        message.pointee.n_outputs = info.outputs.count
+        message.pointee.outputs = tensors(info.outputs)
+        message.pointee.n_class_labels_int = info.classLabelsInt.count
+        message.pointee.class_labels_int = arena.array(info.classLabelsInt)
+        message.pointee.n_class_labels_string = info.classLabelsString.count
+        message.pointee.class_labels_string = arena.strings(info.classLabelsString)
+        let features = arena.allocate(UnsafeMutablePointer<Sluice__V1__FeatureInfo>?.self, count: info.features.count)
+        for (index, feature) in info.features.enumerated() {
+            let entry = arena.allocate(Sluice__V1__FeatureInfo.self, count: 1)
+            sluice__v1__feature_info__init(entry)
+            entry.pointee.name = arena.string(feature.name)
+            entry.pointee.type = arena.string(feature.type)
+            features[index] = entry
+        }
+        message.pointee.n_features = info.features.count
+        message.pointee.features = features
+        message.pointee.task = arena.string(info.task)
+        return message
+    }
+}

@@ -1,0 +1,108 @@
+import FoundationEssentials
+public import GRPCServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension ServerConfiguration {
+    /// Splits `listen` into a numeric host and a port.
+    public func listenAddress() throws(ConfigurationError) -> (host: String, port: Int) {
+        let text = listen ?? "127.0.0.1:50051"
+        var host: Substring
+        var portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else {
+                throw ConfigurationError("--listen '\(text)': expected [IPv6]:PORT, e.g. [::1]:50051")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+        } else {
+            guard let colon = text.lastIndex(of: ":") else {
+                throw ConfigurationError("--listen '\(text)': expected HOST:PORT, e.g. 127.0.0.1:50051")
+            }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        if host == "localhost" { host = "127.0.0.1" }
+        if host.isEmpty { host = "0.0.0.0" }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw ConfigurationError("--listen '\(text)': port must be a number from 0 to 65535")
+        }
+        return (String(host), port)
+    }
+
+    /// Seconds to drain on shutdown.
+    public var drainTimeout: Double { drainTimeoutSeconds ?? 30 }
+
+    /// Checks values and builds the transport's configuration (loading the TLS certificate).
+    public func transportConfiguration() throws(ConfigurationError) -> GRPCServerConfiguration {
+        var config = GRPCServerConfiguration()
+        (config.host, config.port) = try listenAddress()
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        config.threads = threads ?? max(1, cores)
+        guard (1...256).contains(config.threads) else {
+            throw ConfigurationError("--threads must be between 1 and 256, got \(config.threads)")
+        }
+        if let maxMessageBytes {
+            guard maxMessageBytes > 0, maxMessageBytes <= 1 << 30 else {
+                throw ConfigurationError("--max-message-bytes must be between 1 and 1073741824, got \(maxMessageBytes)")
+            }
+            config.maxMessageBytes = maxMessageBytes
+            config.maxBufferedRequestBytesPerConnection = max(16 << 20, 2 * maxMessageBytes)
+        }
+        if let drainTimeoutSeconds, drainTimeoutSeconds < 0 {
+            throw ConfigurationError("--drain-timeout must not be negative")
+        }
+        if let idleTimeoutSeconds {
+            guard idleTimeoutSeconds > 0 else { throw ConfigurationError("idle timeout must be positive") }
+            config.idleTimeoutSeconds = idleTimeoutSeconds
+        }
+        if let maxConcurrentStreams {
+            guard maxConcurrentStreams > 0, maxConcurrentStreams <= 10_000 else {
+                throw ConfigurationError("max concurrent streams must be between 1 and 10000")
+            }
+            config.maxConcurrentStreams = UInt32(maxConcurrentStreams)
+        }
+        if let maxHeaderListBytes {
+            guard maxHeaderListBytes >= 1024, maxHeaderListBytes <= 1 << 20 else {
+                throw ConfigurationError("max header list bytes must be between 1024 and 1048576")
+            }
+            config.maxHeaderListSize = UInt32(maxHeaderListBytes)
+        }
+        try configureTLS(&config)
+        return config
+    }
+
+    /// Turns TLS on when a certificate is configured; requires an explicit `--plaintext` otherwise.
+    func configureTLS(_ config: inout GRPCServerConfiguration) throws(ConfigurationError) {
+        let wantsPlaintext = plaintext ?? false
+        switch (tlsCert, tlsKey) {
+        case (nil, nil):
+            guard wantsPlaintext else {
+                throw ConfigurationError(
+                    "no TLS certificate configured: pass --tls-cert and --tls-key (certs/generate makes development "
+                        + "ones in certs/dev/), or choose cleartext HTTP/2 explicitly with --plaintext")
+            }
+            return
+        case (.some, nil), (nil, .some):
+            throw ConfigurationError("--tls-cert and --tls-key must be given together")
+        case (.some(let cert), .some(let key)):
+            guard !wantsPlaintext else {
+                throw ConfigurationError("--plaintext conflicts with --tls-cert/--tls-key: choose one")
+            }
+            let modernOnly: Bool
+            switch tlsProfile ?? "intermediate" {
+            case "modern": modernOnly = true
+            case "intermediate": modernOnly = false
+            case let other:
+                throw ConfigurationError("TLS profile '\(other)' is unknown: use 'modern' or 'intermediate'")
+            }
+            do {
+                try config.enableTLS(
+                    certificatePath: cert, keyPath: key, modernOnly: modernOnly, clientCAPath: clientCA)
+            } catch {
+                throw ConfigurationError("\(error)")
+            }
+        }
+    }
+}

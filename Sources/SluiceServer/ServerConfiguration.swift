@@ -1,0 +1,116 @@
+public import FoundationEssentials
+
+/// The server's settings: loaded from a JSON file (`--config`), then overridden by command-line flags.
+///
+/// Every key is optional in the file; unknown keys are rejected so that a typo does not silently fall back
+/// to a default. Add new settings as optional properties with a default in ``resolved``-style accessors.
+public struct ServerConfiguration: Codable, Sendable, Equatable {
+    /// `HOST:PORT` to listen on (`[::1]:50051` for IPv6); `localhost` means 127.0.0.1.
+    public var listen: String?
+    /// Event-loop threads; default one per online core.
+    public var threads: Int?
+    /// PEM certificate chain; TLS is on when this and `tlsKey` are set.
+    public var tlsCert: String?
+    public var tlsKey: String?
+    /// `modern` (TLS 1.3 only) or `intermediate` (TLS 1.2 + 1.3, default).
+    public var tlsProfile: String?
+    /// PEM CA bundle; when set, clients must present a certificate it signed (mTLS).
+    public var clientCA: String?
+    /// Serve cleartext HTTP/2 (h2c). Must be chosen explicitly when no certificate is configured.
+    public var plaintext: Bool?
+    /// Largest request message in bytes (default 4 MiB).
+    public var maxMessageBytes: Int?
+    /// Seconds to let calls in flight finish after SIGTERM/SIGINT (default 30).
+    public var drainTimeoutSeconds: Double?
+    /// Seconds before an idle connection is closed (default 300).
+    public var idleTimeoutSeconds: Double?
+    /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (default 100).
+    public var maxConcurrentStreams: Int?
+    /// Request header list limit in bytes (default 8192).
+    public var maxHeaderListBytes: Int?
+    /// Model registry directory (`<dir>/<model>/<version>/model.onnx`).
+    public var models: String?
+    /// HOST:PORT of the HTTP admin listener (`/metrics`, `/healthz`, `/readyz`); off when nil.
+    public var adminListen: String?
+    /// Security configuration file (authentication, RBAC, audit, rate limits).
+    public var securityConfig: String?
+    /// Serve without authentication (explicit opt-out).
+    public var insecureNoAuth: Bool?
+
+    public init() {}
+
+    static let knownKeys: Set<String> = [
+        "listen", "threads", "tlsCert", "tlsKey", "tlsProfile", "clientCA", "plaintext", "maxMessageBytes",
+        "drainTimeoutSeconds", "idleTimeoutSeconds", "maxConcurrentStreams", "maxHeaderListBytes", "models",
+        "adminListen", "securityConfig", "insecureNoAuth",
+    ]
+
+    /// Reads a JSON configuration file. Errors name the file and the problem.
+    public static func load(path: String) throws(ConfigurationError) -> ServerConfiguration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigurationError("cannot read config file '\(path)': \(error)")
+        }
+        return try decode(data, source: path)
+    }
+
+    /// Decodes JSON text (`source` names it in errors).
+    public static func decode(_ data: Data, source: String) throws(ConfigurationError) -> ServerConfiguration {
+        let object: [String: AnyDecodable]
+        do {
+            object = try JSONDecoder().decode([String: AnyDecodable].self, from: data)
+        } catch {
+            throw ConfigurationError("config file '\(source)' is not a JSON object: \(error)")
+        }
+        let unknown = Set(object.keys).subtracting(knownKeys).sorted()
+        if !unknown.isEmpty {
+            throw ConfigurationError(
+                "config file '\(source)' has unknown key(s) \(unknown.joined(separator: ", ")); known keys: "
+                    + knownKeys.sorted().joined(separator: ", "))
+        }
+        do {
+            return try JSONDecoder().decode(ServerConfiguration.self, from: data)
+        } catch DecodingError.typeMismatch(_, let context), DecodingError.dataCorrupted(let context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigurationError("config file '\(source)': key '\(key)' has the wrong type (\(context.debugDescription))")
+        } catch {
+            throw ConfigurationError("config file '\(source)': \(error)")
+        }
+    }
+
+    /// `other`'s values where set, else this configuration's (flags override the file).
+    public func overridden(by other: ServerConfiguration) -> ServerConfiguration {
+        var merged = self
+        merged.listen = other.listen ?? listen
+        merged.threads = other.threads ?? threads
+        merged.tlsCert = other.tlsCert ?? tlsCert
+        merged.tlsKey = other.tlsKey ?? tlsKey
+        merged.tlsProfile = other.tlsProfile ?? tlsProfile
+        merged.clientCA = other.clientCA ?? clientCA
+        merged.plaintext = other.plaintext ?? plaintext
+        merged.maxMessageBytes = other.maxMessageBytes ?? maxMessageBytes
+        merged.drainTimeoutSeconds = other.drainTimeoutSeconds ?? drainTimeoutSeconds
+        merged.idleTimeoutSeconds = other.idleTimeoutSeconds ?? idleTimeoutSeconds
+        merged.maxConcurrentStreams = other.maxConcurrentStreams ?? maxConcurrentStreams
+        merged.maxHeaderListBytes = other.maxHeaderListBytes ?? maxHeaderListBytes
+        merged.models = other.models ?? models
+        merged.adminListen = other.adminListen ?? adminListen
+        merged.securityConfig = other.securityConfig ?? securityConfig
+        merged.insecureNoAuth = other.insecureNoAuth ?? insecureNoAuth
+        return merged
+    }
+}
+
+/// A configuration problem a person can fix (bad file, bad value, missing certificate).
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Accepts any JSON value (used only to list a file's top-level keys).
+struct AnyDecodable: Decodable {
+    init(from decoder: any Decoder) throws {}
+}

@@ -1,0 +1,106 @@
+import FoundationEssentials
+public import GRPCCore
+import GRPCServer
+public import InferenceService
+import NetCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The composition root: builds the router from the given services (plus health, plus the Inference
+/// placeholder while no real Inference service is given), starts the transport, and runs until SIGTERM or
+/// SIGINT, then drains gracefully within the drain timeout.
+///
+/// ```swift
+/// let app = try SluiceApplication(configuration: config, services: [myService])
+/// try app.run()   // returns after a graceful shutdown; throws startup errors
+/// ```
+public final class SluiceApplication: @unchecked Sendable {
+    public let configuration: ServerConfiguration
+    /// Health statuses served by `grpc.health.v1.Health/Check`; set per service from anywhere.
+    public let health: HealthStatusTable
+    public let router: GRPCRouter
+    /// Called (on the main thread) for SIGHUP; e.g. to reload models or certificates.
+    public var onReload: (() -> Void)?
+    /// Lines of operator output (startup, shutdown); stderr by default.
+    public var log: (String) -> Void = { line in
+        var text = line + "\n"
+        text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    }
+    private var server: GRPCServer?
+    private var signals: SignalWatcher?
+
+    /// Blocks SIGTERM/SIGINT/SIGHUP for this thread and every thread started after it, and watches them.
+    /// Call before starting other threads (model loading, timers) so that no thread is killed by a signal
+    /// meant for the graceful shutdown; ``run()`` calls it itself if nobody did.
+    public func prepareSignals() throws(ConfigurationError) {
+        if signals != nil { return }
+        do { signals = try SignalWatcher() } catch { throw ConfigurationError("cannot watch signals: \(error)") }
+    }
+
+    /// `services` are registered with the health service; a service named `sluice.v1.Inference` replaces the
+    /// placeholder that answers UNIMPLEMENTED.
+    public init(configuration: ServerConfiguration, services: [any GRPCService], health: HealthStatusTable = HealthStatusTable()) {
+        self.configuration = configuration
+        self.health = health
+        var all = services
+        if !services.contains(where: { $0.serviceName == "sluice.v1.Inference" }) {
+            all.append(InferenceUnavailableService())
+        }
+        all.append(HealthService(table: health))
+        for service in all where service.serviceName != "grpc.health.v1.Health" {
+            health.set(service.serviceName, .serving)
+        }
+        self.router = GRPCRouter(services: all)
+    }
+
+    /// The port actually bound (after ``run()`` has started the server).
+    public var boundPort: Int? { server?.port }
+
+    /// Starts serving and blocks until a graceful shutdown completes. Throws ``ConfigurationError`` for
+    /// anything that prevents starting (bad settings, unreadable certificate, port in use).
+    public func run() throws(ConfigurationError) {
+        let transport = try configuration.transportConfiguration()
+        try prepareSignals()
+        guard let signals else { throw ConfigurationError("cannot watch signals") }
+        let server = GRPCServer(configuration: transport, router: router)
+        do { try server.start() } catch { throw ConfigurationError("cannot start: \(error)") }
+        self.server = server
+        let scheme = transport.tls == nil ? "h2c (cleartext)" : "TLS"
+        let shownHost = transport.host.contains(":") ? "[\(transport.host)]" : transport.host
+        log("sluice: serving gRPC on \(shownHost):\(server.port) over \(scheme) with \(transport.threads) thread(s)")
+
+        var pollEntry = pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)
+        waiting: while true {
+            _ = poll(&pollEntry, 1, 1000)
+            while let signal = signals.next() {
+                if signal == SIGHUP {
+                    onReload?()
+                    continue
+                }
+                log("sluice: received signal \(signal); draining (up to \(configuration.drainTimeout) s)")
+                break waiting
+            }
+            if server.isStopped { break }
+        }
+        health.setAllNotServing()
+        server.beginGracefulShutdown()
+        let end = monotonicNanoseconds() + UInt64(configuration.drainTimeout * 1e9)
+        var clean = true
+        while !server.isStopped {
+            if monotonicNanoseconds() >= end {
+                clean = false
+                break
+            }
+            _ = poll(&pollEntry, 1, 20)
+            if let signal = signals.next(), signal != SIGHUP {
+                log("sluice: second signal \(signal); closing connections now")
+                clean = false
+                break
+            }
+        }
+        if !clean { server.forceShutdown() }
+        _ = server.wait(timeoutSeconds: 5)
+        log(clean ? "sluice: stopped" : "sluice: stopped after the drain deadline; remaining calls were cut")
+    }
+}

@@ -1,0 +1,69 @@
+/// Where one request without an explicit version goes, as decided by the model's active rollout.
+public struct Assignment: Sendable {
+    /// Index of the variant in the rollout's status (`RolloutStatus.variants`); pass the whole assignment back to
+    /// ``RolloutManager/record(_:outcome:)``.
+    public let variantIndex: Int
+    /// Variant name for the response (`baseline`, `candidate`, or the arm name).
+    public let variantName: String
+    /// The model version that serves the request.
+    public let version: Int64
+    /// The shadow version to evaluate as well (its answer is recorded, never returned), if the rollout has one.
+    public let shadowVersion: Int64?
+    /// Index of the shadow variant, with ``shadowVersion``.
+    public let shadowVariantIndex: Int?
+    /// The rollout that made the assignment; statistics go to it even if the rollout changes meanwhile.
+    let rollout: Rollout
+}
+
+/// An immutable view of how a rollout splits traffic, swapped atomically on every weight or state change.
+final class RoutingTable: Sendable {
+    /// A variant as the hot path needs it.
+    struct Target: Sendable {
+        let index: Int
+        let name: String
+        let version: Int64
+    }
+
+    let rollout: Rollout
+    /// FNV-1a state after the rollout id (see ``RoutingKeyHash``).
+    let prefix: UInt64
+    /// Exclusive upper bounds in basis points of consecutive ranges, starting at 0; the last is 10000.
+    let upperBounds: [Int]
+    /// The variant of each range.
+    let targets: [Target]
+    let shadow: Target?
+    /// The rollout's routing generation this table was built from.
+    let generation: UInt64
+
+    init(rollout: Rollout, prefix: UInt64, generation: UInt64, ranges: [(weightBP: Int, target: Target)], shadow: Target?) {
+        self.rollout = rollout
+        self.prefix = prefix
+        self.generation = generation
+        var bounds: [Int] = []
+        var targets: [Target] = []
+        var sum = 0
+        for range in ranges where range.weightBP > 0 {
+            sum += range.weightBP
+            bounds.append(sum)
+            targets.append(range.target)
+        }
+        self.upperBounds = bounds
+        self.targets = targets
+        self.shadow = shadow
+    }
+
+    /// The assignment of a request whose key falls on basis point `bp`.
+    @inline(__always)
+    func assignment(basisPoint bp: Int) -> Assignment? {
+        var i = 0
+        while i < upperBounds.count {
+            if bp < upperBounds[i] { break }
+            i += 1
+        }
+        guard i < targets.count else { return nil }
+        let target = targets[i]
+        return Assignment(
+            variantIndex: target.index, variantName: target.name, version: target.version,
+            shadowVersion: shadow?.version, shadowVariantIndex: shadow?.index, rollout: rollout)
+    }
+}

@@ -1,0 +1,84 @@
+/// One variant of a rollout as defined at START (weights change later).
+struct VariantDefinition: Codable, Sendable, Equatable {
+    var name: String
+    var version: Int64
+    /// Current traffic weight in basis points (0 for the shadow).
+    var weightBP: Int
+    var isShadow: Bool
+}
+
+/// One state change, kept in the rollout's history.
+public struct RolloutTransition: Codable, Sendable, Hashable {
+    public var unixMs: Int64
+    public var from: RolloutState
+    public var to: RolloutState
+    public var reason: String
+}
+
+/// The whole state of one rollout: definition, weights, step, decisions, statistics. Guarded by the rollout's
+/// lock and persisted as `rollout.json`.
+struct RolloutData: Codable, Sendable {
+    /// Bumped when the JSON layout changes incompatibly.
+    var formatVersion = 1
+    var id: String
+    var model: String
+    var strategy: RolloutStrategy
+    var state: RolloutState
+    var auto: Bool
+    var variants: [VariantDefinition]
+    /// Canary baseline, or the A/B control arm.
+    var baselineIndex: Int
+    /// Canary candidate (`nil` for A/B tests).
+    var candidateIndex: Int?
+    var shadowIndex: Int?
+    var steps: [CanaryStep]
+    var stepIndex: Int
+    var startedUnixMs: Int64
+    var stepStartedUnixMs: Int64
+    var guardrails: Guardrails
+    var metric: ABMetric
+    var minDetectableEffect: Double
+    var significance: Double
+    var lastDecision: String
+    var history: [RolloutTransition]
+    /// Statistics over the current step, per variant.
+    var stepStats: [VariantAccumulator]
+    /// Statistics since START, per variant.
+    var overallStats: [VariantAccumulator]
+    /// Whether requests without a version still go through this rollout (true while active, and after it ends
+    /// until the registry reflects the outcome, e.g. a pending promotion or a rollback to a non-production baseline).
+    var routingActive: Bool
+    /// When set, all routed traffic goes to this variant (promotion pending, or rolled back).
+    var routeAllTo: Int?
+    /// Bumped on every change of routing, so a newer table is never replaced by an older one.
+    var routingGeneration: UInt64
+    /// Records since the last automatic evaluation (not meaningful across restarts).
+    var recordsSinceEvaluation: Int
+
+    /// Records a state change.
+    mutating func transition(to newState: RolloutState, reason: String, at unixMs: Int64) {
+        history.append(RolloutTransition(unixMs: unixMs, from: state, to: newState, reason: reason))
+        state = newState
+        lastDecision = reason
+    }
+
+    /// Starts a fresh step window.
+    mutating func resetStepStatistics(at unixMs: Int64) {
+        for i in stepStats.indices { stepStats[i] = VariantAccumulator() }
+        stepStartedUnixMs = unixMs
+    }
+
+    /// Sets the canary weights to the current step's percent.
+    mutating func applyStepWeights() {
+        guard let candidate = candidateIndex, stepIndex < steps.count else { return }
+        let candidateBP = basisPoints(percent: steps[stepIndex].percent)
+        variants[candidate].weightBP = candidateBP
+        variants[baselineIndex].weightBP = 10_000 - candidateBP
+        routingGeneration += 1
+    }
+}
+
+/// Percent → basis points, rounded to the nearest.
+func basisPoints(percent: Double) -> Int {
+    Int((percent * 100).rounded())
+}

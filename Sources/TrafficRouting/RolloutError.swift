@@ -1,0 +1,43 @@
+/// A rollout command that could not be carried out. The service layer maps ``Code`` to a gRPC status.
+public struct RolloutError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What kind of failure this is. Opaque so kinds can be added without breaking callers.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Wrapped: Hashable, Sendable {
+            case invalidArgument, failedPrecondition, notFound, internalError
+        }
+        private let wrapped: Wrapped
+        private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
+
+        /// Bad parameters (weights, versions, steps): `INVALID_ARGUMENT`.
+        public static let invalidArgument = Code(.invalidArgument)
+        /// The command does not fit the rollout's state (a second START, PAUSE when not running): `FAILED_PRECONDITION`.
+        public static let failedPrecondition = Code(.failedPrecondition)
+        /// No such model, version or rollout: `NOT_FOUND`.
+        public static let notFound = Code(.notFound)
+        /// Persistence or the registry failed: `INTERNAL`.
+        public static let internalError = Code(.internalError)
+
+        public var description: String {
+            switch wrapped {
+            case .invalidArgument: "invalid argument"
+            case .failedPrecondition: "failed precondition"
+            case .notFound: "not found"
+            case .internalError: "internal"
+            }
+        }
+    }
+
+    public var code: Code
+    /// A message a person can act on.
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    static func invalid(_ message: String) -> RolloutError { RolloutError(.invalidArgument, message) }
+    static func precondition(_ message: String) -> RolloutError { RolloutError(.failedPrecondition, message) }
+}

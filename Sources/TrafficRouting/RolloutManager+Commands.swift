@@ -1,0 +1,258 @@
+import Synchronization
+
+extension RolloutManager {
+    /// Carries out one `Rollout` command and returns the rollout's status afterwards.
+    ///
+    /// Errors: `.invalidArgument` for bad parameters, `.failedPrecondition` for commands that do not fit the state
+    /// (a second START names the running rollout), `.internalError` when the registry or the save failed.
+    public func execute(model: String, _ command: RolloutCommand) throws(RolloutError) -> RolloutStatus {
+        try Self.validate(modelName: model)
+        return try control.withLock { _ throws(RolloutError) -> RolloutStatus in
+            let now = clock.nowUnixMs()
+            switch command {
+            case .get:
+                return statusLocked(model: model)
+            case .start(let spec):
+                try start(model: model, spec: spec, now: now)
+            case .pause:
+                try mutateActive(model: model, requiring: .running) { d in
+                    d.transition(to: .paused, reason: "paused by request", at: now)
+                }
+            case .resume:
+                try mutateActive(model: model, requiring: .paused) { d in
+                    d.transition(to: .running, reason: "resumed by request", at: now)
+                }
+            case .advance:
+                try mutateActive(model: model, requiring: nil) { d throws(RolloutError) in
+                    guard d.strategy == .canary else { throw .precondition("ADVANCE is for canaries; this is an A/B test") }
+                    guard d.stepIndex + 1 < d.steps.count else {
+                        throw .precondition(
+                            "rollout \(d.id) is at its last step (\(d.steps.count) of \(d.steps.count)); PROMOTE it")
+                    }
+                    d.stepIndex += 1
+                    d.applyStepWeights()
+                    d.resetStepStatistics(at: now)
+                    d.transition(
+                        to: d.state, reason: "advanced to step \(d.stepIndex + 1) "
+                            + "(\(CanaryJudge.fixed(d.steps[d.stepIndex].percent, 1))%) by request", at: now)
+                }
+            case .setWeights(let weights):
+                try mutateActive(model: model, requiring: nil) { d throws(RolloutError) in
+                    try Self.setWeights(weights, on: &d)
+                    d.transition(
+                        to: d.state, reason: "weights set to "
+                            + d.variants.filter { !$0.isShadow }.map {
+                                "\($0.name)=\(CanaryJudge.fixed(Double($0.weightBP) / 100, 2))%"
+                            }.joined(separator: ", "), at: now)
+                }
+            case .rollback(let archive):
+                try rollback(model: model, archiveCandidate: archive, now: now)
+            case .promote(let arm):
+                try promote(model: model, arm: arm, now: now)
+            }
+            return statusLocked(model: model)
+        }
+    }
+
+    /// The status of `model`'s rollout (judging `auto` decisions first).
+    public func status(model: String) -> RolloutStatus {
+        control.withLock { _ in statusLocked(model: model) }
+    }
+
+    func statusLocked(model: String) -> RolloutStatus {
+        guard let rollout = rollout(of: model) else { return .none(model: model) }
+        if let change = rollout.evaluate(clock: clock) {
+            publish(change.table, generation: change.generation, of: rollout)
+        }
+        settle(rollout)
+        try? save(rollout)
+        let now = clock.nowUnixMs()
+        return rollout.data.withLock { $0.status(now: now) }
+    }
+
+    /// Model names become directory names: no separators, no `.`/`..`, no NUL.
+    static func validate(modelName: String) throws(RolloutError) {
+        guard !modelName.isEmpty else { throw .invalid("model name is empty") }
+        guard modelName != ".", modelName != "..", !modelName.contains("/"), !modelName.contains("\0") else {
+            throw .invalid("model name \"\(modelName)\" may not contain \"/\" or be \".\" or \"..\"")
+        }
+    }
+
+    private func start(model: String, spec: RolloutSpec, now: Int64) throws(RolloutError) {
+        if let existing = rollout(of: model) {
+            let (active, description) = existing.data.withLock {
+                ($0.state.isActive, "\($0.strategy == .canary ? "canary" : "A/B test") \($0.id) (\($0.state.protoName))")
+            }
+            if active {
+                throw .precondition(
+                    "model \(model) already has a rollout in progress: \(description); ROLLBACK or PROMOTE it first")
+            }
+        }
+        let id = Self.newRolloutID()
+        let data = try RolloutBuilder(model: model, registry: registry).build(spec, id: id, now: now)
+        let rollout = Rollout(data: data)
+        let previous = entries.withLock { entries -> ModelEntry? in
+            let previous = entries[model]
+            entries[model] = ModelEntry(rollout: rollout, table: nil, generation: 0)
+            return previous
+        }
+        republish(rollout)
+        do {
+            try save(rollout, force: true)
+        } catch {
+            entries.withLock { $0[model] = previous }
+            throw RolloutError(.internalError, "rollout not started: \(error.message)")
+        }
+    }
+
+    /// Applies `body` to the model's active rollout (in `requiring` state, if given), republishes and saves.
+    private func mutateActive(
+        model: String, requiring required: RolloutState?, _ body: (inout RolloutData) throws(RolloutError) -> Void
+    ) throws(RolloutError) {
+        let rollout = try activeRollout(model: model)
+        try rollout.data.withLock { d throws(RolloutError) in
+            if let required, d.state != required {
+                throw .precondition("rollout \(d.id) is \(d.state.protoName), not \(required.protoName)")
+            }
+            try body(&d)
+        }
+        republish(rollout)
+        try save(rollout, force: true)
+    }
+
+    func activeRollout(model: String) throws(RolloutError) -> Rollout {
+        guard let rollout = rollout(of: model) else {
+            throw RolloutError(.notFound, "model \(model) has no rollout; START one first")
+        }
+        let (active, id, state) = rollout.data.withLock { ($0.state.isActive, $0.id, $0.state) }
+        guard active else {
+            throw .precondition("rollout \(id) of model \(model) has ended (\(state.protoName)); START a new one")
+        }
+        return rollout
+    }
+
+    /// SET_WEIGHTS: every non-shadow variant by name, summing to 100.
+    static func setWeights(_ weights: [String: Double], on d: inout RolloutData) throws(RolloutError) {
+        let names = d.variants.filter { !$0.isShadow }.map(\.name)
+        for name in weights.keys.sorted() where !names.contains(name) {
+            throw .invalid("unknown variant \"\(name)\"; the variants that take traffic are \(names.joined(separator: ", "))")
+        }
+        var values: [Double] = []
+        for name in names {
+            guard let w = weights[name] else {
+                throw .invalid("missing a weight for variant \"\(name)\"; give one for each of \(names.joined(separator: ", "))")
+            }
+            guard w.isFinite, w >= 0, w <= 100 else { throw .invalid("weight \(w) of \(name) is out of range [0, 100]") }
+            values.append(w)
+        }
+        let bps = try RolloutBuilder.weightsInBasisPoints(values, sum: values.reduce(0, +))
+        var k = 0
+        for i in d.variants.indices where !d.variants[i].isShadow {
+            d.variants[i].weightBP = bps[k]
+            k += 1
+        }
+        d.routingGeneration += 1
+    }
+
+    private func rollback(model: String, archiveCandidate: Bool, now: Int64) throws(RolloutError) {
+        let rollout = try activeRollout(model: model)
+        let toArchive = rollout.data.withLock { d -> [Int64] in
+            d.transition(to: .rolledBack, reason: "rolled back by request", at: now)
+            d.routeAllTo = d.baselineIndex
+            d.routingGeneration += 1
+            return d.variants.enumerated().filter { $0.offset != d.baselineIndex && !$0.element.isShadow }
+                .map(\.element.version)
+        }
+        republish(rollout)
+        if archiveCandidate {
+            var failures: [String] = []
+            for version in toArchive {
+                do { try registry.archive(model: model, version: version) } catch {
+                    failures.append("archiving version \(version) failed: \(error)")
+                }
+            }
+            rollout.data.withLock { d in
+                d.lastDecision = "rolled back by request; "
+                    + (failures.isEmpty
+                        ? "archived version\(toArchive.count > 1 ? "s" : "") "
+                            + toArchive.map(String.init).joined(separator: ", ") : failures.joined(separator: "; "))
+            }
+        }
+        settle(rollout)
+        try save(rollout, force: true)
+    }
+
+    private func promote(model: String, arm: String?, now: Int64) throws(RolloutError) {
+        let rollout = try activeRollout(model: model)
+        // Pick the target and send all traffic to it first, so requests never see the old Production in between.
+        let (target, previousRouteAllTo) = try rollout.data.withLock {
+            d throws(RolloutError) -> (Int, Int?) in
+            let target: Int
+            if d.strategy == .canary {
+                guard arm == nil || arm == "" || arm == "candidate" else {
+                    throw .invalid("a canary promotes its candidate; do not name an arm")
+                }
+                target = d.candidateIndex ?? 1
+            } else {
+                let arms = d.variants.indices.filter { !d.variants[$0].isShadow }
+                if let arm, !arm.isEmpty {
+                    guard let i = arms.first(where: { d.variants[$0].name == arm || String(d.variants[$0].version) == arm })
+                    else {
+                        throw .invalid("no arm \"\(arm)\"; arms are "
+                            + arms.map { d.variants[$0].name }.joined(separator: ", "))
+                    }
+                    target = i
+                } else if arms.count == 2 {
+                    target = arms[1]
+                } else {
+                    throw .invalid("name the arm to promote; arms are " + arms.map { d.variants[$0].name }.joined(separator: ", "))
+                }
+            }
+            let previous = d.routeAllTo
+            d.routeAllTo = target
+            d.routingGeneration += 1
+            return (target, previous)
+        }
+        republish(rollout)
+        let (version, baseline, isControl) = rollout.data.withLock {
+            ($0.variants[target].version, $0.variants[$0.baselineIndex].version, target == $0.baselineIndex)
+        }
+        do {
+            if registry.productionVersion(model: model) != version {
+                try registry.promote(model: model, candidate: version, archiving: isControl ? nil : baseline)
+            }
+        } catch {
+            rollout.data.withLock { d in
+                d.routeAllTo = previousRouteAllTo
+                d.routingGeneration += 1
+                d.lastDecision = "promotion of version \(version) failed (\(error)); traffic split unchanged"
+            }
+            republish(rollout)
+            try? save(rollout, force: true)
+            throw RolloutError(.internalError, "promotion of version \(version) of model \(model) failed: \(error)")
+        }
+        rollout.data.withLock { d in
+            if isControl {
+                d.transition(to: .completed, reason: "completed: kept control \(d.variants[target].name) (version \(version))", at: now)
+            } else {
+                d.transition(
+                    to: .promoted, reason: "promoted by request: version \(version) is Production, version \(baseline) archived",
+                    at: now)
+            }
+        }
+        settle(rollout)
+        try save(rollout, force: true)
+    }
+
+    /// 128 random bits as 32 hex digits.
+    static func newRolloutID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let a = generator.next() as UInt64
+        let b = generator.next() as UInt64
+        func hex(_ v: UInt64) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
+        return hex(a) + hex(b)
+    }
+}

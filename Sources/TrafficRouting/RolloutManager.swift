@@ -1,0 +1,129 @@
+import Synchronization
+
+/// Canary and A/B rollouts of every model: the per-request splitter, the statistics, the automatic decisions,
+/// the `Rollout` commands and their persistence.
+///
+/// The per-request path (``assign(model:routingKey:)``, ``record(_:outcome:)``) is synchronous and cheap: one
+/// uncontended lock to read the model's immutable routing table, a hash of the key bytes, and one short lock to
+/// add the outcome. Commands (``execute(model:_:)``) call the registry and write `rollout.json`; run them off the
+/// event loop. Call ``tick()`` a few times a second (or run ``runTicker(intervalMs:)``) so time-based step
+/// advances happen without traffic and statistics are saved about once a second.
+public final class RolloutManager: Sendable {
+    /// What the manager knows about one model: its latest rollout (active or ended) and the table requests use.
+    struct ModelEntry: Sendable {
+        var rollout: Rollout
+        /// `nil`: requests without a version go to `Production`.
+        var table: RoutingTable?
+        /// The routing generation of `table`, so an older table never replaces a newer one.
+        var generation: UInt64
+    }
+
+    /// Where `<model>/rollout.json` files live (the registry root); `nil` keeps everything in memory.
+    public let directory: String?
+    let registry: any RolloutRegistry
+    let clock: any RolloutClock
+    let random = RandomSource()
+    let entries = Mutex<[String: ModelEntry]>([:])
+    /// Serializes commands, settlements and file writes (never taken on the per-request path).
+    let control = Mutex<Void>(())
+    /// Per rollout id: unix ms of the last save, to save statistics at most about once a second.
+    let lastSaved = Mutex<[String: SaveMark]>([:])
+    /// Minimum interval between two statistics-only saves.
+    public static let statisticsSaveIntervalMs: Int64 = 1000
+
+    public init(directory: String?, registry: any RolloutRegistry, clock: any RolloutClock = SystemRolloutClock()) {
+        self.directory = directory
+        self.registry = registry
+        self.clock = clock
+    }
+
+    // MARK: Per-request path
+
+    /// The variant for a request to `model` that names no version, or `nil` when the model has no rollout routing
+    /// traffic (the caller then uses `Production`). A non-empty `routingKey` is assigned deterministically (see
+    /// ``RoutingKeyHash``); an empty one at random at the current weights.
+    @inline(__always)
+    public func assign(model: String, routingKey: String) -> Assignment? {
+        guard let table = entries.withLock({ $0[model]?.table }) else { return nil }
+        let bp =
+            routingKey.isEmpty
+            ? RoutingKeyHash.basisPoints(random.next())
+            : RoutingKeyHash.basisPoints(prefix: table.prefix, key: routingKey)
+        return table.assignment(basisPoint: bp)
+    }
+
+    /// As ``assign(model:routingKey:)`` with the key as raw bytes (empty → random).
+    public func assign(model: String, routingKeyBytes: UnsafeRawBufferPointer) -> Assignment? {
+        guard let table = entries.withLock({ $0[model]?.table }) else { return nil }
+        let bp =
+            routingKeyBytes.isEmpty
+            ? RoutingKeyHash.basisPoints(random.next())
+            : RoutingKeyHash.basisPoints(prefix: table.prefix, keyBytes: routingKeyBytes)
+        return table.assignment(basisPoint: bp)
+    }
+
+    /// Adds the outcome of a request served under `assignment` to its variant's statistics. In `auto` mode this
+    /// may roll back (routing switches to the baseline before this returns) or advance the canary.
+    public func record(_ assignment: Assignment, outcome: Outcome) {
+        guard let change = assignment.rollout.record(
+            variantIndex: assignment.variantIndex, outcome: outcome, clock: clock)
+        else { return }
+        publish(change.table, generation: change.generation, of: assignment.rollout)
+        // Registry work and the save happen off the request path.
+        let rollout = assignment.rollout
+        Task.detached { [self] in
+            self.control.withLock { _ in
+                self.settle(rollout)
+                try? self.save(rollout)
+            }
+        }
+    }
+
+    /// Records the shadow's outcome for a request served under `assignment`, and whether its answer agreed with
+    /// the answer returned. Ignored when the assignment has no shadow.
+    public func recordShadow(_ assignment: Assignment, outcome: Outcome, agreed: Bool) {
+        guard let index = assignment.shadowVariantIndex else { return }
+        assignment.rollout.recordShadow(variantIndex: index, outcome: outcome, agreed: agreed)
+    }
+
+    /// Share of `model`'s routed traffic `version` currently receives (0…1), or `nil` when no rollout routes it.
+    public func trafficShare(model: String, version: Int64) -> Double? {
+        guard let table = entries.withLock({ $0[model]?.table }) else { return nil }
+        var previous = 0
+        var share = 0
+        for (bound, target) in zip(table.upperBounds, table.targets) {
+            if target.version == version { share += bound - previous }
+            previous = bound
+        }
+        return Double(share) / 10_000
+    }
+
+    // MARK: Routing tables
+
+    /// Makes `table` the one requests see, unless `rollout` is no longer the model's rollout or a newer table
+    /// was already published.
+    func publish(_ table: RoutingTable?, generation: UInt64, of rollout: Rollout) {
+        entries.withLock { entries in
+            guard var entry = entries[rollout.model], entry.rollout === rollout, generation >= entry.generation
+            else { return }
+            entry.table = table
+            entry.generation = generation
+            entries[rollout.model] = entry
+        }
+    }
+
+    /// Rebuilds and publishes `rollout`'s table from its current state.
+    func republish(_ rollout: Rollout) {
+        let (table, generation) = rollout.data.withLock { ($0.routingActive ? rollout.makeTable($0) : nil, $0.routingGeneration) }
+        publish(table, generation: generation, of: rollout)
+    }
+
+    func rollout(of model: String) -> Rollout? {
+        entries.withLock { $0[model]?.rollout }
+    }
+
+    /// Every model's rollout.
+    func allRollouts() -> [Rollout] {
+        entries.withLock { $0.values.map(\.rollout) }
+    }
+}

@@ -1,0 +1,35 @@
+import Foundation
+
+/// What the rollout controller needs from the model registry. The integrator implements it over `ModelRegistry`.
+///
+/// Calls happen on command paths (START, PROMOTE, ROLLBACK) and, in `auto` mode, when a decision is carried out;
+/// never on the per-request path.
+public protocol RolloutRegistry: Sendable {
+    /// Resolves a version selector (`"7"`, `"production"`, `"@champion"`, `"models:/churn/7"`) to a version number.
+    /// Throw a ``RolloutError`` (`.notFound` / `.invalidArgument`) for unknown models or versions; other errors
+    /// are reported as `invalidArgument` with their description.
+    func resolve(model: String, selector: String) throws -> Int64
+    /// The version currently in the `Production` stage, if any.
+    func productionVersion(model: String) -> Int64?
+    /// Makes `candidate` the `Production` version and moves `baseline` (the previous production) to `Archived`,
+    /// atomically. Called before routing stops sending traffic through the rollout.
+    func promote(model: String, candidate: Int64, archiving baseline: Int64?) throws
+    /// Moves `version` to the `Archived` stage (ROLLBACK with `archiveCandidate`).
+    func archive(model: String, version: Int64) throws
+}
+
+/// Wall-clock time in milliseconds since the Unix epoch. Step durations and history timestamps use it, so
+/// they survive restarts; tests substitute a clock they move by hand.
+public protocol RolloutClock: Sendable {
+    func nowUnixMs() -> Int64
+}
+
+/// The system clock.
+public struct SystemRolloutClock: RolloutClock {
+    public init() {}
+    public func nowUnixMs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
