@@ -26,9 +26,7 @@ public final class AuditLog: Sendable {
         capacity = settings.queueCapacity
         mode = settings.onFailure
         writer = try AuditFileWriter(path: path, maxBytes: settings.maxBytes, keep: settings.keep)
-        let thread = Thread { [self] in self.run() }
-        thread.name = "sluice-audit"
-        thread.start()
+        BackgroundThread.start(name: "sluice-audit") { [self] in self.run() }
     }
 
     /// False when calls must be refused (fail-closed and the sink failed or the queue is full).

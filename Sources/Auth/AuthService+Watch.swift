@@ -31,7 +31,7 @@ extension AuthService {
         guard configPath != nil, watcher.withLock({ $0 == nil }) else { return }
         let stop = WatchToken()
         watcher.withLock { $0 = stop }
-        let thread = Thread { [weak self] in
+        BackgroundThread.start(name: "sluice-auth-watch") { [weak self] in
             var last: [String] = self.map { $0.watchedFiles.map(Self.fingerprint) } ?? []
             while !stop.stopped.load(ordering: .acquiring) {
                 usleep(UInt32(max(0.05, interval) * 1_000_000))
@@ -51,8 +51,6 @@ extension AuthService {
                 onReload(result)
             }
         }
-        thread.name = "sluice-auth-watch"
-        thread.start()
     }
 
     /// Stops the watcher started by `startWatching`.
