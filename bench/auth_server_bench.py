@@ -5,11 +5,11 @@ sitting (issue 6: the ratio must be at least 0.9).
 Runs the real `sluice serve` pinned to CPU 0 and `h2load` on CPU 1, alternating the two modes `--rounds` times,
 and reports the median req/s and server CPU µs per request (utime+stime from /proc) and their ratios.
 
-    .venv/bin/python bench/auth_server_bench.py [--bin .build/release/sluice] [--models DIR] [--rounds 3]
+    .venv/bin/python bench/auth_server_bench.py [--bin .build/release/sluice] [--onnx FILE] [--rounds 3]
 
-Assumed server flags (adjust SLUICE_TLS_FLAGS if the transport names them differently):
-    sluice serve --listen 127.0.0.1:PORT --models DIR [--security-config FILE | --insecure-no-auth] $SLUICE_TLS_FLAGS
-where SLUICE_TLS_FLAGS defaults to "--tls-cert {cert} --tls-key {key}".
+The model (default: the shared spark_churn_rf fixture) is registered as `churn` with `sluice models register`.
+Server flags used: sluice serve --listen 127.0.0.1:PORT --models REG --tls-cert C --tls-key K
+                   (--security-config FILE | --insecure-no-auth)
 """
 
 import argparse
@@ -52,10 +52,9 @@ def cpu_seconds(pid: int) -> float:
 
 def run_once(args, work: Path, mode: str, token: str) -> tuple[float, float]:
     port = free_port()
-    tls = os.environ.get("SLUICE_TLS_FLAGS", "--tls-cert {cert} --tls-key {key}").format(
-        cert=work / "server.crt", key=work / "server.key").split()
+    tls = ["--tls-cert", str(work / "server.crt"), "--tls-key", str(work / "server.key")]
     auth = ["--security-config", str(work / "security.json")] if mode == "auth" else ["--insecure-no-auth"]
-    cmd = ["taskset", "-c", "0", args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--models", args.models,
+    cmd = ["taskset", "-c", "0", args.bin, "serve", "--listen", f"127.0.0.1:{port}", "--models", str(work / "registry"),
            *auth, *tls]
     log = open(work / f"server-{mode}.log", "ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -89,12 +88,14 @@ def run_once(args, work: Path, mode: str, token: str) -> tuple[float, float]:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=str(ROOT / ".build/release/sluice"))
-    ap.add_argument("--models", default=str(ROOT / "Tests/integration/_models"))
+    ap.add_argument("--onnx", default=str(ROOT.parent / "shared/models/spark_churn_rf/model.onnx"))
     ap.add_argument("--model", default="churn")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sluice-auth-bench-"))
+    subprocess.run([args.bin, "models", "register", "--registry", str(work / "registry"), "--name", args.model,
+                    "--file", args.onnx, "--stage", "Production"], check=True, capture_output=True)
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", str(work / "server.key"), "-out", str(work / "server.crt")], check=True,

@@ -17,6 +17,7 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -396,6 +397,28 @@ def test_audit_log_after_mixed_run(sluice_server, proto_modules):
     assert jwt_ok and all(r["credential_id"] == "tok-1" and r["principal"] == "alice" for r in jwt_ok)
     denied = [r for r in non_health if r["decision"] == "denied"]
     assert {r["grpc_status"] for r in denied} == {7, 16}
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_keys_create_end_to_end(sluice_server, proto_modules):
+    """`sluice keys create` prints a key once and the entry to add; the server then accepts exactly that key."""
+    from conftest import sluice_bin
+
+    out = subprocess.run([sluice_bin(), "keys", "create", "--principal", "partner-z", "--role", "predictor",
+                          "--expires", "2999-01-01T00:00:00Z"], capture_output=True, text=True, check=True).stdout
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    key = next(line for line in lines if line.startswith("slk_"))
+    entry = json.loads(next(line for line in lines if line.startswith("{")))
+    assert key not in json.dumps(entry) and entry["sha256"] == hashlib.sha256(key.encode()).hexdigest()
+    assert entry["principal"] == "partner-z" and entry["roles"] == ["predictor"]
+    d = Path(tempfile.mkdtemp(prefix="sluice-keys-it-"))
+    server = Server(sluice_server, proto_modules, d, {"apiKeys": [entry]})
+    try:
+        assert server.call("Predict", api_key=key)[0] == grpc.StatusCode.OK
+        assert server.call("Rollout", api_key=key)[0] == grpc.StatusCode.PERMISSION_DENIED
+        assert server.call("Predict", api_key=key + "x")[0] == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        assert server.stop() == 0
     shutil.rmtree(d, ignore_errors=True)
 
 
