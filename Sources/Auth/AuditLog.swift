@@ -26,9 +26,7 @@ public final class AuditLog: Sendable {
         capacity = settings.queueCapacity
         mode = settings.onFailure
         writer = try AuditFileWriter(path: path, maxBytes: settings.maxBytes, keep: settings.keep)
-        let thread = Thread { [self] in self.run() }
-        thread.name = "sluice-audit"
-        thread.start()
+        BackgroundThread.start(name: "sluice-audit") { [self] in self.run() }
     }
 
     /// False when calls must be refused (fail-closed and the sink failed or the queue is full).
@@ -58,13 +56,18 @@ public final class AuditLog: Sendable {
         return ok
     }
 
-    /// Blocks until every record enqueued before the call has been written (or dropped).
-    public func flush() {
+    /// Blocks until every record enqueued before the call has been written (or dropped), at most `timeout`
+    /// seconds. Returns false on timeout (a fail-closed sink that keeps failing).
+    @discardableResult
+    public func flush(timeout: Double = 5) -> Bool {
+        let deadline = Clock.monotonicNanos() + UInt64(max(0, timeout) * 1e9)
         while queue.withLock({ !$0.records.isEmpty }) || writer.hasRetryBatch {
-            if finished.load(ordering: .acquiring) { return }
+            if finished.load(ordering: .acquiring) { return true }
+            if Clock.monotonicNanos() > deadline { return false }
             usleep(2000)
         }
         writer.waitIdle()
+        return !writer.hasRetryBatch
     }
 
     /// Writes everything queued, fsyncs, and stops the writer. Later records are refused.

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 extension AuditRecord {
@@ -26,7 +26,11 @@ extension AuditRecord {
         out.append(contentsOf: #","selector":"#.utf8)
         Self.appendString(selector, to: &out)
         out.append(contentsOf: #","version":"#.utf8)
-        if let v = resolvedVersion { out.append(contentsOf: String(v).utf8) } else { out.append(contentsOf: "null".utf8) }
+        if let v = resolvedVersion {
+            out.append(contentsOf: String(v).utf8)
+        } else {
+            out.append(contentsOf: "null".utf8)
+        }
         out.append(contentsOf: #","variant":"#.utf8)
         Self.appendString(variant, to: &out)
         out.append(contentsOf: #","decision":"#.utf8)

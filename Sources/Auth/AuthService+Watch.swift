@@ -1,0 +1,68 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+extension AuthService {
+    /// The files the current policy was loaded from: the configuration, the JWKS file and PEM/secret key files.
+    public var watchedFiles: [String] {
+        guard let configPath else { return [] }
+        let jwt = currentConfig?.jwt
+        return [configPath] + (jwt?.jwksFile.map { [$0] } ?? []) + (jwt?.keys.map(\.file) ?? [])
+    }
+
+    /// A fingerprint of a file (inode, size, mtime); "missing" when it cannot be stat'ed.
+    static func fingerprint(_ path: String) -> String {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return "missing" }
+        return "\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+    }
+
+    /// Reloads whenever one of `watchedFiles` changes (polled every `interval` seconds on a background thread),
+    /// and reports each attempt to `onReload` (log failures: the old policy stays in force). Call
+    /// `stopWatching()` before shutdown. SIGHUP handling stays with the caller: call `reload()` from it.
+    public func startWatching(
+        interval: Double = 1.0, onReload: @escaping @Sendable (Result<Void, SecurityConfigError>) -> Void
+    ) {
+        guard configPath != nil, watcher.withLock({ $0 == nil }) else { return }
+        let stop = WatchToken()
+        watcher.withLock { $0 = stop }
+        BackgroundThread.start(name: "sluice-auth-watch") { [weak self] in
+            var last: [String] = self.map { $0.watchedFiles.map(Self.fingerprint) } ?? []
+            while !stop.stopped.load(ordering: .acquiring) {
+                usleep(UInt32(max(0.05, interval) * 1_000_000))
+                guard let self else { return }
+                let now = self.watchedFiles.map(Self.fingerprint)
+                if now == last { continue }
+                // Let a writer finish (editors write in steps), then reload and re-fingerprint.
+                usleep(50_000)
+                let result: Result<Void, SecurityConfigError>
+                do throws(SecurityConfigError) {
+                    try self.reload()
+                    result = .success(())
+                } catch {
+                    result = .failure(error)
+                }
+                last = self.watchedFiles.map(Self.fingerprint)
+                onReload(result)
+            }
+        }
+    }
+
+    /// Stops the watcher started by `startWatching`.
+    public func stopWatching() {
+        watcher.withLock { w in
+            w?.stopped.store(true, ordering: .releasing)
+            w = nil
+        }
+    }
+}
+
+/// Stop flag shared between `AuthService` and its watcher thread.
+final class WatchToken: Sendable {
+    let stopped = Atomic<Bool>(false)
+}
