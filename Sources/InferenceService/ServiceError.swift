@@ -1,6 +1,7 @@
 public import GRPCCore
 import ModelRegistry
 import SluiceProto
+import TrafficRouting
 
 /// The service layer's errors: the one place where domain failures become gRPC statuses.
 public struct ServiceError: Error, RPCErrorConvertible, Sendable {
@@ -33,6 +34,15 @@ extension RPCError {
         case let error as any RPCErrorConvertible: return error.rpcError
         case let error as RegistryError: return ServiceError(error).rpcError
         case let error as ProtoDecodeError: return RPCError(.invalidArgument, error.description)
+        case let error as RolloutError:
+            let code: StatusCode
+            switch error.code {
+            case .invalidArgument: code = .invalidArgument
+            case .failedPrecondition: code = .failedPrecondition
+            case .notFound: code = .notFound
+            default: code = .internal
+            }
+            return RPCError(code, error.message)
         default: return RPCError(.internal, "internal error: \(error)")
         }
     }
