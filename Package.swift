@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceServer", "InferenceEngine", "ModelRegistry",
+                "SluiceServer", "InferenceEngine", "ModelRegistry", "Auth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -1,3 +1,4 @@
+import Auth
 import GRPCCore
 import ModelRegistry
 import ServerMetrics
@@ -12,58 +13,32 @@ extension InferenceAPI {
         let started = monotonicNanos()
         metrics.inFlight.add(1)
         defer { metrics.inFlight.add(-1) }
+        var record = CallRecord(rpc: .batchPredict, audited: gate != nil)
         var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
+        var status = RPCError(.ok, "")
         do {
-            return try BatchPredictRequestView.decode(request) { view in
-                let (entry, selector) = try resolveTarget(
-                    modelBytes: view.model, versionBytes: view.version, snapshot: registry.snapshot)
-                let target = try route(entry, selector, routingKey: view.routingKey)
-                served = target
-                let model = target.worker.compiled
-                return try scratchPool.withScratch { scratch in
-                    let rows = try fillBatch(view, model: model, scratch: scratch)
-                    if rows > 0 { try model.run(rows, scratch) }
-                    let variant = target.assignment?.variantName ?? ""
-                    let stringLabels: [String]
-                    if case .string(let labels) = model.classLabels { stringLabels = labels } else { stringLabels = [] }
-                    scratch.labelsInt.withUnsafeBufferPointer { intLabels in
-                        scratch.labelIndices.withUnsafeBufferPointer { indices in
-                            scratch.scores.withUnsafeBufferPointer { scores in
-                                scratch.confidence.withUnsafeBufferPointer { confidence in
-                                    scratch.values.withUnsafeBufferPointer { values in
-                                        RequestID.with(view.requestID) { requestID in
-                                            BatchPredictResponseEncoder(
-                                                model: entry.name, version: target.worker.version, variant: variant,
-                                                rows: rows, numClasses: model.isRegressor ? 0 : model.classLabels.count
-                                            ).encode(
-                                                intLabels: intLabels, stringLabels: stringLabels, labelIndices: indices,
-                                                scores: scores, confidence: confidence, values: values,
-                                                requestID: requestID, into: &response)
-                                        }
-                                    }
-                                }
-                            }
-                        }
+            try BatchPredictRequestView.decode(request) { view in
+                try RequestID.with(view.requestID) { requestID in
+                    if gate != nil {
+                        record.requestID = String(decoding: requestID, as: UTF8.self)
+                        record.selector = String(decoding: view.version, as: UTF8.self)
+                        try admit(&record, model: requestedModel(view.model, view.version), context: context)
                     }
-                    let elapsed = monotonicNanos() - started
-                    target.worker.stats.record(latencyNanos: elapsed, failed: false)
-                    if !model.isRegressor {
-                        var sum = 0.0
-                        for value in scratch.confidence { sum += Double(value) }
-                        target.worker.stats.record(confidenceSum: sum, rows: rows)
-                    }
-                    metrics.batchRows.labels([entry.name]).record(UInt64(rows))
-                    metrics.record(.batchPredict, model: entry.name, version: target.worker.version, variant: variant,
-                                   code: 0, nanos: elapsed)
-                    if let assignment = target.assignment, let rollouts {
-                        rollouts.record(assignment, outcome: Outcome(ok: true, latencyNs: elapsed))
-                    }
-                    return .ok
+                    let (entry, selector) = try resolveTarget(
+                        modelBytes: view.model, versionBytes: view.version, snapshot: registry.snapshot)
+                    let target = try route(entry, selector, routingKey: view.routingKey)
+                    served = target
+                    try predictBatch(view, entry: entry, target: target, requestID: requestID, started: started,
+                                     response: &response)
                 }
             }
+        } catch let error as ProtoDecodeError {
+            status = admitMalformed(&record, context: context, error)
         } catch {
-            let status = RPCError.from(error)
-            let elapsed = monotonicNanos() - started
+            status = RPCError.from(error)
+        }
+        let elapsed = monotonicNanos() - started
+        if status.code != .ok {
             if let served {
                 served.worker.stats.record(latencyNanos: elapsed, failed: true)
                 metrics.record(.batchPredict, model: served.worker.model, version: served.worker.version,
@@ -76,7 +51,58 @@ extension InferenceAPI {
                 metrics.record(.batchPredict, model: "", version: 0, variant: "", code: status.code.rawValue,
                                nanos: elapsed)
             }
-            return .failure(status)
+        }
+        if let gate {
+            record.version = served?.worker.version
+            record.variant = served?.assignment?.variantName ?? ""
+            gate.audit(record, context: context, status: status.code, latencyNanos: elapsed)
+        }
+        return status.code == .ok ? .ok : .failure(status)
+    }
+
+    /// Scores an admitted, routed batch and encodes the columnar answer.
+    private func predictBatch(
+        _ view: BatchPredictRequestView, entry: ModelEntry<ServableModel>,
+        target: (worker: ModelWorker<ServableModel>, assignment: Assignment?), requestID: UnsafeRawBufferPointer,
+        started: UInt64, response: inout ResponseBuffer
+    ) throws {
+        let model = target.worker.compiled
+        try scratchPool.withScratch { scratch in
+            let rows = try fillBatch(view, model: model, scratch: scratch)
+            if rows > 0 { try model.run(rows, scratch) }
+            let variant = target.assignment?.variantName ?? ""
+            let stringLabels: [String]
+            if case .string(let labels) = model.classLabels { stringLabels = labels } else { stringLabels = [] }
+            scratch.labelsInt.withUnsafeBufferPointer { intLabels in
+                scratch.labelIndices.withUnsafeBufferPointer { indices in
+                    scratch.scores.withUnsafeBufferPointer { scores in
+                        scratch.confidence.withUnsafeBufferPointer { confidence in
+                            scratch.values.withUnsafeBufferPointer { values in
+                                BatchPredictResponseEncoder(
+                                    model: entry.name, version: target.worker.version, variant: variant,
+                                    rows: rows, numClasses: model.isRegressor ? 0 : model.classLabels.count
+                                ).encode(
+                                    intLabels: intLabels, stringLabels: stringLabels, labelIndices: indices,
+                                    scores: scores, confidence: confidence, values: values,
+                                    requestID: requestID, into: &response)
+                            }
+                        }
+                    }
+                }
+            }
+            let elapsed = monotonicNanos() - started
+            target.worker.stats.record(latencyNanos: elapsed, failed: false)
+            if !model.isRegressor {
+                var sum = 0.0
+                for value in scratch.confidence { sum += Double(value) }
+                target.worker.stats.record(confidenceSum: sum, rows: rows)
+            }
+            metrics.batchRows.labels([entry.name]).record(UInt64(rows))
+            metrics.record(.batchPredict, model: entry.name, version: target.worker.version, variant: variant,
+                           code: 0, nanos: elapsed)
+            if let assignment = target.assignment, let rollouts {
+                rollouts.record(assignment, outcome: Outcome(ok: true, latencyNs: elapsed))
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import Auth
 import GRPCCore
 import ModelRegistry
 import ServerMetrics
@@ -10,8 +11,13 @@ extension InferenceAPI {
         -> UnaryOutcome
     {
         let started = monotonicNanos()
+        var record = CallRecord(rpc: .getModelVersion, audited: gate != nil)
+        var outcome: UnaryOutcome
         do {
-            let message = try GetModelVersionRequest(decoding: request)
+            let message: GetModelVersionRequest
+            do { message = try GetModelVersionRequest(decoding: request) } catch {
+                throw admitMalformed(&record, context: context, error)
+            }
             var modelName = message.model
             var selector = VersionSelector.routed
             if !message.version.isEmpty {
@@ -25,6 +31,8 @@ extension InferenceAPI {
                     modelName = uriModel
                 }
             }
+            record.selector = message.version
+            try admit(&record, model: modelName, context: context)
             guard !modelName.isEmpty else { throw ServiceError.invalidArgument("model is required") }
             guard let entry = registry.snapshot.models[modelName] else {
                 throw ServiceError(.notFound, "model \"\(modelName)\" is not registered")
@@ -42,13 +50,20 @@ extension InferenceAPI {
             GetModelVersionResponse(versions: infos).encode(into: &response)
             metrics.record(.getModelVersion, model: modelName, version: 0, variant: "", code: 0,
                            nanos: monotonicNanos() - started)
-            return .ok
+            record.version = versions.count == 1 ? versions[0] : nil
+            outcome = .ok
         } catch {
             let status = RPCError.from(error)
             metrics.record(.getModelVersion, model: "", version: 0, variant: "", code: status.code.rawValue,
                            nanos: monotonicNanos() - started)
-            return .failure(status)
+            outcome = .failure(status)
         }
+        if let gate {
+            let code: StatusCode
+            if case .failure(let error) = outcome { code = error.code } else { code = .ok }
+            gate.audit(record, context: context, status: code, latencyNanos: monotonicNanos() - started)
+        }
+        return outcome
     }
 
     /// The version a selector names in the metadata (whether or not it is loaded).

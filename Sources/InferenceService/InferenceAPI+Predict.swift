@@ -1,3 +1,4 @@
+import Auth
 import GRPCCore
 import ModelRegistry
 import ServerMetrics
@@ -10,46 +11,32 @@ extension InferenceAPI {
         let started = monotonicNanos()
         metrics.inFlight.add(1)
         defer { metrics.inFlight.add(-1) }
+        var record = CallRecord(rpc: .predict, audited: gate != nil)
         var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
+        var status = RPCError(.ok, "")
         do {
-            return try PredictRequestView.decode(request) { view in
-                let (entry, selector) = try resolveTarget(
-                    modelBytes: view.model, versionBytes: view.version, snapshot: registry.snapshot)
-                let target = try route(entry, selector, routingKey: view.routingKey)
-                served = target
-                let model = target.worker.compiled
-                return try scratchPool.withScratch { scratch in
-                    try fillRow(view, model: model, scratch: scratch)
-                    try model.run(1, scratch)
-                    let prediction = label(model, scratch, row: 0)
-                    let confidence = scratch.confidence.first ?? 0
-                    let variant = target.assignment?.variantName ?? ""
-                    scratch.scores.withUnsafeBufferPointer { scores in
-                        RequestID.with(view.requestID) { requestID in
-                            PredictResponseEncoder(
-                                model: entry.name, version: target.worker.version, variant: variant,
-                                prediction: prediction, confidence: confidence
-                            ).encode(scores: scores, requestID: requestID, into: &response)
-                        }
+            try PredictRequestView.decode(request) { view in
+                try RequestID.with(view.requestID) { requestID in
+                    if gate != nil {
+                        record.requestID = String(decoding: requestID, as: UTF8.self)
+                        record.selector = String(decoding: view.version, as: UTF8.self)
+                        try admit(&record, model: requestedModel(view.model, view.version), context: context)
                     }
-                    let elapsed = monotonicNanos() - started
-                    target.worker.stats.record(latencyNanos: elapsed, failed: false)
-                    if !model.isRegressor { target.worker.stats.record(confidence: confidence) }
-                    metrics.record(.predict, model: entry.name, version: target.worker.version, variant: variant,
-                                   code: 0, nanos: elapsed)
-                    if let assignment = target.assignment, let rollouts {
-                        rollouts.record(assignment, outcome: outcome(model, scratch, failed: false, nanos: elapsed))
-                        if let shadow = assignment.shadowVersion {
-                            runShadow(entry: entry, version: shadow, assignment: assignment, prediction: prediction,
-                                      scratch: scratch, rollouts: rollouts)
-                        }
-                    }
-                    return .ok
+                    let (entry, selector) = try resolveTarget(
+                        modelBytes: view.model, versionBytes: view.version, snapshot: registry.snapshot)
+                    let target = try route(entry, selector, routingKey: view.routingKey)
+                    served = target
+                    try predictRow(view, entry: entry, target: target, requestID: requestID, started: started,
+                                   response: &response)
                 }
             }
+        } catch let error as ProtoDecodeError {
+            status = admitMalformed(&record, context: context, error)
         } catch {
-            let status = RPCError.from(error)
-            let elapsed = monotonicNanos() - started
+            status = RPCError.from(error)
+        }
+        let elapsed = monotonicNanos() - started
+        if status.code != .ok {
             if let served {
                 served.worker.stats.record(latencyNanos: elapsed, failed: true)
                 metrics.record(.predict, model: served.worker.model, version: served.worker.version,
@@ -61,7 +48,46 @@ extension InferenceAPI {
             } else {
                 metrics.record(.predict, model: "", version: 0, variant: "", code: status.code.rawValue, nanos: elapsed)
             }
-            return .failure(status)
+        }
+        if let gate {
+            record.version = served?.worker.version
+            record.variant = served?.assignment?.variantName ?? ""
+            gate.audit(record, context: context, status: status.code, latencyNanos: elapsed)
+        }
+        return status.code == .ok ? .ok : .failure(status)
+    }
+
+    /// Scores one admitted, routed row and encodes the answer.
+    private func predictRow(
+        _ view: PredictRequestView, entry: ModelEntry<ServableModel>,
+        target: (worker: ModelWorker<ServableModel>, assignment: Assignment?), requestID: UnsafeRawBufferPointer,
+        started: UInt64, response: inout ResponseBuffer
+    ) throws {
+        let model = target.worker.compiled
+        try scratchPool.withScratch { scratch in
+            try fillRow(view, model: model, scratch: scratch)
+            try model.run(1, scratch)
+            let prediction = label(model, scratch, row: 0)
+            let confidence = scratch.confidence.first ?? 0
+            let variant = target.assignment?.variantName ?? ""
+            scratch.scores.withUnsafeBufferPointer { scores in
+                PredictResponseEncoder(
+                    model: entry.name, version: target.worker.version, variant: variant,
+                    prediction: prediction, confidence: confidence
+                ).encode(scores: scores, requestID: requestID, into: &response)
+            }
+            let elapsed = monotonicNanos() - started
+            target.worker.stats.record(latencyNanos: elapsed, failed: false)
+            if !model.isRegressor { target.worker.stats.record(confidence: confidence) }
+            metrics.record(.predict, model: entry.name, version: target.worker.version, variant: variant,
+                           code: 0, nanos: elapsed)
+            if let assignment = target.assignment, let rollouts {
+                rollouts.record(assignment, outcome: outcome(model, scratch, failed: false, nanos: elapsed))
+                if let shadow = assignment.shadowVersion {
+                    runShadow(entry: entry, version: shadow, assignment: assignment, prediction: prediction,
+                              scratch: scratch, rollouts: rollouts)
+                }
+            }
         }
     }
 

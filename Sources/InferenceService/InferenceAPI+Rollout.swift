@@ -1,3 +1,4 @@
+import Auth
 import Dispatch
 import Glibc
 import GRPCCore
@@ -14,34 +15,34 @@ extension InferenceAPI {
         guard let rollouts else {
             return .failure(RPCError(.unimplemented, "rollouts need a writable registry (sluice serve --models DIR)"))
         }
+        let started = monotonicNanos()
+        var record = CallRecord(rpc: .rollout, audited: gate != nil)
         let message: RolloutRequestMessage
         let command: RolloutCommand
         do {
-            message = try RolloutRequestMessage(decoding: request)
+            do { message = try RolloutRequestMessage(decoding: request) } catch {
+                throw admitMalformed(&record, context: context, error)
+            }
+            try admit(&record, model: message.model, context: context)
             guard !message.model.isEmpty else { throw ServiceError.invalidArgument("model is required") }
             guard registry.snapshot.models[message.model] != nil || message.action == .get else {
                 throw ServiceError(.notFound, "model \"\(message.model)\" is not registered")
             }
             command = try Self.command(from: message)
         } catch {
-            return .failure(RPCError.from(error))
+            let status = RPCError.from(error)
+            gate?.audit(record, context: context, status: status.code, latencyNanos: monotonicNanos() - started)
+            return .failure(status)
         }
+        let admitted = record
         let work: @Sendable () -> Result<ResponseBuffer, RPCError> = { [self] in
-            let started = monotonicNanos()
-            do {
-                let status = try rollouts.execute(model: message.model, command)
-                pinRolloutVersions(status)
-                var buffer = ResponseBuffer()
-                Self.message(from: status).encode(into: &buffer)
-                metrics.record(.rollout, model: message.model, version: 0, variant: "", code: 0,
-                               nanos: monotonicNanos() - started)
-                return .success(buffer)
-            } catch {
-                let status = RPCError.from(error)
-                metrics.record(.rollout, model: message.model, version: 0, variant: "", code: status.code.rawValue,
-                               nanos: monotonicNanos() - started)
-                return .failure(status)
+            let result = execute(message, command, started: started)
+            if let gate {
+                let code: StatusCode
+                if case .failure(let error) = result { code = error.code } else { code = .ok }
+                gate.audit(admitted, context: context, status: code, latencyNanos: monotonicNanos() - started)
             }
+            return result
         }
         if let promise = context.makePromise() {
             DispatchQueue.global().async {
@@ -57,6 +58,27 @@ extension InferenceAPI {
             response = buffer
             return .ok
         case .failure(let error): return .failure(error)
+        }
+    }
+
+    /// Runs one rollout command (off the event loop) and encodes the status.
+    private func execute(_ message: RolloutRequestMessage, _ command: RolloutCommand, started: UInt64)
+        -> Result<ResponseBuffer, RPCError>
+    {
+        guard let rollouts else { return .failure(RPCError(.unimplemented, "rollouts are not enabled")) }
+        do {
+            let status = try rollouts.execute(model: message.model, command)
+            pinRolloutVersions(status)
+            var buffer = ResponseBuffer()
+            Self.message(from: status).encode(into: &buffer)
+            metrics.record(.rollout, model: message.model, version: 0, variant: "", code: 0,
+                           nanos: monotonicNanos() - started)
+            return .success(buffer)
+        } catch {
+            let status = RPCError.from(error)
+            metrics.record(.rollout, model: message.model, version: 0, variant: "", code: status.code.rawValue,
+                           nanos: monotonicNanos() - started)
+            return .failure(status)
         }
     }
 

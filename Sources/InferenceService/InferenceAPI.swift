@@ -14,12 +14,18 @@ public final class InferenceAPI: GRPCService {
     public let metrics: ServiceMetrics
     /// Canary and A/B rollouts; nil when the server runs without a writable registry.
     public let rollouts: RolloutManager?
+    /// Authentication, RBAC, rate limits and audit; nil only in tests that exercise the handlers alone.
+    public let gate: CallGate?
     let scratchPool = ScratchPool()
 
-    public init(registry: ModelRegistry<ServableModel>, metrics: ServiceMetrics, rollouts: RolloutManager? = nil) {
+    public init(
+        registry: ModelRegistry<ServableModel>, metrics: ServiceMetrics, rollouts: RolloutManager? = nil,
+        gate: CallGate? = nil
+    ) {
         self.registry = registry
         self.metrics = metrics
         self.rollouts = rollouts
+        self.gate = gate
         metrics.watch(registry)
     }
 

@@ -31,6 +31,7 @@ extension RPCError {
     /// Any error thrown inside a handler, as the status to send.
     static func from(_ error: any Error) -> RPCError {
         switch error {
+        case let error as RPCError: return error
         case let error as any RPCErrorConvertible: return error.rpcError
         case let error as RegistryError: return ServiceError(error).rpcError
         case let error as ProtoDecodeError: return RPCError(.invalidArgument, error.description)

@@ -5,6 +5,8 @@ public import InferenceService
 public import ModelRegistry
 import ServerMetrics
 import TrafficRouting
+public import Auth
+public import GRPCCore
 
 /// The model side of a running server, wired together: registry (with background loading), rollouts,
 /// the Inference service and its metrics, and the admin listener. Built from the configuration by `serve`.
@@ -13,12 +15,13 @@ public final class InferenceStack: @unchecked Sendable {
     public let rollouts: RolloutManager
     public let api: InferenceAPI
     public let metrics: ServiceMetrics
+    public let auth: AuthService
     private var admin: AdminServer?
     private var ticker: pthread_t?
     private let stopping = StopFlag()
 
     /// Opens the registry in `directory` and restores rollouts. Nothing is loaded until ``start(health:log:)``.
-    public init(directory: String, log: @escaping @Sendable (String) -> Void) throws(ConfigurationError) {
+    public init(directory: String, auth: AuthService, log: @escaping @Sendable (String) -> Void) throws(ConfigurationError) {
         var isDirectory = stat()
         guard stat(directory, &isDirectory) == 0, (isDirectory.st_mode & S_IFMT) == S_IFDIR else {
             throw ConfigurationError("--models '\(directory)' is not a directory (create it, or register a model with 'sluice models register --registry \(directory) ...')")
@@ -29,7 +32,16 @@ public final class InferenceStack: @unchecked Sendable {
         }
         rollouts = RolloutManager(directory: directory, registry: RegistryRolloutBridge(registry: registry, source: source))
         metrics = ServiceMetrics()
-        api = InferenceAPI(registry: registry, metrics: metrics, rollouts: rollouts)
+        self.auth = auth
+        api = InferenceAPI(registry: registry, metrics: metrics, rollouts: rollouts, gate: CallGate(auth: auth))
+        if let audit = auth.audit {
+            metrics.registry.collector(
+                "sluice_audit_dropped_records_total", help: "Audit records dropped (fail-open mode).", kind: .counter
+            ) { [([:], Double(audit.droppedRecords))] }
+            metrics.registry.collector(
+                "sluice_audit_written_records_total", help: "Audit records written.", kind: .counter
+            ) { [([:], Double(audit.writtenRecords))] }
+        }
         for problem in rollouts.restore() { log("rollouts: \(problem.message)") }
     }
 
@@ -70,9 +82,11 @@ public final class InferenceStack: @unchecked Sendable {
         }
         let registry = self.registry
         let metrics = self.metrics
+        let mode = auth.modeDescription
         let server = AdminServer(handlers: .init(
             metrics: { metrics.registry.render() },
-            ready: { registry.initialLoadComplete && health.status(of: "") == .serving }))
+            ready: { registry.initialLoadComplete && health.status(of: "") == .serving },
+            details: mode))
         do { try server.start(host: String(parts[0]), port: port) } catch {
             throw ConfigurationError("\(error)")
         }
@@ -87,6 +101,21 @@ public final class InferenceStack: @unchecked Sendable {
         admin?.stop()
         registry.stop()
         rollouts.tick()
+        // Flushes the audit log: no record of a call that was answered is lost.
+        auth.shutdown()
+    }
+
+    /// Authenticates health checks when the policy closes them (they are open by default).
+    public var healthGate: @Sendable (CallContext) -> RPCError? {
+        let auth = self.auth
+        return { context in
+            let request = AuthRequest(
+                rpc: .health, model: "", authorization: context.metadata.first("authorization"),
+                apiKey: context.metadata.first("x-api-key"), mtlsSubject: context.clientCertificateSubject,
+                peer: context.peer)
+            guard case .denied(let denial) = auth.authorize(request) else { return nil }
+            return CallGate.error(for: denial).rpcError
+        }
     }
 }
 

@@ -41,8 +41,11 @@ public final class SluiceApplication: @unchecked Sendable {
 
     /// `services` are registered with the health service; a service named `sluice.v1.Inference` replaces the
     /// placeholder that answers UNIMPLEMENTED.
+    /// `healthGate`, when given, runs before every health check and may refuse it (authentication of health
+    /// checks when the security policy closes them).
     public init(
-        configuration: ServerConfiguration, services: [any GRPCService], health: HealthStatusTable = HealthStatusTable()
+        configuration: ServerConfiguration, services: [any GRPCService], health: HealthStatusTable = HealthStatusTable(),
+        healthGate: (@Sendable (CallContext) -> RPCError?)? = nil
     ) {
         self.configuration = configuration
         self.health = health
@@ -50,7 +53,12 @@ public final class SluiceApplication: @unchecked Sendable {
         if !services.contains(where: { $0.serviceName == "sluice.v1.Inference" }) {
             all.append(InferenceUnavailableService())
         }
-        all.append(HealthService(table: health))
+        let healthService = HealthService(table: health)
+        if let healthGate {
+            all.append(GatedService(wrapping: healthService, gate: healthGate))
+        } else {
+            all.append(healthService)
+        }
         for service in all where service.serviceName != "grpc.health.v1.Health" {
             health.set(service.serviceName, .serving)
         }

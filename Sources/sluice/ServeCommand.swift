@@ -1,4 +1,5 @@
 import ArgumentParser
+import Auth
 import ModelRegistry
 import SluiceServer
 
@@ -73,6 +74,14 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("admin-listen"), help: "HOST:PORT for /metrics, /healthz and /readyz over HTTP/1.1.")
     var adminListen: String?
 
+    @Option(
+        name: .customLong("security-config"),
+        help: "Security configuration (JWT keys, API keys, RBAC, rate limits, audit log); see docs/security.md.")
+    var securityConfig: String?
+
+    @Flag(name: .customLong("insecure-no-auth"), help: "Serve without authentication (development only).")
+    var insecureNoAuth = false
+
     func run() throws {
         do {
             var flags = ServerConfiguration()
@@ -88,6 +97,8 @@ struct ServeCommand: ParsableCommand {
             flags.idleTimeoutSeconds = idleTimeout
             flags.models = models
             flags.adminListen = adminListen
+            flags.securityConfig = securityConfig
+            flags.insecureNoAuth = insecureNoAuth ? true : nil
             var base = ServerConfiguration()
             if let config { base = try ServerConfiguration.load(path: config) }
             let configuration = base.overridden(by: flags)
@@ -97,14 +108,24 @@ struct ServeCommand: ParsableCommand {
             }
             var stack: InferenceStack?
             if let directory = configuration.models {
-                stack = try InferenceStack(directory: directory, log: log)
+                let auth = try makeAuth(configuration, log: log)
+                stack = try InferenceStack(directory: directory, auth: auth, log: log)
             }
-            let app = SluiceApplication(configuration: configuration, services: stack.map { [$0.api] } ?? [])
+            let app = SluiceApplication(
+                configuration: configuration, services: stack.map { [$0.api] } ?? [], healthGate: stack?.healthGate)
             try app.prepareSignals()
             if let stack {
                 stack.start(health: app.health, log: log)
                 log("sluice: serving models from \(configuration.models ?? "")")
-                app.onReload = { stack.registry.refresh() }
+                app.onReload = {
+                    stack.registry.refresh()
+                    if configuration.securityConfig != nil {
+                        do {
+                            try stack.auth.reload()
+                            log("sluice: security configuration reloaded")
+                        } catch { log("sluice: security configuration NOT reloaded (old one stays): \(error)") }
+                    }
+                }
             }
             if let adminListen = configuration.adminListen {
                 if let stack {
@@ -122,5 +143,34 @@ struct ServeCommand: ParsableCommand {
             text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
             throw ExitCode(1)
         }
+    }
+}
+
+/// The security layer the configuration asks for. Serving without authentication needs an explicit flag.
+func makeAuth(_ configuration: ServerConfiguration, log: @escaping @Sendable (String) -> Void) throws -> AuthService {
+    let insecure = configuration.insecureNoAuth ?? false
+    switch (configuration.securityConfig, insecure) {
+    case (let path?, false):
+        let auth: AuthService
+        do { auth = try AuthService(configPath: path) } catch {
+            throw ConfigurationError("--security-config '\(path)': \(error)")
+        }
+        auth.startWatching { result in
+            switch result {
+            case .success: log("sluice: security configuration reloaded (file changed)")
+            case .failure(let error): log("sluice: security configuration NOT reloaded (old one stays): \(error)")
+            }
+        }
+        log("sluice: \(auth.modeDescription)")
+        return auth
+    case (nil, true):
+        let auth = AuthService.insecure()
+        log("sluice: WARNING: \(auth.modeDescription): every caller is allowed")
+        return auth
+    case (_?, true):
+        throw ConfigurationError("--security-config and --insecure-no-auth exclude each other; choose one")
+    case (nil, false):
+        throw ConfigurationError(
+            "no security configuration: pass --security-config FILE (see docs/security.md), or --insecure-no-auth to serve without authentication")
     }
 }

@@ -161,6 +161,9 @@ def sluice_server(dev_certs):
         elif "--config" not in extra and "--tls-cert" not in extra:
             args.append("--plaintext")
         args += [str(a) for a in extra]
+        # Serving models needs an explicit security choice; tests that are not about security opt out.
+        if "--models" in args and "--security-config" not in args and "--config" not in args:
+            args.append("--insecure-no-auth")
         server = SluiceProcess(args, tls, max_open_files)
         started.append(server)
         return server.wait_ready() if wait else server

@@ -3,9 +3,7 @@
 Hostile JWTs (PyJWT and raw HMAC), API keys (right, wrong, expired, revoked by reload), the RBAC matrix of the
 built-in roles over every RPC and model pattern, the audit log after a mixed run, and per-principal rate limits.
 
-Skipped unless SLUICE_AUTH_TESTS is set, until `sluice serve --security-config FILE` / `--insecure-no-auth`
-are wired into the service (the integrator's step). Uses the suite's fixtures (`sluice_server`, `proto_modules`)
-and `modelfixtures.register`. The server must send `retry-after-ms` as a trailer on RESOURCE_EXHAUSTED and
+Uses the suite's fixtures (`sluice_server`, `proto_modules`) and `modelfixtures.register`. The server must send `retry-after-ms` as a trailer on RESOURCE_EXHAUSTED and
 reload the security configuration on SIGHUP.
 """
 
@@ -26,9 +24,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("SLUICE_AUTH_TESTS"), reason="set SLUICE_AUTH_TESTS=1 once `serve --security-config` is wired"
-)
 
 grpc = pytest.importorskip("grpc")
 jwt = pytest.importorskip("jwt")
