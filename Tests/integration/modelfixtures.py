@@ -33,6 +33,9 @@ class Fixture:
         # Feature names in dense order: one per column of each input.
         self.features = []
         for spec in self.inputs:
+            if "columns" not in spec:
+                width = spec["shape"][1] if len(spec["shape"]) > 1 else 1
+                spec["columns"] = [spec["name"]] if width == 1 else [f"{spec['name']}[{i}]" for i in range(width)]
             for column in spec["columns"]:
                 self.features.append((column, spec["dtype"]))
         self.single_multicolumn_input = len(self.inputs) == 1 and len(self.inputs[0]["columns"]) > 1
@@ -59,6 +62,8 @@ class Fixture:
         out = {}
         for spec in self.inputs:
             values = spec["data"][index]
+            if not isinstance(values, list):
+                values = [values]
             for column, value in zip(spec["columns"], values):
                 out[column] = value
         return out
