@@ -58,12 +58,14 @@ let package = Package(
 
         // ---- Shared: counters, histograms, Prometheus text (no I/O) ---------------------------
         .target(name: "ServerMetrics", swiftSettings: swiftSettings),
+        // ---- Shared: atomic, durable file writes (registry metadata, rollout state) -------------
+        .target(name: "DurableFiles", swiftSettings: swiftSettings),
 
         // ---- Model side --------------------------------------------------------------------------
         .target(name: "ONNXFormat", dependencies: ["CONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
         .target(name: "InferenceEngine", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
-        .target(name: "ModelRegistry", dependencies: ["COpenSSL", "ServerMetrics"], swiftSettings: swiftSettings),
-        .target(name: "TrafficRouting", swiftSettings: swiftSettings),
+        .target(name: "ModelRegistry", dependencies: ["COpenSSL", "ServerMetrics", "DurableFiles"], swiftSettings: swiftSettings),
+        .target(name: "TrafficRouting", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
 
         // ---- Security (pure logic: takes header strings, returns principals and decisions) -------
         .target(name: "Auth", dependencies: ["COpenSSL", "COpenSSLShims"], swiftSettings: swiftSettings),

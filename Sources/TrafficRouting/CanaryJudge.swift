@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The automatic canary decision: guardrails first (roll back at once on a breach), then the step's minimums
 /// (advance, or promote after the last step).
@@ -87,9 +90,25 @@ enum CanaryJudge {
     }
 
     /// 0.041 → "4.1%".
-    static func pct(_ rate: Double) -> String { String(format: "%.1f%%", rate * 100) }
-    static func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
-    static func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
+    static func pct(_ rate: Double) -> String { fixed(rate * 100, 1) + "%" }
+    static func ms(_ value: Double) -> String { fixed(value, 1) + " ms" }
+
+    /// `value` rounded to `digits` decimals, as `%.<digits>f` prints it (no Foundation formatting needed).
+    static func fixed(_ value: Double, _ digits: Int) -> String {
+        guard value.isFinite else { return "\(value)" }
+        var scale = 1.0
+        for _ in 0..<max(0, digits) { scale *= 10 }
+        let scaled = (abs(value) * scale).rounded()
+        let whole = scaled / scale
+        var text = String(Int64(whole.rounded(.down)))
+        if digits > 0 {
+            let fraction = Int64(scaled) - Int64(whole.rounded(.down)) * Int64(scale)
+            var digitsText = String(fraction)
+            while digitsText.count < digits { digitsText = "0" + digitsText }
+            text += "." + digitsText
+        }
+        return (value < 0 && scaled != 0 ? "-" : "") + text
+    }
 
     /// 2000 → "2,000".
     static func grouped(_ value: UInt64) -> String {

@@ -1,4 +1,8 @@
-import Foundation
+import DurableFiles
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 extension RolloutManager {
@@ -11,7 +15,7 @@ extension RolloutManager {
 
     /// `<directory>/<model>/rollout.json`.
     func path(of model: String) -> String? {
-        directory.map { ($0 as NSString).appendingPathComponent(model) + "/rollout.json" }
+        directory.map { ($0.hasSuffix("/") ? $0 : $0 + "/") + model + "/rollout.json" }
     }
 
     /// Saves `rollout` now if anything structural changed since the last save, or if only statistics changed and
@@ -40,7 +44,12 @@ extension RolloutManager {
         } catch {
             throw RolloutError(.internalError, "cannot encode the rollout of \(rollout.model): \(error)")
         }
-        try AtomicFile.write(bytes, to: path)
+        do {
+            try AtomicFile.makeDirectory(AtomicFile.parentDirectory(of: path))
+            try AtomicFile.write(bytes, to: path)
+        } catch {
+            throw RolloutError(.internalError, error.description)
+        }
         let mark = SaveMark(structure: structure, records: records, unixMs: now)
         lastSaved.withLock { $0[rollout.id] = mark }
     }
@@ -51,15 +60,12 @@ extension RolloutManager {
     @discardableResult
     public func restore() -> [RolloutError] {
         guard let directory else { return [] }
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
-        } catch {
-            return [RolloutError(.internalError, "cannot list \(directory): \(error.localizedDescription)")]
+        guard let names = AtomicFile.entries(directory)?.sorted() else {
+            return [RolloutError(.internalError, "cannot list \(directory)")]
         }
         var problems: [RolloutError] = []
         for name in names {
-            guard let path = path(of: name), FileManager.default.fileExists(atPath: path) else { continue }
+            guard let path = path(of: name), AtomicFile.exists(path) else { continue }
             do {
                 let data = try Self.load(path: path, model: name)
                 let rollout = Rollout(data: data)
@@ -76,8 +82,8 @@ extension RolloutManager {
     static func load(path: String, model: String) throws(RolloutError) -> RolloutData {
         let data: RolloutData
         do {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-            data = try JSONDecoder().decode(RolloutData.self, from: bytes)
+            let bytes = try AtomicFile.read(path)
+            data = try JSONDecoder().decode(RolloutData.self, from: Data(bytes))
         } catch {
             throw RolloutError(.internalError, "cannot read \(path): \(error)")
         }
