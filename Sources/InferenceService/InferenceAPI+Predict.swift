@@ -14,6 +14,7 @@ extension InferenceAPI {
         var record = CallRecord(rpc: .predict, audited: gate != nil)
         var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
         var status = RPCError(.ok, "")
+        var deferred = false
         do {
             try PredictRequestView.decode(request) { view in
                 try RequestID.with(view.requestID) { requestID in
@@ -26,6 +27,14 @@ extension InferenceAPI {
                         modelBytes: view.model, versionBytes: view.version, snapshot: registry.snapshot)
                     let target = try route(entry, selector, routingKey: view.routingKey)
                     served = target
+                    if let batcher = target.worker.compiled.batcher, target.assignment?.shadowVersion == nil,
+                        let promise = context.makePromise()
+                    {
+                        try enqueue(view, batcher: batcher, target: target, requestID: requestID, started: started,
+                                    promise: promise, record: record, context: context)
+                        deferred = true
+                        return
+                    }
                     try predictRow(view, entry: entry, target: target, requestID: requestID, started: started,
                                    response: &response)
                 }
@@ -35,6 +44,7 @@ extension InferenceAPI {
         } catch {
             status = RPCError.from(error)
         }
+        if deferred { return .deferred }
         let elapsed = monotonicNanos() - started
         if status.code != .ok {
             if let served {
@@ -55,6 +65,40 @@ extension InferenceAPI {
             gate.audit(record, context: context, status: status.code, latencyNanos: elapsed)
         }
         return status.code == .ok ? .ok : .failure(status)
+    }
+
+    /// Validates the row and queues it for the model's dynamic batcher; the promise completes the call.
+    private func enqueue(
+        _ view: PredictRequestView, batcher: DynamicBatcher,
+        target: (worker: ModelWorker<ServableModel>, assignment: Assignment?), requestID: UnsafeRawBufferPointer,
+        started: UInt64, promise: UnaryPromise, record: CallRecord, context: CallContext
+    ) throws {
+        let model = target.worker.compiled
+        let (numeric, strings) = try scratchPool.withScratch { scratch in
+            try fillRow(view, model: model, scratch: scratch)
+            return (Array(scratch.numeric), scratch.strings.map { $0.first ?? "" })
+        }
+        let worker = target.worker
+        let assignment = target.assignment
+        let variant = assignment?.variantName ?? ""
+        var record = record
+        record.version = worker.version
+        record.variant = variant
+        let audited = record
+        let finish: @Sendable (StatusCode, UInt64, PredictionLabel?, Float) -> Void = { [self] code, elapsed, _, confidence in
+            worker.stats.record(latencyNanos: elapsed, failed: code != .ok)
+            if code == .ok && !model.isRegressor { worker.stats.record(confidence: confidence) }
+            metrics.record(.predict, model: worker.model, version: worker.version, variant: variant, code: code.rawValue,
+                           nanos: elapsed)
+            if let assignment, let rollouts {
+                rollouts.record(assignment, outcome: Outcome(ok: code == .ok, latencyNs: elapsed,
+                                                              confidence: code == .ok ? Double(confidence) : nil))
+            }
+            gate?.audit(audited, context: context, status: code, latencyNanos: elapsed)
+        }
+        batcher.submit(DynamicBatcher.Pending(
+            numeric: numeric, strings: strings, requestID: Array(requestID), promise: promise, finish: finish,
+            variant: variant, started: started))
     }
 
     /// Scores one admitted, routed row and encodes the answer.
@@ -177,6 +221,11 @@ extension InferenceAPI {
     /// The label of `row` as the response carries it.
     @inline(__always)
     func label(_ model: ServableModel, _ scratch: PredictionScratch, row: Int) -> PredictionLabel {
+        Self.label(model, scratch, row: row)
+    }
+
+    @inline(__always)
+    static func label(_ model: ServableModel, _ scratch: PredictionScratch, row: Int) -> PredictionLabel {
         if model.isRegressor { return .value(row < scratch.values.count ? scratch.values[row] : .nan) }
         switch model.classLabels {
         case .string(let labels):

@@ -228,9 +228,9 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
                     case .failed(let reason): states[number] = .failed(reason: reason)
                     }
                 } else if let worker = old?.workers[number], worker.sha256 == version.sha256 || version.sha256.isEmpty,
-                    old?.metadata.featureNames == meta.featureNames
+                    old?.metadata.featureNames == meta.featureNames, old?.metadata.batching == meta.batching
                 {
-                    // Same bytes and same feature naming: keep the compiled model.
+                    // Same bytes, feature naming and batching: keep the compiled model.
                     workers[number] = worker
                 } else if case .failed(let reason)? = old?.states[number],
                     old?.metadata.version(number)?.sha256 == version.sha256

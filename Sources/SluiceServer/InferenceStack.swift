@@ -27,8 +27,13 @@ public final class InferenceStack: @unchecked Sendable {
             throw ConfigurationError("--models '\(directory)' is not a directory (create it, or register a model with 'sluice models register --registry \(directory) ...')")
         }
         let source = LocalDirectorySource(root: directory)
-        registry = ModelRegistry<ServableModel>(source: source, log: log) { bytes, model, _ in
-            try ServableModel.load(bytes: bytes, featureNames: model.featureNames)
+        registry = ModelRegistry<ServableModel>(source: source, log: log) { bytes, model, version in
+            let batching = model.batching.map {
+                ServableModel.Batching(
+                    model: model.name, version: version.version, maxBatchSize: $0.maxBatchSize,
+                    maxQueueDelayMicros: $0.maxQueueDelayMicros)
+            }
+            return try ServableModel.load(bytes: bytes, featureNames: model.featureNames, batching: batching)
         }
         rollouts = RolloutManager(directory: directory, registry: RegistryRolloutBridge(registry: registry, source: source))
         metrics = ServiceMetrics()
