@@ -98,16 +98,12 @@ extension RolloutManager {
         let id = Self.newRolloutID()
         let data = try RolloutBuilder(model: model, registry: registry).build(spec, id: id, now: now)
         let rollout = Rollout(data: data)
-        let previous = routes.withLock { routes -> ModelEntry? in
-            let previous = routes.entries[model]
-            routes.set(model, ModelEntry(rollout: rollout, table: nil, generation: 0))
-            return previous
-        }
+        let previous = install(ModelEntry(rollout: rollout, table: nil, generation: 0), for: model)
         republish(rollout)
         do {
             try save(rollout, force: true)
         } catch {
-            routes.withLock { $0.set(model, previous) }
+            install(previous, for: model)
             throw RolloutError(.internalError, "rollout not started: \(error.message)")
         }
     }

@@ -63,7 +63,7 @@ extension RolloutManager {
             do {
                 let data = try Self.load(path: path, model: name)
                 let rollout = Rollout(data: data)
-                routes.withLock { $0.set(name, ModelEntry(rollout: rollout, table: nil, generation: 0)) }
+                install(ModelEntry(rollout: rollout, table: nil, generation: 0), for: name)
                 republish(rollout)
             } catch {
                 problems.append(error)

@@ -35,6 +35,8 @@ public final class RolloutManager: Sendable {
         }
     }
     let routes = Mutex(Routes())
+    /// Number of models whose rollout routes traffic: when 0 (the usual case), `assign` returns at once.
+    let routedModels = Atomic<Int>(0)
     /// Serializes commands, settlements and file writes (never taken on the per-request path).
     let control = Mutex<Void>(())
     /// Per rollout id: unix ms of the last save, to save statistics at most about once a second.
@@ -55,7 +57,8 @@ public final class RolloutManager: Sendable {
     /// ``RoutingKeyHash``); an empty one at random at the current weights.
     @inline(__always)
     public func assign(model: String, routingKey: String) -> Assignment? {
-        guard let table = routes.withLock({ $0.tables[model] }) else { return nil }
+        guard routedModels.load(ordering: .acquiring) > 0, let table = routes.withLock({ $0.tables[model] })
+        else { return nil }
         let bp =
             routingKey.isEmpty
             ? RoutingKeyHash.basisPoints(random.next())
@@ -65,7 +68,8 @@ public final class RolloutManager: Sendable {
 
     /// As ``assign(model:routingKey:)`` with the key as raw bytes (empty → random).
     public func assign(model: String, routingKeyBytes: UnsafeRawBufferPointer) -> Assignment? {
-        guard let table = routes.withLock({ $0.tables[model] }) else { return nil }
+        guard routedModels.load(ordering: .acquiring) > 0, let table = routes.withLock({ $0.tables[model] })
+        else { return nil }
         let bp =
             routingKeyBytes.isEmpty
             ? RoutingKeyHash.basisPoints(random.next())
@@ -121,6 +125,7 @@ public final class RolloutManager: Sendable {
             entry.table = table
             entry.generation = generation
             routes.set(rollout.model, entry)
+            routedModels.store(routes.tables.count, ordering: .releasing)
         }
     }
 
@@ -130,6 +135,17 @@ public final class RolloutManager: Sendable {
             ($0.routingActive ? rollout.makeTable($0) : nil, $0.routingGeneration)
         }
         publish(table, generation: generation, of: rollout)
+    }
+
+    /// Replaces `model`'s entry (and table); returns the previous entry.
+    @discardableResult
+    func install(_ entry: ModelEntry?, for model: String) -> ModelEntry? {
+        routes.withLock { routes in
+            let previous = routes.entries[model]
+            routes.set(model, entry)
+            routedModels.store(routes.tables.count, ordering: .releasing)
+            return previous
+        }
     }
 
     func rollout(of model: String) -> Rollout? {
