@@ -171,6 +171,8 @@ extension RolloutManager {
                 .map(\.element.version)
         }
         republish(rollout)
+        // Saved before the registry is touched: after a crash here the rollout stays rolled back.
+        try save(rollout, force: true)
         if archiveCandidate {
             var failures: [String] = []
             for version in toArchive {
@@ -227,6 +229,9 @@ extension RolloutManager {
             return (target, previous)
         }
         republish(rollout)
+        // Saved before the registry is touched: after a crash between the registry's promotion and the final
+        // save, the restored rollout still sends all traffic to the new Production version.
+        try save(rollout, force: true)
         let (version, baseline, isControl) = rollout.data.withLock {
             ($0.variants[target].version, $0.variants[$0.baselineIndex].version, target == $0.baselineIndex)
         }

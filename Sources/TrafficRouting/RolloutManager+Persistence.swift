@@ -94,7 +94,12 @@ extension RolloutManager {
         guard data.strategy == .abTest || data.stepIndex < data.steps.count else {
             throw bad("step index \(data.stepIndex) with \(data.steps.count) steps")
         }
-        guard data.variants.reduce(0, { $0 + $1.weightBP }) == 10_000 else { throw bad("weights do not sum to 100%") }
+        guard data.variants.allSatisfy({ $0.weightBP >= 0 && $0.weightBP <= 10_000 }),
+            data.variants.reduce(0, { $0 + $1.weightBP }) == 10_000
+        else { throw bad("weights are not between 0 and 100% summing to 100%") }
+        guard data.stepIndex >= 0, data.steps.allSatisfy({ $0.percent.isFinite && $0.percent > 0 && $0.percent <= 100 })
+        else { throw bad("a step is out of range") }
+        guard Set(data.variants.map(\.name)).count == n else { throw bad("two variants have the same name") }
         return data
     }
 
