@@ -43,12 +43,15 @@ final class Rollout: Sendable {
         }
     }
 
-    /// Adds a shadow comparison to the shadow variant's statistics.
-    func recordShadow(variantIndex index: Int, outcome: Outcome, agreed: Bool) {
+    /// Adds the shadow's outcome to its statistics; the comparison counts toward the agreement rate only when the
+    /// answer returned came from the baseline (`primary == baselineIndex`), so the rate is agreement with the
+    /// baseline.
+    func recordShadow(variantIndex index: Int, primary: Int, outcome: Outcome, agreed: Bool) {
         data.withLock { data in
             guard data.state.isActive, index >= 0, index < data.variants.count else { return }
             data.stepStats[index].record(outcome)
             data.overallStats[index].record(outcome)
+            guard primary == data.baselineIndex else { return }
             data.stepStats[index].recordShadow(agreed: agreed)
             data.overallStats[index].recordShadow(agreed: agreed)
         }

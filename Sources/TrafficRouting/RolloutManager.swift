@@ -96,10 +96,13 @@ public final class RolloutManager: Sendable {
     }
 
     /// Records the shadow's outcome for a request served under `assignment`, and whether its answer agreed with
-    /// the answer returned. Ignored when the assignment has no shadow.
+    /// the answer returned. The agreement rate is agreement with the baseline (the control arm of an A/B test):
+    /// only requests the baseline answered count toward it; the shadow's latency and errors count for every
+    /// request. Ignored when the assignment has no shadow.
     public func recordShadow(_ assignment: Assignment, outcome: Outcome, agreed: Bool) {
         guard let index = assignment.shadowVariantIndex else { return }
-        assignment.rollout.recordShadow(variantIndex: index, outcome: outcome, agreed: agreed)
+        assignment.rollout.recordShadow(
+            variantIndex: index, primary: assignment.variantIndex, outcome: outcome, agreed: agreed)
     }
 
     /// Share of `model`'s routed traffic `version` currently receives (0…1), or `nil` when no rollout routes it.

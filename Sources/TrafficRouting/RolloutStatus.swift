@@ -33,7 +33,7 @@ public struct VariantStatus: Sendable, Hashable {
     public var step: VariantStats
     public var overall: VariantStats
     public var isShadow: Bool
-    /// Shadow only: share of compared requests where the shadow agreed with the variant that answered.
+    /// Shadow only: share of the requests answered by the baseline where the shadow gave the same answer.
     public var agreementRate: Double
 }
 
