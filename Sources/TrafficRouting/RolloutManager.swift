@@ -27,11 +27,25 @@ public final class RolloutManager: Sendable {
     struct Routes: Sendable {
         var entries: [String: ModelEntry] = [:]
         var tables: [String: RoutingTable] = [:]
+        /// The same tables as a short list while there are few: comparing a handful of names byte for byte is
+        /// cheaper than hashing the name for the dictionary.
+        var few: [(model: String, table: RoutingTable)] = []
+        static let fewLimit = 8
 
-        /// Installs `entry` for `model`, keeping `tables` in step.
+        /// Installs `entry` for `model`, keeping `tables` and `few` in step.
         mutating func set(_ model: String, _ entry: ModelEntry?) {
             entries[model] = entry
             tables[model] = entry?.table
+            few = tables.count <= Self.fewLimit ? tables.map { ($0.key, $0.value) } : []
+        }
+
+        @inline(__always)
+        func table(_ model: String) -> RoutingTable? {
+            if tables.count <= Self.fewLimit {
+                for item in few where item.model == model { return item.table }
+                return nil
+            }
+            return tables[model]
         }
     }
     let routes = Mutex(Routes())
@@ -57,7 +71,7 @@ public final class RolloutManager: Sendable {
     /// ``RoutingKeyHash``); an empty one at random at the current weights.
     @inline(__always)
     public func assign(model: String, routingKey: String) -> Assignment? {
-        guard routedModels.load(ordering: .acquiring) > 0, let table = routes.withLock({ $0.tables[model] })
+        guard routedModels.load(ordering: .acquiring) > 0, let table = routes.withLock({ $0.table(model) })
         else { return nil }
         let bp =
             routingKey.isEmpty
@@ -68,7 +82,7 @@ public final class RolloutManager: Sendable {
 
     /// As ``assign(model:routingKey:)`` with the key as raw bytes (empty → random).
     public func assign(model: String, routingKeyBytes: UnsafeRawBufferPointer) -> Assignment? {
-        guard routedModels.load(ordering: .acquiring) > 0, let table = routes.withLock({ $0.tables[model] })
+        guard routedModels.load(ordering: .acquiring) > 0, let table = routes.withLock({ $0.table(model) })
         else { return nil }
         let bp =
             routingKeyBytes.isEmpty
@@ -107,7 +121,7 @@ public final class RolloutManager: Sendable {
 
     /// Share of `model`'s routed traffic `version` currently receives (0…1), or `nil` when no rollout routes it.
     public func trafficShare(model: String, version: Int64) -> Double? {
-        guard let table = routes.withLock({ $0.tables[model] }) else { return nil }
+        guard let table = routes.withLock({ $0.table(model) }) else { return nil }
         var previous = 0
         var share = 0
         for (bound, target) in zip(table.upperBounds, table.targets) {

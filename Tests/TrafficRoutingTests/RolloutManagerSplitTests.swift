@@ -53,6 +53,20 @@ struct RolloutManagerSplitTests {
         #expect(count25 >= 24550 && count25 <= 25451, "\(count25) keys at 25%")
     }
 
+    @Test("many models with rollouts at once (short list and dictionary lookups)") func manyModels() throws {
+        let m = manager()
+        for n in 0..<12 {
+            _ = try m.execute(model: "model\(n)", canary())
+            for k in 0...n {
+                let a = try #require(m.assign(model: "model\(k)", routingKey: "key"))
+                #expect(a.version == 1 || a.version == 2)
+            }
+            #expect(m.assign(model: "model\(n + 1)", routingKey: "key") == nil)
+        }
+        for n in 0..<12 { _ = try m.execute(model: "model\(n)", .rollback(archiveCandidate: false)) }
+        for n in 0..<12 { #expect(m.assign(model: "model\(n)", routingKey: "key") == nil) }
+    }
+
     @Test("requests without a key are split at random at the weights") func randomSplit() throws {
         let m = manager()
         _ = try m.execute(model: "churn", canary())
