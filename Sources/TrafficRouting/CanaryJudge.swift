@@ -70,7 +70,7 @@ enum CanaryJudge {
                     + "\(ms(base.p99Ms)) > limit \(fixed(g.maxP99Ratio, 2))× \(n)")
         }
 
-        let elapsed = now - data.stepStartedUnixMs
+        let elapsed = now &- data.stepStartedUnixMs
         guard candidate.requests >= step.minRequests, !latencyGuarded || latencyJudged, elapsed >= 0,
             UInt64(elapsed) >= step.minDurationMs
         else {

@@ -65,7 +65,7 @@ struct LatencyHistogram: Sendable, Equatable {
             var seen: UInt64 = 0
             var index = highest
             while index > lowest {
-                seen += counts[index]
+                seen &+= counts[index]
                 if seen > above { return Self.bucketMidpoint(index) }
                 index -= 1
             }
@@ -73,7 +73,7 @@ struct LatencyHistogram: Sendable, Equatable {
         }
         var seen: UInt64 = 0
         for index in lowest...highest {
-            seen += counts[index]
+            seen &+= counts[index]
             if seen >= rank { return Self.bucketMidpoint(index) }
         }
         return Self.bucketMidpoint(highest)

@@ -36,7 +36,7 @@ final class Rollout: Sendable {
             data.stepStats[index].record(outcome)
             data.overallStats[index].record(outcome)
             guard data.auto, data.state == .running, data.strategy == .canary else { return nil }
-            data.recordsSinceEvaluation += 1
+            data.recordsSinceEvaluation &+= 1
             guard data.recordsSinceEvaluation >= Self.evaluationInterval else { return nil }
             data.recordsSinceEvaluation = 0
             return applyDecision(&data, now: clock.nowUnixMs())
@@ -73,7 +73,7 @@ final class Rollout: Sendable {
         case .rollback(let reason):
             data.transition(to: .rolledBack, reason: reason, at: now)
             data.routeAllTo = data.baselineIndex
-            data.routingGeneration += 1
+            data.routingGeneration &+= 1
             return Change(table: makeTable(data), generation: data.routingGeneration, pendingPromotion: false)
         case .advance(let reason):
             data.stepIndex += 1
@@ -85,7 +85,7 @@ final class Rollout: Sendable {
             // Routing keeps sending everything to the candidate until the registry has made it Production.
             data.transition(to: .promoted, reason: reason, at: now)
             data.routeAllTo = data.candidateIndex
-            data.routingGeneration += 1
+            data.routingGeneration &+= 1
             return Change(table: makeTable(data), generation: data.routingGeneration, pendingPromotion: true)
         }
     }

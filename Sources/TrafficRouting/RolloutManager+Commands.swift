@@ -158,7 +158,7 @@ extension RolloutManager {
             d.variants[i].weightBP = bps[k]
             k += 1
         }
-        d.routingGeneration += 1
+        d.routingGeneration &+= 1
     }
 
     private func rollback(model: String, archiveCandidate: Bool, now: Int64) throws(RolloutError) {
@@ -166,7 +166,7 @@ extension RolloutManager {
         let toArchive = rollout.data.withLock { d -> [Int64] in
             d.transition(to: .rolledBack, reason: "rolled back by request", at: now)
             d.routeAllTo = d.baselineIndex
-            d.routingGeneration += 1
+            d.routingGeneration &+= 1
             return d.variants.enumerated().filter { $0.offset != d.baselineIndex && !$0.element.isShadow }
                 .map(\.element.version)
         }
@@ -225,7 +225,7 @@ extension RolloutManager {
             }
             let previous = d.routeAllTo
             d.routeAllTo = target
-            d.routingGeneration += 1
+            d.routingGeneration &+= 1
             return (target, previous)
         }
         republish(rollout)
@@ -242,7 +242,7 @@ extension RolloutManager {
         } catch {
             rollout.data.withLock { d in
                 d.routeAllTo = previousRouteAllTo
-                d.routingGeneration += 1
+                d.routingGeneration &+= 1
                 d.lastDecision = "promotion of version \(version) failed (\(error)); traffic split unchanged"
             }
             republish(rollout)

@@ -114,7 +114,7 @@ extension RolloutData {
         }
         let pValue = min(1, minP * Double(comparisons))
         let exact = required ?? 0
-        let rounded = exact.isFinite ? UInt64(exact.rounded(.up)) : UInt64.max
+        let rounded = exact.isFinite && exact < 1.8e19 ? UInt64(exact.rounded(.up)) : UInt64.max
         let reached = required != nil && arms.allSatisfy { Self.observations(overallStats[$0], metric) >= rounded }
         return ABResult(
             metric: metric, pValue: pValue, requiredSampleSize: rounded, requiredSampleSizeExact: exact,
