@@ -88,7 +88,11 @@ enum CanaryJudge {
 
     /// 0.041 → "4.1%".
     static func pct(_ rate: Double) -> String { String(format: "%.1f%%", rate * 100) }
-    static func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
+    /// Milliseconds with enough digits to tell sub-millisecond latencies apart: 250 ms, 12.5 ms, 1.25 ms, 0.081 ms.
+    static func ms(_ value: Double) -> String {
+        let digits = value >= 100 ? 0 : value >= 10 ? 1 : value >= 1 ? 2 : 3
+        return String(format: "%.\(digits)f ms", value)
+    }
     static func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
 
     /// 2000 → "2,000".

@@ -232,6 +232,27 @@ def test_failing_candidate_is_rolled_back_automatically(tmp_path, sluice_server,
     assert client.production()[1] == "Production"
 
 
+def test_slow_candidate_is_rolled_back_automatically(client):
+    """Version 2 (a 100-tree forest) is many times slower than the baseline (a logistic regression): the p99
+    ratio guardrail rolls it back once it has 100 requests in the step."""
+    pb = client.pb
+    status = client.canary(steps=((50, 300, 0), (100, 300, 0)), auto=True,
+                           guardrails=pb.Guardrails(max_p99_ratio=1.5), min_sample_requests=100)
+    for i in range(3000):
+        assert client.predict(i).version in (1, 2)  # slow, not failing
+        if i % 100 == 99 and client.rollout(pb.GET).state == pb.ROLLED_BACK:
+            break
+    status = client.rollout(pb.GET)
+    assert status.state == pb.ROLLED_BACK, status.last_decision
+    assert "candidate p99 latency" in status.last_decision and "baseline" in status.last_decision
+    candidate = next(v for v in status.variants if v.name == "candidate")
+    assert 100 <= candidate.overall.requests <= 300
+    baseline = next(v for v in status.variants if v.name == "baseline")
+    assert candidate.overall.latency.p99_ms > 1.5 * baseline.overall.latency.p99_ms
+    for i in range(200):
+        assert client.predict(i).version == 1
+
+
 def test_healthy_candidate_is_promoted_automatically(client):
     pb = client.pb
     client.canary(steps=((10, 30, 0), (50, 30, 0), (100, 30, 0)), auto=True,
