@@ -130,6 +130,8 @@ def test_split_follows_documented_hash_sticky_and_monotone(client):
     assert status.state == pb.RUNNING and status.strategy == pb.CANARY
     assert [(v.name, v.version, v.weight) for v in status.variants] == [("baseline", 1, 90.0), ("candidate", 2, 10.0)]
     rid = status.rollout_id
+    versions = client.stub.GetModelVersion(pb.GetModelVersionRequest(model=MODEL, list=True)).versions
+    assert {v.version: v.traffic_share for v in versions} == {1: pytest.approx(0.9), 2: pytest.approx(0.1), 3: 0}
     n = 10_000
     on_candidate = set()
     for i in range(n):
