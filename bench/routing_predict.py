@@ -90,9 +90,10 @@ def main():
     keyed = body_file(work, "keyed.bin", "customer-0042")
     unkeyed = body_file(work, "unkeyed.bin", "")
     port = free_port()
-    proc = subprocess.Popen(["taskset", "-c", "0", SLUICE, "serve", "--plaintext", "--threads", "1", "--listen",
-                             f"127.0.0.1:{port}", "--models", registry], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    serve = [SLUICE, "serve", "--plaintext", "--threads", "1", "--listen", f"127.0.0.1:{port}", "--models", registry]
+    if "--insecure-no-auth" in subprocess.run([SLUICE, "serve", "--help"], capture_output=True, text=True).stdout:
+        serve.append("--insecure-no-auth")  # loopback benchmark: authentication is measured elsewhere
+    proc = subprocess.Popen(["taskset", "-c", "0"] + serve, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = {"none": [], "keyed": [], "random": []}
     try:
         wait_port(port, proc)
