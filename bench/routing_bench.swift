@@ -65,7 +65,11 @@ measure("assign, 36-byte routing key") { i in
 measure("assign, no key (random at weights)") { _ in
     Int(manager.assign(model: "churn", routingKey: "")?.version ?? 0)
 }
-measure("assign, model without rollout") { i in
+let idle = RolloutManager(directory: nil, registry: Registry())
+measure("assign, server without any rollout") { i in
+    Int(idle.assign(model: "churn", routingKey: keys[i & 4095])?.version ?? 0)
+}
+measure("assign, other model has a rollout") { i in
     Int(manager.assign(model: "fraud", routingKey: keys[i & 4095])?.version ?? 0)
 }
 measure("assign + record(ok, latency, conf, positive)") { i in

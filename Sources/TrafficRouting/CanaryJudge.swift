@@ -73,7 +73,7 @@ enum CanaryJudge {
                     + "\(ms(base.p99Ms)) > limit \(fixed(g.maxP99Ratio, 2))× \(n)")
         }
 
-        let elapsed = now - data.stepStartedUnixMs
+        let elapsed = now &- data.stepStartedUnixMs
         guard candidate.requests >= step.minRequests, !latencyGuarded || latencyJudged, elapsed >= 0,
             UInt64(elapsed) >= step.minDurationMs
         else {
@@ -91,7 +91,11 @@ enum CanaryJudge {
 
     /// 0.041 → "4.1%".
     static func pct(_ rate: Double) -> String { fixed(rate * 100, 1) + "%" }
-    static func ms(_ value: Double) -> String { fixed(value, 1) + " ms" }
+    /// Milliseconds with enough digits to tell sub-millisecond latencies apart: 250 ms, 12.5 ms, 1.25 ms, 0.081 ms.
+    static func ms(_ value: Double) -> String {
+        let digits = value >= 100 ? 0 : value >= 10 ? 1 : value >= 1 ? 2 : 3
+        return fixed(value, digits) + " ms"
+    }
 
     /// `value` rounded to `digits` decimals, as `%.<digits>f` prints it (no Foundation formatting needed).
     static func fixed(_ value: Double, _ digits: Int) -> String {
@@ -99,11 +103,10 @@ enum CanaryJudge {
         var scale = 1.0
         for _ in 0..<max(0, digits) { scale *= 10 }
         let scaled = (abs(value) * scale).rounded()
-        let whole = scaled / scale
-        var text = String(Int64(whole.rounded(.down)))
+        let whole = (scaled / scale).rounded(.down)
+        var text = String(Int64(whole))
         if digits > 0 {
-            let fraction = Int64(scaled) - Int64(whole.rounded(.down)) * Int64(scale)
-            var digitsText = String(fraction)
+            var digitsText = String(Int64(scaled) - Int64(whole) * Int64(scale))
             while digitsText.count < digits { digitsText = "0" + digitsText }
             text += "." + digitsText
         }

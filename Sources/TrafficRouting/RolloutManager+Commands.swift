@@ -70,8 +70,7 @@ extension RolloutManager {
         }
         settle(rollout)
         try? save(rollout)
-        let now = clock.nowUnixMs()
-        return rollout.data.withLock { $0.status(now: now) }
+        return rollout.data.withLock { $0.status() }
     }
 
     /// Model names become directory names: no separators, no `.`/`..`, no NUL.
@@ -98,16 +97,12 @@ extension RolloutManager {
         let id = Self.newRolloutID()
         let data = try RolloutBuilder(model: model, registry: registry).build(spec, id: id, now: now)
         let rollout = Rollout(data: data)
-        let previous = routes.withLock { routes -> ModelEntry? in
-            let previous = routes.entries[model]
-            routes.set(model, ModelEntry(rollout: rollout, table: nil, generation: 0))
-            return previous
-        }
+        let previous = install(ModelEntry(rollout: rollout, table: nil, generation: 0), for: model)
         republish(rollout)
         do {
             try save(rollout, force: true)
         } catch {
-            routes.withLock { $0.set(model, previous) }
+            install(previous, for: model)
             throw RolloutError(.internalError, "rollout not started: \(error.message)")
         }
     }
@@ -162,106 +157,7 @@ extension RolloutManager {
             d.variants[i].weightBP = bps[k]
             k += 1
         }
-        d.routingGeneration += 1
-    }
-
-    private func rollback(model: String, archiveCandidate: Bool, now: Int64) throws(RolloutError) {
-        let rollout = try activeRollout(model: model)
-        let toArchive = rollout.data.withLock { d -> [Int64] in
-            d.transition(to: .rolledBack, reason: "rolled back by request", at: now)
-            d.routeAllTo = d.baselineIndex
-            d.routingGeneration += 1
-            return d.variants.enumerated().filter { $0.offset != d.baselineIndex && !$0.element.isShadow }
-                .map(\.element.version)
-        }
-        republish(rollout)
-        if archiveCandidate {
-            var failures: [String] = []
-            for version in toArchive {
-                do { try registry.archive(model: model, version: version) } catch {
-                    failures.append("archiving version \(version) failed: \(error)")
-                }
-            }
-            rollout.data.withLock { d in
-                d.lastDecision =
-                    "rolled back by request; "
-                    + (failures.isEmpty
-                        ? "archived version\(toArchive.count > 1 ? "s" : "") "
-                            + toArchive.map(String.init).joined(separator: ", ") : failures.joined(separator: "; "))
-            }
-        }
-        settle(rollout)
-        try save(rollout, force: true)
-    }
-
-    private func promote(model: String, arm: String?, now: Int64) throws(RolloutError) {
-        let rollout = try activeRollout(model: model)
-        // Pick the target and send all traffic to it first, so requests never see the old Production in between.
-        let (target, previousRouteAllTo) = try rollout.data.withLock {
-            d throws(RolloutError) -> (Int, Int?) in
-            let target: Int
-            if d.strategy == .canary {
-                guard arm == nil || arm == "" || arm == "candidate" else {
-                    throw .invalid("a canary promotes its candidate; do not name an arm")
-                }
-                target = d.candidateIndex ?? 1
-            } else {
-                let arms = d.variants.indices.filter { !d.variants[$0].isShadow }
-                if let arm, !arm.isEmpty {
-                    guard
-                        let i = arms.first(where: {
-                            d.variants[$0].name == arm || String(d.variants[$0].version) == arm
-                        })
-                    else {
-                        throw .invalid(
-                            "no arm \"\(arm)\"; arms are "
-                                + arms.map { d.variants[$0].name }.joined(separator: ", "))
-                    }
-                    target = i
-                } else if arms.count == 2 {
-                    target = arms[1]
-                } else {
-                    throw .invalid(
-                        "name the arm to promote; arms are " + arms.map { d.variants[$0].name }.joined(separator: ", "))
-                }
-            }
-            let previous = d.routeAllTo
-            d.routeAllTo = target
-            d.routingGeneration += 1
-            return (target, previous)
-        }
-        republish(rollout)
-        let (version, baseline, isControl) = rollout.data.withLock {
-            ($0.variants[target].version, $0.variants[$0.baselineIndex].version, target == $0.baselineIndex)
-        }
-        do {
-            if registry.productionVersion(model: model) != version {
-                try registry.promote(model: model, candidate: version, archiving: isControl ? nil : baseline)
-            }
-        } catch {
-            rollout.data.withLock { d in
-                d.routeAllTo = previousRouteAllTo
-                d.routingGeneration += 1
-                d.lastDecision = "promotion of version \(version) failed (\(error)); traffic split unchanged"
-            }
-            republish(rollout)
-            try? save(rollout, force: true)
-            throw RolloutError(.internalError, "promotion of version \(version) of model \(model) failed: \(error)")
-        }
-        rollout.data.withLock { d in
-            if isControl {
-                d.transition(
-                    to: .completed, reason: "completed: kept control \(d.variants[target].name) (version \(version))",
-                    at: now)
-            } else {
-                d.transition(
-                    to: .promoted,
-                    reason: "promoted by request: version \(version) is Production, version \(baseline) archived",
-                    at: now)
-            }
-        }
-        settle(rollout)
-        try save(rollout, force: true)
+        d.routingGeneration &+= 1
     }
 
     /// 128 random bits as 32 hex digits.

@@ -27,14 +27,30 @@ public final class RolloutManager: Sendable {
     struct Routes: Sendable {
         var entries: [String: ModelEntry] = [:]
         var tables: [String: RoutingTable] = [:]
+        /// The same tables as a short list while there are few: comparing a handful of names byte for byte is
+        /// cheaper than hashing the name for the dictionary.
+        var few: [(model: String, table: RoutingTable)] = []
+        static let fewLimit = 8
 
-        /// Installs `entry` for `model`, keeping `tables` in step.
+        /// Installs `entry` for `model`, keeping `tables` and `few` in step.
         mutating func set(_ model: String, _ entry: ModelEntry?) {
             entries[model] = entry
             tables[model] = entry?.table
+            few = tables.count <= Self.fewLimit ? tables.map { ($0.key, $0.value) } : []
+        }
+
+        @inline(__always)
+        func table(_ model: String) -> RoutingTable? {
+            if tables.count <= Self.fewLimit {
+                for item in few where item.model == model { return item.table }
+                return nil
+            }
+            return tables[model]
         }
     }
     let routes = Mutex(Routes())
+    /// Number of models whose rollout routes traffic: when 0 (the usual case), `assign` returns at once.
+    let routedModels = Atomic<Int>(0)
     /// Serializes commands, settlements and file writes (never taken on the per-request path).
     let control = Mutex<Void>(())
     /// Per rollout id: unix ms of the last save, to save statistics at most about once a second.
@@ -55,7 +71,8 @@ public final class RolloutManager: Sendable {
     /// ``RoutingKeyHash``); an empty one at random at the current weights.
     @inline(__always)
     public func assign(model: String, routingKey: String) -> Assignment? {
-        guard let table = routes.withLock({ $0.tables[model] }) else { return nil }
+        guard routedModels.load(ordering: .acquiring) > 0, let table = routes.withLock({ $0.table(model) })
+        else { return nil }
         let bp =
             routingKey.isEmpty
             ? RoutingKeyHash.basisPoints(random.next())
@@ -65,7 +82,8 @@ public final class RolloutManager: Sendable {
 
     /// As ``assign(model:routingKey:)`` with the key as raw bytes (empty → random).
     public func assign(model: String, routingKeyBytes: UnsafeRawBufferPointer) -> Assignment? {
-        guard let table = routes.withLock({ $0.tables[model] }) else { return nil }
+        guard routedModels.load(ordering: .acquiring) > 0, let table = routes.withLock({ $0.table(model) })
+        else { return nil }
         let bp =
             routingKeyBytes.isEmpty
             ? RoutingKeyHash.basisPoints(random.next())
@@ -92,15 +110,18 @@ public final class RolloutManager: Sendable {
     }
 
     /// Records the shadow's outcome for a request served under `assignment`, and whether its answer agreed with
-    /// the answer returned. Ignored when the assignment has no shadow.
+    /// the answer returned. The agreement rate is agreement with the baseline (the control arm of an A/B test):
+    /// only requests the baseline answered count toward it; the shadow's latency and errors count for every
+    /// request. Ignored when the assignment has no shadow.
     public func recordShadow(_ assignment: Assignment, outcome: Outcome, agreed: Bool) {
         guard let index = assignment.shadowVariantIndex else { return }
-        assignment.rollout.recordShadow(variantIndex: index, outcome: outcome, agreed: agreed)
+        assignment.rollout.recordShadow(
+            variantIndex: index, primary: assignment.variantIndex, outcome: outcome, agreed: agreed)
     }
 
     /// Share of `model`'s routed traffic `version` currently receives (0…1), or `nil` when no rollout routes it.
     public func trafficShare(model: String, version: Int64) -> Double? {
-        guard let table = routes.withLock({ $0.tables[model] }) else { return nil }
+        guard let table = routes.withLock({ $0.table(model) }) else { return nil }
         var previous = 0
         var share = 0
         for (bound, target) in zip(table.upperBounds, table.targets) {
@@ -121,6 +142,7 @@ public final class RolloutManager: Sendable {
             entry.table = table
             entry.generation = generation
             routes.set(rollout.model, entry)
+            routedModels.store(routes.tables.count, ordering: .releasing)
         }
     }
 
@@ -130,6 +152,17 @@ public final class RolloutManager: Sendable {
             ($0.routingActive ? rollout.makeTable($0) : nil, $0.routingGeneration)
         }
         publish(table, generation: generation, of: rollout)
+    }
+
+    /// Replaces `model`'s entry (and table); returns the previous entry.
+    @discardableResult
+    func install(_ entry: ModelEntry?, for model: String) -> ModelEntry? {
+        routes.withLock { routes in
+            let previous = routes.entries[model]
+            routes.set(model, entry)
+            routedModels.store(routes.tables.count, ordering: .releasing)
+            return previous
+        }
     }
 
     func rollout(of model: String) -> Rollout? {

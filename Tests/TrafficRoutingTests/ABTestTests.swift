@@ -107,4 +107,72 @@ struct ABTestTests {
         #expect(registry.productionVersion(model: "churn") == 1)
         #expect(m.assign(model: "churn", routingKey: "k") == nil)
     }
+
+    // Three arms, scipy: min(zt(600,5000,700,5000), zt(600,5000,650,5000))*2 → 0.005888388987219774;
+    // sample size at α/2 = 0.025: nprop(0.12, 0.02, 0.025) → 5373.800701612512.
+    @Test("three arms: Bonferroni-adjusted p-value and sample size") func threeArms() throws {
+        let m = RolloutManager(directory: nil, registry: registry, clock: clock)
+        _ = try m.execute(
+            model: "churn",
+            .start(
+                RolloutSpec(
+                    strategy: .abTest,
+                    arms: [
+                        ABArm(name: "a", version: "1", weight: 34), ABArm(name: "b", version: "2", weight: 33),
+                        ABArm(name: "c", version: "3", weight: 33),
+                    ], metric: .positiveRate, minDetectableEffect: 0.02, significance: 0.05)))
+        var arms: [String: Assignment] = [:]
+        var i = 0
+        while arms.count < 3 {
+            if let a = m.assign(model: "churn", routingKey: "key-\(i)") { arms[a.variantName] = a }
+            i += 1
+        }
+        for j in 0..<5000 {
+            m.record(try #require(arms["a"]), outcome: Outcome(ok: true, latencyNs: 1, positive: j % 25 < 3))
+            m.record(try #require(arms["b"]), outcome: Outcome(ok: true, latencyNs: 1, positive: j % 50 < 7))
+            m.record(try #require(arms["c"]), outcome: Outcome(ok: true, latencyNs: 1, positive: j % 100 < 13))
+        }
+        let ab = try #require(m.status(model: "churn").ab)
+        #expect(abs(ab.pValue - 0.005888388987219774) < 1e-6)
+        #expect(abs(ab.requiredSampleSizeExact - 5373.800701612512) < 1e-6)
+    }
+
+    // Error rate, scipy: zt(50,4000,80,4000) → 0.007982325907792714; nprop(50/4000, 0.005, 0.05) → 9276.1968219563.
+    // Latency, scipy: a=[1+(i%100)/100 for i in range(2000)], b=[1.02+(i%90)/100 for i in range(2000)] (ms);
+    //   stats.ttest_ind(b, a, equal_var=False).pvalue → 0.00012022127093413224.
+    @Test("error-rate and latency tests") func errorRateAndLatency() throws {
+        let m = RolloutManager(directory: nil, registry: registry, clock: clock)
+        try start(m, metric: .errorRate, effect: 0.005)
+        var arms = try assignments(m)
+        for i in 0..<4000 {
+            m.record(try #require(arms["control"]), outcome: Outcome(ok: i % 80 != 0, latencyNs: 1))
+            m.record(try #require(arms["treatment"]), outcome: Outcome(ok: i % 50 != 0, latencyNs: 1))
+        }
+        var ab = try #require(m.status(model: "churn").ab)
+        #expect(abs(ab.pValue - 0.007982325907792714) < 1e-6)
+        #expect(abs(ab.requiredSampleSizeExact - 9276.1968219563) < 1e-6)
+        _ = try m.execute(model: "churn", .rollback(archiveCandidate: false))
+
+        try start(m, metric: .latency, effect: 0.05)
+        arms = try assignments(m)
+        for i in 0..<2000 {
+            let control = UInt64(1_000_000 + (i % 100) * 10_000)
+            let treatment = UInt64(1_020_000 + (i % 90) * 10_000)
+            m.record(try #require(arms["control"]), outcome: Outcome(ok: true, latencyNs: control))
+            m.record(try #require(arms["treatment"]), outcome: Outcome(ok: true, latencyNs: treatment))
+        }
+        ab = try #require(m.status(model: "churn").ab)
+        #expect(abs(ab.pValue - 0.00012022127093413224) < 1e-6)
+        #expect(ab.significant)
+    }
+
+    @Test("an assignment from an ended rollout is not counted in the next one") func staleAssignment() throws {
+        let m = RolloutManager(directory: nil, registry: registry, clock: clock)
+        try start(m, metric: .positiveRate, effect: 0.02)
+        let old = try #require(m.assign(model: "churn", routingKey: "k"))
+        _ = try m.execute(model: "churn", .rollback(archiveCandidate: false))
+        try start(m, metric: .positiveRate, effect: 0.02)
+        m.record(old, outcome: Outcome(ok: true, latencyNs: 1, positive: true))
+        #expect(m.status(model: "churn").variants.allSatisfy { $0.overall.requests == 0 })
+    }
 }

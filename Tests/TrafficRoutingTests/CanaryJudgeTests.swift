@@ -88,6 +88,13 @@ struct CanaryJudgeTests {
                 == .rollback("rolled back: candidate error rate 4.1% > limit 1.0% over 2,000 requests"))
     }
 
+    @Test("latencies in reasons keep their significant digits") func latencyFormat() {
+        #expect(CanaryJudge.ms(250.4) == "250 ms")
+        #expect(CanaryJudge.ms(12.54) == "12.5 ms")
+        #expect(CanaryJudge.ms(1.254) == "1.25 ms")
+        #expect(CanaryJudge.ms(0.0812) == "0.081 ms")
+    }
+
     @Test("a healthy candidate walks through every step and ends PROMOTED") func promotion() throws {
         let m = manager()
         let steps = [1.0, 5, 25, 50, 100].map { CanaryStep(percent: $0, minRequests: 100, minDurationMs: 5_000) }

@@ -84,4 +84,63 @@ struct RolloutPersistenceTests {
         #expect(problems.first?.message.contains("churn/rollout.json") == true)
         #expect(m.status(model: "churn").state == .none)
     }
+
+    /// Saves a real rollout, rewrites one field of its JSON with `edit`, and restores it.
+    func restoreEdited(_ edit: (inout [String: Any]) -> Void) throws -> (RolloutManager, [RolloutError]) {
+        let dir = temporaryDirectory()
+        let m = RolloutManager(directory: dir, registry: registry, clock: clock)
+        _ = try m.execute(model: "churn", canary(shadow: "3"))
+        let path = dir + "/churn/rollout.json"
+        var json = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        edit(&json)
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
+        let restored = RolloutManager(directory: dir, registry: registry, clock: clock)
+        let problems = restored.restore()
+        try? FileManager.default.removeItem(atPath: dir)
+        return (restored, problems)
+    }
+
+    @Test("inconsistent files are reported, not fatal") func inconsistent() throws {
+        let edits: [(String, (inout [String: Any]) -> Void)] = [
+            ("baseline index", { $0["baselineIndex"] = 7 }),
+            ("candidate index", { $0["candidateIndex"] = -3 }),
+            ("step index", { $0["stepIndex"] = 99 }),
+            ("start time", { $0["stepStartedUnixMs"] = Int64.min }),
+            ("format", { $0["formatVersion"] = 2 }),
+            ("model", { $0["model"] = "fraud" }),
+            ("statistics", { $0["stepStats"] = [] as [Any] }),
+            (
+                "weights",
+                {
+                    var variants = $0["variants"] as? [[String: Any]] ?? []
+                    variants[0]["weightBP"] = -5000
+                    variants[1]["weightBP"] = 15000
+                    $0["variants"] = variants
+                }
+            ),
+        ]
+        for (name, edit) in edits {
+            let (m, problems) = try restoreEdited(edit)
+            #expect(problems.count == 1, "\(name)")
+            #expect(m.status(model: "churn").state == .none, "\(name)")
+        }
+    }
+
+    @Test("counters at their limit do not trap") func saturatedCounters() throws {
+        let (m, problems) = try restoreEdited { json in
+            var stats = json["overallStats"] as? [[String: Any]] ?? []
+            for i in stats.indices {
+                stats[i]["requests"] = UInt64.max
+                stats[i]["errors"] = UInt64.max
+            }
+            json["overallStats"] = stats
+            json["routingGeneration"] = UInt64.max
+        }
+        #expect(problems.isEmpty)
+        let a = try #require(m.assign(model: "churn", routingKey: "k"))
+        m.record(a, outcome: Outcome(ok: false, latencyNs: 1))
+        _ = try m.execute(model: "churn", .setWeights(["baseline": 50, "candidate": 50]))
+        #expect(m.status(model: "churn").state == .running)
+    }
 }

@@ -130,6 +130,8 @@ def test_split_follows_documented_hash_sticky_and_monotone(client):
     assert status.state == pb.RUNNING and status.strategy == pb.CANARY
     assert [(v.name, v.version, v.weight) for v in status.variants] == [("baseline", 1, 90.0), ("candidate", 2, 10.0)]
     rid = status.rollout_id
+    versions = client.stub.GetModelVersion(pb.GetModelVersionRequest(model=MODEL, list=True)).versions
+    assert {v.version: v.traffic_share for v in versions} == {1: pytest.approx(0.9), 2: pytest.approx(0.1), 3: 0}
     n = 10_000
     on_candidate = set()
     for i in range(n):
@@ -230,6 +232,27 @@ def test_failing_candidate_is_rolled_back_automatically(tmp_path, sluice_server,
     for i in range(500):
         assert client.predict(i).version == 1
     assert client.production()[1] == "Production"
+
+
+def test_slow_candidate_is_rolled_back_automatically(client):
+    """Version 2 (a 100-tree forest) is many times slower than the baseline (a logistic regression): the p99
+    ratio guardrail rolls it back once it has 100 requests in the step."""
+    pb = client.pb
+    status = client.canary(steps=((50, 300, 0), (100, 300, 0)), auto=True,
+                           guardrails=pb.Guardrails(max_p99_ratio=1.5), min_sample_requests=100)
+    for i in range(3000):
+        assert client.predict(i).version in (1, 2)  # slow, not failing
+        if i % 100 == 99 and client.rollout(pb.GET).state == pb.ROLLED_BACK:
+            break
+    status = client.rollout(pb.GET)
+    assert status.state == pb.ROLLED_BACK, status.last_decision
+    assert "candidate p99 latency" in status.last_decision and "baseline" in status.last_decision
+    candidate = next(v for v in status.variants if v.name == "candidate")
+    assert 100 <= candidate.overall.requests <= 300
+    baseline = next(v for v in status.variants if v.name == "baseline")
+    assert candidate.overall.latency.p99_ms > 1.5 * baseline.overall.latency.p99_ms
+    for i in range(200):
+        assert client.predict(i).version == 1
 
 
 def test_healthy_candidate_is_promoted_automatically(client):
