@@ -88,10 +88,15 @@ extension InferenceAPI {
         registry.pin(model: status.model, versions: active ? Set(status.variants.map(\.version)) : [])
         if active {
             // Wait (bounded) until the pinned versions are loaded so the split takes effect at once.
-            for _ in 0..<200 {
+            // (The registry rescans asynchronously after `pin`, so NOT_LOADED only means "not yet".)
+            for _ in 0..<500 {
                 let entry = registry.snapshot.models[status.model]
-                if status.variants.allSatisfy({ entry?.workers[$0.version] != nil || entry?.states[$0.version] != .loading })
-                { break }
+                let settled = status.variants.allSatisfy { variant in
+                    if entry?.workers[variant.version] != nil { return true }
+                    if case .failed? = entry?.states[variant.version] { return true }
+                    return false
+                }
+                if settled { break }
                 usleepMillis(10)
             }
         }
