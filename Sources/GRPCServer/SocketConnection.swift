@@ -127,7 +127,8 @@ final class SocketConnection: EventLoopHandler {
     }
 
     private func flush() {
-        while !output.isEmpty {
+        // Never write after close: the descriptor number may already belong to another connection.
+        while !closed && !output.isEmpty {
             let written = output.withReadableBytes { Socket.write(fd, from: $0) }
             if written > 0 {
                 output.consume(written)
