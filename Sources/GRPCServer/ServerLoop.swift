@@ -128,6 +128,15 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         let handshake = UInt64(configuration.handshakeTimeoutSeconds * 1e9)
         for connection in Array(connections.values) {
             let quiet = now &- connection.lastActivity
+            if connection.handler.closeReason != nil {
+                // Told to go away (abuse or idleness) but still holding streams open: give it 5 s, then cut.
+                let since = connection.closingSince ?? now
+                connection.closingSince = since
+                if now &- since > 5_000_000_000 {
+                    connection.close()
+                    continue
+                }
+            }
             if !connection.established && quiet > handshake {
                 connection.close()
             } else if connection.handler.activeStreamCount == 0 && quiet > idle {

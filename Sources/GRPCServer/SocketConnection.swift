@@ -22,6 +22,8 @@ final class SocketConnection: EventLoopHandler {
     var lastActivity: UInt64
     /// Whether the HTTP/2 preface (and TLS handshake) completed: some bytes were accepted by nghttp2.
     var established = false
+    /// When the handler first asked to close (after a GOAWAY for protocol abuse or idleness), if it has.
+    var closingSince: UInt64?
 
     init(fd: Int32, id: UInt64, peer: String, owner: ServerLoop, handler: GRPCConnectionHandler, tls: TLSConnection?) {
         self.fd = fd
