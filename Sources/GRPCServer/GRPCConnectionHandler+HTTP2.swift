@@ -184,6 +184,10 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
         streams[stream]?.trailers ?? ResponseHeaders.okTrailers
     }
 
+    public func http2SettingsReceived() {
+        prefaceReceived = true
+    }
+
     public func http2InvalidFrame(_ stream: Int32) {
         recordGlitch()
     }

@@ -23,6 +23,8 @@ public final class GRPCConnectionHandler {
     private var pool: [GRPCStreamState] = []
     /// Bytes buffered by all streams' deframers.
     var bufferedRequestBytes = 0
+    /// Whether the client's preface and first SETTINGS frame have arrived.
+    public internal(set) var prefaceReceived = false
     /// Protocol violations seen so far.
     public private(set) var glitches = 0
     public private(set) var shutdownState = ShutdownState.open

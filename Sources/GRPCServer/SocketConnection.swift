@@ -20,8 +20,8 @@ final class SocketConnection: EventLoopHandler {
     private(set) var closed = false
     /// Monotonic time of the last byte received.
     var lastActivity: UInt64
-    /// Whether the HTTP/2 preface (and TLS handshake) completed: some bytes were accepted by nghttp2.
-    var established = false
+    /// Whether the TLS handshake (if any) and the HTTP/2 preface completed.
+    var established: Bool { handler.prefaceReceived }
     /// When the handler first asked to close (after a GOAWAY for protocol abuse or idleness), if it has.
     var closingSince: UInt64?
 
@@ -82,7 +82,6 @@ final class SocketConnection: EventLoopHandler {
             } else {
                 try handler.receive(bytes)
             }
-            established = true
             return true
         } catch {
             // A protocol error or flood: send what is queued (GOAWAY, TLS alert), then close.

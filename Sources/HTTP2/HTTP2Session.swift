@@ -182,6 +182,10 @@ public final class HTTP2Session {
                 this.delegate.http2HeadersComplete(frame.pointee.hd.stream_id, endStream: endStream)
             case UInt8(NGHTTP2_DATA.rawValue):
                 if endStream { this.delegate.http2DataEnded(frame.pointee.hd.stream_id) }
+            case UInt8(NGHTTP2_SETTINGS.rawValue):
+                if frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 {
+                    this.delegate.http2SettingsReceived()
+                }
             default:
                 break
             }

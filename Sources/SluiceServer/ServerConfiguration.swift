@@ -24,6 +24,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var drainTimeoutSeconds: Double?
     /// Seconds before an idle connection is closed (default 300).
     public var idleTimeoutSeconds: Double?
+    /// Seconds a new connection has to finish the TLS handshake and HTTP/2 preface (default 10).
+    public var handshakeTimeoutSeconds: Double?
     /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (default 100).
     public var maxConcurrentStreams: Int?
     /// Request header list limit in bytes (default 8192).
@@ -33,7 +35,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
 
     static let knownKeys: Set<String> = [
         "listen", "threads", "tlsCert", "tlsKey", "tlsProfile", "clientCA", "plaintext", "maxMessageBytes",
-        "drainTimeoutSeconds", "idleTimeoutSeconds", "maxConcurrentStreams", "maxHeaderListBytes",
+        "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "maxConcurrentStreams", "maxHeaderListBytes",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
@@ -85,6 +87,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.maxMessageBytes = other.maxMessageBytes ?? maxMessageBytes
         merged.drainTimeoutSeconds = other.drainTimeoutSeconds ?? drainTimeoutSeconds
         merged.idleTimeoutSeconds = other.idleTimeoutSeconds ?? idleTimeoutSeconds
+        merged.handshakeTimeoutSeconds = other.handshakeTimeoutSeconds ?? handshakeTimeoutSeconds
         merged.maxConcurrentStreams = other.maxConcurrentStreams ?? maxConcurrentStreams
         merged.maxHeaderListBytes = other.maxHeaderListBytes ?? maxHeaderListBytes
         // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.
