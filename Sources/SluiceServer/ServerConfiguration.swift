@@ -33,9 +33,12 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
 
     public init() {}
 
-    static let knownKeys: Set<String> = [
+    /// Top-level keys a config file may hold. Add the key here when adding a property (and to
+    /// ``overridden(by:)`` when a flag can set it).
+    public static let knownKeys: Set<String> = [
         "listen", "threads", "tlsCert", "tlsKey", "tlsProfile", "clientCA", "plaintext", "maxMessageBytes",
-        "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "maxConcurrentStreams", "maxHeaderListBytes",
+        "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "maxConcurrentStreams",
+        "maxHeaderListBytes",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
