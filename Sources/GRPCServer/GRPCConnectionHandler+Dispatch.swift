@@ -97,7 +97,7 @@ extension GRPCConnectionHandler {
     /// Delivers the result of a deferred call (on the connection's thread). Ignored when the stream is gone
     /// (reset by the client, or answered already because its deadline passed).
     public func completeDeferred(stream: Int32, result: Result<ResponseBuffer, RPCError>) {
-        guard let state = streams[stream], state.phase == .deferred else { return }
+        guard let state = self.stream(stream), state.phase == .deferred else { return }
         switch result {
         case .success(let response):
             state.response = response
