@@ -19,14 +19,14 @@ public final class GRPCConnectionHandler {
     let router: GRPCRouter
     let configuration: GRPCServerConfiguration
     var session: HTTP2Session!
-    var streams: [Int32: GRPCStreamState] = [:]
+    @exclusivity(unchecked) var streams: [Int32: GRPCStreamState] = [:]
     /// The stream the last callback was about: callbacks come in runs per stream, so this skips most hashing.
-    private var recentStream: GRPCStreamState?
+    @exclusivity(unchecked) private var recentStream: GRPCStreamState?
     /// `configuration.http2.maxHeaderListSize`, read on every header.
     let maxHeaderListBytes: Int
-    private var pool: [GRPCStreamState] = []
+    @exclusivity(unchecked) private var pool: [GRPCStreamState] = []
     /// Bytes buffered by all streams' deframers.
-    var bufferedRequestBytes = 0
+    @exclusivity(unchecked) var bufferedRequestBytes = 0
     /// Whether the client's preface and first SETTINGS frame have arrived.
     public internal(set) var prefaceReceived = false
     /// Protocol violations seen so far.

@@ -13,13 +13,13 @@ final class SocketConnection: EventLoopHandler {
     let handler: GRPCConnectionHandler
     let tls: TLSConnection?
     /// Bytes for the socket (ciphertext with TLS).
-    private var output = ByteQueue(reservingCapacity: 16_384)
+    @exclusivity(unchecked) private var output = ByteQueue(reservingCapacity: 16_384)
     /// Plaintext staged for TLS.
-    private var plaintext = ByteQueue()
+    @exclusivity(unchecked) private var plaintext = ByteQueue()
     private var watching: EventLoop.Events = .readable
     private(set) var closed = false
     /// Monotonic time of the last byte received.
-    var lastActivity: UInt64
+    @exclusivity(unchecked) var lastActivity: UInt64
     /// Whether the TLS handshake (if any) and the HTTP/2 preface completed.
     var established: Bool { handler.prefaceReceived }
     /// When the handler first asked to close (after a GOAWAY for protocol abuse or idleness), if it has.
