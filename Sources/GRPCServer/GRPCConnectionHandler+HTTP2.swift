@@ -1,17 +1,21 @@
 import GRPCCore
 public import HTTP2
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Header names compared as bytes, so a request costs no `String` for its protocol headers.
+@inline(__always)
 private func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
-    guard bytes.count == literal.utf8CodeUnitCount else { return false }
-    let other = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
-    return bytes.elementsEqual(other)
+    bytes.count == literal.utf8CodeUnitCount && hasPrefix(bytes, literal)
 }
 
+@inline(__always)
 private func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
-    guard bytes.count >= literal.utf8CodeUnitCount else { return false }
-    let other = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
-    return UnsafeRawBufferPointer(rebasing: bytes[0..<literal.utf8CodeUnitCount]).elementsEqual(other)
+    let count = literal.utf8CodeUnitCount
+    guard bytes.count >= count, let base = bytes.baseAddress else { return count == 0 }
+    return memcmp(base, literal.utf8Start, count) == 0
 }
 
 extension GRPCConnectionHandler: HTTP2SessionDelegate {
