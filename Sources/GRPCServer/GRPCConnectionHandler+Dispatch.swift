@@ -117,6 +117,17 @@ extension GRPCConnectionHandler {
         }
     }
 
+    /// Ends calls whose request body has been arriving for longer than `limit` nanoseconds (DEADLINE_EXCEEDED).
+    public func expireStalledRequests(now: UInt64, limit: UInt64) {
+        for state in streams.values where state.phase == .receiving && now &- state.receivingSince > limit {
+            respondError(
+                state,
+                RPCError(
+                    .deadlineExceeded,
+                    "request body not completed within \(limit / 1_000_000_000) s of its headers"))
+        }
+    }
+
     /// The earliest deadline among calls still waiting, if any.
     public var nextDeadline: UInt64? {
         var earliest: UInt64?

@@ -118,6 +118,7 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
                 return
             }
             state.phase = .receiving
+            state.receivingSince = clock()
             if endStream {
                 finishRequest(state)
             } else if let deadline = state.deadline {

@@ -32,6 +32,8 @@ final class GRPCStreamState {
     @exclusivity(unchecked) var timeout: UInt64?
     /// Absolute deadline (monotonic ns), set when the headers are complete.
     @exclusivity(unchecked) var deadline: UInt64?
+    /// When the request headers were complete (monotonic ns), for the request-body timeout.
+    @exclusivity(unchecked) var receivingSince: UInt64 = 0
     @exclusivity(unchecked) var metadata = Metadata()
     @exclusivity(unchecked) var deframer: MessageDeframer
     @exclusivity(unchecked) var response = ResponseBuffer()

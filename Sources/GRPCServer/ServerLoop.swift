@@ -126,7 +126,13 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         let now = monotonicNanoseconds()
         let idle = UInt64(configuration.idleTimeoutSeconds * 1e9)
         let handshake = UInt64(configuration.handshakeTimeoutSeconds * 1e9)
+        let stalled = UInt64(configuration.requestBodyTimeoutSeconds * 1e9)
         for connection in Array(connections.values) {
+            if connection.handler.activeStreamCount > 0 {
+                connection.handler.expireStalledRequests(now: now, limit: stalled)
+                connection.pump()
+                if connection.closed { continue }
+            }
             let quiet = now &- connection.lastActivity
             if connection.handler.closeReason != nil {
                 // Told to go away (abuse or idleness) but still holding streams open: give it 5 s, then cut.

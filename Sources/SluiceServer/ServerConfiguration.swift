@@ -26,6 +26,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var idleTimeoutSeconds: Double?
     /// Seconds a new connection has to finish the TLS handshake and HTTP/2 preface (default 10).
     public var handshakeTimeoutSeconds: Double?
+    /// Seconds a request may take from its headers to the end of its body (default 60).
+    public var requestBodyTimeoutSeconds: Double?
     /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (default 100).
     public var maxConcurrentStreams: Int?
     /// Request header list limit in bytes (default 8192).
@@ -37,7 +39,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     /// ``overridden(by:)`` when a flag can set it).
     public static let knownKeys: Set<String> = [
         "listen", "threads", "tlsCert", "tlsKey", "tlsProfile", "clientCA", "plaintext", "maxMessageBytes",
-        "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "maxConcurrentStreams",
+        "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
+        "maxConcurrentStreams",
         "maxHeaderListBytes",
     ]
 
@@ -91,6 +94,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.drainTimeoutSeconds = other.drainTimeoutSeconds ?? drainTimeoutSeconds
         merged.idleTimeoutSeconds = other.idleTimeoutSeconds ?? idleTimeoutSeconds
         merged.handshakeTimeoutSeconds = other.handshakeTimeoutSeconds ?? handshakeTimeoutSeconds
+        merged.requestBodyTimeoutSeconds = other.requestBodyTimeoutSeconds ?? requestBodyTimeoutSeconds
         merged.maxConcurrentStreams = other.maxConcurrentStreams ?? maxConcurrentStreams
         merged.maxHeaderListBytes = other.maxHeaderListBytes ?? maxHeaderListBytes
         // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.

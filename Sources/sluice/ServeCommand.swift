@@ -26,7 +26,8 @@ struct ServeCommand: ParsableCommand {
                "tlsKey": "key.pem", "tlsProfile": "intermediate", "clientCA": "ca.pem",
                "plaintext": false, "maxMessageBytes": 4194304,
                "drainTimeoutSeconds": 30, "idleTimeoutSeconds": 300, "handshakeTimeoutSeconds": 10,
-               "maxConcurrentStreams": 100, "maxHeaderListBytes": 8192}
+               "requestBodyTimeoutSeconds": 60, "maxConcurrentStreams": 100,
+               "maxHeaderListBytes": 8192}
 
             SIGTERM or SIGINT stops accepting, sends GOAWAY, lets calls in flight finish (up to --drain-timeout), \
             and exits 0. A second signal cuts the remaining calls.

@@ -180,6 +180,19 @@ struct GRPCConnectionHandlerTests {
         #expect(try harness.response(1).headers.first?["grpc-status"] == "4")
     }
 
+    @Test func stalledRequestBodyIsEnded() throws {
+        let harness = try Harness()
+        try harness.feed(HTTP2TestFrames.requestHeaders(stream: 1, path: "/test.Echo/Say"))
+        harness.handler.expireStalledRequests(now: harness.now + 59_000_000_000, limit: 60_000_000_000)
+        try harness.feed([])
+        #expect(try harness.response(1).headers.isEmpty)
+        harness.handler.expireStalledRequests(now: harness.now + 61_000_000_000, limit: 60_000_000_000)
+        try harness.feed([])
+        let headers = try harness.response(1).headers
+        #expect(headers.first?["grpc-status"] == "4")
+        #expect(headers.first?["grpc-message"]?.contains("request body") == true)
+    }
+
     @Test func expiredDeadlineBeforeDispatch() throws {
         let harness = try Harness()
         try harness.call(1, "/test.Echo/Say", [1], extra: [("grpc-timeout", "0n")])

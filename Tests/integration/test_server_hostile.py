@@ -206,3 +206,17 @@ def test_connection_that_never_completes_the_preface_is_closed(sluice_server, pr
             pass
         assert time.monotonic() - started < 3.5
     assert_still_serving(server, proto_modules)
+
+
+def test_stalled_request_body_is_ended(sluice_server, tmp_path):
+    from conftest import RawH2
+
+    config = tmp_path / "stall.json"
+    config.write_text('{"plaintext": true, "requestBodyTimeoutSeconds": 1}')
+    server = sluice_server("--config", config)
+    client = RawH2(server.port)
+    stream = client.start_call(HEALTH)  # headers, then no body and no grpc-timeout
+    headers, _, _, ended = client.response(stream, timeout=4)
+    assert ended and headers["grpc-status"] == "4"
+    assert "request body" in headers["grpc-message"]
+    client.close()
