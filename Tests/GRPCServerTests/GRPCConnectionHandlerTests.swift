@@ -25,6 +25,12 @@ private struct TestService: GRPCService {
                 return .deferred
             },
             UnaryMethod("Fail") { _, _, _ in .failure(RPCError(.invalidArgument, "bad 100%")) },
+            UnaryMethod("Who") { _, context, response in
+                let text =
+                    "\(context.peer)|\(context.clientCertificateSubject ?? "-")|\(context.deadline.map(String.init) ?? "-")"
+                response.appendMessage(Array(text.utf8))
+                return .ok
+            },
         ]
     }
 }
@@ -146,6 +152,14 @@ struct GRPCConnectionHandlerTests {
         let data = try harness.response(1).data
         #expect(
             String(decoding: data.dropFirst(5), as: UTF8.self) == "authorization=Bearer t;x-api-key=k1;x-request-id=r9")
+    }
+
+    @Test func peerSubjectAndDeadlineReachTheHandler() throws {
+        let harness = try Harness()
+        harness.handler.clientCertificateSubject = "/O=Test/CN=client-one"
+        try harness.call(1, "/test.Echo/Who", [], extra: [("grpc-timeout", "2S")])
+        let text = String(decoding: try harness.response(1).data.dropFirst(5), as: UTF8.self)
+        #expect(text == "127.0.0.1:1|/O=Test/CN=client-one|\(harness.now + 2_000_000_000)")
     }
 
     @Test func oversizedMessageIsResourceExhausted() throws {
