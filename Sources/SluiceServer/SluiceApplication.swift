@@ -40,13 +40,14 @@ public final class SluiceApplication: @unchecked Sendable {
         self.configuration = configuration
         self.health = health
         var all = services
+        for service in services { health.set(service.serviceName, .serving) }
         if !services.contains(where: { $0.serviceName == "sluice.v1.Inference" }) {
+            // The placeholder answers UNIMPLEMENTED, so health must not call it serving.
             all.append(InferenceUnavailableService())
+            health.set("sluice.v1.Inference", .notServing)
         }
         all.append(HealthService(table: health))
-        for service in all where service.serviceName != "grpc.health.v1.Health" {
-            health.set(service.serviceName, .serving)
-        }
+        health.set("grpc.health.v1.Health", .serving)
         self.router = GRPCRouter(services: all)
     }
 
