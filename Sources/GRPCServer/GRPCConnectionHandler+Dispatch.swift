@@ -97,7 +97,7 @@ extension GRPCConnectionHandler {
     /// Delivers the result of a deferred call (on the connection's thread). Ignored when the stream is gone
     /// (reset by the client, or answered already because its deadline passed).
     public func completeDeferred(stream: Int32, result: Result<ResponseBuffer, RPCError>) {
-        guard let state = streams[stream], state.phase == .deferred else { return }
+        guard let state = self.stream(stream), state.phase == .deferred else { return }
         switch result {
         case .success(let response):
             state.response = response
@@ -114,6 +114,17 @@ extension GRPCConnectionHandler {
             if state.phase == .receiving || state.phase == .deferred {
                 respondError(state, RPCError(.deadlineExceeded, "deadline exceeded"))
             }
+        }
+    }
+
+    /// Ends calls whose request body has been arriving for longer than `limit` nanoseconds (DEADLINE_EXCEEDED).
+    public func expireStalledRequests(now: UInt64, limit: UInt64) {
+        for state in streams.values where state.phase == .receiving && now &- state.receivingSince > limit {
+            respondError(
+                state,
+                RPCError(
+                    .deadlineExceeded,
+                    "request body not completed within \(limit / 1_000_000_000) s of its headers"))
         }
     }
 

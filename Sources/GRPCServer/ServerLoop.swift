@@ -126,8 +126,23 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         let now = monotonicNanoseconds()
         let idle = UInt64(configuration.idleTimeoutSeconds * 1e9)
         let handshake = UInt64(configuration.handshakeTimeoutSeconds * 1e9)
+        let stalled = UInt64(configuration.requestBodyTimeoutSeconds * 1e9)
         for connection in Array(connections.values) {
+            if connection.handler.activeStreamCount > 0 {
+                connection.handler.expireStalledRequests(now: now, limit: stalled)
+                connection.pump()
+                if connection.closed { continue }
+            }
             let quiet = now &- connection.lastActivity
+            if connection.handler.closeReason != nil {
+                // Told to go away (abuse or idleness) but still holding streams open: give it 5 s, then cut.
+                let since = connection.closingSince ?? now
+                connection.closingSince = since
+                if now &- since > 5_000_000_000 {
+                    connection.close()
+                    continue
+                }
+            }
             if !connection.established && quiet > handshake {
                 connection.close()
             } else if connection.handler.activeStreamCount == 0 && quiet > idle {

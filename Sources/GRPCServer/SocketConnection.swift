@@ -13,15 +13,17 @@ final class SocketConnection: EventLoopHandler {
     let handler: GRPCConnectionHandler
     let tls: TLSConnection?
     /// Bytes for the socket (ciphertext with TLS).
-    private var output = ByteQueue(reservingCapacity: 16_384)
+    @exclusivity(unchecked) private var output = ByteQueue(reservingCapacity: 16_384)
     /// Plaintext staged for TLS.
-    private var plaintext = ByteQueue()
+    @exclusivity(unchecked) private var plaintext = ByteQueue()
     private var watching: EventLoop.Events = .readable
     private(set) var closed = false
     /// Monotonic time of the last byte received.
-    var lastActivity: UInt64
-    /// Whether the HTTP/2 preface (and TLS handshake) completed: some bytes were accepted by nghttp2.
-    var established = false
+    @exclusivity(unchecked) var lastActivity: UInt64
+    /// Whether the TLS handshake (if any) and the HTTP/2 preface completed.
+    var established: Bool { handler.prefaceReceived }
+    /// When the handler first asked to close (after a GOAWAY for protocol abuse or idleness), if it has.
+    var closingSince: UInt64?
 
     init(fd: Int32, id: UInt64, peer: String, owner: ServerLoop, handler: GRPCConnectionHandler, tls: TLSConnection?) {
         self.fd = fd
@@ -80,7 +82,6 @@ final class SocketConnection: EventLoopHandler {
             } else {
                 try handler.receive(bytes)
             }
-            established = true
             return true
         } catch {
             // A protocol error or flood: send what is queued (GOAWAY, TLS alert), then close.
@@ -127,7 +128,8 @@ final class SocketConnection: EventLoopHandler {
     }
 
     private func flush() {
-        while !output.isEmpty {
+        // Never write after close: the descriptor number may already belong to another connection.
+        while !closed && !output.isEmpty {
             let written = output.withReadableBytes { Socket.write(fd, from: $0) }
             if written > 0 {
                 output.consume(written)

@@ -58,6 +58,16 @@ extension ServerConfiguration {
             guard idleTimeoutSeconds > 0 else { throw ConfigurationError("idle timeout must be positive") }
             config.idleTimeoutSeconds = idleTimeoutSeconds
         }
+        if let handshakeTimeoutSeconds {
+            guard handshakeTimeoutSeconds > 0 else { throw ConfigurationError("handshake timeout must be positive") }
+            config.handshakeTimeoutSeconds = handshakeTimeoutSeconds
+        }
+        if let requestBodyTimeoutSeconds {
+            guard requestBodyTimeoutSeconds > 0 else {
+                throw ConfigurationError("request body timeout must be positive")
+            }
+            config.requestBodyTimeoutSeconds = requestBodyTimeoutSeconds
+        }
         if let maxConcurrentStreams {
             guard maxConcurrentStreams > 0, maxConcurrentStreams <= 10_000 else {
                 throw ConfigurationError("max concurrent streams must be between 1 and 10000")

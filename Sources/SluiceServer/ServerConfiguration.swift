@@ -24,6 +24,10 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var drainTimeoutSeconds: Double?
     /// Seconds before an idle connection is closed (default 300).
     public var idleTimeoutSeconds: Double?
+    /// Seconds a new connection has to finish the TLS handshake and HTTP/2 preface (default 10).
+    public var handshakeTimeoutSeconds: Double?
+    /// Seconds a request may take from its headers to the end of its body (default 60).
+    public var requestBodyTimeoutSeconds: Double?
     /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (default 100).
     public var maxConcurrentStreams: Int?
     /// Request header list limit in bytes (default 8192).
@@ -39,10 +43,12 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
 
     public init() {}
 
-    static let knownKeys: Set<String> = [
+    /// Top-level keys a config file may hold. Add the key here when adding a property (and to
+    /// ``overridden(by:)`` when a flag can set it).
+    public static let knownKeys: Set<String> = [
         "listen", "threads", "tlsCert", "tlsKey", "tlsProfile", "clientCA", "plaintext", "maxMessageBytes",
-        "drainTimeoutSeconds", "idleTimeoutSeconds", "maxConcurrentStreams", "maxHeaderListBytes", "models",
-        "adminListen", "securityConfig", "insecureNoAuth",
+        "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
+        "maxConcurrentStreams", "maxHeaderListBytes", "models", "adminListen", "securityConfig", "insecureNoAuth",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
@@ -94,6 +100,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.maxMessageBytes = other.maxMessageBytes ?? maxMessageBytes
         merged.drainTimeoutSeconds = other.drainTimeoutSeconds ?? drainTimeoutSeconds
         merged.idleTimeoutSeconds = other.idleTimeoutSeconds ?? idleTimeoutSeconds
+        merged.handshakeTimeoutSeconds = other.handshakeTimeoutSeconds ?? handshakeTimeoutSeconds
+        merged.requestBodyTimeoutSeconds = other.requestBodyTimeoutSeconds ?? requestBodyTimeoutSeconds
         merged.maxConcurrentStreams = other.maxConcurrentStreams ?? maxConcurrentStreams
         merged.maxHeaderListBytes = other.maxHeaderListBytes ?? maxHeaderListBytes
         merged.models = other.models ?? models

@@ -3,6 +3,7 @@ public import GRPCCore
 import GRPCServer
 public import InferenceService
 import NetCore
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -38,6 +39,7 @@ public final class SluiceApplication: @unchecked Sendable {
         if signals != nil { return }
         do { signals = try SignalWatcher() } catch { throw ConfigurationError("cannot watch signals: \(error)") }
     }
+    private let stopRequested = Atomic<Bool>(false)
 
     /// `services` are registered with the health service; a service named `sluice.v1.Inference` replaces the
     /// placeholder that answers UNIMPLEMENTED.
@@ -50,8 +52,11 @@ public final class SluiceApplication: @unchecked Sendable {
         self.configuration = configuration
         self.health = health
         var all = services
+        for service in services { health.set(service.serviceName, .serving) }
         if !services.contains(where: { $0.serviceName == "sluice.v1.Inference" }) {
+            // The placeholder answers UNIMPLEMENTED, so health must not call it serving.
             all.append(InferenceUnavailableService())
+            health.set("sluice.v1.Inference", .notServing)
         }
         let healthService = HealthService(table: health)
         if let healthGate {
@@ -59,9 +64,7 @@ public final class SluiceApplication: @unchecked Sendable {
         } else {
             all.append(healthService)
         }
-        for service in all where service.serviceName != "grpc.health.v1.Health" {
-            health.set(service.serviceName, .serving)
-        }
+        health.set("grpc.health.v1.Health", .serving)
         self.router = GRPCRouter(services: all)
     }
 
@@ -78,11 +81,17 @@ public final class SluiceApplication: @unchecked Sendable {
         }
     }
 
+    /// Asks a running ``run()`` to drain and return, as SIGTERM would (within about 200 ms). Any thread.
+    public func stop() { stopRequested.store(true, ordering: .sequentiallyConsistent) }
+
     /// The port actually bound (after ``run()`` has started the server).
     public var boundPort: Int? { server?.port }
 
     /// Starts serving and blocks until a graceful shutdown completes. Throws ``ConfigurationError`` for
     /// anything that prevents starting (bad settings, unreadable certificate, port in use).
+    ///
+    /// Call it from the main thread before other threads exist: it blocks SIGTERM/SIGINT/SIGHUP in the calling
+    /// thread to read them from a signalfd, and threads started later inherit that mask.
     public func run() throws(ConfigurationError) {
         let transport = try configuration.transportConfiguration()
         try prepareSignals()
@@ -96,7 +105,11 @@ public final class SluiceApplication: @unchecked Sendable {
 
         var pollEntry = pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)
         waiting: while true {
-            _ = poll(&pollEntry, 1, 1000)
+            _ = poll(&pollEntry, 1, 200)
+            if stopRequested.load(ordering: .sequentiallyConsistent) {
+                log("sluice: stop requested; draining (up to \(configuration.drainTimeout) s)")
+                break
+            }
             while let signal = signals.next() {
                 if signal == SIGHUP {
                     reloadCertificate(server: server, current: transport)

@@ -27,8 +27,9 @@ struct ServeCommand: ParsableCommand {
               {"listen": "0.0.0.0:50051", "threads": 2, "tlsCert": "cert.pem",
                "tlsKey": "key.pem", "tlsProfile": "intermediate", "clientCA": "ca.pem",
                "plaintext": false, "maxMessageBytes": 4194304,
-               "drainTimeoutSeconds": 30, "idleTimeoutSeconds": 300,
-               "maxConcurrentStreams": 100, "maxHeaderListBytes": 8192}
+               "drainTimeoutSeconds": 30, "idleTimeoutSeconds": 300, "handshakeTimeoutSeconds": 10,
+               "requestBodyTimeoutSeconds": 60, "maxConcurrentStreams": 100,
+               "maxHeaderListBytes": 8192}
 
             SIGTERM or SIGINT stops accepting, sends GOAWAY, lets calls in flight finish (up to --drain-timeout), \
             and exits 0. A second signal cuts the remaining calls.

@@ -25,6 +25,12 @@ private struct TestService: GRPCService {
                 return .deferred
             },
             UnaryMethod("Fail") { _, _, _ in .failure(RPCError(.invalidArgument, "bad 100%")) },
+            UnaryMethod("Who") { _, context, response in
+                let text =
+                    "\(context.peer)|\(context.clientCertificateSubject ?? "-")|\(context.deadline.map(String.init) ?? "-")"
+                response.appendMessage(Array(text.utf8))
+                return .ok
+            },
         ]
     }
 }
@@ -148,6 +154,14 @@ struct GRPCConnectionHandlerTests {
             String(decoding: data.dropFirst(5), as: UTF8.self) == "authorization=Bearer t;x-api-key=k1;x-request-id=r9")
     }
 
+    @Test func peerSubjectAndDeadlineReachTheHandler() throws {
+        let harness = try Harness()
+        harness.handler.clientCertificateSubject = "/O=Test/CN=client-one"
+        try harness.call(1, "/test.Echo/Who", [], extra: [("grpc-timeout", "2S")])
+        let text = String(decoding: try harness.response(1).data.dropFirst(5), as: UTF8.self)
+        #expect(text == "127.0.0.1:1|/O=Test/CN=client-one|\(harness.now + 2_000_000_000)")
+    }
+
     @Test func oversizedMessageIsResourceExhausted() throws {
         let harness = try Harness { $0.maxMessageBytes = 16 }
         try harness.call(1, "/test.Echo/Say", Array(repeating: 1, count: 17))
@@ -178,6 +192,19 @@ struct GRPCConnectionHandlerTests {
         harness.handler.expireDeadlines(now: harness.now)
         try harness.feed([])
         #expect(try harness.response(1).headers.first?["grpc-status"] == "4")
+    }
+
+    @Test func stalledRequestBodyIsEnded() throws {
+        let harness = try Harness()
+        try harness.feed(HTTP2TestFrames.requestHeaders(stream: 1, path: "/test.Echo/Say"))
+        harness.handler.expireStalledRequests(now: harness.now + 59_000_000_000, limit: 60_000_000_000)
+        try harness.feed([])
+        #expect(try harness.response(1).headers.isEmpty)
+        harness.handler.expireStalledRequests(now: harness.now + 61_000_000_000, limit: 60_000_000_000)
+        try harness.feed([])
+        let headers = try harness.response(1).headers
+        #expect(headers.first?["grpc-status"] == "4")
+        #expect(headers.first?["grpc-message"]?.contains("request body") == true)
     }
 
     @Test func expiredDeadlineBeforeDispatch() throws {

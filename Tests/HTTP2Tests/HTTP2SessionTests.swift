@@ -117,12 +117,16 @@ struct HTTP2SessionTests {
     }
 
     @Test func badPrefaceIsAConnectionError() throws {
-        let session = try HTTP2Session(delegate: RecordingDelegate(), settings: HTTP2Settings())
+        let delegate = RecordingDelegate()  // the session does not retain its delegate
+        defer { withExtendedLifetime(delegate) {} }
+        let session = try HTTP2Session(delegate: delegate, settings: HTTP2Settings())
         #expect(throws: HTTP2Error.self) { try feed(session, Array("GET / HTTP/1.1\r\n\r\n".utf8)) }
     }
 
     @Test func pingFloodIsDetected() throws {
-        let session = try HTTP2Session(delegate: RecordingDelegate(), settings: HTTP2Settings())
+        let delegate = RecordingDelegate()  // the session does not retain its delegate
+        defer { withExtendedLifetime(delegate) {} }
+        let session = try HTTP2Session(delegate: delegate, settings: HTTP2Settings())
         var bytes = HTTP2TestFrames.preface + HTTP2TestFrames.settings()
         for _ in 0..<1100 {
             bytes += HTTP2TestFrames.frame(type: 6, flags: 0, stream: 0, payload: Array(repeating: 1, count: 8))
@@ -134,7 +138,9 @@ struct HTTP2SessionTests {
     }
 
     @Test func gracefulShutdownSendsGoaway() throws {
-        let session = try HTTP2Session(delegate: RecordingDelegate(), settings: HTTP2Settings())
+        let delegate = RecordingDelegate()  // the session does not retain its delegate
+        defer { withExtendedLifetime(delegate) {} }
+        let session = try HTTP2Session(delegate: delegate, settings: HTTP2Settings())
         try feed(session, HTTP2TestFrames.preface + HTTP2TestFrames.settings())
         session.submitShutdownNotice()
         session.submitGoaway(errorCode: HTTP2Session.ErrorCode.noError)

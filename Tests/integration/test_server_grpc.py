@@ -24,8 +24,12 @@ def test_health_check_serving(sluice_server, proto_modules, tls):
         reply = health_stub(channel, proto_modules).Check(proto_modules.health_pb2.HealthCheckRequest(), timeout=5)
         assert reply.status == proto_modules.health_pb2.HealthCheckResponse.SERVING
         named = health_stub(channel, proto_modules).Check(
-            proto_modules.health_pb2.HealthCheckRequest(service="sluice.v1.Inference"), timeout=5)
+            proto_modules.health_pb2.HealthCheckRequest(service="grpc.health.v1.Health"), timeout=5)
         assert named.status == proto_modules.health_pb2.HealthCheckResponse.SERVING
+        # Until the engine is wired in, the Inference placeholder is reported as not serving.
+        placeholder = health_stub(channel, proto_modules).Check(
+            proto_modules.health_pb2.HealthCheckRequest(service="sluice.v1.Inference"), timeout=5)
+        assert placeholder.status == proto_modules.health_pb2.HealthCheckResponse.NOT_SERVING
         with pytest.raises(grpc.RpcError) as info:
             health_stub(channel, proto_modules).Check(
                 proto_modules.health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=5)
@@ -131,7 +135,7 @@ def test_gzip_request_is_decoded(sluice_server, proto_modules):
     server = sluice_server()
     with server.channel() as channel:
         stub = health_stub(channel, proto_modules)
-        reply = stub.Check(proto_modules.health_pb2.HealthCheckRequest(service="sluice.v1.Inference" ),
+        reply = stub.Check(proto_modules.health_pb2.HealthCheckRequest(service="grpc.health.v1.Health"),
                            timeout=5, compression=grpc.Compression.Gzip)
         assert reply.status == proto_modules.health_pb2.HealthCheckResponse.SERVING
 

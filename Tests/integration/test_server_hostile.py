@@ -189,3 +189,34 @@ def test_descriptor_exhaustion_does_not_spin(sluice_server, proto_modules):
             sock.close()
     time.sleep(0.5)
     assert_still_serving(server, proto_modules)
+
+
+def test_connection_that_never_completes_the_preface_is_closed(sluice_server, proto_modules, tmp_path):
+    config = tmp_path / "fast.json"
+    config.write_text('{"plaintext": true, "handshakeTimeoutSeconds": 1}')
+    server = sluice_server("--config", config)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(PREFACE[:10])  # half a preface, then silence
+        started = time.monotonic()
+        sock.settimeout(5)
+        try:
+            while sock.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+        assert time.monotonic() - started < 3.5
+    assert_still_serving(server, proto_modules)
+
+
+def test_stalled_request_body_is_ended(sluice_server, tmp_path):
+    from conftest import RawH2
+
+    config = tmp_path / "stall.json"
+    config.write_text('{"plaintext": true, "requestBodyTimeoutSeconds": 1}')
+    server = sluice_server("--config", config)
+    client = RawH2(server.port)
+    stream = client.start_call(HEALTH)  # headers, then no body and no grpc-timeout
+    headers, _, _, ended = client.response(stream, timeout=4)
+    assert ended and headers["grpc-status"] == "4"
+    assert "request body" in headers["grpc-message"]
+    client.close()

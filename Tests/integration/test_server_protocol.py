@@ -91,7 +91,7 @@ def test_gzip_message_and_compressed_flag_without_encoding(sluice_server):
     server = sluice_server()
     client = RawH2(server.port)
     stream = client.start_call(HEALTH, extra=[("grpc-encoding", "gzip")])
-    client.send_message(stream, gzip.compress(b"\x0a\x13sluice.v1.Inference"), compressed=True)
+    client.send_message(stream, gzip.compress(b"\x0a\x15grpc.health.v1.Health"), compressed=True)
     headers, data, trailers, _ = client.response(stream)
     assert trailers.get("grpc-status") == "0", (headers, trailers)
     assert data == grpc_frame(b"\x08\x01")
