@@ -99,10 +99,10 @@ let package = Package(
         .target(name: "TestSupport", path: "Sources/TestSupport", swiftSettings: swiftSettings),
         // ---- Tests -------------------------------------------------------------------------------
         .testTarget(name: "GRPCCoreTests", dependencies: ["GRPCCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "NetCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "HTTP2Tests", dependencies: ["HTTP2", "NetCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "GRPCServerTests",
-            dependencies: ["GRPCServer", "GRPCCore", "HTTP2", "NetCore", "TLS"],
+            dependencies: ["GRPCServer", "GRPCCore", "HTTP2", "NetCore", "TLS", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SluiceProtoTests", dependencies: ["SluiceProto", "TestSupport", "GRPCCore"], swiftSettings: swiftSettings),

@@ -1,6 +1,7 @@
 public import Auth
 import GRPCCore
 import ModelRegistry
+import TrafficRouting
 
 /// Authentication, authorization, rate limits and the audit trail of Inference calls.
 ///
@@ -72,6 +73,34 @@ struct CallRecord {
 }
 
 extension InferenceAPI {
+    /// Ends a synchronous Predict/BatchPredict call: failure statistics (successes were recorded where the
+    /// answer was made), the rollout outcome, and the audit record.
+    func finish(
+        _ rpc: ServiceMetrics.RPCKind, status: RPCError,
+        served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?, record: inout CallRecord,
+        context: CallContext, started: UInt64
+    ) -> UnaryOutcome {
+        let elapsed = monotonicNanos() - started
+        if status.code != .ok {
+            if let served {
+                served.worker.stats.record(latencyNanos: elapsed, failed: true)
+                metrics.record(rpc, model: served.worker.model, version: served.worker.version,
+                               variant: served.assignment?.variantName ?? "", code: status.code.rawValue, nanos: elapsed)
+                if let assignment = served.assignment, let rollouts {
+                    rollouts.record(assignment, outcome: Outcome(ok: false, latencyNs: elapsed))
+                }
+            } else {
+                metrics.record(rpc, model: "", version: 0, variant: "", code: status.code.rawValue, nanos: elapsed)
+            }
+        }
+        if let gate {
+            record.version = served?.worker.version
+            record.variant = served?.assignment?.variantName ?? ""
+            gate.audit(record, context: context, status: status.code, latencyNanos: elapsed)
+        }
+        return status.code == .ok ? .ok : .failure(status)
+    }
+
     /// Admits a call for `model` (throws the denial's status), recording the decision for the audit.
     @inline(__always)
     func admit(_ record: inout CallRecord, model: String, context: CallContext) throws {

@@ -37,27 +37,7 @@ extension InferenceAPI {
         } catch {
             status = RPCError.from(error)
         }
-        let elapsed = monotonicNanos() - started
-        if status.code != .ok {
-            if let served {
-                served.worker.stats.record(latencyNanos: elapsed, failed: true)
-                metrics.record(.batchPredict, model: served.worker.model, version: served.worker.version,
-                               variant: served.assignment?.variantName ?? "", code: status.code.rawValue,
-                               nanos: elapsed)
-                if let assignment = served.assignment, let rollouts {
-                    rollouts.record(assignment, outcome: Outcome(ok: false, latencyNs: elapsed))
-                }
-            } else {
-                metrics.record(.batchPredict, model: "", version: 0, variant: "", code: status.code.rawValue,
-                               nanos: elapsed)
-            }
-        }
-        if let gate {
-            record.version = served?.worker.version
-            record.variant = served?.assignment?.variantName ?? ""
-            gate.audit(record, context: context, status: status.code, latencyNanos: elapsed)
-        }
-        return status.code == .ok ? .ok : .failure(status)
+        return finish(.batchPredict, status: status, served: served, record: &record, context: context, started: started)
     }
 
     /// Scores an admitted, routed batch and encodes the columnar answer.

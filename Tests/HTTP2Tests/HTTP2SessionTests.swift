@@ -1,3 +1,4 @@
+import TestSupport
 import HTTP2
 import NetCore
 import Testing

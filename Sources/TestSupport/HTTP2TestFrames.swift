@@ -1,9 +1,9 @@
 /// Client-side HTTP/2 bytes for tests, built by hand (no library): frames, and header blocks encoded as HPACK
 /// literals without indexing.
-enum HTTP2TestFrames {
-    static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+public enum HTTP2TestFrames {
+    public static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
-    static func frame(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8] = []) -> [UInt8] {
+    public static func frame(type: UInt8, flags: UInt8, stream: UInt32, payload: [UInt8] = []) -> [UInt8] {
         let length = UInt32(payload.count)
         return [
             UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type, flags,
@@ -12,11 +12,11 @@ enum HTTP2TestFrames {
         ] + payload
     }
 
-    static func settings() -> [UInt8] { frame(type: 4, flags: 0, stream: 0) }
-    static func settingsAck() -> [UInt8] { frame(type: 4, flags: 1, stream: 0) }
+    public static func settings() -> [UInt8] { frame(type: 4, flags: 0, stream: 0) }
+    public static func settingsAck() -> [UInt8] { frame(type: 4, flags: 1, stream: 0) }
 
     /// HPACK integer with an N-bit prefix.
-    static func integer(_ value: Int, prefixBits: Int, firstByte: UInt8) -> [UInt8] {
+    public static func integer(_ value: Int, prefixBits: Int, firstByte: UInt8) -> [UInt8] {
         let limit = (1 << prefixBits) - 1
         if value < limit { return [firstByte | UInt8(value)] }
         var out = [firstByte | UInt8(limit)]
@@ -29,7 +29,7 @@ enum HTTP2TestFrames {
         return out
     }
 
-    static func headerBlock(_ fields: [(String, String)]) -> [UInt8] {
+    public static func headerBlock(_ fields: [(String, String)]) -> [UInt8] {
         var out: [UInt8] = []
         for (name, value) in fields {
             out += [0x00]
@@ -39,7 +39,7 @@ enum HTTP2TestFrames {
         return out
     }
 
-    static func requestHeaders(
+    public static func requestHeaders(
         stream: UInt32, path: String, extra: [(String, String)] = [], endStream: Bool = false,
         contentType: String = "application/grpc"
     ) -> [UInt8] {
@@ -51,26 +51,26 @@ enum HTTP2TestFrames {
         return frame(type: 1, flags: 0x4 | (endStream ? 0x1 : 0), stream: stream, payload: headerBlock(fields))
     }
 
-    static func data(stream: UInt32, _ payload: [UInt8], endStream: Bool = true) -> [UInt8] {
+    public static func data(stream: UInt32, _ payload: [UInt8], endStream: Bool = true) -> [UInt8] {
         frame(type: 0, flags: endStream ? 0x1 : 0, stream: stream, payload: payload)
     }
 
-    static func grpcMessage(_ payload: [UInt8], compressed: Bool = false) -> [UInt8] {
+    public static func grpcMessage(_ payload: [UInt8], compressed: Bool = false) -> [UInt8] {
         let n = UInt32(payload.count)
         return [compressed ? 1 : 0, UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)]
             + payload
     }
 
     /// One parsed server frame.
-    struct Frame {
-        let type: UInt8
-        let flags: UInt8
-        let stream: UInt32
-        let payload: [UInt8]
-        var endStream: Bool { flags & 0x1 != 0 }
+    public struct Frame {
+        public let type: UInt8
+        public let flags: UInt8
+        public let stream: UInt32
+        public let payload: [UInt8]
+        public var endStream: Bool { flags & 0x1 != 0 }
     }
 
-    static func parse(_ bytes: [UInt8]) -> [Frame] {
+    public static func parse(_ bytes: [UInt8]) -> [Frame] {
         var frames: [Frame] = []
         var index = 0
         while bytes.count - index >= 9 {
