@@ -236,3 +236,26 @@ struct AuditLogTests {
         }
     }
 }
+
+@Suite("Audit formatting")
+struct AuditFormattingTests {
+    @Test("integers, escapes and timestamps", arguments: [Int64(0), 7, -7, 10, 999, 1_000_000, .max, .min])
+    func integers(_ v: Int64) {
+        var out: [UInt8] = []
+        AuditRecord.appendInt(v, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == String(v))
+    }
+
+    @Test("strings are escaped only when needed; timestamps change with the second")
+    func stringsAndTime() {
+        var out: [UInt8] = []
+        AuditRecord.appendString("plain é", to: &out)
+        AuditRecord.appendString("q\"b\\n\n\u{1}\u{7F}", to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #""plain é""q\"b\\n\n\u0001\u007f""#)
+        var clock = AuditTimestampCache()
+        var t: [UInt8] = []
+        clock.append(1_700_000_000.999, to: &t)
+        clock.append(1_700_000_001.0, to: &t)
+        #expect(String(decoding: t, as: UTF8.self) == "2023-11-14T22:13:20.999Z2023-11-14T22:13:21.000Z")
+    }
+}
