@@ -52,6 +52,9 @@ final class AuditFileWriter: @unchecked Sendable {
             swap(&retry, &buffer)
             retry.removeAll()
         }
+        // A local copy: an inout access to a class property costs a dynamic exclusivity check per record.
+        var clock = self.clock
+        defer { self.clock = clock }
         for (k, r) in batch.enumerated() {
             let start = buffer.count
             r.appendJSONLine(to: &buffer, clock: &clock)

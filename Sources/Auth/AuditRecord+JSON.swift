@@ -5,72 +5,53 @@
 #endif
 
 extension AuditRecord {
-    /// Field prefixes as byte arrays: appending them is a memcpy.
-    private enum Key {
-        static let time = Array(#"{"time":""#.utf8)
-        static let requestID = Array(#"","request_id":"#.utf8)
-        static let principal = Array(#","principal":"#.utf8)
-        static let method = Array(#","auth_method":""#.utf8)
-        static let credentialID = Array(#"","credential_id":"#.utf8)
-        static let peer = Array(#","peer":"#.utf8)
-        static let rpc = Array(#","rpc":"#.utf8)
-        static let model = Array(#","model":"#.utf8)
-        static let selector = Array(#","selector":"#.utf8)
-        static let version = Array(#","version":"#.utf8)
-        static let variant = Array(#","variant":"#.utf8)
-        static let allowed = Array(#","decision":"allowed","reason":"#.utf8)
-        static let denied = Array(#","decision":"denied","reason":"#.utf8)
-        static let status = Array(#","grpc_status":"#.utf8)
-        static let latency = Array(#","latency_us":"#.utf8)
-        static let end = Array("}\n".utf8)
-        static let null = Array("null".utf8)
-        static let jwt = Array("jwt".utf8)
-        static let apiKey = Array("api-key".utf8)
-        static let mtls = Array("mtls".utf8)
-        static let none = Array("none".utf8)
+    /// Appends a literal: a memcpy from the binary's constant data, with no reference counting.
+    @inline(__always)
+    static func appendStatic(_ s: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
 
-        static func method(_ m: AuthMethod) -> [UInt8] {
-            switch m {
-            case .jwt: jwt
-            case .apiKey: apiKey
-            case .mtls: mtls
-            case .none: none
-            }
+    private static func methodName(_ m: AuthMethod) -> StaticString {
+        switch m {
+        case .jwt: "jwt"
+        case .apiKey: "api-key"
+        case .mtls: "mtls"
+        case .none: "none"
         }
     }
 
     /// Appends this record as one JSON line (with the trailing newline) to `out`. Runs on the writer thread;
     /// `clock` caches the date-time prefix of the current second.
     func appendJSONLine(to out: inout [UInt8], clock: inout AuditTimestampCache) {
-        out.append(contentsOf: Key.time)
+        Self.appendStatic(#"{"time":""#, to: &out)
         clock.append(time, to: &out)
-        out.append(contentsOf: Key.requestID)
+        Self.appendStatic(#"","request_id":"#, to: &out)
         Self.appendString(requestID, to: &out)
-        out.append(contentsOf: Key.principal)
+        Self.appendStatic(#","principal":"#, to: &out)
         Self.appendString(principal, to: &out)
-        out.append(contentsOf: Key.method)
-        out.append(contentsOf: Key.method(method))
-        out.append(contentsOf: Key.credentialID)
+        Self.appendStatic(#","auth_method":""#, to: &out)
+        Self.appendStatic(Self.methodName(method), to: &out)
+        Self.appendStatic(#"","credential_id":"#, to: &out)
         Self.appendString(credentialID, to: &out)
-        out.append(contentsOf: Key.peer)
+        Self.appendStatic(#","peer":"#, to: &out)
         Self.appendString(peer, to: &out)
-        out.append(contentsOf: Key.rpc)
+        Self.appendStatic(#","rpc":"#, to: &out)
         Self.appendString(rpc, to: &out)
-        out.append(contentsOf: Key.model)
+        Self.appendStatic(#","model":"#, to: &out)
         Self.appendString(model, to: &out)
-        out.append(contentsOf: Key.selector)
+        Self.appendStatic(#","selector":"#, to: &out)
         Self.appendString(selector, to: &out)
-        out.append(contentsOf: Key.version)
-        if let v = resolvedVersion { Self.appendInt(v, to: &out) } else { out.append(contentsOf: Key.null) }
-        out.append(contentsOf: Key.variant)
+        Self.appendStatic(#","version":"#, to: &out)
+        if let v = resolvedVersion { Self.appendInt(v, to: &out) } else { Self.appendStatic("null", to: &out) }
+        Self.appendStatic(#","variant":"#, to: &out)
         Self.appendString(variant, to: &out)
-        out.append(contentsOf: allowed ? Key.allowed : Key.denied)
+        Self.appendStatic(allowed ? #","decision":"allowed","reason":"# : #","decision":"denied","reason":"#, to: &out)
         Self.appendString(reason, to: &out)
-        out.append(contentsOf: Key.status)
+        Self.appendStatic(#","grpc_status":"#, to: &out)
         Self.appendInt(Int64(grpcStatus), to: &out)
-        out.append(contentsOf: Key.latency)
+        Self.appendStatic(#","latency_us":"#, to: &out)
         Self.appendInt(latencyMicros, to: &out)
-        out.append(contentsOf: Key.end)
+        Self.appendStatic("}\n", to: &out)
     }
 
     /// Appends this record as one JSON line (convenience without a timestamp cache).
