@@ -23,6 +23,9 @@ public final class AuditLog: Sendable {
 
     /// Opens (creating if needed) `path` for appending and starts the writer thread.
     public init(path: String, settings: SecurityConfig.Audit) throws(AuditLogError) {
+        guard settings.queueCapacity >= 1, settings.keep >= 1, settings.maxBytes >= 1 else {
+            throw AuditLogError(description: "audit settings need queueCapacity, keep and maxBytes of at least 1")
+        }
         capacity = settings.queueCapacity
         mode = settings.onFailure
         writer = try AuditFileWriter(path: path, maxBytes: settings.maxBytes, keep: settings.keep)
