@@ -38,24 +38,31 @@ public final class AuditLog: Sendable {
             || (!failed.load(ordering: .relaxed) && pending.load(ordering: .relaxed) < capacity)
     }
 
-    /// Records dropped in fail-open mode (queue full or write failure). Expose as a metric.
+    /// Records not written: dropped in fail-open mode (queue full, write failure), refused in fail-closed mode
+    /// (queue full, sink failing), or offered after shutdown. Expose as a metric.
     public var droppedRecords: UInt64 { dropped.load(ordering: .relaxed) }
     /// Records written to the file.
     public var writtenRecords: UInt64 { written.load(ordering: .relaxed) }
     /// True while the last write failed.
     public var sinkFailed: Bool { failed.load(ordering: .relaxed) }
 
-    /// Enqueues a record. Returns false when it was not queued: dropped (fail-open, counted) or refused
-    /// (fail-closed: the caller should answer UNAVAILABLE if it still can).
+    /// Enqueues a record. Returns false when it was not queued: the queue is full, the log is shut down, or
+    /// (fail-closed) the sink is failing — then the call should be refused with UNAVAILABLE if it still can be.
+    /// Records not queued are counted in `droppedRecords`. (Refusing while the sink fails keeps memory bounded:
+    /// during an outage the refused calls' own records are not piled up behind the unwritten ones.)
     @discardableResult
     public func record(_ r: AuditRecord) -> Bool {
+        if mode == .failClosed && failed.load(ordering: .relaxed) {
+            dropped.add(1, ordering: .relaxed)
+            return false
+        }
         let ok = queue.withLock { q -> Bool in
             guard !q.stopping, q.records.count < capacity else { return false }
             q.records.append(r)
             pending.store(q.records.count, ordering: .relaxed)
             return true
         }
-        if !ok && mode == .failOpen { dropped.add(1, ordering: .relaxed) }
+        if !ok { dropped.add(1, ordering: .relaxed) }
         return ok
     }
 

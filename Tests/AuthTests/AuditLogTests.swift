@@ -206,6 +206,14 @@ struct AuditLogTests {
         }
         #expect(d.code == .unavailable && d.code.grpcStatus == 14)
         #expect(log.droppedRecords == 0)
+        // While failing, new records are refused (and counted) instead of piling up behind the unwritten one.
+        #expect(
+            !log.record(
+                AuditRecord(
+                    time: 0, requestID: "y", principal: "", method: .none, credentialID: "", peer: "",
+                    rpc: "Predict", model: "", selector: "", resolvedVersion: nil, variant: "", allowed: false,
+                    reason: "unavailable", grpcStatus: 14, latencyMicros: 0)))
+        #expect(log.droppedRecords == 1)
         log.shutdown()
     }
 
