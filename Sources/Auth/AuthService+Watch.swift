@@ -30,9 +30,11 @@ extension AuthService {
     ) {
         guard configPath != nil, watcher.withLock({ $0 == nil }) else { return }
         let stop = WatchToken()
+        // The baseline is taken now, not on the new thread, so an edit right after this call is not missed.
+        let baseline = watchedFiles.map(Self.fingerprint)
         watcher.withLock { $0 = stop }
         BackgroundThread.start(name: "sluice-auth-watch") { [weak self] in
-            var last: [String] = self.map { $0.watchedFiles.map(Self.fingerprint) } ?? []
+            var last = baseline
             while !stop.stopped.load(ordering: .acquiring) {
                 usleep(UInt32(max(0.05, interval) * 1_000_000))
                 guard let self else { return }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Starts Auth's background threads (audit writer, file watcher) with every signal blocked, so a SIGTERM or
 /// SIGHUP meant for the server's signal handling is never delivered to (and never kills the process through)

@@ -111,11 +111,27 @@ enum Crypto {
                             OSSL_PARAM_construct_octet_string(pk, p.baseAddress, p.count),
                             OSSL_PARAM_construct_end(),
                         ]
-                        return fromData(type: "EC", &params)
+                        guard let key = fromData(type: "EC", &params) else { return nil }
+                        // OpenSSL 3.0 already refuses off-curve points on import (tested); the explicit check keeps
+                        // that guarantee if a provider does not.
+                        guard isValidPublicKey(key) else {
+                            EVP_PKEY_free(key)
+                            return nil
+                        }
+                        return key
                     }
                 }
             }
         }
+    }
+
+    private static func isValidPublicKey(_ key: OpaquePointer) -> Bool {
+        guard let ctx = EVP_PKEY_CTX_new_from_pkey(nil, key, nil) else { return false }
+        defer {
+            EVP_PKEY_CTX_free(ctx)
+            ERR_clear_error()
+        }
+        return EVP_PKEY_public_check(ctx) == 1
     }
 
     static func ed25519PublicKey(_ x: [UInt8]) -> OpaquePointer? {

@@ -14,14 +14,12 @@ final class PrincipalCache: Sendable {
 
         init(_ text: String) {
             self.text = text
-            var h: UInt64 = 14_695_981_039_346_656_037
-            var n = 0
-            for b in text.utf8.reversed() {
-                h = (h ^ UInt64(b)) &* 1_099_511_628_211
-                n += 1
-                if n == 32 { break }
+            var text = text
+            tail = text.withUTF8 { bytes in
+                var h: UInt64 = 14_695_981_039_346_656_037
+                for b in bytes[max(0, bytes.count - 32)...] { h = (h ^ UInt64(b)) &* 1_099_511_628_211 }
+                return h ^ UInt64(bytes.count)
             }
-            tail = h ^ UInt64(text.utf8.count)
         }
 
         static func == (a: Key, b: Key) -> Bool { a.tail == b.tail && a.text == b.text }

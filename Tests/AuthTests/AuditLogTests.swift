@@ -206,6 +206,14 @@ struct AuditLogTests {
         }
         #expect(d.code == .unavailable && d.code.grpcStatus == 14)
         #expect(log.droppedRecords == 0)
+        // While failing, new records are refused (and counted) instead of piling up behind the unwritten one.
+        #expect(
+            !log.record(
+                AuditRecord(
+                    time: 0, requestID: "y", principal: "", method: .none, credentialID: "", peer: "",
+                    rpc: "Predict", model: "", selector: "", resolvedVersion: nil, variant: "", allowed: false,
+                    reason: "unavailable", grpcStatus: 14, latencyMicros: 0)))
+        #expect(log.droppedRecords == 1)
         log.shutdown()
     }
 
@@ -234,5 +242,28 @@ struct AuditLogTests {
         #expect(throws: AuditLogError.self) {
             _ = try AuditLog(path: "/nonexistent-dir/audit.log", settings: .init())
         }
+    }
+}
+
+@Suite("Audit formatting")
+struct AuditFormattingTests {
+    @Test("integers, escapes and timestamps", arguments: [Int64(0), 7, -7, 10, 999, 1_000_000, .max, .min])
+    func integers(_ v: Int64) {
+        var out: [UInt8] = []
+        AuditRecord.appendInt(v, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == String(v))
+    }
+
+    @Test("strings are escaped only when needed; timestamps change with the second")
+    func stringsAndTime() {
+        var out: [UInt8] = []
+        AuditRecord.appendString("plain é", to: &out)
+        AuditRecord.appendString("q\"b\\n\n\u{1}\u{7F}", to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #""plain é""q\"b\\n\n\u0001\u007f""#)
+        var clock = AuditTimestampCache()
+        var t: [UInt8] = []
+        clock.append(1_700_000_000.999, to: &t)
+        clock.append(1_700_000_001.0, to: &t)
+        #expect(String(decoding: t, as: UTF8.self) == "2023-11-14T22:13:20.999Z2023-11-14T22:13:21.000Z")
     }
 }

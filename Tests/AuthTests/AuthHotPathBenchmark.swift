@@ -62,6 +62,16 @@ struct AuthHotPathBenchmark {
                     grpcStatus: 0, latencyMicros: 10))
         }
         audit.flush()
+        let sample = AuditRecord(
+            request: jwtReq, decision: s.authorize(jwtReq), startTime: AuditRecord.now(), requestID: "req-0123456789",
+            selector: "production", resolvedVersion: 7, variant: "canary", grpcStatus: 0, latencyMicros: 412)
+        final class Sink: @unchecked Sendable { var buffer: [UInt8] = []; var clock = AuditTimestampCache() }
+        let sink = Sink()
+        sink.buffer.reserveCapacity(1 << 20)
+        measure("audit JSON formatting only (writer thread work)") {
+            if sink.buffer.count > (1 << 20) - 1024 { sink.buffer.removeAll(keepingCapacity: true) }
+            sample.appendJSONLine(to: &sink.buffer, clock: &sink.clock)
+        }
         let insecure = AuthService.insecure()
         measure("authorize, --insecure-no-auth (reference)") { _ = insecure.authorize(jwtReq) }
 

@@ -324,5 +324,13 @@ struct JWTVerifierTests {
             contents: Data(#"{"keys":[{"kty":"RSA","kid":"a","n":"AQAB","e":"AQAB"}]}"#.utf8))
         #expect(load(#""jwksFile": "noalg.json""#)?.contains("missing \"alg\"") == true)
         #expect(load("\"leewaySeconds\": 30")?.contains("needs \"jwksFile\" or \"keys\"") == true)
+        // An EC point that is not on P-256.
+        let offCurve = Base64URL.encode([UInt8](repeating: 1, count: 32))
+        _ = FileManager.default.createFile(
+            atPath: "\(dir)/offcurve.json",
+            contents: Data(
+                #"{"keys":[{"kty":"EC","kid":"e","alg":"ES256","crv":"P-256","x":"\#(offCurve)","y":"\#(offCurve)"}]}"#
+                    .utf8))
+        #expect(load(#""jwksFile": "offcurve.json""#)?.contains("invalid EC point") == true)
     }
 }

@@ -422,7 +422,7 @@ def emit_tokens(d: Path):
     (Tests/AuthTests/PyJWTInteropTests.swift): `python Tests/integration/test_auth.py DIR`."""
     d.mkdir(parents=True, exist_ok=True)
     k = Keys(d)
-    config = {"jwt": {"issuer": ISSUER, "audience": AUDIENCE, "jwksFile": "jwks.json",
+    config = {"jwt": {"issuer": ISSUER, "audience": AUDIENCE, "jwksFile": "jwks.json", "maxTokenBytes": 4096,
                       "keys": [{"kid": "rsa-1", "alg": "RS256", "file": "rsa.pub"},
                                {"kid": "hs-1", "alg": "HS256", "file": "hs.key"}]}}
     (d / "security.json").write_text(json.dumps(config))
