@@ -19,7 +19,20 @@ extension AuthService {
     static func fingerprint(_ path: String) -> String {
         var st = stat()
         guard stat(path, &st) == 0 else { return "missing" }
-        return "\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)"
+        // Metadata alone can miss an edit: timestamps are as coarse as the kernel tick, and a replaced file
+        // may get its predecessor's inode number and the same size. Configuration files are small, so the
+        // content is hashed too (FNV-1a).
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        if st.st_size <= 4 << 20, let file = fopen(path, "rb") {
+            defer { fclose(file) }
+            var buffer = [UInt8](repeating: 0, count: 8192)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+                if n <= 0 { break }
+                for byte in buffer[0..<n] { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            }
+        }
+        return "\(st.st_ino):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec):\(hash)"
     }
 
     /// Reloads whenever one of `watchedFiles` changes (polled every `interval` seconds on a background thread),
