@@ -155,7 +155,7 @@ struct AuditLogTests {
                 time: 0, requestID: "x", principal: "", method: .none, credentialID: "", peer: "", rpc: "Health",
                 model: "", selector: "", resolvedVersion: nil, variant: "", allowed: true, reason: "", grpcStatus: 0,
                 latencyMicros: 0))
-        let deadline = Date().addingTimeInterval(1.0)
+        let deadline = Date().addingTimeInterval(3.0)
         while lines(path).isEmpty && Date() < deadline { usleep(10_000) }
         #expect(lines(path).count == 1)
     }
@@ -197,7 +197,7 @@ struct AuditLogTests {
                 time: 0, requestID: "x", principal: "", method: .none, credentialID: "", peer: "", rpc: "Predict",
                 model: "", selector: "", resolvedVersion: nil, variant: "", allowed: true, reason: "", grpcStatus: 0,
                 latencyMicros: 0))
-        let deadline = Date().addingTimeInterval(2)
+        let deadline = Date().addingTimeInterval(6)
         while !log.sinkFailed && Date() < deadline { usleep(5000) }
         #expect(log.sinkFailed)
         guard case .denied(let d) = s.authorize(AuthRequest(rpc: .predict, model: "m")) else {
@@ -230,7 +230,7 @@ struct AuditLogTests {
                     grpcStatus: 0,
                     latencyMicros: 0))
         }
-        let deadline = Date().addingTimeInterval(2)
+        let deadline = Date().addingTimeInterval(6)
         while log.droppedRecords < 5 && Date() < deadline { usleep(5000) }
         #expect(log.droppedRecords == 5)
         #expect(s.authorize(AuthRequest(rpc: .predict, model: "m")).principal != nil)
