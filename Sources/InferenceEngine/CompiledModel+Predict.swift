@@ -49,6 +49,10 @@ extension CompiledModel {
         result.confidences.removeAll(keepingCapacity: true)
         if rows == 0 { return }
         let nf = b.numericCount
+        if let fused = b.fusedTree {
+            fused.run(rows: rows, numeric: numeric, stride: nf, context: context, labelsString: !b.labelsString.isEmpty, result: result)
+            return
+        }
         for feed in b.feeds {
             let slot = context.slots[feed.slot]
             if feed.rank1 { slot.setShape(rows) } else { slot.setShape(rows, feed.columns) }
@@ -98,7 +102,9 @@ extension CompiledModel {
                 throw EngineError(.evaluation, "score output has \(slot.count) values for \(rows) rows × \(b.scoreColumns) columns")
             }
             switch slot.kind {
-            case .double: for v in slot.d { result.scores.append(Float(v)) }
+            case .double:
+                let d = slot.d
+                for v in d { result.scores.append(Float(v)) }
             default: result.scores.append(contentsOf: slot.f)
             }
         }
@@ -107,38 +113,45 @@ extension CompiledModel {
         guard labelSlot.count == rows else {
             throw EngineError(.evaluation, "label output has \(labelSlot.count) values for \(rows) rows")
         }
-        if labelSlot.kind == .string {
-            for r in 0..<rows {
-                let idx: Int
-                if labelSlot.hasLabelIndex && labelSlot.labelIndex.count == rows && !b.labelsString.isEmpty {
-                    idx = Int(labelSlot.labelIndex[r])
+        result.labels.append(contentsOf: repeatElement(0, count: rows))
+        result.labelIndices.append(contentsOf: repeatElement(-1, count: rows))
+        result.confidences.append(contentsOf: repeatElement(1, count: rows))
+        let c = b.scoreColumns
+        let scores = result.scores
+        result.labels.withUnsafeMutableBufferPointer { labels in
+            result.labelIndices.withUnsafeMutableBufferPointer { indices in
+                if labelSlot.kind == .string {
+                    let useIndex = labelSlot.hasLabelIndex && labelSlot.labelIndex.count == rows && !b.labelsString.isEmpty
+                    let li = labelSlot.labelIndex, ls = labelSlot.s
+                    for r in 0..<rows {
+                        let idx = useIndex ? Int(li[r]) : (b.stringIndex[ls[r]] ?? -1)
+                        labels[r] = Int64(idx)
+                        indices[r] = Int32(idx)
+                    }
                 } else {
-                    idx = b.stringIndex[labelSlot.s[r]] ?? -1
+                    let li = labelSlot.i
+                    let classes = b.labelsInt
+                    for r in 0..<rows {
+                        let v = li[r]
+                        labels[r] = v
+                        var idx: Int32 = -1
+                        for k in 0..<classes.count where classes[k] == v {
+                            idx = Int32(k)
+                            break
+                        }
+                        indices[r] = idx
+                    }
                 }
-                result.labels.append(Int64(idx))
-                result.labelIndices.append(Int32(idx))
-            }
-        } else {
-            for r in 0..<rows {
-                let v = labelSlot.i[r]
-                result.labels.append(v)
-                var idx: Int32 = -1
-                for (k, l) in b.labelsInt.enumerated() where l == v {
-                    idx = Int32(k)
-                    break
-                }
-                result.labelIndices.append(idx)
             }
         }
-        let c = b.scoreColumns
         if c > 0 {
-            for r in 0..<rows {
-                var m = result.scores[r * c]
-                for k in 1..<max(c, 1) where result.scores[r * c + k] > m { m = result.scores[r * c + k] }
-                result.confidences.append(m)
+            result.confidences.withUnsafeMutableBufferPointer { conf in
+                for r in 0..<rows {
+                    var m = scores[r * c]
+                    for k in 1..<max(c, 1) where scores[r * c + k] > m { m = scores[r * c + k] }
+                    conf[r] = m
+                }
             }
-        } else {
-            result.confidences.append(contentsOf: repeatElement(1, count: rows))
         }
     }
 

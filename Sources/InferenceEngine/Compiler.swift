@@ -106,6 +106,12 @@ struct Compiler {
             if output.type == .unknown { typeName = t.kind == .mapSequence ? "seq(map)" : "tensor(\(t.onnxType?.description ?? t.kind.description))" }
             sigOutputs.append(.init(name: output.name, type: typeName, elementType: t.kind == .mapSequence ? nil : elem, shape: t.shape))
         }
+        var consumers: [Int: Int] = [:]
+        for node in graph.nodes { for name in node.inputs where !name.isEmpty { if let s = slotOf[name] { consumers[s, default: 0] += 1 } } }
+        // MatMul float weights only: the fused kernel assumes a float input (checked by MatMul's builder).
+        Fusion.fuseDense(&plan, consumers: consumers, protected: Set(outputSlots), constants: constantOf.filter {
+            types[$0.key]?.kind == .float
+        })
         let binder = PredictBinder(
             model: model, types: types, plan: plan, producerOf: producerOf, kernelInputs: kernelInputs,
             constantOf: constantOf, inputSlots: inputSlots, sigInputs: sigInputs, outputSlots: outputSlots,

@@ -24,6 +24,8 @@ struct PredictBinding: Sendable {
     var stringIndex: [String: Int]
     var numericCount: Int
     var stringCount: Int
+    /// Set when the serving plan is a single tree-ensemble classifier over float features (fused fast path).
+    var fusedTree: FusedTreePlan?
 }
 
 /// Works out the signature, the feature layout and the pruned plan for `predict`.
@@ -179,7 +181,9 @@ struct PredictBinder {
         let binding = PredictBinding(
             feeds: feeds, unusableReason: unusable, task: task, labelSlot: labelIdx.map { outputSlots[$0] },
             scoreSlot: scoreSlot, scoreColumns: scoreColumns, labelsInt: labelsInt, labelsString: labelsString,
-            stringIndex: stringIndex, numericCount: numeric, stringCount: strings)
+            stringIndex: stringIndex, numericCount: numeric, stringCount: strings,
+            fusedTree: FusedTreePlan.detect(
+                plan: predictPlan, feeds: feeds, labelSlot: labelIdx.map { outputSlots[$0] }, scoreSlot: scoreSlot))
         return (signature, binding, predictPlan)
     }
 }

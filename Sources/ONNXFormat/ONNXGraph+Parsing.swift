@@ -43,7 +43,7 @@ extension ONNXGraph {
 
     /// Orders nodes so every input is produced first (Kahn's algorithm, stable for already sorted graphs).
     /// Throws naming the node whose input is never produced, or a node on a cycle.
-    static func topologicalOrder(nodes: [ONNXNode], available: Set<String>) throws(ONNXFormatError) -> [ONNXNode] {
+    public static func topologicalOrder(nodes: [ONNXNode], available: Set<String>) throws(ONNXFormatError) -> [ONNXNode] {
         var producer: [String: Int] = [:]
         for (i, node) in nodes.enumerated() {
             for output in node.outputs where !output.isEmpty {

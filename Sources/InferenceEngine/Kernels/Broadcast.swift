@@ -67,46 +67,89 @@ enum Broadcast {
     }
 
     /// Binary op over two buffers with broadcasting; fast paths for equal shapes, a scalar, and a trailing
-    /// vector (row broadcast).
+    /// vector (row broadcast). `out` is resized in place (no allocation once it has the capacity).
     @inline(__always)
     static func binary<T, R>(
         _ a: [T], _ ashape: [Int], _ b: [T], _ bshape: [Int], out: inout [R], outShape: [Int], _ op: (T, T) -> R
     ) {
-        let n = outShape.reduce(1, *)
-        out.removeAll(keepingCapacity: true)
-        out.reserveCapacity(n)
-        if a.count == n && b.count == n && ashape == bshape {
-            for k in 0..<n { out.append(op(a[k], b[k])) }
-        } else if b.count == 1 && a.count == n {
-            let y = b[0]
-            for k in 0..<n { out.append(op(a[k], y)) }
-        } else if a.count == 1 && b.count == n {
-            let x = a[0]
-            for k in 0..<n { out.append(op(x, b[k])) }
-        } else if a.count == n && b.count > 0 && n % b.count == 0 && isTrailing(bshape, of: outShape) {
-            let m = b.count
+        var n = 1
+        for d in outShape { n &*= d }
+        if a.isEmpty || b.isEmpty || n == 0 {
+            out.removeAll(keepingCapacity: true)
+            return
+        }
+        if out.count > n { out.removeLast(out.count - n) } else if out.count < n {
+            out.reserveCapacity(n)
+            let fill = a.count == 0 ? nil : Optional(op(a[0], b[0]))
+            out.append(contentsOf: repeatElement(fill!, count: n - out.count))
+        }
+        let general = !(a.count == n && b.count == n && ashape == bshape) && !(b.count == 1 && a.count == n)
+            && !(a.count == 1 && b.count == n)
+            && !(a.count == n && n % b.count == 0 && isTrailing(bshape, of: outShape))
+            && !(b.count == n && n % a.count == 0 && isTrailing(ashape, of: outShape))
+        if general {
             var k = 0
-            while k < n {
-                for j in 0..<m { out.append(op(a[k + j], b[j])) }
-                k += m
+            out.withUnsafeMutableBufferPointer { o in
+                forEach(out: outShape, a: ashape, b: bshape) { _, ia, ib in
+                    o[k] = op(a[ia], b[ib])
+                    k += 1
+                }
             }
-        } else if b.count == n && a.count > 0 && n % a.count == 0 && isTrailing(ashape, of: outShape) {
-            let m = a.count
-            var k = 0
-            while k < n {
-                for j in 0..<m { out.append(op(a[j], b[k + j])) }
-                k += m
+            return
+        }
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                out.withUnsafeMutableBufferPointer { po in
+                    let x = pa.baseAddress!, y = pb.baseAddress!, o = po.baseAddress!
+                    if pa.count == n && pb.count == n {
+                        for k in 0..<n { o[k] = op(x[k], y[k]) }
+                    } else if pb.count == 1 && pa.count == n {
+                        let v = y[0]
+                        for k in 0..<n { o[k] = op(x[k], v) }
+                    } else if pa.count == 1 && pb.count == n {
+                        let v = x[0]
+                        for k in 0..<n { o[k] = op(v, y[k]) }
+                    } else if pa.count == n {
+                        let m = pb.count
+                        var k = 0
+                        while k < n {
+                            for j in 0..<m { o[k + j] = op(x[k + j], y[j]) }
+                            k += m
+                        }
+                    } else {
+                        let m = pa.count
+                        var k = 0
+                        while k < n {
+                            for j in 0..<m { o[k + j] = op(x[j], y[k + j]) }
+                            k += m
+                        }
+                    }
+                }
             }
-        } else {
-            forEach(out: outShape, a: ashape, b: bshape) { _, ia, ib in out.append(op(a[ia], b[ib])) }
         }
     }
 
     /// True when `shape` (leading 1s ignored) equals the trailing dimensions of `outShape`.
     static func isTrailing(_ shape: [Int], of outShape: [Int]) -> Bool {
-        var s = shape[...]
-        while let f = s.first, f == 1, s.count > 1 { s = s.dropFirst() }
-        guard s.count <= outShape.count else { return false }
-        return Array(s) == Array(outShape.suffix(s.count))
+        var start = 0
+        while start < shape.count - 1 && shape[start] == 1 { start += 1 }
+        let len = shape.count - start
+        guard len <= outShape.count else { return false }
+        let base = outShape.count - len
+        for k in 0..<len where shape[start + k] != outShape[base + k] { return false }
+        return true
+    }
+
+    /// Writes the broadcast shape of `a` and `b` into `out` (no allocation once `out` has the capacity).
+    /// Returns false when the shapes are incompatible.
+    static func shape(into out: inout [Int], _ a: [Int], _ b: [Int]) -> Bool {
+        let rank = max(a.count, b.count)
+        out.removeAll(keepingCapacity: true)
+        for k in 0..<rank {
+            let da = k < rank - a.count ? 1 : a[k - (rank - a.count)]
+            let db = k < rank - b.count ? 1 : b[k - (rank - b.count)]
+            if da == db || db == 1 { out.append(da) } else if da == 1 { out.append(db) } else { return false }
+        }
+        return true
     }
 }

@@ -28,10 +28,10 @@ struct BinaryArithmeticKernel: Kernel {
 
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
-        guard let shape = Broadcast.shape(x.shape, y.shape) else {
+        guard Broadcast.shape(into: &o.shape, x.shape, y.shape) else {
             throw EngineError.eval(name, "shapes \(x.shape) and \(y.shape) cannot be broadcast")
         }
-        o.setShape(shape)
+        let shape = o.shape
         switch x.kind {
         case .float:
             switch op {
@@ -81,10 +81,10 @@ struct CompareKernel: Kernel {
 
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
-        guard let shape = Broadcast.shape(x.shape, y.shape) else {
+        guard Broadcast.shape(into: &o.shape, x.shape, y.shape) else {
             throw EngineError.eval(name, "shapes \(x.shape) and \(y.shape) cannot be broadcast")
         }
-        o.setShape(shape)
+        let shape = o.shape
         let op = self.op
         switch x.kind {
         case .float:
@@ -130,42 +130,21 @@ struct WhereKernel: Kernel {
         }
         o.kind = x.kind
         o.setShape(shape)
-        // Broadcast the condition and X to the output, then pick from Y.
+        // Broadcast the condition, X and Y to the output shape, then select.
         var cond: [Int64] = []
         Broadcast.binary(cs.i, cs.shape, [Int64(0)], [1], out: &cond, outShape: shape) { p, _ in p }
+        func select<T>(_ xs: [T], _ ys: [T], _ zero: T, _ out: inout [T]) {
+            var bx: [T] = [], by: [T] = []
+            Broadcast.binary(xs, x.shape, [zero], [1], out: &bx, outShape: shape) { p, _ in p }
+            Broadcast.binary(ys, y.shape, [zero], [1], out: &by, outShape: shape) { p, _ in p }
+            out.removeAll(keepingCapacity: true)
+            for k in 0..<cond.count { out.append(cond[k] != 0 ? bx[k] : by[k]) }
+        }
         switch x.kind {
-        case .float:
-            var xs: [Float] = []
-            Broadcast.binary(x.f, x.shape, [Float(0)], [1], out: &xs, outShape: shape) { p, _ in p }
-            var k = 0
-            Broadcast.binary(xs, shape, y.f, y.shape, out: &o.f, outShape: shape) { p, q in
-                defer { k += 1 }
-                return cond[k] != 0 ? p : q
-            }
-        case .double:
-            var xs: [Double] = []
-            Broadcast.binary(x.d, x.shape, [Double(0)], [1], out: &xs, outShape: shape) { p, _ in p }
-            var k = 0
-            Broadcast.binary(xs, shape, y.d, y.shape, out: &o.d, outShape: shape) { p, q in
-                defer { k += 1 }
-                return cond[k] != 0 ? p : q
-            }
-        case .string:
-            var xs: [String] = []
-            Broadcast.binary(x.s, x.shape, [""], [1], out: &xs, outShape: shape) { p, _ in p }
-            var k = 0
-            Broadcast.binary(xs, shape, y.s, y.shape, out: &o.s, outShape: shape) { p, q in
-                defer { k += 1 }
-                return cond[k] != 0 ? p : q
-            }
-        default:
-            var xs: [Int64] = []
-            Broadcast.binary(x.i, x.shape, [Int64(0)], [1], out: &xs, outShape: shape) { p, _ in p }
-            var k = 0
-            Broadcast.binary(xs, shape, y.i, y.shape, out: &o.i, outShape: shape) { p, q in
-                defer { k += 1 }
-                return cond[k] != 0 ? p : q
-            }
+        case .float: select(x.f, y.f, 0, &o.f)
+        case .double: select(x.d, y.d, 0, &o.d)
+        case .string: select(x.s, y.s, "", &o.s)
+        default: select(x.i, y.i, 0, &o.i)
         }
     }
 }
@@ -220,17 +199,24 @@ struct UnaryKernel: Kernel {
         }
         switch i.kind {
         case .float:
-            o.f.removeAll(keepingCapacity: true)
-            switch op {
-            case .relu: for v in i.f { o.f.append(Swift.max(v, 0)) }
-            case .sigmoid:
-                for v in i.f { o.f.append(UnaryKernel.sigmoid(v)) }
-            case .tanh: for v in i.f { o.f.append(tanhf(v)) }
-            case .abs: for v in i.f { o.f.append(Swift.abs(v)) }
-            case .exp: for v in i.f { o.f.append(expf(v)) }
-            case .log: for v in i.f { o.f.append(logf(v)) }
-            case .sqrt: for v in i.f { o.f.append(v.squareRoot()) }
-            case .clip: for v in i.f { o.f.append(v.isNaN ? v : Swift.min(Swift.max(v, lo), hi)) }
+            let n = i.f.count
+            o.resizeF(n)
+            let op = self.op
+            i.f.withUnsafeBufferPointer { src in
+                o.f.withUnsafeMutableBufferPointer { dst in
+                    guard n > 0 else { return }
+                    let x = src.baseAddress!, y = dst.baseAddress!
+                    switch op {
+                    case .relu: for k in 0..<n { y[k] = Swift.max(x[k], 0) }
+                    case .sigmoid: for k in 0..<n { y[k] = UnaryKernel.sigmoid(x[k]) }
+                    case .tanh: for k in 0..<n { y[k] = tanhf(x[k]) }
+                    case .abs: for k in 0..<n { y[k] = Swift.abs(x[k]) }
+                    case .exp: for k in 0..<n { y[k] = expf(x[k]) }
+                    case .log: for k in 0..<n { y[k] = logf(x[k]) }
+                    case .sqrt: for k in 0..<n { y[k] = x[k].squareRoot() }
+                    case .clip: for k in 0..<n { y[k] = x[k].isNaN ? x[k] : Swift.min(Swift.max(x[k], lo), hi) }
+                    }
+                }
             }
         case .double:
             o.d.removeAll(keepingCapacity: true)

@@ -57,14 +57,14 @@ struct MatMulKernel: Kernel {
             gemm(x.f, y.f, &o.f, n: n, k: k, m: m)
         } else {
             o.resizeD(n * m)
-            gemm(x.d, y.d, &o.d, n: n, k: k, m: m)
+            gemmScalar(x.d, y.d, &o.d, n: n, k: k, m: m)
         }
     }
 }
 
-/// out[n×m] = A[n×k] · B[k×m], row-major, accumulating in T (row × broadcast of B rows: vectorises well).
+/// out[n×m] = A[n×k] · B[k×m], row-major, accumulating in T over k in order (row × broadcast of B rows).
 @inline(__always)
-func gemm<T: FloatingPoint>(_ a: [T], _ b: [T], _ out: inout [T], n: Int, k: Int, m: Int) {
+func gemmScalar<T: FloatingPoint>(_ a: [T], _ b: [T], _ out: inout [T], n: Int, k: Int, m: Int) {
     a.withUnsafeBufferPointer { pa in
         b.withUnsafeBufferPointer { pb in
             out.withUnsafeMutableBufferPointer { po in
@@ -76,6 +76,96 @@ func gemm<T: FloatingPoint>(_ a: [T], _ b: [T], _ out: inout [T], n: Int, k: Int
                         let brow = pb.baseAddress! + t * m
                         for j in 0..<m { orow[j] += av * brow[j] }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Float specialisation: eight output columns at a time in SIMD registers, four rows at once so the four
+/// accumulation chains overlap. The sum over k runs in the same order with the same (unfused) multiply and add as
+/// the scalar loop, so results are identical.
+func gemm(_ a: [Float], _ b: [Float], _ out: inout [Float], n: Int, k: Int, m: Int) {
+    if m == 1 {
+        gemmColumn(a, b, &out, n: n, k: k)
+        return
+    }
+    guard m % 8 == 0, m > 0 else {
+        gemmScalar(a, b, &out, n: n, k: k, m: m)
+        return
+    }
+    a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            out.withUnsafeMutableBufferPointer { po in
+                let A = pa.baseAddress!, B = UnsafeRawPointer(pb.baseAddress!), O = UnsafeMutableRawPointer(po.baseAddress!)
+                var r = 0
+                while r + 4 <= n {
+                    var j = 0
+                    while j < m {
+                        var c0 = SIMD8<Float>(repeating: 0), c1 = c0, c2 = c0, c3 = c0
+                        let a0 = A + r &* k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k
+                        for t in 0..<k {
+                            let bv = B.loadUnaligned(fromByteOffset: (t &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                            c0 = c0 + SIMD8<Float>(repeating: a0[t]) * bv
+                            c1 = c1 + SIMD8<Float>(repeating: a1[t]) * bv
+                            c2 = c2 + SIMD8<Float>(repeating: a2[t]) * bv
+                            c3 = c3 + SIMD8<Float>(repeating: a3[t]) * bv
+                        }
+                        O.storeBytes(of: c0, toByteOffset: (r &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                        O.storeBytes(of: c1, toByteOffset: ((r &+ 1) &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                        O.storeBytes(of: c2, toByteOffset: ((r &+ 2) &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                        O.storeBytes(of: c3, toByteOffset: ((r &+ 3) &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                        j += 8
+                    }
+                    r += 4
+                }
+                while r < n {
+                    var j = 0
+                    while j < m {
+                        var acc = SIMD8<Float>(repeating: 0)
+                        let ar = A + r &* k
+                        for t in 0..<k {
+                            let bv = B.loadUnaligned(fromByteOffset: (t &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                            acc = acc + SIMD8<Float>(repeating: ar[t]) * bv
+                        }
+                        O.storeBytes(of: acc, toByteOffset: (r &* m &+ j) &* 4, as: SIMD8<Float>.self)
+                        j += 8
+                    }
+                    r += 1
+                }
+            }
+        }
+    }
+}
+
+/// One output column: a dot product per row, accumulated in registers (same order as the scalar loop).
+func gemmColumn(_ a: [Float], _ b: [Float], _ out: inout [Float], n: Int, k: Int) {
+    a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            out.withUnsafeMutableBufferPointer { po in
+                let A = pa.baseAddress!, B = pb.baseAddress!, O = po.baseAddress!
+                var r = 0
+                while r + 4 <= n {
+                    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+                    let a0 = A + r &* k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k
+                    for t in 0..<k {
+                        let w = B[t]
+                        s0 += a0[t] * w
+                        s1 += a1[t] * w
+                        s2 += a2[t] * w
+                        s3 += a3[t] * w
+                    }
+                    O[r] = s0
+                    O[r + 1] = s1
+                    O[r + 2] = s2
+                    O[r + 3] = s3
+                    r += 4
+                }
+                while r < n {
+                    var s: Float = 0
+                    for t in 0..<k { s += A[r &* k &+ t] * B[t] }
+                    O[r] = s
+                    r += 1
                 }
             }
         }
@@ -238,9 +328,12 @@ struct LinearClassifierKernel: Kernel {
             lo.resizeI(n)
         }
         let input = converted ? ctx.scratch : xs.f
+        ctx.scratchI.removeAll(keepingCapacity: true)
+        if useStrings { lo.resizeI(0) }
         input.withUnsafeBufferPointer { xp in
             coefficients.withUnsafeBufferPointer { cp in
                 so.f.withUnsafeMutableBufferPointer { sp in
+                lo.i.withUnsafeMutableBufferPointer { lp in
                     for r in 0..<n {
                         let row = xp.baseAddress! + r * f
                         let out = sp.baseAddress! + r * cols
@@ -262,13 +355,9 @@ struct LinearClassifierKernel: Kernel {
                             }
                         }
                         if useStrings {
-                            let labels = labelsString
-                            lo.s[r] = classCount == 1
-                                ? (labels.count == 2 ? labels[labelIdx] : (labelIdx == 1 ? "1" : "0"))
-                                : labels[labelIdx]
-                            lo.labelIndex.append(Int32(labelIdx))
+                            ctx.scratchI.append(Int32(labelIdx))
                         } else {
-                            lo.i[r] = classCount == 1
+                            lp[r] = classCount == 1
                                 ? (labelsInt.count == 2 ? labelsInt[labelIdx] : Int64(labelIdx)) : labelsInt[labelIdx]
                         }
                         // Scores.
@@ -285,6 +374,15 @@ struct LinearClassifierKernel: Kernel {
                         }
                     }
                 }
+                }
+            }
+        }
+        if useStrings {
+            for r in 0..<n {
+                let idx = Int(ctx.scratchI[r])
+                lo.s[r] = classCount == 1
+                    ? (labelsString.count == 2 ? labelsString[idx] : (idx == 1 ? "1" : "0")) : labelsString[idx]
+                lo.labelIndex.append(Int32(idx))
             }
         }
     }

@@ -450,10 +450,26 @@ struct ArrayFeatureExtractorKernel: Kernel {
 
     @inline(__always)
     private func pick<T>(_ kp: ReferenceWritableKeyPath<Slot, [T]>, _ i: Slot, _ ix: Slot, _ o: Slot, _ rows: Int, _ c: Int) {
-        o[keyPath: kp].removeAll(keepingCapacity: true)
-        for r in 0..<rows {
-            for v in ix.i { o[keyPath: kp].append(i[keyPath: kp][r * c + Int(v)]) }
+        let src = i[keyPath: kp]
+        let idx = ix.i
+        var out = o[keyPath: kp]
+        o[keyPath: kp] = []
+        out.removeAll(keepingCapacity: true)
+        if rows * idx.count > 0, let fill = src.first {
+            out.append(contentsOf: repeatElement(fill, count: rows * idx.count))
+            src.withUnsafeBufferPointer { sp in
+                out.withUnsafeMutableBufferPointer { op in
+                    var w = 0
+                    for r in 0..<rows {
+                        for v in idx {
+                            op[w] = sp[r * c + Int(v)]
+                            w += 1
+                        }
+                    }
+                }
+            }
         }
+        o[keyPath: kp] = out
     }
 }
 

@@ -110,37 +110,40 @@ struct ArgMaxKernel: Kernel {
         guard n > 0 else { throw EngineError.eval(name, "cannot take ArgMax over an empty axis") }
         let outer = i.shape[0..<a].reduce(1, *)
         let inner = i.shape[(a + 1)...].reduce(1, *)
-        var shape = i.shape
-        if keepDims { shape[a] = 1 } else { shape.remove(at: a) }
         o.kind = .int64
-        o.setShape(shape)
-        o.i.removeAll(keepingCapacity: true)
+        o.setShape(i.shape)
+        if keepDims { o.shape[a] = 1 } else { o.shape.remove(at: a) }
+        o.resizeI(outer * inner)
         let last = selectLast
-        for r in 0..<outer {
-            for c in 0..<inner {
-                let base = r * n * inner + c
-                var best = 0
-                switch i.kind {
-                case .float:
-                    var m = i.f[base]
-                    for k in 1..<max(n, 1) {
-                        let v = i.f[base + k * inner]
-                        if v > m || (last && v == m) { m = v; best = k }
+        let f = i.f, dd = i.d, ii = i.i
+        let kind = i.kind
+        o.i.withUnsafeMutableBufferPointer { out in
+            for r in 0..<outer {
+                for c in 0..<inner {
+                    let base = r * n * inner + c
+                    var best = 0
+                    switch kind {
+                    case .float:
+                        var m = f[base]
+                        for k in 1..<max(n, 1) {
+                            let v = f[base + k * inner]
+                            if v > m || (last && v == m) { m = v; best = k }
+                        }
+                    case .double:
+                        var m = dd[base]
+                        for k in 1..<max(n, 1) {
+                            let v = dd[base + k * inner]
+                            if v > m || (last && v == m) { m = v; best = k }
+                        }
+                    default:
+                        var m = ii[base]
+                        for k in 1..<max(n, 1) {
+                            let v = ii[base + k * inner]
+                            if v > m || (last && v == m) { m = v; best = k }
+                        }
                     }
-                case .double:
-                    var m = i.d[base]
-                    for k in 1..<max(n, 1) {
-                        let v = i.d[base + k * inner]
-                        if v > m || (last && v == m) { m = v; best = k }
-                    }
-                default:
-                    var m = i.i[base]
-                    for k in 1..<max(n, 1) {
-                        let v = i.i[base + k * inner]
-                        if v > m || (last && v == m) { m = v; best = k }
-                    }
+                    out[r * inner + c] = Int64(best)
                 }
-                o.i.append(Int64(best))
             }
         }
     }

@@ -303,9 +303,8 @@ struct ConcatKernel: Kernel {
             total += sh[a]
         }
         o.kind = first.kind
-        var shape = first.shape
-        shape[a] = total
-        o.setShape(shape)
+        o.setShape(first.shape)
+        o.shape[a] = total
         let inner = first.shape[(a + 1)...].reduce(1, *)
         switch first.kind {
         case .float, .mapSequence: concat(\.f, ctx, o, outer: outer, inner: inner, axis: a)
@@ -324,15 +323,22 @@ struct ConcatKernel: Kernel {
             for s in inputs { o[keyPath: kp].append(contentsOf: ctx.slots[s][keyPath: kp]) }
             return
         }
-        if inner == 1 && inputs.count <= 16 {
-            // Common case: [N,1] columns (or [N,k] blocks) concatenated on axis 1.
-            for r in 0..<outer {
+        if inner == 1, let fill = ctx.slots[inputs[0]][keyPath: kp].first {
+            // Common case: [N,1] columns (or [N,k] blocks) concatenated on axis 1: strided copies.
+            var total = 0
+            for s in inputs { total += ctx.slots[s].shape[axis] }
+            o[keyPath: kp].append(contentsOf: repeatElement(fill, count: outer * total))
+            o[keyPath: kp].withUnsafeMutableBufferPointer { dst in
+                var offset = 0
                 for s in inputs {
                     let slot = ctx.slots[s]
                     let w = slot.shape[axis]
                     slot[keyPath: kp].withUnsafeBufferPointer { src in
-                        o[keyPath: kp].append(contentsOf: src[(r * w)..<(r * w + w)])
+                        for r in 0..<outer {
+                            for j in 0..<w { dst[r * total + offset + j] = src[r * w + j] }
+                        }
                     }
+                    offset += w
                 }
             }
             return
@@ -386,7 +392,10 @@ struct GatherKernel: Kernel {
         let outer = x.shape[0..<a].reduce(1, *)
         let inner = x.shape[(a + 1)...].reduce(1, *)
         o.kind = x.kind
-        o.setShape(Array(x.shape[0..<a]) + ix.shape + Array(x.shape[(a + 1)...]))
+        o.shape.removeAll(keepingCapacity: true)
+        for d in 0..<a { o.shape.append(x.shape[d]) }
+        o.shape.append(contentsOf: ix.shape)
+        for d in (a + 1)..<rank { o.shape.append(x.shape[d]) }
         switch x.kind {
         case .float, .mapSequence: gather(\.f, x, ix, o, outer: outer, inner: inner, n: n)
         case .double: gather(\.d, x, ix, o, outer: outer, inner: inner, n: n)
@@ -399,14 +408,28 @@ struct GatherKernel: Kernel {
     private func gather<T>(
         _ kp: ReferenceWritableKeyPath<Slot, [T]>, _ x: Slot, _ ix: Slot, _ o: Slot, outer: Int, inner: Int, n: Int
     ) {
-        o[keyPath: kp].removeAll(keepingCapacity: true)
         let src = x[keyPath: kp]
-        for r in 0..<outer {
-            for v in ix.i {
-                let k = Int(v < 0 ? v + Int64(n) : v)
-                let start = (r * n + k) * inner
-                o[keyPath: kp].append(contentsOf: src[start..<(start + inner)])
+        let idx = ix.i
+        var out = o[keyPath: kp]
+        o[keyPath: kp] = []
+        out.removeAll(keepingCapacity: true)
+        let total = outer * idx.count * inner
+        if total > 0, let fill = src.first {
+            out.append(contentsOf: repeatElement(fill, count: total))
+            src.withUnsafeBufferPointer { sp in
+                out.withUnsafeMutableBufferPointer { op in
+                    var w = 0
+                    for r in 0..<outer {
+                        for v in idx {
+                            let k = Int(v < 0 ? v + Int64(n) : v)
+                            let start = (r * n + k) * inner
+                            for j in 0..<inner { op[w + j] = sp[start + j] }
+                            w += inner
+                        }
+                    }
+                }
             }
         }
+        o[keyPath: kp] = out
     }
 }

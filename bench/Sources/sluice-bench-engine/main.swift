@@ -35,11 +35,13 @@ var args = Array(CommandLine.arguments.dropFirst())
 var seconds = 1.0
 var reps = 5
 var dirs: [String] = []
+var singleOnly = false
 while let a = args.first {
     args.removeFirst()
     switch a {
     case "--seconds": seconds = Double(args.removeFirst()) ?? seconds
     case "--reps": reps = Int(args.removeFirst()) ?? reps
+    case "--single-only": singleOnly = true
     default: dirs.append(a)
     }
 }
@@ -96,7 +98,7 @@ for dir in dirs {
     var batchCPU: [Double] = []
     try bigNumeric.withUnsafeBufferPointer { p in
         for _ in 0..<3 { try model.predict(rows: batch, numeric: p, strings: bigStrings, context: ctx, into: result) }
-        for _ in 0..<reps {
+        for _ in 0..<(singleOnly ? 0 : reps) {
             var n = 0
             let t0 = now(), c0 = cpuNow()
             while now() - t0 < seconds / Double(reps) {
@@ -109,11 +111,12 @@ for dir in dirs {
     }
     // Batch 1: one row per call, cycling through the rows.
     var single: [Double] = []
+    var singleCPU: [Double] = []
     var singleStrings = [[String]](repeating: [""], count: strings.count)
     try numeric.withUnsafeBufferPointer { p in
         for _ in 0..<reps {
             var n = 0
-            let t0 = now()
+            let t0 = now(), c0 = cpuNow()
             while now() - t0 < seconds / Double(reps) {
                 for _ in 0..<100 {
                     let r = n % rows
@@ -125,12 +128,13 @@ for dir in dirs {
                 }
             }
             single.append((now() - t0) / Double(n) * 1e6)
+            singleCPU.append((cpuNow() - c0) / Double(n) * 1e6)
         }
     }
     let out: [String: Any] = [
         "engine": "sluice", "model": name, "load_ms": median(loads) * 1000, "rss_per_model_mb": perModel / 1e6,
         "rows_per_s_batch1024": median(batchRates), "cpu_us_per_row_batch1024": median(batchCPU),
-        "us_per_row_batch1": median(single), "reps": reps,
+        "us_per_row_batch1": median(single), "cpu_us_per_row_batch1": median(singleCPU), "reps": reps,
     ]
     let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
