@@ -18,6 +18,11 @@ def load(out_dir=None):
         raise RuntimeError("grpc_tools.protoc failed")
     if out_dir not in sys.path:
         sys.path.insert(0, out_dir)
+    # `grpc.health.v1` lives inside grpcio's own `grpc` package name: extend its search path.
+    import grpc
+
+    if os.path.join(out_dir, "grpc") not in grpc.__path__:
+        grpc.__path__.append(os.path.join(out_dir, "grpc"))
     return (importlib.import_module("sluice.v1.inference_pb2"), importlib.import_module("sluice.v1.inference_pb2_grpc"),
             importlib.import_module("grpc.health.v1.health_pb2"), importlib.import_module("grpc.health.v1.health_pb2_grpc"))
 

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The file side of the audit log, used only by the writer thread (plus the idle flag read by `flush`).
 final class AuditFileWriter: @unchecked Sendable {
@@ -19,6 +20,7 @@ final class AuditFileWriter: @unchecked Sendable {
     private let retryFlag = Atomic<Bool>(false)
     private let busy = Atomic<Bool>(false)
     private var shutdownAttempts = 0
+    private var clock = AuditTimestampCache()
 
     init(path: String, maxBytes: Int, keep: Int) throws(AuditLogError) {
         self.path = path
@@ -50,19 +52,23 @@ final class AuditFileWriter: @unchecked Sendable {
             swap(&retry, &buffer)
             retry.removeAll()
         }
-        var line: [UInt8] = []
-        line.reserveCapacity(512)
+        // A local copy: an inout access to a class property costs a dynamic exclusivity check per record.
+        var clock = self.clock
+        defer { self.clock = clock }
         for (k, r) in batch.enumerated() {
-            line.removeAll(keepingCapacity: true)
-            r.appendJSONLine(to: &line)
-            if size + buffer.count > 0 && size + buffer.count + line.count > maxBytes {
+            let start = buffer.count
+            r.appendJSONLine(to: &buffer, clock: &clock)
+            // Rotate before a line that would push the file past maxBytes (unless the file would be empty).
+            if size + buffer.count > maxBytes && size + start > 0 {
+                let line = Array(buffer[start...])
+                buffer.removeSubrange(start...)
                 guard flushBuffer(&buffer) else {
                     keepForRetry(buffer + line, rest: batch[(k + 1)...], count: batch.count)
                     return false
                 }
                 rotate()
+                buffer.append(contentsOf: line)
             }
-            buffer.append(contentsOf: line)
         }
         guard flushBuffer(&buffer) else {
             keepForRetry(buffer, rest: [], count: batch.count)
@@ -102,7 +108,7 @@ final class AuditFileWriter: @unchecked Sendable {
     /// Keeps unwritten bytes (and the formatted records not reached yet) for the next attempt.
     private func keepForRetry(_ pending: [UInt8], rest: ArraySlice<AuditRecord>, count: Int) {
         var bytes = pending
-        for r in rest { r.appendJSONLine(to: &bytes) }
+        for r in rest { r.appendJSONLine(to: &bytes, clock: &clock) }
         retry = bytes
         retryCount += count
         retryFlag.store(true, ordering: .relaxed)

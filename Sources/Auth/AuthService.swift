@@ -8,7 +8,9 @@ import Synchronization
 /// file leaves the old one in force.
 public final class AuthService: Sendable {
     /// nil in `--insecure-no-auth` mode.
-    private let configPath: String?
+    let configPath: String?
+    /// The running file watcher, if any (see `startWatching`).
+    let watcher = Mutex<WatchToken?>(nil)
     private let policy: Mutex<SecurityPolicy?>
     private let rateLimits = RateLimiterRegistry()
     /// The audit log, when one is configured (or given to `insecure`).
@@ -52,6 +54,9 @@ public final class AuthService: Sendable {
         AuthService(insecureWithAudit: audit)
     }
 
+    /// The configuration in force (nil in insecure mode).
+    public var currentConfig: SecurityConfig? { policy.withLock { $0?.config } }
+
     /// True in `--insecure-no-auth` mode (say so at startup and in health details).
     public var isInsecure: Bool { policy.withLock { $0 == nil } }
 
@@ -76,7 +81,9 @@ public final class AuthService: Sendable {
     public func authorize(_ request: AuthRequest) -> AuthDecision {
         if let audit, !audit.isAccepting {
             return .denied(
-                AuthDenial(code: .unavailable, message: "audit log unavailable; try again later", reason: "audit sink failed or full (fail-closed)"))
+                AuthDenial(
+                    code: .unavailable, message: "audit log unavailable; try again later",
+                    reason: "audit sink failed or full (fail-closed)"))
         }
         guard let policy = policy.withLock({ $0 }) else { return .allowed(Self.anonymous) }
         let now = Clock.wallSeconds()
@@ -108,8 +115,9 @@ public final class AuthService: Sendable {
         return .allowed(principal)
     }
 
-    /// Flushes and closes the audit log (no record is lost).
+    /// Stops the watcher, then flushes and closes the audit log (no record is lost).
     public func shutdown() {
+        stopWatching()
         audit?.shutdown()
     }
 }

@@ -6,10 +6,14 @@ enum Crypto {
     /// Kinds of public key we accept.
     enum KeyKind: Equatable { case rsa, p256, p384, ed25519, other }
 
+    /// SHA-256 fetched once: OpenSSL 3 otherwise looks the implementation up on every call (most of the cost
+    /// of hashing a short API key).
+    private nonisolated(unsafe) static let fetchedSHA256: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
+
     static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         var len: UInt32 = 0
-        let ok = EVP_Digest(bytes.baseAddress, bytes.count, &out, &len, EVP_sha256(), nil)
+        let ok = EVP_Digest(bytes.baseAddress, bytes.count, &out, &len, fetchedSHA256 ?? EVP_sha256(), nil)
         return ok == 1 && len == 32 ? out : []
     }
 
@@ -107,11 +111,27 @@ enum Crypto {
                             OSSL_PARAM_construct_octet_string(pk, p.baseAddress, p.count),
                             OSSL_PARAM_construct_end(),
                         ]
-                        return fromData(type: "EC", &params)
+                        guard let key = fromData(type: "EC", &params) else { return nil }
+                        // OpenSSL 3.0 already refuses off-curve points on import (tested); the explicit check keeps
+                        // that guarantee if a provider does not.
+                        guard isValidPublicKey(key) else {
+                            EVP_PKEY_free(key)
+                            return nil
+                        }
+                        return key
                     }
                 }
             }
         }
+    }
+
+    private static func isValidPublicKey(_ key: OpaquePointer) -> Bool {
+        guard let ctx = EVP_PKEY_CTX_new_from_pkey(nil, key, nil) else { return false }
+        defer {
+            EVP_PKEY_CTX_free(ctx)
+            ERR_clear_error()
+        }
+        return EVP_PKEY_public_check(ctx) == 1
     }
 
     static func ed25519PublicKey(_ x: [UInt8]) -> OpaquePointer? {
@@ -144,7 +164,8 @@ enum Crypto {
             EVP_MD_CTX_free(ctx)
             ERR_clear_error()
         }
-        guard EVP_DigestVerifyInit(ctx, nil, digestSHA256 ? EVP_sha256() : nil, nil, key) == 1 else { return false }
+        let md = digestSHA256 ? (fetchedSHA256 ?? EVP_sha256()) : nil
+        guard EVP_DigestVerifyInit(ctx, nil, md, nil, key) == 1 else { return false }
         return EVP_DigestVerify(ctx, signature, signature.count, message, message.count) == 1
     }
 

@@ -39,9 +39,12 @@ enum JWKS {
         case (.rs256, "RSA"):
             return try JWTKey.rsa(kid: kid, n: field(jwk, "n", whereText), e: field(jwk, "e", whereText))
         case (.es256, "EC"):
-            guard jwk["crv"]?.stringValue == "P-256" else { throw JWTKeyError("\(whereText) (\(kid)): ES256 needs crv P-256") }
+            guard jwk["crv"]?.stringValue == "P-256" else {
+                throw JWTKeyError("\(whereText) (\(kid)): ES256 needs crv P-256")
+            }
             return try JWTKey.ec(
-                kid: kid, algorithm: .es256, curve: "P-256", x: field(jwk, "x", whereText), y: field(jwk, "y", whereText))
+                kid: kid, algorithm: .es256, curve: "P-256", x: field(jwk, "x", whereText),
+                y: field(jwk, "y", whereText))
         case (.edDSA, "OKP"):
             guard jwk["crv"]?.stringValue == "Ed25519" else {
                 throw JWTKeyError("\(whereText) (\(kid)): EdDSA needs crv Ed25519")

@@ -66,13 +66,17 @@ final class JWTKey: @unchecked Sendable {
         if algorithm == .hs256 {
             throw JWTKeyError("key \"\(kid)\": HS256 keys come from a secret file or a JWKS \"oct\" key, not PEM")
         }
-        guard let pkey = Crypto.publicKey(pem: pem) else { throw JWTKeyError("key \"\(kid)\": not a PEM public key or certificate") }
+        guard let pkey = Crypto.publicKey(pem: pem) else {
+            throw JWTKeyError("key \"\(kid)\": not a PEM public key or certificate")
+        }
         return try JWTKey(kid: kid, algorithm: algorithm, pkey: pkey)
     }
 
     /// An RSA key from JWK `n` and `e`.
     static func rsa(kid: String, n: [UInt8], e: [UInt8]) throws(JWTKeyError) -> JWTKey {
-        guard let pkey = Crypto.rsaPublicKey(n: n, e: e) else { throw JWTKeyError("key \"\(kid)\": invalid RSA components") }
+        guard let pkey = Crypto.rsaPublicKey(n: n, e: e) else {
+            throw JWTKeyError("key \"\(kid)\": invalid RSA components")
+        }
         return try JWTKey(kid: kid, algorithm: .rs256, pkey: pkey)
     }
 
@@ -80,7 +84,9 @@ final class JWTKey: @unchecked Sendable {
     static func ec(kid: String, algorithm: JWTAlgorithm, curve: String, x: [UInt8], y: [UInt8]) throws(JWTKeyError)
         -> JWTKey
     {
-        guard let pkey = Crypto.ecPublicKey(curve: curve, x: x, y: y) else { throw JWTKeyError("key \"\(kid)\": invalid EC point on \(curve)") }
+        guard let pkey = Crypto.ecPublicKey(curve: curve, x: x, y: y) else {
+            throw JWTKeyError("key \"\(kid)\": invalid EC point on \(curve)")
+        }
         return try JWTKey(kid: kid, algorithm: algorithm, pkey: pkey)
     }
 

@@ -40,7 +40,9 @@ struct JWTVerifier: Sendable {
     /// Returns the verified token, or the precise internal reason it was refused (for the audit log).
     func verify(_ token: Substring, now: Double) -> Result<VerifiedToken, JWTRejection> {
         let utf8 = token.utf8
-        guard utf8.count <= settings.maxTokenBytes else { return .failure(.init("token over \(settings.maxTokenBytes) bytes")) }
+        guard utf8.count <= settings.maxTokenBytes else {
+            return .failure(.init("token over \(settings.maxTokenBytes) bytes"))
+        }
         guard let dot1 = utf8.firstIndex(of: UInt8(ascii: ".")) else { return .failure(.init("not a compact JWS")) }
         let rest = utf8[utf8.index(after: dot1)...]
         guard let dot2 = rest.firstIndex(of: UInt8(ascii: ".")) else { return .failure(.init("not a compact JWS")) }

@@ -22,7 +22,8 @@ struct RBACPolicy: Sendable {
         self.bindings = config.bindings
         for (k, b) in config.bindings.enumerated() {
             for r in b.roles where roles[r] == nil {
-                throw SecurityConfigError("\(config.source): bindings[\(k)]: unknown role \"\(r)\" (define it under \"roles\")")
+                throw SecurityConfigError(
+                    "\(config.source): bindings[\(k)]: unknown role \"\(r)\" (define it under \"roles\")")
             }
         }
         for key in config.apiKeys {

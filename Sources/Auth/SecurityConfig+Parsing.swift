@@ -38,7 +38,8 @@ private struct Reader {
         SecurityConfigError("\(source): \(path): \(what)")
     }
 
-    func object(_ v: JSONValue, _ path: String, allowed: Set<String>) throws(SecurityConfigError) -> [String: JSONValue] {
+    func object(_ v: JSONValue, _ path: String, allowed: Set<String>) throws(SecurityConfigError) -> [String: JSONValue]
+    {
         guard case .object(let o) = v else { throw fail(path, "expected an object") }
         for key in o.keys.sorted() where !allowed.contains(key) {
             throw fail(path, "unknown field \"\(key)\" (expected one of: \(allowed.sorted().joined(separator: ", ")))")
@@ -93,7 +94,9 @@ private struct Reader {
         if let r = o["roles"] {
             guard case .object(let roles) = r else { throw fail("roles", "expected an object of role → permissions") }
             for (name, perms) in roles {
-                guard case .array(let list) = perms else { throw fail("roles.\(name)", "expected a list of permissions") }
+                guard case .array(let list) = perms else {
+                    throw fail("roles.\(name)", "expected a list of permissions")
+                }
                 var out: [SecurityConfig.Permission] = []
                 for (k, p) in list.enumerated() { out.append(try permission(p, "roles.\(name)[\(k)]")) }
                 c.roles[name] = out
@@ -118,8 +121,11 @@ private struct Reader {
     func jwt(_ v: JSONValue) throws(SecurityConfigError) -> SecurityConfig.JWT {
         let o = try object(
             v, "jwt",
-            allowed: ["issuer", "audience", "leewaySeconds", "rolesClaim", "jwksFile", "keys", "cacheSize", "maxTokenBytes"])
-        var j = SecurityConfig.JWT(issuer: try string(o["issuer"], "jwt.issuer"), audiences: try strings(o["audience"], "jwt.audience"))
+            allowed: [
+                "issuer", "audience", "leewaySeconds", "rolesClaim", "jwksFile", "keys", "cacheSize", "maxTokenBytes",
+            ])
+        var j = SecurityConfig.JWT(
+            issuer: try string(o["issuer"], "jwt.issuer"), audiences: try strings(o["audience"], "jwt.audience"))
         if j.issuer.isEmpty { throw fail("jwt.issuer", "must not be empty") }
         if j.audiences.isEmpty { throw fail("jwt.audience", "must not be empty") }
         if let l = o["leewaySeconds"] {
@@ -142,7 +148,10 @@ private struct Reader {
                 guard let alg = JWTAlgorithm(rawValue: algName) else {
                     throw fail("\(p).alg", "\"\(algName)\" is not one of RS256, ES256, EdDSA, HS256")
                 }
-                j.keys.append(.init(kid: try string(ko["kid"], "\(p).kid"), algorithm: alg, file: file(try string(ko["file"], "\(p).file"))))
+                j.keys.append(
+                    .init(
+                        kid: try string(ko["kid"], "\(p).kid"), algorithm: alg,
+                        file: file(try string(ko["file"], "\(p).file"))))
             }
         }
         if j.jwksFile == nil && j.keys.isEmpty { throw fail("jwt", "needs \"jwksFile\" or \"keys\"") }
@@ -169,7 +178,8 @@ private struct Reader {
         let id = try string(o["id"], "\(p).id")
         let principal = try string(o["principal"], "\(p).principal")
         if id.isEmpty || principal.isEmpty { throw fail(p, "id and principal must not be empty") }
-        return .init(id: id, sha256: hash, principal: principal, roles: try strings(o["roles"], "\(p).roles"), expires: expires)
+        return .init(
+            id: id, sha256: hash, principal: principal, roles: try strings(o["roles"], "\(p).roles"), expires: expires)
     }
 
     func permission(_ v: JSONValue, _ p: String) throws(SecurityConfigError) -> SecurityConfig.Permission {
@@ -195,7 +205,9 @@ private struct Reader {
             }
             b.method = method
         }
-        if (b.subject == nil) == (b.jwtRole == nil) { throw fail(p, "needs exactly one of \"subject\" and \"jwtRole\"") }
+        if (b.subject == nil) == (b.jwtRole == nil) {
+            throw fail(p, "needs exactly one of \"subject\" and \"jwtRole\"")
+        }
         if b.jwtRole != nil && b.method != nil { throw fail("\(p).method", "only applies to \"subject\" bindings") }
         b.roles = o["roles"] == nil ? [] : try strings(o["roles"], "\(p).roles")
         if let r = o["rateLimits"] { b.rateLimits = try rateLimits(r, "\(p).rateLimits") }
@@ -211,7 +223,9 @@ private struct Reader {
             }
             let lo = try object(limit, "\(p).\(cls)", allowed: ["requestsPerSecond", "burst"])
             let rps = try number(lo["requestsPerSecond"], "\(p).\(cls).requestsPerSecond")
-            let burst = try lo["burst"].map { v throws(SecurityConfigError) in try number(v, "\(p).\(cls).burst") } ?? max(1, rps)
+            let burst =
+                try lo["burst"].map { v throws(SecurityConfigError) in try number(v, "\(p).\(cls).burst") }
+                ?? max(1, rps)
             guard rps > 0, burst >= 1 else { throw fail("\(p).\(cls)", "requestsPerSecond must be > 0 and burst ≥ 1") }
             out[cls] = .init(requestsPerSecond: rps, burst: burst)
         }

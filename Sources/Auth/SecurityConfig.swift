@@ -13,12 +13,25 @@ public struct SecurityConfig: Sendable, Equatable {
         /// Verified tokens cached by their exact string, at most this many.
         public var cacheSize: Int = 10_000
         public var maxTokenBytes: Int = 8192
+
+        public init(issuer: String, audiences: [String], jwksFile: String? = nil, keys: [KeyFile] = []) {
+            self.issuer = issuer
+            self.audiences = audiences
+            self.jwksFile = jwksFile
+            self.keys = keys
+        }
     }
 
     public struct KeyFile: Sendable, Equatable {
         public var kid: String
         public var algorithm: JWTAlgorithm
         public var file: String
+
+        public init(kid: String, algorithm: JWTAlgorithm, file: String) {
+            self.kid = kid
+            self.algorithm = algorithm
+            self.file = file
+        }
     }
 
     public struct APIKey: Sendable, Equatable {
@@ -29,6 +42,14 @@ public struct SecurityConfig: Sendable, Equatable {
         public var roles: [String]
         /// Seconds since the epoch; nil = no expiry.
         public var expires: Double?
+
+        public init(id: String, sha256: [UInt8], principal: String, roles: [String], expires: Double? = nil) {
+            self.id = id
+            self.sha256 = sha256
+            self.principal = principal
+            self.roles = roles
+            self.expires = expires
+        }
     }
 
     public struct Permission: Sendable, Equatable {
@@ -36,11 +57,21 @@ public struct SecurityConfig: Sendable, Equatable {
         public var rpc: String
         /// A model name pattern: `churn`, `fraud-*`, `*`.
         public var model: String
+
+        public init(rpc: String, model: String) {
+            self.rpc = rpc
+            self.model = model
+        }
     }
 
     public struct RateLimit: Sendable, Equatable, Hashable {
         public var requestsPerSecond: Double
         public var burst: Double
+
+        public init(requestsPerSecond: Double, burst: Double) {
+            self.requestsPerSecond = requestsPerSecond
+            self.burst = burst
+        }
     }
 
     /// Gives roles (and optionally rate limits) to principals.
@@ -54,6 +85,17 @@ public struct SecurityConfig: Sendable, Equatable {
         public var roles: [String]
         /// Per rate class (`predict`, `metadata`, `rollout`, `health`, or `*`).
         public var rateLimits: [String: RateLimit]
+
+        public init(
+            subject: String? = nil, method: AuthMethod? = nil, jwtRole: String? = nil, roles: [String],
+            rateLimits: [String: RateLimit] = [:]
+        ) {
+            self.subject = subject
+            self.method = method
+            self.jwtRole = jwtRole
+            self.roles = roles
+            self.rateLimits = rateLimits
+        }
     }
 
     public enum AuditFailureMode: String, Sendable, Equatable {
@@ -68,6 +110,18 @@ public struct SecurityConfig: Sendable, Equatable {
         public var keep: Int = 5
         public var onFailure: AuditFailureMode = .failOpen
         public var queueCapacity: Int = 65_536
+
+        /// Audit settings; also used to build an `AuditLog` for `--insecure-no-auth`.
+        public init(
+            path: String? = nil, maxBytes: Int = 100 * 1024 * 1024, keep: Int = 5,
+            onFailure: AuditFailureMode = .failOpen, queueCapacity: Int = 65_536
+        ) {
+            self.path = path
+            self.maxBytes = maxBytes
+            self.keep = keep
+            self.onFailure = onFailure
+            self.queueCapacity = queueCapacity
+        }
     }
 
     public var jwt: JWT?

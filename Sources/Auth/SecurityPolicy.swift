@@ -56,7 +56,8 @@ final class SecurityPolicy: Sendable {
         apiKeys = APIKeyStore(
             entries: config.apiKeys.map { k in
                 let roles = rbac.effectiveRoles(subject: k.principal, method: .apiKey, direct: k.roles, claimRoles: [])
-                let limits = rbac.bindings.filter { rbac.matches($0, subject: k.principal, method: .apiKey, claimRoles: []) }
+                let limits =
+                    rbac.bindings.filter { rbac.matches($0, subject: k.principal, method: .apiKey, claimRoles: []) }
                     .map(\.rateLimits) + [config.defaultRateLimits]
                 let p = Principal(
                     name: k.principal, method: .apiKey, credentialID: k.id, roles: roles,
@@ -72,7 +73,8 @@ final class SecurityPolicy: Sendable {
         subject: String, method: AuthMethod, credentialID: String, claimRoles: [String], validUntil: Double
     ) -> Principal {
         let roles = rbac.effectiveRoles(subject: subject, method: method, direct: claimRoles, claimRoles: claimRoles)
-        let limits = rbac.bindings.filter { rbac.matches($0, subject: subject, method: method, claimRoles: claimRoles) }
+        let limits =
+            rbac.bindings.filter { rbac.matches($0, subject: subject, method: method, claimRoles: claimRoles) }
             .map(\.rateLimits) + [config.defaultRateLimits]
         return Principal(
             name: subject, method: method, credentialID: credentialID, roles: roles,

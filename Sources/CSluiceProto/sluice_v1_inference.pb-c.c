@@ -2601,7 +2601,7 @@ const ProtobufCMessageDescriptor sluice__v1__rollout_request__weights_entry__des
   (ProtobufCMessageInit) sluice__v1__rollout_request__weights_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__v1__rollout_request__field_descriptors[15] =
+static const ProtobufCFieldDescriptor sluice__v1__rollout_request__field_descriptors[17] =
 {
   {
     "model",
@@ -2783,6 +2783,30 @@ static const ProtobufCFieldDescriptor sluice__v1__rollout_request__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "promote_arm",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__RolloutRequest, promote_arm),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min_sample_requests",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__RolloutRequest, min_sample_requests),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__v1__rollout_request__field_indices_by_name[] = {
   1,   /* field[1] = action */
@@ -2794,7 +2818,9 @@ static const unsigned sluice__v1__rollout_request__field_indices_by_name[] = {
   6,   /* field[6] = guardrails */
   9,   /* field[9] = metric */
   10,   /* field[10] = min_detectable_effect */
+  16,   /* field[16] = min_sample_requests */
   0,   /* field[0] = model */
+  15,   /* field[15] = promote_arm */
   12,   /* field[12] = shadow */
   11,   /* field[11] = significance */
   5,   /* field[5] = steps */
@@ -2804,7 +2830,7 @@ static const unsigned sluice__v1__rollout_request__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__v1__rollout_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor sluice__v1__rollout_request__descriptor =
 {
@@ -2814,7 +2840,7 @@ const ProtobufCMessageDescriptor sluice__v1__rollout_request__descriptor =
   "Sluice__V1__RolloutRequest",
   "sluice.v1",
   sizeof(Sluice__V1__RolloutRequest),
-  15,
+  17,
   sluice__v1__rollout_request__field_descriptors,
   sluice__v1__rollout_request__field_indices_by_name,
   1,  sluice__v1__rollout_request__number_ranges,
@@ -3117,7 +3143,7 @@ const ProtobufCMessageDescriptor sluice__v1__variant_status__descriptor =
   (ProtobufCMessageInit) sluice__v1__variant_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__v1__abresult__field_descriptors[5] =
+static const ProtobufCFieldDescriptor sluice__v1__abresult__field_descriptors[6] =
 {
   {
     "metric",
@@ -3179,18 +3205,31 @@ static const ProtobufCFieldDescriptor sluice__v1__abresult__field_descriptors[5]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "required_sample_size_exact",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__ABResult, required_sample_size_exact),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__v1__abresult__field_indices_by_name[] = {
   0,   /* field[0] = metric */
   1,   /* field[1] = p_value */
   2,   /* field[2] = required_sample_size */
+  5,   /* field[5] = required_sample_size_exact */
   3,   /* field[3] = sample_size_reached */
   4,   /* field[4] = significant */
 };
 static const ProtobufCIntRange sluice__v1__abresult__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor sluice__v1__abresult__descriptor =
 {
@@ -3200,7 +3239,7 @@ const ProtobufCMessageDescriptor sluice__v1__abresult__descriptor =
   "Sluice__V1__ABResult",
   "sluice.v1",
   sizeof(Sluice__V1__ABResult),
-  5,
+  6,
   sluice__v1__abresult__field_descriptors,
   sluice__v1__abresult__field_indices_by_name,
   1,  sluice__v1__abresult__number_ranges,

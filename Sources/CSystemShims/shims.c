@@ -55,7 +55,7 @@ void csys_eventfd_drain(int fd) {
     do { r = read(fd, &value, sizeof value); } while (r < 0 && errno == EINTR);
 }
 
-int csys_listen_tcp(const char *host, int port, int backlog) {
+int csys_listen_tcp(const char *host, int port, int backlog, int reuse_port) {
     struct sockaddr_storage addr;
     socklen_t len;
     memset(&addr, 0, sizeof addr);
@@ -73,10 +73,12 @@ int csys_listen_tcp(const char *host, int port, int backlog) {
     if (fd < 0) return -errno;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) { int e = errno; close(fd); return -e; }
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        int e = errno; close(fd); return -e;
+    }
     if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&addr, len) < 0) { int e = errno; close(fd); return -e; }
-    if (listen(fd, backlog) < 0) { int e = errno; close(fd); return -e; }
+    if (backlog > 0 && listen(fd, backlog) < 0) { int e = errno; close(fd); return -e; }
     return fd;
 }
 

@@ -9,6 +9,11 @@ public struct MessageDeframer: Sendable {
         /// The compressed flag (byte 0 of the prefix was 1).
         public var compressed: Bool
         public var payload: [UInt8]
+
+        public init(compressed: Bool, payload: [UInt8]) {
+            self.compressed = compressed
+            self.payload = payload
+        }
     }
 
     /// Why the byte stream is not a valid sequence of messages.
@@ -118,9 +123,10 @@ public struct MessageDeframer: Sendable {
         if bufferedByteCount != 0 { throw .truncated(buffered: bufferedByteCount) }
     }
 
-    /// Forgets everything (for pooling); keeps capacity.
-    public mutating func reset() {
-        buffer.removeAll(keepingCapacity: true)
+    /// Forgets everything (for pooling); keeps capacity up to `maxKeptCapacity` bytes so that one large request
+    /// does not pin its buffer in a pool forever.
+    public mutating func reset(maxKeptCapacity: Int = 64 << 10) {
+        buffer.removeAll(keepingCapacity: buffer.capacity <= maxKeptCapacity)
         readIndex = 0
     }
 }

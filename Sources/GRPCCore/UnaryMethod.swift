@@ -61,9 +61,10 @@ public enum UnaryOutcome: Sendable {
 
 /// A unary handler: request bytes (one decoded, decompressed message) in, framed response out.
 /// It runs on the connection's event-loop thread and must not block.
-public typealias UnaryHandler = @Sendable (
-    _ request: UnsafeRawBufferPointer, _ context: CallContext, _ response: inout ResponseBuffer
-) -> UnaryOutcome
+public typealias UnaryHandler =
+    @Sendable (
+        _ request: UnsafeRawBufferPointer, _ context: CallContext, _ response: inout ResponseBuffer
+    ) -> UnaryOutcome
 
 /// One method of a service.
 public struct UnaryMethod: Sendable {

@@ -8,7 +8,8 @@ extension GRPCConnectionHandler {
         state.phase = .responded
         bufferedRequestBytes -= state.deframer.bufferedByteCount
         state.deframer.reset()
-        session.submitResponse(state.id, headers: ResponseHeaders.trailersOnly(error, httpStatus: httpStatus), hasBody: false)
+        session.submitResponse(
+            state.id, headers: ResponseHeaders.trailersOnly(error, httpStatus: httpStatus), hasBody: false)
     }
 
     /// Sends the handler's framed response, then `grpc-status: 0`.
@@ -53,28 +54,30 @@ extension GRPCConnectionHandler {
         let handler = method.handler
         let outcome: Result<UnaryOutcome, RPCError>
         do {
-            outcome = try state.deframer.withNextMessage { compressed, payload -> Result<UnaryOutcome, RPCError> in
-                guard compressed else { return .success(handler(payload, context, &state.response)) }
-                guard state.gzip else {
-                    return .failure(
-                        RPCError(.internal, "message has the compressed flag set but the request has no grpc-encoding"))
-                }
-                let inflated: [UInt8]
-                do throws(GzipDecoder.Failure) {
-                    inflated = try GzipDecoder.inflate(payload, limit: configuration.maxMessageBytes)
-                } catch {
-                    switch error {
-                    case .tooLarge(let limit):
+            outcome =
+                try state.deframer.withNextMessage { compressed, payload -> Result<UnaryOutcome, RPCError> in
+                    guard compressed else { return .success(handler(payload, context, &state.response)) }
+                    guard state.gzip else {
                         return .failure(
                             RPCError(
-                                .resourceExhausted,
-                                "decompressed request message is larger than the server's limit of \(limit) bytes"))
-                    case .corrupt(let reason):
-                        return .failure(RPCError(.internal, "cannot decompress gzip request message: \(reason)"))
+                                .internal, "message has the compressed flag set but the request has no grpc-encoding"))
                     }
-                }
-                return inflated.withUnsafeBytes { .success(handler($0, context, &state.response)) }
-            } ?? .failure(RPCError(.internal, "request has no message"))
+                    let inflated: [UInt8]
+                    do throws(GzipDecoder.Failure) {
+                        inflated = try GzipDecoder.inflate(payload, limit: configuration.maxMessageBytes)
+                    } catch {
+                        switch error {
+                        case .tooLarge(let limit):
+                            return .failure(
+                                RPCError(
+                                    .resourceExhausted,
+                                    "decompressed request message is larger than the server's limit of \(limit) bytes"))
+                        case .corrupt(let reason):
+                            return .failure(RPCError(.internal, "cannot decompress gzip request message: \(reason)"))
+                        }
+                    }
+                    return inflated.withUnsafeBytes { .success(handler($0, context, &state.response)) }
+                } ?? .failure(RPCError(.internal, "request has no message"))
         } catch {
             outcome = .failure(RPCError(.internal, "invalid request framing: \(error)"))
         }
@@ -94,7 +97,7 @@ extension GRPCConnectionHandler {
     /// Delivers the result of a deferred call (on the connection's thread). Ignored when the stream is gone
     /// (reset by the client, or answered already because its deadline passed).
     public func completeDeferred(stream: Int32, result: Result<ResponseBuffer, RPCError>) {
-        guard let state = streams[stream], state.phase == .deferred else { return }
+        guard let state = self.stream(stream), state.phase == .deferred else { return }
         switch result {
         case .success(let response):
             state.response = response
@@ -111,6 +114,17 @@ extension GRPCConnectionHandler {
             if state.phase == .receiving || state.phase == .deferred {
                 respondError(state, RPCError(.deadlineExceeded, "deadline exceeded"))
             }
+        }
+    }
+
+    /// Ends calls whose request body has been arriving for longer than `limit` nanoseconds (DEADLINE_EXCEEDED).
+    public func expireStalledRequests(now: UInt64, limit: UInt64) {
+        for state in streams.values where state.phase == .receiving && now &- state.receivingSince > limit {
+            respondError(
+                state,
+                RPCError(
+                    .deadlineExceeded,
+                    "request body not completed within \(limit / 1_000_000_000) s of its headers"))
         }
     }
 

@@ -1,17 +1,21 @@
 import GRPCCore
 public import HTTP2
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Header names compared as bytes, so a request costs no `String` for its protocol headers.
+@inline(__always)
 private func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
-    guard bytes.count == literal.utf8CodeUnitCount else { return false }
-    let other = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
-    return bytes.elementsEqual(other)
+    bytes.count == literal.utf8CodeUnitCount && hasPrefix(bytes, literal)
 }
 
+@inline(__always)
 private func hasPrefix(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
-    guard bytes.count >= literal.utf8CodeUnitCount else { return false }
-    let other = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
-    return UnsafeRawBufferPointer(rebasing: bytes[0..<literal.utf8CodeUnitCount]).elementsEqual(other)
+    let count = literal.utf8CodeUnitCount
+    guard bytes.count >= count, let base = bytes.baseAddress else { return count == 0 }
+    return memcmp(base, literal.utf8Start, count) == 0
 }
 
 extension GRPCConnectionHandler: HTTP2SessionDelegate {
@@ -20,9 +24,9 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     public func http2Header(_ stream: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
-        guard let state = streams[stream] else { return true }
+        guard let state = self.stream(stream) else { return true }
         state.headerBytes += name.count + value.count + 32
-        if state.headerBytes > Int(configuration.http2.maxHeaderListSize) {
+        if state.headerBytes > maxHeaderListBytes {
             if state.pendingError == nil || state.pendingError?.code != .resourceExhausted {
                 state.pendingError = RPCError(
                     .resourceExhausted,
@@ -42,7 +46,8 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
                 case .unknownService(let service):
                     setPendingError(state, RPCError(.unimplemented, "unknown service '\(service)'"))
                 case .unknownMethod(let service, let method):
-                    setPendingError(state, RPCError(.unimplemented, "unknown method '\(method)' of service '\(service)'"))
+                    setPendingError(
+                        state, RPCError(.unimplemented, "unknown method '\(method)' of service '\(service)'"))
                 }
             } else if equals(name, ":method") {
                 if !equals(value, "POST") { state.httpStatus = 405 }
@@ -87,7 +92,7 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     public func http2HeadersComplete(_ stream: Int32, endStream: Bool) {
-        guard let state = streams[stream] else { return }
+        guard let state = self.stream(stream) else { return }
         switch state.phase {
         case .headers:
             if let timeout = state.timeout {
@@ -95,10 +100,12 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
                 let (sum, overflow) = now.addingReportingOverflow(timeout)
                 state.deadline = overflow ? UInt64.max : sum
             }
+            if !state.sawContentType && state.httpStatus == 200 { state.httpStatus = 415 }
             if state.httpStatus != 200 {
                 let reason =
                     state.httpStatus == 405
-                    ? "gRPC requires the POST method" : "content-type must be application/grpc (or application/grpc+proto)"
+                    ? "gRPC requires the POST method"
+                    : "content-type must be application/grpc (or application/grpc+proto)"
                 respondError(state, RPCError(.internal, reason), httpStatus: state.httpStatus)
                 return
             }
@@ -111,6 +118,7 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
                 return
             }
             state.phase = .receiving
+            state.receivingSince = clock()
             if endStream {
                 finishRequest(state)
             } else if let deadline = state.deadline {
@@ -129,7 +137,7 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     public func http2Data(_ stream: Int32, _ bytes: UnsafeRawBufferPointer) {
-        guard let state = streams[stream], state.phase == .receiving else { return }
+        guard let state = self.stream(stream), state.phase == .receiving else { return }
         if bufferedRequestBytes + bytes.count > configuration.maxBufferedRequestBytesPerConnection {
             respondError(
                 state,
@@ -151,25 +159,23 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     public func http2DataEnded(_ stream: Int32) {
-        guard let state = streams[stream], state.phase == .receiving else { return }
+        guard let state = self.stream(stream), state.phase == .receiving else { return }
         finishRequest(state)
     }
 
     public func http2StreamClosed(_ stream: Int32, errorCode: UInt32) {
-        if errorCode != 0, let state = streams[stream], state.phase == .headers || state.phase == .receiving {
-            // Reset by the peer before the request was complete: no work was started, nothing to cancel.
-            _ = state
-        }
+        // Reset or finished: no work outlives the stream (a deferred result arriving later is dropped).
         releaseStream(stream)
     }
 
     public func http2ReadBody(_ stream: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, end: Bool) {
-        guard let state = streams[stream] else { return (0, true) }
+        guard let state = self.stream(stream) else { return (0, true) }
         let remaining = state.response.bytes.count - state.responseOffset
         let count = min(remaining, buffer.count)
         if count > 0 {
             state.response.bytes.withUnsafeBytes { all in
-                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: all[state.responseOffset..<state.responseOffset + count]))
+                buffer.copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: all[state.responseOffset..<state.responseOffset + count]))
             }
             state.responseOffset += count
         }
@@ -177,7 +183,11 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     public func http2Trailers(_ stream: Int32) -> HTTP2HeaderBlock? {
-        streams[stream]?.trailers ?? ResponseHeaders.okTrailers
+        self.stream(stream)?.trailers ?? ResponseHeaders.okTrailers
+    }
+
+    public func http2SettingsReceived() {
+        prefaceReceived = true
     }
 
     public func http2InvalidFrame(_ stream: Int32) {

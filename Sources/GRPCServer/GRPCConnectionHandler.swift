@@ -19,10 +19,16 @@ public final class GRPCConnectionHandler {
     let router: GRPCRouter
     let configuration: GRPCServerConfiguration
     var session: HTTP2Session!
-    var streams: [Int32: GRPCStreamState] = [:]
-    private var pool: [GRPCStreamState] = []
+    @exclusivity(unchecked) var streams: [Int32: GRPCStreamState] = [:]
+    /// The stream the last callback was about: callbacks come in runs per stream, so this skips most hashing.
+    @exclusivity(unchecked) private var recentStream: GRPCStreamState?
+    /// `configuration.http2.maxHeaderListSize`, read on every header.
+    let maxHeaderListBytes: Int
+    @exclusivity(unchecked) private var pool: [GRPCStreamState] = []
     /// Bytes buffered by all streams' deframers.
-    var bufferedRequestBytes = 0
+    @exclusivity(unchecked) var bufferedRequestBytes = 0
+    /// Whether the client's preface and first SETTINGS frame have arrived.
+    public internal(set) var prefaceReceived = false
     /// Protocol violations seen so far.
     public private(set) var glitches = 0
     public private(set) var shutdownState = ShutdownState.open
@@ -46,6 +52,7 @@ public final class GRPCConnectionHandler {
         self.router = router
         self.configuration = configuration
         self.peer = peer
+        self.maxHeaderListBytes = Int(configuration.http2.maxHeaderListSize)
         self.session = try HTTP2Session(delegate: self, settings: configuration.http2)
     }
 
@@ -107,15 +114,24 @@ public final class GRPCConnectionHandler {
         let state = pool.popLast() ?? GRPCStreamState(maxMessageBytes: configuration.maxMessageBytes)
         state.reset(id: id)
         streams[id] = state
+        recentStream = state
+        return state
+    }
+
+    /// The open stream with this id, if any.
+    @inline(__always)
+    func stream(_ id: Int32) -> GRPCStreamState? {
+        if let recent = recentStream, recent.id == id { return recent }
+        guard let state = streams[id] else { return nil }
+        recentStream = state
         return state
     }
 
     func releaseStream(_ id: Int32) {
+        if recentStream?.id == id { recentStream = nil }
         guard let state = streams.removeValue(forKey: id) else { return }
         bufferedRequestBytes -= state.deframer.bufferedByteCount
-        state.phase = .responded
-        state.method = nil
-        state.trailers = nil
+        state.reset(id: 0)  // drops references and oversized buffers while pooled
         if pool.count < 128 { pool.append(state) }
     }
 }

@@ -1,8 +1,10 @@
 public import GRPCCore
 public import NetCore
 import Synchronization
+import TLS
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The gRPC server transport: `threads` event loops, each with its own SO_REUSEPORT listener, serving the
@@ -32,9 +34,10 @@ public final class GRPCServer: @unchecked Sendable {
     /// listener cannot be opened.
     public func start() throws(SystemError) {
         let count = max(1, configuration.threads)
+        Socket.raiseOpenFileLimit()
         var fds: [Int32] = []
         do {
-            let first = try Socket.listen(host: configuration.host, port: configuration.port)
+            let first = try Socket.listen(host: configuration.host, port: configuration.port, exclusive: true)
             fds.append(first)
             port = Socket.localPort(first)
             for _ in 1..<count { fds.append(try Socket.listen(host: configuration.host, port: port)) }
@@ -50,12 +53,14 @@ public final class GRPCServer: @unchecked Sendable {
             loop.onStopped = { self.running.subtract(1, ordering: .sequentiallyConsistent) }
             let box = Unmanaged.passRetained(ThreadBox(loop))
             var thread = pthread_t()
-            let rc = pthread_create(&thread, nil, { raw in
-                guard let raw else { return nil }
-                let box = Unmanaged<ThreadBox>.fromOpaque(raw).takeRetainedValue()
-                box.loop.run()
-                return nil
-            }, box.toOpaque())
+            let rc = pthread_create(
+                &thread, nil,
+                { raw in
+                    guard let raw else { return nil }
+                    let box = Unmanaged<ThreadBox>.fromOpaque(raw).takeRetainedValue()
+                    box.loop.run()
+                    return nil
+                }, box.toOpaque())
             if rc != 0 {
                 box.release()
                 running.subtract(1, ordering: .sequentiallyConsistent)
@@ -68,6 +73,14 @@ public final class GRPCServer: @unchecked Sendable {
     /// Stops accepting and drains: GOAWAY to every connection; calls in flight finish. Callable from any thread.
     public func beginGracefulShutdown() {
         for loop in loops { loop.loop.execute { loop.beginDrain() } }
+    }
+
+    /// Makes new connections use `configuration.tls` (e.g. a renewed certificate); connections already open keep
+    /// theirs. Does nothing when either side has no TLS. Callable from any thread.
+    public func replaceTLS(from configuration: GRPCServerConfiguration) {
+        guard let context = configuration.tls, self.configuration.tls != nil else { return }
+        let shared = SendableTLS(context: context)
+        for loop in loops { loop.loop.execute { loop.tlsContext = shared.context } }
     }
 
     /// Closes every connection now. Callable from any thread.
@@ -90,6 +103,10 @@ public final class GRPCServer: @unchecked Sendable {
         threads.removeAll()
         return true
     }
+}
+
+private struct SendableTLS: @unchecked Sendable {
+    let context: TLSContext
 }
 
 private final class ThreadBox {

@@ -25,6 +25,9 @@ public struct GRPCServerConfiguration: Sendable {
     public var idleTimeoutSeconds: Double = 300
     /// Seconds allowed to complete the TLS handshake and HTTP/2 preface.
     public var handshakeTimeoutSeconds: Double = 10
+    /// Seconds a request may take from its headers to the end of its body (a stalled upload holds a stream
+    /// slot and buffers); past it the call ends with DEADLINE_EXCEEDED. Checked once a second.
+    public var requestBodyTimeoutSeconds: Double = 60
 
     public init() {}
 }

@@ -3,13 +3,23 @@ import NetCore
 
 /// Carries deferred-call results from any thread back to the loop that owns the call, waking it (eventfd).
 final class LoopCompletionSink: DeferredCompletionSink, @unchecked Sendable {
-    /// Unowned: the loop owns the sink.
-    unowned let owner: ServerLoop
+    /// Strong: a promise may be completed after its server stopped; the loop then just never runs the task.
+    private let loop: EventLoop
+    /// Weak, for the same reason; set once at init and only read afterwards.
+    private weak var owner: ServerLoop?
 
-    init(owner: ServerLoop) { self.owner = owner }
+    init(owner: ServerLoop) {
+        self.loop = owner.loop
+        self.owner = owner
+    }
 
     func complete(token: UInt64, with result: Result<ResponseBuffer, RPCError>) {
-        let owner = self.owner
-        owner.loop.execute { owner.deliver(token: token, result: result) }
+        let target = WeakLoop(owner: owner)
+        loop.execute { target.owner?.deliver(token: token, result: result) }
     }
+}
+
+/// Carries the weak reference into the `@Sendable` task (it is only dereferenced on the loop thread).
+private struct WeakLoop: @unchecked Sendable {
+    weak var owner: ServerLoop?
 }

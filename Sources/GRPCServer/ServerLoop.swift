@@ -16,10 +16,13 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
     /// Shared receive buffer: reads are processed synchronously, so one per loop suffices.
     let readBuffer: UnsafeMutableRawBufferPointer
     private var draining = false
+    private var acceptPaused = false
     /// The loop's cached clock, refreshed once per iteration.
     private(set) var now: UInt64 = monotonicNanoseconds()
     /// Called on the loop thread when it stops.
     var onStopped: (() -> Void)?
+    /// The TLS context new connections use; replaced on certificate reload (existing connections keep theirs).
+    var tlsContext: TLSContext?
 
     init(listenFD: Int32, configuration: GRPCServerConfiguration, router: GRPCRouter) throws(SystemError) {
         self.loop = try EventLoop()
@@ -27,6 +30,7 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         self.configuration = configuration
         self.router = router
         self.readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 16)
+        self.tlsContext = configuration.tls
         self.sink = LoopCompletionSink(owner: self)
         listenToken = try loop.register(fd: listenFD, events: .readable, handler: self)
         loop.afterEvents = { [unowned self] in self.now = monotonicNanoseconds() }
@@ -46,10 +50,26 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
     // MARK: - Accepting
 
     func handleEvents(_ events: EventLoop.Events) {
-        guard !draining else { return }
+        guard !draining, !acceptPaused else { return }
         for _ in 0..<64 {
-            guard let (fd, peer) = Socket.accept(listenFD) else { return }
-            accept(fd: fd, peer: peer)
+            switch Socket.accept(listenFD) {
+            case .accepted(let fd, let peer):
+                accept(fd: fd, peer: peer)
+            case .none:
+                return
+            case .exhausted:
+                // Out of descriptors or memory: the listener stays readable, so stop watching it for a moment
+                // instead of spinning; pending clients wait in the backlog.
+                acceptPaused = true
+                loop.modify(fd: listenFD, token: listenToken, events: [])
+                loop.schedule(at: monotonicNanoseconds() + 100_000_000) { [unowned self] in
+                    self.acceptPaused = false
+                    if !self.draining {
+                        self.loop.modify(fd: self.listenFD, token: self.listenToken, events: .readable)
+                    }
+                }
+                return
+            }
         }
     }
 
@@ -57,12 +77,13 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         let id = nextConnectionID
         nextConnectionID += 1
         do {
-            let tls = try configuration.tls.map { context throws -> TLSConnection in try TLSConnection(context: context) }
+            let tls = try tlsContext.map { context throws -> TLSConnection in try TLSConnection(context: context) }
             let handler = try GRPCConnectionHandler(router: router, configuration: configuration, peer: peer)
             handler.connectionID = id
             handler.completionSink = sink
             let connection = SocketConnection(fd: fd, id: id, peer: peer, owner: self, handler: handler, tls: tls)
-            handler.scheduleWakeup = { [unowned self] deadline in
+            // Weak: the handler (owned by the connection) keeps this closure; a strong capture would be a cycle.
+            handler.scheduleWakeup = { [unowned self, weak connection] deadline in
                 self.loop.schedule(at: deadline) { [weak connection] in
                     guard let connection, !connection.closed else { return }
                     connection.handler.expireDeadlines(now: monotonicNanoseconds())
@@ -86,7 +107,8 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
 
     func deliver(token: UInt64, result: Result<ResponseBuffer, RPCError>) {
         guard let connection = connections[token >> 32], !connection.closed else { return }
-        connection.handler.completeDeferred(stream: Int32(bitPattern: UInt32(truncatingIfNeeded: token)), result: result)
+        connection.handler.completeDeferred(
+            stream: Int32(bitPattern: UInt32(truncatingIfNeeded: token)), result: result)
         connection.pump()
     }
 
@@ -104,8 +126,23 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         let now = monotonicNanoseconds()
         let idle = UInt64(configuration.idleTimeoutSeconds * 1e9)
         let handshake = UInt64(configuration.handshakeTimeoutSeconds * 1e9)
+        let stalled = UInt64(configuration.requestBodyTimeoutSeconds * 1e9)
         for connection in Array(connections.values) {
+            if connection.handler.activeStreamCount > 0 {
+                connection.handler.expireStalledRequests(now: now, limit: stalled)
+                connection.pump()
+                if connection.closed { continue }
+            }
             let quiet = now &- connection.lastActivity
+            if connection.handler.closeReason != nil {
+                // Told to go away (abuse or idleness) but still holding streams open: give it 5 s, then cut.
+                let since = connection.closingSince ?? now
+                connection.closingSince = since
+                if now &- since > 5_000_000_000 {
+                    connection.close()
+                    continue
+                }
+            }
             if !connection.established && quiet > handshake {
                 connection.close()
             } else if connection.handler.activeStreamCount == 0 && quiet > idle {

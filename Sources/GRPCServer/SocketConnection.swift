@@ -13,15 +13,17 @@ final class SocketConnection: EventLoopHandler {
     let handler: GRPCConnectionHandler
     let tls: TLSConnection?
     /// Bytes for the socket (ciphertext with TLS).
-    private var output = ByteQueue(reservingCapacity: 16_384)
+    @exclusivity(unchecked) private var output = ByteQueue(reservingCapacity: 16_384)
     /// Plaintext staged for TLS.
-    private var plaintext = ByteQueue()
+    @exclusivity(unchecked) private var plaintext = ByteQueue()
     private var watching: EventLoop.Events = .readable
     private(set) var closed = false
     /// Monotonic time of the last byte received.
-    var lastActivity: UInt64
-    /// Whether the HTTP/2 preface (and TLS handshake) completed: some bytes were accepted by nghttp2.
-    var established = false
+    @exclusivity(unchecked) var lastActivity: UInt64
+    /// Whether the TLS handshake (if any) and the HTTP/2 preface completed.
+    var established: Bool { handler.prefaceReceived }
+    /// When the handler first asked to close (after a GOAWAY for protocol abuse or idleness), if it has.
+    var closingSince: UInt64?
 
     init(fd: Int32, id: UInt64, peer: String, owner: ServerLoop, handler: GRPCConnectionHandler, tls: TLSConnection?) {
         self.fd = fd
@@ -73,10 +75,13 @@ final class SocketConnection: EventLoopHandler {
                     flushAndClose()
                     return false
                 }
+                if !tls.handshakeComplete {
+                    tls.drainCiphertext(into: &output)
+                    return true
+                }
             } else {
                 try handler.receive(bytes)
             }
-            established = true
             return true
         } catch {
             // A protocol error or flood: send what is queued (GOAWAY, TLS alert), then close.
@@ -91,10 +96,13 @@ final class SocketConnection: EventLoopHandler {
         let highWater = owner.configuration.outputHighWater
         do {
             if let tls {
-                try handler.produceOutput(into: &plaintext, highWater: highWater)
-                if !plaintext.isEmpty {
-                    try plaintext.withReadableBytes { try tls.writePlaintext($0) }
-                    plaintext.consume(plaintext.count)
+                // HTTP/2 frames wait until the handshake is done; until then only handshake records flow.
+                if tls.handshakeComplete {
+                    try handler.produceOutput(into: &plaintext, highWater: highWater)
+                    if !plaintext.isEmpty {
+                        try plaintext.withReadableBytes { try tls.writePlaintext($0) }
+                        plaintext.consume(plaintext.count)
+                    }
                 }
                 tls.drainCiphertext(into: &output)
             } else {
@@ -120,7 +128,8 @@ final class SocketConnection: EventLoopHandler {
     }
 
     private func flush() {
-        while !output.isEmpty {
+        // Never write after close: the descriptor number may already belong to another connection.
+        while !closed && !output.isEmpty {
             let written = output.withReadableBytes { Socket.write(fd, from: $0) }
             if written > 0 {
                 output.consume(written)

@@ -16,7 +16,8 @@ public final class HTTP2HeaderBlock: @unchecked Sendable {
         let total = headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count } + 1
         storage = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 1)
         fields = UnsafeMutablePointer<nghttp2_nv>.allocate(capacity: max(1, headers.count))
-        let flags = persistent
+        let flags =
+            persistent
             ? UInt8(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_COPY_VALUE.rawValue)
             : UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)
         var offset = 0

@@ -24,7 +24,9 @@ public final class HTTP2Session {
         Self.install(callbacks)
 
         var option: OpaquePointer?
-        guard nghttp2_option_new(&option) == 0, let option else { throw HTTP2Error(code: Int(NGHTTP2_ERR_NOMEM.rawValue)) }
+        guard nghttp2_option_new(&option) == 0, let option else {
+            throw HTTP2Error(code: Int(NGHTTP2_ERR_NOMEM.rawValue))
+        }
         defer { nghttp2_option_del(option) }
         nghttp2_option_set_stream_reset_rate_limit(option, settings.resetBurst, settings.resetRate)
         nghttp2_option_set_max_continuations(option, settings.maxContinuations)
@@ -96,10 +98,10 @@ public final class HTTP2Session {
             var provider = nghttp2_data_provider()
             provider.read_callback = { session, stream, buffer, length, flags, _, userData in
                 guard let userData, let buffer, let flags else { return Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) }
-                let this = Unmanaged<HTTP2Session>.fromOpaque(userData).takeUnretainedValue()
-                let (count, end) = this.delegate.http2ReadBody(
-                    stream, into: UnsafeMutableRawBufferPointer(start: buffer, count: length))
-                if end {
+                return HTTP2Session.with(userData) { this -> Int in
+                    let (count, end) = this.delegate.http2ReadBody(
+                        stream, into: UnsafeMutableRawBufferPointer(start: buffer, count: length))
+                    guard end else { return count }
                     if let trailers = this.delegate.http2Trailers(stream) {
                         flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
                         let rc = nghttp2_submit_trailer(session, stream, trailers.fields, trailers.count)
@@ -107,8 +109,8 @@ public final class HTTP2Session {
                     } else {
                         flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
                     }
+                    return count
                 }
-                return count
             }
             return nghttp2_submit_response(session, stream, headers.fields, headers.count, &provider) == 0
         }
@@ -149,6 +151,13 @@ public final class HTTP2Session {
 
     // MARK: - Callbacks
 
+    /// Runs `body` with the session behind a callback's `user_data`. The session outlives every callback (they
+    /// run inside its own `receive`/`send`), so it is lent without a retain.
+    @inline(__always)
+    static func with<R>(_ userData: UnsafeMutableRawPointer, _ body: (HTTP2Session) -> R) -> R {
+        Unmanaged<HTTP2Session>.fromOpaque(userData)._withUnsafeGuaranteedRef(body)
+    }
+
     /// Installs the trampolines; none captures anything: each gets the session back from `user_data`.
     private static func install(_ callbacks: OpaquePointer) {
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
@@ -156,52 +165,56 @@ public final class HTTP2Session {
             if frame.pointee.hd.type == UInt8(NGHTTP2_HEADERS.rawValue),
                 frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST
             {
-                Unmanaged<HTTP2Session>.fromOpaque(userData).takeUnretainedValue().delegate
-                    .http2StreamOpened(frame.pointee.hd.stream_id)
+                HTTP2Session.with(userData) { $0.delegate.http2StreamOpened(frame.pointee.hd.stream_id) }
             }
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) {
             _, frame, name, nameLength, value, valueLength, _, userData in
             guard let frame, let userData else { return 0 }
-            let this = Unmanaged<HTTP2Session>.fromOpaque(userData).takeUnretainedValue()
-            let accepted = this.delegate.http2Header(
-                frame.pointee.hd.stream_id,
-                name: UnsafeRawBufferPointer(start: name, count: nameLength),
-                value: UnsafeRawBufferPointer(start: value, count: valueLength))
+            let accepted = HTTP2Session.with(userData) {
+                $0.delegate.http2Header(
+                    frame.pointee.hd.stream_id,
+                    name: UnsafeRawBufferPointer(start: name, count: nameLength),
+                    value: UnsafeRawBufferPointer(start: value, count: valueLength))
+            }
             return accepted ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             guard let frame, let userData else { return 0 }
-            let this = Unmanaged<HTTP2Session>.fromOpaque(userData).takeUnretainedValue()
             let endStream = frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-            switch frame.pointee.hd.type {
-            case UInt8(NGHTTP2_HEADERS.rawValue):
-                this.delegate.http2HeadersComplete(frame.pointee.hd.stream_id, endStream: endStream)
-            case UInt8(NGHTTP2_DATA.rawValue):
-                if endStream { this.delegate.http2DataEnded(frame.pointee.hd.stream_id) }
-            default:
-                break
+            HTTP2Session.with(userData) { this in
+                switch frame.pointee.hd.type {
+                case UInt8(NGHTTP2_HEADERS.rawValue):
+                    this.delegate.http2HeadersComplete(frame.pointee.hd.stream_id, endStream: endStream)
+                case UInt8(NGHTTP2_DATA.rawValue):
+                    if endStream { this.delegate.http2DataEnded(frame.pointee.hd.stream_id) }
+                case UInt8(NGHTTP2_SETTINGS.rawValue):
+                    if frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0 {
+                        this.delegate.http2SettingsReceived()
+                    }
+                default:
+                    break
+                }
             }
             return 0
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) {
             _, _, stream, data, length, userData in
             guard let userData else { return 0 }
-            Unmanaged<HTTP2Session>.fromOpaque(userData).takeUnretainedValue().delegate
-                .http2Data(stream, UnsafeRawBufferPointer(start: data, count: length))
+            HTTP2Session.with(userData) {
+                $0.delegate.http2Data(stream, UnsafeRawBufferPointer(start: data, count: length))
+            }
             return 0
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, stream, errorCode, userData in
             guard let userData else { return 0 }
-            Unmanaged<HTTP2Session>.fromOpaque(userData).takeUnretainedValue().delegate
-                .http2StreamClosed(stream, errorCode: errorCode)
+            HTTP2Session.with(userData) { $0.delegate.http2StreamClosed(stream, errorCode: errorCode) }
             return 0
         }
         nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(callbacks) { _, frame, _, userData in
             guard let frame, let userData else { return 0 }
-            Unmanaged<HTTP2Session>.fromOpaque(userData).takeUnretainedValue().delegate
-                .http2InvalidFrame(frame.pointee.hd.stream_id)
+            HTTP2Session.with(userData) { $0.delegate.http2InvalidFrame(frame.pointee.hd.stream_id) }
             return 0
         }
     }

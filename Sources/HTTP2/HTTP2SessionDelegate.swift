@@ -23,4 +23,10 @@ public protocol HTTP2SessionDelegate: AnyObject {
     func http2Trailers(_ stream: Int32) -> HTTP2HeaderBlock?
     /// The peer sent a frame that violates the protocol but does not end the connection (counted as a glitch).
     func http2InvalidFrame(_ stream: Int32)
+    /// A SETTINGS frame (not an acknowledgement) arrived: after the first, the client's preface is complete.
+    func http2SettingsReceived()
+}
+
+extension HTTP2SessionDelegate {
+    public func http2SettingsReceived() {}
 }

@@ -162,16 +162,27 @@ struct PredictBinder {
         }
         let predictPlan = plan.indices.filter { needed.contains($0) }.map { plan[$0] }
         // NaN handling.
-        let nanCapable =
-            plan.contains { kernel in
-                if kernel is TreeEnsembleClassifierKernel || kernel is TreeEnsembleRegressorKernel { return true }
-                if let imp = kernel as? ImputerKernel { return imp.replacedFloat.isNaN }
-                return false
+        // NaN is a usable input when the plan deals with it before anything propagates it into every score:
+        // an Imputer for NaN, or a tree ensemble (missing-value tracking), reached before the first linear,
+        // matrix, normalizing or softmax kernel. Element-wise kernels before it (Scaler, Cast) keep NaN in its
+        // own column, which the tree then treats as missing, as onnxruntime does.
+        var nanCapable = false
+        for kernel in plan {
+            if let imp = kernel as? ImputerKernel, imp.replacedFloat.isNaN {
+                nanCapable = true
+                break
             }
-            && !plan.contains { k in
-                k is LinearClassifierKernel || k is LinearRegressorKernel || k is MatMulKernel || k is GemmKernel
-                    || k is NormalizerKernel || k is SoftmaxKernel
+            if kernel is TreeEnsembleClassifierKernel || kernel is TreeEnsembleRegressorKernel {
+                nanCapable = true
+                break
             }
+            if kernel is LinearClassifierKernel || kernel is LinearRegressorKernel || kernel is MatMulKernel
+                || kernel is GemmKernel || kernel is DenseKernel || kernel is NormalizerKernel
+                || kernel is SoftmaxKernel
+            {
+                break
+            }
+        }
         var stringIndex: [String: Int] = [:]
         if case .string(let v) = labels {
             for (i, s) in v.enumerated() where stringIndex[s] == nil { stringIndex[s] = i }

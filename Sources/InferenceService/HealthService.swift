@@ -11,20 +11,33 @@ public final class HealthStatusTable: Sendable {
     }
 
     private let statuses: Mutex<[String: Status]>
+    /// The whole server's status, readable without the lock (it is what load balancers poll): 1 serving, 2 not.
+    private let overall = Atomic<UInt8>(1)
 
     /// Starts with the whole server ("") SERVING.
     public init() { statuses = Mutex(["": .serving]) }
 
     /// Sets the status of `service` ("" for the whole server).
-    public func set(_ service: String, _ status: Status) { statuses.withLock { $0[service] = status } }
+    public func set(_ service: String, _ status: Status) {
+        statuses.withLock { table in
+            table[service] = status
+            if service.isEmpty { overall.store(status == .serving ? 1 : 2, ordering: .releasing) }
+        }
+    }
 
     /// Marks every known service NOT_SERVING (used while draining).
     public func setAllNotServing() {
-        statuses.withLock { table in for key in table.keys { table[key] = .notServing } }
+        statuses.withLock { table in
+            for key in table.keys { table[key] = .notServing }
+            overall.store(2, ordering: .releasing)
+        }
     }
 
     /// The status of `service`, `nil` when it is unknown.
-    public func status(of service: String) -> Status? { statuses.withLock { $0[service] } }
+    public func status(of service: String) -> Status? {
+        if service.isEmpty { return overall.load(ordering: .acquiring) == 1 ? .serving : .notServing }
+        return statuses.withLock { $0[service] }
+    }
 }
 
 /// `grpc.health.v1.Health`: `Check` answers from a ``HealthStatusTable``; `Watch` (server streaming, which the
@@ -47,7 +60,8 @@ public struct HealthService: GRPCService {
                                 + "not decode as protobuf)"))
                 }
                 guard let status = table.status(of: message.service) else {
-                    return .failure(RPCError(.notFound, "unknown service '\(message.service)'"))
+                    let name = message.service.count > 200 ? message.service.prefix(200) + "..." : message.service
+                    return .failure(RPCError(.notFound, "unknown service '\(name)'"))
                 }
                 HealthCheckResponse(status: status == .serving ? .serving : .notServing).encode(into: &response)
                 return .ok

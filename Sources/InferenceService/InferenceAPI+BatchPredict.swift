@@ -1,7 +1,9 @@
+import Auth
 import GRPCCore
 import ModelRegistry
 import ServerMetrics
 import SluiceProto
+import TrafficRouting
 
 extension InferenceAPI {
     /// `BatchPredict`: many rows, columnar or as a row-major dense block; columnar response.
@@ -11,72 +13,76 @@ extension InferenceAPI {
         let started = monotonicNanos()
         metrics.inFlight.add(1)
         defer { metrics.inFlight.add(-1) }
-        var served: (worker: ModelWorker<ServableModel>, decision: SplitDecision?)?
+        var record = CallRecord(rpc: .batchPredict, audited: gate != nil)
+        var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
+        var status = RPCError(.ok, "")
         do {
-            return try BatchPredictRequestView.decode(request) { view in
-                let (entry, selector) = try resolveTarget(
-                    modelBytes: view.model, versionBytes: view.version, snapshot: registry.snapshot)
-                let target = try route(entry, selector, routingKey: view.routingKey)
-                served = target
-                let model = target.worker.compiled
-                return try scratchPool.withScratch { scratch in
-                    let rows = try fillBatch(view, model: model, scratch: scratch)
-                    if rows > 0 { try model.run(rows, scratch) }
-                    let variant = target.decision?.variant ?? ""
-                    let stringLabels: [String]
-                    if case .string(let labels) = model.classLabels { stringLabels = labels } else { stringLabels = [] }
-                    scratch.labelsInt.withUnsafeBufferPointer { intLabels in
-                        scratch.labelIndices.withUnsafeBufferPointer { indices in
-                            scratch.scores.withUnsafeBufferPointer { scores in
-                                scratch.confidence.withUnsafeBufferPointer { confidence in
-                                    scratch.values.withUnsafeBufferPointer { values in
-                                        RequestID.with(view.requestID) { requestID in
-                                            BatchPredictResponseEncoder(
-                                                model: entry.name, version: target.worker.version, variant: variant,
-                                                rows: rows, numClasses: model.isRegressor ? 0 : model.classLabels.count
-                                            ).encode(
-                                                intLabels: intLabels, stringLabels: stringLabels, labelIndices: indices,
-                                                scores: scores, confidence: confidence, values: values,
-                                                requestID: requestID, into: &response)
-                                        }
-                                    }
-                                }
+            try BatchPredictRequestView.decode(request) { view in
+                try RequestID.with(view.requestID) { requestID in
+                    if gate != nil {
+                        record.requestID = String(decoding: requestID, as: UTF8.self)
+                        record.selector = String(decoding: view.version, as: UTF8.self)
+                        try admit(&record, model: requestedModel(view.model, view.version), context: context)
+                    }
+                    let (entry, selector) = try resolveTarget(
+                        modelBytes: view.model, versionBytes: view.version, snapshot: registry.snapshot)
+                    let target = try route(entry, selector, routingKey: view.routingKey)
+                    served = target
+                    try predictBatch(view, entry: entry, target: target, requestID: requestID, started: started,
+                                     response: &response)
+                }
+            }
+        } catch let error as ProtoDecodeError {
+            status = admitMalformed(&record, context: context, error)
+        } catch {
+            status = RPCError.from(error)
+        }
+        return finish(.batchPredict, status: status, served: served, record: &record, context: context, started: started)
+    }
+
+    /// Scores an admitted, routed batch and encodes the columnar answer.
+    private func predictBatch(
+        _ view: BatchPredictRequestView, entry: ModelEntry<ServableModel>,
+        target: (worker: ModelWorker<ServableModel>, assignment: Assignment?), requestID: UnsafeRawBufferPointer,
+        started: UInt64, response: inout ResponseBuffer
+    ) throws {
+        let model = target.worker.compiled
+        try scratchPool.withScratch { scratch in
+            let rows = try fillBatch(view, model: model, scratch: scratch)
+            if rows > 0 { try model.run(rows, scratch) }
+            let variant = target.assignment?.variantName ?? ""
+            let stringLabels: [String]
+            if case .string(let labels) = model.classLabels { stringLabels = labels } else { stringLabels = [] }
+            scratch.labelsInt.withUnsafeBufferPointer { intLabels in
+                scratch.labelIndices.withUnsafeBufferPointer { indices in
+                    scratch.scores.withUnsafeBufferPointer { scores in
+                        scratch.confidence.withUnsafeBufferPointer { confidence in
+                            scratch.values.withUnsafeBufferPointer { values in
+                                BatchPredictResponseEncoder(
+                                    model: entry.name, version: target.worker.version, variant: variant,
+                                    rows: rows, numClasses: model.isRegressor ? 0 : model.classLabels.count
+                                ).encode(
+                                    intLabels: intLabels, stringLabels: stringLabels, labelIndices: indices,
+                                    scores: scores, confidence: confidence, values: values,
+                                    requestID: requestID, into: &response)
                             }
                         }
                     }
-                    let elapsed = monotonicNanos() - started
-                    target.worker.stats.record(latencyNanos: elapsed, failed: false)
-                    if !model.isRegressor {
-                        var sum = 0.0
-                        for value in scratch.confidence { sum += Double(value) }
-                        target.worker.stats.record(confidenceSum: sum, rows: rows)
-                    }
-                    metrics.batchRows.labels([entry.name]).record(UInt64(rows))
-                    metrics.record(.batchPredict, model: entry.name, version: target.worker.version, variant: variant,
-                                   code: 0, nanos: elapsed)
-                    if let decision = target.decision, let splitter {
-                        splitter.record(model: entry.name, decision: decision,
-                                        outcome: CallOutcome(failed: false, latencyNanos: elapsed))
-                    }
-                    return .ok
                 }
             }
-        } catch {
-            let status = RPCError.from(error)
             let elapsed = monotonicNanos() - started
-            if let served {
-                served.worker.stats.record(latencyNanos: elapsed, failed: true)
-                metrics.record(.batchPredict, model: served.worker.model, version: served.worker.version,
-                               variant: served.decision?.variant ?? "", code: status.code.rawValue, nanos: elapsed)
-                if let decision = served.decision, let splitter {
-                    splitter.record(model: served.worker.model, decision: decision,
-                                    outcome: CallOutcome(failed: true, latencyNanos: elapsed))
-                }
-            } else {
-                metrics.record(.batchPredict, model: "", version: 0, variant: "", code: status.code.rawValue,
-                               nanos: elapsed)
+            target.worker.stats.record(latencyNanos: elapsed, failed: false)
+            if !model.isRegressor {
+                var sum = 0.0
+                for value in scratch.confidence { sum += Double(value) }
+                target.worker.stats.record(confidenceSum: sum, rows: rows)
             }
-            return .failure(status)
+            metrics.batchRows.labels([entry.name]).record(UInt64(rows))
+            metrics.record(.batchPredict, model: entry.name, version: target.worker.version, variant: variant,
+                           code: 0, nanos: elapsed)
+            if let assignment = target.assignment, let rollouts {
+                rollouts.record(assignment, outcome: Outcome(ok: true, latencyNs: elapsed))
+            }
         }
     }
 

@@ -1,7 +1,9 @@
+import Auth
 import GRPCCore
 import ModelRegistry
 import ServerMetrics
 import SluiceProto
+import TrafficRouting
 
 extension InferenceAPI {
     /// `GetModelVersion`: one version (by selector) or, with `list` and no selector, all versions.
@@ -9,8 +11,13 @@ extension InferenceAPI {
         -> UnaryOutcome
     {
         let started = monotonicNanos()
+        var record = CallRecord(rpc: .getModelVersion, audited: gate != nil)
+        var outcome: UnaryOutcome
         do {
-            let message = try GetModelVersionRequest(decoding: request)
+            let message: GetModelVersionRequest
+            do { message = try GetModelVersionRequest(decoding: request) } catch {
+                throw admitMalformed(&record, context: context, error)
+            }
             var modelName = message.model
             var selector = VersionSelector.routed
             if !message.version.isEmpty {
@@ -24,28 +31,39 @@ extension InferenceAPI {
                     modelName = uriModel
                 }
             }
+            record.selector = message.version
+            try admit(&record, model: modelName, context: context)
             guard !modelName.isEmpty else { throw ServiceError.invalidArgument("model is required") }
             guard let entry = registry.snapshot.models[modelName] else {
                 throw ServiceError(.notFound, "model \"\(modelName)\" is not registered")
             }
-            let shares = splitter?.trafficShares(model: modelName)
+            let rollouts = self.rollouts
             let versions: [Int64]
             if message.list && selector == .routed {
                 versions = entry.metadata.versions.map(\.version)
             } else {
                 versions = [try describedVersion(entry, selector)]
             }
-            let infos = versions.map { describe(entry, version: $0, shares: shares) }
+            let infos = versions.map { version in
+                describe(entry, version: version, share: rollouts?.trafficShare(model: modelName, version: version))
+            }
             GetModelVersionResponse(versions: infos).encode(into: &response)
             metrics.record(.getModelVersion, model: modelName, version: 0, variant: "", code: 0,
                            nanos: monotonicNanos() - started)
-            return .ok
+            record.version = versions.count == 1 ? versions[0] : nil
+            outcome = .ok
         } catch {
             let status = RPCError.from(error)
             metrics.record(.getModelVersion, model: "", version: 0, variant: "", code: status.code.rawValue,
                            nanos: monotonicNanos() - started)
-            return .failure(status)
+            outcome = .failure(status)
         }
+        if let gate {
+            let code: StatusCode
+            if case .failure(let error) = outcome { code = error.code } else { code = .ok }
+            gate.audit(record, context: context, status: code, latencyNanos: monotonicNanos() - started)
+        }
+        return outcome
     }
 
     /// The version a selector names in the metadata (whether or not it is loaded).
@@ -68,7 +86,7 @@ extension InferenceAPI {
         }
     }
 
-    func describe(_ entry: ModelEntry<ServableModel>, version: Int64, shares: [Int64: Double]?) -> ModelVersionInfo {
+    func describe(_ entry: ModelEntry<ServableModel>, version: Int64, share: Double?) -> ModelVersionInfo {
         var info = ModelVersionInfo()
         let metadata = entry.metadata.version(version)
         info.model = entry.name
@@ -92,7 +110,7 @@ extension InferenceAPI {
         info.sha256 = metadata?.sha256.isEmpty == false ? metadata!.sha256 : (worker?.sha256 ?? "")
         info.createdUnixMs = metadata?.createdUnixMs ?? 0
         info.source = metadata?.source ?? ""
-        info.trafficShare = shares?[version] ?? entry.defaultTrafficShare(of: version)
+        info.trafficShare = share ?? entry.defaultTrafficShare(of: version)
         return info
     }
 }

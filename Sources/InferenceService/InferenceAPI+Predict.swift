@@ -1,7 +1,9 @@
+import Auth
 import GRPCCore
 import ModelRegistry
 import ServerMetrics
 import SluiceProto
+import TrafficRouting
 
 extension InferenceAPI {
     /// `Predict`: one row, named features or a dense vector.
@@ -9,59 +11,108 @@ extension InferenceAPI {
         let started = monotonicNanos()
         metrics.inFlight.add(1)
         defer { metrics.inFlight.add(-1) }
-        var served: (worker: ModelWorker<ServableModel>, decision: SplitDecision?)?
+        var record = CallRecord(rpc: .predict, audited: gate != nil)
+        var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
+        var status = RPCError(.ok, "")
+        var deferred = false
         do {
-            return try PredictRequestView.decode(request) { view in
-                let (entry, selector) = try resolveTarget(
-                    modelBytes: view.model, versionBytes: view.version, snapshot: registry.snapshot)
-                let target = try route(entry, selector, routingKey: view.routingKey)
-                served = target
-                let model = target.worker.compiled
-                return try scratchPool.withScratch { scratch in
-                    try fillRow(view, model: model, scratch: scratch)
-                    try model.run(1, scratch)
-                    let prediction = label(model, scratch, row: 0)
-                    let confidence = scratch.confidence.first ?? 0
-                    let variant = target.decision?.variant ?? ""
-                    scratch.scores.withUnsafeBufferPointer { scores in
-                        RequestID.with(view.requestID) { requestID in
-                            PredictResponseEncoder(
-                                model: entry.name, version: target.worker.version, variant: variant,
-                                prediction: prediction, confidence: confidence
-                            ).encode(scores: scores, requestID: requestID, into: &response)
-                        }
+            try PredictRequestView.decode(request) { view in
+                try RequestID.with(view.requestID) { requestID in
+                    if gate != nil {
+                        record.requestID = String(decoding: requestID, as: UTF8.self)
+                        record.selector = String(decoding: view.version, as: UTF8.self)
+                        try admit(&record, model: requestedModel(view.model, view.version), context: context)
                     }
-                    let elapsed = monotonicNanos() - started
-                    target.worker.stats.record(latencyNanos: elapsed, failed: false)
-                    if !model.isRegressor { target.worker.stats.record(confidence: confidence) }
-                    metrics.record(.predict, model: entry.name, version: target.worker.version, variant: variant,
-                                   code: 0, nanos: elapsed)
-                    if let decision = target.decision, let splitter {
-                        splitter.record(model: entry.name, decision: decision,
-                                        outcome: outcome(model, scratch, failed: false, nanos: elapsed))
-                        if let shadow = decision.shadowVersion {
-                            runShadow(entry: entry, version: shadow, decision: decision, prediction: prediction,
-                                      scratch: scratch, splitter: splitter)
-                        }
+                    let (entry, selector) = try resolveTarget(
+                        modelBytes: view.model, versionBytes: view.version, snapshot: registry.snapshot)
+                    let target = try route(entry, selector, routingKey: view.routingKey)
+                    served = target
+                    if let batcher = target.worker.compiled.batcher, target.assignment?.shadowVersion == nil,
+                        let promise = context.makePromise()
+                    {
+                        try enqueue(view, batcher: batcher, target: target, requestID: requestID, started: started,
+                                    promise: promise, record: record, context: context)
+                        deferred = true
+                        return
                     }
-                    return .ok
+                    try predictRow(view, entry: entry, target: target, requestID: requestID, started: started,
+                                   response: &response)
                 }
             }
+        } catch let error as ProtoDecodeError {
+            status = admitMalformed(&record, context: context, error)
         } catch {
-            let status = RPCError.from(error)
-            let elapsed = monotonicNanos() - started
-            if let served {
-                served.worker.stats.record(latencyNanos: elapsed, failed: true)
-                metrics.record(.predict, model: served.worker.model, version: served.worker.version,
-                               variant: served.decision?.variant ?? "", code: status.code.rawValue, nanos: elapsed)
-                if let decision = served.decision, let splitter {
-                    splitter.record(model: served.worker.model, decision: decision,
-                                    outcome: CallOutcome(failed: true, latencyNanos: elapsed))
-                }
-            } else {
-                metrics.record(.predict, model: "", version: 0, variant: "", code: status.code.rawValue, nanos: elapsed)
+            status = RPCError.from(error)
+        }
+        if deferred { return .deferred }
+        return finish(.predict, status: status, served: served, record: &record, context: context, started: started)
+    }
+
+    /// Validates the row and queues it for the model's dynamic batcher; the promise completes the call.
+    private func enqueue(
+        _ view: PredictRequestView, batcher: DynamicBatcher,
+        target: (worker: ModelWorker<ServableModel>, assignment: Assignment?), requestID: UnsafeRawBufferPointer,
+        started: UInt64, promise: UnaryPromise, record: CallRecord, context: CallContext
+    ) throws {
+        let model = target.worker.compiled
+        let (numeric, strings) = try scratchPool.withScratch { scratch in
+            try fillRow(view, model: model, scratch: scratch)
+            return (Array(scratch.numeric), scratch.strings.map { $0.first ?? "" })
+        }
+        let worker = target.worker
+        let assignment = target.assignment
+        let variant = assignment?.variantName ?? ""
+        var record = record
+        record.version = worker.version
+        record.variant = variant
+        let audited = record
+        let finish: @Sendable (StatusCode, UInt64, PredictionLabel?, Float) -> Void = { [self] code, elapsed, _, confidence in
+            worker.stats.record(latencyNanos: elapsed, failed: code != .ok)
+            if code == .ok && !model.isRegressor { worker.stats.record(confidence: confidence) }
+            metrics.record(.predict, model: worker.model, version: worker.version, variant: variant, code: code.rawValue,
+                           nanos: elapsed)
+            if let assignment, let rollouts {
+                rollouts.record(assignment, outcome: Outcome(ok: code == .ok, latencyNs: elapsed,
+                                                              confidence: code == .ok ? Double(confidence) : nil))
             }
-            return .failure(status)
+            gate?.audit(audited, context: context, status: code, latencyNanos: elapsed)
+        }
+        batcher.submit(DynamicBatcher.Pending(
+            numeric: numeric, strings: strings, requestID: Array(requestID), promise: promise, finish: finish,
+            variant: variant, started: started))
+    }
+
+    /// Scores one admitted, routed row and encodes the answer.
+    private func predictRow(
+        _ view: PredictRequestView, entry: ModelEntry<ServableModel>,
+        target: (worker: ModelWorker<ServableModel>, assignment: Assignment?), requestID: UnsafeRawBufferPointer,
+        started: UInt64, response: inout ResponseBuffer
+    ) throws {
+        let model = target.worker.compiled
+        try scratchPool.withScratch { scratch in
+            try fillRow(view, model: model, scratch: scratch)
+            try model.run(1, scratch)
+            let prediction = label(model, scratch, row: 0)
+            let confidence = scratch.confidence.first ?? 0
+            let variant = target.assignment?.variantName ?? ""
+            scratch.scores.withUnsafeBufferPointer { scores in
+                PredictResponseEncoder(
+                    model: entry.name, version: target.worker.version, variant: variant,
+                    prediction: prediction, confidence: confidence
+                ).encode(scores: scores, requestID: requestID, into: &response)
+            }
+            let elapsed = monotonicNanos() - started
+            target.worker.stats.record(latencyNanos: elapsed, failed: false)
+            if !model.isRegressor { target.worker.stats.record(confidence: confidence) }
+            metrics.record(.predict, model: entry.name, version: target.worker.version, variant: variant,
+                           code: 0, nanos: elapsed)
+            if let assignment = target.assignment, let rollouts {
+                rollouts.record(assignment, outcome: outcome(model, scratch, failed: false, nanos: elapsed))
+                if let shadow = assignment.shadowVersion {
+                    runShadow(entry: entry, version: shadow, assignment: assignment, prediction: prediction,
+                              scratch: scratch, rollouts: rollouts)
+                }
+            }
         }
     }
 
@@ -70,11 +121,12 @@ extension InferenceAPI {
     @inline(__always)
     func route(
         _ entry: ModelEntry<ServableModel>, _ selector: VersionSelector, routingKey: UnsafeRawBufferPointer
-    ) throws -> (worker: ModelWorker<ServableModel>, decision: SplitDecision?) {
-        if selector == .routed, let splitter, let decision = splitter.assign(model: entry.name, routingKey: routingKey),
-            let worker = entry.workers[decision.version]
+    ) throws -> (worker: ModelWorker<ServableModel>, assignment: Assignment?) {
+        if selector == .routed, let rollouts,
+            let assignment = rollouts.assign(model: entry.name, routingKeyBytes: routingKey),
+            let worker = entry.workers[assignment.version]
         {
-            return (worker, decision)
+            return (worker, assignment)
         }
         return (try entry.resolve(selector), nil)
     }
@@ -150,6 +202,11 @@ extension InferenceAPI {
     /// The label of `row` as the response carries it.
     @inline(__always)
     func label(_ model: ServableModel, _ scratch: PredictionScratch, row: Int) -> PredictionLabel {
+        Self.label(model, scratch, row: row)
+    }
+
+    @inline(__always)
+    static func label(_ model: ServableModel, _ scratch: PredictionScratch, row: Int) -> PredictionLabel {
         if model.isRegressor { return .value(row < scratch.values.count ? scratch.values[row] : .nan) }
         switch model.classLabels {
         case .string(let labels):
@@ -161,13 +218,13 @@ extension InferenceAPI {
     }
 
     /// The rollout-relevant summary of row 0.
-    func outcome(_ model: ServableModel, _ scratch: PredictionScratch, failed: Bool, nanos: UInt64) -> CallOutcome {
-        var result = CallOutcome(failed: failed, latencyNanos: nanos)
+    func outcome(_ model: ServableModel, _ scratch: PredictionScratch, failed: Bool, nanos: UInt64) -> Outcome {
+        var result = Outcome(ok: !failed, latencyNs: nanos)
         if model.isRegressor {
             result.score = scratch.values.first
             return result
         }
-        result.confidence = scratch.confidence.first
+        result.confidence = scratch.confidence.first.map(Double.init)
         if let positive = model.positiveClass {
             let classes = model.classLabels.count
             if classes > 0, scratch.scores.count >= classes { result.score = Double(scratch.scores[positive]) }
@@ -182,8 +239,8 @@ extension InferenceAPI {
 
     /// Evaluates the shadow version on the same row and reports agreement; its answer is never returned.
     func runShadow(
-        entry: ModelEntry<ServableModel>, version: Int64, decision: SplitDecision, prediction: PredictionLabel,
-        scratch: PredictionScratch, splitter: any TrafficSplitter
+        entry: ModelEntry<ServableModel>, version: Int64, assignment: Assignment, prediction: PredictionLabel,
+        scratch: PredictionScratch, rollouts: RolloutManager
     ) {
         guard let shadow = entry.workers[version] else { return }
         let started = monotonicNanos()
@@ -191,11 +248,11 @@ extension InferenceAPI {
         // The shadow may take different features; it reuses the row only when the layouts match.
         guard model.features.numericCount == scratch.numeric.count, model.features.stringCount == scratch.strings.count
         else {
-            splitter.recordShadow(model: entry.name, decision: decision, agreed: false,
-                                  outcome: CallOutcome(failed: true, latencyNanos: 0))
+            rollouts.recordShadow(assignment, outcome: Outcome(ok: false, latencyNs: 0), agreed: false)
             return
         }
         do {
+            scratch.clearOutputs()
             try model.run(1, scratch)
             let shadowLabel = label(model, scratch, row: 0)
             let agreed: Bool
@@ -207,12 +264,12 @@ extension InferenceAPI {
             }
             let elapsed = monotonicNanos() - started
             shadow.stats.record(latencyNanos: elapsed, failed: false)
-            splitter.recordShadow(model: entry.name, decision: decision, agreed: agreed,
-                                  outcome: outcome(model, scratch, failed: false, nanos: elapsed))
+            rollouts.recordShadow(assignment, outcome: outcome(model, scratch, failed: false, nanos: elapsed),
+                                  agreed: agreed)
         } catch {
             shadow.stats.record(latencyNanos: monotonicNanos() - started, failed: true)
-            splitter.recordShadow(model: entry.name, decision: decision, agreed: false,
-                                  outcome: CallOutcome(failed: true, latencyNanos: monotonicNanos() - started))
+            rollouts.recordShadow(assignment, outcome: Outcome(ok: false, latencyNs: monotonicNanos() - started),
+                                  agreed: false)
         }
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 public import GRPCCore
 public import ModelRegistry
 import SluiceProto
+public import TrafficRouting
 
 /// The `sluice.v1.Inference` service: decode → route → registry → engine → encode, with metrics.
 /// Handlers run synchronously on the event-loop thread that received the call.
@@ -11,18 +12,20 @@ public final class InferenceAPI: GRPCService {
     public let serviceName = "sluice.v1.Inference"
     public let registry: ModelRegistry<ServableModel>
     public let metrics: ServiceMetrics
-    let splitter: (any TrafficSplitter)?
+    /// Canary and A/B rollouts; nil when the server runs without a writable registry.
+    public let rollouts: RolloutManager?
+    /// Authentication, RBAC, rate limits and audit; nil only in tests that exercise the handlers alone.
+    public let gate: CallGate?
     let scratchPool = ScratchPool()
-    let rolloutHandler: (@Sendable (UnsafeRawBufferPointer, CallContext, inout ResponseBuffer) -> UnaryOutcome)?
 
     public init(
-        registry: ModelRegistry<ServableModel>, metrics: ServiceMetrics, splitter: (any TrafficSplitter)? = nil,
-        rolloutHandler: (@Sendable (UnsafeRawBufferPointer, CallContext, inout ResponseBuffer) -> UnaryOutcome)? = nil
+        registry: ModelRegistry<ServableModel>, metrics: ServiceMetrics, rollouts: RolloutManager? = nil,
+        gate: CallGate? = nil
     ) {
         self.registry = registry
         self.metrics = metrics
-        self.splitter = splitter
-        self.rolloutHandler = rolloutHandler
+        self.rollouts = rollouts
+        self.gate = gate
         metrics.watch(registry)
     }
 
@@ -38,10 +41,7 @@ public final class InferenceAPI: GRPCService {
                 getModelVersion(request, context, &response)
             },
             UnaryMethod("Rollout") { [self] request, context, response in
-                guard let rolloutHandler else {
-                    return .failure(RPCError(.unimplemented, "rollouts are not enabled on this server"))
-                }
-                return rolloutHandler(request, context, &response)
+                rollout(request, context, &response)
             },
         ]
     }

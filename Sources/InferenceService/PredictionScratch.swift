@@ -22,6 +22,15 @@ public final class PredictionScratch {
 
     public init() {}
 
+    /// Clears the outputs (keeping capacity) before another model runs on the same inputs.
+    func clearOutputs() {
+        labelsInt.removeAll(keepingCapacity: true)
+        labelIndices.removeAll(keepingCapacity: true)
+        scores.removeAll(keepingCapacity: true)
+        confidence.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+    }
+
     /// Sizes the input buffers for `rows` rows and clears the outputs, keeping capacity.
     func prepare(rows: Int, numericCount: Int, stringCount: Int) {
         let needed = rows * numericCount
@@ -37,11 +46,7 @@ public final class PredictionScratch {
             strings[index].removeAll(keepingCapacity: true)
             if rows == 1 { strings[index].append("") } else { strings[index].append(contentsOf: repeatElement("", count: rows)) }
         }
-        labelsInt.removeAll(keepingCapacity: true)
-        labelIndices.removeAll(keepingCapacity: true)
-        scores.removeAll(keepingCapacity: true)
-        confidence.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
+        clearOutputs()
     }
 }
 

@@ -28,13 +28,15 @@ enum RequestID {
 
     /// Runs `body` with the request's own id if it sent one (capped at 128 bytes), else a fresh one.
     @inline(__always)
-    static func with<R>(_ supplied: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    static func with<R>(
+        _ supplied: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R
+    ) rethrows -> R {
         if !supplied.isEmpty {
-            return body(UnsafeRawBufferPointer(rebasing: supplied.prefix(128)))
+            return try body(UnsafeRawBufferPointer(rebasing: supplied.prefix(128)))
         }
-        return withUnsafeTemporaryAllocation(byteCount: 16, alignment: 1) { buffer in
+        return try withUnsafeTemporaryAllocation(byteCount: 16, alignment: 1) { buffer in
             let count = generate(into: buffer)
-            return body(UnsafeRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[0..<count]))
+            return try body(UnsafeRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[0..<count]))
         }
     }
 }

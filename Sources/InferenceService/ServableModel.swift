@@ -27,11 +27,38 @@ public final class ServableModel: Sendable {
     public let signature: SignatureInfo
     /// Evaluates `rows` rows: reads `scratch.numeric`/`scratch.strings`, fills the outputs.
     let run: @Sendable (_ rows: Int, _ scratch: PredictionScratch) throws -> Void
+    /// Queues concurrent Predict calls into batches, when the model opted in.
+    let batcher: DynamicBatcher?
+
+    /// Dynamic batching settings: (model name, version, max batch size, max queue delay in µs).
+    public struct Batching: Sendable {
+        public var model: String
+        public var version: Int64
+        public var maxBatchSize: Int
+        public var maxQueueDelayMicros: Int
+
+        public init(model: String, version: Int64, maxBatchSize: Int, maxQueueDelayMicros: Int) {
+            self.model = model
+            self.version = version
+            self.maxBatchSize = maxBatchSize
+            self.maxQueueDelayMicros = maxQueueDelayMicros
+        }
+    }
 
     public init(
         features: FeatureTable, classLabels: ClassLabels, isRegressor: Bool, signature: SignatureInfo,
+        batching: Batching? = nil,
         run: @escaping @Sendable (_ rows: Int, _ scratch: PredictionScratch) throws -> Void
     ) {
+        let reference = ServableModelRef()
+        if let batching, batching.maxBatchSize > 1 {
+            batcher = DynamicBatcher(
+                model: batching.model, version: batching.version, maxBatchSize: batching.maxBatchSize,
+                maxQueueDelayMicros: batching.maxQueueDelayMicros, servable: reference)
+        } else {
+            batcher = nil
+        }
+        defer { reference.model = self }
         self.features = features
         self.classLabels = classLabels
         self.isRegressor = isRegressor

@@ -1,6 +1,7 @@
 public import GRPCCore
 import ModelRegistry
 import SluiceProto
+import TrafficRouting
 
 /// The service layer's errors: the one place where domain failures become gRPC statuses.
 public struct ServiceError: Error, RPCErrorConvertible, Sendable {
@@ -30,9 +31,19 @@ extension RPCError {
     /// Any error thrown inside a handler, as the status to send.
     static func from(_ error: any Error) -> RPCError {
         switch error {
+        case let error as RPCError: return error
         case let error as any RPCErrorConvertible: return error.rpcError
         case let error as RegistryError: return ServiceError(error).rpcError
         case let error as ProtoDecodeError: return RPCError(.invalidArgument, error.description)
+        case let error as RolloutError:
+            let code: StatusCode
+            switch error.code {
+            case .invalidArgument: code = .invalidArgument
+            case .failedPrecondition: code = .failedPrecondition
+            case .notFound: code = .notFound
+            default: code = .internal
+            }
+            return RPCError(code, error.message)
         default: return RPCError(.internal, "internal error: \(error)")
         }
     }

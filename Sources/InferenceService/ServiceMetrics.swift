@@ -74,6 +74,29 @@ public final class ServiceMetrics: Sendable {
             return out
         }
         registry.collector(
+            "sluice_dynamic_batches_total", help: "Batches run by dynamic batching.", kind: .counter
+        ) {
+            modelRegistry.snapshot.models.flatMap { name, entry in
+                entry.workers.compactMap { version, worker in
+                    worker.compiled.batcher.map {
+                        (["model": name, "version": String(version)], Double($0.batches.load(ordering: .relaxed)))
+                    }
+                }
+            }
+        }
+        registry.collector(
+            "sluice_dynamic_batched_rows_total", help: "Predict calls evaluated through dynamic batching.",
+            kind: .counter
+        ) {
+            modelRegistry.snapshot.models.flatMap { name, entry in
+                entry.workers.compactMap { version, worker in
+                    worker.compiled.batcher.map {
+                        (["model": name, "version": String(version)], Double($0.rows.load(ordering: .relaxed)))
+                    }
+                }
+            }
+        }
+        registry.collector(
             "sluice_model_load_seconds", help: "How long loading and compiling each ready version took.", kind: .gauge
         ) {
             modelRegistry.snapshot.models.flatMap { name, entry in

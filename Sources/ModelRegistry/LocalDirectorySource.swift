@@ -6,6 +6,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import DurableFiles
 
 /// The default model source: a directory on local disk.
 ///
@@ -66,7 +67,7 @@ public struct LocalDirectorySource: WritableModelSource {
 
     public func modelBytes(model: String, version: Int64) throws(RegistryError) -> [UInt8] {
         try VersionSelector.validateModelName(model)
-        return try AtomicFile.read("\(root)/\(model)/\(version)/model.onnx")
+        return try Self.read("\(root)/\(model)/\(version)/model.onnx")
     }
 
     public func changeToken() -> String {
@@ -102,9 +103,9 @@ public struct LocalDirectorySource: WritableModelSource {
             // directory either exists complete or not at all.
             let temp = "\(directory)/.incoming-\(getpid())-\(next)"
             try Self.makeDirectory(temp)
-            try AtomicFile.write(bytes, to: "\(temp)/model.onnx")
+            try Self.write(bytes, to: "\(temp)/model.onnx")
             guard rename(temp, "\(directory)/\(next)") == 0 else {
-                throw AtomicFile.ioError("rename", "\(directory)/\(next)")
+                throw RegistryError(DurableFileError.current("rename", "\(directory)/\(next)"))
             }
             AtomicFile.syncDirectory(directory)
             if stage == .production {
@@ -142,17 +143,17 @@ public struct LocalDirectorySource: WritableModelSource {
         do { data = try encoder.encode(metadata) } catch {
             throw RegistryError(.io, "cannot encode metadata of \(model): \(error)")
         }
-        try AtomicFile.write(Array(data) + [10], to: "\(root)/\(model)/model.json")
+        try Self.write(Array(data) + [10], to: "\(root)/\(model)/model.json")
     }
 
     /// Runs `body` holding the registry's exclusive lock (shared with other processes via flock).
     private func withLock<R>(_ body: () throws(RegistryError) -> R) throws(RegistryError) -> R {
         try Self.makeDirectory(root)
         let fd = open("\(root)/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw AtomicFile.ioError("open", "\(root)/.lock") }
+        guard fd >= 0 else { throw RegistryError(DurableFileError.current("open", "\(root)/.lock")) }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
-            if errno != EINTR { throw AtomicFile.ioError("lock", "\(root)/.lock") }
+            if errno != EINTR { throw RegistryError(DurableFileError.current("lock", "\(root)/.lock")) }
         }
         defer { flock(fd, LOCK_UN) }
         return try body()
@@ -160,28 +161,19 @@ public struct LocalDirectorySource: WritableModelSource {
 
     // MARK: - File system helpers
 
-    static func directoryEntries(_ path: String) -> [String]? {
-        guard let dir = opendir(path) else { return nil }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+    static func read(_ path: String) throws(RegistryError) -> [UInt8] {
+        do { return try AtomicFile.read(path) } catch { throw RegistryError(error) }
     }
 
-    static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    static func write(_ bytes: [UInt8], to path: String) throws(RegistryError) {
+        do { try AtomicFile.write(bytes, to: path) } catch { throw RegistryError(error) }
     }
 
-    static func fileExists(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0
-    }
+    static func directoryEntries(_ path: String) -> [String]? { AtomicFile.entries(path) }
+
+    static func isDirectory(_ path: String) -> Bool { AtomicFile.isDirectory(path) }
+
+    static func fileExists(_ path: String) -> Bool { AtomicFile.exists(path) }
 
     static func versionDirectories(_ modelDirectory: String) -> [Int64] {
         (directoryEntries(modelDirectory) ?? []).compactMap { name in
@@ -193,7 +185,12 @@ public struct LocalDirectorySource: WritableModelSource {
     }
 
     static func makeDirectory(_ path: String) throws(RegistryError) {
-        if isDirectory(path) { return }
-        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw AtomicFile.ioError("create directory", path) }
+        do { try AtomicFile.makeDirectory(path) } catch { throw RegistryError(error) }
+    }
+}
+
+extension RegistryError {
+    init(_ error: DurableFileError) {
+        self.init(error.notFound ? .notFound : .io, error.description)
     }
 }

@@ -147,6 +147,11 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
             publish(metadata: metadata, pinned: pinned, loaded: [VersionKey(name, version.version): outcome],
                     loading: &ignored)
         }
+        if !pending.isEmpty {
+            // Parsing a model allocates many times the size of what it compiles to; give the freed memory
+            // back to the system instead of keeping it in this thread's malloc arena.
+            malloc_trim(0)
+        }
         markInitialScanDone()
     }
 
@@ -223,9 +228,9 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
                     case .failed(let reason): states[number] = .failed(reason: reason)
                     }
                 } else if let worker = old?.workers[number], worker.sha256 == version.sha256 || version.sha256.isEmpty,
-                    old?.metadata.featureNames == meta.featureNames
+                    old?.metadata.featureNames == meta.featureNames, old?.metadata.batching == meta.batching
                 {
-                    // Same bytes and same feature naming: keep the compiled model.
+                    // Same bytes, feature naming and batching: keep the compiled model.
                     workers[number] = worker
                 } else if case .failed(let reason)? = old?.states[number],
                     old?.metadata.version(number)?.sha256 == version.sha256

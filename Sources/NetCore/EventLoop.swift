@@ -1,8 +1,9 @@
 internal import CSystemShims
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Something registered with an ``EventLoop`` that reacts to readiness of its descriptor.
 public protocol EventLoopHandler: AnyObject {

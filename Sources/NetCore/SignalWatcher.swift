@@ -1,6 +1,7 @@
 internal import CSystemShims
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Turns SIGTERM, SIGINT and SIGHUP into readable events on a descriptor (signalfd). Create it on the main

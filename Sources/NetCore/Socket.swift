@@ -1,27 +1,63 @@
 internal import CSystemShims
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Thin wrappers over the socket calls the server needs; descriptors are plain `Int32`s owned by the caller.
 public enum Socket {
     /// Opens a non-blocking listener with SO_REUSEPORT on a numeric IPv4/IPv6 address.
-    public static func listen(host: String, port: Int, backlog: Int32 = 1024) throws(SystemError) -> Int32 {
-        let fd = csys_listen_tcp(host, Int32(port), backlog)
-        guard fd >= 0 else {
-            let code = -fd
-            if code == EINVAL { throw SystemError("listen on '\(host)': not a numeric IP address", errno: code) }
-            throw SystemError("listen on \(host.contains(":") ? "[\(host)]" : host):\(port)", errno: code)
+    ///
+    /// With `exclusive`, first checks with a plain bind that no other socket holds the port: SO_REUSEPORT alone
+    /// would let a second server silently share the port of a running one.
+    public static func listen(
+        host: String, port: Int, backlog: Int32 = 1024, exclusive: Bool = false
+    ) throws(SystemError) -> Int32 {
+        if exclusive && port != 0 {
+            let probe = csys_listen_tcp(host, Int32(port), 0, 0)
+            if probe < 0 { throw error(-probe, host: host, port: port) }
+            Glibc.close(probe)
         }
+        let fd = csys_listen_tcp(host, Int32(port), backlog, 1)
+        guard fd >= 0 else { throw error(-fd, host: host, port: port) }
         return fd
     }
 
-    /// Accepts one connection (non-blocking, TCP_NODELAY). `nil` when none is pending.
-    public static func accept(_ listener: Int32) -> (fd: Int32, peer: String)? {
+    private static func error(_ code: Int32, host: String, port: Int) -> SystemError {
+        if code == EINVAL { return SystemError("listen on '\(host)': not a numeric IP address", errno: code) }
+        return SystemError("listen on \(host.contains(":") ? "[\(host)]" : host):\(port)", errno: code)
+    }
+
+    /// What one `accept` produced.
+    public enum AcceptResult {
+        case accepted(fd: Int32, peer: String)
+        /// Nothing pending (or the peer left before it was accepted).
+        case none
+        /// A resource problem (EMFILE, ENFILE, ENOBUFS, ENOMEM): back off before accepting again.
+        case exhausted(errno: Int32)
+    }
+
+    /// Accepts one connection (non-blocking, TCP_NODELAY).
+    public static func accept(_ listener: Int32) -> AcceptResult {
         var peer = [CChar](repeating: 0, count: 64)
         let fd = csys_accept(listener, &peer, Int32(peer.count))
-        guard fd >= 0 else { return nil }
-        return (fd, String(decoding: peer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        guard fd >= 0 else {
+            let code = errno
+            switch code {
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM: return .exhausted(errno: code)
+            default: return .none
+            }
+        }
+        return .accepted(
+            fd: fd, peer: String(decoding: peer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    /// Raises the soft open-file limit to the hard limit (a server holds one descriptor per connection).
+    public static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
     /// The local port of a bound socket.

@@ -41,6 +41,8 @@ public struct RolloutRequestMessage: Sendable, Equatable {
     public var shadow = ""
     public var weights: [(name: String, weight: Double)] = []
     public var archiveCandidate = false
+    public var promoteArm = ""
+    public var minSampleRequests: UInt64 = 0
 
     public init() {}
 
@@ -78,6 +80,8 @@ public struct RolloutRequestMessage: Sendable, Equatable {
                 out.weights.append((cString(entry.key), entry.value))
             }
             out.archiveCandidate = m.archive_candidate != 0
+            out.promoteArm = cString(m.promote_arm)
+            out.minSampleRequests = m.min_sample_requests
             return out
         }
     }
@@ -132,7 +136,10 @@ public struct RolloutResponseMessage: Sendable, Equatable {
     public var lastDecision = ""
     public var history: [(unixMs: Int64, from: String, to: String, reason: String)] = []
     /// A/B result: (metric, p-value, required sample size, reached, significant).
-    public var ab: (metric: UInt32, pValue: Double, requiredSampleSize: UInt64, reached: Bool, significant: Bool)?
+    public var ab: (
+        metric: UInt32, pValue: Double, requiredSampleSize: UInt64, requiredSampleSizeExact: Double, reached: Bool,
+        significant: Bool
+    )?
     public var auto = false
 
     public init() {}
@@ -198,6 +205,7 @@ public struct RolloutResponseMessage: Sendable, Equatable {
                 a.pointee.metric = Sluice__V1__ABMetric(rawValue: ab.metric)
                 a.pointee.p_value = ab.pValue
                 a.pointee.required_sample_size = ab.requiredSampleSize
+                a.pointee.required_sample_size_exact = ab.requiredSampleSizeExact
                 a.pointee.sample_size_reached = ab.reached ? 1 : 0
                 a.pointee.significant = ab.significant ? 1 : 0
                 m.ab = a

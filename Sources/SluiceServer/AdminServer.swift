@@ -11,10 +11,15 @@ public final class AdminServer: @unchecked Sendable {
     public struct Handlers: Sendable {
         public var metrics: @Sendable () -> String
         public var ready: @Sendable () -> Bool
+        /// Appended to `/healthz` and `/readyz` bodies (e.g. that authentication is disabled).
+        public var details: String
 
-        public init(metrics: @escaping @Sendable () -> String, ready: @escaping @Sendable () -> Bool) {
+        public init(
+            metrics: @escaping @Sendable () -> String, ready: @escaping @Sendable () -> Bool, details: String = ""
+        ) {
             self.metrics = metrics
             self.ready = ready
+            self.details = details
         }
     }
 
@@ -124,17 +129,19 @@ public final class AdminServer: @unchecked Sendable {
         case "/metrics":
             respond(client, 200, "text/plain; version=0.0.4; charset=utf-8", handlers.metrics(), head: head)
         case "/healthz":
-            respond(client, 200, "text/plain", "ok\n", head: head)
+            respond(client, 200, "text/plain", "ok\n" + detailLine, head: head)
         case "/readyz":
             if handlers.ready() {
-                respond(client, 200, "text/plain", "ready\n", head: head)
+                respond(client, 200, "text/plain", "ready\n" + detailLine, head: head)
             } else {
-                respond(client, 503, "text/plain", "not ready\n", head: head)
+                respond(client, 503, "text/plain", "not ready\n" + detailLine, head: head)
             }
         default:
             respond(client, 404, "text/plain", "not found: try /metrics, /healthz, /readyz\n", head: head)
         }
     }
+
+    private var detailLine: String { handlers.details.isEmpty ? "" : handlers.details + "\n" }
 
     private func containsHeaderEnd(_ bytes: [UInt8]) -> Bool {
         guard bytes.count >= 4 else { return false }

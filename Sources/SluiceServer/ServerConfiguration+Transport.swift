@@ -1,7 +1,8 @@
 import FoundationEssentials
 public import GRPCServer
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension ServerConfiguration {
@@ -56,6 +57,16 @@ extension ServerConfiguration {
         if let idleTimeoutSeconds {
             guard idleTimeoutSeconds > 0 else { throw ConfigurationError("idle timeout must be positive") }
             config.idleTimeoutSeconds = idleTimeoutSeconds
+        }
+        if let handshakeTimeoutSeconds {
+            guard handshakeTimeoutSeconds > 0 else { throw ConfigurationError("handshake timeout must be positive") }
+            config.handshakeTimeoutSeconds = handshakeTimeoutSeconds
+        }
+        if let requestBodyTimeoutSeconds {
+            guard requestBodyTimeoutSeconds > 0 else {
+                throw ConfigurationError("request body timeout must be positive")
+            }
+            config.requestBodyTimeoutSeconds = requestBodyTimeoutSeconds
         }
         if let maxConcurrentStreams {
             guard maxConcurrentStreams > 0, maxConcurrentStreams <= 10_000 else {

@@ -24,16 +24,31 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var drainTimeoutSeconds: Double?
     /// Seconds before an idle connection is closed (default 300).
     public var idleTimeoutSeconds: Double?
+    /// Seconds a new connection has to finish the TLS handshake and HTTP/2 preface (default 10).
+    public var handshakeTimeoutSeconds: Double?
+    /// Seconds a request may take from its headers to the end of its body (default 60).
+    public var requestBodyTimeoutSeconds: Double?
     /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (default 100).
     public var maxConcurrentStreams: Int?
     /// Request header list limit in bytes (default 8192).
     public var maxHeaderListBytes: Int?
+    /// Model registry directory (`<dir>/<model>/<version>/model.onnx`).
+    public var models: String?
+    /// HOST:PORT of the HTTP admin listener (`/metrics`, `/healthz`, `/readyz`); off when nil.
+    public var adminListen: String?
+    /// Security configuration file (authentication, RBAC, audit, rate limits).
+    public var securityConfig: String?
+    /// Serve without authentication (explicit opt-out).
+    public var insecureNoAuth: Bool?
 
     public init() {}
 
-    static let knownKeys: Set<String> = [
+    /// Top-level keys a config file may hold. Add the key here when adding a property (and to
+    /// ``overridden(by:)`` when a flag can set it).
+    public static let knownKeys: Set<String> = [
         "listen", "threads", "tlsCert", "tlsKey", "tlsProfile", "clientCA", "plaintext", "maxMessageBytes",
-        "drainTimeoutSeconds", "idleTimeoutSeconds", "maxConcurrentStreams", "maxHeaderListBytes",
+        "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
+        "maxConcurrentStreams", "maxHeaderListBytes", "models", "adminListen", "securityConfig", "insecureNoAuth",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
@@ -65,7 +80,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
             return try JSONDecoder().decode(ServerConfiguration.self, from: data)
         } catch DecodingError.typeMismatch(_, let context), DecodingError.dataCorrupted(let context) {
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ConfigurationError("config file '\(source)': key '\(key)' has the wrong type (\(context.debugDescription))")
+            throw ConfigurationError(
+                "config file '\(source)': key '\(key)' has the wrong type (\(context.debugDescription))")
         } catch {
             throw ConfigurationError("config file '\(source)': \(error)")
         }
@@ -84,8 +100,20 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.maxMessageBytes = other.maxMessageBytes ?? maxMessageBytes
         merged.drainTimeoutSeconds = other.drainTimeoutSeconds ?? drainTimeoutSeconds
         merged.idleTimeoutSeconds = other.idleTimeoutSeconds ?? idleTimeoutSeconds
+        merged.handshakeTimeoutSeconds = other.handshakeTimeoutSeconds ?? handshakeTimeoutSeconds
+        merged.requestBodyTimeoutSeconds = other.requestBodyTimeoutSeconds ?? requestBodyTimeoutSeconds
         merged.maxConcurrentStreams = other.maxConcurrentStreams ?? maxConcurrentStreams
         merged.maxHeaderListBytes = other.maxHeaderListBytes ?? maxHeaderListBytes
+        merged.models = other.models ?? models
+        merged.adminListen = other.adminListen ?? adminListen
+        merged.securityConfig = other.securityConfig ?? securityConfig
+        merged.insecureNoAuth = other.insecureNoAuth ?? insecureNoAuth
+        // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.
+        if other.tlsCert != nil && other.plaintext == nil { merged.plaintext = nil }
+        if other.plaintext == true && other.tlsCert == nil && other.tlsKey == nil {
+            merged.tlsCert = nil
+            merged.tlsKey = nil
+        }
         return merged
     }
 }

@@ -1,7 +1,8 @@
 internal import COpenSSL
 internal import COpenSSLShims
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A server TLS configuration (`SSL_CTX`): certificate chain, key, profile, ALPN `h2` required, and
@@ -14,9 +15,11 @@ public final class TLSContext: @unchecked Sendable {
     public init(
         certificatePath: String, keyPath: String, profile: TLSProfile = .intermediate, clientCAPath: String? = nil
     ) throws(TLSError) {
-        for (what, path) in [("certificate", certificatePath), ("private key", keyPath)] + (clientCAPath.map {
-            [("client CA", $0)]
-        } ?? []) {
+        for (what, path) in [("certificate", certificatePath), ("private key", keyPath)]
+            + (clientCAPath.map {
+                [("client CA", $0)]
+            } ?? [])
+        {
             guard access(path, R_OK) == 0 else {
                 let reason = String(cString: strerror(errno))
                 throw TLSError("cannot read TLS \(what) '\(path)': \(reason)")
@@ -40,7 +43,11 @@ public final class TLSContext: @unchecked Sendable {
             throw TLSError("cannot use TLS certificate '\(certificatePath)': \(Self.lastError()) (expected PEM)")
         }
         guard SSL_CTX_use_PrivateKey_file(context, keyPath, SSL_FILETYPE_PEM) == 1 else {
-            throw TLSError("cannot use TLS private key '\(keyPath)': \(Self.lastError()) (expected PEM)")
+            let reason = Self.lastError()
+            if reason.contains("key values mismatch") {
+                throw TLSError("TLS private key '\(keyPath)' does not match certificate '\(certificatePath)'")
+            }
+            throw TLSError("cannot use TLS private key '\(keyPath)': \(reason) (expected PEM)")
         }
         guard SSL_CTX_check_private_key(context) == 1 else {
             throw TLSError(

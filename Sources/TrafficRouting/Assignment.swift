@@ -1,18 +1,25 @@
 /// Where one request without an explicit version goes, as decided by the model's active rollout.
+///
+/// Holds only the routing table it came from and a range index (one reference), so making one costs no extra
+/// reference counting; the properties read the immutable table.
 public struct Assignment: Sendable {
+    let table: RoutingTable
+    /// Index into `table.targets`.
+    let range: Int
+
     /// Index of the variant in the rollout's status (`RolloutStatus.variants`); pass the whole assignment back to
     /// ``RolloutManager/record(_:outcome:)``.
-    public let variantIndex: Int
+    public var variantIndex: Int { table.targets[range].index }
     /// Variant name for the response (`baseline`, `candidate`, or the arm name).
-    public let variantName: String
+    public var variantName: String { table.targets[range].name }
     /// The model version that serves the request.
-    public let version: Int64
+    public var version: Int64 { table.targets[range].version }
     /// The shadow version to evaluate as well (its answer is recorded, never returned), if the rollout has one.
-    public let shadowVersion: Int64?
+    public var shadowVersion: Int64? { table.shadow?.version }
     /// Index of the shadow variant, with ``shadowVersion``.
-    public let shadowVariantIndex: Int?
+    public var shadowVariantIndex: Int? { table.shadow?.index }
     /// The rollout that made the assignment; statistics go to it even if the rollout changes meanwhile.
-    let rollout: Rollout
+    var rollout: Rollout { table.rollout }
 }
 
 /// An immutable view of how a rollout splits traffic, swapped atomically on every weight or state change.
@@ -35,7 +42,9 @@ final class RoutingTable: Sendable {
     /// The rollout's routing generation this table was built from.
     let generation: UInt64
 
-    init(rollout: Rollout, prefix: UInt64, generation: UInt64, ranges: [(weightBP: Int, target: Target)], shadow: Target?) {
+    init(
+        rollout: Rollout, prefix: UInt64, generation: UInt64, ranges: [(weightBP: Int, target: Target)], shadow: Target?
+    ) {
         self.rollout = rollout
         self.prefix = prefix
         self.generation = generation
@@ -61,9 +70,6 @@ final class RoutingTable: Sendable {
             i += 1
         }
         guard i < targets.count else { return nil }
-        let target = targets[i]
-        return Assignment(
-            variantIndex: target.index, variantName: target.name, version: target.version,
-            shadowVersion: shadow?.version, shadowVariantIndex: shadow?.index, rollout: rollout)
+        return Assignment(table: self, range: i)
     }
 }

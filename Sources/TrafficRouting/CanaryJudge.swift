@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The automatic canary decision: guardrails first (roll back at once on a breach), then the step's minimums
 /// (advance, or promote after the last step).
@@ -61,18 +64,23 @@ enum CanaryJudge {
         if latencyJudged, g.maxP99Ms > 0, candidateP99 > g.maxP99Ms {
             return .rollback("rolled back: candidate p99 latency \(ms(candidateP99)) > limit \(ms(g.maxP99Ms)) \(n)")
         }
-        if latencyJudged, g.maxP99Ratio > 0, let base = latencyBaseline, base.p99Ms > 0, candidateP99 / base.p99Ms > g.maxP99Ratio {
+        if latencyJudged, g.maxP99Ratio > 0, let base = latencyBaseline, base.p99Ms > 0,
+            candidateP99 / base.p99Ms > g.maxP99Ratio
+        {
             let ratio = candidateP99 / base.p99Ms
             return .rollback(
                 "rolled back: candidate p99 latency \(ms(candidateP99)) is \(fixed(ratio, 2))× baseline "
                     + "\(ms(base.p99Ms)) > limit \(fixed(g.maxP99Ratio, 2))× \(n)")
         }
 
-        let elapsed = now - data.stepStartedUnixMs
-        guard candidate.requests >= step.minRequests, !latencyGuarded || latencyJudged, elapsed >= 0, UInt64(elapsed) >= step.minDurationMs else {
+        let elapsed = now &- data.stepStartedUnixMs
+        guard candidate.requests >= step.minRequests, !latencyGuarded || latencyJudged, elapsed >= 0,
+            UInt64(elapsed) >= step.minDurationMs
+        else {
             return nil
         }
-        let held = "step \(data.stepIndex + 1) at \(fixed(step.percent, 1))% held \(grouped(candidate.requests)) "
+        let held =
+            "step \(data.stepIndex + 1) at \(fixed(step.percent, 1))% held \(grouped(candidate.requests)) "
             + "candidate requests for \(fixed(Double(elapsed) / 1000, 1)) s within guardrails"
         if data.stepIndex + 1 >= data.steps.count {
             return .promote("promoted: \(held)")
@@ -82,9 +90,28 @@ enum CanaryJudge {
     }
 
     /// 0.041 → "4.1%".
-    static func pct(_ rate: Double) -> String { String(format: "%.1f%%", rate * 100) }
-    static func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
-    static func fixed(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
+    static func pct(_ rate: Double) -> String { fixed(rate * 100, 1) + "%" }
+    /// Milliseconds with enough digits to tell sub-millisecond latencies apart: 250 ms, 12.5 ms, 1.25 ms, 0.081 ms.
+    static func ms(_ value: Double) -> String {
+        let digits = value >= 100 ? 0 : value >= 10 ? 1 : value >= 1 ? 2 : 3
+        return fixed(value, digits) + " ms"
+    }
+
+    /// `value` rounded to `digits` decimals, as `%.<digits>f` prints it (no Foundation formatting needed).
+    static func fixed(_ value: Double, _ digits: Int) -> String {
+        guard value.isFinite else { return "\(value)" }
+        var scale = 1.0
+        for _ in 0..<max(0, digits) { scale *= 10 }
+        let scaled = (abs(value) * scale).rounded()
+        let whole = (scaled / scale).rounded(.down)
+        var text = String(Int64(whole))
+        if digits > 0 {
+            var digitsText = String(Int64(scaled) - Int64(whole) * Int64(scale))
+            while digitsText.count < digits { digitsText = "0" + digitsText }
+            text += "." + digitsText
+        }
+        return (value < 0 && scaled != 0 ? "-" : "") + text
+    }
 
     /// 2000 → "2,000".
     static func grouped(_ value: UInt64) -> String {

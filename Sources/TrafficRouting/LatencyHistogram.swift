@@ -8,10 +8,15 @@ struct LatencyHistogram: Sendable, Equatable {
 
     private(set) var counts: [UInt64]
     private(set) var total: UInt64
+    /// Lowest and highest non-empty bucket (meaningful when `total > 0`), so quantiles scan only the occupied span.
+    private(set) var lowest: Int
+    private(set) var highest: Int
 
     init() {
         counts = [UInt64](repeating: 0, count: Self.bucketCount)
         total = 0
+        lowest = Self.bucketCount
+        highest = -1
     }
 
     @inline(__always)
@@ -34,25 +39,44 @@ struct LatencyHistogram: Sendable, Equatable {
 
     @inline(__always)
     mutating func record(_ ns: UInt64) {
-        counts[Self.bucketIndex(ns)] &+= 1
+        let index = Self.bucketIndex(ns)
+        counts[index] &+= 1
         total &+= 1
+        if index < lowest { lowest = index }
+        if index > highest { highest = index }
     }
 
     mutating func reset() {
-        for i in counts.indices { counts[i] = 0 }
+        if total > 0 {
+            for i in lowest...highest { counts[i] = 0 }
+        }
         total = 0
+        lowest = Self.bucketCount
+        highest = -1
     }
 
     /// The q-quantile (0 < q ≤ 1) in nanoseconds: the midpoint of the bucket holding the ⌈q·n⌉-th value; 0 if empty.
     func quantile(_ q: Double) -> Double {
-        guard total > 0 else { return 0 }
-        let rank = max(1, UInt64((q * Double(total)).rounded(.up)))
+        guard total > 0, lowest <= highest else { return 0 }
+        let rank = min(total, max(1, UInt64((q * Double(total)).rounded(.up))))
+        if q > 0.5 {
+            // High quantiles: count down from the top, (total − rank) values lie above the answer.
+            let above = total - rank
+            var seen: UInt64 = 0
+            var index = highest
+            while index > lowest {
+                seen &+= counts[index]
+                if seen > above { return Self.bucketMidpoint(index) }
+                index -= 1
+            }
+            return Self.bucketMidpoint(lowest)
+        }
         var seen: UInt64 = 0
-        for (index, count) in counts.enumerated() where count > 0 {
-            seen += count
+        for index in lowest...highest {
+            seen &+= counts[index]
             if seen >= rank { return Self.bucketMidpoint(index) }
         }
-        return Self.bucketMidpoint(counts.count - 1)
+        return Self.bucketMidpoint(highest)
     }
 
     /// Non-empty buckets as `[index, count]` pairs, for persistence.
@@ -67,8 +91,12 @@ struct LatencyHistogram: Sendable, Equatable {
             guard pair.count == 2, pair[0] < UInt64(Self.bucketCount) else {
                 throw RolloutError(.internalError, "latency histogram bucket \(pair) is not an [index, count] pair")
             }
-            counts[Int(pair[0])] &+= pair[1]
+            guard pair[1] > 0 else { continue }
+            let index = Int(pair[0])
+            counts[index] &+= pair[1]
             total &+= pair[1]
+            lowest = min(lowest, index)
+            highest = max(highest, index)
         }
     }
 }

@@ -36,19 +36,22 @@ final class Rollout: Sendable {
             data.stepStats[index].record(outcome)
             data.overallStats[index].record(outcome)
             guard data.auto, data.state == .running, data.strategy == .canary else { return nil }
-            data.recordsSinceEvaluation += 1
+            data.recordsSinceEvaluation &+= 1
             guard data.recordsSinceEvaluation >= Self.evaluationInterval else { return nil }
             data.recordsSinceEvaluation = 0
             return applyDecision(&data, now: clock.nowUnixMs())
         }
     }
 
-    /// Adds a shadow comparison to the shadow variant's statistics.
-    func recordShadow(variantIndex index: Int, outcome: Outcome, agreed: Bool) {
+    /// Adds the shadow's outcome to its statistics; the comparison counts toward the agreement rate only when the
+    /// answer returned came from the baseline (`primary == baselineIndex`), so the rate is agreement with the
+    /// baseline.
+    func recordShadow(variantIndex index: Int, primary: Int, outcome: Outcome, agreed: Bool) {
         data.withLock { data in
             guard data.state.isActive, index >= 0, index < data.variants.count else { return }
             data.stepStats[index].record(outcome)
             data.overallStats[index].record(outcome)
+            guard primary == data.baselineIndex else { return }
             data.stepStats[index].recordShadow(agreed: agreed)
             data.overallStats[index].recordShadow(agreed: agreed)
         }
@@ -70,7 +73,7 @@ final class Rollout: Sendable {
         case .rollback(let reason):
             data.transition(to: .rolledBack, reason: reason, at: now)
             data.routeAllTo = data.baselineIndex
-            data.routingGeneration += 1
+            data.routingGeneration &+= 1
             return Change(table: makeTable(data), generation: data.routingGeneration, pendingPromotion: false)
         case .advance(let reason):
             data.stepIndex += 1
@@ -82,7 +85,7 @@ final class Rollout: Sendable {
             // Routing keeps sending everything to the candidate until the registry has made it Production.
             data.transition(to: .promoted, reason: reason, at: now)
             data.routeAllTo = data.candidateIndex
-            data.routingGeneration += 1
+            data.routingGeneration &+= 1
             return Change(table: makeTable(data), generation: data.routingGeneration, pendingPromotion: true)
         }
     }
@@ -107,7 +110,8 @@ final class Rollout: Sendable {
             for (i, v) in data.variants.enumerated() where !v.isShadow { ranges.append((v.weightBP, target(i))) }
         }
         let shadow = data.state.isActive ? data.shadowIndex.map(target) : nil
-        return RoutingTable(rollout: self, prefix: prefix, generation: data.routingGeneration, ranges: ranges,
-                            shadow: shadow)
+        return RoutingTable(
+            rollout: self, prefix: prefix, generation: data.routingGeneration, ranges: ranges,
+            shadow: shadow)
     }
 }

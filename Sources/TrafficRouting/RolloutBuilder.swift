@@ -69,10 +69,12 @@ struct RolloutBuilder {
         let description: String
         if spec.strategy == .canary {
             data.applyStepWeights()
-            description = "started canary of version \(variants[1].version) against \(variants[0].version) at "
+            description =
+                "started canary of version \(variants[1].version) against \(variants[0].version) at "
                 + "\(CanaryJudge.fixed(steps[0].percent, 1))%"
         } else {
-            description = "started A/B test of "
+            description =
+                "started A/B test of "
                 + variants.filter { !$0.isShadow }.map { "\($0.name)=v\($0.version)" }.joined(separator: ", ")
         }
         data.transition(to: .running, reason: description, at: now)

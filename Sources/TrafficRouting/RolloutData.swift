@@ -74,7 +74,7 @@ struct RolloutData: Codable, Sendable {
         let candidateBP = basisPoints(percent: steps[stepIndex].percent)
         variants[candidate].weightBP = candidateBP
         variants[baselineIndex].weightBP = 10_000 - candidateBP
-        routingGeneration += 1
+        routingGeneration &+= 1
     }
 }
 

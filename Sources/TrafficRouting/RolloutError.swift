@@ -10,7 +10,8 @@ public struct RolloutError: Error, Hashable, Sendable, CustomStringConvertible {
 
         /// Bad parameters (weights, versions, steps): `INVALID_ARGUMENT`.
         public static let invalidArgument = Code(.invalidArgument)
-        /// The command does not fit the rollout's state (a second START, PAUSE when not running): `FAILED_PRECONDITION`.
+        /// The command does not fit the rollout's state (a second START, PAUSE when not running):
+        /// `FAILED_PRECONDITION`.
         public static let failedPrecondition = Code(.failedPrecondition)
         /// No such model, version or rollout: `NOT_FOUND`.
         public static let notFound = Code(.notFound)

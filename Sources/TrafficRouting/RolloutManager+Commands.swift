@@ -24,7 +24,9 @@ extension RolloutManager {
                 }
             case .advance:
                 try mutateActive(model: model, requiring: nil) { d throws(RolloutError) in
-                    guard d.strategy == .canary else { throw .precondition("ADVANCE is for canaries; this is an A/B test") }
+                    guard d.strategy == .canary else {
+                        throw .precondition("ADVANCE is for canaries; this is an A/B test")
+                    }
                     guard d.stepIndex + 1 < d.steps.count else {
                         throw .precondition(
                             "rollout \(d.id) is at its last step (\(d.steps.count) of \(d.steps.count)); PROMOTE it")
@@ -33,14 +35,16 @@ extension RolloutManager {
                     d.applyStepWeights()
                     d.resetStepStatistics(at: now)
                     d.transition(
-                        to: d.state, reason: "advanced to step \(d.stepIndex + 1) "
+                        to: d.state,
+                        reason: "advanced to step \(d.stepIndex + 1) "
                             + "(\(CanaryJudge.fixed(d.steps[d.stepIndex].percent, 1))%) by request", at: now)
                 }
             case .setWeights(let weights):
                 try mutateActive(model: model, requiring: nil) { d throws(RolloutError) in
                     try Self.setWeights(weights, on: &d)
                     d.transition(
-                        to: d.state, reason: "weights set to "
+                        to: d.state,
+                        reason: "weights set to "
                             + d.variants.filter { !$0.isShadow }.map {
                                 "\($0.name)=\(CanaryJudge.fixed(Double($0.weightBP) / 100, 2))%"
                             }.joined(separator: ", "), at: now)
@@ -66,8 +70,7 @@ extension RolloutManager {
         }
         settle(rollout)
         try? save(rollout)
-        let now = clock.nowUnixMs()
-        return rollout.data.withLock { $0.status(now: now) }
+        return rollout.data.withLock { $0.status() }
     }
 
     /// Model names become directory names: no separators, no `.`/`..`, no NUL.
@@ -81,7 +84,10 @@ extension RolloutManager {
     private func start(model: String, spec: RolloutSpec, now: Int64) throws(RolloutError) {
         if let existing = rollout(of: model) {
             let (active, description) = existing.data.withLock {
-                ($0.state.isActive, "\($0.strategy == .canary ? "canary" : "A/B test") \($0.id) (\($0.state.protoName))")
+                (
+                    $0.state.isActive,
+                    "\($0.strategy == .canary ? "canary" : "A/B test") \($0.id) (\($0.state.protoName))"
+                )
             }
             if active {
                 throw .precondition(
@@ -91,16 +97,12 @@ extension RolloutManager {
         let id = Self.newRolloutID()
         let data = try RolloutBuilder(model: model, registry: registry).build(spec, id: id, now: now)
         let rollout = Rollout(data: data)
-        let previous = entries.withLock { entries -> ModelEntry? in
-            let previous = entries[model]
-            entries[model] = ModelEntry(rollout: rollout, table: nil, generation: 0)
-            return previous
-        }
+        let previous = install(ModelEntry(rollout: rollout, table: nil, generation: 0), for: model)
         republish(rollout)
         do {
             try save(rollout, force: true)
         } catch {
-            entries.withLock { $0[model] = previous }
+            install(previous, for: model)
             throw RolloutError(.internalError, "rollout not started: \(error.message)")
         }
     }
@@ -135,14 +137,18 @@ extension RolloutManager {
     static func setWeights(_ weights: [String: Double], on d: inout RolloutData) throws(RolloutError) {
         let names = d.variants.filter { !$0.isShadow }.map(\.name)
         for name in weights.keys.sorted() where !names.contains(name) {
-            throw .invalid("unknown variant \"\(name)\"; the variants that take traffic are \(names.joined(separator: ", "))")
+            throw .invalid(
+                "unknown variant \"\(name)\"; the variants that take traffic are \(names.joined(separator: ", "))")
         }
         var values: [Double] = []
         for name in names {
             guard let w = weights[name] else {
-                throw .invalid("missing a weight for variant \"\(name)\"; give one for each of \(names.joined(separator: ", "))")
+                throw .invalid(
+                    "missing a weight for variant \"\(name)\"; give one for each of \(names.joined(separator: ", "))")
             }
-            guard w.isFinite, w >= 0, w <= 100 else { throw .invalid("weight \(w) of \(name) is out of range [0, 100]") }
+            guard w.isFinite, w >= 0, w <= 100 else {
+                throw .invalid("weight \(w) of \(name) is out of range [0, 100]")
+            }
             values.append(w)
         }
         let bps = try RolloutBuilder.weightsInBasisPoints(values, sum: values.reduce(0, +))
@@ -151,97 +157,7 @@ extension RolloutManager {
             d.variants[i].weightBP = bps[k]
             k += 1
         }
-        d.routingGeneration += 1
-    }
-
-    private func rollback(model: String, archiveCandidate: Bool, now: Int64) throws(RolloutError) {
-        let rollout = try activeRollout(model: model)
-        let toArchive = rollout.data.withLock { d -> [Int64] in
-            d.transition(to: .rolledBack, reason: "rolled back by request", at: now)
-            d.routeAllTo = d.baselineIndex
-            d.routingGeneration += 1
-            return d.variants.enumerated().filter { $0.offset != d.baselineIndex && !$0.element.isShadow }
-                .map(\.element.version)
-        }
-        republish(rollout)
-        if archiveCandidate {
-            var failures: [String] = []
-            for version in toArchive {
-                do { try registry.archive(model: model, version: version) } catch {
-                    failures.append("archiving version \(version) failed: \(error)")
-                }
-            }
-            rollout.data.withLock { d in
-                d.lastDecision = "rolled back by request; "
-                    + (failures.isEmpty
-                        ? "archived version\(toArchive.count > 1 ? "s" : "") "
-                            + toArchive.map(String.init).joined(separator: ", ") : failures.joined(separator: "; "))
-            }
-        }
-        settle(rollout)
-        try save(rollout, force: true)
-    }
-
-    private func promote(model: String, arm: String?, now: Int64) throws(RolloutError) {
-        let rollout = try activeRollout(model: model)
-        // Pick the target and send all traffic to it first, so requests never see the old Production in between.
-        let (target, previousRouteAllTo) = try rollout.data.withLock {
-            d throws(RolloutError) -> (Int, Int?) in
-            let target: Int
-            if d.strategy == .canary {
-                guard arm == nil || arm == "" || arm == "candidate" else {
-                    throw .invalid("a canary promotes its candidate; do not name an arm")
-                }
-                target = d.candidateIndex ?? 1
-            } else {
-                let arms = d.variants.indices.filter { !d.variants[$0].isShadow }
-                if let arm, !arm.isEmpty {
-                    guard let i = arms.first(where: { d.variants[$0].name == arm || String(d.variants[$0].version) == arm })
-                    else {
-                        throw .invalid("no arm \"\(arm)\"; arms are "
-                            + arms.map { d.variants[$0].name }.joined(separator: ", "))
-                    }
-                    target = i
-                } else if arms.count == 2 {
-                    target = arms[1]
-                } else {
-                    throw .invalid("name the arm to promote; arms are " + arms.map { d.variants[$0].name }.joined(separator: ", "))
-                }
-            }
-            let previous = d.routeAllTo
-            d.routeAllTo = target
-            d.routingGeneration += 1
-            return (target, previous)
-        }
-        republish(rollout)
-        let (version, baseline, isControl) = rollout.data.withLock {
-            ($0.variants[target].version, $0.variants[$0.baselineIndex].version, target == $0.baselineIndex)
-        }
-        do {
-            if registry.productionVersion(model: model) != version {
-                try registry.promote(model: model, candidate: version, archiving: isControl ? nil : baseline)
-            }
-        } catch {
-            rollout.data.withLock { d in
-                d.routeAllTo = previousRouteAllTo
-                d.routingGeneration += 1
-                d.lastDecision = "promotion of version \(version) failed (\(error)); traffic split unchanged"
-            }
-            republish(rollout)
-            try? save(rollout, force: true)
-            throw RolloutError(.internalError, "promotion of version \(version) of model \(model) failed: \(error)")
-        }
-        rollout.data.withLock { d in
-            if isControl {
-                d.transition(to: .completed, reason: "completed: kept control \(d.variants[target].name) (version \(version))", at: now)
-            } else {
-                d.transition(
-                    to: .promoted, reason: "promoted by request: version \(version) is Production, version \(baseline) archived",
-                    at: now)
-            }
-        }
-        settle(rollout)
-        try save(rollout, force: true)
+        d.routingGeneration &+= 1
     }
 
     /// 128 random bits as 32 hex digits.

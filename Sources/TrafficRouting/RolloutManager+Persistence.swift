@@ -1,4 +1,8 @@
-import Foundation
+import DurableFiles
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 extension RolloutManager {
@@ -11,7 +15,7 @@ extension RolloutManager {
 
     /// `<directory>/<model>/rollout.json`.
     func path(of model: String) -> String? {
-        directory.map { ($0 as NSString).appendingPathComponent(model) + "/rollout.json" }
+        directory.map { ($0.hasSuffix("/") ? $0 : $0 + "/") + model + "/rollout.json" }
     }
 
     /// Saves `rollout` now if anything structural changed since the last save, or if only statistics changed and
@@ -40,7 +44,12 @@ extension RolloutManager {
         } catch {
             throw RolloutError(.internalError, "cannot encode the rollout of \(rollout.model): \(error)")
         }
-        try AtomicFile.write(bytes, to: path)
+        do {
+            try AtomicFile.makeDirectory(AtomicFile.parentDirectory(of: path))
+            try AtomicFile.write(bytes, to: path)
+        } catch {
+            throw RolloutError(.internalError, error.description)
+        }
         let mark = SaveMark(structure: structure, records: records, unixMs: now)
         lastSaved.withLock { $0[rollout.id] = mark }
     }
@@ -51,19 +60,16 @@ extension RolloutManager {
     @discardableResult
     public func restore() -> [RolloutError] {
         guard let directory else { return [] }
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
-        } catch {
-            return [RolloutError(.internalError, "cannot list \(directory): \(error.localizedDescription)")]
+        guard let names = AtomicFile.entries(directory)?.sorted() else {
+            return [RolloutError(.internalError, "cannot list \(directory)")]
         }
         var problems: [RolloutError] = []
         for name in names {
-            guard let path = path(of: name), FileManager.default.fileExists(atPath: path) else { continue }
+            guard let path = path(of: name), AtomicFile.exists(path) else { continue }
             do {
                 let data = try Self.load(path: path, model: name)
                 let rollout = Rollout(data: data)
-                entries.withLock { $0[name] = ModelEntry(rollout: rollout, table: nil, generation: 0) }
+                install(ModelEntry(rollout: rollout, table: nil, generation: 0), for: name)
                 republish(rollout)
             } catch {
                 problems.append(error)
@@ -74,10 +80,10 @@ extension RolloutManager {
 
     /// Reads and checks one `rollout.json`.
     static func load(path: String, model: String) throws(RolloutError) -> RolloutData {
-        let data: RolloutData
+        var data: RolloutData
         do {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-            data = try JSONDecoder().decode(RolloutData.self, from: bytes)
+            let bytes = try AtomicFile.read(path)
+            data = try JSONDecoder().decode(RolloutData.self, from: Data(bytes))
         } catch {
             throw RolloutError(.internalError, "cannot read \(path): \(error)")
         }
@@ -88,13 +94,26 @@ extension RolloutManager {
         guard n > 0, data.stepStats.count == n, data.overallStats.count == n else {
             throw bad("\(n) variants but \(data.stepStats.count)/\(data.overallStats.count) statistics")
         }
-        guard data.baselineIndex < n, (data.candidateIndex ?? 0) < n, (data.shadowIndex ?? 0) < n,
-            (data.routeAllTo ?? 0) < n, data.baselineIndex >= 0
+        func inRange(_ index: Int?) -> Bool { index.map { $0 >= 0 && $0 < n } ?? true }
+        guard inRange(data.baselineIndex), inRange(data.candidateIndex), inRange(data.shadowIndex),
+            inRange(data.routeAllTo), data.strategy == .abTest || data.candidateIndex != nil,
+            data.shadowIndex.map({ data.variants[$0].isShadow }) ?? true,
+            !data.variants[data.baselineIndex].isShadow
         else { throw bad("a variant index is out of range") }
         guard data.strategy == .abTest || data.stepIndex < data.steps.count else {
             throw bad("step index \(data.stepIndex) with \(data.steps.count) steps")
         }
-        guard data.variants.reduce(0, { $0 + $1.weightBP }) == 10_000 else { throw bad("weights do not sum to 100%") }
+        guard data.variants.allSatisfy({ $0.weightBP >= 0 && $0.weightBP <= 10_000 }),
+            data.variants.reduce(0, { $0 + $1.weightBP }) == 10_000
+        else { throw bad("weights are not between 0 and 100% summing to 100%") }
+        guard data.stepIndex >= 0, data.steps.allSatisfy({ $0.percent.isFinite && $0.percent > 0 && $0.percent <= 100 })
+        else { throw bad("a step is out of range") }
+        guard Set(data.variants.map(\.name)).count == n else { throw bad("two variants have the same name") }
+        let plausible: ClosedRange<Int64> = 0...4_102_444_800_000  // up to the year 2100, in ms
+        guard plausible.contains(data.startedUnixMs), plausible.contains(data.stepStartedUnixMs) else {
+            throw bad("a start time is not a plausible Unix time in milliseconds")
+        }
+        data.recordsSinceEvaluation = 0
         return data
     }
 
@@ -115,10 +134,11 @@ extension RolloutManager {
                 let now = clock.nowUnixMs()
                 rollout.data.withLock { d in
                     d.transition(
-                        to: .paused, reason: "promotion of version \(version) to Production failed (\(error)); "
+                        to: .paused,
+                        reason: "promotion of version \(version) to Production failed (\(error)); "
                             + "paused with the traffic split restored", at: now)
                     d.routeAllTo = nil
-                    d.routingGeneration += 1
+                    d.routingGeneration &+= 1
                 }
                 republish(rollout)
                 return
@@ -127,7 +147,7 @@ extension RolloutManager {
         guard registry.productionVersion(model: model) == version else { return }
         rollout.data.withLock { d in
             d.routingActive = false
-            d.routingGeneration += 1
+            d.routingGeneration &+= 1
         }
         republish(rollout)
     }

@@ -23,7 +23,34 @@ public final class RolloutManager: Sendable {
     let registry: any RolloutRegistry
     let clock: any RolloutClock
     let random = RandomSource()
-    let entries = Mutex<[String: ModelEntry]>([:])
+    /// Every model's entry, plus the tables alone so the per-request lookup copies (retains) only a table.
+    struct Routes: Sendable {
+        var entries: [String: ModelEntry] = [:]
+        var tables: [String: RoutingTable] = [:]
+        /// The same tables as a short list while there are few: comparing a handful of names byte for byte is
+        /// cheaper than hashing the name for the dictionary.
+        var few: [(model: String, table: RoutingTable)] = []
+        static let fewLimit = 8
+
+        /// Installs `entry` for `model`, keeping `tables` and `few` in step.
+        mutating func set(_ model: String, _ entry: ModelEntry?) {
+            entries[model] = entry
+            tables[model] = entry?.table
+            few = tables.count <= Self.fewLimit ? tables.map { ($0.key, $0.value) } : []
+        }
+
+        @inline(__always)
+        func table(_ model: String) -> RoutingTable? {
+            if tables.count <= Self.fewLimit {
+                for item in few where item.model == model { return item.table }
+                return nil
+            }
+            return tables[model]
+        }
+    }
+    let routes = Mutex(Routes())
+    /// Number of models whose rollout routes traffic: when 0 (the usual case), `assign` returns at once.
+    let routedModels = Atomic<Int>(0)
     /// Serializes commands, settlements and file writes (never taken on the per-request path).
     let control = Mutex<Void>(())
     /// Per rollout id: unix ms of the last save, to save statistics at most about once a second.
@@ -44,7 +71,8 @@ public final class RolloutManager: Sendable {
     /// ``RoutingKeyHash``); an empty one at random at the current weights.
     @inline(__always)
     public func assign(model: String, routingKey: String) -> Assignment? {
-        guard let table = entries.withLock({ $0[model]?.table }) else { return nil }
+        guard routedModels.load(ordering: .acquiring) > 0, let table = routes.withLock({ $0.table(model) })
+        else { return nil }
         let bp =
             routingKey.isEmpty
             ? RoutingKeyHash.basisPoints(random.next())
@@ -54,7 +82,8 @@ public final class RolloutManager: Sendable {
 
     /// As ``assign(model:routingKey:)`` with the key as raw bytes (empty → random).
     public func assign(model: String, routingKeyBytes: UnsafeRawBufferPointer) -> Assignment? {
-        guard let table = entries.withLock({ $0[model]?.table }) else { return nil }
+        guard routedModels.load(ordering: .acquiring) > 0, let table = routes.withLock({ $0.table(model) })
+        else { return nil }
         let bp =
             routingKeyBytes.isEmpty
             ? RoutingKeyHash.basisPoints(random.next())
@@ -65,8 +94,9 @@ public final class RolloutManager: Sendable {
     /// Adds the outcome of a request served under `assignment` to its variant's statistics. In `auto` mode this
     /// may roll back (routing switches to the baseline before this returns) or advance the canary.
     public func record(_ assignment: Assignment, outcome: Outcome) {
-        guard let change = assignment.rollout.record(
-            variantIndex: assignment.variantIndex, outcome: outcome, clock: clock)
+        guard
+            let change = assignment.rollout.record(
+                variantIndex: assignment.variantIndex, outcome: outcome, clock: clock)
         else { return }
         publish(change.table, generation: change.generation, of: assignment.rollout)
         // Registry work and the save happen off the request path.
@@ -80,15 +110,18 @@ public final class RolloutManager: Sendable {
     }
 
     /// Records the shadow's outcome for a request served under `assignment`, and whether its answer agreed with
-    /// the answer returned. Ignored when the assignment has no shadow.
+    /// the answer returned. The agreement rate is agreement with the baseline (the control arm of an A/B test):
+    /// only requests the baseline answered count toward it; the shadow's latency and errors count for every
+    /// request. Ignored when the assignment has no shadow.
     public func recordShadow(_ assignment: Assignment, outcome: Outcome, agreed: Bool) {
         guard let index = assignment.shadowVariantIndex else { return }
-        assignment.rollout.recordShadow(variantIndex: index, outcome: outcome, agreed: agreed)
+        assignment.rollout.recordShadow(
+            variantIndex: index, primary: assignment.variantIndex, outcome: outcome, agreed: agreed)
     }
 
     /// Share of `model`'s routed traffic `version` currently receives (0…1), or `nil` when no rollout routes it.
     public func trafficShare(model: String, version: Int64) -> Double? {
-        guard let table = entries.withLock({ $0[model]?.table }) else { return nil }
+        guard let table = routes.withLock({ $0.table(model) }) else { return nil }
         var previous = 0
         var share = 0
         for (bound, target) in zip(table.upperBounds, table.targets) {
@@ -103,27 +136,41 @@ public final class RolloutManager: Sendable {
     /// Makes `table` the one requests see, unless `rollout` is no longer the model's rollout or a newer table
     /// was already published.
     func publish(_ table: RoutingTable?, generation: UInt64, of rollout: Rollout) {
-        entries.withLock { entries in
-            guard var entry = entries[rollout.model], entry.rollout === rollout, generation >= entry.generation
+        routes.withLock { routes in
+            guard var entry = routes.entries[rollout.model], entry.rollout === rollout, generation >= entry.generation
             else { return }
             entry.table = table
             entry.generation = generation
-            entries[rollout.model] = entry
+            routes.set(rollout.model, entry)
+            routedModels.store(routes.tables.count, ordering: .releasing)
         }
     }
 
     /// Rebuilds and publishes `rollout`'s table from its current state.
     func republish(_ rollout: Rollout) {
-        let (table, generation) = rollout.data.withLock { ($0.routingActive ? rollout.makeTable($0) : nil, $0.routingGeneration) }
+        let (table, generation) = rollout.data.withLock {
+            ($0.routingActive ? rollout.makeTable($0) : nil, $0.routingGeneration)
+        }
         publish(table, generation: generation, of: rollout)
     }
 
+    /// Replaces `model`'s entry (and table); returns the previous entry.
+    @discardableResult
+    func install(_ entry: ModelEntry?, for model: String) -> ModelEntry? {
+        routes.withLock { routes in
+            let previous = routes.entries[model]
+            routes.set(model, entry)
+            routedModels.store(routes.tables.count, ordering: .releasing)
+            return previous
+        }
+    }
+
     func rollout(of model: String) -> Rollout? {
-        entries.withLock { $0[model]?.rollout }
+        routes.withLock { $0.entries[model]?.rollout }
     }
 
     /// Every model's rollout.
     func allRollouts() -> [Rollout] {
-        entries.withLock { $0.values.map(\.rollout) }
+        routes.withLock { $0.entries.values.map(\.rollout) }
     }
 }

@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the rollout controller needs from the model registry. The integrator implements it over `ModelRegistry`.
 ///

@@ -6,34 +6,26 @@ public enum RolloutStrategy: String, Codable, Sendable, Hashable {
     case abTest
 }
 
-/// Where a rollout is in its life.
+/// Where a rollout is in its life. Raw values are the proto enum names (`RUNNING`, `ROLLED_BACK`, …), used in
+/// history entries (`Transition.from_state` / `to_state`) and in `rollout.json`.
 public enum RolloutState: String, Codable, Sendable, Hashable {
     /// No rollout was ever started for the model.
-    case none
-    case running
+    case none = "NONE"
+    case running = "RUNNING"
     /// Weights frozen, no automatic decisions; traffic is still split.
-    case paused
+    case paused = "PAUSED"
     /// All traffic back on the baseline.
-    case rolledBack
+    case rolledBack = "ROLLED_BACK"
     /// The candidate became `Production`.
-    case promoted
+    case promoted = "PROMOTED"
     /// Ended without a change of `Production` (an A/B test whose control arm was kept).
-    case completed
+    case completed = "COMPLETED"
 
     /// Whether the rollout still splits traffic and accepts steering commands.
     public var isActive: Bool { self == .running || self == .paused }
 
-    /// The proto enum name (`RUNNING`, `ROLLED_BACK`, …), used in history entries.
-    public var protoName: String {
-        switch self {
-        case .none: "NONE"
-        case .running: "RUNNING"
-        case .paused: "PAUSED"
-        case .rolledBack: "ROLLED_BACK"
-        case .promoted: "PROMOTED"
-        case .completed: "COMPLETED"
-        }
-    }
+    /// The proto enum name (same as `rawValue`).
+    public var protoName: String { rawValue }
 }
 
 /// The metric an A/B test compares.

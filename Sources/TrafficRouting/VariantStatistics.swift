@@ -30,7 +30,7 @@ struct RunningMoments: Codable, Sendable, Equatable {
 
     @inline(__always)
     mutating func add(_ x: Double) {
-        count += 1
+        count &+= 1
         let delta = x - mean
         mean += delta / Double(count)
         m2 += delta * (x - mean)
@@ -58,24 +58,24 @@ struct VariantAccumulator: Codable, Sendable, Equatable {
 
     @inline(__always)
     mutating func record(_ outcome: Outcome) {
-        requests += 1
+        requests &+= 1
         latency.record(outcome.latencyNs)
         latencyMs.add(Double(outcome.latencyNs) / 1e6)
         guard outcome.ok else {
-            errors += 1
+            errors &+= 1
             return
         }
         if let c = outcome.confidence { confidence.add(c) }
         if let s = outcome.score { score.add(s) }
         if let p = outcome.positive {
-            positiveObserved += 1
-            if p { positives += 1 }
+            positiveObserved &+= 1
+            if p { positives &+= 1 }
         }
     }
 
     mutating func recordShadow(agreed: Bool) {
-        shadowCompared += 1
-        if agreed { shadowAgreed += 1 }
+        shadowCompared &+= 1
+        if agreed { shadowAgreed &+= 1 }
     }
 
     var errorRate: Double { requests > 0 ? Double(errors) / Double(requests) : 0 }

@@ -19,7 +19,8 @@ struct KeysCommand: ParsableCommand {
         @Option(help: "The principal the key authenticates as (used in bindings, rate limits and the audit log).")
         var principal: String
 
-        @Option(name: .customLong("role"), help: "A role to grant (repeatable), e.g. predictor, viewer, deployer, admin.")
+        @Option(
+            name: .customLong("role"), help: "A role to grant (repeatable), e.g. predictor, viewer, deployer, admin.")
         var roles: [String] = []
 
         @Option(help: "Key id shown in audit records (default: <principal>-<random>).")

@@ -11,7 +11,7 @@ struct ModelsCommand: ParsableCommand {
             The registry is a directory: <registry>/<model>/<version>/model.onnx plus <registry>/<model>/model.json.
             A running `sluice serve --models <registry>` sees every change within a second.
             """,
-        subcommands: [List.self, Register.self, Promote.self, Alias.self, Show.self]
+        subcommands: [List.self, Register.self, Promote.self, Alias.self, Batching.self, Show.self]
     )
 }
 
@@ -135,6 +135,35 @@ extension ModelsCommand {
             try runRegistryCommand {
                 try options.source.setAlias(model: name, alias: alias, version: delete ? nil : version)
                 print(delete ? "removed @\(alias) from \(name)" : "\(name)@\(alias) -> version \(version!)")
+            }
+        }
+    }
+
+    struct Batching: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Turn dynamic batching of concurrent Predict calls on or off for a model.",
+            discussion: "Calls wait up to --max-queue-delay-us for others, then run as one batch of at most --max-batch-size rows.")
+        @OptionGroup var options: RegistryOption
+        @Argument(help: "Model name.") var name: String
+        @Option(name: .customLong("max-batch-size"), help: "Rows per batch (2 or more).") var maxBatchSize: Int?
+        @Option(name: .customLong("max-queue-delay-us"), help: "Longest wait for a batch to fill, in microseconds.")
+        var maxQueueDelayMicros: Int = 500
+        @Flag(help: "Turn batching off.") var off = false
+
+        func run() throws {
+            if off == (maxBatchSize != nil) { throw ValidationError("give --max-batch-size N, or --off") }
+            if let maxBatchSize, maxBatchSize < 2 { throw ValidationError("--max-batch-size must be at least 2") }
+            guard (0...1_000_000).contains(maxQueueDelayMicros) else {
+                throw ValidationError("--max-queue-delay-us must be between 0 and 1000000")
+            }
+            try runRegistryCommand {
+                try options.source.updateMetadata(of: name) { metadata in
+                    metadata.batching = maxBatchSize.map {
+                        BatchingOptions(maxBatchSize: $0, maxQueueDelayMicros: maxQueueDelayMicros)
+                    }
+                }
+                print(off ? "\(name): batching off"
+                    : "\(name): batches of up to \(maxBatchSize!) rows, waiting at most \(maxQueueDelayMicros) µs")
             }
         }
     }

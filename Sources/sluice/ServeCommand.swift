@@ -1,7 +1,10 @@
 import ArgumentParser
+import Auth
+import ModelRegistry
 import SluiceServer
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sluice serve`: runs the gRPC server until SIGTERM/SIGINT.
@@ -14,13 +17,19 @@ struct ServeCommand: ParsableCommand {
             given; cleartext HTTP/2 needs an explicit --plaintext.
 
             Examples:
-              certs/generate      # once: development CA and certificates in certs/dev/
-              sluice serve --tls-cert certs/dev/server.pem --tls-key certs/dev/server-key.pem
+              certs/generate                  # once: dev CA and certificates in certs/dev/
+              sluice serve --tls-cert certs/dev/server.pem \\
+                           --tls-key certs/dev/server-key.pem
               sluice serve --plaintext --listen 127.0.0.1:50051 --threads 2
+              sluice serve --config sluice.json --threads 4
 
-            Settings can also come from a JSON file (--config); flags override it. Keys: listen, threads, \
-            tlsCert, tlsKey, tlsProfile, clientCA, plaintext, maxMessageBytes, drainTimeoutSeconds, \
-            idleTimeoutSeconds, maxConcurrentStreams, maxHeaderListBytes.
+            A JSON config file holds any of these keys (flags override it):
+              {"listen": "0.0.0.0:50051", "threads": 2, "tlsCert": "cert.pem",
+               "tlsKey": "key.pem", "tlsProfile": "intermediate", "clientCA": "ca.pem",
+               "plaintext": false, "maxMessageBytes": 4194304,
+               "drainTimeoutSeconds": 30, "idleTimeoutSeconds": 300, "handshakeTimeoutSeconds": 10,
+               "requestBodyTimeoutSeconds": 60, "maxConcurrentStreams": 100,
+               "maxHeaderListBytes": 8192}
 
             SIGTERM or SIGINT stops accepting, sends GOAWAY, lets calls in flight finish (up to --drain-timeout), \
             and exits 0. A second signal cuts the remaining calls.
@@ -60,6 +69,20 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "JSON configuration file; flags override its values.")
     var config: String?
 
+    @Option(help: "Model registry directory to serve (<dir>/<model>/<version>/model.onnx).")
+    var models: String?
+
+    @Option(name: .customLong("admin-listen"), help: "HOST:PORT for /metrics, /healthz and /readyz over HTTP/1.1.")
+    var adminListen: String?
+
+    @Option(
+        name: .customLong("security-config"),
+        help: "Security configuration (JWT keys, API keys, RBAC, rate limits, audit log); see docs/security.md.")
+    var securityConfig: String?
+
+    @Flag(name: .customLong("insecure-no-auth"), help: "Serve without authentication (development only).")
+    var insecureNoAuth = false
+
     func run() throws {
         do {
             var flags = ServerConfiguration()
@@ -73,14 +96,82 @@ struct ServeCommand: ParsableCommand {
             flags.maxMessageBytes = maxMessageBytes
             flags.drainTimeoutSeconds = drainTimeout
             flags.idleTimeoutSeconds = idleTimeout
+            flags.models = models
+            flags.adminListen = adminListen
+            flags.securityConfig = securityConfig
+            flags.insecureNoAuth = insecureNoAuth ? true : nil
             var base = ServerConfiguration()
             if let config { base = try ServerConfiguration.load(path: config) }
-            let app = SluiceApplication(configuration: base.overridden(by: flags), services: [])
+            let configuration = base.overridden(by: flags)
+            let log: @Sendable (String) -> Void = { line in
+                var text = line + "\n"
+                text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            }
+            var stack: InferenceStack?
+            if let directory = configuration.models {
+                let auth = try makeAuth(configuration, log: log)
+                stack = try InferenceStack(directory: directory, auth: auth, log: log)
+            }
+            let app = SluiceApplication(
+                configuration: configuration, services: stack.map { [$0.api] } ?? [], healthGate: stack?.healthGate)
+            try app.prepareSignals()
+            if let stack {
+                stack.start(health: app.health, log: log)
+                log("sluice: serving models from \(configuration.models ?? "")")
+                app.onReload = {
+                    stack.registry.refresh()
+                    if configuration.securityConfig != nil {
+                        do {
+                            try stack.auth.reload()
+                            log("sluice: security configuration reloaded")
+                        } catch { log("sluice: security configuration NOT reloaded (old one stays): \(error)") }
+                    }
+                }
+            }
+            if let adminListen = configuration.adminListen {
+                if let stack {
+                    let port = try stack.startAdmin(listen: adminListen, health: app.health)
+                    let host = adminListen.split(separator: ":").first ?? "127.0.0.1"
+                    log("sluice: admin listener on http://\(host):\(port)/metrics")
+                } else {
+                    throw ConfigurationError("--admin-listen needs --models (metrics describe the served models)")
+                }
+            }
             try app.run()
+            stack?.stop()
         } catch {
-            var text = "sluice: error: \(error.message)\n"
+            var text = "sluice: error: \(error)\n"
             text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
             throw ExitCode(1)
         }
+    }
+}
+
+/// The security layer the configuration asks for. Serving without authentication needs an explicit flag.
+func makeAuth(_ configuration: ServerConfiguration, log: @escaping @Sendable (String) -> Void) throws -> AuthService {
+    let insecure = configuration.insecureNoAuth ?? false
+    switch (configuration.securityConfig, insecure) {
+    case (let path?, false):
+        let auth: AuthService
+        do { auth = try AuthService(configPath: path) } catch {
+            throw ConfigurationError("--security-config '\(path)': \(error)")
+        }
+        auth.startWatching { result in
+            switch result {
+            case .success: log("sluice: security configuration reloaded (file changed)")
+            case .failure(let error): log("sluice: security configuration NOT reloaded (old one stays): \(error)")
+            }
+        }
+        log("sluice: \(auth.modeDescription)")
+        return auth
+    case (nil, true):
+        let auth = AuthService.insecure()
+        log("sluice: WARNING: \(auth.modeDescription): every caller is allowed")
+        return auth
+    case (_?, true):
+        throw ConfigurationError("--security-config and --insecure-no-auth exclude each other; choose one")
+    case (nil, false):
+        throw ConfigurationError(
+            "no security configuration: pass --security-config FILE (see docs/security.md), or --insecure-no-auth to serve without authentication")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Auth
@@ -43,12 +44,15 @@ struct APIKeyTests {
     @Test("an expired key is refused; one expiring later works")
     func expiry() throws {
         let old = try APIKeys.create(id: "old", principal: "p", roles: ["predictor"], expires: "2020-01-01T00:00:00Z")
-        let future = try APIKeys.create(id: "new", principal: "p", roles: ["predictor"], expires: "2999-01-01T00:00:00Z")
+        let future = try APIKeys.create(
+            id: "new", principal: "p", roles: ["predictor"], expires: "2999-01-01T00:00:00Z")
         let s = try AuthService(configPath: pki.writeConfig(config([old, future])))
         guard case .denied(let d) = call(s, old.key) else { Issue.record("expired key accepted"); return }
         #expect(d.code == .unauthenticated && d.reason.contains("expired"))
         #expect(call(s, future.key).principal?.credentialID == "new")
-        #expect(throws: APIKeys.Failure.self) { try APIKeys.create(id: "x", principal: "p", roles: [], expires: "tomorrow") }
+        #expect(throws: APIKeys.Failure.self) {
+            try APIKeys.create(id: "x", principal: "p", roles: [], expires: "tomorrow")
+        }
     }
 
     @Test("revocation takes effect on reload; a broken file keeps the old policy")
@@ -72,8 +76,45 @@ struct APIKeyTests {
     @Test("an API key's principal gets roles from bindings too")
     func bindingRoles() throws {
         let a = try APIKeys.create(id: "a", principal: "ops", roles: ["viewer"], expires: nil)
-        let s = try AuthService(configPath: pki.writeConfig(config([a], extra: #", "bindings": [{"subject": "ops", "method": "api-key", "roles": ["deployer"]}, {"subject": "ops", "method": "jwt", "roles": ["admin"]}]"#)))
+        let s = try AuthService(
+            configPath: pki.writeConfig(
+                config(
+                    [a],
+                    extra:
+                        #", "bindings": [{"subject": "ops", "method": "api-key", "roles": ["deployer"]}, {"subject": "ops", "method": "jwt", "roles": ["admin"]}]"#
+                )))
         #expect(call(s, a.key, rpc: .rollout).principal?.roles == ["deployer", "viewer"])
         #expect(call(s, a.key, rpc: .predict).principal == nil)
+    }
+}
+
+@Suite("Configuration watching")
+struct WatchTests {
+    @Test("changing the configuration file reloads it; a broken edit is reported and the old policy stays")
+    func watch() throws {
+        let pki = try TestPKI.shared()
+        let a = try APIKeys.create(id: "a", principal: "pa", roles: ["predictor"], expires: nil)
+        let b = try APIKeys.create(id: "b", principal: "pb", roles: ["predictor"], expires: nil)
+        let name = "watch-\(UInt32.random(in: 0...UInt32.max)).json"
+        let path = pki.writeConfig("{\"apiKeys\": [\(a.configEntry)]}", name: name)
+        let s = try AuthService(configPath: path)
+        #expect(s.watchedFiles == [path])
+        final class Events: Sendable { let list = Mutex<[Bool]>([]) }
+        let events = Events()
+        s.startWatching(interval: 0.05) { r in events.list.withLock { $0.append((try? r.get()) != nil) } }
+        defer { s.shutdown() }
+        func call(_ key: String) -> Bool {
+            s.authorize(AuthRequest(rpc: .predict, model: "m", apiKey: key)).principal != nil
+        }
+        #expect(call(a.key) && !call(b.key))
+        _ = pki.writeConfig("{\"apiKeys\": [\(b.configEntry)]}", name: name)
+        let deadline = Date().addingTimeInterval(10)
+        while events.list.withLock({ $0.isEmpty }) && Date() < deadline { usleep(10_000) }
+        #expect(events.list.withLock { $0 } == [true])
+        #expect(!call(a.key) && call(b.key))
+        _ = pki.writeConfig("{\"apiKeys\": [", name: name)
+        while events.list.withLock({ $0.count < 2 }) && Date() < deadline.addingTimeInterval(10) { usleep(10_000) }
+        #expect(events.list.withLock { $0 } == [true, false])
+        #expect(call(b.key))
     }
 }

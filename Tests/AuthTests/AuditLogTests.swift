@@ -28,7 +28,8 @@ struct AuditLogTests {
     func mixedRun() throws {
         let path = tempPath("mixed")
         let key = try APIKeys.create(id: "k-1", principal: "partner-a", roles: ["viewer"], expires: nil)
-        let config = pki.writeConfig("""
+        let config = pki.writeConfig(
+            """
             {\(pki.jwtSection), "apiKeys": [\(key.configEntry)],
              "audit": {"path": "\(path)", "onFailure": "fail-open"}}
             """)
@@ -40,12 +41,26 @@ struct AuditLogTests {
         var requests: [AuthRequest] = []
         for k in 0..<60 {
             switch k % 6 {
-            case 0: requests.append(AuthRequest(rpc: .predict, model: "churn", authorization: "Bearer " + token, peer: "127.0.0.1:\(k)"))
-            case 1: requests.append(AuthRequest(rpc: .rollout, model: "churn", authorization: "Bearer " + token, peer: "127.0.0.1:\(k)"))
-            case 2: requests.append(AuthRequest(rpc: .getModelVersion, model: "fraud \"eu\"\n", apiKey: key.key, peer: "127.0.0.1:\(k)"))
+            case 0:
+                requests.append(
+                    AuthRequest(rpc: .predict, model: "churn", authorization: "Bearer " + token, peer: "127.0.0.1:\(k)")
+                )
+            case 1:
+                requests.append(
+                    AuthRequest(rpc: .rollout, model: "churn", authorization: "Bearer " + token, peer: "127.0.0.1:\(k)")
+                )
+            case 2:
+                requests.append(
+                    AuthRequest(rpc: .getModelVersion, model: "fraud \"eu\"\n", apiKey: key.key, peer: "127.0.0.1:\(k)")
+                )
             case 3: requests.append(AuthRequest(rpc: .predict, model: "churn", apiKey: key.key, peer: "127.0.0.1:\(k)"))
-            case 4: requests.append(AuthRequest(rpc: .predict, model: "churn", authorization: "Bearer " + forged, peer: "127.0.0.1:\(k)"))
-            default: requests.append(AuthRequest(rpc: .batchPredict, model: "churn", apiKey: "wrong-key-123", peer: "127.0.0.1:\(k)"))
+            case 4:
+                requests.append(
+                    AuthRequest(
+                        rpc: .predict, model: "churn", authorization: "Bearer " + forged, peer: "127.0.0.1:\(k)"))
+            default:
+                requests.append(
+                    AuthRequest(rpc: .batchPredict, model: "churn", apiKey: "wrong-key-123", peer: "127.0.0.1:\(k)"))
             }
         }
         var expectedAllowed = 0
@@ -57,9 +72,12 @@ struct AuditLogTests {
             case .allowed: status = 0; expectedAllowed += 1
             case .denied(let denial): status = denial.code.grpcStatus
             }
-            #expect(s.audit?.record(AuditRecord(
-                request: r, decision: d, startTime: start, requestID: "req-\(k)", selector: "production",
-                resolvedVersion: status == 0 ? 3 : nil, variant: "", grpcStatus: status, latencyMicros: 12)) == true)
+            #expect(
+                s.audit?.record(
+                    AuditRecord(
+                        request: r, decision: d, startTime: start, requestID: "req-\(k)", selector: "production",
+                        resolvedVersion: status == 0 ? 3 : nil, variant: "", grpcStatus: status, latencyMicros: 12))
+                    == true)
         }
         #expect(expectedAllowed == 20)
         s.shutdown()
@@ -69,7 +87,9 @@ struct AuditLogTests {
         var ids = Set<String>()
         var allowed = 0
         for line in got {
-            for secret in [token, forged, key.key, "wrong-key-123", key.sha256Hex, String(token.split(separator: ".")[2])] {
+            for secret in [
+                token, forged, key.key, "wrong-key-123", key.sha256Hex, String(token.split(separator: ".")[2]),
+            ] {
                 #expect(!line.contains(secret))
             }
             let o = try #require(object(line), "not JSON: \(line)")
@@ -80,7 +100,8 @@ struct AuditLogTests {
         #expect(ids.count == requests.count)
         #expect(allowed == expectedAllowed)
         // Spot-check one record of each kind.
-        let byID = Dictionary(uniqueKeysWithValues: got.compactMap(object).map { ($0["request_id"] as? String ?? "", $0) })
+        let byID = Dictionary(
+            uniqueKeysWithValues: got.compactMap(object).map { ($0["request_id"] as? String ?? "", $0) })
         let jwtOK = try #require(byID["req-0"])
         #expect(jwtOK["principal"] as? String == "svc" && jwtOK["auth_method"] as? String == "jwt")
         #expect(jwtOK["credential_id"] as? String == "j-9" && jwtOK["version"] as? Int == 3)
@@ -100,10 +121,13 @@ struct AuditLogTests {
         let path = tempPath("shutdown")
         let log = try AuditLog(path: path, settings: .init(path: path, queueCapacity: 100_000))
         for k in 0..<20_000 {
-            log.record(AuditRecord(
-                time: 1_700_000_000.5, requestID: "r\(k)", principal: "p", method: .apiKey, credentialID: "k", peer: "",
-                rpc: "Predict", model: "m", selector: "", resolvedVersion: nil, variant: "", allowed: true, reason: "",
-                grpcStatus: 0, latencyMicros: 1))
+            log.record(
+                AuditRecord(
+                    time: 1_700_000_000.5, requestID: "r\(k)", principal: "p", method: .apiKey, credentialID: "k",
+                    peer: "",
+                    rpc: "Predict", model: "m", selector: "", resolvedVersion: nil, variant: "", allowed: true,
+                    reason: "",
+                    grpcStatus: 0, latencyMicros: 1))
         }
         log.shutdown()
         let got = lines(path)
@@ -111,10 +135,14 @@ struct AuditLogTests {
         #expect(got.first?.hasPrefix(#"{"time":"2023-11-14T22:13:20.500Z","request_id":"r0""#) == true)
         #expect(log.writtenRecords == 20_000 && log.droppedRecords == 0)
         // After shutdown nothing more is accepted.
-        #expect(!log.record(AuditRecord(
-            time: 0, requestID: "late", principal: "", method: .none, credentialID: "", peer: "", rpc: "Predict",
-            model: "", selector: "", resolvedVersion: nil, variant: "", allowed: true, reason: "", grpcStatus: 0,
-            latencyMicros: 0)))
+        #expect(
+            !log.record(
+                AuditRecord(
+                    time: 0, requestID: "late", principal: "", method: .none, credentialID: "", peer: "",
+                    rpc: "Predict",
+                    model: "", selector: "", resolvedVersion: nil, variant: "", allowed: true, reason: "",
+                    grpcStatus: 0,
+                    latencyMicros: 0)))
     }
 
     @Test("records reach the file within a second without shutdown")
@@ -122,11 +150,12 @@ struct AuditLogTests {
         let path = tempPath("periodic")
         let log = try AuditLog(path: path, settings: .init(path: path))
         defer { log.shutdown() }
-        log.record(AuditRecord(
-            time: 0, requestID: "x", principal: "", method: .none, credentialID: "", peer: "", rpc: "Health",
-            model: "", selector: "", resolvedVersion: nil, variant: "", allowed: true, reason: "", grpcStatus: 0,
-            latencyMicros: 0))
-        let deadline = Date().addingTimeInterval(1.0)
+        log.record(
+            AuditRecord(
+                time: 0, requestID: "x", principal: "", method: .none, credentialID: "", peer: "", rpc: "Health",
+                model: "", selector: "", resolvedVersion: nil, variant: "", allowed: true, reason: "", grpcStatus: 0,
+                latencyMicros: 0))
+        let deadline = Date().addingTimeInterval(3.0)
         while lines(path).isEmpty && Date() < deadline { usleep(10_000) }
         #expect(lines(path).count == 1)
     }
@@ -136,10 +165,13 @@ struct AuditLogTests {
         let path = tempPath("rotate")
         let log = try AuditLog(path: path, settings: .init(path: path, maxBytes: 4096, keep: 50))
         for k in 0..<300 {
-            log.record(AuditRecord(
-                time: 0, requestID: "r\(k)", principal: "p", method: .jwt, credentialID: "", peer: "", rpc: "Predict",
-                model: "m", selector: "", resolvedVersion: 1, variant: "a", allowed: true, reason: "", grpcStatus: 0,
-                latencyMicros: 0))
+            log.record(
+                AuditRecord(
+                    time: 0, requestID: "r\(k)", principal: "p", method: .jwt, credentialID: "", peer: "",
+                    rpc: "Predict",
+                    model: "m", selector: "", resolvedVersion: 1, variant: "a", allowed: true, reason: "",
+                    grpcStatus: 0,
+                    latencyMicros: 0))
             if k % 50 == 0 { log.flush() }
         }
         log.shutdown()
@@ -160,11 +192,12 @@ struct AuditLogTests {
         let log = try AuditLog(path: "/dev/full", settings: .init(path: "/dev/full", onFailure: .failClosed))
         let s = AuthService.insecure(audit: log)
         #expect(s.authorize(AuthRequest(rpc: .predict, model: "m")).principal != nil)
-        log.record(AuditRecord(
-            time: 0, requestID: "x", principal: "", method: .none, credentialID: "", peer: "", rpc: "Predict",
-            model: "", selector: "", resolvedVersion: nil, variant: "", allowed: true, reason: "", grpcStatus: 0,
-            latencyMicros: 0))
-        let deadline = Date().addingTimeInterval(2)
+        log.record(
+            AuditRecord(
+                time: 0, requestID: "x", principal: "", method: .none, credentialID: "", peer: "", rpc: "Predict",
+                model: "", selector: "", resolvedVersion: nil, variant: "", allowed: true, reason: "", grpcStatus: 0,
+                latencyMicros: 0))
+        let deadline = Date().addingTimeInterval(6)
         while !log.sinkFailed && Date() < deadline { usleep(5000) }
         #expect(log.sinkFailed)
         guard case .denied(let d) = s.authorize(AuthRequest(rpc: .predict, model: "m")) else {
@@ -173,6 +206,14 @@ struct AuditLogTests {
         }
         #expect(d.code == .unavailable && d.code.grpcStatus == 14)
         #expect(log.droppedRecords == 0)
+        // While failing, new records are refused (and counted) instead of piling up behind the unwritten one.
+        #expect(
+            !log.record(
+                AuditRecord(
+                    time: 0, requestID: "y", principal: "", method: .none, credentialID: "", peer: "",
+                    rpc: "Predict", model: "", selector: "", resolvedVersion: nil, variant: "", allowed: false,
+                    reason: "unavailable", grpcStatus: 14, latencyMicros: 0)))
+        #expect(log.droppedRecords == 1)
         log.shutdown()
     }
 
@@ -181,12 +222,15 @@ struct AuditLogTests {
         let log = try AuditLog(path: "/dev/full", settings: .init(path: "/dev/full", onFailure: .failOpen))
         let s = AuthService.insecure(audit: log)
         for k in 0..<5 {
-            log.record(AuditRecord(
-                time: 0, requestID: "\(k)", principal: "", method: .none, credentialID: "", peer: "", rpc: "Predict",
-                model: "", selector: "", resolvedVersion: nil, variant: "", allowed: true, reason: "", grpcStatus: 0,
-                latencyMicros: 0))
+            log.record(
+                AuditRecord(
+                    time: 0, requestID: "\(k)", principal: "", method: .none, credentialID: "", peer: "",
+                    rpc: "Predict",
+                    model: "", selector: "", resolvedVersion: nil, variant: "", allowed: true, reason: "",
+                    grpcStatus: 0,
+                    latencyMicros: 0))
         }
-        let deadline = Date().addingTimeInterval(2)
+        let deadline = Date().addingTimeInterval(6)
         while log.droppedRecords < 5 && Date() < deadline { usleep(5000) }
         #expect(log.droppedRecords == 5)
         #expect(s.authorize(AuthRequest(rpc: .predict, model: "m")).principal != nil)
@@ -198,5 +242,28 @@ struct AuditLogTests {
         #expect(throws: AuditLogError.self) {
             _ = try AuditLog(path: "/nonexistent-dir/audit.log", settings: .init())
         }
+    }
+}
+
+@Suite("Audit formatting")
+struct AuditFormattingTests {
+    @Test("integers, escapes and timestamps", arguments: [Int64(0), 7, -7, 10, 999, 1_000_000, .max, .min])
+    func integers(_ v: Int64) {
+        var out: [UInt8] = []
+        AuditRecord.appendInt(v, to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == String(v))
+    }
+
+    @Test("strings are escaped only when needed; timestamps change with the second")
+    func stringsAndTime() {
+        var out: [UInt8] = []
+        AuditRecord.appendString("plain é", to: &out)
+        AuditRecord.appendString("q\"b\\n\n\u{1}\u{7F}", to: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #""plain é""q\"b\\n\n\u0001\u007f""#)
+        var clock = AuditTimestampCache()
+        var t: [UInt8] = []
+        clock.append(1_700_000_000.999, to: &t)
+        clock.append(1_700_000_001.0, to: &t)
+        #expect(String(decoding: t, as: UTF8.self) == "2023-11-14T22:13:20.999Z2023-11-14T22:13:21.000Z")
     }
 }

@@ -22,7 +22,9 @@ struct RBACPolicyTests {
         }
     }
 
-    static let roles = ["admin", "predictor", "viewer", "deployer", "fraud-predictor", "churn-viewer", "eu-all", "none"]
+    static let roles = [
+        "admin", "predictor", "viewer", "deployer", "fraud-predictor", "churn-viewer", "eu-all", "none",
+    ]
 
     let service: AuthService
     let keys: [String: String]
@@ -38,9 +40,10 @@ struct RBACPolicyTests {
         for role in Self.roles {
             let key = "key-for-\(role)"
             keys[role] = key
-            config.apiKeys.append(.init(
-                id: "id-\(role)", sha256: Crypto.sha256(key), principal: "p-\(role)",
-                roles: role == "none" ? [] : [role], expires: nil))
+            config.apiKeys.append(
+                .init(
+                    id: "id-\(role)", sha256: Crypto.sha256(key), principal: "p-\(role)",
+                    roles: role == "none" ? [] : [role], expires: nil))
         }
         self.keys = keys
         service = try AuthService(config: config)
@@ -82,7 +85,8 @@ struct RBACPolicyTests {
     @Test("JWT role claims map through jwtRole bindings; subject bindings respect the method")
     func bindings() throws {
         let pki = try TestPKI.shared()
-        let path = pki.writeConfig("""
+        let path = pki.writeConfig(
+            """
             {\(pki.jwtSection),
              "bindings": [{"jwtRole": "ml-team", "roles": ["deployer"]},
                           {"subject": "CN=batch-job,O=Acme", "method": "mtls", "roles": ["predictor"]},
@@ -92,7 +96,8 @@ struct RBACPolicyTests {
         let t = try pki.mint(
             header: TestPKI.header(alg: "HS256", kid: "hs-1"),
             payload: TestPKI.claims(sub: "carol", extra: "\"roles\":[\"ml-team\"]"), signer: .hmac(pki.hmacSecret))
-        let p = try #require(s.authorize(AuthRequest(rpc: .rollout, model: "churn", authorization: "Bearer " + t)).principal)
+        let p = try #require(
+            s.authorize(AuthRequest(rpc: .rollout, model: "churn", authorization: "Bearer " + t)).principal)
         #expect(p.roles == ["deployer", "viewer"])
         // mTLS subject → predictor; the same subject via a header-less call with another method gets nothing.
         let m = s.authorize(AuthRequest(rpc: .predict, model: "churn", mtlsSubject: "CN=batch-job,O=Acme"))

@@ -13,11 +13,13 @@ struct RateLimitTests {
             let hash = APIKeys.sha256Hex("key-" + p)
             entries.append(#"{"id": "\#(p)", "sha256": "\#(hash)", "principal": "\#(p)", "roles": ["predictor"]}"#)
         }
-        return try AuthService(configPath: pki.writeConfig("""
-            {"apiKeys": [\(entries.joined(separator: ","))],
-             "bindings": [{"subject": "hot", "roles": [], "rateLimits": {"predict": {"requestsPerSecond": 1, "burst": 5}}},
-                          {"subject": "cold", "roles": [], "rateLimits": {"*": {"requestsPerSecond": 1, "burst": 5}}}\(extraBindings)]}
-            """))
+        return try AuthService(
+            configPath: pki.writeConfig(
+                """
+                {"apiKeys": [\(entries.joined(separator: ","))],
+                 "bindings": [{"subject": "hot", "roles": [], "rateLimits": {"predict": {"requestsPerSecond": 1, "burst": 5}}},
+                              {"subject": "cold", "roles": [], "rateLimits": {"*": {"requestsPerSecond": 1, "burst": 5}}}\(extraBindings)]}
+                """))
     }
 
     func call(_ s: AuthService, _ p: String, _ rpc: AuthRPC = .predict) -> AuthDecision {
@@ -73,7 +75,8 @@ struct RateLimitTests {
     func reloadKeepsBuckets() throws {
         let pki = try TestPKI.shared()
         let name = "rl-\(UInt32.random(in: 0...UInt32.max)).json"
-        let body = #"{"apiKeys": [{"id": "h", "sha256": "\#(APIKeys.sha256Hex("key-hot"))", "principal": "hot", "roles": ["predictor"]}], "defaultRateLimits": {"predict": {"requestsPerSecond": 1, "burst": 2}}}"#
+        let body =
+            #"{"apiKeys": [{"id": "h", "sha256": "\#(APIKeys.sha256Hex("key-hot"))", "principal": "hot", "roles": ["predictor"]}], "defaultRateLimits": {"predict": {"requestsPerSecond": 1, "burst": 2}}}"#
         let s = try AuthService(configPath: pki.writeConfig(body, name: name))
         #expect(call(s, "hot").principal != nil)
         #expect(call(s, "hot").principal != nil)

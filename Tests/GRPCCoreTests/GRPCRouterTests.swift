@@ -4,10 +4,12 @@ import Testing
 private struct EchoService: GRPCService {
     let serviceName = "test.Echo"
     var methods: [UnaryMethod] {
-        [UnaryMethod("Say") { request, _, response in
-            response.appendMessage(request)
-            return .ok
-        }]
+        [
+            UnaryMethod("Say") { request, _, response in
+                response.appendMessage(request)
+                return .ok
+            }
+        ]
     }
 }
 

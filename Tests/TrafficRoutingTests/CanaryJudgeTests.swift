@@ -1,5 +1,6 @@
-import Testing
 import Synchronization
+import Testing
+
 @testable import TrafficRouting
 
 @Suite("Automatic canary decisions")
@@ -77,12 +78,21 @@ struct CanaryJudgeTests {
 
     @Test("the reason reads like the issue's example") func reasonFormat() throws {
         var data = try RolloutBuilder(model: "churn", registry: registry).build(
-            RolloutSpec(strategy: .canary, candidate: "2", steps: [CanaryStep(percent: 10, minRequests: 5000)],
-                        guardrails: Guardrails(maxErrorRate: 0.01, minSampleRequests: 2000)),
+            RolloutSpec(
+                strategy: .canary, candidate: "2", steps: [CanaryStep(percent: 10, minRequests: 5000)],
+                guardrails: Guardrails(maxErrorRate: 0.01, minSampleRequests: 2000)),
             id: "r", now: 0)
         for i in 0..<2000 { data.stepStats[1].record(Outcome(ok: i >= 82, latencyNs: 1000)) }
-        #expect(CanaryJudge.decide(data, now: 0)
-            == .rollback("rolled back: candidate error rate 4.1% > limit 1.0% over 2,000 requests"))
+        #expect(
+            CanaryJudge.decide(data, now: 0)
+                == .rollback("rolled back: candidate error rate 4.1% > limit 1.0% over 2,000 requests"))
+    }
+
+    @Test("latencies in reasons keep their significant digits") func latencyFormat() {
+        #expect(CanaryJudge.ms(250.4) == "250 ms")
+        #expect(CanaryJudge.ms(12.54) == "12.5 ms")
+        #expect(CanaryJudge.ms(1.254) == "1.25 ms")
+        #expect(CanaryJudge.ms(0.0812) == "0.081 ms")
     }
 
     @Test("a healthy candidate walks through every step and ends PROMOTED") func promotion() throws {
@@ -112,7 +122,8 @@ struct CanaryJudgeTests {
     @Test("minimum duration holds a step even with enough requests") func minimumDuration() throws {
         let m = manager()
         let steps = [CanaryStep(percent: 50, minRequests: 10, minDurationMs: 60_000), CanaryStep(percent: 100)]
-        _ = try m.execute(model: "churn", canary(steps: steps, guardrails: Guardrails(minSampleRequests: 10), auto: true))
+        _ = try m.execute(
+            model: "churn", canary(steps: steps, guardrails: Guardrails(minSampleRequests: 10), auto: true))
         drive(m, count: 2000)
         #expect(m.status(model: "churn").stepIndex == 0)
         clock.advance(ms: 60_000)
@@ -131,8 +142,11 @@ struct CanaryJudgeTests {
     @Test("a failed registry promotion pauses the rollout with the reason") func promotionFailure() throws {
         let m = manager()
         registry.state.withLock { $0.failPromotion = true }
-        _ = try m.execute(model: "churn", canary(steps: [CanaryStep(percent: 100, minRequests: 20)],
-                                                 guardrails: Guardrails(minSampleRequests: 20), auto: true))
+        _ = try m.execute(
+            model: "churn",
+            canary(
+                steps: [CanaryStep(percent: 100, minRequests: 20)],
+                guardrails: Guardrails(minSampleRequests: 20), auto: true))
         drive(m, count: 500)
         let status = m.status(model: "churn")
         #expect(status.state == .paused)

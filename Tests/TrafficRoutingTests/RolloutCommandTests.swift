@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+
 @testable import TrafficRouting
 
 @Suite("Rollout commands")
@@ -15,8 +16,9 @@ struct RolloutCommandTests {
     ) {
         do {
             let status = try body()
-            Issue.record("expected \(code) containing \"\(text)\", got a status in \(status.state)",
-                         sourceLocation: sourceLocation)
+            Issue.record(
+                "expected \(code) containing \"\(text)\", got a status in \(status.state)",
+                sourceLocation: sourceLocation)
         } catch {
             #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
             #expect(error.message.contains(text), "\(error.message)", sourceLocation: sourceLocation)
@@ -41,19 +43,35 @@ struct RolloutCommandTests {
             try m.execute(model: "churn", canary(guardrails: Guardrails(maxErrorRate: 2)))
         }
         expectError(.invalidArgument, containing: "weights sum to 90.0000, not 100") { () throws(RolloutError) in
-            try m.execute(model: "churn", .start(RolloutSpec(strategy: .abTest, arms: [
-                ABArm(name: "a", version: "1", weight: 40), ABArm(name: "b", version: "2", weight: 50),
-            ])))
+            try m.execute(
+                model: "churn",
+                .start(
+                    RolloutSpec(
+                        strategy: .abTest,
+                        arms: [
+                            ABArm(name: "a", version: "1", weight: 40), ABArm(name: "b", version: "2", weight: 50),
+                        ])))
         }
         expectError(.invalidArgument, containing: "at least two arms") { () throws(RolloutError) in
-            try m.execute(model: "churn", .start(RolloutSpec(strategy: .abTest, arms: [
-                ABArm(name: "a", version: "1", weight: 100),
-            ])))
+            try m.execute(
+                model: "churn",
+                .start(
+                    RolloutSpec(
+                        strategy: .abTest,
+                        arms: [
+                            ABArm(name: "a", version: "1", weight: 100)
+                        ])))
         }
         expectError(.invalidArgument, containing: "both resolve to version 1") { () throws(RolloutError) in
-            try m.execute(model: "churn", .start(RolloutSpec(strategy: .abTest, arms: [
-                ABArm(name: "a", version: "1", weight: 50), ABArm(name: "b", version: "production", weight: 50),
-            ])))
+            try m.execute(
+                model: "churn",
+                .start(
+                    RolloutSpec(
+                        strategy: .abTest,
+                        arms: [
+                            ABArm(name: "a", version: "1", weight: 50),
+                            ABArm(name: "b", version: "production", weight: 50),
+                        ])))
         }
         expectError(.invalidArgument, containing: "may not contain") { () throws(RolloutError) in
             try m.execute(model: "../etc", .get)
@@ -84,7 +102,9 @@ struct RolloutCommandTests {
 
     @Test("PAUSE, RESUME and their preconditions") func pauseResume() throws {
         let m = manager()
-        expectError(.notFound, containing: "has no rollout") { () throws(RolloutError) in try m.execute(model: "churn", .pause) }
+        expectError(.notFound, containing: "has no rollout") { () throws(RolloutError) in
+            try m.execute(model: "churn", .pause)
+        }
         _ = try m.execute(model: "churn", canary())
         #expect(try m.execute(model: "churn", .pause).state == .paused)
         expectError(.failedPrecondition, containing: "is PAUSED, not RUNNING") { () throws(RolloutError) in
@@ -113,7 +133,8 @@ struct RolloutCommandTests {
         expectError(.invalidArgument, containing: "unknown variant \"blue\"") { () throws(RolloutError) in
             try m.execute(model: "churn", .setWeights(["baseline": 50, "blue": 50]))
         }
-        expectError(.invalidArgument, containing: "missing a weight for variant \"candidate\"") { () throws(RolloutError) in
+        expectError(.invalidArgument, containing: "missing a weight for variant \"candidate\"") {
+            () throws(RolloutError) in
             try m.execute(model: "churn", .setWeights(["baseline": 100]))
         }
         expectError(.invalidArgument, containing: "sum to 110") { () throws(RolloutError) in

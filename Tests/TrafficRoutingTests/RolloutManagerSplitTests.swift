@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TrafficRouting
 
 @Suite("Traffic splitting")
@@ -52,6 +53,20 @@ struct RolloutManagerSplitTests {
         #expect(count25 >= 24550 && count25 <= 25451, "\(count25) keys at 25%")
     }
 
+    @Test("many models with rollouts at once (short list and dictionary lookups)") func manyModels() throws {
+        let m = manager()
+        for n in 0..<12 {
+            _ = try m.execute(model: "model\(n)", canary())
+            for k in 0...n {
+                let a = try #require(m.assign(model: "model\(k)", routingKey: "key"))
+                #expect(a.version == 1 || a.version == 2)
+            }
+            #expect(m.assign(model: "model\(n + 1)", routingKey: "key") == nil)
+        }
+        for n in 0..<12 { _ = try m.execute(model: "model\(n)", .rollback(archiveCandidate: false)) }
+        for n in 0..<12 { #expect(m.assign(model: "model\(n)", routingKey: "key") == nil) }
+    }
+
     @Test("requests without a key are split at random at the weights") func randomSplit() throws {
         let m = manager()
         _ = try m.execute(model: "churn", canary())
@@ -62,10 +77,15 @@ struct RolloutManagerSplitTests {
 
     @Test("A/B arms are cumulative ranges at their weights") func abRanges() throws {
         let m = manager()
-        _ = try m.execute(model: "churn", .start(RolloutSpec(strategy: .abTest, arms: [
-            ABArm(name: "a", version: "1", weight: 20), ABArm(name: "b", version: "2", weight: 30),
-            ABArm(name: "c", version: "3", weight: 50),
-        ])))
+        _ = try m.execute(
+            model: "churn",
+            .start(
+                RolloutSpec(
+                    strategy: .abTest,
+                    arms: [
+                        ABArm(name: "a", version: "1", weight: 20), ABArm(name: "b", version: "2", weight: 30),
+                        ABArm(name: "c", version: "3", weight: 50),
+                    ])))
         var counts: [String: Int] = [:]
         for i in 0..<100_000 {
             let a = try #require(m.assign(model: "churn", routingKey: "k\(i)"))
@@ -78,27 +98,43 @@ struct RolloutManagerSplitTests {
         #expect(m.trafficShare(model: "churn", version: 3) == 0.5)
     }
 
-    @Test("a shadow is reported with every assignment and never answers") func shadow() throws {
+    @Test("a shadow is reported with every assignment, never answers, and agreement is with the baseline")
+    func shadow() throws {
         let m = manager()
         _ = try m.execute(model: "churn", canary(shadow: "3"))
+        var onBaseline = 0
+        var agreedWithBaseline = 0
         for i in 0..<1000 {
             let a = try #require(m.assign(model: "churn", routingKey: "k\(i)"))
             #expect(a.version != 3)
             #expect(a.shadowVersion == 3)
-            m.recordShadow(a, outcome: Outcome(ok: true, latencyNs: 1_000_000), agreed: i % 4 != 0)
+            // The shadow agrees with the baseline 3 times in 4, never with the candidate.
+            let agreed = a.variantName == "baseline" && i % 4 != 0
+            if a.variantName == "baseline" {
+                onBaseline += 1
+                if agreed { agreedWithBaseline += 1 }
+            }
+            m.recordShadow(a, outcome: Outcome(ok: true, latencyNs: 1_000_000), agreed: agreed)
         }
         let status = m.status(model: "churn")
         let shadow = try #require(status.variants.first(where: { $0.isShadow }))
         #expect(shadow.version == 3 && shadow.weight == 0)
         #expect(shadow.overall.requests == 1000)
-        #expect(shadow.agreementRate == 0.75)
+        #expect(shadow.agreementRate == Double(agreedWithBaseline) / Double(onBaseline))
     }
 
-    @Test("statistics per variant: counts, error rate, latency quantiles, confidence, positive rate") func stats() throws {
+    @Test("statistics per variant: counts, error rate, latency quantiles, confidence, positive rate") func stats()
+        throws
+    {
         let m = manager()
-        _ = try m.execute(model: "churn", .start(RolloutSpec(strategy: .abTest, arms: [
-            ABArm(name: "a", version: "1", weight: 50), ABArm(name: "b", version: "2", weight: 50),
-        ])))
+        _ = try m.execute(
+            model: "churn",
+            .start(
+                RolloutSpec(
+                    strategy: .abTest,
+                    arms: [
+                        ABArm(name: "a", version: "1", weight: 50), ABArm(name: "b", version: "2", weight: 50),
+                    ])))
         var armA: Assignment?
         var i = 0
         while armA == nil {
@@ -108,8 +144,11 @@ struct RolloutManagerSplitTests {
         let a = try #require(armA)
         for j in 1...100 {
             // Latencies 1…100 ms; every 10th call fails.
-            m.record(a, outcome: Outcome(ok: j % 10 != 0, latencyNs: UInt64(j) * 1_000_000, confidence: 0.8,
-                                         positive: j % 3 == 0, score: 0.5))
+            m.record(
+                a,
+                outcome: Outcome(
+                    ok: j % 10 != 0, latencyNs: UInt64(j) * 1_000_000, confidence: 0.8,
+                    positive: j % 3 == 0, score: 0.5))
         }
         let s = m.status(model: "churn").variants[0].overall
         #expect(s.requests == 100 && s.errors == 10)

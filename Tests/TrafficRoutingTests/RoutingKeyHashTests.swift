@@ -1,14 +1,17 @@
 import Testing
+
 @testable import TrafficRouting
 
 @Suite("Routing key hash")
 struct RoutingKeyHashTests {
     // Made with the Python reference implementation in docs/routing.md.
-    @Test("matches the documented reference implementation", arguments: [
-        ("0123456789abcdef0123456789abcdef", "customer-42", UInt64(3_207_909_726_349_127_260), 1739),
-        ("r1", "a", UInt64(12_626_475_213_759_390_179), 6844),
-        ("3f2a", "clé-é", UInt64(18_171_033_474_511_510_942), 9850),
-    ])
+    @Test(
+        "matches the documented reference implementation",
+        arguments: [
+            ("0123456789abcdef0123456789abcdef", "customer-42", UInt64(3_207_909_726_349_127_260), 1739),
+            ("r1", "a", UInt64(12_626_475_213_759_390_179), 6844),
+            ("3f2a", "clé-é", UInt64(18_171_033_474_511_510_942), 9850),
+        ])
     func vectors(id: String, key: String, hash: UInt64, bp: Int) {
         let prefix = RoutingKeyHash.prefix(rolloutID: id)
         #expect(RoutingKeyHash.hash(prefix: prefix, key: key) == hash)

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+
 @testable import TrafficRouting
 
 /// An in-memory registry: versions 1…N of every model, one Production version, archived versions.
@@ -62,9 +63,14 @@ func temporaryDirectory() -> String {
 }
 
 func canary(
-    candidate: String = "2", steps: [CanaryStep] = [CanaryStep(percent: 10, minRequests: 200), CanaryStep(percent: 25),
-    CanaryStep(percent: 100)], guardrails: Guardrails = Guardrails(), auto: Bool = false, shadow: String = ""
+    candidate: String = "2",
+    steps: [CanaryStep] = [
+        CanaryStep(percent: 10, minRequests: 200), CanaryStep(percent: 25),
+        CanaryStep(percent: 100),
+    ], guardrails: Guardrails = Guardrails(), auto: Bool = false, shadow: String = ""
 ) -> RolloutCommand {
-    .start(RolloutSpec(strategy: .canary, candidate: candidate, steps: steps, guardrails: guardrails, auto: auto,
-                       shadow: shadow))
+    .start(
+        RolloutSpec(
+            strategy: .canary, candidate: candidate, steps: steps, guardrails: guardrails, auto: auto,
+            shadow: shadow))
 }

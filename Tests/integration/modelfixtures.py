@@ -33,6 +33,9 @@ class Fixture:
         # Feature names in dense order: one per column of each input.
         self.features = []
         for spec in self.inputs:
+            if "columns" not in spec:
+                width = spec["shape"][1] if len(spec["shape"]) > 1 else 1
+                spec["columns"] = [spec["name"]] if width == 1 else [f"{spec['name']}[{i}]" for i in range(width)]
             for column in spec["columns"]:
                 self.features.append((column, spec["dtype"]))
         self.single_multicolumn_input = len(self.inputs) == 1 and len(self.inputs[0]["columns"]) > 1
@@ -59,6 +62,8 @@ class Fixture:
         out = {}
         for spec in self.inputs:
             values = spec["data"][index]
+            if not isinstance(values, list):
+                values = [values]
             for column, value in zip(spec["columns"], values):
                 out[column] = value
         return out
@@ -92,3 +97,19 @@ def feature_value(pb, value):
 
 def close(a, b, tol=1e-5):
     return abs(a - b) <= tol or (math.isnan(a) and math.isnan(b))
+
+
+def wait_serving(server, proto_modules, timeout=30.0):
+    """Waits until the server's health check says SERVING (models loaded)."""
+    import time
+
+    health = proto_modules.health_pb2_grpc.HealthStub(server.channel())
+    request = proto_modules.health_pb2.HealthCheckRequest()
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        status = health.Check(request, timeout=5).status
+        if status == proto_modules.health_pb2.HealthCheckResponse.SERVING:
+            return server
+        time.sleep(0.05)
+    raise AssertionError(f"server not SERVING after {timeout}s (status {status})\n{server.output}")

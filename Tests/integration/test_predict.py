@@ -1,11 +1,18 @@
 """Predict, BatchPredict and GetModelVersion through the real binary on every shared fixture model."""
+import pathlib
+
 import grpc
 import pytest
 
 from conftest import sluice_bin
-from modelfixtures import (SHARED_MODELS, Fixture, close, feature_value, register, shared_model_names)
+from modelfixtures import (SHARED_MODELS, Fixture, close, feature_value, register, shared_model_names,
+                           wait_serving)
 
-MODELS = shared_model_names()
+EXTRA = pathlib.Path(__file__).resolve().parent / "_models"  # built by Tests/models/make_models.py
+MODEL_DIRS = {name: SHARED_MODELS / name for name in shared_model_names()}
+if EXTRA.is_dir():
+    MODEL_DIRS.update({d.name: d for d in sorted(EXTRA.iterdir()) if (d / "expected.json").exists()})
+MODELS = list(MODEL_DIRS)
 
 
 @pytest.fixture(scope="module")
@@ -14,7 +21,7 @@ def served(tmp_path_factory, request):
     registry = tmp_path_factory.mktemp("registry")
     fixtures = {}
     for name in MODELS:
-        fixture = Fixture(SHARED_MODELS / name)
+        fixture = Fixture(MODEL_DIRS[name])
         names = [f for f, _ in fixture.features] if fixture.single_multicolumn_input else None
         register(sluice_bin(), registry, name, fixture.model_path, aliases=["champion"], feature_names=names)
         fixtures[name] = fixture
@@ -24,7 +31,7 @@ def served(tmp_path_factory, request):
 @pytest.fixture
 def client(served, sluice_server, proto_modules):
     registry, fixtures = served
-    server = sluice_server("--models", registry)
+    server = wait_serving(sluice_server("--models", registry), proto_modules)
     stub = proto_modules.inference_pb2_grpc.InferenceStub(server.channel())
     return stub, proto_modules.inference_pb2, fixtures, server
 
@@ -35,7 +42,13 @@ def class_labels(stub, pb, model):
     return list(sig.class_labels_int) or list(sig.class_labels_string), version
 
 
-def check_row(fixture, labels, row, label, scores, value=None):
+def check_row(fixture, labels, row, label, scores, value=None, regressor=False):
+    if regressor:
+        # A regressor's values may sit in a [N, k] output; Sluice answers the first target.
+        out = next(o for o in fixture.outputs if o["dtype"] == "float32")
+        want = out["data"][row][0] if isinstance(out["data"][row], list) else out["data"][row]
+        assert abs(value - want) <= 1e-5 * max(1.0, abs(want)), f"row {row}: {value} != {want}"
+        return
     if fixture.labels is not None:
         assert label == fixture.labels[row], f"row {row}: label {label} != {fixture.labels[row]}"
     if fixture.probabilities is not None:
@@ -55,57 +68,72 @@ def check_row(fixture, labels, row, label, scores, value=None):
 def test_predict_named_features_matches_onnxruntime(client, model):
     stub, pb, fixtures, _ = client
     fixture = fixtures[model]
-    labels, _ = class_labels(stub, pb, model)
+    labels, version = class_labels(stub, pb, model)
+    regressor = version.signature.task == "regressor"
     for row in range(fixture.rows):
         features = {k: feature_value(pb, v) for k, v in fixture.row(row).items()}
         reply = stub.Predict(pb.PredictRequest(model=model, features=features))
-        label = reply.label_int if reply.WhichOneof("prediction") == "label_int" else reply.label_string
-        check_row(fixture, labels, row, label, reply.scores, reply.value)
+        kind = reply.WhichOneof("prediction")
+        label = reply.label_int if kind == "label_int" else reply.label_string
+        check_row(fixture, labels, row, label, reply.scores, reply.value, regressor)
         assert reply.version == 1
-        assert reply.confidence == pytest.approx(max(reply.scores), abs=1e-7)
+        if not regressor:
+            assert reply.confidence == pytest.approx(max(reply.scores), abs=1e-7)
 
 
-@pytest.mark.parametrize("model", [m for m in MODELS if Fixture(SHARED_MODELS / m).numeric_only])
+@pytest.mark.parametrize("model", [m for m in MODELS if Fixture(MODEL_DIRS[m]).numeric_only])
 def test_predict_dense_matches_onnxruntime(client, model):
     stub, pb, fixtures, _ = client
     fixture = fixtures[model]
-    labels, _ = class_labels(stub, pb, model)
+    labels, version = class_labels(stub, pb, model)
+    regressor = version.signature.task == "regressor"
     for row in range(0, fixture.rows, 3):
-        reply = stub.Predict(pb.PredictRequest(model=model, dense=fixture.numeric_row(row)))
-        check_row(fixture, labels, row, reply.label_int, reply.scores)
+        dense = [float("nan") if v is None else v for v in fixture.numeric_row(row)]
+        reply = stub.Predict(pb.PredictRequest(model=model, dense=dense))
+        label = reply.label_int if reply.WhichOneof("prediction") == "label_int" else reply.label_string
+        check_row(fixture, labels, row, label, reply.scores, reply.value, regressor)
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_batch_predict_columnar_matches_onnxruntime(client, model):
     stub, pb, fixtures, _ = client
     fixture = fixtures[model]
-    labels, _ = class_labels(stub, pb, model)
+    labels, version = class_labels(stub, pb, model)
+    regressor = version.signature.task == "regressor"
     columns = []
     for name, dtype in fixture.features:
         values = [fixture.row(r)[name] for r in range(fixture.rows)]
         if dtype == "string":
             columns.append(pb.Column(name=name, strings=values))
         else:
-            columns.append(pb.Column(name=name, values=values))
+            columns.append(pb.Column(name=name, values=[float("nan") if v is None else v for v in values]))
     reply = stub.BatchPredict(pb.BatchPredictRequest(model=model, rows=fixture.rows, columns=columns))
     assert reply.rows == fixture.rows
     n = reply.num_classes
     for row in range(fixture.rows):
+        if regressor:
+            check_row(fixture, labels, row, None, None, reply.values[row], True)
+            continue
         label = reply.labels_int[row] if len(reply.labels_int) else reply.labels_string[row]
         check_row(fixture, labels, row, label, reply.scores[row * n:(row + 1) * n])
 
 
-@pytest.mark.parametrize("model", [m for m in MODELS if Fixture(SHARED_MODELS / m).numeric_only])
+@pytest.mark.parametrize("model", [m for m in MODELS if Fixture(MODEL_DIRS[m]).numeric_only])
 def test_batch_predict_dense_block(client, model):
     stub, pb, fixtures, _ = client
     fixture = fixtures[model]
-    labels, _ = class_labels(stub, pb, model)
-    dense = [v for r in range(fixture.rows) for v in fixture.numeric_row(r)]
+    labels, version = class_labels(stub, pb, model)
+    regressor = version.signature.task == "regressor"
+    dense = [float("nan") if v is None else v for r in range(fixture.rows) for v in fixture.numeric_row(r)]
     reply = stub.BatchPredict(pb.BatchPredictRequest(model=model, dense=dense))
     assert reply.rows == fixture.rows
     for row in range(fixture.rows):
+        if regressor:
+            check_row(fixture, labels, row, None, None, reply.values[row], True)
+            continue
         n = reply.num_classes
-        check_row(fixture, labels, row, reply.labels_int[row], reply.scores[row * n:(row + 1) * n])
+        label = reply.labels_int[row] if len(reply.labels_int) else reply.labels_string[row]
+        check_row(fixture, labels, row, label, reply.scores[row * n:(row + 1) * n])
 
 
 def test_get_model_version_reports_registry(client):

@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from conftest import sluice_bin
-from modelfixtures import SHARED_MODELS, Fixture, feature_value, register
+from modelfixtures import SHARED_MODELS, Fixture, feature_value, register, wait_serving
 
 CHURN = SHARED_MODELS / "spark_churn_rf"
 
@@ -39,7 +39,7 @@ def test_hot_reload_under_load_loses_no_call(tmp_path, sluice_server, proto_modu
     pb, pb_grpc = proto_modules.inference_pb2, proto_modules.inference_pb2_grpc
     registry = tmp_path / "registry"
     register(sluice_bin(), registry, "churn", CHURN / "model.onnx")
-    server = sluice_server("--models", registry, "--threads", "2")
+    server = wait_serving(sluice_server("--models", registry, "--threads", "2"), proto_modules)
     stub = pb_grpc.InferenceStub(server.channel())
     fixture = Fixture(CHURN)
     features = {k: feature_value(pb, v) for k, v in fixture.row(0).items()}
@@ -94,7 +94,7 @@ def test_corrupt_version_fails_and_traffic_stays(tmp_path, sluice_server, proto_
     pb, pb_grpc = proto_modules.inference_pb2, proto_modules.inference_pb2_grpc
     registry = tmp_path / "registry"
     register(sluice_bin(), registry, "churn", CHURN / "model.onnx")
-    server = sluice_server("--models", registry)
+    server = wait_serving(sluice_server("--models", registry), proto_modules)
     stub = pb_grpc.InferenceStub(server.channel())
     features = {k: feature_value(pb, v) for k, v in Fixture(CHURN).row(0).items()}
     corrupt = tmp_path / "corrupt.onnx"
@@ -169,3 +169,46 @@ def test_health_and_admin_endpoints(tmp_path, sluice_server, proto_modules):
     if promtool:
         check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
         assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_dynamic_batching_answers_every_call_correctly(tmp_path, sluice_server, proto_modules):
+    pb, pb_grpc = proto_modules.inference_pb2, proto_modules.inference_pb2_grpc
+    registry = tmp_path / "registry"
+    register(sluice_bin(), registry, "churn", CHURN / "model.onnx")
+    out = subprocess.run([sluice_bin(), "models", "batching", "churn", "--max-batch-size", "8",
+                          "--max-queue-delay-us", "2000", "--registry", str(registry)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert json.loads((registry / "churn" / "model.json").read_text())["batching"] == {
+        "max_batch_size": 8, "max_queue_delay_us": 2000}
+    server = wait_serving(sluice_server("--models", registry, "--threads", "2", "--admin-listen", "127.0.0.1:0"),
+                          proto_modules)
+    stub = pb_grpc.InferenceStub(server.channel())
+    fixture = Fixture(CHURN)
+    futures = []
+    for row in range(200):
+        features = {k: feature_value(pb, v) for k, v in fixture.row(row).items()}
+        futures.append((row, stub.Predict.future(pb.PredictRequest(model="churn", features=features,
+                                                                   request_id=f"r{row}"))))
+    for row, future in futures:
+        reply = future.result(timeout=10)
+        assert reply.label_int == fixture.labels[row], row
+        assert reply.request_id == f"r{row}"
+        assert list(reply.scores) == pytest.approx(fixture.probabilities[row], abs=1e-5)
+    admin_port = int(next(l for l in server.lines if "admin" in l and "http://" in l).rsplit(":", 1)[1].split("/")[0])
+    text = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics").read().decode()
+    values = {}
+    for line in text.splitlines():
+        for name in ("sluice_dynamic_batches_total", "sluice_dynamic_batched_rows_total"):
+            if line.startswith(name + "{"):
+                values[name] = float(line.rsplit(" ", 1)[1])
+    assert values["sluice_dynamic_batched_rows_total"] == 200
+    # Concurrent calls were really evaluated together.
+    assert values["sluice_dynamic_batches_total"] < 200, values
+    # A lone call still completes within the queue delay.
+    started = time.monotonic()
+    stub.Predict(pb.PredictRequest(model="churn", features={k: feature_value(pb, v) for k, v in fixture.row(0).items()}))
+    assert time.monotonic() - started < 1.0
+    # Validation still happens per call, before queueing.
+    with pytest.raises(grpc.RpcError) as info:
+        stub.Predict(pb.PredictRequest(model="churn", features={}))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -30,9 +30,10 @@ void csys_eventfd_signal(int fd);
 /// Resets the eventfd counter.
 void csys_eventfd_drain(int fd);
 
-/// Creates a non-blocking TCP listener bound to host:port with SO_REUSEADDR and SO_REUSEPORT.
-/// Returns the fd, or -errno. `host` is a numeric IPv4 or IPv6 address.
-int csys_listen_tcp(const char *host, int port, int backlog);
+/// Creates a non-blocking TCP listener bound to host:port with SO_REUSEADDR (and SO_REUSEPORT when
+/// `reuse_port`). Returns the fd, or -errno. `host` is a numeric IPv4 or IPv6 address. With backlog 0 the
+/// socket is only bound (used to probe whether another process holds the port).
+int csys_listen_tcp(const char *host, int port, int backlog, int reuse_port);
 /// Accepts one connection as non-blocking + close-on-exec with TCP_NODELAY; -1 with errno on failure.
 /// Writes the peer as text ("1.2.3.4:5" or "[::1]:5") into `peer` (at least 64 bytes).
 int csys_accept(int listen_fd, char *peer, int peer_len);

@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The significance tests and sample-size formulas of an A/B rollout. All p-values are two-sided.
 public enum HypothesisTests {

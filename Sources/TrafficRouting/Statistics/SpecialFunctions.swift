@@ -1,4 +1,7 @@
-import Foundation
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Special functions behind the A/B tests, implemented here (no statistics library): the regularized incomplete
 /// gamma (for `erfc`, hence the normal CDF) and the regularized incomplete beta (for Student's t CDF).

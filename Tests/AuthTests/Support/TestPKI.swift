@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import Auth
 
 /// Keys generated at test time with the `openssl` CLI, and a minter for hostile and valid JWTs.
@@ -20,13 +21,17 @@ final class TestPKI: Sendable {
         hmacSecret = (0..<48).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
         try Self.openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "\(dir)/rsa.pem"])
         try Self.openssl(["pkey", "-in", "\(dir)/rsa.pem", "-pubout", "-out", "\(dir)/rsa.pub"])
-        try Self.openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "\(dir)/ec.pem"])
+        try Self.openssl([
+            "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "\(dir)/ec.pem",
+        ])
         try Self.openssl(["pkey", "-in", "\(dir)/ec.pem", "-pubout", "-out", "\(dir)/ec.pub"])
         try Self.openssl(["genpkey", "-algorithm", "ED25519", "-out", "\(dir)/ed.pem"])
         try Self.openssl(["pkey", "-in", "\(dir)/ed.pem", "-pubout", "-out", "\(dir)/ed.pub"])
-        try Self.openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "\(dir)/rsa1024.pem"])
+        try Self.openssl([
+            "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", "\(dir)/rsa1024.pem",
+        ])
         try Self.openssl(["pkey", "-in", "\(dir)/rsa1024.pem", "-pubout", "-out", "\(dir)/rsa1024.pub"])
-        FileManager.default.createFile(atPath: "\(dir)/hs.key", contents: Data(hmacSecret))
+        _ = FileManager.default.createFile(atPath: "\(dir)/hs.key", contents: Data(hmacSecret))
         try writeJWKS()
     }
 
@@ -60,8 +65,10 @@ final class TestPKI: Sendable {
     }
 
     private func writeJWKS() throws(Failure) {
-        let modHex = String(decoding: try Self.openssl(["rsa", "-pubin", "-in", "\(dir)/rsa.pub", "-modulus", "-noout"]), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "Modulus=", with: "")
+        let modHex = String(
+            decoding: try Self.openssl(["rsa", "-pubin", "-in", "\(dir)/rsa.pub", "-modulus", "-noout"]), as: UTF8.self
+        )
+        .trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "Modulus=", with: "")
         guard let n = Hex.decode(modHex) else { throw Failure(description: "cannot read RSA modulus") }
         let point = try derTail("ec.pub", 65)
         let ed = try derTail("ed.pub", 32)
@@ -74,7 +81,7 @@ final class TestPKI: Sendable {
               {"kty": "oct", "kid": "hs-jwks", "alg": "HS256", "k": "\(Base64URL.encode(hmacSecret))"}
             ]}
             """
-        FileManager.default.createFile(atPath: "\(dir)/jwks.json", contents: Data(jwks.utf8))
+        _ = FileManager.default.createFile(atPath: "\(dir)/jwks.json", contents: Data(jwks.utf8))
     }
 
     // MARK: Minting
@@ -108,7 +115,7 @@ final class TestPKI: Sendable {
             return try Self.derToJOSE(der, width: 32)
         case .ed:
             let path = "\(dir)/in-\(UInt64.random(in: 0...UInt64.max)).bin"
-            FileManager.default.createFile(atPath: path, contents: data)
+            _ = FileManager.default.createFile(atPath: path, contents: data)
             defer { try? FileManager.default.removeItem(atPath: path) }
             return Array(try Self.openssl(["pkeyutl", "-sign", "-inkey", "\(dir)/ed.pem", "-rawin", "-in", path]))
         }
@@ -152,7 +159,7 @@ final class TestPKI: Sendable {
     /// A complete security configuration using every key kind, written to a temp file.
     func writeConfig(_ body: String, name: String = "security-\(UInt32.random(in: 0...UInt32.max)).json") -> String {
         let path = "\(dir)/\(name)"
-        FileManager.default.createFile(atPath: path, contents: Data(body.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(body.utf8))
         return path
     }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import TrafficRouting
 
 // Reference values from scipy 1.17.1 (see the Python in each comment; run with /tmp/venvprobe/bin/python).
@@ -6,7 +7,8 @@ import Testing
 struct HypothesisTestsTests {
     // p=(600+700)/10000; z=(0.14-0.12)/sqrt(p*(1-p)*(2/5000)); 2*stats.norm.sf(abs(z))
     @Test("two-proportion z-test") func zTest() throws {
-        let r = try #require(HypothesisTests.twoProportionZTest(successes1: 600, trials1: 5000, successes2: 700, trials2: 5000))
+        let r = try #require(
+            HypothesisTests.twoProportionZTest(successes1: 600, trials1: 5000, successes2: 700, trials2: 5000))
         #expect(abs(r.statistic - 2.9735051672502655) < 1e-12)
         #expect(abs(r.pValue - 0.002944194493609887) < 1e-12)
     }
@@ -17,10 +19,12 @@ struct HypothesisTestsTests {
     }
 
     // r = stats.ttest_ind_from_stats(m2, sqrt(v2), n2, m1, sqrt(v1), n1, equal_var=False)
-    // with m1=0.5, v1=0.04, n1=400, m2=0.53, v2=0.09, n2=300 → t, p below; df = (s1+s2)**2/(s1**2/399+s2**2/299), s1=v1/n1, s2=v2/n2.
+    // with m1=0.5, v1=0.04, n1=400, m2=0.53, v2=0.09, n2=300 → t, p below;
+    // df = (s1+s2)**2/(s1**2/399+s2**2/299), s1=v1/n1, s2=v2/n2.
     @Test("Welch t-test") func welch() throws {
-        let r = try #require(HypothesisTests.welchTTest(
-            mean1: 0.5, variance1: 0.04, count1: 400, mean2: 0.53, variance2: 0.09, count2: 300))
+        let r = try #require(
+            HypothesisTests.welchTTest(
+                mean1: 0.5, variance1: 0.04, count1: 400, mean2: 0.53, variance2: 0.09, count2: 300))
         #expect(abs(r.statistic - 1.5000000000000013) < 1e-9)
         #expect(abs(r.pValue - 0.13425750847602316) < 1e-9)
         #expect(abs((r.degreesOfFreedom ?? 0) - 490.6982005141389) < 1e-6)

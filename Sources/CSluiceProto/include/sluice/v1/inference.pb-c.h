@@ -544,10 +544,18 @@ struct  Sluice__V1__RolloutRequest
    * ROLLBACK: archive the candidate.
    */
   protobuf_c_boolean archive_candidate;
+  /*
+   * PROMOTE of an A/B test: the arm to make Production (default: the second arm of a two-arm test).
+   */
+  char *promote_arm;
+  /*
+   * Candidate requests in a step before guardrails are judged (0 = default 50).
+   */
+  uint64_t min_sample_requests;
 };
 #define SLUICE__V1__ROLLOUT_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__v1__rollout_request__descriptor) \
-    , (char *)protobuf_c_empty_string, SLUICE__V1__ROLLOUT_ACTION__ROLLOUT_ACTION_UNSPECIFIED, SLUICE__V1__ROLLOUT_STRATEGY__ROLLOUT_STRATEGY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, 0,NULL, SLUICE__V1__ABMETRIC__AB_METRIC_UNSPECIFIED, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, SLUICE__V1__ROLLOUT_ACTION__ROLLOUT_ACTION_UNSPECIFIED, SLUICE__V1__ROLLOUT_STRATEGY__ROLLOUT_STRATEGY_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, 0,NULL, SLUICE__V1__ABMETRIC__AB_METRIC_UNSPECIFIED, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Sluice__V1__LatencyStats
@@ -605,10 +613,14 @@ struct  Sluice__V1__ABResult
   uint64_t required_sample_size;
   protobuf_c_boolean sample_size_reached;
   protobuf_c_boolean significant;
+  /*
+   * The per-arm sample size before rounding up.
+   */
+  double required_sample_size_exact;
 };
 #define SLUICE__V1__ABRESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__v1__abresult__descriptor) \
-    , SLUICE__V1__ABMETRIC__AB_METRIC_UNSPECIFIED, 0, 0, 0, 0 }
+    , SLUICE__V1__ABMETRIC__AB_METRIC_UNSPECIFIED, 0, 0, 0, 0, 0 }
 
 
 struct  Sluice__V1__Transition

@@ -1,0 +1,133 @@
+public import Auth
+import GRPCCore
+import ModelRegistry
+import TrafficRouting
+
+/// Authentication, authorization, rate limits and the audit trail of Inference calls.
+///
+/// Every Inference RPC is admitted here before it reaches routing or the engine, and leaves exactly one
+/// audit record (when an audit log is configured) with its outcome. Health checks are gated by the health
+/// service wrapper (``AuthorizedHealth``).
+public final class CallGate: Sendable {
+    public let auth: AuthService
+
+    public init(auth: AuthService) { self.auth = auth }
+
+    /// Decides whether a call may proceed.
+    @inline(__always)
+    func admit(_ rpc: AuthRPC, model: String, context: CallContext) -> AuthDecision {
+        auth.authorize(request(rpc, model: model, context: context))
+    }
+
+    @inline(__always)
+    func request(_ rpc: AuthRPC, model: String, context: CallContext) -> AuthRequest {
+        AuthRequest(
+            rpc: rpc, model: model, authorization: context.metadata.first("authorization"),
+            apiKey: context.metadata.first("x-api-key"), mtlsSubject: context.clientCertificateSubject,
+            peer: context.peer)
+    }
+
+    /// The status a denial is answered with. Unauthenticated answers say how to authenticate and nothing else.
+    public static func error(for denial: AuthDenial) -> ServiceError {
+        switch denial.code {
+        case .unauthenticated:
+            return ServiceError(.unauthenticated, denial.message)
+        case .permissionDenied:
+            return ServiceError(.permissionDenied, denial.message)
+        case .rateLimited:
+            let retry = denial.retryAfterMs ?? 1000
+            return ServiceError(
+                .resourceExhausted, denial.message, trailers: [RPCError.Trailer("retry-after-ms", String(retry))])
+        default:
+            return ServiceError(.unavailable, denial.message)
+        }
+    }
+
+    /// Writes the call's audit record (no-op without an audit log). Never contains tokens, keys or features.
+    func audit(_ call: CallRecord, context: CallContext, status: StatusCode, latencyNanos: UInt64) {
+        guard let log = auth.audit else { return }
+        let decision = call.decision ?? .allowed(AuthService.anonymous)
+        _ = log.record(AuditRecord(
+            request: request(call.rpc, model: call.model, context: context), decision: decision,
+            startTime: call.wallStart, requestID: call.requestID, selector: call.selector,
+            resolvedVersion: call.version, variant: call.variant, grpcStatus: Int(status.rawValue),
+            latencyMicros: Int64(latencyNanos / 1000)))
+    }
+}
+
+/// What the audit needs to know about one call, filled in as the call proceeds.
+struct CallRecord {
+    var rpc: AuthRPC
+    var wallStart: Double = 0
+    var model = ""
+    var selector = ""
+    var requestID = ""
+    var version: Int64?
+    var variant = ""
+    var decision: AuthDecision?
+
+    init(rpc: AuthRPC, audited: Bool) {
+        self.rpc = rpc
+        if audited { wallStart = AuditRecord.now() }
+    }
+}
+
+extension InferenceAPI {
+    /// Ends a synchronous Predict/BatchPredict call: failure statistics (successes were recorded where the
+    /// answer was made), the rollout outcome, and the audit record.
+    func finish(
+        _ rpc: ServiceMetrics.RPCKind, status: RPCError,
+        served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?, record: inout CallRecord,
+        context: CallContext, started: UInt64
+    ) -> UnaryOutcome {
+        let elapsed = monotonicNanos() - started
+        if status.code != .ok {
+            if let served {
+                served.worker.stats.record(latencyNanos: elapsed, failed: true)
+                metrics.record(rpc, model: served.worker.model, version: served.worker.version,
+                               variant: served.assignment?.variantName ?? "", code: status.code.rawValue, nanos: elapsed)
+                if let assignment = served.assignment, let rollouts {
+                    rollouts.record(assignment, outcome: Outcome(ok: false, latencyNs: elapsed))
+                }
+            } else {
+                metrics.record(rpc, model: "", version: 0, variant: "", code: status.code.rawValue, nanos: elapsed)
+            }
+        }
+        if let gate {
+            record.version = served?.worker.version
+            record.variant = served?.assignment?.variantName ?? ""
+            gate.audit(record, context: context, status: status.code, latencyNanos: elapsed)
+        }
+        return status.code == .ok ? .ok : .failure(status)
+    }
+
+    /// Admits a call for `model` (throws the denial's status), recording the decision for the audit.
+    @inline(__always)
+    func admit(_ record: inout CallRecord, model: String, context: CallContext) throws {
+        guard let gate else { return }
+        record.model = model
+        let decision = gate.admit(record.rpc, model: model, context: context)
+        record.decision = decision
+        if case .denied(let denial) = decision { throw CallGate.error(for: denial) }
+    }
+
+    /// Admits an undecodable request as far as authentication goes, so that an unauthenticated caller learns
+    /// nothing more than UNAUTHENTICATED.
+    func admitMalformed(_ record: inout CallRecord, context: CallContext, _ error: any Error) -> RPCError {
+        do { try admit(&record, model: "", context: context) } catch let denial as ServiceError {
+            if denial.rpcError.code == .unauthenticated { return denial.rpcError }
+        } catch {}
+        return RPCError.from(error)
+    }
+
+    /// The model a request names: its `model` field, or the model inside a `models:/` selector.
+    func requestedModel(_ model: UnsafeRawBufferPointer, _ version: UnsafeRawBufferPointer) -> String {
+        if !model.isEmpty { return String(decoding: model, as: UTF8.self) }
+        if version.starts(with: "models:/".utf8),
+            let parsed = try? VersionSelector.parse(String(decoding: version, as: UTF8.self)), let name = parsed.model
+        {
+            return name
+        }
+        return ""
+    }
+}

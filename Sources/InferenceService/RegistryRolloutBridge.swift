@@ -1,0 +1,70 @@
+public import ModelRegistry
+public import TrafficRouting
+
+/// Lets the rollout controller resolve selectors and change stages in the model registry.
+public struct RegistryRolloutBridge: RolloutRegistry {
+    let registry: ModelRegistry<ServableModel>
+    let source: any WritableModelSource
+
+    public init(registry: ModelRegistry<ServableModel>, source: any WritableModelSource) {
+        self.registry = registry
+        self.source = source
+    }
+
+    public func resolve(model: String, selector: String) throws -> Int64 {
+        let metadata: ModelMetadata
+        do { metadata = try source.metadata(of: model) } catch {
+            throw RolloutError(.notFound, error.message)
+        }
+        let parsed: VersionSelector.Parsed
+        do { parsed = try VersionSelector.parse(selector) } catch { throw RolloutError(.invalidArgument, error.message) }
+        if let other = parsed.model, other != model {
+            throw RolloutError(.invalidArgument, "selector \"\(selector)\" names model \"\(other)\", not \"\(model)\"")
+        }
+        switch parsed.selector {
+        case .routed, .stage(.production):
+            if let version = metadata.latest(in: .production) { return version.version }
+            throw RolloutError(.notFound, "model \"\(model)\" has no Production version")
+        case .stage(let stage):
+            if let version = metadata.latest(in: stage) { return version.version }
+            throw RolloutError(.notFound, "model \"\(model)\" has no \(stage.rawValue) version")
+        case .alias(let alias):
+            if let version = metadata.aliases[alias] { return version }
+            throw RolloutError(.notFound, "model \"\(model)\" has no alias \"@\(alias)\"")
+        case .version(let number):
+            if metadata.version(number) != nil { return number }
+            throw RolloutError(.notFound, "model \"\(model)\" has no version \(number)")
+        }
+    }
+
+    public func productionVersion(model: String) -> Int64? {
+        (try? source.metadata(of: model))?.latest(in: .production)?.version
+    }
+
+    public func promote(model: String, candidate: Int64, archiving baseline: Int64?) throws {
+        do {
+            try source.updateMetadata(of: model) { (metadata: inout ModelMetadata) throws(RegistryError) in
+                guard metadata.version(candidate) != nil else {
+                    throw RegistryError(.notFound, "model \"\(model)\" has no version \(candidate)")
+                }
+                for index in metadata.versions.indices {
+                    let version = metadata.versions[index].version
+                    if version == candidate {
+                        metadata.versions[index].stage = .production
+                    } else if metadata.versions[index].stage == .production || version == baseline {
+                        metadata.versions[index].stage = .archived
+                    }
+                }
+            }
+        } catch { throw RolloutError(.failedPrecondition, error.message) }
+        // Load-before-switch: the registry keeps the candidate loaded (it is pinned) so the switch is immediate.
+        registry.scanNow()
+    }
+
+    public func archive(model: String, version: Int64) throws {
+        do { try source.transition(model: model, version: version, to: .archived, archiveExisting: false) } catch {
+            throw RolloutError(.failedPrecondition, error.message)
+        }
+        registry.refresh()
+    }
+}

@@ -1,0 +1,91 @@
+public import InferenceEngine
+import ModelRegistry
+import SluiceProto
+import Synchronization
+
+extension ServableModel {
+    /// Compiles ONNX bytes with the engine and wraps the result for serving. The registry's feature names
+    /// (metadata `feature_names`) rename the numeric columns of multi-column inputs.
+    public static func load(bytes: [UInt8], featureNames: [String]?, batching: Batching? = nil) throws -> ServableModel {
+        let compiled = try CompiledModel(bytes: bytes, featureNames: featureNames)
+        return ServableModel(compiled: compiled, batching: batching)
+    }
+
+    convenience init(compiled: CompiledModel, batching: Batching? = nil) {
+        let signature = compiled.signature
+        let table = FeatureTable(
+            features: signature.features.map { feature in
+                (feature.name, feature.kind == .string ? .string : .numeric, signature.acceptsNaN)
+            })
+        let labels: ClassLabels
+        switch signature.classLabels {
+        case .none: labels = .none
+        case .int64(let values): labels = .int(values)
+        case .string(let values): labels = .string(values)
+        }
+        let isRegressor = signature.task == .regressor
+        let pool = EngineContextPool(compiled)
+        self.init(
+            features: table, classLabels: labels, isRegressor: isRegressor,
+            signature: Self.describe(signature), batching: batching
+        ) { rows, scratch in
+            try pool.withContext { context, result in
+                try scratch.numeric.withUnsafeBufferPointer { numeric in
+                    try compiled.predict(
+                        rows: rows, numeric: numeric, strings: scratch.strings, context: context, into: result)
+                }
+                if isRegressor {
+                    scratch.values.removeAll(keepingCapacity: true)
+                    // One value per row: the first target (multi-target regressors report the first).
+                    let columns = max(1, result.scoreColumns)
+                    for row in 0..<rows { scratch.values.append(Double(result.scores[row * columns])) }
+                } else {
+                    switch labels {
+                    case .string: scratch.labelIndices.append(contentsOf: result.labelIndices)
+                    default: scratch.labelsInt.append(contentsOf: result.labels)
+                    }
+                    scratch.scores.append(contentsOf: result.scores)
+                    scratch.confidence.append(contentsOf: result.confidences)
+                }
+            }
+        }
+    }
+
+    /// The engine's signature as GetModelVersion reports it.
+    static func describe(_ signature: ModelSignature) -> SignatureInfo {
+        var info = SignatureInfo()
+        func tensor(_ value: ModelSignature.Value) -> TensorInfo {
+            let shape = (value.shape ?? []).map { $0.map(Int64.init) ?? -1 }
+            return TensorInfo(name: value.name, elementType: value.type, shape: shape)
+        }
+        info.inputs = signature.inputs.map(tensor)
+        info.outputs = signature.outputs.map(tensor)
+        switch signature.classLabels {
+        case .int64(let values): info.classLabelsInt = values
+        case .string(let values): info.classLabelsString = values
+        case .none: break
+        }
+        info.features = signature.features.map { ($0.name, $0.kind == .string ? "string" : "float32") }
+        info.task = signature.task.rawValue
+        return info
+    }
+}
+
+/// Engine execution contexts for one compiled model, reused across calls (one per concurrent caller).
+final class EngineContextPool: Sendable {
+    private let model: CompiledModel
+    private let free = Mutex<[(ExecutionContext, PredictionResult)]>([])
+
+    init(_ model: CompiledModel) { self.model = model }
+
+    @inline(__always)
+    func withContext<R>(_ body: (ExecutionContext, PredictionResult) throws -> R) rethrows -> R {
+        let pair = free.withLock { $0.popLast() } ?? (model.makeContext(), PredictionResult())
+        defer { free.withLock { if $0.count < 32 { $0.append(pair) } } }
+        return try body(pair.0, pair.1)
+    }
+}
+
+// Contexts move between threads only through the pool, one user at a time.
+extension ExecutionContext: @unchecked Sendable {}
+extension PredictionResult: @unchecked Sendable {}

@@ -1,0 +1,169 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import InferenceService
+public import ModelRegistry
+import ServerMetrics
+import TrafficRouting
+public import Auth
+public import GRPCCore
+
+/// The model side of a running server, wired together: registry (with background loading), rollouts,
+/// the Inference service and its metrics, and the admin listener. Built from the configuration by `serve`.
+public final class InferenceStack: @unchecked Sendable {
+    public let registry: ModelRegistry<ServableModel>
+    public let rollouts: RolloutManager
+    public let api: InferenceAPI
+    public let metrics: ServiceMetrics
+    public let auth: AuthService
+    private var admin: AdminServer?
+    private var ticker: pthread_t?
+    private let stopping = StopFlag()
+
+    /// Opens the registry in `directory` and restores rollouts. Nothing is loaded until ``start(health:log:)``.
+    public init(directory: String, auth: AuthService, log: @escaping @Sendable (String) -> Void) throws(ConfigurationError) {
+        var isDirectory = stat()
+        guard stat(directory, &isDirectory) == 0, (isDirectory.st_mode & S_IFMT) == S_IFDIR else {
+            throw ConfigurationError("--models '\(directory)' is not a directory (create it, or register a model with 'sluice models register --registry \(directory) ...')")
+        }
+        let source = LocalDirectorySource(root: directory)
+        registry = ModelRegistry<ServableModel>(source: source, log: log) { bytes, model, version in
+            let batching = model.batching.map {
+                ServableModel.Batching(
+                    model: model.name, version: version.version, maxBatchSize: $0.maxBatchSize,
+                    maxQueueDelayMicros: $0.maxQueueDelayMicros)
+            }
+            return try ServableModel.load(bytes: bytes, featureNames: model.featureNames, batching: batching)
+        }
+        rollouts = RolloutManager(directory: directory, registry: RegistryRolloutBridge(registry: registry, source: source))
+        metrics = ServiceMetrics()
+        self.auth = auth
+        api = InferenceAPI(registry: registry, metrics: metrics, rollouts: rollouts, gate: CallGate(auth: auth))
+        if let audit = auth.audit {
+            metrics.registry.collector(
+                "sluice_audit_dropped_records_total", help: "Audit records dropped (fail-open mode).", kind: .counter
+            ) { [([:], Double(audit.droppedRecords))] }
+            metrics.registry.collector(
+                "sluice_audit_written_records_total", help: "Audit records written.", kind: .counter
+            ) { [([:], Double(audit.writtenRecords))] }
+        }
+        for problem in rollouts.restore() { log("rollouts: \(problem.message)") }
+    }
+
+    /// Starts loading models and the rollout ticker; health turns SERVING once the first load completes.
+    public func start(health: HealthStatusTable, log: @escaping @Sendable (String) -> Void) {
+        health.set("", .notServing)
+        health.set(api.serviceName, .notServing)
+        let registry = self.registry
+        registry.onChange { snapshot in
+            guard registry.initialLoadComplete else { return }
+            health.set("", .serving)
+            health.set("sluice.v1.Inference", .serving)
+        }
+        // Versions that restored rollouts route to must stay loaded.
+        for model in registry.source.listModelsOrEmpty() {
+            let status = rollouts.status(model: model)
+            if status.state == .running || status.state == .paused {
+                registry.pin(model: model, versions: Set(status.variants.map(\.version)))
+            }
+        }
+        registry.start()
+        let rollouts = self.rollouts
+        let flag = stopping
+        ticker = startThread {
+            while !flag.isSet {
+                rollouts.tick()
+                var pause = timespec(tv_sec: 0, tv_nsec: 250_000_000)
+                nanosleep(&pause, nil)
+            }
+        }
+    }
+
+    /// Serves `/metrics`, `/healthz` and `/readyz` on `host:port`; returns the bound port.
+    public func startAdmin(listen: String, health: HealthStatusTable) throws(ConfigurationError) -> UInt16 {
+        let parts = listen.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let port = UInt16(parts[1]) else {
+            throw ConfigurationError("--admin-listen '\(listen)': expected HOST:PORT, e.g. 127.0.0.1:9090")
+        }
+        let registry = self.registry
+        let metrics = self.metrics
+        let mode = auth.modeDescription
+        let server = AdminServer(handlers: .init(
+            metrics: { metrics.registry.render() },
+            ready: { registry.initialLoadComplete && health.status(of: "") == .serving },
+            details: mode))
+        do { try server.start(host: String(parts[0]), port: port) } catch {
+            throw ConfigurationError("\(error)")
+        }
+        admin = server
+        return server.port
+    }
+
+    /// Stops background work (after the transport has drained).
+    public func stop() {
+        stopping.set()
+        if let ticker { pthread_join(ticker, nil) }
+        admin?.stop()
+        registry.stop()
+        rollouts.tick()
+        // Flushes the audit log: no record of a call that was answered is lost.
+        auth.shutdown()
+    }
+
+    /// Authenticates health checks when the policy closes them (they are open by default).
+    public var healthGate: @Sendable (CallContext) -> RPCError? {
+        let auth = self.auth
+        return { context in
+            let request = AuthRequest(
+                rpc: .health, model: "", authorization: context.metadata.first("authorization"),
+                apiKey: context.metadata.first("x-api-key"), mtlsSubject: context.clientCertificateSubject,
+                peer: context.peer)
+            guard case .denied(let denial) = auth.authorize(request) else { return nil }
+            return CallGate.error(for: denial).rpcError
+        }
+    }
+}
+
+extension ModelSource {
+    func listModelsOrEmpty() -> [String] { (try? listModels()) ?? [] }
+}
+
+/// A flag set once from any thread.
+final class StopFlag: @unchecked Sendable {
+    private var value = false
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    init() { pthread_mutex_init(lock, nil) }
+    deinit {
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
+    }
+    var isSet: Bool {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        return value
+    }
+    func set() {
+        pthread_mutex_lock(lock)
+        value = true
+        pthread_mutex_unlock(lock)
+    }
+}
+
+/// Starts a POSIX thread running `body`.
+func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
+    final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    let box = Unmanaged.passRetained(Box(body))
+    var thread = pthread_t()
+    let rc = pthread_create(&thread, nil, { raw in
+        Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+        return nil
+    }, box.toOpaque())
+    if rc != 0 {
+        box.release()
+        return nil
+    }
+    return thread
+}

@@ -1,0 +1,54 @@
+import GRPCCore
+import Testing
+
+@Suite("MessageDeframer")
+struct MessageDeframerTests {
+    @Test func messageSplitAcrossChunks() throws {
+        var deframer = MessageDeframer(maxMessageBytes: 100)
+        try deframer.append([0, 0, 0])
+        #expect(try deframer.next() == nil)
+        try deframer.append([0, 3, 7, 8])
+        #expect(try deframer.next() == nil)
+        try deframer.append([9])
+        #expect(try deframer.next() == MessageDeframer.Message(compressed: false, payload: [7, 8, 9]))
+        #expect(deframer.bufferedByteCount == 0)
+        try deframer.finish()
+    }
+
+    @Test func severalMessagesInOneChunk() throws {
+        var deframer = MessageDeframer(maxMessageBytes: 100)
+        try deframer.append([0, 0, 0, 0, 1, 42, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 2])
+        #expect(try deframer.next()?.payload == [42])
+        #expect(try deframer.next() == MessageDeframer.Message(compressed: true, payload: []))
+        #expect(try deframer.next()?.payload == [1, 2])
+        #expect(try deframer.next() == nil)
+    }
+
+    @Test func oversizedMessageIsRefusedFromThePrefix() {
+        var deframer = MessageDeframer(maxMessageBytes: 10)
+        #expect(throws: MessageDeframer.Failure.tooLarge(declared: 11, limit: 10)) {
+            try deframer.append([0, 0, 0, 0, 11])
+        }
+        let error = MessageDeframer.Failure.tooLarge(declared: 11, limit: 10).rpcError
+        #expect(error.code == .resourceExhausted)
+        #expect(error.message.contains("limit of 10 bytes"))
+    }
+
+    @Test func invalidFlagAndTruncation() throws {
+        var deframer = MessageDeframer(maxMessageBytes: 10)
+        #expect(throws: MessageDeframer.Failure.invalidFlag(2)) { try deframer.append([2, 0, 0, 0, 0]) }
+        var other = MessageDeframer(maxMessageBytes: 10)
+        try other.append([0, 0, 0, 0, 4, 1])
+        #expect(throws: MessageDeframer.Failure.truncated(buffered: 6)) { try other.finish() }
+        #expect(other.nextMessageSpan == 9)
+    }
+
+    @Test func inPlaceReadConsumes() throws {
+        var deframer = MessageDeframer(maxMessageBytes: 10)
+        try deframer.append([1, 0, 0, 0, 2, 5, 6])
+        let seen = try deframer.withNextMessage { compressed, payload in (compressed, Array(payload)) }
+        #expect(seen?.0 == true && seen?.1 == [5, 6])
+        #expect(deframer.bufferedByteCount == 0)
+        #expect(try deframer.withNextMessage { _, _ in 1 } == nil)
+    }
+}
