@@ -92,8 +92,15 @@ struct ReshapeKernel: Kernel {
 
     /// Resolves a Reshape target (0 = copy, -1 = infer) against an input shape.
     static func reshape(_ input: [Int], _ target: [Int64], allowZero: Bool) throws(EngineError) -> [Int] {
-        let total = input.reduce(1, *)
         var out: [Int] = []
+        try reshape(input, target, allowZero: allowZero, into: &out)
+        return out
+    }
+
+    /// Same, writing into `out` (keeps its capacity: no allocation on the serving path).
+    static func reshape(_ input: [Int], _ target: [Int64], allowZero: Bool, into out: inout [Int]) throws(EngineError) {
+        let total = input.reduce(1, *)
+        out.removeAll(keepingCapacity: true)
         var infer = -1
         var known = 1
         for (i, v) in target.enumerated() {
@@ -108,8 +115,10 @@ struct ReshapeKernel: Kernel {
                 out.append(input[i])
                 known *= input[i]
             } else if v >= 0 {
+                let (product, overflow) = known.multipliedReportingOverflow(by: Int(v))
+                guard !overflow, v <= Int64(Int32.max) else { throw EngineError.input("Reshape target \(target) is too large") }
                 out.append(Int(v))
-                known *= Int(v)
+                known = product
             } else {
                 throw EngineError.input("Reshape target \(target) has a negative entry")
             }
@@ -122,7 +131,6 @@ struct ReshapeKernel: Kernel {
         } else if known != total {
             throw EngineError.input("cannot reshape \(input) (\(total) elements) to \(target)")
         }
-        return out
     }
 
     func run(_ ctx: ExecutionContext) throws(EngineError) {
@@ -133,7 +141,7 @@ struct ReshapeKernel: Kernel {
         case .reshape:
             let t = targetSlot >= 0 ? ctx.slots[targetSlot].i : target
             do {
-                o.setShape(try ReshapeKernel.reshape(i.shape, t, allowZero: allowZero))
+                try ReshapeKernel.reshape(i.shape, t, allowZero: allowZero, into: &o.shape)
             } catch {
                 throw EngineError.eval(name, error.message)
             }
