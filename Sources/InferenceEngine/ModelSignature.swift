@@ -1,6 +1,15 @@
 public import ONNXFormat
 
 /// What a loaded model takes and returns; the server validates requests against it and reports it.
+///
+/// Which output is which (`labelOutput`, `scoreOutput`, `task`):
+/// - the first graph output that is an int64 or string tensor of rank ≤ 1 (or [N, 1]) is the label, and its
+///   presence makes the model a classifier;
+/// - the first float/double tensor output (or a ZipMap `seq(map)` output) is the score output: class scores of a
+///   classifier (probabilities as the converter emits them; for ZipMap the scores are read from the ZipMap's input,
+///   in `classLabels` order), or the value(s) of a regressor;
+/// - class labels come from the ZipMap, else from the last TreeEnsembleClassifier / LinearClassifier, else from the
+///   constant class list an ArrayFeatureExtractor indexes (skl2onnx MLPs), else 0..<columns.
 public struct ModelSignature: Sendable, Equatable {
     /// A graph input or output.
     public struct Value: Sendable, Equatable {
