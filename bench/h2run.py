@@ -39,6 +39,32 @@ def rss_kib(pid):
     return peak, now
 
 
+def free_port():
+    """A free TCP port on loopback."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=30):
+    """Waits until something accepts on 127.0.0.1:port (fails if `proc` exits first)."""
+    import socket
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start listening")
+
+
 def run(pid, url, body, requests=200000, clients=8, streams=16, cpu="1", rate=None, extra_headers=()):
     if not url.startswith("http://127.0.0.1") and not url.startswith("https://127.0.0.1"):
         raise SystemExit("h2run: only loopback URLs are allowed")

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,29 +33,10 @@ SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, ".build", "release", "s
 MODELS = os.path.join(ROOT, "..", "shared", "models")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start listening")
-
-
 def start(cmd, port, env=None, settle=0.0):
     proc = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env=env)
-    wait_port(port, proc)
+    h2run.wait_port(port, proc)
     time.sleep(settle)
     return proc
 
@@ -115,7 +95,7 @@ def main():
 
     results = {}
     # 1. nghttpd ceiling
-    port = free_port()
+    port = h2run.free_port()
     proc = start(["nghttpd", "--no-tls", "-d", os.path.join(work, "docroot"), "--trailer", "grpc-status: 0", str(port)],
                  port)
     try:
@@ -124,10 +104,11 @@ def main():
     finally:
         stop(proc)
     # 2. Sluice
-    port = free_port()
+    port = h2run.free_port()
     registry = os.path.join(work, "registry")
     shutil.copytree(os.path.join(ROOT, "deploy", "registry"), registry)
-    proc = start([SLUICE, "serve", "--plaintext", "--threads", "1", "--listen", f"127.0.0.1:{port}", "--models", registry],
+    proc = start([SLUICE, "serve", "--plaintext", "--threads", "1", "--listen", f"127.0.0.1:{port}", "--models", registry,
+                  "--insecure-no-auth"],
                  port, settle=1.0)
     try:
         url = f"http://127.0.0.1:{port}/sluice.v1.Inference/Predict"
@@ -144,7 +125,7 @@ def main():
     finally:
         stop(proc)
     # 3. Python reference
-    port = free_port()
+    port = h2run.free_port()
     proc = start([sys.executable, os.path.join(HERE, "reference_server.py"), "--model",
                   os.path.join(MODELS, "spark_churn_rf", "model.onnx"), "--port", str(port)], port, settle=1.0)
     try:

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,25 +33,6 @@ pb, pb_grpc, _, _ = protos.load()
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, ".build", "release", "sluice"))
 MODELS = os.environ.get("SLUICE_SHARED_MODELS", os.path.join(ROOT, "..", "shared", "models"))
 MODEL_DIR = os.path.join(MODELS, "spark_churn_rf")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("server did not start listening")
 
 
 def body_file(work, name, routing_key):
@@ -89,14 +69,14 @@ def main():
                         os.path.join(MODEL_DIR, "model.onnx"), "--stage", stage], check=True, capture_output=True)
     keyed = body_file(work, "keyed.bin", "customer-0042")
     unkeyed = body_file(work, "unkeyed.bin", "")
-    port = free_port()
+    port = h2run.free_port()
     serve = [SLUICE, "serve", "--plaintext", "--threads", "1", "--listen", f"127.0.0.1:{port}", "--models", registry]
     if "--insecure-no-auth" in subprocess.run([SLUICE, "serve", "--help"], capture_output=True, text=True).stdout:
         serve.append("--insecure-no-auth")  # loopback benchmark: authentication is measured elsewhere
     proc = subprocess.Popen(["taskset", "-c", "0"] + serve, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = {"none": [], "keyed": [], "random": []}
     try:
-        wait_port(port, proc)
+        h2run.wait_port(port, proc)
         time.sleep(1.0)
         stub = pb_grpc.InferenceStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
         url = f"http://127.0.0.1:{port}/sluice.v1.Inference/Predict"
