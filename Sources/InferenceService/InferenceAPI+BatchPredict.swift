@@ -11,8 +11,8 @@ extension InferenceAPI {
         -> UnaryOutcome
     {
         let started = monotonicNanos()
-        metrics.inFlight.add(1)
-        defer { metrics.inFlight.add(-1) }
+        metrics.enter()
+        defer { metrics.leave() }
         var record = CallRecord(rpc: .batchPredict, audited: gate != nil)
         var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
         var status = RPCError(.ok, "")
@@ -78,8 +78,13 @@ extension InferenceAPI {
                 target.worker.stats.record(confidenceSum: sum, rows: rows)
             }
             metrics.batchRows.labels([entry.name]).record(UInt64(rows))
-            metrics.record(.batchPredict, model: entry.name, version: target.worker.version, variant: variant,
-                           code: 0, nanos: elapsed)
+            if variant.isEmpty, let series = model.okSeries {
+                series.batch.requests.increment()
+                series.batch.latency.record(elapsed)
+            } else {
+                metrics.record(.batchPredict, model: entry.name, version: target.worker.version, variant: variant,
+                               code: 0, nanos: elapsed)
+            }
             if let assignment = target.assignment, let rollouts {
                 rollouts.record(assignment, outcome: Outcome(ok: true, latencyNs: elapsed))
             }

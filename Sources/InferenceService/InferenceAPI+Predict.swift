@@ -9,8 +9,8 @@ extension InferenceAPI {
     /// `Predict`: one row, named features or a dense vector.
     func predict(_ request: UnsafeRawBufferPointer, _ context: CallContext, _ response: inout ResponseBuffer) -> UnaryOutcome {
         let started = monotonicNanos()
-        metrics.inFlight.add(1)
-        defer { metrics.inFlight.add(-1) }
+        metrics.enter()
+        defer { metrics.leave() }
         var record = CallRecord(rpc: .predict, audited: gate != nil)
         var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
         var status = RPCError(.ok, "")
@@ -104,8 +104,13 @@ extension InferenceAPI {
             let elapsed = monotonicNanos() - started
             target.worker.stats.record(latencyNanos: elapsed, failed: false)
             if !model.isRegressor { target.worker.stats.record(confidence: confidence) }
-            metrics.record(.predict, model: entry.name, version: target.worker.version, variant: variant,
-                           code: 0, nanos: elapsed)
+            if variant.isEmpty, let series = model.okSeries {
+                series.predict.requests.increment()
+                series.predict.latency.record(elapsed)
+            } else {
+                metrics.record(.predict, model: entry.name, version: target.worker.version, variant: variant,
+                               code: 0, nanos: elapsed)
+            }
             if let assignment = target.assignment, let rollouts {
                 rollouts.record(assignment, outcome: outcome(model, scratch, failed: false, nanos: elapsed))
                 if let shadow = assignment.shadowVersion {

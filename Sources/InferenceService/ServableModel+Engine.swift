@@ -6,12 +6,14 @@ import Synchronization
 extension ServableModel {
     /// Compiles ONNX bytes with the engine and wraps the result for serving. The registry's feature names
     /// (metadata `feature_names`) rename the numeric columns of multi-column inputs.
-    public static func load(bytes: [UInt8], featureNames: [String]?, batching: Batching? = nil) throws -> ServableModel {
+    public static func load(
+        bytes: [UInt8], featureNames: [String]?, batching: Batching? = nil, okSeries: OKSeries? = nil
+    ) throws -> ServableModel {
         let compiled = try CompiledModel(bytes: bytes, featureNames: featureNames)
-        return ServableModel(compiled: compiled, batching: batching)
+        return ServableModel(compiled: compiled, batching: batching, okSeries: okSeries)
     }
 
-    convenience init(compiled: CompiledModel, batching: Batching? = nil) {
+    convenience init(compiled: CompiledModel, batching: Batching? = nil, okSeries: OKSeries? = nil) {
         let signature = compiled.signature
         let table = FeatureTable(
             features: signature.features.map { feature in
@@ -27,7 +29,7 @@ extension ServableModel {
         let pool = EngineContextPool(compiled)
         self.init(
             features: table, classLabels: labels, isRegressor: isRegressor,
-            signature: Self.describe(signature), batching: batching
+            signature: Self.describe(signature), batching: batching, okSeries: okSeries
         ) { rows, scratch in
             try pool.withContext { context, result in
                 try scratch.numeric.withUnsafeBufferPointer { numeric in

@@ -1,3 +1,4 @@
+public import ServerMetrics
 import SluiceProto
 
 /// Class labels of a classifier, in the order of its score columns.
@@ -29,6 +30,14 @@ public final class ServableModel: Sendable {
     let run: @Sendable (_ rows: Int, _ scratch: PredictionScratch) throws -> Void
     /// Queues concurrent Predict calls into batches, when the model opted in.
     let batcher: DynamicBatcher?
+    /// Metric series for successful calls outside rollouts, resolved at load (nil in tests).
+    let okSeries: OKSeries?
+
+    /// `sluice_requests_total{code="OK"}` and the latency histogram of Predict and BatchPredict for one version.
+    public struct OKSeries: Sendable {
+        public var predict: (requests: Counter, latency: Histogram)
+        public var batch: (requests: Counter, latency: Histogram)
+    }
 
     /// Dynamic batching settings: (model name, version, max batch size, max queue delay in µs).
     public struct Batching: Sendable {
@@ -47,9 +56,10 @@ public final class ServableModel: Sendable {
 
     public init(
         features: FeatureTable, classLabels: ClassLabels, isRegressor: Bool, signature: SignatureInfo,
-        batching: Batching? = nil,
+        batching: Batching? = nil, okSeries: OKSeries? = nil,
         run: @escaping @Sendable (_ rows: Int, _ scratch: PredictionScratch) throws -> Void
     ) {
+        self.okSeries = okSeries
         let reference = ServableModelRef()
         if let batching, batching.maxBatchSize > 1 {
             batcher = DynamicBatcher(

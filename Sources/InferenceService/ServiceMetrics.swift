@@ -8,7 +8,8 @@ public final class ServiceMetrics: Sendable {
     let requests: MetricFamily<Counter>
     let latency: MetricFamily<Histogram>
     let batchRows: MetricFamily<Histogram>
-    let inFlight: Gauge
+    /// Inference RPCs being handled (exported as the `sluice_inflight_requests` gauge).
+    let inFlight = Atomic<Int>(0)
     /// Hot-path cache of series objects so a call does not build label arrays.
     private let requestSeries = Mutex<[RequestKey: (Counter, Histogram)]>([:])
 
@@ -39,8 +40,28 @@ public final class ServiceMetrics: Sendable {
         batchRows = registry.histogram(
             "sluice_batch_rows", help: "Rows per BatchPredict call.", labels: ["model"],
             bounds: [1, 8, 32, 128, 512, 1024, 4096, 16384, 65536], unitScale: 1)
-        inFlight = registry.gauge("sluice_inflight_requests", help: "Inference RPCs being handled.").labels([])
     }
+
+    /// The OK series of one version's Predict and BatchPredict calls outside rollouts, looked up once at load
+    /// so the hot path records without a lock or a hash.
+    public func okSeries(model: String, version: Int64) -> ServableModel.OKSeries {
+        ServableModel.OKSeries(
+            predict: (
+                requests.labels(["Predict", model, String(version), "", "OK"]),
+                latency.labels(["Predict", model, String(version)])
+            ),
+            batch: (
+                requests.labels(["BatchPredict", model, String(version), "", "OK"]),
+                latency.labels(["BatchPredict", model, String(version)])
+            ))
+    }
+
+    /// The calls in flight right now.
+    @inline(__always)
+    func enter() { inFlight.wrappingAdd(1, ordering: .relaxed) }
+
+    @inline(__always)
+    func leave() { inFlight.wrappingSubtract(1, ordering: .relaxed) }
 
     @inline(__always)
     func record(_ rpc: RPCKind, model: String, version: Int64, variant: String, code: UInt8, nanos: UInt64) {
@@ -62,6 +83,9 @@ public final class ServiceMetrics: Sendable {
 
     /// Exposes model load state and load time, read from the registry at scrape time.
     func watch(_ modelRegistry: ModelRegistry<ServableModel>) {
+        registry.collector("sluice_inflight_requests", help: "Inference RPCs being handled.", kind: .gauge) {
+            [([:], Double(self.inFlight.load(ordering: .relaxed)))]
+        }
         registry.collector(
             "sluice_model_state", help: "1 for the state each registered model version is in.", kind: .gauge
         ) {

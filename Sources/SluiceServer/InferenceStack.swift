@@ -27,16 +27,19 @@ public final class InferenceStack: @unchecked Sendable {
             throw ConfigurationError("--models '\(directory)' is not a directory (create it, or register a model with 'sluice models register --registry \(directory) ...')")
         }
         let source = LocalDirectorySource(root: directory)
+        let metrics = ServiceMetrics()
+        self.metrics = metrics
         registry = ModelRegistry<ServableModel>(source: source, log: log) { bytes, model, version in
             let batching = model.batching.map {
                 ServableModel.Batching(
                     model: model.name, version: version.version, maxBatchSize: $0.maxBatchSize,
                     maxQueueDelayMicros: $0.maxQueueDelayMicros)
             }
-            return try ServableModel.load(bytes: bytes, featureNames: model.featureNames, batching: batching)
+            return try ServableModel.load(
+                bytes: bytes, featureNames: model.featureNames, batching: batching,
+                okSeries: metrics.okSeries(model: model.name, version: version.version))
         }
         rollouts = RolloutManager(directory: directory, registry: RegistryRolloutBridge(registry: registry, source: source))
-        metrics = ServiceMetrics()
         self.auth = auth
         api = InferenceAPI(registry: registry, metrics: metrics, rollouts: rollouts, gate: CallGate(auth: auth))
         if let audit = auth.audit {

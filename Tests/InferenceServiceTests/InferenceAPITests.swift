@@ -83,7 +83,7 @@ struct InferenceAPITests {
         #expect(fields.first { $0.field == 2 }?.varint == 1)
         #expect(fields.first { $0.field == 4 }?.varint == 1)
         // A request id is generated when the client sent none.
-        #expect(fields.first { $0.field == 9 }?.payload.count == 16)
+        #expect(fields.first { $0.field == 9 }?.payload.count == 15)
     }
 
     @Test func validationErrorsNameTheFeature() throws {
