@@ -64,7 +64,7 @@ let package = Package(
         // ---- Model side --------------------------------------------------------------------------
         .target(name: "ONNXFormat", dependencies: ["CONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
         .target(name: "InferenceEngine", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
-        .target(name: "ModelRegistry", dependencies: ["COpenSSL", "ServerMetrics", "DurableFiles"], swiftSettings: swiftSettings),
+        .target(name: "ModelRegistry", dependencies: ["COpenSSL", "DurableFiles"], swiftSettings: swiftSettings),
         .target(name: "TrafficRouting", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
 
         // ---- Security (pure logic: takes header strings, returns principals and decisions) -------

@@ -83,7 +83,6 @@ extension InferenceAPI {
         let elapsed = monotonicNanos() - started
         if status.code != .ok {
             if let served {
-                served.worker.stats.record(latencyNanos: elapsed, failed: true)
                 metrics.record(rpc, model: served.worker.model, version: served.worker.version,
                                variant: served.assignment?.variantName ?? "", code: status.code.rawValue, nanos: elapsed)
                 if let assignment = served.assignment, let rollouts {

@@ -71,7 +71,6 @@ extension InferenceAPI {
                 }
             }
             let elapsed = monotonicNanos() - started
-            target.worker.stats.record(latencyNanos: elapsed, failed: false)
             if !model.isRegressor {
                 var sum = 0.0
                 for value in scratch.confidence { sum += Double(value) }

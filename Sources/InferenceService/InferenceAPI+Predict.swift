@@ -67,7 +67,6 @@ extension InferenceAPI {
         record.variant = variant
         let audited = record
         let finish: @Sendable (StatusCode, UInt64, PredictionLabel?, Float) -> Void = { [self] code, elapsed, _, confidence in
-            worker.stats.record(latencyNanos: elapsed, failed: code != .ok)
             if code == .ok && !model.isRegressor { worker.stats.record(confidence: confidence) }
             metrics.record(.predict, model: worker.model, version: worker.version, variant: variant, code: code.rawValue,
                            nanos: elapsed)
@@ -102,7 +101,6 @@ extension InferenceAPI {
                 ).encode(scores: scores, requestID: requestID, into: &response)
             }
             let elapsed = monotonicNanos() - started
-            target.worker.stats.record(latencyNanos: elapsed, failed: false)
             if !model.isRegressor { target.worker.stats.record(confidence: confidence) }
             if variant.isEmpty, let series = model.okSeries {
                 series.predict.requests.increment()
@@ -268,11 +266,9 @@ extension InferenceAPI {
             default: agreed = false
             }
             let elapsed = monotonicNanos() - started
-            shadow.stats.record(latencyNanos: elapsed, failed: false)
             rollouts.recordShadow(assignment, outcome: outcome(model, scratch, failed: false, nanos: elapsed),
                                   agreed: agreed)
         } catch {
-            shadow.stats.record(latencyNanos: monotonicNanos() - started, failed: true)
             rollouts.recordShadow(assignment, outcome: Outcome(ok: false, latencyNs: monotonicNanos() - started),
                                   agreed: false)
         }

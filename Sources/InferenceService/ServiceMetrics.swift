@@ -121,6 +121,17 @@ public final class ServiceMetrics: Sendable {
             }
         }
         registry.collector(
+            "sluice_model_mean_confidence", help: "Mean confidence (largest class score) of a version's answers.",
+            kind: .gauge
+        ) {
+            modelRegistry.snapshot.models.flatMap { name, entry in
+                entry.workers.compactMap { version, worker in
+                    worker.compiled.isRegressor
+                        ? nil : (["model": name, "version": String(version)], worker.stats.meanConfidence)
+                }
+            }
+        }
+        registry.collector(
             "sluice_model_load_seconds", help: "How long loading and compiling each ready version took.", kind: .gauge
         ) {
             modelRegistry.snapshot.models.flatMap { name, entry in

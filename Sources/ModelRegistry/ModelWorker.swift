@@ -1,4 +1,3 @@
-public import ServerMetrics
 public import Synchronization
 
 /// One loaded, ready version of a model: its compiled form and its statistics.
@@ -24,23 +23,14 @@ public final class ModelWorker<Model: AnyObject & Sendable>: Sendable {
     }
 }
 
-/// Per-version serving statistics. Lock-free.
+/// Per-version serving statistics the metric series do not already hold (those count requests by status and
+/// time them per version: `sluice_requests_total`, `sluice_request_duration_seconds`). Lock-free.
 public final class WorkerStats: Sendable {
-    public let requests = Counter()
-    public let errors = Counter()
-    public let latency = Histogram()
     /// Sum of confidences in millionths, for the mean.
     private let confidenceMicros = Atomic<UInt64>(0)
     private let confidenceCount = Atomic<UInt64>(0)
 
     public init() {}
-
-    @inline(__always)
-    public func record(latencyNanos: UInt64, failed: Bool) {
-        requests.increment()
-        if failed { errors.increment() }
-        latency.record(latencyNanos)
-    }
 
     @inline(__always)
     public func record(confidence: Float, rows: Int = 1) {

@@ -165,6 +165,9 @@ def test_health_and_admin_endpoints(tmp_path, sluice_server, proto_modules):
     assert 'code="INVALID_ARGUMENT"} 1' in text
     assert 'sluice_request_duration_seconds_bucket{rpc="Predict",model="churn",version="1",le="+Inf"} 6' in text
     assert 'sluice_model_state{model="churn",state="READY",version="1"} 1' in text
+    confidence = next(l for l in text.splitlines() if l.startswith('sluice_model_mean_confidence{model="churn"'))
+    assert 0.5 <= float(confidence.rsplit(" ", 1)[1]) <= 1.0, confidence
+    assert 'sluice_inflight_requests 0' in text
     promtool = shutil.which("promtool")
     if promtool:
         check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
