@@ -118,7 +118,7 @@ def main():
         half = int(results["sluice"]["requests_per_s"] / 2)
         # Paced at half the peak with 8 connections x 4 streams: with 8 x 16 the client keeps 128 calls queued
         # whatever the rate, so the latency it reports is its own concurrency / rate, not the server's.
-        results["sluice_half_rate"] = median_runs(proc.pid, url, body, 1, min(a.requests, half * 5), rate=half,
+        results["sluice_half_rate"] = median_runs(proc.pid, url, body, a.repeat, min(a.requests, half * 5), rate=half,
                                                   clients=8, streams=4)
         results["sluice_half_rate"]["offered_rps"] = half
         batch_url = f"http://127.0.0.1:{port}/sluice.v1.Inference/BatchPredict"

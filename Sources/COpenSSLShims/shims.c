@@ -1,4 +1,6 @@
 #include "COpenSSLShims.h"
+#include <openssl/bio.h>
+#include <openssl/x509.h>
 #include <string.h>
 
 int COpenSSLShims_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
@@ -57,8 +59,18 @@ void COpenSSLShims_last_error(char *buffer, size_t length) {
 int COpenSSLShims_peer_subject(SSL *ssl, char *buffer, size_t length) {
     X509 *cert = SSL_get1_peer_certificate(ssl);
     if (!cert) return 0;
-    int ok = SSL_get_verify_result(ssl) == X509_V_OK;
-    if (ok) X509_NAME_oneline(X509_get_subject_name(cert), buffer, (int)length);
+    int ok = SSL_get_verify_result(ssl) == X509_V_OK && length > 0;
+    if (ok) {
+        // RFC 2253 form, most specific first: "CN=rollout-controller,O=Example" (what RBAC bindings name).
+        BIO *bio = BIO_new(BIO_s_mem());
+        ok = bio != NULL && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0;
+        if (ok) {
+            int n = BIO_read(bio, buffer, (int)length - 1);
+            buffer[n > 0 ? n : 0] = 0;
+            ok = n > 0;
+        }
+        BIO_free(bio);
+    }
     X509_free(cert);
     return ok;
 }

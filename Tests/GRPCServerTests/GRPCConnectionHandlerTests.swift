@@ -157,10 +157,10 @@ struct GRPCConnectionHandlerTests {
 
     @Test func peerSubjectAndDeadlineReachTheHandler() throws {
         let harness = try Harness()
-        harness.handler.clientCertificateSubject = "/O=Test/CN=client-one"
+        harness.handler.clientCertificateSubject = "CN=client-one,O=Test"
         try harness.call(1, "/test.Echo/Who", [], extra: [("grpc-timeout", "2S")])
         let text = String(decoding: try harness.response(1).data.dropFirst(5), as: UTF8.self)
-        #expect(text == "127.0.0.1:1|/O=Test/CN=client-one|\(harness.now + 2_000_000_000)")
+        #expect(text == "127.0.0.1:1|CN=client-one,O=Test|\(harness.now + 2_000_000_000)")
     }
 
     @Test func oversizedMessageIsResourceExhausted() throws {

@@ -149,7 +149,7 @@ struct TLSConnectionTests {
             alpn: [2, 0x68, 0x32])
         try exchange(client, server)
         #expect(server.handshakeComplete)
-        #expect(server.peerSubject == "/O=Test/CN=client-one")
+        #expect(server.peerSubject == "CN=client-one,O=Test")
 
         let anonymous = MemoryClient(caPath: "\(dir)/ca.pem", certificate: nil, alpn: [2, 0x68, 0x32])
         let strict = try TLSConnection(context: context)
