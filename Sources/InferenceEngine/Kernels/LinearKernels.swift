@@ -357,21 +357,9 @@ struct LinearClassifierKernel: Kernel {
         }
         let cols = outputColumns
         // Scores go straight into the output slot (or scratch when the scores output is unused).
-        let so = scoresOut >= 0 ? ctx.slots[scoresOut] : Slot(kind: .float)
-        so.kind = .float
-        so.setShape(n, cols)
-        so.resizeF(n * cols)
-        let lo = ctx.slots[labelOut]
         let useStrings = !labelsString.isEmpty
-        lo.kind = useStrings ? .string : .int64
-        lo.setShape(n)
-        if useStrings {
-            lo.resizeS(n)
-            lo.labelIndex.removeAll(keepingCapacity: true)
-            lo.hasLabelIndex = true
-        } else {
-            lo.resizeI(n)
-        }
+        let (so, lo) = ctx.classifierOutputs(
+            scores: scoresOut, labels: labelOut, rows: n, columns: cols, stringLabels: useStrings)
         let input = converted ? ctx.scratch : xs.f
         ctx.scratchI.removeAll(keepingCapacity: true)
         if useStrings { lo.resizeI(0) }

@@ -51,21 +51,9 @@ struct TreeEnsembleClassifierKernel: Kernel {
         ctx.scratch.removeAll(keepingCapacity: true)
         ctx.scratch.append(contentsOf: repeatElement(0, count: n * c))
         ctx.scratchI.removeAll(keepingCapacity: true)
-        let so = scoresOut >= 0 ? ctx.slots[scoresOut] : Slot(kind: .float)
-        so.kind = .float
-        so.setShape(n, c)
-        so.resizeF(n * c)
-        let lo = ctx.slots[labelOut]
         let useStrings = !labelsString.isEmpty
-        lo.kind = useStrings ? .string : .int64
-        lo.setShape(n)
-        if useStrings {
-            lo.resizeS(n)
-            lo.labelIndex.removeAll(keepingCapacity: true)
-            lo.hasLabelIndex = true
-        } else {
-            lo.resizeI(n)
-        }
+        let (so, lo) = ctx.classifierOutputs(
+            scores: scoresOut, labels: labelOut, rows: n, columns: c, stringLabels: useStrings)
         if ctx.scratch2.count < n * c {
             ctx.scratch2.append(contentsOf: repeatElement(0, count: n * c - ctx.scratch2.count))
         }
