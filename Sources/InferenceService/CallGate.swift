@@ -1,6 +1,7 @@
 public import Auth
 import GRPCCore
 import ModelRegistry
+import SluiceProto
 import TrafficRouting
 
 /// Authentication, authorization, rate limits and the audit trail of Inference calls.
@@ -98,6 +99,22 @@ extension InferenceAPI {
             gate.audit(record, context: context, status: status.code, latencyNanos: elapsed)
         }
         return status.code == .ok ? .ok : .failure(status)
+    }
+
+    /// Admits a scoring call (authentication, RBAC, rate limit), then resolves and routes it to a worker.
+    @inline(__always)
+    func admitAndRoute(
+        _ view: some ScoringRequestView, requestID: UnsafeRawBufferPointer, _ record: inout CallRecord,
+        context: CallContext
+    ) throws -> (ModelEntry<ServableModel>, (worker: ModelWorker<ServableModel>, assignment: Assignment?)) {
+        if gate != nil {
+            record.requestID = String(decoding: requestID, as: UTF8.self)
+            record.selector = String(decoding: view.version, as: UTF8.self)
+            try admit(&record, model: requestedModel(view.model, view.version), context: context)
+        }
+        let (entry, selector) = try resolveTarget(
+            modelBytes: view.model, versionBytes: view.version, snapshot: registry.snapshot)
+        return (entry, try route(entry, selector, routingKey: view.routingKey))
     }
 
     /// Admits a call for `model` (throws the denial's status), recording the decision for the audit.

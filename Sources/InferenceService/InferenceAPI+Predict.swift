@@ -18,14 +18,7 @@ extension InferenceAPI {
         do {
             try PredictRequestView.decode(request) { view in
                 try RequestID.with(view.requestID) { requestID in
-                    if gate != nil {
-                        record.requestID = String(decoding: requestID, as: UTF8.self)
-                        record.selector = String(decoding: view.version, as: UTF8.self)
-                        try admit(&record, model: requestedModel(view.model, view.version), context: context)
-                    }
-                    let (entry, selector) = try resolveTarget(
-                        modelBytes: view.model, versionBytes: view.version, snapshot: registry.snapshot)
-                    let target = try route(entry, selector, routingKey: view.routingKey)
+                    let (entry, target) = try admitAndRoute(view, requestID: requestID, &record, context: context)
                     served = target
                     if let batcher = target.worker.compiled.batcher, target.assignment?.shadowVersion == nil,
                         let promise = context.makePromise()

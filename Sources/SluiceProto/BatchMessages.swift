@@ -19,7 +19,7 @@ public struct ColumnView {
 }
 
 /// A decoded `sluice.v1.BatchPredictRequest`, valid only inside ``decode(_:_:)``'s closure.
-public struct BatchPredictRequestView {
+public struct BatchPredictRequestView: ScoringRequestView {
     let message: UnsafeMutablePointer<Sluice__V1__BatchPredictRequest>
 
     public static func decode<R>(

@@ -13,7 +13,7 @@ public enum FeatureValueView {
 
 /// A decoded `sluice.v1.PredictRequest`, valid only inside ``PredictRequestView/decode(_:_:)``'s closure.
 /// Strings are exposed as raw UTF-8 bytes so that a request costs no `String`.
-public struct PredictRequestView {
+public struct PredictRequestView: ScoringRequestView {
     let message: UnsafeMutablePointer<Sluice__V1__PredictRequest>
 
     /// Decodes `bytes` on this thread's arena and calls `body` with the view.

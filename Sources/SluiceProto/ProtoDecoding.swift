@@ -96,3 +96,11 @@ struct ArenaBuilder {
         return out
     }
 }
+
+/// The fields every scoring request carries, as raw UTF-8 (valid inside the decode closure).
+public protocol ScoringRequestView {
+    var model: UnsafeRawBufferPointer { get }
+    var version: UnsafeRawBufferPointer { get }
+    var routingKey: UnsafeRawBufferPointer { get }
+    var requestID: UnsafeRawBufferPointer { get }
+}
