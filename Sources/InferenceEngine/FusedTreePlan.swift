@@ -2,7 +2,8 @@
 /// TreeEnsembleClassifier — fused into a single pass: each dense row is gathered (and scaled) straight into the
 /// tree row buffer, the forest is walked, and scores are finalised into the result, with no intermediate
 /// tensors. Same float32 operations in the same order as the unfused kernels, so results are identical.
-struct FusedTreePlan: Sendable {
+/// A class so that using it per call costs one retain, not one per array inside the tree kernel.
+final class FusedTreePlan: Sendable {
     let classifier: TreeEnsembleClassifierKernel
     let column: Int
     /// For each feature the trees read: its position in the dense numeric row.
@@ -10,6 +11,14 @@ struct FusedTreePlan: Sendable {
     /// Scaler parameters per tree feature, when a Scaler sits in front of the trees.
     let offset: [Float]?
     let scale: [Float]?
+
+    init(classifier: TreeEnsembleClassifierKernel, column: Int, source: [Int], offset: [Float]?, scale: [Float]?) {
+        self.classifier = classifier
+        self.column = column
+        self.source = source
+        self.offset = offset
+        self.scale = scale
+    }
 
     /// Recognises Concat? → Scaler? → TreeEnsembleClassifier over float feeds in the pruned plan.
     static func detect(plan: [any Kernel], feeds: [PredictBinding.Feed], labelSlot: Int?, scoreSlot: Int?)

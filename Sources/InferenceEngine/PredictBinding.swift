@@ -1,7 +1,10 @@
 import ONNXFormat
 
 /// How the fast prediction path maps dense features onto graph inputs and outputs onto results.
-struct PredictBinding: Sendable {
+///
+/// A class, not a struct: every `predict` call reads it, and copying a struct of arrays would retain and release
+/// each of them per call.
+final class PredictBinding: Sendable {
     struct Feed: Sendable {
         var slot: Int
         var kind: ElementKind
@@ -12,20 +15,39 @@ struct PredictBinding: Sendable {
         var offset: Int
     }
 
-    var feeds: [Feed]
+    let feeds: [Feed]
     /// Why the fast path cannot be used (dynamic feature width, non-tensor input), or nil.
-    var unusableReason: String?
-    var task: ModelSignature.Task
-    var labelSlot: Int?
-    var scoreSlot: Int?
-    var scoreColumns: Int
-    var labelsInt: [Int64]
-    var labelsString: [String]
-    var stringIndex: [String: Int]
-    var numericCount: Int
-    var stringCount: Int
+    let unusableReason: String?
+    let task: ModelSignature.Task
+    let labelSlot: Int?
+    let scoreSlot: Int?
+    let scoreColumns: Int
+    let labelsInt: [Int64]
+    let labelsString: [String]
+    let stringIndex: [String: Int]
+    let numericCount: Int
+    let stringCount: Int
     /// Set when the serving plan is a single tree-ensemble classifier over float features (fused fast path).
-    var fusedTree: FusedTreePlan?
+    let fusedTree: FusedTreePlan?
+
+    init(
+        feeds: [Feed], unusableReason: String?, task: ModelSignature.Task, labelSlot: Int?, scoreSlot: Int?,
+        scoreColumns: Int, labelsInt: [Int64], labelsString: [String], stringIndex: [String: Int], numericCount: Int,
+        stringCount: Int, fusedTree: FusedTreePlan?
+    ) {
+        self.feeds = feeds
+        self.unusableReason = unusableReason
+        self.task = task
+        self.labelSlot = labelSlot
+        self.scoreSlot = scoreSlot
+        self.scoreColumns = scoreColumns
+        self.labelsInt = labelsInt
+        self.labelsString = labelsString
+        self.stringIndex = stringIndex
+        self.numericCount = numericCount
+        self.stringCount = stringCount
+        self.fusedTree = fusedTree
+    }
 }
 
 /// Works out the signature, the feature layout and the pruned plan for `predict`.

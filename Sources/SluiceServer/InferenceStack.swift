@@ -41,7 +41,9 @@ public final class InferenceStack: @unchecked Sendable {
         }
         rollouts = RolloutManager(directory: directory, registry: RegistryRolloutBridge(registry: registry, source: source))
         self.auth = auth
-        api = InferenceAPI(registry: registry, metrics: metrics, rollouts: rollouts, gate: CallGate(auth: auth))
+        // With authentication off and no audit log there is nothing to check or record per call.
+        let gate = auth.isInsecure && auth.audit == nil ? nil : CallGate(auth: auth)
+        api = InferenceAPI(registry: registry, metrics: metrics, rollouts: rollouts, gate: gate)
         if let audit = auth.audit {
             metrics.registry.collector(
                 "sluice_audit_dropped_records_total", help: "Audit records dropped (fail-open mode).", kind: .counter
