@@ -15,10 +15,6 @@ public final class CallGate: Sendable {
     public init(auth: AuthService) { self.auth = auth }
 
     /// Decides whether a call may proceed.
-    @inline(__always)
-    func admit(_ rpc: AuthRPC, model: String, context: CallContext) -> AuthDecision {
-        auth.authorize(request(rpc, model: model, context: context))
-    }
 
     @inline(__always)
     func request(_ rpc: AuthRPC, model: String, context: CallContext) -> AuthRequest {
@@ -49,7 +45,7 @@ public final class CallGate: Sendable {
         guard let log = auth.audit else { return }
         let decision = call.decision ?? .allowed(AuthService.anonymous)
         _ = log.record(AuditRecord(
-            request: request(call.rpc, model: call.model, context: context), decision: decision,
+            request: call.request ?? request(call.rpc, model: call.model, context: context), decision: decision,
             startTime: call.wallStart, requestID: call.requestID, selector: call.selector,
             resolvedVersion: call.version, variant: call.variant, grpcStatus: Int(status.rawValue),
             latencyMicros: Int64(latencyNanos / 1000)))
@@ -66,6 +62,8 @@ struct CallRecord {
     var version: Int64?
     var variant = ""
     var decision: AuthDecision?
+    /// The request as authentication saw it (reused by the audit record).
+    var request: AuthRequest?
 
     init(rpc: AuthRPC, audited: Bool) {
         self.rpc = rpc
@@ -122,7 +120,9 @@ extension InferenceAPI {
     func admit(_ record: inout CallRecord, model: String, context: CallContext) throws {
         guard let gate else { return }
         record.model = model
-        let decision = gate.admit(record.rpc, model: model, context: context)
+        let request = gate.request(record.rpc, model: model, context: context)
+        let decision = gate.auth.authorize(request)
+        record.request = request
         record.decision = decision
         if case .denied(let denial) = decision { throw CallGate.error(for: denial) }
     }
