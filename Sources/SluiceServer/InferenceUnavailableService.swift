@@ -1,7 +1,7 @@
 import GRPCCore
 
 /// Placeholder for `sluice.v1.Inference` until the engine and registry are wired in: each of the four RPCs
-/// answers UNIMPLEMENTED saying so. The integrator replaces it by passing the real service to
+/// answers UNIMPLEMENTED saying so. `sluice serve --models` replaces it by passing the real service to
 /// ``SluiceApplication`` (a service named `sluice.v1.Inference` in `services` disables this one).
 public struct InferenceUnavailableService: GRPCService {
     public let serviceName = "sluice.v1.Inference"

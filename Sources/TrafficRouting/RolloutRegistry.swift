@@ -3,7 +3,7 @@ import FoundationEssentials
 import Glibc
 #endif
 
-/// What the rollout controller needs from the model registry. The integrator implements it over `ModelRegistry`.
+/// What the rollout controller needs from the model registry (`RegistryRolloutBridge` implements it over `ModelRegistry`).
 ///
 /// Calls happen on command paths (START, PROMOTE, ROLLBACK) and, in `auto` mode, when a decision is carried out;
 /// never on the per-request path.
