@@ -6,6 +6,7 @@
 //   service layer:   InferenceService (the only place domain errors become gRPC statuses)
 //   composition:     SluiceServer (config, wiring), `sluice` (CLI)
 // C libraries sit behind system-library targets (C*) and are imported only by their wrapper targets.
+import Foundation
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -15,6 +16,17 @@ let swiftSettings: [SwiftSetting] = [
     // Debug builds and the test suite keep them on, so violations still show up as test failures.
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
+
+// The engine's dense kernels (MLPs, linear models) are SIMD code; with AVX2 (x86-64 Haswell, 2013, or newer) they
+// run about 1.5x faster than with the baseline SSE2 target. Release builds on x86-64 use it; SLUICE_PORTABLE=1
+// builds for any x86-64. (Swift does not contract multiplies and adds into FMAs, so results are unchanged.)
+#if arch(x86_64)
+let engineCPU: [SwiftSetting] =
+    ProcessInfo.processInfo.environment["SLUICE_PORTABLE"] == nil
+    ? [.unsafeFlags(["-Xfrontend", "-target-cpu", "-Xfrontend", "haswell"], .when(configuration: .release))] : []
+#else
+let engineCPU: [SwiftSetting] = []
+#endif
 
 let package = Package(
     name: "Sluice",
@@ -63,7 +75,10 @@ let package = Package(
 
         // ---- Model side --------------------------------------------------------------------------
         .target(name: "ONNXFormat", dependencies: ["CONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
-        .target(name: "InferenceEngine", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
+        .target(
+            name: "InferenceEngine", dependencies: ["ONNXFormat"],
+            swiftSettings: swiftSettings + engineCPU
+        ),
         .target(name: "ModelRegistry", dependencies: ["COpenSSL", "DurableFiles"], swiftSettings: swiftSettings),
         .target(name: "TrafficRouting", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
 
