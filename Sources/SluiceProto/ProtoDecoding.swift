@@ -63,7 +63,11 @@ func withArenaScope<R>(_ body: (ArenaBuilder) throws -> R) rethrows -> R {
 
 /// Allocates protobuf-c message graphs on the thread's arena (for encoding responses).
 struct ArenaBuilder {
-    /// Zeroed storage for `count` values of `T`. Out of memory is not recoverable here.
+    /// Zeroed storage for `count` values of `T`.
+    ///
+    /// Only `malloc` failing can end this in a trap: what is allocated is bounded by the response being encoded,
+    /// which the request size limit (4 MiB by default) bounds in turn, and Linux overcommits rather than failing
+    /// such allocations. The same process would fail in any other allocation at that point.
     func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
         let bytes = max(1, count) * MemoryLayout<T>.stride
         guard let raw = sluice_proto_arena_alloc_zeroed(bytes) else { fatalError("out of memory") }
