@@ -70,6 +70,8 @@ let package = Package(
 
         // ---- Shared: counters, histograms, Prometheus text (no I/O) ---------------------------
         .target(name: "ServerMetrics", swiftSettings: swiftSettings),
+        // ---- Shared: helper threads with signals blocked, the monotonic clock ---------------------
+        .target(name: "BackgroundThreads", swiftSettings: swiftSettings),
         // ---- Shared: atomic, durable file writes (registry metadata, rollout state) -------------
         .target(name: "DurableFiles", swiftSettings: swiftSettings),
 
@@ -79,17 +81,18 @@ let package = Package(
             name: "InferenceEngine", dependencies: ["ONNXFormat"],
             swiftSettings: swiftSettings + engineCPU
         ),
-        .target(name: "ModelRegistry", dependencies: ["COpenSSL", "DurableFiles"], swiftSettings: swiftSettings),
+        .target(name: "ModelRegistry", dependencies: ["COpenSSL", "DurableFiles", "BackgroundThreads"], swiftSettings: swiftSettings),
         .target(name: "TrafficRouting", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
 
         // ---- Security (pure logic: takes header strings, returns principals and decisions) -------
-        .target(name: "Auth", dependencies: ["COpenSSL", "COpenSSLShims"], swiftSettings: swiftSettings),
+        .target(name: "Auth", dependencies: ["COpenSSL", "COpenSSLShims", "BackgroundThreads"], swiftSettings: swiftSettings),
 
         // ---- Service layer and composition -------------------------------------------------------
         .target(
             name: "InferenceService",
             dependencies: [
                 "GRPCCore", "SluiceProto", "InferenceEngine", "ModelRegistry", "ServerMetrics", "TrafficRouting", "Auth",
+                "BackgroundThreads",
             ],
             swiftSettings: swiftSettings
         ),
@@ -97,7 +100,7 @@ let package = Package(
             name: "SluiceServer",
             dependencies: [
                 "GRPCServer", "GRPCCore", "InferenceService", "ModelRegistry", "InferenceEngine", "NetCore",
-                "ServerMetrics", "TrafficRouting", "Auth",
+                "ServerMetrics", "TrafficRouting", "Auth", "BackgroundThreads",
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
+import BackgroundThreads
 import Foundation
 import Synchronization
 

@@ -1,4 +1,5 @@
 public import Auth
+import BackgroundThreads
 import GRPCCore
 import ModelRegistry
 import SluiceProto

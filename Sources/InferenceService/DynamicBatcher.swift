@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import BackgroundThreads
 import Glibc
 #endif
 import GRPCCore
@@ -165,19 +166,10 @@ final class BatchScheduler: @unchecked Sendable {
     }
 
     private func startLoop() {
-        final class Box {
-            let scheduler: BatchScheduler
-            init(_ scheduler: BatchScheduler) { self.scheduler = scheduler }
+        // Lives as long as the process (the scheduler is a singleton); never joined.
+        if BackgroundThread.start(name: "sluice-batching", { self.loop() }) == nil {
+            started = false
         }
-        var thread = pthread_t()
-        let box = Unmanaged.passRetained(Box(self))
-        // Signals stay blocked in this thread: it is created after serve blocked them.
-        _ = pthread_create(&thread, nil, { raw in
-            let scheduler = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().scheduler
-            scheduler.loop()
-            return nil
-        }, box.toOpaque())
-        pthread_detach(thread)
     }
 
     private func loop() {

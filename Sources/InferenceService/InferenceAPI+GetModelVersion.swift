@@ -1,3 +1,4 @@
+import BackgroundThreads
 import Auth
 import GRPCCore
 import ModelRegistry

@@ -3,6 +3,7 @@ import Glibc
 #endif
 public import GRPCCore
 public import ModelRegistry
+import BackgroundThreads
 import SluiceProto
 public import TrafficRouting
 
@@ -77,9 +78,3 @@ public final class InferenceAPI: GRPCService {
     }
 }
 
-@inline(__always)
-func monotonicNanos() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-}

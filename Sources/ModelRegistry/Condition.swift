@@ -43,28 +43,6 @@ final class Condition: @unchecked Sendable {
     }
 }
 
-/// Starts a detached-joinable POSIX thread running `body`; nil when the system refuses.
-func spawnThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
-    final class Box {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-    let box = Unmanaged.passRetained(Box(body))
-    var thread = pthread_t()
-    let rc = pthread_create(
-        &thread, nil,
-        { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.body()
-            return nil
-        }, box.toOpaque())
-    if rc != 0 {
-        box.release()
-        return nil
-    }
-    return thread
-}
-
 /// glibc's `malloc_trim` (from `<malloc.h>`, which the Glibc module does not export): returns free heap
 /// memory of every arena to the system.
 @_silgen_name("malloc_trim")

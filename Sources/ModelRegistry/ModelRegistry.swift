@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import BackgroundThreads
 import Synchronization
 
 /// The server's view of a model source: which versions are loaded, which one each selector names.
@@ -32,7 +33,7 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
         var refreshRequested = false
         var pinned: [String: Set<Int64>] = [:]
         var initialScanDone = false
-        var thread: pthread_t?
+        var thread: BackgroundThread.Handle?
     }
 
     public init(
@@ -81,7 +82,7 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
             return false
         }
         if alreadyRunning { return }
-        guard let thread = spawnThread({ self.runLoop() }) else {
+        guard let thread = BackgroundThread.start(name: "sluice-registry", { self.runLoop() }) else {
             log("registry: cannot start the loader thread; loading synchronously")
             scanNow()
             return
@@ -91,12 +92,12 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
 
     /// Stops the background thread and waits for it.
     public func stop() {
-        let thread = control.withLock { state -> pthread_t? in
+        let thread = control.withLock { state -> BackgroundThread.Handle? in
             state.stopRequested = true
             return state.thread
         }
         wake.signal()
-        if let thread { pthread_join(thread, nil) }
+        thread?.join()
     }
 
     private func runLoop() {
@@ -280,12 +281,6 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
     private func notify(_ snapshot: RegistrySnapshot<Model>) {
         for listener in listeners.withLock({ $0 }) { listener(snapshot) }
     }
-}
-
-func monotonicNanos() -> UInt64 {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
 }
 
 func format3(_ value: Double) -> String {

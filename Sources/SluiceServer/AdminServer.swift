@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import BackgroundThreads
 
 /// The admin listener: HTTP/1.1 on its own thread, off the serving path.
 ///
@@ -30,7 +31,7 @@ public final class AdminServer: @unchecked Sendable {
 
     private let handlers: Handlers
     private var listener: Int32 = -1
-    private var thread: pthread_t?
+    private var thread: BackgroundThread.Handle?
     public private(set) var port: UInt16 = 0
 
     public init(handlers: Handlers) { self.handlers = handlers }
@@ -64,19 +65,11 @@ public final class AdminServer: @unchecked Sendable {
         }
         self.port = UInt16(bigEndian: actual.sin_port)
         listener = fd
-        let box = Unmanaged.passRetained(self)
-        var created = pthread_t()
-        let rc = pthread_create(&created, nil, { raw in
-            let server = Unmanaged<AdminServer>.fromOpaque(raw!).takeRetainedValue()
-            server.acceptLoop()
-            return nil
-        }, box.toOpaque())
-        if rc != 0 {
-            box.release()
+        guard let started = BackgroundThread.start(name: "sluice-admin", { self.acceptLoop() }) else {
             close(fd)
             throw StartError(description: "admin listener: cannot start its thread")
         }
-        thread = created
+        thread = started
     }
 
     /// Stops accepting and closes the listener.
@@ -86,7 +79,7 @@ public final class AdminServer: @unchecked Sendable {
             close(listener)
             listener = -1
         }
-        if let thread { pthread_join(thread, nil) }
+        thread?.join()
         thread = nil
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 public import InferenceService
 public import ModelRegistry
+import BackgroundThreads
 import ServerMetrics
 import TrafficRouting
 public import Auth
@@ -17,7 +18,7 @@ public final class InferenceStack: @unchecked Sendable {
     public let metrics: ServiceMetrics
     public let auth: AuthService
     private var admin: AdminServer?
-    private var ticker: pthread_t?
+    private var ticker: BackgroundThread.Handle?
     private let stopping = StopFlag()
 
     /// Opens the registry in `directory` and restores rollouts. Nothing is loaded until ``start(health:log:)``.
@@ -75,7 +76,7 @@ public final class InferenceStack: @unchecked Sendable {
         registry.start()
         let rollouts = self.rollouts
         let flag = stopping
-        ticker = startThread {
+        ticker = BackgroundThread.start(name: "sluice-rollouts") {
             while !flag.isSet {
                 rollouts.tick()
                 var pause = timespec(tv_sec: 0, tv_nsec: 250_000_000)
@@ -107,7 +108,7 @@ public final class InferenceStack: @unchecked Sendable {
     /// Stops background work (after the transport has drained).
     public func stop() {
         stopping.set()
-        if let ticker { pthread_join(ticker, nil) }
+        ticker?.join()
         admin?.stop()
         registry.stop()
         rollouts.tick()
@@ -152,23 +153,4 @@ final class StopFlag: @unchecked Sendable {
         value = true
         pthread_mutex_unlock(lock)
     }
-}
-
-/// Starts a POSIX thread running `body`.
-func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
-    final class Box {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-    let box = Unmanaged.passRetained(Box(body))
-    var thread = pthread_t()
-    let rc = pthread_create(&thread, nil, { raw in
-        Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-        return nil
-    }, box.toOpaque())
-    if rc != 0 {
-        box.release()
-        return nil
-    }
-    return thread
 }

@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The server's helper threads (model loading, rollout ticks, batching, admin listener, audit writer, file
+/// watchers) start here, with every signal blocked inside them: SIGTERM, SIGINT and SIGHUP belong to the
+/// server's signal handling, and must never be delivered to (and kill the process through) one of these threads,
+/// whenever the thread is created relative to the server blocking its own signals.
+public enum BackgroundThread {
+    /// A started thread that can be waited for.
+    public struct Handle: @unchecked Sendable {
+        let thread: pthread_t
+
+        /// Waits until the thread's body returns.
+        public func join() { pthread_join(thread, nil) }
+    }
+
+    /// Starts `body` on a new thread named `name` (at most 15 bytes are kept); nil if the system refuses.
+    @discardableResult
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) -> Handle? {
+        final class Box {
+            let body: @Sendable () -> Void
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        }
+        var all = sigset_t()
+        var previous = sigset_t()
+        sigfillset(&all)
+        // A new thread inherits its creator's mask at creation: block around the start...
+        pthread_sigmask(SIG_BLOCK, &all, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        let box = Unmanaged.passRetained(Box(body))
+        var thread = pthread_t()
+        let rc = pthread_create(
+            &thread, nil,
+            { raw in
+                // ...and again inside, so the guarantee does not depend on the creator.
+                var mask = sigset_t()
+                sigfillset(&mask)
+                pthread_sigmask(SIG_BLOCK, &mask, nil)
+                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+                return nil
+            }, box.toOpaque())
+        guard rc == 0 else {
+            box.release()
+            return nil
+        }
+        let shortName = String(decoding: Array(name.utf8.prefix(15)), as: UTF8.self)
+        _ = shortName.withCString { setThreadName(thread, $0) }
+        return Handle(thread: thread)
+    }
+}
+
+/// Nanoseconds on the monotonic clock (`CLOCK_MONOTONIC`), for latencies and deadlines.
+@inlinable
+public func monotonicNanos() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+/// glibc's `pthread_setname_np` (a GNU extension the Glibc module does not export): names show in `top -H`, `perf`.
+@_silgen_name("pthread_setname_np")
+func setThreadName(_ thread: pthread_t, _ name: UnsafePointer<CChar>) -> Int32
