@@ -31,20 +31,20 @@ public enum APIKeys {
         let hex = sha256Hex(key)
         var out: [UInt8] = []
         out.append(contentsOf: #"{"id": "#.utf8)
-        AuditRecord.appendString(id, to: &out)
+        out.append(contentsOf: AuditEntry.quoted(id))
         out.append(contentsOf: #", "sha256": ""#.utf8)
         out.append(contentsOf: hex.utf8)
         out.append(contentsOf: #"", "principal": "#.utf8)
-        AuditRecord.appendString(principal, to: &out)
+        out.append(contentsOf: AuditEntry.quoted(principal))
         out.append(contentsOf: #", "roles": ["#.utf8)
         for (k, r) in roles.enumerated() {
             if k > 0 { out.append(contentsOf: ", ".utf8) }
-            AuditRecord.appendString(r, to: &out)
+            out.append(contentsOf: AuditEntry.quoted(r))
         }
         out.append(UInt8(ascii: "]"))
         if let expires {
             out.append(contentsOf: #", "expires": "#.utf8)
-            AuditRecord.appendString(expires, to: &out)
+            out.append(contentsOf: AuditEntry.quoted(expires))
         }
         out.append(UInt8(ascii: "}"))
         return Created(key: key, sha256Hex: hex, configEntry: String(decoding: out, as: UTF8.self))

@@ -15,8 +15,12 @@ final class AuditFileWriter: @unchecked Sendable {
     private var fd: Int32 = -1
     private var size = 0
     /// Formatted bytes and record count of a batch whose write failed (fail-closed retries it first).
-    private var retry: [UInt8] = []
+    private var retry = AuditBytes(capacity: 64)
     private var retryCount = 0
+    /// The JSON lines of the batch being written.
+    private var out = AuditBytes(capacity: 1 << 16)
+    /// Records written by the last successful `write` (its batch plus any retried one).
+    private(set) var lastWrittenRecords = 0
     private let retryFlag = Atomic<Bool>(false)
     private let busy = Atomic<Bool>(false)
     private var shutdownAttempts = 0
@@ -44,80 +48,90 @@ final class AuditFileWriter: @unchecked Sendable {
         return true
     }
 
-    /// Formats and appends a batch (after any earlier failed batch), rotating before a line would push the file
-    /// past `maxBytes`. False when a write failed (the unwritten bytes are kept for the next attempt).
-    func write(_ batch: [AuditRecord], buffer: inout [UInt8]) -> Bool {
-        buffer.removeAll(keepingCapacity: true)
+    deinit {
+        retry.release()
+        out.release()
+    }
+
+    /// Formats and appends a batch of queued entries (after any earlier failed batch), rotating before a line
+    /// would push the file past `maxBytes`. False when a write failed (the unwritten lines are kept for the
+    /// next attempt).
+    func write(_ batch: UnsafeRawBufferPointer, records: Int) -> Bool {
+        out.removeAll()
         if !retry.isEmpty {
-            swap(&retry, &buffer)
+            out.append(retry.bytes)
             retry.removeAll()
         }
         // A local copy: an inout access to a class property costs a dynamic exclusivity check per record.
         var clock = self.clock
         defer { self.clock = clock }
-        for (k, r) in batch.enumerated() {
-            let start = buffer.count
-            r.appendJSONLine(to: &buffer, clock: &clock)
+        var offset = 0
+        while let base = batch.baseAddress, offset < batch.count {
+            let entry = AuditEntryView(base: base + offset)
+            offset += entry.length
+            let start = out.count
+            entry.appendJSONLine(to: &out, clock: &clock)
             // Rotate before a line that would push the file past maxBytes (unless the file would be empty).
-            if size + buffer.count > maxBytes && size + start > 0 {
-                let line = Array(buffer[start...])
-                buffer.removeSubrange(start...)
-                guard flushBuffer(&buffer) else {
-                    keepForRetry(buffer + line, rest: batch[(k + 1)...], count: batch.count)
-                    return false
+            if size + out.count > maxBytes && size + start > 0 {
+                let sent = writeAll(UnsafeRawBufferPointer(start: out.base, count: start))
+                guard sent == start else {
+                    // Keep what was not written, with the rest of the batch formatted after it.
+                    out.removeFirst(sent)
+                    while offset < batch.count {
+                        let rest = AuditEntryView(base: base + offset)
+                        offset += rest.length
+                        rest.appendJSONLine(to: &out, clock: &clock)
+                    }
+                    return keepForRetry(records: records)
                 }
+                out.removeFirst(start)
                 rotate()
-                buffer.append(contentsOf: line)
             }
         }
-        guard flushBuffer(&buffer) else {
-            keepForRetry(buffer, rest: [], count: batch.count)
-            return false
+        let sent = writeAll(out.bytes)
+        guard sent == out.count else {
+            out.removeFirst(sent)
+            return keepForRetry(records: records)
         }
+        lastWrittenRecords = records + retryCount
         retryCount = 0
         retryFlag.store(false, ordering: .relaxed)
         return true
     }
 
-    /// Writes `buffer` fully and empties it; on failure leaves the unwritten tail in it.
-    private func flushBuffer(_ buffer: inout [UInt8]) -> Bool {
-        if buffer.isEmpty { return true }
-        if fd < 0 && !open() { return false }
+    /// Writes `bytes` fully (reopening the file if needed); returns how many were written. On a failure the
+    /// file is closed, to be reopened by the next attempt.
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) -> Int {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return 0 }
+        if fd < 0 && !open() { return 0 }
         var off = 0
-        let ok = buffer.withUnsafeBytes { raw -> Bool in
-            guard let base = raw.baseAddress else { return true }
-            while off < raw.count {
-                let n = Glibc.write(fd, base + off, raw.count - off)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                off += n
+        while off < bytes.count {
+            let n = Glibc.write(fd, base + off, bytes.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                Glibc.close(fd)
+                fd = -1
+                break
             }
-            return true
+            off += n
         }
         size += off
-        buffer.removeFirst(off)
-        if !ok {
-            Glibc.close(fd)
-            fd = -1
-        }
-        return ok
+        return off
     }
 
-    /// Keeps unwritten bytes (and the formatted records not reached yet) for the next attempt.
-    private func keepForRetry(_ pending: [UInt8], rest: ArraySlice<AuditRecord>, count: Int) {
-        var bytes = pending
-        for r in rest { r.appendJSONLine(to: &bytes, clock: &clock) }
-        retry = bytes
-        retryCount += count
+    /// Keeps the unwritten lines in `out` for the next attempt.
+    private func keepForRetry(records: Int) -> Bool {
+        swap(&retry, &out)
+        retryCount += records
         retryFlag.store(true, ordering: .relaxed)
+        return false
     }
 
     /// Drops the retry batch (fail-open), returning how many records it held.
     func discardRetry() -> Int {
         let n = retryCount
         retry.removeAll()
+        retry.trim(to: 64)
         retryCount = 0
         retryFlag.store(false, ordering: .relaxed)
         return n

@@ -2,15 +2,18 @@ import BackgroundThreads
 import Foundation
 import Synchronization
 
-/// The audit log: the hot path enqueues an `AuditRecord` (a lock and an append); a dedicated writer thread
-/// formats JSON lines, appends them to the file about every 10 ms, and rotates by size. `shutdown()` writes
-/// everything queued and fsyncs. When the sink fails or the queue is full: `fail-open` drops and counts
-/// (`droppedRecords`); `fail-closed` keeps what it has, and `isAccepting` turns false so calls are refused with
-/// UNAVAILABLE until the sink recovers.
+/// The audit log. The calling thread copies each record's fields as bytes into a shared queue (a lock and a few
+/// `memcpy`s: no `String` is retained, nothing is formatted); a dedicated writer thread swaps the queue out
+/// about every 10 ms, formats the records as JSON lines, appends them to the file and rotates it by size.
+/// `shutdown()` writes everything queued and fsyncs. When the sink fails or the queue is full: `fail-open` drops
+/// and counts (`droppedRecords`); `fail-closed` keeps what it has, and `isAccepting` turns false so calls are
+/// refused with UNAVAILABLE until the sink recovers.
 public final class AuditLog: Sendable {
-    private struct Queue {
-        var records: [AuditRecord] = []
+    private struct Queue: ~Copyable {
+        var entries = AuditBytes(capacity: 1 << 16)
+        var records = 0
         var stopping = false
+        deinit { entries.release() }
     }
     private let queue = Mutex(Queue())
     private let pending = Atomic<Int>(0)
@@ -19,6 +22,8 @@ public final class AuditLog: Sendable {
     private let written = Atomic<UInt64>(0)
     private let finished = Atomic<Bool>(false)
     private let capacity: Int
+    /// Queued bytes beyond which the queue counts as full, whatever the record count.
+    private let byteCapacity: Int
     private let mode: SecurityConfig.AuditFailureMode
     private let writer: AuditFileWriter
 
@@ -28,6 +33,7 @@ public final class AuditLog: Sendable {
             throw AuditLogError(description: "audit settings need queueCapacity, keep and maxBytes of at least 1")
         }
         capacity = settings.queueCapacity
+        byteCapacity = max(1 << 20, min(settings.queueCapacity, Int.max / 1024) * 512)
         mode = settings.onFailure
         writer = try AuditFileWriter(path: path, maxBytes: settings.maxBytes, keep: settings.keep)
         BackgroundThread.start(name: "sluice-audit") { [self] in self.run() }
@@ -53,14 +59,55 @@ public final class AuditLog: Sendable {
     /// during an outage the refused calls' own records are not piled up behind the unwritten ones.)
     @discardableResult
     public func record(_ r: AuditRecord) -> Bool {
+        record(
+            time: r.time, requestID: r.requestID,
+            identity: AuditEntry.identity(principal: r.principal, method: r.method, credentialID: r.credentialID),
+            peer: r.peer, rpc: r.rpc, model: r.model, selector: r.selector, version: r.resolvedVersion,
+            variant: r.variant, allowed: r.allowed, reason: r.reason, grpcStatus: r.grpcStatus,
+            latencyMicros: r.latencyMicros)
+    }
+
+    /// Enqueues the record of one call decided by `AuthService.authorize` (the hot path: the fields are copied as
+    /// bytes, the identity comes pre-escaped from the principal). `decision` nil means the call was not
+    /// authorized at all (audited as `anonymous`, allowed).
+    @discardableResult
+    public func record(
+        time: Double, requestID: String, decision: AuthDecision?, peer: String, rpc: AuthRPC, model: String,
+        selector: String, version: Int64?, variant: String, grpcStatus: Int, latencyMicros: Int64
+    ) -> Bool {
+        switch decision {
+        case .none, .allowed:
+            return record(
+                time: time, requestID: requestID,
+                identity: decision?.principal?.auditIdentity ?? AuthService.anonymous.auditIdentity, peer: peer,
+                rpc: rpc.name, model: model, selector: selector, version: version, variant: variant, allowed: true,
+                reason: "", grpcStatus: grpcStatus, latencyMicros: latencyMicros)
+        case .denied(let d):
+            return record(
+                time: time, requestID: requestID, identity: AuditEntry.identity(.denied(d)), peer: peer,
+                rpc: rpc.name, model: model, selector: selector, version: version, variant: variant, allowed: false,
+                reason: "\(d.code): \(d.reason)", grpcStatus: grpcStatus, latencyMicros: latencyMicros)
+        }
+    }
+
+    @inline(__always)
+    private func record(
+        time: Double, requestID: String, identity: [UInt8], peer: String, rpc: String, model: String,
+        selector: String, version: Int64?, variant: String, allowed: Bool, reason: String, grpcStatus: Int,
+        latencyMicros: Int64
+    ) -> Bool {
         if mode == .failClosed && failed.load(ordering: .relaxed) {
             dropped.add(1, ordering: .relaxed)
             return false
         }
         let ok = queue.withLock { q -> Bool in
-            guard !q.stopping, q.records.count < capacity else { return false }
-            q.records.append(r)
-            pending.store(q.records.count, ordering: .relaxed)
+            guard !q.stopping, q.records < capacity, q.entries.count < byteCapacity else { return false }
+            AuditEntry.append(
+                to: &q.entries, time: time, requestID: requestID, identity: identity, peer: peer, rpc: rpc,
+                model: model, selector: selector, version: version, variant: variant, allowed: allowed,
+                reason: reason, grpcStatus: grpcStatus, latencyMicros: latencyMicros)
+            q.records += 1
+            pending.store(q.records, ordering: .relaxed)
             return true
         }
         if !ok { dropped.add(1, ordering: .relaxed) }
@@ -72,7 +119,7 @@ public final class AuditLog: Sendable {
     @discardableResult
     public func flush(timeout: Double = 5) -> Bool {
         let deadline = Clock.monotonicNanos() + UInt64(max(0, timeout) * 1e9)
-        while queue.withLock({ !$0.records.isEmpty }) || writer.hasRetryBatch {
+        while queue.withLock({ $0.records > 0 }) || writer.hasRetryBatch {
             if finished.load(ordering: .acquiring) { return true }
             if Clock.monotonicNanos() > deadline { return false }
             usleep(2000)
@@ -88,23 +135,24 @@ public final class AuditLog: Sendable {
     }
 
     private func run() {
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(1 << 16)
-        var batch: [AuditRecord] = []
+        var batch = AuditBytes(capacity: 1 << 16)
+        defer { batch.release() }
         while true {
-            // Double buffering: swap the queue's array with the writer's (empty) spare, so neither side copies
+            // Double buffering: swap the queue's buffer with the writer's (empty) spare, so neither side copies
             // or allocates once both have grown to the working size.
-            let stopping = queue.withLock { q -> Bool in
-                swap(&q.records, &batch)
+            let (stopping, records) = queue.withLock { q -> (Bool, Int) in
+                swap(&q.entries, &batch)
+                let n = q.records
+                q.records = 0
                 pending.store(0, ordering: .relaxed)
                 // Busy before the lock is released, so `flush()` never sees "queue empty, writer idle" while
                 // this batch is in flight.
                 writer.beginBusy()
-                return q.stopping
+                return (q.stopping, n)
             }
-            let ok = writer.write(batch, buffer: &buffer)
+            let ok = writer.write(batch.bytes, records: records)
             if ok {
-                written.add(UInt64(batch.count), ordering: .relaxed)
+                written.add(UInt64(writer.lastWrittenRecords), ordering: .relaxed)
                 failed.store(false, ordering: .relaxed)
             } else {
                 failed.store(true, ordering: .relaxed)
@@ -120,7 +168,8 @@ public final class AuditLog: Sendable {
                     return
                 }
             }
-            batch.removeAll(keepingCapacity: true)
+            batch.removeAll()
+            batch.trim(to: 4 << 20)
             // Let records accumulate: one write per ~10 ms keeps syscalls per record far below one under load
             // (flushing stays well within the one-second bound). Skip the nap when the queue is half full.
             if !ok {

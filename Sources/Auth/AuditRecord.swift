@@ -1,5 +1,6 @@
-/// One audited call. Holds only identifiers and outcomes: never tokens, keys or feature values. The hot path
-/// builds this from strings it already has (no formatting); the writer thread turns it into a JSON line.
+/// One audited call. Holds only identifiers and outcomes: never tokens, keys or feature values. A convenience
+/// for callers off the hot path (`AuditLog.record(_:)`); the service hands the same fields to
+/// `AuditLog.record(time:requestID:decision:...)` without building one.
 public struct AuditRecord: Sendable {
     /// Call start, seconds since the Unix epoch.
     public var time: Double
@@ -76,4 +77,52 @@ public struct AuditRecord: Sendable {
 
     /// Seconds since the epoch, for `time` (wall clock).
     public static func now() -> Double { Clock.wallSeconds() }
+}
+
+extension AuditEntry {
+    /// The JSON fragment `"principal":…,"auth_method":…,"credential_id":…` of an audit line, escaped once (a
+    /// principal computes it when it is created). Names and ids are cut at `fieldLimit` bytes.
+    static func identity(principal: String, method: AuthMethod, credentialID: String) -> [UInt8] {
+        var out = AuditBytes(capacity: 128 + 6 * (length(principal) + length(credentialID)))
+        defer { out.release() }
+        out.put(#""principal":"#)
+        putField(principal, to: &out)
+        out.put(#","auth_method":""#)
+        out.put(methodName(method))
+        out.put(#"","credential_id":"#)
+        putField(credentialID, to: &out)
+        return Array(out.bytes)
+    }
+
+    /// The identity fragment of a decision.
+    static func identity(_ decision: AuthDecision) -> [UInt8] {
+        switch decision {
+        case .allowed(let p): p.auditIdentity
+        case .denied(let d):
+            identity(principal: d.principalName ?? "", method: d.method ?? .none, credentialID: d.credentialID ?? "")
+        }
+    }
+
+    /// `s` as a JSON string literal.
+    static func quoted(_ s: String) -> [UInt8] {
+        var out = AuditBytes(capacity: 8 + 6 * s.utf8.count)
+        defer { out.release() }
+        var s = s
+        s.withUTF8 { out.putJSONString(UnsafeRawBufferPointer($0)) }
+        return Array(out.bytes)
+    }
+
+    private static func putField(_ s: String, to out: inout AuditBytes) {
+        var s = s
+        s.withUTF8 { out.putJSONString(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer($0).prefix(fieldLimit))) }
+    }
+
+    private static func methodName(_ m: AuthMethod) -> StaticString {
+        switch m {
+        case .jwt: "jwt"
+        case .apiKey: "api-key"
+        case .mtls: "mtls"
+        case .none: "none"
+        }
+    }
 }

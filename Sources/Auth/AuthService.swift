@@ -12,6 +12,8 @@ public final class AuthService: Sendable {
     /// The running file watcher, if any (see `startWatching`).
     let watcher = Mutex<WatchToken?>(nil)
     private let policy: Mutex<SecurityPolicy?>
+    /// Identifies the policy in force for `CredentialMemo` (unique in the process; a reload takes a new one).
+    private let generation = Atomic<UInt64>(CredentialMemo.newGeneration())
     private let rateLimits = RateLimiterRegistry()
     /// The audit log, when one is configured (or given to `insecure`).
     public let audit: AuditLog?
@@ -74,26 +76,49 @@ public final class AuthService: Sendable {
         }
         let config = try SecurityConfig.load(path: configPath)
         let p = try SecurityPolicy(config: config, rateLimits: rateLimits)
-        policy.withLock { $0 = p }
+        policy.withLock {
+            $0 = p
+            generation.store(CredentialMemo.newGeneration(), ordering: .releasing)
+        }
     }
 
     /// Authenticates, authorizes and rate-limits one call. Map the denial with `AuthDenial.code.grpcStatus`.
-    public func authorize(_ request: AuthRequest) -> AuthDecision {
+    /// `now` (seconds since the epoch) saves a clock read when the caller has one.
+    public func authorize(_ request: AuthRequest, now: Double? = nil) -> AuthDecision {
         if let audit, !audit.isAccepting {
             return .denied(
                 AuthDenial(
                     code: .unavailable, message: "audit log unavailable; try again later",
                     reason: "audit sink failed or full (fail-closed)"))
         }
-        guard let policy = policy.withLock({ $0 }) else { return .allowed(Self.anonymous) }
-        let now = Clock.wallSeconds()
-        if request.rpc == .health && policy.config.healthOpen { return .allowed(Self.anonymous) }
+        let now = now ?? Clock.wallSeconds()
+        // A credential this thread has already authenticated under the current policy: no lock, no shared cache.
+        let generation = generation.load(ordering: .acquiring)
+        let credential = request.authorization ?? request.apiKey
+        if request.rpc != .health, let credential,
+            let principal = CredentialMemo.current().principal(
+                for: credential, apiKey: request.authorization == nil, generation: generation, now: now)
+        {
+            return permit(principal, request)
+        }
 
+        guard let policy = policy.withLock({ $0 }) else { return .allowed(Self.anonymous) }
+        if request.rpc == .health && policy.config.healthOpen { return .allowed(Self.anonymous) }
         let principal: Principal
         switch policy.authenticate(request, now: now) {
         case .failure(let d): return .denied(d)
         case .success(let p): principal = p
         }
+        if let credential, principal.method == .jwt || principal.method == .apiKey {
+            CredentialMemo.current().remember(
+                credential, apiKey: request.authorization == nil, principal: principal, generation: generation)
+        }
+        return permit(principal, request)
+    }
+
+    /// RBAC and the rate limit for an authenticated principal.
+    @inline(__always)
+    private func permit(_ principal: Principal, _ request: AuthRequest) -> AuthDecision {
         if request.rpc != .health && !principal.permissions.allows(request.rpc, model: request.model) {
             return .denied(
                 AuthDenial(

@@ -107,6 +107,8 @@ public final class Principal: Sendable {
     let buckets: RateBuckets
     /// Seconds since the epoch after which this principal must be re-verified (token `exp`, key expiry).
     let validUntil: Double
+    /// Its audit-log identity, escaped once: `"principal":…,"auth_method":…,"credential_id":…`.
+    let auditIdentity: [UInt8]
 
     init(
         name: String,
@@ -124,6 +126,7 @@ public final class Principal: Sendable {
         self.permissions = permissions
         self.buckets = buckets
         self.validUntil = validUntil
+        auditIdentity = AuditEntry.identity(principal: name, method: method, credentialID: credentialID)
     }
 }
 

@@ -14,12 +14,20 @@ final class PrincipalCache: Sendable {
 
         init(_ text: String) {
             self.text = text
-            var text = text
-            tail = text.withUTF8 { bytes in
+            tail = Self.tailHash(text)
+        }
+
+        /// FNV-1a of the last 32 bytes, mixed with the length.
+        @inline(__always)
+        static func tailHash(_ text: String) -> UInt64 {
+            let hash = { (bytes: UnsafeBufferPointer<UInt8>) -> UInt64 in
                 var h: UInt64 = 14_695_981_039_346_656_037
                 for b in bytes[max(0, bytes.count - 32)...] { h = (h ^ UInt64(b)) &* 1_099_511_628_211 }
                 return h ^ UInt64(bytes.count)
             }
+            if let h = text.utf8.withContiguousStorageIfAvailable(hash) { return h }
+            var text = text
+            return text.withUTF8(hash)
         }
 
         static func == (a: Key, b: Key) -> Bool { a.tail == b.tail && a.text == b.text }

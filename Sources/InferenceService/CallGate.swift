@@ -44,12 +44,10 @@ public final class CallGate: Sendable {
     /// Writes the call's audit record (no-op without an audit log). Never contains tokens, keys or features.
     func audit(_ call: CallRecord, context: CallContext, status: StatusCode, latencyNanos: UInt64) {
         guard let log = auth.audit else { return }
-        let decision = call.decision ?? .allowed(AuthService.anonymous)
-        _ = log.record(AuditRecord(
-            request: call.request ?? request(call.rpc, model: call.model, context: context), decision: decision,
-            startTime: call.wallStart, requestID: call.requestID, selector: call.selector,
-            resolvedVersion: call.version, variant: call.variant, grpcStatus: Int(status.rawValue),
-            latencyMicros: Int64(latencyNanos / 1000)))
+        log.record(
+            time: call.wallStart, requestID: call.requestID, decision: call.decision, peer: context.peer,
+            rpc: call.rpc, model: call.model, selector: call.selector, version: call.version, variant: call.variant,
+            grpcStatus: Int(status.rawValue), latencyMicros: Int64(latencyNanos / 1000))
     }
 }
 
@@ -62,9 +60,8 @@ struct CallRecord {
     var requestID = ""
     var version: Int64?
     var variant = ""
+    /// The authorization decision; nil until the call was admitted (audited as anonymous).
     var decision: AuthDecision?
-    /// The request as authentication saw it (reused by the audit record).
-    var request: AuthRequest?
 
     init(rpc: AuthRPC, audited: Bool) {
         self.rpc = rpc
@@ -122,8 +119,7 @@ extension InferenceAPI {
         guard let gate else { return }
         record.model = model
         let request = gate.request(record.rpc, model: model, context: context)
-        let decision = gate.auth.authorize(request)
-        record.request = request
+        let decision = gate.auth.authorize(request, now: record.wallStart > 0 ? record.wallStart : nil)
         record.decision = decision
         if case .denied(let denial) = decision { throw CallGate.error(for: denial) }
     }

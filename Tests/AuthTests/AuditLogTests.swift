@@ -247,23 +247,78 @@ struct AuditLogTests {
 
 @Suite("Audit formatting")
 struct AuditFormattingTests {
-    @Test("integers, escapes and timestamps", arguments: [Int64(0), 7, -7, 10, 999, 1_000_000, .max, .min])
-    func integers(_ v: Int64) {
-        var out: [UInt8] = []
-        AuditRecord.appendInt(v, to: &out)
-        #expect(String(decoding: out, as: UTF8.self) == String(v))
+    func text(_ body: (inout AuditBytes) -> Void) -> String {
+        var out = AuditBytes(capacity: 64)
+        defer { out.release() }
+        body(&out)
+        return String(decoding: out.bytes, as: UTF8.self)
     }
 
-    @Test("strings are escaped only when needed; timestamps change with the second")
+    @Test("integers", arguments: [Int64(0), 7, -7, 10, 999, 1_000_000, .max, .min])
+    func integers(_ v: Int64) {
+        #expect(text { $0.reserve(24); $0.putDecimal(v) } == String(v))
+    }
+
+    @Test("strings are escaped only when needed; broken UTF-8 is repaired; timestamps change with the second")
     func stringsAndTime() {
-        var out: [UInt8] = []
-        AuditRecord.appendString("plain é", to: &out)
-        AuditRecord.appendString("q\"b\\n\n\u{1}\u{7F}", to: &out)
-        #expect(String(decoding: out, as: UTF8.self) == #""plain é""q\"b\\n\n\u0001\u007f""#)
+        #expect(String(decoding: AuditEntry.quoted("plain é"), as: UTF8.self) == #""plain é""#)
+        #expect(String(decoding: AuditEntry.quoted("q\"b\\n\n\u{1}\u{7F}"), as: UTF8.self) == #""q\"b\\n\n\u0001\u007f""#)
+        let broken: [UInt8] = [0x61, 0xC3, 0x22, 0xFF]
+        let repaired = text { out in
+            out.reserve(16)
+            broken.withUnsafeBytes { out.putJSONString($0) }
+        }
+        #expect(repaired == "\"a\u{FFFD}\\\"\u{FFFD}\"")
         var clock = AuditTimestampCache()
-        var t: [UInt8] = []
-        clock.append(1_700_000_000.999, to: &t)
-        clock.append(1_700_000_001.0, to: &t)
-        #expect(String(decoding: t, as: UTF8.self) == "2023-11-14T22:13:20.999Z2023-11-14T22:13:21.000Z")
+        let t = text { out in
+            clock.append(1_700_000_000.999, to: &out)
+            clock.append(1_700_000_001.0, to: &out)
+        }
+        #expect(t == "2023-11-14T22:13:20.999Z2023-11-14T22:13:21.000Z")
+    }
+
+    @Test("a queued entry becomes one JSON line; long caller-supplied fields are cut, never broken")
+    func entryRoundTrip() throws {
+        var queue = AuditBytes(capacity: 16)
+        defer { queue.release() }
+        let longModel = String(repeating: "é", count: 3000)  // 6,000 bytes: cut to 1,024 = 512 whole characters
+        let oddSelector = "xy" + String(repeating: "€", count: 700)  // cut at 1,024 = "xy", 340 '€' and 2 bytes of one
+        AuditEntry.append(
+            to: &queue, time: 1_700_000_000.25, requestID: "req-1",
+            identity: AuditEntry.identity(principal: "CN=svc,O=\"Acme\"", method: .mtls, credentialID: ""),
+            peer: "[::1]:5000", rpc: "Predict", model: longModel, selector: oddSelector, version: nil, variant: "b",
+            allowed: false, reason: "permission-denied: no role", grpcStatus: 7, latencyMicros: 42)
+        AuditEntry.append(
+            to: &queue, time: 1_700_000_000.5, requestID: "", identity: AuthService.anonymous.auditIdentity,
+            peer: "", rpc: "Health", model: "", selector: "", version: 12, variant: "", allowed: true, reason: "",
+            grpcStatus: 0, latencyMicros: 0)
+        var lines = AuditBytes(capacity: 16)
+        defer { lines.release() }
+        var clock = AuditTimestampCache()
+        var offset = 0
+        var count = 0
+        while offset < queue.count {
+            let entry = AuditEntryView(base: UnsafeRawPointer(queue.base) + offset)
+            entry.appendJSONLine(to: &lines, clock: &clock)
+            offset += entry.length
+            count += 1
+        }
+        #expect(count == 2 && offset == queue.count)
+        let text = String(decoding: lines.bytes, as: UTF8.self)
+        let parsed = text.split(separator: "\n").map {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+        #expect(parsed.count == 2)
+        let first = try #require(parsed[0])
+        #expect(Set(first.keys) == AuditLogTests.fields)
+        #expect(first["principal"] as? String == "CN=svc,O=\"Acme\"" && first["auth_method"] as? String == "mtls")
+        #expect(first["model"] as? String == String(repeating: "é", count: 512))
+        #expect(first["selector"] as? String == "xy" + String(repeating: "€", count: 340) + "\u{FFFD}")
+        #expect(first["version"] is NSNull && first["decision"] as? String == "denied")
+        #expect(first["grpc_status"] as? Int == 7 && first["latency_us"] as? Int == 42)
+        #expect(first["time"] as? String == "2023-11-14T22:13:20.250Z")
+        let second = try #require(parsed[1])
+        #expect(second["principal"] as? String == "anonymous" && second["auth_method"] as? String == "none")
+        #expect(second["version"] as? Int == 12 && second["decision"] as? String == "allowed")
     }
 }

@@ -54,23 +54,27 @@ struct AuthHotPathBenchmark {
         measure("authorize, cached RS256 JWT + RBAC + rate limit", threads: 2) { _ = s.authorize(jwtReq) }
         measure("authorize, API key (SHA-256 + compare)") { _ = s.authorize(keyReq) }
         let audit = try #require(s.audit)
-        measure("authorize + AuditRecord + enqueue (JWT)") {
+        measure("authorize + audit enqueue (JWT)") {
             let d = s.authorize(jwtReq)
             audit.record(
-                AuditRecord(
-                    request: jwtReq, decision: d, startTime: 0, requestID: "r", selector: "", resolvedVersion: 1,
-                    grpcStatus: 0, latencyMicros: 10))
+                time: 0, requestID: "r", decision: d, peer: jwtReq.peer, rpc: jwtReq.rpc, model: jwtReq.model,
+                selector: "", version: 1, variant: "", grpcStatus: 0, latencyMicros: 10)
         }
         audit.flush()
-        let sample = AuditRecord(
-            request: jwtReq, decision: s.authorize(jwtReq), startTime: AuditRecord.now(), requestID: "req-0123456789",
-            selector: "production", resolvedVersion: 7, variant: "canary", grpcStatus: 0, latencyMicros: 412)
-        final class Sink: @unchecked Sendable { var buffer: [UInt8] = []; var clock = AuditTimestampCache() }
+        final class Sink: @unchecked Sendable {
+            var entry = AuditBytes(capacity: 1024)
+            var lines = AuditBytes(capacity: 1 << 20)
+            var clock = AuditTimestampCache()
+        }
         let sink = Sink()
-        sink.buffer.reserveCapacity(1 << 20)
+        AuditEntry.append(
+            to: &sink.entry, time: AuditRecord.now(), requestID: "req-0123456789",
+            identity: try #require(s.authorize(jwtReq).principal).auditIdentity, peer: jwtReq.peer, rpc: "Predict",
+            model: "churn", selector: "production", version: 7, variant: "canary", allowed: true, reason: "",
+            grpcStatus: 0, latencyMicros: 412)
         measure("audit JSON formatting only (writer thread work)") {
-            if sink.buffer.count > (1 << 20) - 1024 { sink.buffer.removeAll(keepingCapacity: true) }
-            sample.appendJSONLine(to: &sink.buffer, clock: &sink.clock)
+            if sink.lines.count > (1 << 20) - 1024 { sink.lines.removeAll() }
+            AuditEntryView(base: sink.entry.base).appendJSONLine(to: &sink.lines, clock: &sink.clock)
         }
         let insecure = AuthService.insecure()
         measure("authorize, --insecure-no-auth (reference)") { _ = insecure.authorize(jwtReq) }
