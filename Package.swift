@@ -85,7 +85,7 @@ let package = Package(
         .target(name: "TrafficRouting", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
 
         // ---- Security (pure logic: takes header strings, returns principals and decisions) -------
-        .target(name: "Auth", dependencies: ["COpenSSL", "COpenSSLShims", "BackgroundThreads"], swiftSettings: swiftSettings),
+        .target(name: "Auth", dependencies: ["COpenSSL", "COpenSSLShims", "CSystemShims", "BackgroundThreads"], swiftSettings: swiftSettings),
 
         // ---- Service layer and composition -------------------------------------------------------
         .target(

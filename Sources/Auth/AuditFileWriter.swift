@@ -1,3 +1,4 @@
+import CSystemShims
 import Synchronization
 
 #if canImport(Glibc)
@@ -14,6 +15,10 @@ final class AuditFileWriter: @unchecked Sendable {
     private let keep: Int
     private var fd: Int32 = -1
     private var size = 0
+    /// Write-behind: bytes before `writebackStarted` were handed to the disk; those before `cacheDropped`
+    /// were also dropped from the page cache.
+    private var writebackStarted = 0
+    private var cacheDropped = 0
     /// Formatted bytes and record count of a batch whose write failed (fail-closed retries it first).
     private var retry = AuditBytes(capacity: 64)
     private var retryCount = 0
@@ -45,6 +50,8 @@ final class AuditFileWriter: @unchecked Sendable {
         guard fd >= 0 else { return false }
         var st = stat()
         size = fstat(fd, &st) == 0 ? Int(st.st_size) : 0
+        writebackStarted = size
+        cacheDropped = size
         return true
     }
 
@@ -93,6 +100,7 @@ final class AuditFileWriter: @unchecked Sendable {
             out.removeFirst(sent)
             return keepForRetry(records: records)
         }
+        writeBehind()
         lastWrittenRecords = records + retryCount
         retryCount = 0
         retryFlag.store(false, ordering: .relaxed)
@@ -117,6 +125,20 @@ final class AuditFileWriter: @unchecked Sendable {
         }
         size += off
         return off
+    }
+
+    /// Keeps the audit log out of the page cache: starts writeback of what was just appended, and drops what
+    /// the previous round handed to the disk (by now written back, or left cached if not). An audit log is
+    /// written once and rarely read; caching it would evict more useful pages, and on a fresh machine each
+    /// new page costs far more than the bytes copied into it. Failures are harmless and ignored.
+    private func writeBehind() {
+        guard fd >= 0, size > writebackStarted else { return }
+        if writebackStarted > cacheDropped {
+            _ = csys_drop_cached(fd, Int64(cacheDropped), Int64(writebackStarted - cacheDropped))
+            cacheDropped = writebackStarted
+        }
+        _ = csys_start_writeback(fd, Int64(writebackStarted), Int64(size - writebackStarted))
+        writebackStarted = size
     }
 
     /// Keeps the unwritten lines in `out` for the next attempt.

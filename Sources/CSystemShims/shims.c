@@ -1,5 +1,6 @@
 #define _GNU_SOURCE 1
 #include "CSystemShims.h"
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -153,3 +154,11 @@ int csys_signalfd_read(int fd) {
 }
 
 void csys_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
+int csys_start_writeback(int fd, int64_t offset, int64_t length) {
+    return sync_file_range(fd, (off64_t)offset, (off64_t)length, SYNC_FILE_RANGE_WRITE);
+}
+
+int csys_drop_cached(int fd, int64_t offset, int64_t length) {
+    return posix_fadvise(fd, (off_t)offset, (off_t)length, POSIX_FADV_DONTNEED);
+}

@@ -21,7 +21,9 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
     private let loader: Loader
     private let pollIntervalNanos: UInt64
     private let log: @Sendable (String) -> Void
-    private let current = Mutex<RegistrySnapshot<Model>>(.empty)
+    /// (`@usableFromInline`: `snapshot` is inlined into serving code, so that it is specialized there instead of
+    /// instantiating generic metadata on every call.)
+    @usableFromInline let current = Mutex<RegistrySnapshot<Model>>(.empty)
     private let control = Mutex<Control>(Control())
     private let wake = Condition()
     /// Called after each published snapshot (health, metrics).
@@ -48,7 +50,7 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
     }
 
     /// The current snapshot. Cheap: one uncontended lock and a retain.
-    @inline(__always)
+    @inlinable
     public var snapshot: RegistrySnapshot<Model> { current.withLock { $0 } }
 
     /// True once the first scan has loaded (or failed) every version it needed.

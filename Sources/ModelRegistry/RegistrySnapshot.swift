@@ -2,21 +2,25 @@
 /// The registry publishes a new snapshot atomically after every change.
 public final class RegistrySnapshot<Model: AnyObject & Sendable>: Sendable {
     public let models: [String: ModelEntry<Model>]
-    /// Model names as UTF-8, for allocation-free lookups from request bytes.
-    private let names: [(bytes: [UInt8], entry: ModelEntry<Model>)]
+    /// Model names as UTF-8, for allocation-free lookups from request bytes, and their entries.
+    /// (`@usableFromInline` for `entry(named:)`, inlined and specialized in serving code.)
+    @usableFromInline let names: [[UInt8]]
+    @usableFromInline let entries: [ModelEntry<Model>]
 
     init(models: [String: ModelEntry<Model>]) {
         self.models = models
-        self.names = models.map { (Array($0.key.utf8), $0.value) }
+        let sorted = models.sorted { $0.key < $1.key }
+        self.names = sorted.map { Array($0.key.utf8) }
+        self.entries = sorted.map(\.value)
     }
 
     static var empty: RegistrySnapshot { RegistrySnapshot(models: [:]) }
 
     /// The entry whose name equals these UTF-8 bytes.
-    @inline(__always)
+    @inlinable
     public func entry(named bytes: UnsafeRawBufferPointer) -> ModelEntry<Model>? {
-        for candidate in names where candidate.bytes.count == bytes.count {
-            if candidate.bytes.withUnsafeBytes({ $0.elementsEqual(bytes) }) { return candidate.entry }
+        for (k, name) in names.enumerated() where name.count == bytes.count {
+            if name.withUnsafeBytes({ $0.elementsEqual(bytes) }) { return entries[k] }
         }
         return nil
     }

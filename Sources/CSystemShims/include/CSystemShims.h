@@ -54,3 +54,9 @@ int csys_signalfd_for_shutdown(void);
 int csys_signalfd_read(int fd);
 /// Ignores SIGPIPE process-wide.
 void csys_ignore_sigpipe(void);
+
+/// Starts writeback of a file range without waiting for it (sync_file_range with SYNC_FILE_RANGE_WRITE);
+/// 0 or -1 with errno.
+int csys_start_writeback(int fd, int64_t offset, int64_t length);
+/// Drops a file range from the page cache (POSIX_FADV_DONTNEED: pages still dirty or under writeback stay).
+int csys_drop_cached(int fd, int64_t offset, int64_t length);
