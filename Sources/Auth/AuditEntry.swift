@@ -20,6 +20,8 @@ enum AuditEntry {
     static let allowedFlag: UInt8 = 1
     static let versionFlag: UInt8 = 2
 
+    static let oversizedIdentity = Array(#""principal":"","auth_method":"none","credential_id":"""#.utf8)
+
     @inline(__always)
     static func length(_ s: String) -> Int { min(s.utf8.count, fieldLimit) }
 
@@ -46,6 +48,9 @@ enum AuditEntry {
         model: String, selector: String, version: Int64?, variant: String, allowed: Bool, reason: String,
         grpcStatus: Int, latencyMicros: Int64
     ) {
+        // An identity made by `identity(principal:method:credentialID:)` is at most ~12 KiB; anything else is
+        // replaced rather than cut (a cut fragment would not be JSON).
+        let identity = identity.count <= Int(UInt16.max) ? identity : oversizedIdentity
         let lengths = (
             length(requestID), identity.count, length(peer), length(rpc), length(model), length(selector),
             length(variant), length(reason)
