@@ -71,7 +71,7 @@ extension InferenceAPI {
                 target.worker.stats.record(confidenceSum: sum, rows: rows)
             }
             metrics.batchRows.labels([entry.name]).record(UInt64(rows))
-            if variant.isEmpty, let series = model.okSeries {
+            if let series = okSeries(model, name: entry.name, version: target.worker.version, variant: variant) {
                 series.batch.requests.increment()
                 series.batch.latency.record(elapsed)
             } else {

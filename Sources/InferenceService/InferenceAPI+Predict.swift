@@ -4,6 +4,7 @@ import GRPCCore
 import ModelRegistry
 import ServerMetrics
 import SluiceProto
+import Synchronization
 import TrafficRouting
 
 extension InferenceAPI {
@@ -96,7 +97,7 @@ extension InferenceAPI {
             }
             let elapsed = monotonicNanos() - started
             if !model.isRegressor { target.worker.stats.record(confidence: confidence) }
-            if variant.isEmpty, let series = model.okSeries {
+            if let series = okSeries(model, name: entry.name, version: target.worker.version, variant: variant) {
                 series.predict.requests.increment()
                 series.predict.latency.record(elapsed)
             } else {
@@ -126,6 +127,19 @@ extension InferenceAPI {
             return (worker, assignment)
         }
         return (try entry.resolve(selector), nil)
+    }
+
+    /// The OK metric series of `model` (version `version` of `name`) serving as `variant` ("" outside a
+    /// rollout), when resolved without a lookup; nil sends the caller to `metrics.record`.
+    @inline(__always)
+    func okSeries(_ model: ServableModel, name: String, version: Int64, variant: String) -> ServableModel.OKSeries? {
+        if variant.isEmpty { return model.okSeries }
+        if let cached = model.variantOKSeries.load() { return cached.variant == variant ? cached.series : nil }
+        guard model.okSeries != nil else { return nil }  // built without metrics (tests)
+        let stored = model.variantOKSeries.storeIfNil(
+            ServableModel.VariantOKSeries(
+                variant: variant, series: metrics.okSeries(model: name, version: version, variant: variant)))
+        return stored.variant == variant ? stored.series : nil
     }
 
     /// Copies one row of a Predict request into the scratch buffers, validating it against the model.

@@ -1,5 +1,6 @@
 public import ServerMetrics
 import SluiceProto
+import Synchronization
 
 /// Class labels of a classifier, in the order of its score columns.
 public enum ClassLabels: Sendable, Equatable {
@@ -32,6 +33,20 @@ public final class ServableModel: Sendable {
     let batcher: DynamicBatcher?
     /// Metric series for successful calls outside rollouts, resolved at load (nil in tests).
     let okSeries: OKSeries?
+    /// The OK series under the first rollout variant this version served as, resolved on its first call: a
+    /// version serves under one arm name for the life of a rollout. Other names use the labelled lookup.
+    let variantOKSeries = AtomicLazyReference<VariantOKSeries>()
+
+    /// OK series of one version serving as one rollout variant.
+    final class VariantOKSeries: Sendable {
+        let variant: String
+        let series: OKSeries
+
+        init(variant: String, series: OKSeries) {
+            self.variant = variant
+            self.series = series
+        }
+    }
 
     /// `sluice_requests_total{code="OK"}` and the latency histogram of Predict and BatchPredict for one version.
     public struct OKSeries: Sendable {

@@ -42,16 +42,17 @@ public final class ServiceMetrics: Sendable {
             bounds: [1, 8, 32, 128, 512, 1024, 4096, 16384, 65536], unitScale: 1)
     }
 
-    /// The OK series of one version's Predict and BatchPredict calls outside rollouts, looked up once at load
-    /// so the hot path records without a lock or a hash.
-    public func okSeries(model: String, version: Int64) -> ServableModel.OKSeries {
+    /// The OK series of one version's Predict and BatchPredict calls outside rollouts (or as one rollout
+    /// `variant`), looked up once (at load, or on a variant's first call) so the hot path records without a
+    /// lock or a hash.
+    public func okSeries(model: String, version: Int64, variant: String = "") -> ServableModel.OKSeries {
         ServableModel.OKSeries(
             predict: (
-                requests.labels(["Predict", model, String(version), "", "OK"]),
+                requests.labels(["Predict", model, String(version), variant, "OK"]),
                 latency.labels(["Predict", model, String(version)])
             ),
             batch: (
-                requests.labels(["BatchPredict", model, String(version), "", "OK"]),
+                requests.labels(["BatchPredict", model, String(version), variant, "OK"]),
                 latency.labels(["BatchPredict", model, String(version)])
             ))
     }

@@ -414,3 +414,30 @@ def test_steering_under_load_fails_no_call(client):
     assert served[0] > 100
     assert versions <= {1, 2, 3} and 3 in versions
     assert client.production()[3] == "Production"
+
+
+def test_metrics_count_each_variant_across_rollouts(tmp_path, sluice_server, proto_modules, fixture_rows):
+    """Per-variant request counters match the answers' variants, also when a later rollout serves the same
+    versions under other arm names (the series of a version's first arm name are cached; others are looked up)."""
+    import urllib.request
+
+    registry = make_registry(tmp_path / "registry")
+    server = wait_serving(sluice_server("--models", registry, "--admin-listen", "127.0.0.1:0"), proto_modules)
+    client = Client(server, proto_modules, fixture_rows)
+    pb = client.pb
+    admin_port = int(next(l for l in server.lines if "admin" in l and "http://" in l).rsplit(":", 1)[1].split("/")[0])
+    expected = {}
+    for arms in ((("a", "1", 50), ("b", "2", 50)), (("control", "1", 50), ("treatment", "2", 50))):
+        client.start_ab(arms)
+        names = {n: v for n, v, _ in arms}
+        for i in range(120):
+            answer = client.predict(i)
+            key = (str(answer.version), answer.variant)
+            assert names[answer.variant] == str(answer.version)
+            expected[key] = expected.get(key, 0) + 1
+        client.rollout(pb.ROLLBACK)
+    assert len(expected) == 4, expected
+    text = urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5).read().decode()
+    for (version, variant), count in expected.items():
+        line = f'sluice_requests_total{{rpc="Predict",model="churn",version="{version}",variant="{variant}",code="OK"}} {count}'
+        assert line in text, (line, [l for l in text.splitlines() if l.startswith("sluice_requests_total")])
