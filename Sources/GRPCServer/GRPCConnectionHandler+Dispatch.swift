@@ -8,7 +8,7 @@ extension GRPCConnectionHandler {
         state.phase = .responded
         bufferedRequestBytes -= state.deframer.bufferedByteCount
         state.deframer.reset()
-        session.submitResponse(
+        session?.submitResponse(
             state.id, headers: ResponseHeaders.trailersOnly(error, httpStatus: httpStatus), hasBody: false)
     }
 
@@ -17,7 +17,7 @@ extension GRPCConnectionHandler {
         state.phase = .responded
         state.responseOffset = 0
         state.trailers = nil
-        session.submitResponse(state.id, headers: ResponseHeaders.ok, hasBody: true)
+        session?.submitResponse(state.id, headers: ResponseHeaders.ok, hasBody: true)
     }
 
     /// The request body is complete: check it holds exactly one message, decode it and run the handler.

@@ -24,7 +24,10 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     public func http2Header(_ stream: Int32, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
-        guard let state = self.stream(stream) else { return true }
+        withStream(stream) { header($0, name: name, value: value) } ?? true
+    }
+
+    private func header(_ state: GRPCStreamState, name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool {
         state.headerBytes += name.count + value.count + 32
         if state.headerBytes > maxHeaderListBytes {
             if state.pendingError == nil || state.pendingError?.code != .resourceExhausted {
@@ -92,7 +95,10 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     public func http2HeadersComplete(_ stream: Int32, endStream: Bool) {
-        guard let state = self.stream(stream) else { return }
+        withStream(stream) { headersComplete($0, endStream: endStream) }
+    }
+
+    private func headersComplete(_ state: GRPCStreamState, endStream: Bool) {
         switch state.phase {
         case .headers:
             if let timeout = state.timeout {
@@ -137,7 +143,11 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     public func http2Data(_ stream: Int32, _ bytes: UnsafeRawBufferPointer) {
-        guard let state = self.stream(stream), state.phase == .receiving else { return }
+        withStream(stream) { data($0, bytes) }
+    }
+
+    private func data(_ state: GRPCStreamState, _ bytes: UnsafeRawBufferPointer) {
+        guard state.phase == .receiving else { return }
         if bufferedRequestBytes + bytes.count > configuration.maxBufferedRequestBytesPerConnection {
             respondError(
                 state,
@@ -159,8 +169,9 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     public func http2DataEnded(_ stream: Int32) {
-        guard let state = self.stream(stream), state.phase == .receiving else { return }
-        finishRequest(state)
+        withStream(stream) { state in
+            if state.phase == .receiving { finishRequest(state) }
+        }
     }
 
     public func http2StreamClosed(_ stream: Int32, errorCode: UInt32) {
@@ -169,7 +180,10 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     public func http2ReadBody(_ stream: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, end: Bool) {
-        guard let state = self.stream(stream) else { return (0, true) }
+        withStream(stream) { readBody($0, into: buffer) } ?? (0, true)
+    }
+
+    private func readBody(_ state: GRPCStreamState, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, end: Bool) {
         let remaining = state.response.bytes.count - state.responseOffset
         let count = min(remaining, buffer.count)
         if count > 0 {
@@ -183,7 +197,7 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     public func http2Trailers(_ stream: Int32) -> HTTP2HeaderBlock? {
-        self.stream(stream)?.trailers ?? ResponseHeaders.okTrailers
+        (withStream(stream) { $0.trailers } ?? nil) ?? ResponseHeaders.okTrailers
     }
 
     public func http2SettingsReceived() {

@@ -18,10 +18,15 @@ public final class GRPCConnectionHandler {
 
     let router: GRPCRouter
     let configuration: GRPCServerConfiguration
-    var session: HTTP2Session!
+    /// The HTTP/2 session; nil after ``detach()``. The session holds this handler strongly (see
+    /// ``HTTP2Session``): ``detach()`` breaks that cycle.
+    var session: HTTP2Session?
     @exclusivity(unchecked) var streams: [Int32: GRPCStreamState] = [:]
     /// The stream the last callback was about: callbacks come in runs per stream, so this skips most hashing.
-    @exclusivity(unchecked) private var recentStream: GRPCStreamState?
+    /// The stream the last callback was about, unretained (it is in `streams` while it is here; releasing it
+    /// clears this). Callbacks come in runs per stream, so this skips most hashing and all reference counting.
+    @exclusivity(unchecked) private var recentStream: Unmanaged<GRPCStreamState>?
+    @exclusivity(unchecked) private var recentStreamID: Int32 = 0
     /// `configuration.http2.maxHeaderListSize`, read on every header.
     let maxHeaderListBytes: Int
     @exclusivity(unchecked) private var pool: [GRPCStreamState] = []
@@ -60,20 +65,27 @@ public final class GRPCConnectionHandler {
 
     /// Feeds received plaintext bytes. Throws when the connection must be closed at once.
     public func receive(_ bytes: UnsafeRawBufferPointer) throws(HTTP2Error) {
-        try session.receive(bytes)
+        try session?.receive(bytes)
     }
 
     /// Appends pending frames to `queue` until it holds `highWater` bytes.
     public func produceOutput(into queue: inout ByteQueue, highWater: Int) throws(HTTP2Error) {
-        try session.send(into: &queue, highWater: highWater)
+        try session?.send(into: &queue, highWater: highWater)
     }
+
+    /// Ends the connection's HTTP/2 session and releases it (and, with it, the session's hold on this handler).
+    /// Call once the socket is closed; the handler then reads and writes nothing.
+    public func detach() { session = nil }
 
     /// Streams opened and not yet closed.
     public var activeStreamCount: Int { streams.count }
 
     /// True when the connection has nothing left to read or write (after GOAWAY both ways, or a fatal error):
     /// close it once the output is flushed.
-    public var isFinished: Bool { !session.wantsRead && !session.wantsWrite }
+    public var isFinished: Bool {
+        guard let session else { return true }
+        return !session.wantsRead && !session.wantsWrite
+    }
 
     // MARK: - Shutdown
 
@@ -81,14 +93,14 @@ public final class GRPCConnectionHandler {
     /// round trip later.
     public func beginGracefulShutdown() {
         guard shutdownState == .open else { return }
-        session.submitShutdownNotice()
+        session?.submitShutdownNotice()
         shutdownState = .noticeSent
     }
 
     /// Sends the final GOAWAY (last processed stream id); the connection ends when the streams in flight end.
     public func finishGracefulShutdown() {
         guard shutdownState != .goawaySent else { return }
-        session.submitGoaway(errorCode: HTTP2Session.ErrorCode.noError)
+        session?.submitGoaway(errorCode: HTTP2Session.ErrorCode.noError)
         shutdownState = .goawaySent
     }
 
@@ -103,7 +115,7 @@ public final class GRPCConnectionHandler {
         glitches += 1
         if glitches > configuration.maxGlitchesPerConnection && closeReason == nil {
             closeReason = "too many protocol errors (\(glitches))"
-            session.submitGoaway(errorCode: HTTP2Session.ErrorCode.enhanceYourCalm)
+            session?.submitGoaway(errorCode: HTTP2Session.ErrorCode.enhanceYourCalm)
             shutdownState = .goawaySent
         }
     }
@@ -114,21 +126,35 @@ public final class GRPCConnectionHandler {
         let state = pool.popLast() ?? GRPCStreamState(maxMessageBytes: configuration.maxMessageBytes)
         state.reset(id: id)
         streams[id] = state
-        recentStream = state
+        recentStream = Unmanaged.passUnretained(state)
+        recentStreamID = id
         return state
     }
 
     /// The open stream with this id, if any.
     @inline(__always)
     func stream(_ id: Int32) -> GRPCStreamState? {
-        if let recent = recentStream, recent.id == id { return recent }
+        if let recent = recentStream, recentStreamID == id { return recent.takeUnretainedValue() }
         guard let state = streams[id] else { return nil }
-        recentStream = state
+        recentStream = Unmanaged.passUnretained(state)
+        recentStreamID = id
         return state
     }
 
+    /// Runs `body` with the open stream with this id (nil if there is none), lending it without a retain.
+    /// `body` must not release the stream (no callback it triggers does: streams are released only when
+    /// nghttp2 reports them closed, from inside `receive`/`send`, never from a submit).
+    @inline(__always)
+    func withStream<R>(_ id: Int32, _ body: (GRPCStreamState) -> R) -> R? {
+        if let recent = recentStream, recentStreamID == id { return recent._withUnsafeGuaranteedRef(body) }
+        guard let state = streams[id] else { return nil }
+        recentStream = Unmanaged.passUnretained(state)
+        recentStreamID = id
+        return body(state)
+    }
+
     func releaseStream(_ id: Int32) {
-        if recentStream?.id == id { recentStream = nil }
+        if recentStream != nil && recentStreamID == id { recentStream = nil }
         guard let state = streams.removeValue(forKey: id) else { return }
         bufferedRequestBytes -= state.deframer.bufferedByteCount
         state.reset(id: 0)  // drops references and oversized buffers while pooled

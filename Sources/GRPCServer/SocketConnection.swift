@@ -153,6 +153,7 @@ final class SocketConnection: EventLoopHandler {
         closed = true
         owner.loop.deregister(fd: fd, token: token)
         Socket.close(fd)
+        handler.detach()
         owner.connectionClosed(self)
     }
 }

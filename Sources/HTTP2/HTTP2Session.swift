@@ -4,13 +4,15 @@ public import NetCore
 /// One server-side HTTP/2 connection on libnghttp2, sans-IO: bytes in through ``receive(_:)``, decoded
 /// events out through the ``HTTP2SessionDelegate``, and bytes to send out through ``send(into:highWater:)``.
 ///
-/// The delegate owns the session (the session keeps an unowned reference back). Not thread-safe: a session
-/// lives on its connection's event loop.
+/// The delegate owns the session, and the session holds its delegate strongly too, so that callbacks borrow
+/// the delegate without reference counting (a stored `let` of a borrowed object needs no retain; an unowned one
+/// does, twice per callback). The owner breaks this cycle by dropping the session when the connection ends.
+/// Not thread-safe: a session lives on its connection's event loop.
 public final class HTTP2Session {
     /// The `nghttp2_session *`; nil only if creation failed.
     private var session: OpaquePointer?
-    /// Unowned: the delegate owns this session and outlives it.
-    private unowned(unsafe) let delegate: any HTTP2SessionDelegate
+    /// Strong (see above): the delegate drops this session when its connection ends.
+    private let delegate: any HTTP2SessionDelegate
 
     /// Creates a server session and queues the initial SETTINGS frame.
     public init(delegate: any HTTP2SessionDelegate, settings: HTTP2Settings) throws(HTTP2Error) {

@@ -1,8 +1,16 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The features a model takes, prepared for matching request field names as raw bytes.
 ///
 /// Numeric features fill a row-major `Float` block in dense order; string features fill one
-/// string column each. Built once per loaded version, immutable.
-public struct FeatureTable: Sendable {
+/// string column each. Built once per loaded version, immutable. A class, so that the hot path holds it with
+/// one reference and reads its per-position arrays (`kinds`, `slots`, `acceptsNaN`, the packed names) without
+/// copying a `Feature` and retaining its strings.
+public final class FeatureTable: Sendable {
     public enum Kind: Sendable, Equatable {
         case numeric
         case string
@@ -19,6 +27,13 @@ public struct FeatureTable: Sendable {
     }
 
     public let features: [Feature]
+    /// Per position: kind, slot and NaN acceptance of `features` (plain values for the per-call path).
+    public let kinds: [Kind]
+    public let slots: [Int]
+    public let acceptsNaN: [Bool]
+    /// All names' UTF-8 bytes back to back; name `p` ends at `nameEnds[p]`.
+    private let nameBlob: [UInt8]
+    private let nameEnds: [Int]
     public let numericCount: Int
     public let stringCount: Int
     /// For more than a handful of features, a hash index by name; otherwise a linear scan is faster.
@@ -43,6 +58,15 @@ public struct FeatureTable: Sendable {
                         acceptsNaN: feature.acceptsNaN))
         }
         self.features = built
+        kinds = built.map(\.kind)
+        slots = built.map(\.slot)
+        acceptsNaN = built.map(\.acceptsNaN)
+        nameBlob = built.flatMap(\.nameBytes)
+        var end = 0
+        nameEnds = built.map { feature in
+            end += feature.nameBytes.count
+            return end
+        }
         numericCount = numeric
         stringCount = strings
         if built.count > 16 {
@@ -58,13 +82,21 @@ public struct FeatureTable: Sendable {
     @inline(__always)
     public func position(of name: UnsafeRawBufferPointer) -> Int? {
         if let index { return index[String(decoding: name, as: UTF8.self)] }
-        for position in features.indices {
-            let candidate = features[position].nameBytes
-            if candidate.count == name.count, candidate.withUnsafeBytes({ $0.elementsEqual(name) }) {
-                return position
+        return nameBlob.withUnsafeBytes { blob -> Int? in
+            nameEnds.withUnsafeBufferPointer { ends -> Int? in
+                var start = 0
+                for position in 0..<ends.count {
+                    let end = ends[position]
+                    if end - start == name.count,
+                        name.isEmpty || memcmp(blob.baseAddress! + start, name.baseAddress!, name.count) == 0
+                    {
+                        return position
+                    }
+                    start = end
+                }
+                return nil
             }
         }
-        return nil
     }
 
     /// Dense order description for messages: `age, income, ...`.

@@ -160,7 +160,7 @@ extension InferenceAPI {
                     "dense has \(dense.count) values but the model takes \(table.numericCount) (\(table.namesList))")
             }
             for (index, value) in dense.enumerated() {
-                if value.isNaN && !table.features[index].acceptsNaN { throw nanError(table.features[index].name) }
+                if value.isNaN && !table.acceptsNaN[index] { throw nanError(table.features[index].name) }
                 scratch.numeric[index] = value
             }
             return
@@ -181,20 +181,22 @@ extension InferenceAPI {
                 seenMask |= 1 << UInt64(position)
                 seen += 1
             }
-            let feature = table.features[position]
-            switch (feature.kind, view.featureValue(at: entry)) {
+            let slot = table.slots[position]
+            switch (table.kinds[position], view.featureValue(at: entry)) {
             case (.numeric, .number(let number)):
                 let value = Float(number)
-                if value.isNaN && !feature.acceptsNaN { throw nanError(feature.name) }
-                scratch.numeric[feature.slot] = value
+                if value.isNaN && !table.acceptsNaN[position] { throw nanError(table.features[position].name) }
+                scratch.numeric[slot] = value
             case (.string, .text(let bytes)):
-                scratch.strings[feature.slot][0] = String(decoding: bytes, as: UTF8.self)
+                scratch.strings[slot][0] = String(decoding: bytes, as: UTF8.self)
             case (.numeric, .text):
-                throw ServiceError.invalidArgument("feature \"\(feature.name)\" must be a number, got text")
+                throw ServiceError.invalidArgument(
+                    "feature \"\(table.features[position].name)\" must be a number, got text")
             case (.string, .number):
-                throw ServiceError.invalidArgument("feature \"\(feature.name)\" must be a string, got a number")
+                throw ServiceError.invalidArgument(
+                    "feature \"\(table.features[position].name)\" must be a string, got a number")
             case (_, .missing):
-                throw ServiceError.invalidArgument("feature \"\(feature.name)\" has no value")
+                throw ServiceError.invalidArgument("feature \"\(table.features[position].name)\" has no value")
             }
         }
         if seen < table.features.count {

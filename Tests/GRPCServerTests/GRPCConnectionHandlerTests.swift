@@ -284,4 +284,18 @@ struct GRPCConnectionHandlerTests {
         #expect(harness.handler.closeReason != nil)
         #expect(harness.frames.contains { $0.type == 7 })
     }
+
+    @Test func detachReleasesTheHandlerAndItsSession() throws {
+        weak var released: GRPCConnectionHandler?
+        do {
+            let harness = try Harness()
+            try harness.call(1, "/test.Echo/Say", [1, 2, 3])
+            released = harness.handler
+            harness.handler.detach()
+            #expect(harness.handler.isFinished)
+            // After detach the handler reads and writes nothing, and does not fail.
+            try harness.feed(HTTP2TestFrames.settings())
+        }
+        #expect(released == nil, "the handler and its session keep each other alive after detach")
+    }
 }
