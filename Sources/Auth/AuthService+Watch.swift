@@ -39,6 +39,10 @@ extension AuthService {
     /// Reloads whenever one of `watchedFiles` changes (polled every `interval` seconds on a background thread),
     /// and reports each attempt to `onReload` (log failures: the old policy stays in force). Call
     /// `stopWatching()` before shutdown. SIGHUP handling stays with the caller: call `reload()` from it.
+    ///
+    /// The thread refers to this service without a reference count (a weak reference would give the service a
+    /// side table, making every retain and release of it on the request path slower); the service's `deinit`
+    /// stops the thread and waits for it, so the thread never outlives it.
     public func startWatching(
         interval: Double = 1.0, onReload: @escaping @Sendable (Result<Void, SecurityConfigError>) -> Void
     ) {
@@ -47,24 +51,38 @@ extension AuthService {
         // The baseline is taken now, not on the new thread, so an edit right after this call is not missed.
         let baseline = watchedFiles.map(Self.fingerprint)
         watcher.withLock { $0 = stop }
-        BackgroundThread.start(name: "sluice-auth-watch") { [weak self] in
+        watchThreads.withLock { $0.append(stop) }
+        let service = UnownedService(Unmanaged.passUnretained(self))
+        let slice: UInt32 = 50_000  // µs: the stop flag is checked at least this often
+        BackgroundThread.start(name: "sluice-auth-watch") {
+            defer { stop.exited.store(true, ordering: .releasing) }
             var last = baseline
-            while !stop.stopped.load(ordering: .acquiring) {
-                usleep(UInt32(max(0.05, interval) * 1_000_000))
-                guard let self else { return }
-                let now = self.watchedFiles.map(Self.fingerprint)
-                if now == last { continue }
-                // Let a writer finish (editors write in steps), then reload and re-fingerprint.
-                usleep(50_000)
-                let result: Result<Void, SecurityConfigError>
-                do throws(SecurityConfigError) {
-                    try self.reload()
-                    result = .success(())
-                } catch {
-                    result = .failure(error)
+            while true {
+                var waited = 0.0
+                while waited < max(0.05, interval) {
+                    if stop.stopped.load(ordering: .acquiring) { return }
+                    usleep(slice)
+                    waited += Double(slice) / 1_000_000
                 }
-                last = self.watchedFiles.map(Self.fingerprint)
-                onReload(result)
+                if stop.stopped.load(ordering: .acquiring) { return }
+                // Lent without a retain: deinit waits for this thread, and no strong reference made here could
+                // end up running deinit on this thread.
+                let reloaded: Result<Void, SecurityConfigError>? = service.reference._withUnsafeGuaranteedRef { this in
+                    let now = this.watchedFiles.map(Self.fingerprint)
+                    if now == last { return nil }
+                    // Let a writer finish (editors write in steps), then reload and re-fingerprint.
+                    usleep(50_000)
+                    let result: Result<Void, SecurityConfigError>
+                    do throws(SecurityConfigError) {
+                        try this.reload()
+                        result = .success(())
+                    } catch {
+                        result = .failure(error)
+                    }
+                    last = this.watchedFiles.map(Self.fingerprint)
+                    return result
+                }
+                if let reloaded { onReload(reloaded) }
             }
         }
     }
@@ -76,9 +94,25 @@ extension AuthService {
             w = nil
         }
     }
+
+    /// Stops every watcher thread and waits until they have exited (from `deinit`).
+    func joinWatchThreads() {
+        for token in watchThreads.withLock({ $0 }) {
+            token.stopped.store(true, ordering: .releasing)
+            while !token.exited.load(ordering: .acquiring) { usleep(1000) }
+        }
+    }
+}
+
+/// An unretained reference to a service, handed to its watcher thread (see `startWatching`).
+struct UnownedService: @unchecked Sendable {
+    let reference: Unmanaged<AuthService>
+    init(_ reference: Unmanaged<AuthService>) { self.reference = reference }
 }
 
 /// Stop flag shared between `AuthService` and its watcher thread.
 final class WatchToken: Sendable {
     let stopped = Atomic<Bool>(false)
+    /// Set by the thread as it returns.
+    let exited = Atomic<Bool>(false)
 }

@@ -11,6 +11,8 @@ public final class AuthService: Sendable {
     let configPath: String?
     /// The running file watcher, if any (see `startWatching`).
     let watcher = Mutex<WatchToken?>(nil)
+    /// Every watcher thread started, for `deinit` to wait on.
+    let watchThreads = Mutex<[WatchToken]>([])
     private let policy: Mutex<SecurityPolicy?>
     /// Identifies the policy in force for `CredentialMemo` (unique in the process; a reload takes a new one).
     private let generation = Atomic<UInt64>(CredentialMemo.newGeneration())
@@ -96,8 +98,9 @@ public final class AuthService: Sendable {
         let generation = generation.load(ordering: .acquiring)
         let credential = request.authorization ?? request.apiKey
         if request.rpc != .health, let credential,
-            let principal = CredentialMemo.current().principal(
-                for: credential, apiKey: request.authorization == nil, generation: generation, now: now)
+            let principal = CredentialMemo.withCurrent({
+                $0.principal(for: credential, apiKey: request.authorization == nil, generation: generation, now: now)
+            })
         {
             return permit(principal, request)
         }
@@ -110,8 +113,9 @@ public final class AuthService: Sendable {
         case .success(let p): principal = p
         }
         if let credential, principal.method == .jwt || principal.method == .apiKey {
-            CredentialMemo.current().remember(
-                credential, apiKey: request.authorization == nil, principal: principal, generation: generation)
+            CredentialMemo.withCurrent {
+                $0.remember(credential, apiKey: request.authorization == nil, principal: principal, generation: generation)
+            }
         }
         return permit(principal, request)
     }
@@ -127,7 +131,7 @@ public final class AuthService: Sendable {
                     reason: "no role of \(principal.name) allows \(request.rpc.name) on \(request.model)",
                     principal: principal))
         }
-        if let bucket = principal.buckets.bucket(request.rpc.rateClass),
+        if principal.buckets.limited, let bucket = principal.buckets.bucket(request.rpc.rateClass),
             let wait = bucket.take(nowNanos: Clock.monotonicNanos())
         {
             return .denied(
@@ -139,6 +143,8 @@ public final class AuthService: Sendable {
         }
         return .allowed(principal)
     }
+
+    deinit { joinWatchThreads() }
 
     /// Stops the watcher, then flushes and closes the audit log (no record is lost).
     public func shutdown() {

@@ -39,13 +39,15 @@ final class CredentialMemo {
         return key
     }()
 
-    /// This thread's memo.
+    /// Runs `body` with this thread's memo (lent without a retain: the thread's key holds it).
     @inline(__always)
-    static func current() -> CredentialMemo {
-        if let raw = pthread_getspecific(key) { return Unmanaged<CredentialMemo>.fromOpaque(raw).takeUnretainedValue() }
+    static func withCurrent<R>(_ body: (CredentialMemo) -> R) -> R {
+        if let raw = pthread_getspecific(key) {
+            return Unmanaged<CredentialMemo>.fromOpaque(raw)._withUnsafeGuaranteedRef(body)
+        }
         let memo = CredentialMemo()
         pthread_setspecific(key, Unmanaged.passRetained(memo).toOpaque())
-        return memo
+        return body(memo)
     }
 
     /// The remembered principal for `credential`, if it was authenticated under `generation` and is still valid
@@ -54,8 +56,10 @@ final class CredentialMemo {
     func principal(for credential: String, apiKey: Bool, generation: UInt64, now: Double) -> Principal? {
         guard self.generation == generation, !entries.isEmpty else { return nil }
         let tail = PrincipalCache.Key.tailHash(credential)
-        for e in entries where e.tail == tail && e.apiKey == apiKey && e.credential == credential {
-            return now <= e.principal.validUntil ? e.principal : nil
+        for k in entries.indices
+        where entries[k].tail == tail && entries[k].apiKey == apiKey && entries[k].credential == credential {
+            let principal = entries[k].principal
+            return now <= principal.validUntil ? principal : nil
         }
         return nil
     }

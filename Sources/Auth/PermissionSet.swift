@@ -22,6 +22,9 @@ struct ModelPattern: Sendable, Equatable {
         }
     }
 
+    /// True for `*`.
+    var matchesEverything: Bool { kind == .any }
+
     func matches(_ model: String) -> Bool {
         switch kind {
         case .any: return true
@@ -54,6 +57,8 @@ struct PermissionSet: Sendable {
         let model: ModelPattern
     }
     let entries: [Entry]
+    /// RPC bits allowed on every model (`*` patterns): answered without looking at `entries`.
+    let anyModelMask: UInt8
 
     static let empty = PermissionSet(entries: [])
 
@@ -67,17 +72,23 @@ struct PermissionSet: Sendable {
         }
     }
 
-    init(entries: [Entry]) { self.entries = entries }
-
-    init(permissions: [SecurityConfig.Permission]) {
-        entries = permissions.map { p in
-            let mask: UInt8 = p.rpc == "*" ? 0x0F : AuthRPC(name: p.rpc).map(Self.bit) ?? 0
-            return Entry(rpcMask: mask, model: ModelPattern(p.model))
-        }
+    init(entries: [Entry]) {
+        self.entries = entries
+        anyModelMask = entries.reduce(0) { $0 | ($1.model.matchesEverything ? $1.rpcMask : 0) }
     }
 
+    init(permissions: [SecurityConfig.Permission]) {
+        self.init(
+            entries: permissions.map { p in
+                let mask: UInt8 = p.rpc == "*" ? 0x0F : AuthRPC(name: p.rpc).map(Self.bit) ?? 0
+                return Entry(rpcMask: mask, model: ModelPattern(p.model))
+            })
+    }
+
+    @inline(__always)
     func allows(_ rpc: AuthRPC, model: String) -> Bool {
         let b = Self.bit(rpc)
+        if anyModelMask & b != 0 { return true }
         for e in entries where e.rpcMask & b != 0 && e.model.matches(model) { return true }
         return false
     }

@@ -35,6 +35,13 @@ final class TokenBucket: Sendable {
 /// A principal's buckets, one per rate class (nil = unlimited).
 struct RateBuckets: Sendable {
     let byClass: [TokenBucket?]
+    /// False when every class is unlimited (the usual case): nothing to take per call.
+    let limited: Bool
+
+    init(byClass: [TokenBucket?]) {
+        self.byClass = byClass
+        limited = byClass.contains { $0 != nil }
+    }
 
     static let unlimited = RateBuckets(byClass: Array(repeating: nil, count: RateClass.allCases.count))
 
