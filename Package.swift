@@ -131,6 +131,8 @@ let package = Package(
         .testTarget(name: "TrafficRoutingTests", dependencies: ["TrafficRouting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "BackgroundThreadsTests", dependencies: ["BackgroundThreads"], swiftSettings: swiftSettings),
+        .testTarget(
             name: "InferenceServiceTests",
             dependencies: ["InferenceService", "GRPCCore", "SluiceProto", "ModelRegistry", "InferenceEngine", "TestSupport"],
             swiftSettings: swiftSettings

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// The server's helper threads (model loading, rollout ticks, batching, admin listener, audit writer, file
@@ -61,3 +62,32 @@ public func monotonicNanos() -> UInt64 {
 /// glibc's `pthread_setname_np` (a GNU extension the Glibc module does not export): names show in `top -H`, `perf`.
 @_silgen_name("pthread_setname_np")
 func setThreadName(_ thread: pthread_t, _ name: UnsafePointer<CChar>) -> Int32
+
+/// Wall-clock time derived from the monotonic clock, so that a call that has read `monotonicNanos()` does not
+/// read the wall clock too. The offset between the clocks is re-read at most once a second (so a stepped or
+/// slewed wall clock is followed within a second); between re-reads the result is exact to well under a
+/// millisecond.
+public enum WallClock {
+    private static let offsetNanos = Atomic<Int64>(measuredOffset())
+    private static let measuredAt = Atomic<UInt64>(monotonicNanos())
+
+    /// Seconds since the Unix epoch at the monotonic instant `monotonic` (a recent `monotonicNanos()`).
+    @inline(__always)
+    public static func seconds(atMonotonic monotonic: UInt64) -> Double {
+        if Int64(bitPattern: monotonic &- measuredAt.load(ordering: .relaxed)) > 1_000_000_000 { remeasure(monotonic) }
+        return Double(Int64(bitPattern: monotonic) &+ offsetNanos.load(ordering: .relaxed)) / 1e9
+    }
+
+    @inline(never)
+    private static func remeasure(_ monotonic: UInt64) {
+        measuredAt.store(monotonic, ordering: .relaxed)
+        offsetNanos.store(measuredOffset(), ordering: .relaxed)
+    }
+
+    private static func measuredOffset() -> Int64 {
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
+        let mono = monotonicNanos()
+        return (Int64(wall.tv_sec) * 1_000_000_000 + Int64(wall.tv_nsec)) &- Int64(bitPattern: mono)
+    }
+}

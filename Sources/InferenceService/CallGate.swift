@@ -63,9 +63,10 @@ struct CallRecord {
     /// The authorization decision; nil until the call was admitted (audited as anonymous).
     var decision: AuthDecision?
 
-    init(rpc: AuthRPC, audited: Bool) {
+    /// `started`: the call's start on the monotonic clock (its wall-clock time is derived from it).
+    init(rpc: AuthRPC, audited: Bool, started: UInt64) {
         self.rpc = rpc
-        if audited { wallStart = AuditRecord.now() }
+        if audited { wallStart = WallClock.seconds(atMonotonic: started) }
     }
 }
 
@@ -105,7 +106,7 @@ extension InferenceAPI {
     ) throws -> (ModelEntry<ServableModel>, (worker: ModelWorker<ServableModel>, assignment: Assignment?)) {
         if gate != nil {
             record.requestID = String(decoding: requestID, as: UTF8.self)
-            record.selector = String(decoding: view.version, as: UTF8.self)
+            if !view.version.isEmpty { record.selector = String(decoding: view.version, as: UTF8.self) }
             try admit(&record, model: requestedModel(view.model, view.version), context: context)
         }
         let (entry, selector) = try resolveTarget(

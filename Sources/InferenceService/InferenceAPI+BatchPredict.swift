@@ -14,7 +14,7 @@ extension InferenceAPI {
         let started = monotonicNanos()
         metrics.enter()
         defer { metrics.leave() }
-        var record = CallRecord(rpc: .batchPredict, audited: gate != nil)
+        var record = CallRecord(rpc: .batchPredict, audited: gate != nil, started: started)
         var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
         var status = RPCError(.ok, "")
         do {

@@ -12,7 +12,7 @@ extension InferenceAPI {
         -> UnaryOutcome
     {
         let started = monotonicNanos()
-        var record = CallRecord(rpc: .getModelVersion, audited: gate != nil)
+        var record = CallRecord(rpc: .getModelVersion, audited: gate != nil, started: started)
         var outcome: UnaryOutcome
         do {
             let message: GetModelVersionRequest

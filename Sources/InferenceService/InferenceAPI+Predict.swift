@@ -13,7 +13,7 @@ extension InferenceAPI {
         let started = monotonicNanos()
         metrics.enter()
         defer { metrics.leave() }
-        var record = CallRecord(rpc: .predict, audited: gate != nil)
+        var record = CallRecord(rpc: .predict, audited: gate != nil, started: started)
         var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
         var status = RPCError(.ok, "")
         var deferred = false

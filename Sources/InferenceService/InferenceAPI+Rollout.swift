@@ -17,7 +17,7 @@ extension InferenceAPI {
             return .failure(RPCError(.unimplemented, "rollouts need a writable registry (sluice serve --models DIR)"))
         }
         let started = monotonicNanos()
-        var record = CallRecord(rpc: .rollout, audited: gate != nil)
+        var record = CallRecord(rpc: .rollout, audited: gate != nil, started: started)
         let message: RolloutRequestMessage
         let command: RolloutCommand
         do {
