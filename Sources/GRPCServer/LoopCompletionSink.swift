@@ -5,21 +5,23 @@ import NetCore
 final class LoopCompletionSink: DeferredCompletionSink, @unchecked Sendable {
     /// Strong: a promise may be completed after its server stopped; the loop then just never runs the task.
     private let loop: EventLoop
-    /// Weak, for the same reason; set once at init and only read afterwards.
-    private weak var owner: ServerLoop?
+    /// Unretained. The task that uses it runs only inside `loop.run()`, which only `owner.run()` calls, so the
+    /// owner is alive whenever the task runs. (A weak reference would give the owner a side table, and every
+    /// retain and release of it on the loop would take the slow path.)
+    private let owner: Unmanaged<ServerLoop>
 
     init(owner: ServerLoop) {
         self.loop = owner.loop
-        self.owner = owner
+        self.owner = Unmanaged.passUnretained(owner)
     }
 
     func complete(token: UInt64, with result: Result<ResponseBuffer, RPCError>) {
-        let target = WeakLoop(owner: owner)
-        loop.execute { target.owner?.deliver(token: token, result: result) }
+        let target = UnretainedLoop(owner: owner)
+        loop.execute { target.owner._withUnsafeGuaranteedRef { $0.deliver(token: token, result: result) } }
     }
 }
 
-/// Carries the weak reference into the `@Sendable` task (it is only dereferenced on the loop thread).
-private struct WeakLoop: @unchecked Sendable {
-    weak var owner: ServerLoop?
+/// Carries the unretained owner into the `@Sendable` task (it is only dereferenced on the loop thread).
+private struct UnretainedLoop: @unchecked Sendable {
+    let owner: Unmanaged<ServerLoop>
 }

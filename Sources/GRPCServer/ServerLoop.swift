@@ -76,16 +76,20 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
     private func accept(fd: Int32, peer: String) {
         let id = nextConnectionID
         nextConnectionID += 1
+        var created: GRPCConnectionHandler?
         do {
             let tls = try tlsContext.map { context throws -> TLSConnection in try TLSConnection(context: context) }
             let handler = try GRPCConnectionHandler(router: router, configuration: configuration, peer: peer)
+            created = handler
             handler.connectionID = id
             handler.completionSink = sink
             let connection = SocketConnection(fd: fd, id: id, peer: peer, owner: self, handler: handler, tls: tls)
-            // Weak: the handler (owned by the connection) keeps this closure; a strong capture would be a cycle.
-            handler.scheduleWakeup = { [unowned self, weak connection] deadline in
-                self.loop.schedule(at: deadline) { [weak connection] in
-                    guard let connection, !connection.closed else { return }
+            // The timer finds the connection by id: a captured reference would be a cycle (the handler keeps this
+            // closure), and a weak one would give every connection a side table, slowing each retain and
+            // release of it on the loop.
+            handler.scheduleWakeup = { [unowned self] deadline in
+                self.loop.schedule(at: deadline) { [unowned self] in
+                    guard let connection = self.connections[id], !connection.closed else { return }
                     connection.handler.expireDeadlines(now: monotonicNanoseconds())
                     connection.pump()
                 }
@@ -94,6 +98,7 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
             connections[id] = connection
             connection.pump()  // queue our SETTINGS
         } catch {
+            created?.detach()
             Socket.close(fd)
         }
     }

@@ -83,7 +83,9 @@ public final class ServableModel: Sendable {
         } else {
             batcher = nil
         }
-        defer { reference.model = self }
+        // Only a batching model is referenced weakly: a weak reference gives an object a side table, and every
+        // retain and release of it (one per call) then takes the runtime's slow path.
+        defer { if batcher != nil { reference.model = self } }
         self.features = features
         self.classLabels = classLabels
         self.isRegressor = isRegressor
