@@ -87,6 +87,17 @@ public final class AuthService: Sendable {
     /// Authenticates, authorizes and rate-limits one call. Map the denial with `AuthDenial.code.grpcStatus`.
     /// `now` (seconds since the epoch) saves a clock read when the caller has one.
     public func authorize(_ request: AuthRequest, now: Double? = nil) -> AuthDecision {
+        authorize(
+            rpc: request.rpc, model: request.model, authorization: request.authorization, apiKey: request.apiKey,
+            mtlsSubject: request.mtlsSubject, peer: request.peer, now: now)
+    }
+
+    /// As `authorize(_:now:)`, from the call's fields (the hot path builds no `AuthRequest` when the credential
+    /// is one this thread has seen).
+    public func authorize(
+        rpc: AuthRPC, model: String, authorization: String?, apiKey: String?, mtlsSubject: String?, peer: String,
+        now: Double? = nil
+    ) -> AuthDecision {
         if let audit, !audit.isAccepting {
             return .denied(
                 AuthDenial(
@@ -96,48 +107,57 @@ public final class AuthService: Sendable {
         let now = now ?? Clock.wallSeconds()
         // A credential this thread has already authenticated under the current policy: no lock, no shared cache.
         let generation = generation.load(ordering: .acquiring)
-        let credential = request.authorization ?? request.apiKey
-        if request.rpc != .health, let credential,
-            let principal = CredentialMemo.withCurrent({
-                $0.principal(for: credential, apiKey: request.authorization == nil, generation: generation, now: now)
-            })
-        {
-            return permit(principal, request)
+        if rpc != .health {
+            let remembered: Principal?
+            if let authorization {
+                remembered = CredentialMemo.withCurrent {
+                    $0.principal(for: authorization, apiKey: false, generation: generation, now: now)
+                }
+            } else if let apiKey {
+                remembered = CredentialMemo.withCurrent {
+                    $0.principal(for: apiKey, apiKey: true, generation: generation, now: now)
+                }
+            } else {
+                remembered = nil
+            }
+            if let remembered { return permit(remembered, rpc: rpc, model: model) }
         }
 
         guard let policy = policy.withLock({ $0 }) else { return .allowed(Self.anonymous) }
-        if request.rpc == .health && policy.config.healthOpen { return .allowed(Self.anonymous) }
+        if rpc == .health && policy.config.healthOpen { return .allowed(Self.anonymous) }
+        let request = AuthRequest(
+            rpc: rpc, model: model, authorization: authorization, apiKey: apiKey, mtlsSubject: mtlsSubject, peer: peer)
         let principal: Principal
         switch policy.authenticate(request, now: now) {
         case .failure(let d): return .denied(d)
         case .success(let p): principal = p
         }
-        if let credential, principal.method == .jwt || principal.method == .apiKey {
+        if let credential = authorization ?? apiKey, principal.method == .jwt || principal.method == .apiKey {
             CredentialMemo.withCurrent {
-                $0.remember(credential, apiKey: request.authorization == nil, principal: principal, generation: generation)
+                $0.remember(credential, apiKey: authorization == nil, principal: principal, generation: generation)
             }
         }
-        return permit(principal, request)
+        return permit(principal, rpc: rpc, model: model)
     }
 
     /// RBAC and the rate limit for an authenticated principal.
     @inline(__always)
-    private func permit(_ principal: Principal, _ request: AuthRequest) -> AuthDecision {
-        if request.rpc != .health && !principal.permissions.allows(request.rpc, model: request.model) {
+    private func permit(_ principal: Principal, rpc: AuthRPC, model: String) -> AuthDecision {
+        if rpc != .health && !principal.permissions.allows(rpc, model: model) {
             return .denied(
                 AuthDenial(
                     code: .permissionDenied,
-                    message: "permission denied: \(request.rpc.name) on model \"\(request.model)\"",
-                    reason: "no role of \(principal.name) allows \(request.rpc.name) on \(request.model)",
+                    message: "permission denied: \(rpc.name) on model \"\(model)\"",
+                    reason: "no role of \(principal.name) allows \(rpc.name) on \(model)",
                     principal: principal))
         }
-        if principal.buckets.limited, let bucket = principal.buckets.bucket(request.rpc.rateClass),
+        if principal.buckets.limited, let bucket = principal.buckets.bucket(rpc.rateClass),
             let wait = bucket.take(nowNanos: Clock.monotonicNanos())
         {
             return .denied(
                 AuthDenial(
                     code: .rateLimited,
-                    message: "rate limit exceeded for \(request.rpc.rateClass.rawValue) calls; retry after \(wait) ms",
+                    message: "rate limit exceeded for \(rpc.rateClass.rawValue) calls; retry after \(wait) ms",
                     reason: "rate limit \(bucket.limit.requestsPerSecond)/s burst \(bucket.limit.burst)",
                     retryAfterMs: wait, principal: principal))
         }

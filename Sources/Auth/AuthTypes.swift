@@ -143,8 +143,9 @@ public enum AuthDecision: Sendable {
 }
 
 /// Why a call is refused. `code` maps one-to-one to a gRPC status; `message` is safe to send to the client;
-/// `reason` is the precise internal cause for the audit log (never sent to the client).
-public struct AuthDenial: Sendable, Error, Hashable {
+/// `reason` is the precise internal cause for the audit log (never sent to the client). A class, so that an
+/// `AuthDecision` is one reference whichever way it went (cheap to copy along with a call).
+public final class AuthDenial: Sendable, Error {
     /// An opaque, extensible code.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Wrapped: Sendable, Hashable { case unauthenticated, permissionDenied, rateLimited, unavailable }

@@ -8,22 +8,12 @@ import TrafficRouting
 /// Authentication, authorization, rate limits and the audit trail of Inference calls.
 ///
 /// Every Inference RPC is admitted here before it reaches routing or the engine, and leaves exactly one
-/// audit record (when an audit log is configured) with its outcome. Health checks are gated by the health
-/// service wrapper (``AuthorizedHealth``).
+/// audit record (when an audit log is configured) with its outcome. Health checks pass through the gate the
+/// server puts in front of the health service (`GatedService`).
 public final class CallGate: Sendable {
     public let auth: AuthService
 
     public init(auth: AuthService) { self.auth = auth }
-
-    /// Decides whether a call may proceed.
-
-    @inline(__always)
-    func request(_ rpc: AuthRPC, model: String, context: CallContext) -> AuthRequest {
-        AuthRequest(
-            rpc: rpc, model: model, authorization: context.metadata.first("authorization"),
-            apiKey: context.metadata.first("x-api-key"), mtlsSubject: context.clientCertificateSubject,
-            peer: context.peer)
-    }
 
     /// The status a denial is answered with. Unauthenticated answers say how to authenticate and nothing else.
     public static func error(for denial: AuthDenial) -> ServiceError {
@@ -119,8 +109,10 @@ extension InferenceAPI {
     func admit(_ record: inout CallRecord, model: String, context: CallContext) throws {
         guard let gate else { return }
         record.model = model
-        let request = gate.request(record.rpc, model: model, context: context)
-        let decision = gate.auth.authorize(request, now: record.wallStart > 0 ? record.wallStart : nil)
+        let decision = gate.auth.authorize(
+            rpc: record.rpc, model: model, authorization: context.metadata.first("authorization"),
+            apiKey: context.metadata.first("x-api-key"), mtlsSubject: context.clientCertificateSubject,
+            peer: context.peer, now: record.wallStart > 0 ? record.wallStart : nil)
         record.decision = decision
         if case .denied(let denial) = decision { throw CallGate.error(for: denial) }
     }
