@@ -17,6 +17,6 @@ out="bench/results/sitting-$(date -u +%Y%m%dT%H%M%SZ).md"
   echo; echo "## Engine vs onnxruntime (issue 3)"; PYTHON=$python bench/engine-run.sh
   echo; echo "## Predict end to end (issue 4)"; SLUICE_BIN=.build/release/sluice "$python" bench/predict.py
   echo; echo "## Predict with a rollout (issue 5)"; "$python" bench/routing_predict.py
-  echo; echo "## Predict with authentication (issue 6)"; "$python" bench/auth_server_bench.py
+  echo; echo "## Predict with authentication (issue 6)"; "$python" bench/auth_server_bench.py --rounds 5
 } 2>&1 | tee "$out"
 echo "written: $out"
