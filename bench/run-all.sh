@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark in one sitting and writes the combined Markdown to bench/results/sitting-<time>.md:
 # transport (issue 2), engine vs onnxruntime (3), Predict end to end (4), rollouts (5), auth (6).
-# Loopback only; each benchmark bounds its own request counts. Takes about 20 minutes on 2 cores.
+# Loopback only; each benchmark bounds its own request counts. Takes about 10 minutes on 2 cores.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
