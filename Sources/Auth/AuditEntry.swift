@@ -72,21 +72,19 @@ enum AuditEntry {
                 UInt16(lengths.5), UInt16(lengths.6), UInt16(lengths.7)
             ), at: start + 32)
         var p = queue.base + start + headerSize
-        copy(requestID, lengths.0, to: p)
-        p += lengths.0
+        func put(_ s: String, _ n: Int) {
+            copy(s, n, to: p)
+            p += n
+        }
+        put(requestID, lengths.0)
         identity.withUnsafeBytes { if lengths.1 > 0 { p.copyMemory(from: $0.baseAddress!, byteCount: lengths.1) } }
         p += lengths.1
-        copy(peer, lengths.2, to: p)
-        p += lengths.2
-        copy(rpc, lengths.3, to: p)
-        p += lengths.3
-        copy(model, lengths.4, to: p)
-        p += lengths.4
-        copy(selector, lengths.5, to: p)
-        p += lengths.5
-        copy(variant, lengths.6, to: p)
-        p += lengths.6
-        copy(reason, lengths.7, to: p)
+        put(peer, lengths.2)
+        put(rpc, lengths.3)
+        put(model, lengths.4)
+        put(selector, lengths.5)
+        put(variant, lengths.6)
+        put(reason, lengths.7)
         queue.commit(total)
     }
 }

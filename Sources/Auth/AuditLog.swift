@@ -118,10 +118,10 @@ public final class AuditLog: Sendable {
     /// seconds. Returns false on timeout (a fail-closed sink that keeps failing).
     @discardableResult
     public func flush(timeout: Double = 5) -> Bool {
-        let deadline = Clock.monotonicNanos() + UInt64(max(0, timeout) * 1e9)
+        let deadline = monotonicNanos() + UInt64(max(0, timeout) * 1e9)
         while queue.withLock({ $0.records > 0 }) || writer.hasRetryBatch {
             if finished.load(ordering: .acquiring) { return true }
-            if Clock.monotonicNanos() > deadline { return false }
+            if monotonicNanos() > deadline { return false }
             usleep(2000)
         }
         writer.waitIdle()

@@ -1,3 +1,5 @@
+import BackgroundThreads
+
 /// One audited call. Holds only identifiers and outcomes: never tokens, keys or feature values. A convenience
 /// for callers off the hot path (`AuditLog.record(_:)`); the service hands the same fields to
 /// `AuditLog.record(time:requestID:decision:...)` without building one.
@@ -76,7 +78,7 @@ public struct AuditRecord: Sendable {
     }
 
     /// Seconds since the epoch, for `time` (wall clock).
-    public static func now() -> Double { Clock.wallSeconds() }
+    public static func now() -> Double { WallClock.now() }
 }
 
 extension AuditEntry {

@@ -1,3 +1,4 @@
+import BackgroundThreads
 import Synchronization
 
 /// The security layer the service calls on every RPC: authentication, RBAC, rate limits, and the audit log.
@@ -104,7 +105,7 @@ public final class AuthService: Sendable {
                     code: .unavailable, message: "audit log unavailable; try again later",
                     reason: "audit sink failed or full (fail-closed)"))
         }
-        let now = now ?? Clock.wallSeconds()
+        let now = now ?? WallClock.now()
         // A credential this thread has already authenticated under the current policy: no lock, no shared cache.
         let generation = generation.load(ordering: .acquiring)
         if rpc != .health {
@@ -152,7 +153,7 @@ public final class AuthService: Sendable {
                     principal: principal))
         }
         if principal.buckets.limited, let bucket = principal.buckets.bucket(rpc.rateClass),
-            let wait = bucket.take(nowNanos: Clock.monotonicNanos())
+            let wait = bucket.take(nowNanos: monotonicNanos())
         {
             return .denied(
                 AuthDenial(

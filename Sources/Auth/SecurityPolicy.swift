@@ -1,3 +1,4 @@
+import BackgroundThreads
 import Foundation
 
 /// One loaded configuration, compiled for the hot path: keys, API keys, RBAC, caches. Immutable apart from its
@@ -51,7 +52,7 @@ final class SecurityPolicy: Sendable {
         tokens = PrincipalCache(capacity: config.jwt?.cacheSize ?? 1024)
         mtlsSubjects = PrincipalCache(capacity: 4096)
 
-        let now = Clock.monotonicNanos()
+        let now = monotonicNanos()
         let rbac = self.rbac
         apiKeys = APIKeyStore(
             entries: config.apiKeys.map { k in
@@ -79,7 +80,7 @@ final class SecurityPolicy: Sendable {
         return Principal(
             name: subject, method: method, credentialID: credentialID, roles: roles,
             permissions: rbac.permissions(for: roles),
-            buckets: rateLimits.buckets(principal: subject, limits: limits, nowNanos: Clock.monotonicNanos()),
+            buckets: rateLimits.buckets(principal: subject, limits: limits, nowNanos: monotonicNanos()),
             validUntil: validUntil)
     }
 

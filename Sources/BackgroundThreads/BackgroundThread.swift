@@ -71,6 +71,13 @@ public enum WallClock {
     private static let offsetNanos = Atomic<Int64>(measuredOffset())
     private static let measuredAt = Atomic<UInt64>(monotonicNanos())
 
+    /// Seconds since the Unix epoch, read from the wall clock now.
+    public static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
     /// Seconds since the Unix epoch at the monotonic instant `monotonic` (a recent `monotonicNanos()`).
     @inline(__always)
     public static func seconds(atMonotonic monotonic: UInt64) -> Double {

@@ -133,13 +133,7 @@ public final class GRPCConnectionHandler {
 
     /// The open stream with this id, if any.
     @inline(__always)
-    func stream(_ id: Int32) -> GRPCStreamState? {
-        if let recent = recentStream, recentStreamID == id { return recent.takeUnretainedValue() }
-        guard let state = streams[id] else { return nil }
-        recentStream = Unmanaged.passUnretained(state)
-        recentStreamID = id
-        return state
-    }
+    func stream(_ id: Int32) -> GRPCStreamState? { withStream(id) { $0 } }
 
     /// Runs `body` with the open stream with this id (nil if there is none), lending it without a retain.
     /// `body` must not release the stream (no callback it triggers does: streams are released only when

@@ -18,7 +18,6 @@ public final class FeatureTable: Sendable {
 
     public struct Feature: Sendable {
         public let name: String
-        public let nameBytes: [UInt8]
         public let kind: Kind
         /// Index among numeric features (dense order) or among string features.
         public let slot: Int
@@ -54,17 +53,16 @@ public final class FeatureTable: Sendable {
                 strings += 1
             }
             built.append(
-                Feature(name: feature.name, nameBytes: Array(feature.name.utf8), kind: feature.kind, slot: slot,
-                        acceptsNaN: feature.acceptsNaN))
+                Feature(name: feature.name, kind: feature.kind, slot: slot, acceptsNaN: feature.acceptsNaN))
         }
         self.features = built
         kinds = built.map(\.kind)
         slots = built.map(\.slot)
         acceptsNaN = built.map(\.acceptsNaN)
-        nameBlob = built.flatMap(\.nameBytes)
+        nameBlob = built.flatMap(\.name.utf8)
         var end = 0
         nameEnds = built.map { feature in
-            end += feature.nameBytes.count
+            end += feature.name.utf8.count
             return end
         }
         numericCount = numeric
