@@ -88,7 +88,7 @@ def run_once(args, work: Path, mode: str, token: str) -> tuple[float, float]:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=str(ROOT / ".build/release/sluice"))
-    ap.add_argument("--onnx", default=str(ROOT.parent / "shared/models/spark_churn_rf/model.onnx"))
+    ap.add_argument("--onnx", default=str(ROOT / "Tests/fixtures/models/spark_churn_rf/model.onnx"))
     ap.add_argument("--model", default="churn")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)

@@ -10,7 +10,7 @@ swift build -c release --product sluice-bench-engine >/dev/null
 libc=$(ldconfig -p | awk '/libc.so.6 .*x86-64/ {print $NF; exit}')
 perf probe -q -x "$libc" malloc 2>/dev/null || true
 models=("$@")
-[ ${#models[@]} -eq 0 ] && models=("$root"/../shared/models/*/)
+[ ${#models[@]} -eq 0 ] && models=("$root"/Tests/fixtures/models/*/)
 for m in "${models[@]}"; do
   for mode in --single-only --batch-only; do
     counts=()

@@ -7,8 +7,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=${FUZZ_DIR:-/tmp/sluice-engine-fuzz}
 mkdir -p "$work/corpus"
-cp "$root"/../shared/models/*/model.onnx "$work/corpus/" 2>/dev/null || true
-i=0; for f in "$root"/../shared/models/*/model.onnx; do cp "$f" "$work/corpus/seed$i.onnx"; i=$((i + 1)); done
+cp "$root"/Tests/fixtures/models/*/model.onnx "$work/corpus/" 2>/dev/null || true
+i=0; for f in "$root"/Tests/fixtures/models/*/model.onnx; do cp "$f" "$work/corpus/seed$i.onnx"; i=$((i + 1)); done
 cat >"$work/entry.swift" <<'SWIFT'
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -2,7 +2,7 @@
 # Engine-alone benchmark against onnxruntime, single thread, same models and rows, same sitting.
 # Runs sluice-bench-engine and bench/engine_ort.py alternately per model (ROUNDS times, both pinned to one CPU),
 # writes every measurement to bench/results/engine-<time>.jsonl and prints a Markdown summary (medians, ratios).
-# Usage: bench/engine-run.sh [MODEL_DIR...]   (default: every ../shared/models fixture)
+# Usage: bench/engine-run.sh [MODEL_DIR...]   (default: every Tests/fixtures/models fixture)
 # Env: ROUNDS (3), SECONDS_PER_MODEL (1), CPU (1), PYTHON (.venv/bin/python or /tmp/venvprobe/bin/python)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,7 +15,7 @@ models=("$@")
 if [ ${#models[@]} -eq 0 ]; then
   models=()
   for m in spark_churn_rf skl_rf_churn skl_logreg_churn skl_ct_pipeline_churn skl_mlp_churn skl_logreg3_zipmap; do
-    models+=("$root/../shared/models/$m")
+    models+=("$root/Tests/fixtures/models/$m")
   done
 fi
 swift build -c release --product sluice-bench-engine >/dev/null

@@ -2,7 +2,7 @@ import Foundation
 import ONNXFormat
 
 /// File formats of offline scoring (`sluice score`) and the parity tests: the JSON layout of
-/// `shared/models/*/inputs.json` / `expected.json`, and CSV with a header row. Not used on the serving path.
+/// `Tests/fixtures/models/*/inputs.json` / `expected.json`, and CSV with a header row. Not used on the serving path.
 public enum BatchIO {
     /// Reads `{"inputs": [{"name", "shape", "data", ...}]}` into named tensors. Values are converted to the
     /// element type of the matching model input.

@@ -94,7 +94,7 @@ extension RolloutManager {
                     "model \(model) already has a rollout in progress: \(description); ROLLBACK or PROMOTE it first")
             }
         }
-        let id = Self.newRolloutID()
+        let id = makeRolloutID()
         let data = try RolloutBuilder(model: model, registry: registry).build(spec, id: id, now: now)
         let rollout = Rollout(data: data)
         let previous = install(ModelEntry(rollout: rollout, table: nil, generation: 0), for: model)

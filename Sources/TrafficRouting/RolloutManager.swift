@@ -22,7 +22,9 @@ public final class RolloutManager: Sendable {
     public let directory: String?
     let registry: any RolloutRegistry
     let clock: any RolloutClock
-    let random = RandomSource()
+    let random: RandomSource
+    /// Makes the id of a new rollout (128 random bits by default; tests fix it so hash-based splits repeat).
+    let makeRolloutID: @Sendable () -> String
     /// Every model's entry, plus the tables alone so the per-request lookup copies (retains) only a table.
     struct Routes: Sendable {
         var entries: [String: ModelEntry] = [:]
@@ -58,10 +60,18 @@ public final class RolloutManager: Sendable {
     /// Minimum interval between two statistics-only saves.
     public static let statisticsSaveIntervalMs: Int64 = 1000
 
-    public init(directory: String?, registry: any RolloutRegistry, clock: any RolloutClock = SystemRolloutClock()) {
+    /// - Parameters:
+    ///   - randomSeed: seeds the splitter for requests without a routing key (random when `nil`).
+    ///   - rolloutID: makes new rollout ids (``newRolloutID()`` when `nil`); a fixed id makes keyed splits repeat.
+    public init(
+        directory: String?, registry: any RolloutRegistry, clock: any RolloutClock = SystemRolloutClock(),
+        randomSeed: UInt64? = nil, rolloutID: (@Sendable () -> String)? = nil
+    ) {
         self.directory = directory
         self.registry = registry
         self.clock = clock
+        self.random = randomSeed.map { RandomSource(seed: $0) } ?? RandomSource()
+        self.makeRolloutID = rolloutID ?? Self.newRolloutID
     }
 
     // MARK: Per-request path

@@ -8,7 +8,7 @@ struct ScoreCommand: ParsableCommand {
         commandName: "score",
         abstract: "Score rows from a JSON or CSV file with an ONNX model (no server).",
         discussion: """
-            Input: the JSON layout of shared/models/*/inputs.json ({"inputs": [{"name", "shape", "data"}]}) \
+            Input: the JSON layout of Tests/fixtures/models/*/inputs.json ({"inputs": [{"name", "shape", "data"}]}) \
             or CSV with a header row (columns named after the model's features or inputs). Output: the \
             expected.json layout ({"outputs": [{"name", "type", "dtype", "shape", "data"}]}), to --output \
             or standard output.

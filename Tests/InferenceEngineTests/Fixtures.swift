@@ -1,14 +1,14 @@
 import Foundation
 import InferenceEngine
 
-/// Locates `../shared/models` relative to the repository root and reads fixture files.
+/// Locates the ONNX fixtures in `Tests/fixtures/models` (copied into the repository) and reads fixture files.
 enum Fixtures {
     static var repoRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
     }
 
-    static var sharedModels: URL { repoRoot.deletingLastPathComponent().appendingPathComponent("shared/models") }
+    static var sharedModels: URL { repoRoot.appendingPathComponent("Tests/fixtures/models") }
 
     /// Model directories that have model.onnx, inputs.json and expected.json.
     static func modelNames(in dir: URL = sharedModels) -> [String] {

@@ -2,7 +2,7 @@ import Foundation
 import InferenceEngine
 import Testing
 
-/// Every model in ../shared/models reproduces onnxruntime's expected.json from inputs.json.
+/// Every model in Tests/fixtures/models reproduces onnxruntime's expected.json from inputs.json.
 @Suite("Parity with onnxruntime on the shared fixtures")
 struct SharedModelParityTests {
     static let models = Fixtures.modelNames()

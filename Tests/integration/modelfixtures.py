@@ -1,11 +1,11 @@
-"""Helpers for tests that serve the ONNX fixtures in ../shared/models through a real registry."""
+"""Helpers for tests that serve the ONNX fixtures in Tests/fixtures/models through a real registry."""
 import json
 import math
 import pathlib
 import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SHARED_MODELS = ROOT.parent / "shared" / "models"
+SHARED_MODELS = ROOT / "Tests" / "fixtures" / "models"
 
 
 def shared_model_names():

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa  # noqa: 
 
 ROOT = Path(__file__).resolve().parents[2]
 GEN = Path(__file__).resolve().parent / "_gen"
-MODELS_SRC = Path(os.environ.get("SLUICE_MODELS_SRC", "/work/shared/models"))
+MODELS_SRC = ROOT / "Tests" / "fixtures" / "models"
 ISSUER = "https://issuer.test"
 AUDIENCE = "sluice"
 MODELS = ["churn", "fraud-eu", "credit"]

@@ -1,6 +1,6 @@
 """Black-box tests of the inference engine through the real binary: `sluice score` and `sluice inspect`.
 
-Parity: every model in ../shared/models and every model built by Tests/models/make_models.py (into
+Parity: every model in Tests/fixtures/models and every model built by Tests/models/make_models.py (into
 Tests/integration/_models) reproduces onnxruntime's expected.json: labels exactly, floats within 1e-5 (relative
 for values above 1). Malformed models are refused with a clear message and a non-zero exit, never a crash.
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "models"
+SHARED = ROOT / "Tests" / "fixtures" / "models"
 EXTRA = ROOT / "Tests" / "integration" / "_models"
 
 

@@ -38,7 +38,10 @@ def basis_points(rollout_id: str, key: str) -> int:
     return (h * 10000) >> 64
 
 
-def binomial_bounds(n, p, level=0.999):
+def binomial_bounds(n, p, level=1 - 1e-9):
+    """Two-sided binomial bounds. The server draws the rollout id at random, so the split counts are random too:
+    the level is set so that a correct hash fails by chance about once in a billion runs, not once in a thousand.
+    (Each key's variant is checked exactly against the documented hash besides.)"""
     from scipy.stats import binom
     tail = (1 - level) / 2
     return int(binom.ppf(tail, n, p)), int(binom.ppf(1 - tail, n, p))

@@ -3,7 +3,7 @@
 
 For each model it writes <out>/<name>/model.onnx, inputs.json (one entry per graph input, row-major data) and
 expected.json (onnxruntime's outputs on those rows, one run, one thread) in the layout of
-../shared/models (see its README). Float32 values are written with repr() of their float64 widening, so
+Tests/fixtures/models (see its README). Float32 values are written with repr() of their float64 widening, so
 Float(Double(text)) recovers the exact bits; NaN
 (a missing value) is written as null.
 

@@ -1,7 +1,7 @@
 // Engine-alone benchmark: single thread, the fast predict path, on the fixture models.
 //
 // Usage: sluice-bench-engine [--seconds S] [--reps N] MODEL_DIR...
-// Each MODEL_DIR holds model.onnx and inputs.json (the ../shared/models layout). Prints one JSON object per model:
+// Each MODEL_DIR holds model.onnx and inputs.json (the Tests/fixtures/models layout). Prints one JSON object per model:
 // load time, resident memory per loaded model, rows/s at batch 1,024 (median of reps), latency per single row
 // (median of reps), and CPU µs per row (thread CPU time).
 import Foundation
