@@ -36,6 +36,9 @@ public struct ResponseBuffer: Sendable {
         }
     }
 
+    /// Appends bytes as they are, without gRPC framing (the body of a plain HTTP answer to a non-gRPC request).
+    public mutating func appendUnframed(_ payload: some Collection<UInt8>) { bytes.append(contentsOf: payload) }
+
     /// Empties the buffer and keeps its capacity (for pooling).
     public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 

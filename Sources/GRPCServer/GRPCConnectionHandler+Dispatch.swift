@@ -12,6 +12,17 @@ extension GRPCConnectionHandler {
             state.id, headers: ResponseHeaders.trailersOnly(error, httpStatus: httpStatus), hasBody: false)
     }
 
+    /// Answers a request that is not gRPC with its HTTP status (405 or 415) and a text body saying what to send.
+    func respondPlain(_ state: GRPCStreamState) {
+        guard state.phase != .responded else { return }
+        state.phase = .responded
+        state.plainHTTP = true
+        state.responseOffset = 0
+        state.response.removeAll()
+        state.response.appendUnframed(ResponseHeaders.plainBody(httpStatus: state.httpStatus).utf8)
+        session?.submitResponse(state.id, headers: ResponseHeaders.plain(httpStatus: state.httpStatus), hasBody: true)
+    }
+
     /// Sends the handler's framed response, then `grpc-status: 0`.
     private func respondOK(_ state: GRPCStreamState) {
         state.phase = .responded
@@ -119,6 +130,9 @@ extension GRPCConnectionHandler {
 
     /// Ends calls whose request body has been arriving for longer than `limit` nanoseconds (DEADLINE_EXCEEDED).
     public func expireStalledRequests(now: UInt64, limit: UInt64) {
+        for state in streams.values where state.phase == .discarding && now &- state.receivingSince > limit {
+            respondPlain(state)
+        }
         for state in streams.values where state.phase == .receiving && now &- state.receivingSince > limit {
             respondError(
                 state,

@@ -108,11 +108,11 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
             }
             if !state.sawContentType && state.httpStatus == 200 { state.httpStatus = 415 }
             if state.httpStatus != 200 {
-                let reason =
-                    state.httpStatus == 405
-                    ? "gRPC requires the POST method"
-                    : "content-type must be application/grpc (or application/grpc+proto)"
-                respondError(state, RPCError(.internal, reason), httpStatus: state.httpStatus)
+                // Not gRPC: answered with a plain HTTP error once the request ends (its body is dropped), so
+                // the stream follows HTTP/2's ordinary life cycle and flow control applies to the answer.
+                state.phase = .discarding
+                state.receivingSince = clock()
+                if endStream { respondPlain(state) }
                 return
             }
             if let error = state.pendingError {
@@ -137,6 +137,8 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
             } else if endStream {
                 finishRequest(state)
             }
+        case .discarding:
+            if endStream { respondPlain(state) }
         case .deferred, .responded:
             break
         }
@@ -170,7 +172,11 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
 
     public func http2DataEnded(_ stream: Int32) {
         withStream(stream) { state in
-            if state.phase == .receiving { finishRequest(state) }
+            if state.phase == .receiving {
+                finishRequest(state)
+            } else if state.phase == .discarding {
+                respondPlain(state)
+            }
         }
     }
 
@@ -197,7 +203,7 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     public func http2Trailers(_ stream: Int32) -> HTTP2HeaderBlock? {
-        (withStream(stream) { $0.trailers } ?? nil) ?? ResponseHeaders.okTrailers
+        withStream(stream) { $0.plainHTTP ? nil : ($0.trailers ?? ResponseHeaders.okTrailers) } ?? nil
     }
 
     public func http2SettingsReceived() {

@@ -11,6 +11,9 @@ final class GRPCStreamState {
         case headers
         /// Headers done; request body arriving.
         case receiving
+        /// A non-gRPC request (wrong method or content type): its body is dropped, and it is answered with a plain
+        /// HTTP error and a text body once it ends.
+        case discarding
         /// The handler deferred; waiting for its promise.
         case deferred
         /// A response has been submitted (or the stream is being discarded).
@@ -39,6 +42,8 @@ final class GRPCStreamState {
     @exclusivity(unchecked) var response = ResponseBuffer()
     @exclusivity(unchecked) var responseOffset = 0
     @exclusivity(unchecked) var trailers: HTTP2HeaderBlock?
+    /// The response is plain HTTP (a text body and no gRPC trailers).
+    @exclusivity(unchecked) var plainHTTP = false
 
     init(maxMessageBytes: Int) { deframer = MessageDeframer(maxMessageBytes: maxMessageBytes) }
 
@@ -59,5 +64,6 @@ final class GRPCStreamState {
         if response.bytes.capacity > 64 << 10 { response = ResponseBuffer() } else { response.removeAll() }
         responseOffset = 0
         trailers = nil
+        plainHTTP = false
     }
 }
