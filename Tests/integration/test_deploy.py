@@ -526,6 +526,9 @@ def test_metrics_used_are_exported(tmp_path, sluice_server, proto_modules):
 
     status, text = http_get(f"http://127.0.0.1:{admin}/metrics")
     assert status == 200
+    if PROMTOOL:
+        lint = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
     exported = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
     samples = set(re.findall(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", text, re.M))
     used = set()
