@@ -8,7 +8,9 @@
   compose-spec JSON schema shipped by check-jsonschema).
 - The dashboard is valid JSON with one datasource uid, its PromQL parses (promtool) and names only metrics the
   server exports; a scrape of the real binary shows which of them exist today (EXPECTED_AFTER_MERGE lists the
-  names other branches add).
+  names other branches add) and passes `promtool check metrics`.
+- A real Prometheus with the compose scrape configuration (targets on loopback) scrapes two real replicas,
+  evaluates every alert rule without error and fires none, and answers every dashboard query.
 - The image (deploy/build-image.sh on the base from deploy/make-base-image.sh) is mounted with
   `podman image mount` and its entrypoint and default arguments run under chroot on its read-only root:
   health check, a TLS Predict with an API key, the audit log, a clean SIGTERM exit. Where the machine cannot
