@@ -266,14 +266,14 @@ def test_kubernetes_config_starts_the_real_server(tmp_path, proto_modules, dev_c
             proc.wait()
 
 
-def predict_with_key(proto_modules, port, authority=None):
-    """A TLS Predict on the churn model with the test API key; returns the response."""
+def predict_with_key(proto_modules, port, api_key=API_KEY):
+    """A TLS Predict on the churn model with an API key (and one without, refused); returns the response."""
     pb, pb_grpc = proto_modules.inference_pb2, proto_modules.inference_pb2_grpc
     creds = grpc.ssl_channel_credentials(root_certificates=(CERTS / "ca.pem").read_bytes())
     with grpc.secure_channel(f"127.0.0.1:{port}", creds) as channel:
         features = {k: feature_value(pb, v) for k, v in Fixture(SHARED_MODELS / "spark_churn_rf").row(0).items()}
         reply = pb_grpc.InferenceStub(channel).Predict(
-            pb.PredictRequest(model="churn", features=features), metadata=[("x-api-key", API_KEY)], timeout=10)
+            pb.PredictRequest(model="churn", features=features), metadata=[("x-api-key", api_key)], timeout=10)
         assert reply.model == "churn" and reply.version == 1 and len(reply.scores) == 2
         with pytest.raises(grpc.RpcError) as denied:
             pb_grpc.InferenceStub(channel).Predict(pb.PredictRequest(model="churn", features=features), timeout=10)
@@ -355,6 +355,41 @@ def test_compose_config_lints():
     missing = run([*cli, "-f", DEPLOY / "compose.yaml", "config"],
                   env={k: v for k, v in env.items() if k != "GRAFANA_ADMIN_PASSWORD"})
     assert missing.returncode != 0 and "GRAFANA_ADMIN_PASSWORD" in missing.stdout + missing.stderr
+
+
+def test_compose_init_secrets_make_a_working_key_and_policy(tmp_path, proto_modules):
+    """deploy/compose/init-secrets.sh's certificate, policy and API key serve a TLS Predict (audit path moved)."""
+    out_dir = tmp_path / "secrets"
+    made = run([DEPLOY / "compose" / "init-secrets.sh"],
+               env=dict(os.environ, SLUICE_BIN=sluice_bin(), SLUICE_COMPOSE_SECRETS=str(out_dir)))
+    assert made.returncode == 0, made.stdout + made.stderr
+    stack = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    binds = [v for v in stack["x-sluice"]["volumes"] if v.startswith("./compose/secrets/")]
+    assert {b.split(":")[1] for b in binds} == {"/etc/sluice/tls", "/etc/sluice/security"}
+    for name in ("tls/tls.crt", "tls/tls.key", "security/security.json", "api-key"):
+        assert (out_dir / name).stat().st_mode & 0o077 == 0, f"{name} is readable by others"
+    if os.geteuid() == 0:
+        assert (out_dir / "tls" / "tls.key").stat().st_uid == 10001
+    policy = json.loads((out_dir / "security" / "security.json").read_text())
+    assert policy["audit"]["path"].startswith("/var/log/sluice/")
+    policy["audit"]["path"] = str(tmp_path / "audit.log")
+    (tmp_path / "security.json").write_text(json.dumps(policy))
+    registry = tmp_path / "registry"
+    shutil.copytree(DEPLOY / "registry", registry)
+    port, admin = free_port(), free_port()
+    proc = subprocess.Popen([sluice_bin(), "serve", "--listen", f"127.0.0.1:{port}", "--models", registry,
+                             "--admin-listen", f"127.0.0.1:{admin}", "--tls-cert", out_dir / "tls" / "tls.crt",
+                             "--tls-key", out_dir / "tls" / "tls.key", "--security-config", tmp_path / "security.json"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_http(f"http://127.0.0.1:{admin}/readyz", proc=proc)
+        predict_with_key(proto_modules, port, api_key=(out_dir / "api-key").read_text().strip())
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_compose_wiring():

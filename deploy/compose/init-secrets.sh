@@ -7,9 +7,10 @@
 # The files are made readable by the image's user (uid 10001). For production use your own certificate
 # and policy (docs/security.md). Idempotent: existing files are kept; --force remakes them.
 #   SLUICE_BIN   the sluice binary that creates the key (default: .build/release/sluice)
+#   SLUICE_COMPOSE_SECRETS   where to write them (default: deploy/compose/secrets, where compose.yaml looks)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-out="$root/deploy/compose/secrets"
+out=${SLUICE_COMPOSE_SECRETS:-$root/deploy/compose/secrets}
 sluice=${SLUICE_BIN:-$root/.build/release/sluice}
 [ -x "$sluice" ] || { echo "init-secrets: $sluice is missing (swift build -c release --product sluice --static-swift-stdlib)" >&2; exit 1; }
 if [ "${1:-}" = "--force" ]; then rm -rf "$out"; fi
@@ -37,4 +38,4 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   echo "init-secrets: not root: make $out/tls and $out/security readable by uid 10001 (rootless podman: podman unshare chown -R 10001:10001 ...)" >&2
 fi
-echo "init-secrets: ready in deploy/compose/secrets (API key in deploy/compose/secrets/api-key)"
+echo "init-secrets: ready in $out (API key in $out/api-key)"
