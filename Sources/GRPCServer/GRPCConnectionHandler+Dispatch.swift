@@ -1,10 +1,12 @@
 public import GRPCCore
 import HTTP2
+import Synchronization
 
 extension GRPCConnectionHandler {
     /// Answers with a Trailers-Only response (no message was sent yet).
     func respondError(_ state: GRPCStreamState, _ error: RPCError, httpStatus: Int = 200) {
         guard state.phase != .responded else { return }
+        releaseInflightSlot(state)
         state.phase = .responded
         bufferedRequestBytes -= state.deframer.bufferedByteCount
         state.deframer.reset()
@@ -25,6 +27,7 @@ extension GRPCConnectionHandler {
 
     /// Sends the handler's framed response, then `grpc-status: 0`.
     private func respondOK(_ state: GRPCStreamState) {
+        releaseInflightSlot(state)
         state.phase = .responded
         state.responseOffset = 0
         state.trailers = nil
@@ -54,6 +57,15 @@ extension GRPCConnectionHandler {
         }
         if span != state.deframer.bufferedByteCount {
             respondError(state, RPCError(.internal, "a unary call takes exactly one request message, got more"))
+            return
+        }
+        if let inflight, inflight.count >= inflight.limit {
+            inflight.limits.refusedCalls.wrappingAdd(1, ordering: .relaxed)
+            respondError(
+                state,
+                RPCError(
+                    .resourceExhausted,
+                    "server overloaded: \(inflight.limit) calls already in flight on this thread; retry with backoff"))
             return
         }
         let buffered = state.deframer.bufferedByteCount
@@ -101,8 +113,19 @@ extension GRPCConnectionHandler {
             respondError(state, error)
         case .success(.deferred):
             state.phase = .deferred
+            if let inflight {
+                inflight.count += 1
+                state.holdsInflightSlot = true
+            }
             if let deadline = state.deadline { scheduleWakeup?(deadline) }
         }
+    }
+
+    /// Gives back the call's in-flight slot, if it holds one (answered, expired, or its stream closed).
+    func releaseInflightSlot(_ state: GRPCStreamState) {
+        guard state.holdsInflightSlot else { return }
+        state.holdsInflightSlot = false
+        inflight?.count -= 1
     }
 
     /// Delivers the result of a deferred call (on the connection's thread). Ignored when the stream is gone

@@ -46,6 +46,8 @@ public final class GRPCConnectionHandler {
     public var clientCertificateSubject: String?
     /// Where deferred calls report; `nil` makes ``CallContext/makePromise()`` return `nil`.
     public var completionSink: (any DeferredCompletionSink)?
+    /// The loop's count of deferred calls and its cap (`nil` when driven without a loop, as in unit tests).
+    var inflight: InflightCalls?
     /// Identifies this connection in completion tokens (`connectionID << 32 | streamID`).
     public var connectionID: UInt64 = 0
     /// Asked to call ``expireDeadlines(now:)`` at the given monotonic time.
@@ -150,6 +152,7 @@ public final class GRPCConnectionHandler {
     func releaseStream(_ id: Int32) {
         if recentStream != nil && recentStreamID == id { recentStream = nil }
         guard let state = streams.removeValue(forKey: id) else { return }
+        releaseInflightSlot(state)
         bufferedRequestBytes -= state.deframer.bufferedByteCount
         state.reset(id: 0)  // drops references and oversized buffers while pooled
         if pool.count < 128 { pool.append(state) }

@@ -24,11 +24,21 @@ public final class GRPCServer: @unchecked Sendable {
     private let running = Atomic<Int>(0)
     /// The bound port (useful with port 0).
     public private(set) var port: Int = 0
+    /// Admission counters shared by the loops.
+    private let limits: ServerLimits
 
     public init(configuration: GRPCServerConfiguration, router: GRPCRouter) {
         self.configuration = configuration
         self.router = router
+        self.limits = ServerLimits(maxConnections: configuration.maxConnections)
     }
+
+    /// Connections open now, across all loops.
+    public var openConnections: Int { limits.connections.load(ordering: .relaxed) }
+    /// Connections refused so far because the server was at `maxConnections`.
+    public var refusedConnections: Int { limits.refusedConnections.load(ordering: .relaxed) }
+    /// Calls refused so far because their loop was at `maxInflightCallsPerLoop`.
+    public var refusedCalls: Int { limits.refusedCalls.load(ordering: .relaxed) }
 
     /// Binds every loop's listener and starts the loop threads. Throws before starting any thread when a
     /// listener cannot be opened.
@@ -42,7 +52,8 @@ public final class GRPCServer: @unchecked Sendable {
             port = Socket.localPort(first)
             for _ in 1..<count { fds.append(try Socket.listen(host: configuration.host, port: port)) }
             for fd in fds {
-                loops.append(try ServerLoop(listenFD: fd, configuration: configuration, router: router))
+                loops.append(
+                    try ServerLoop(listenFD: fd, configuration: configuration, router: router, limits: limits))
             }
         } catch {
             if loops.isEmpty { for fd in fds { Socket.close(fd) } }

@@ -28,6 +28,13 @@ public struct GRPCServerConfiguration: Sendable {
     /// Seconds a request may take from its headers to the end of its body (a stalled upload holds a stream
     /// slot and buffers); past it the call ends with DEADLINE_EXCEEDED. Checked once a second.
     public var requestBodyTimeoutSeconds: Double = 60
+    /// Open connections the whole server accepts (all loops together). A connection over the cap is refused at
+    /// once: a cleartext one gets GOAWAY(ENHANCE_YOUR_CALM) and is closed, a TLS one is closed before its
+    /// handshake. Nothing waits in a queue.
+    public var maxConnections: Int = 10_000
+    /// Calls one event loop keeps in flight off its thread (deferred: batched, or run on a worker). A call past
+    /// the cap is answered RESOURCE_EXHAUSTED before its handler runs.
+    public var maxInflightCallsPerLoop: Int = 4096
 
     public init() {}
 }

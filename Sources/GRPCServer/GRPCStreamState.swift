@@ -44,6 +44,8 @@ final class GRPCStreamState {
     @exclusivity(unchecked) var trailers: HTTP2HeaderBlock?
     /// The response is plain HTTP (a text body and no gRPC trailers).
     @exclusivity(unchecked) var plainHTTP = false
+    /// The call is deferred and counted in its loop's in-flight calls.
+    @exclusivity(unchecked) var holdsInflightSlot = false
 
     init(maxMessageBytes: Int) { deframer = MessageDeframer(maxMessageBytes: maxMessageBytes) }
 
@@ -65,5 +67,6 @@ final class GRPCStreamState {
         responseOffset = 0
         trailers = nil
         plainHTTP = false
+        holdsInflightSlot = false
     }
 }

@@ -23,8 +23,16 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
     var onStopped: (() -> Void)?
     /// The TLS context new connections use; replaced on certificate reload (existing connections keep theirs).
     var tlsContext: TLSContext?
+    /// Admission counters shared with the server's other loops.
+    let limits: ServerLimits
+    /// Calls of this loop's connections now deferred off the loop thread.
+    let inflight: InflightCalls
 
-    init(listenFD: Int32, configuration: GRPCServerConfiguration, router: GRPCRouter) throws(SystemError) {
+    init(
+        listenFD: Int32, configuration: GRPCServerConfiguration, router: GRPCRouter, limits: ServerLimits
+    ) throws(SystemError) {
+        self.limits = limits
+        self.inflight = InflightCalls(limit: configuration.maxInflightCallsPerLoop, limits: limits)
         self.loop = try EventLoop()
         self.listenFD = listenFD
         self.configuration = configuration
@@ -74,6 +82,13 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
     }
 
     private func accept(fd: Int32, peer: String) {
+        guard limits.admitConnection() else {
+            // Over the cap: refuse now rather than queue. A cleartext client learns why; a TLS client would need
+            // a handshake first, which is exactly the work being shed.
+            if tlsContext == nil { _ = RefusalFrames.cleartext.withUnsafeBytes { Socket.write(fd, from: $0) } }
+            Socket.close(fd)
+            return
+        }
         let id = nextConnectionID
         nextConnectionID += 1
         var created: GRPCConnectionHandler?
@@ -83,6 +98,7 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
             created = handler
             handler.connectionID = id
             handler.completionSink = sink
+            handler.inflight = inflight
             let connection = SocketConnection(fd: fd, id: id, peer: peer, owner: self, handler: handler, tls: tls)
             // The timer finds the connection by id: a captured reference would be a cycle (the handler keeps this
             // closure), and a weak one would give every connection a side table, slowing each retain and
@@ -100,11 +116,12 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         } catch {
             created?.detach()
             Socket.close(fd)
+            limits.connectionClosed()
         }
     }
 
     func connectionClosed(_ connection: SocketConnection) {
-        connections[connection.id] = nil
+        if connections.removeValue(forKey: connection.id) != nil { limits.connectionClosed() }
         if draining && connections.isEmpty { loop.stop() }
     }
 

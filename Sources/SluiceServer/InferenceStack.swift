@@ -56,6 +56,23 @@ public final class InferenceStack: @unchecked Sendable {
         for problem in rollouts.restore() { log("rollouts: \(problem.message)") }
     }
 
+    /// Exports the transport's admission counters (open and refused connections, calls refused at the per-thread
+    /// in-flight cap) from `app`.
+    public func exportTransportCounters(of app: SluiceApplication) {
+        metrics.registry.collector(
+            "sluice_connections_open", help: "Open client connections.", kind: .gauge
+        ) { [([:], Double(app.transportCounters().openConnections))] }
+        metrics.registry.collector(
+            "sluice_connections_refused_total", help: "Connections refused at the --max-connections cap.",
+            kind: .counter
+        ) { [([:], Double(app.transportCounters().refusedConnections))] }
+        metrics.registry.collector(
+            "sluice_calls_shed_total",
+            help: "Calls answered RESOURCE_EXHAUSTED at the per-thread in-flight cap (--max-inflight-per-thread).",
+            kind: .counter
+        ) { [([:], Double(app.transportCounters().refusedCalls))] }
+    }
+
     /// Starts loading models and the rollout ticker; health turns SERVING once the first load completes.
     public func start(health: HealthStatusTable, log: @escaping @Sendable (String) -> Void) {
         health.set("", .notServing)

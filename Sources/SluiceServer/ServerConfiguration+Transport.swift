@@ -80,6 +80,19 @@ extension ServerConfiguration {
             }
             config.maxHeaderListSize = UInt32(maxHeaderListBytes)
         }
+        if let maxConnections {
+            guard (1...1_000_000).contains(maxConnections) else {
+                throw ConfigurationError("--max-connections must be between 1 and 1000000, got \(maxConnections)")
+            }
+            config.maxConnections = maxConnections
+        }
+        if let maxInflightCallsPerThread {
+            guard (1...1_000_000).contains(maxInflightCallsPerThread) else {
+                throw ConfigurationError(
+                    "--max-inflight-per-thread must be between 1 and 1000000, got \(maxInflightCallsPerThread)")
+            }
+            config.maxInflightCallsPerLoop = maxInflightCallsPerThread
+        }
         try configureTLS(&config)
         return config
     }

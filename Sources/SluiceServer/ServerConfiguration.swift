@@ -40,6 +40,10 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var securityConfig: String?
     /// Serve without authentication (explicit opt-out).
     public var insecureNoAuth: Bool?
+    /// Open connections the server accepts in all (default 10000); more are refused at once.
+    public var maxConnections: Int?
+    /// Calls each event-loop thread keeps in flight off its thread (default 4096); more get RESOURCE_EXHAUSTED.
+    public var maxInflightCallsPerThread: Int?
 
     public init() {}
 
@@ -49,6 +53,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         "listen", "threads", "tlsCert", "tlsKey", "tlsProfile", "clientCA", "plaintext", "maxMessageBytes",
         "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
         "maxConcurrentStreams", "maxHeaderListBytes", "models", "adminListen", "securityConfig", "insecureNoAuth",
+        "maxConnections", "maxInflightCallsPerThread",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
@@ -108,6 +113,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.adminListen = other.adminListen ?? adminListen
         merged.securityConfig = other.securityConfig ?? securityConfig
         merged.insecureNoAuth = other.insecureNoAuth ?? insecureNoAuth
+        merged.maxConnections = other.maxConnections ?? maxConnections
+        merged.maxInflightCallsPerThread = other.maxInflightCallsPerThread ?? maxInflightCallsPerThread
         // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.
         if other.tlsCert != nil && other.plaintext == nil { merged.plaintext = nil }
         if other.plaintext == true && other.tlsCert == nil && other.tlsKey == nil {

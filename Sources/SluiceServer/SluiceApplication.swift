@@ -30,6 +30,8 @@ public final class SluiceApplication: @unchecked Sendable {
         text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     }
     private var server: GRPCServer?
+    /// The running transport, for readers on other threads (the admin listener's metrics).
+    private let runningServer = Mutex<GRPCServer?>(nil)
     private var signals: SignalWatcher?
 
     /// Blocks SIGTERM/SIGINT/SIGHUP for this thread and every thread started after it, and watches them.
@@ -84,6 +86,14 @@ public final class SluiceApplication: @unchecked Sendable {
     /// Asks a running ``run()`` to drain and return, as SIGTERM would (within about 200 ms). Any thread.
     public func stop() { stopRequested.store(true, ordering: .sequentiallyConsistent) }
 
+    /// The transport's admission counters (zeros before ``run()`` has started the server). Any thread.
+    public func transportCounters() -> (openConnections: Int, refusedConnections: Int, refusedCalls: Int) {
+        runningServer.withLock { server in
+            guard let server else { return (0, 0, 0) }
+            return (server.openConnections, server.refusedConnections, server.refusedCalls)
+        }
+    }
+
     /// The port actually bound (after ``run()`` has started the server).
     public var boundPort: Int? { server?.port }
 
@@ -99,6 +109,7 @@ public final class SluiceApplication: @unchecked Sendable {
         let server = GRPCServer(configuration: transport, router: router)
         do { try server.start() } catch { throw ConfigurationError("cannot start: \(error)") }
         self.server = server
+        runningServer.withLock { $0 = server }
         let scheme = transport.tls == nil ? "h2c (cleartext)" : "TLS"
         let shownHost = transport.host.contains(":") ? "[\(transport.host)]" : transport.host
         log("sluice: serving gRPC on \(shownHost):\(server.port) over \(scheme) with \(transport.threads) thread(s)")

@@ -29,7 +29,7 @@ struct ServeCommand: ParsableCommand {
                "plaintext": false, "maxMessageBytes": 4194304,
                "drainTimeoutSeconds": 30, "idleTimeoutSeconds": 300, "handshakeTimeoutSeconds": 10,
                "requestBodyTimeoutSeconds": 60, "maxConcurrentStreams": 100,
-               "maxHeaderListBytes": 8192}
+               "maxHeaderListBytes": 8192, "maxConnections": 10000, "maxInflightCallsPerThread": 4096}
 
             SIGTERM or SIGINT stops accepting, sends GOAWAY, lets calls in flight finish (up to --drain-timeout), \
             and exits 0. A second signal cuts the remaining calls.
@@ -66,6 +66,16 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("idle-timeout"), help: "Seconds before an idle connection is closed. (default: 300)")
     var idleTimeout: Double?
 
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Open connections accepted in all; more are refused at once (GOAWAY). (default: 10000)")
+    var maxConnections: Int?
+
+    @Option(
+        name: .customLong("max-inflight-per-thread"),
+        help: "Calls each event-loop thread keeps in flight off its thread; more get RESOURCE_EXHAUSTED. (default: 4096)")
+    var maxInflightPerThread: Int?
+
     @Option(help: "JSON configuration file; flags override its values.")
     var config: String?
 
@@ -96,6 +106,8 @@ struct ServeCommand: ParsableCommand {
             flags.maxMessageBytes = maxMessageBytes
             flags.drainTimeoutSeconds = drainTimeout
             flags.idleTimeoutSeconds = idleTimeout
+            flags.maxConnections = maxConnections
+            flags.maxInflightCallsPerThread = maxInflightPerThread
             flags.models = models
             flags.adminListen = adminListen
             flags.securityConfig = securityConfig
@@ -117,6 +129,7 @@ struct ServeCommand: ParsableCommand {
             try app.prepareSignals()
             if let stack {
                 stack.start(health: app.health, log: log)
+                stack.exportTransportCounters(of: app)
                 log("sluice: serving models from \(configuration.models ?? "")")
                 app.onReload = {
                     stack.registry.refresh()
