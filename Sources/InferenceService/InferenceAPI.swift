@@ -17,16 +17,19 @@ public final class InferenceAPI: GRPCService {
     public let rollouts: RolloutManager?
     /// Authentication, RBAC, rate limits and audit; nil only in tests that exercise the handlers alone.
     public let gate: CallGate?
+    /// Where large calls run instead of the event loop; nil runs every call on the loop.
+    public let offload: CallOffload?
     let scratchPool = ScratchPool()
 
     public init(
         registry: ModelRegistry<ServableModel>, metrics: ServiceMetrics, rollouts: RolloutManager? = nil,
-        gate: CallGate? = nil
+        gate: CallGate? = nil, offload: CallOffload? = nil
     ) {
         self.registry = registry
         self.metrics = metrics
         self.rollouts = rollouts
         self.gate = gate
+        self.offload = offload
         metrics.watch(registry)
     }
 

@@ -22,7 +22,10 @@ public final class InferenceStack: @unchecked Sendable {
     private let stopping = StopFlag()
 
     /// Opens the registry in `directory` and restores rollouts. Nothing is loaded until ``start(health:log:)``.
-    public init(directory: String, auth: AuthService, log: @escaping @Sendable (String) -> Void) throws(ConfigurationError) {
+    /// `offload` moves large calls off the event loops (see docs/architecture.md).
+    public init(
+        directory: String, auth: AuthService, offload: CallOffload? = nil, log: @escaping @Sendable (String) -> Void
+    ) throws(ConfigurationError) {
         var isDirectory = stat()
         guard stat(directory, &isDirectory) == 0, (isDirectory.st_mode & S_IFMT) == S_IFDIR else {
             throw ConfigurationError("--models '\(directory)' is not a directory (create it, or register a model with 'sluice models register --registry \(directory) ...')")
@@ -44,7 +47,16 @@ public final class InferenceStack: @unchecked Sendable {
         self.auth = auth
         // With authentication off and no audit log there is nothing to check or record per call.
         let gate = auth.isInsecure && auth.audit == nil ? nil : CallGate(auth: auth)
-        api = InferenceAPI(registry: registry, metrics: metrics, rollouts: rollouts, gate: gate)
+        api = InferenceAPI(registry: registry, metrics: metrics, rollouts: rollouts, gate: gate, offload: offload)
+        if let pool = offload?.pool {
+            metrics.registry.collector(
+                "sluice_worker_queue_length", help: "Large calls waiting for a worker thread.", kind: .gauge
+            ) { [([:], Double(pool.queued))] }
+            metrics.registry.collector(
+                "sluice_worker_refused_total", help: "Large calls refused because the worker queue was full.",
+                kind: .counter
+            ) { [([:], Double(pool.refusedCount))] }
+        }
         if let audit = auth.audit {
             metrics.registry.collector(
                 "sluice_audit_dropped_records_total", help: "Audit records dropped (fail-open mode).", kind: .counter

@@ -1,5 +1,7 @@
 import FoundationEssentials
 public import GRPCServer
+public import InferenceService
+import BackgroundThreads
 
 #if canImport(Glibc)
     import Glibc
@@ -128,5 +130,18 @@ extension ServerConfiguration {
                 throw ConfigurationError("\(error)")
             }
         }
+    }
+}
+
+extension ServerConfiguration {
+    /// The worker pool for large calls: one thread per event loop, up to 64 calls queued; nil when
+    /// `offloadMinRequestBytes` is 0.
+    public func callOffload() throws(ConfigurationError) -> CallOffload? {
+        let minimum = offloadMinRequestBytes ?? 64 << 10
+        guard minimum >= 0 else { throw ConfigurationError("--offload-min-bytes must not be negative") }
+        guard minimum > 0 else { return nil }
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        let workers = max(1, threads ?? cores)
+        return CallOffload(pool: WorkerPool(name: "sluice-worker", size: workers, capacity: 64), minRequestBytes: minimum)
     }
 }

@@ -44,6 +44,9 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var maxConnections: Int?
     /// Calls each event-loop thread keeps in flight off its thread (default 4096); more get RESOURCE_EXHAUSTED.
     public var maxInflightCallsPerThread: Int?
+    /// Requests of at least this many bytes (large batches) run on worker threads, not the event loop
+    /// (default 65536; 0 keeps every call on the loop).
+    public var offloadMinRequestBytes: Int?
 
     public init() {}
 
@@ -53,7 +56,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         "listen", "threads", "tlsCert", "tlsKey", "tlsProfile", "clientCA", "plaintext", "maxMessageBytes",
         "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
         "maxConcurrentStreams", "maxHeaderListBytes", "models", "adminListen", "securityConfig", "insecureNoAuth",
-        "maxConnections", "maxInflightCallsPerThread",
+        "maxConnections", "maxInflightCallsPerThread", "offloadMinRequestBytes",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
@@ -115,6 +118,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.insecureNoAuth = other.insecureNoAuth ?? insecureNoAuth
         merged.maxConnections = other.maxConnections ?? maxConnections
         merged.maxInflightCallsPerThread = other.maxInflightCallsPerThread ?? maxInflightCallsPerThread
+        merged.offloadMinRequestBytes = other.offloadMinRequestBytes ?? offloadMinRequestBytes
         // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.
         if other.tlsCert != nil && other.plaintext == nil { merged.plaintext = nil }
         if other.plaintext == true && other.tlsCert == nil && other.tlsKey == nil {

@@ -29,7 +29,8 @@ struct ServeCommand: ParsableCommand {
                "plaintext": false, "maxMessageBytes": 4194304,
                "drainTimeoutSeconds": 30, "idleTimeoutSeconds": 300, "handshakeTimeoutSeconds": 10,
                "requestBodyTimeoutSeconds": 60, "maxConcurrentStreams": 100,
-               "maxHeaderListBytes": 8192, "maxConnections": 10000, "maxInflightCallsPerThread": 4096}
+               "maxHeaderListBytes": 8192, "maxConnections": 10000, "maxInflightCallsPerThread": 4096,
+               "offloadMinRequestBytes": 65536}
 
             SIGTERM or SIGINT stops accepting, sends GOAWAY, lets calls in flight finish (up to --drain-timeout), \
             and exits 0. A second signal cuts the remaining calls.
@@ -76,6 +77,11 @@ struct ServeCommand: ParsableCommand {
         help: "Calls each event-loop thread keeps in flight off its thread; more get RESOURCE_EXHAUSTED. (default: 4096)")
     var maxInflightPerThread: Int?
 
+    @Option(
+        name: .customLong("offload-min-bytes"),
+        help: "Requests of at least this many bytes run on worker threads, off the event loop; 0 turns it off. (default: 65536)")
+    var offloadMinBytes: Int?
+
     @Option(help: "JSON configuration file; flags override its values.")
     var config: String?
 
@@ -108,6 +114,7 @@ struct ServeCommand: ParsableCommand {
             flags.idleTimeoutSeconds = idleTimeout
             flags.maxConnections = maxConnections
             flags.maxInflightCallsPerThread = maxInflightPerThread
+            flags.offloadMinRequestBytes = offloadMinBytes
             flags.models = models
             flags.adminListen = adminListen
             flags.securityConfig = securityConfig
@@ -122,7 +129,8 @@ struct ServeCommand: ParsableCommand {
             var stack: InferenceStack?
             if let directory = configuration.models {
                 let auth = try makeAuth(configuration, log: log)
-                stack = try InferenceStack(directory: directory, auth: auth, log: log)
+                stack = try InferenceStack(
+                    directory: directory, auth: auth, offload: try configuration.callOffload(), log: log)
             }
             let app = SluiceApplication(
                 configuration: configuration, services: stack.map { [$0.api] } ?? [], healthGate: stack?.healthGate)

@@ -106,3 +106,61 @@ def test_cap_flags_are_validated(sluice_server):
     out = subprocess.run([sluice_bin(), "serve", "--plaintext", "--max-connections", "0"], capture_output=True,
                          text=True, timeout=20)
     assert out.returncode != 0 and "--max-connections must be between 1 and 1000000" in out.stderr
+
+
+def test_large_batch_runs_off_the_loop_and_small_calls_keep_flowing(tmp_path, sluice_server, proto_modules):
+    """One event-loop thread. While a 500,000-row BatchPredict is scored (on a worker), 1-row Predicts on another
+    connection of the same loop keep being answered: no gap between two answers comes near the time the server
+    spent on the batch (run on the loop, that whole time is one gap). The batch's answer is still correct.
+    (Latency itself is measured in bench/, not asserted here; this compares two durations of the same run.)"""
+    import threading
+
+    pb, pb_grpc = proto_modules.inference_pb2, proto_modules.inference_pb2_grpc
+    registry = tmp_path / "registry"
+    register(sluice_bin(), registry, "churn", CHURN / "model.onnx")
+    server = wait_serving(sluice_server("--models", registry, "--threads", "1", "--admin-listen", "127.0.0.1:0",
+                                        "--max-message-bytes", str(64 << 20)), proto_modules)
+    fixture = Fixture(CHURN)
+    names = ["age", "income", "tenure_months", "credit_score"]
+    base = [fixture.row(r)[n] for r in range(fixture.rows) for n in names]
+    rows = 500_000
+    request = pb.BatchPredictRequest(model="churn", dense=base * (rows // fixture.rows))
+    big = {"grpc.max_send_message_length": 64 << 20, "grpc.max_receive_message_length": 64 << 20}
+    batch_stub = pb_grpc.InferenceStub(server.channel(**big))
+    small_stub = pb_grpc.InferenceStub(server.channel())
+    small = pb.PredictRequest(model="churn", features={k: feature_value(pb, v) for k, v in fixture.row(3).items()})
+    small_stub.Predict(small, timeout=10)  # both connections up
+    batch_stub.Predict(small, timeout=10)
+
+    done = threading.Event()
+    result = {}
+
+    def run_batch():
+        try:
+            result["started"] = time.monotonic()
+            result["reply"] = batch_stub.BatchPredict(request, timeout=120)
+        finally:
+            result["ended"] = time.monotonic()
+            done.set()
+
+    answered = []
+    thread = threading.Thread(target=run_batch)
+    thread.start()
+    while not done.is_set():
+        assert small_stub.Predict(small, timeout=30).label_int == fixture.labels[3]
+        answered.append(time.monotonic())
+    thread.join()
+    reply = result["reply"]
+    assert reply.rows == rows
+    assert [reply.labels_int[r] for r in range(0, rows, 9973)] == [fixture.labels[r % fixture.rows]
+                                                                    for r in range(0, rows, 9973)]
+    marks = [result["started"]] + [t for t in answered if t <= result["ended"]] + [result["ended"]]
+    longest_gap = max(b - a for a, b in zip(marks, marks[1:]))
+    text = urllib.request.urlopen(f"http://127.0.0.1:{admin_port(server)}/metrics", timeout=5).read().decode()
+    handled = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith("sluice_request_duration_seconds_sum{") and 'rpc="BatchPredict"' in line)
+    assert handled > 0, "no BatchPredict time recorded"
+    assert longest_gap < 0.5 * handled, (
+        f"a small call waited {longest_gap:.3f} s while the server spent {handled:.3f} s on the batch: "
+        "the batch held the loop")
+    assert metric(admin_port(server), "sluice_worker_queue_length") == 0

@@ -1,0 +1,49 @@
+public import BackgroundThreads
+import GRPCCore
+
+/// Moves calls too large for an event loop onto a ``WorkerPool``: the loop copies the request bytes, hands
+/// the call to a worker, and answers through the call's promise, so one caller's big batch never holds the
+/// other calls of its loop. Calls below the threshold stay on the loop (no copy, no hop).
+public struct CallOffload: Sendable {
+    /// The workers (lower CPU priority than the loops, bounded queue).
+    public let pool: WorkerPool
+    /// Requests of at least this many bytes run on the pool (about 4,000 rows of 4 features at the default).
+    public let minRequestBytes: Int
+
+    public init(pool: WorkerPool, minRequestBytes: Int = 64 << 10) {
+        self.pool = pool
+        self.minRequestBytes = minRequestBytes
+    }
+
+    /// Runs `handler` on the pool when the request is large and the transport can complete the call later;
+    /// returns nil when the call should run on the loop as usual.
+    ///
+    /// On the worker, the handler sees a context without a completion sink, so it cannot offload again. A full
+    /// queue is RESOURCE_EXHAUSTED at once.
+    func run(
+        _ request: UnsafeRawBufferPointer, _ context: CallContext,
+        _ handler: @escaping @Sendable (UnsafeRawBufferPointer, CallContext, inout ResponseBuffer) -> UnaryOutcome
+    ) -> UnaryOutcome? {
+        guard request.count >= minRequestBytes, let promise = context.makePromise() else { return nil }
+        let bytes = [UInt8](request)
+        var detached = context
+        detached.completion = nil
+        let inline = detached
+        let accepted = pool.submit {
+            var response = ResponseBuffer()
+            let outcome = bytes.withUnsafeBytes { handler($0, inline, &response) }
+            switch outcome {
+            case .ok: promise.succeed(response)
+            case .failure(let error): promise.fail(error)
+            case .deferred: promise.fail(RPCError(.internal, "a worker call was deferred twice"))
+            }
+        }
+        guard accepted else {
+            return .failure(
+                RPCError(
+                    .resourceExhausted,
+                    "server busy: \(pool.capacity) large calls are already queued for the workers; retry with backoff"))
+        }
+        return .deferred
+    }
+}
