@@ -12,6 +12,8 @@ extension GRPCConnectionHandler {
         state.deframer.reset()
         session?.submitResponse(
             state.id, headers: ResponseHeaders.trailersOnly(error, httpStatus: httpStatus), hasBody: false)
+        // After the answer is queued, so the call that reaches the limit still gets its status before GOAWAY.
+        if error.code == .unauthenticated { recordAuthenticationFailure() }
     }
 
     /// Answers a request that is not gRPC with its HTTP status (405 or 415) and a text body saying what to send.

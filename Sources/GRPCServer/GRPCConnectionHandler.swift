@@ -36,6 +36,8 @@ public final class GRPCConnectionHandler {
     public internal(set) var prefaceReceived = false
     /// Protocol violations seen so far.
     public private(set) var glitches = 0
+    /// Calls on this connection answered UNAUTHENTICATED.
+    public private(set) var authenticationFailures = 0
     public private(set) var shutdownState = ShutdownState.open
     /// Why the connection must be closed after its output is flushed, if it must.
     public private(set) var closeReason: String?
@@ -117,6 +119,18 @@ public final class GRPCConnectionHandler {
         glitches += 1
         if glitches > configuration.maxGlitchesPerConnection && closeReason == nil {
             closeReason = "too many protocol errors (\(glitches))"
+            session?.submitGoaway(errorCode: HTTP2Session.ErrorCode.enhanceYourCalm)
+            shutdownState = .goawaySent
+        }
+    }
+
+    /// Counts a call answered UNAUTHENTICATED; past the limit, the connection is told to go away
+    /// (GOAWAY ENHANCE_YOUR_CALM): a peer cycling through bad credentials must reconnect (and handshake) to
+    /// try more, instead of buying signature checks at the price of a HEADERS frame.
+    func recordAuthenticationFailure() {
+        authenticationFailures += 1
+        if authenticationFailures >= configuration.maxAuthenticationFailuresPerConnection && closeReason == nil {
+            closeReason = "too many calls with bad credentials (\(authenticationFailures))"
             session?.submitGoaway(errorCode: HTTP2Session.ErrorCode.enhanceYourCalm)
             shutdownState = .goawaySent
         }

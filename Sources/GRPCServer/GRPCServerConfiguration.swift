@@ -35,6 +35,8 @@ public struct GRPCServerConfiguration: Sendable {
     /// Calls one event loop keeps in flight off its thread (deferred: batched, or run on a worker). A call past
     /// the cap is answered RESOURCE_EXHAUSTED before its handler runs.
     public var maxInflightCallsPerLoop: Int = 4096
+    /// Calls answered UNAUTHENTICATED on one connection before it gets GOAWAY(ENHANCE_YOUR_CALM).
+    public var maxAuthenticationFailuresPerConnection: Int = 100
 
     public init() {}
 }

@@ -15,8 +15,8 @@ public struct CallOffload: Sendable {
         self.minRequestBytes = minRequestBytes
     }
 
-    /// Runs `handler` on the pool when the request is large and the transport can complete the call later;
-    /// returns nil when the call should run on the loop as usual.
+    /// Runs `handler` on the pool when the transport can complete the call later; returns nil when the call
+    /// must run on the loop as usual (no completion sink: a unit test, or already on a worker).
     ///
     /// On the worker, the handler sees a context without a completion sink, so it cannot offload again. A full
     /// queue is RESOURCE_EXHAUSTED at once.
@@ -24,7 +24,7 @@ public struct CallOffload: Sendable {
         _ request: UnsafeRawBufferPointer, _ context: CallContext,
         _ handler: @escaping @Sendable (UnsafeRawBufferPointer, CallContext, inout ResponseBuffer) -> UnaryOutcome
     ) -> UnaryOutcome? {
-        guard request.count >= minRequestBytes, let promise = context.makePromise() else { return nil }
+        guard let promise = context.makePromise() else { return nil }
         let bytes = [UInt8](request)
         var detached = context
         detached.completion = nil

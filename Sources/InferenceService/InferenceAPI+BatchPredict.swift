@@ -11,9 +11,6 @@ extension InferenceAPI {
     func batchPredict(_ request: UnsafeRawBufferPointer, _ context: CallContext, _ response: inout ResponseBuffer)
         -> UnaryOutcome
     {
-        if let offload, let outcome = offload.run(request, context, { [self] in batchPredict($0, $1, &$2) }) {
-            return outcome
-        }
         let started = monotonicNanos()
         metrics.enter()
         defer { metrics.leave() }

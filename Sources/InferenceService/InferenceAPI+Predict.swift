@@ -107,8 +107,14 @@ extension InferenceAPI {
             if let assignment = target.assignment, let rollouts {
                 rollouts.record(assignment, outcome: outcome(model, scratch, failed: false, nanos: elapsed))
                 if let shadow = assignment.shadowVersion {
-                    runShadow(entry: entry, version: shadow, assignment: assignment, prediction: prediction,
-                              scratch: scratch, rollouts: rollouts)
+                    if let pool = offload?.pool {
+                        runShadowOffLoop(
+                            entry: entry, version: shadow, assignment: assignment, prediction: prediction,
+                            scratch: scratch, rollouts: rollouts, pool: pool)
+                    } else {
+                        runShadow(entry: entry, version: shadow, assignment: assignment, prediction: prediction,
+                                  scratch: scratch, rollouts: rollouts)
+                    }
                 }
             }
         }
@@ -248,6 +254,26 @@ extension InferenceAPI {
             }
         }
         return result
+    }
+
+    /// Hands the shadow evaluation to a worker with a copy of the row, so the caller's answer does not wait for
+    /// it. With the worker queue full the shadow run is skipped and counted as a failed shadow call.
+    func runShadowOffLoop(
+        entry: ModelEntry<ServableModel>, version: Int64, assignment: Assignment, prediction: PredictionLabel,
+        scratch: PredictionScratch, rollouts: RolloutManager, pool: WorkerPool
+    ) {
+        let numeric = scratch.numeric
+        let strings = scratch.strings
+        let accepted = pool.submit { [self] in
+            scratchPool.withScratch { copy in
+                copy.numeric = numeric
+                copy.strings = strings
+                copy.clearOutputs()
+                runShadow(entry: entry, version: version, assignment: assignment, prediction: prediction,
+                          scratch: copy, rollouts: rollouts)
+            }
+        }
+        if !accepted { rollouts.recordShadow(assignment, outcome: Outcome(ok: false, latencyNs: 0), agreed: false) }
     }
 
     /// Evaluates the shadow version on the same row and reports agreement; its answer is never returned.

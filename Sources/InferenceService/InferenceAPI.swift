@@ -4,6 +4,7 @@ import Glibc
 public import GRPCCore
 public import ModelRegistry
 import BackgroundThreads
+import Auth
 import SluiceProto
 public import TrafficRouting
 
@@ -36,18 +37,37 @@ public final class InferenceAPI: GRPCService {
     public var methods: [UnaryMethod] {
         [
             UnaryMethod("Predict") { [self] request, context, response in
-                predict(request, context, &response)
+                offloadIfHeavy(request, context) { [self] in predict($0, $1, &$2) }
+                    ?? predict(request, context, &response)
             },
             UnaryMethod("BatchPredict") { [self] request, context, response in
-                batchPredict(request, context, &response)
+                offloadIfHeavy(request, context) { [self] in batchPredict($0, $1, &$2) }
+                    ?? batchPredict(request, context, &response)
             },
             UnaryMethod("GetModelVersion") { [self] request, context, response in
-                getModelVersion(request, context, &response)
+                offloadIfHeavy(request, context) { [self] in getModelVersion($0, $1, &$2) }
+                    ?? getModelVersion(request, context, &response)
             },
             UnaryMethod("Rollout") { [self] request, context, response in
                 rollout(request, context, &response)
             },
         ]
+    }
+
+    /// Moves a heavy call to the workers: a request of at least `offload.minRequestBytes`, or one whose bearer
+    /// token needs a signature check first (a token this thread has not seen and no thread has verified), so
+    /// neither a big batch nor a stream of fresh tokens can stall the loop. Nil: run on the loop.
+    @inline(__always)
+    func offloadIfHeavy(
+        _ request: UnsafeRawBufferPointer, _ context: CallContext,
+        _ handler: @escaping @Sendable (UnsafeRawBufferPointer, CallContext, inout ResponseBuffer) -> UnaryOutcome
+    ) -> UnaryOutcome? {
+        guard let offload else { return nil }
+        if request.count < offload.minRequestBytes {
+            guard let gate, gate.auth.needsSignatureCheck(authorization: context.metadata.first("authorization"))
+            else { return nil }
+        }
+        return offload.run(request, context, handler)
     }
 
     /// Resolves the model a request names (by field or by a models:/ URI in the selector) and the selector.

@@ -53,7 +53,7 @@ public struct PredictRequestView: ScoringRequestView {
 }
 
 /// The label of one prediction.
-public enum PredictionLabel {
+public enum PredictionLabel: Sendable {
     case int(Int64)
     case string(String)
     case value(Double)

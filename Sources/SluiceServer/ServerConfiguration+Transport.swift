@@ -95,6 +95,13 @@ extension ServerConfiguration {
             }
             config.maxInflightCallsPerLoop = maxInflightCallsPerThread
         }
+        if let maxAuthFailuresPerConnection {
+            guard (1...1_000_000).contains(maxAuthFailuresPerConnection) else {
+                throw ConfigurationError(
+                    "--max-auth-failures-per-connection must be between 1 and 1000000, got \(maxAuthFailuresPerConnection)")
+            }
+            config.maxAuthenticationFailuresPerConnection = maxAuthFailuresPerConnection
+        }
         try configureTLS(&config)
         return config
     }

@@ -47,6 +47,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     /// Requests of at least this many bytes (large batches) run on worker threads, not the event loop
     /// (default 65536; 0 keeps every call on the loop).
     public var offloadMinRequestBytes: Int?
+    /// Calls with bad credentials one connection may make before it is closed with GOAWAY (default 100).
+    public var maxAuthFailuresPerConnection: Int?
 
     public init() {}
 
@@ -56,7 +58,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         "listen", "threads", "tlsCert", "tlsKey", "tlsProfile", "clientCA", "plaintext", "maxMessageBytes",
         "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
         "maxConcurrentStreams", "maxHeaderListBytes", "models", "adminListen", "securityConfig", "insecureNoAuth",
-        "maxConnections", "maxInflightCallsPerThread", "offloadMinRequestBytes",
+        "maxConnections", "maxInflightCallsPerThread", "offloadMinRequestBytes", "maxAuthFailuresPerConnection",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
@@ -119,6 +121,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.maxConnections = other.maxConnections ?? maxConnections
         merged.maxInflightCallsPerThread = other.maxInflightCallsPerThread ?? maxInflightCallsPerThread
         merged.offloadMinRequestBytes = other.offloadMinRequestBytes ?? offloadMinRequestBytes
+        merged.maxAuthFailuresPerConnection = other.maxAuthFailuresPerConnection ?? maxAuthFailuresPerConnection
         // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.
         if other.tlsCert != nil && other.plaintext == nil { merged.plaintext = nil }
         if other.plaintext == true && other.tlsCert == nil && other.tlsKey == nil {

@@ -30,7 +30,7 @@ struct ServeCommand: ParsableCommand {
                "drainTimeoutSeconds": 30, "idleTimeoutSeconds": 300, "handshakeTimeoutSeconds": 10,
                "requestBodyTimeoutSeconds": 60, "maxConcurrentStreams": 100,
                "maxHeaderListBytes": 8192, "maxConnections": 10000, "maxInflightCallsPerThread": 4096,
-               "offloadMinRequestBytes": 65536}
+               "offloadMinRequestBytes": 65536, "maxAuthFailuresPerConnection": 100}
 
             SIGTERM or SIGINT stops accepting, sends GOAWAY, lets calls in flight finish (up to --drain-timeout), \
             and exits 0. A second signal cuts the remaining calls.
@@ -82,6 +82,11 @@ struct ServeCommand: ParsableCommand {
         help: "Requests of at least this many bytes run on worker threads, off the event loop; 0 turns it off. (default: 65536)")
     var offloadMinBytes: Int?
 
+    @Option(
+        name: .customLong("max-auth-failures-per-connection"),
+        help: "Calls with bad credentials a connection may make before it is closed (GOAWAY). (default: 100)")
+    var maxAuthFailuresPerConnection: Int?
+
     @Option(help: "JSON configuration file; flags override its values.")
     var config: String?
 
@@ -115,6 +120,7 @@ struct ServeCommand: ParsableCommand {
             flags.maxConnections = maxConnections
             flags.maxInflightCallsPerThread = maxInflightPerThread
             flags.offloadMinRequestBytes = offloadMinBytes
+            flags.maxAuthFailuresPerConnection = maxAuthFailuresPerConnection
             flags.models = models
             flags.adminListen = adminListen
             flags.securityConfig = securityConfig

@@ -26,6 +26,7 @@ private struct TestService: GRPCService {
                 return .deferred
             },
             UnaryMethod("Fail") { _, _, _ in .failure(RPCError(.invalidArgument, "bad 100%")) },
+            UnaryMethod("Deny") { _, _, _ in .failure(RPCError(.unauthenticated, "bad credentials")) },
             UnaryMethod("Who") { _, context, response in
                 let text =
                     "\(context.peer)|\(context.clientCertificateSubject ?? "-")|\(context.deadline.map(String.init) ?? "-")"
@@ -183,6 +184,20 @@ struct GRPCConnectionHandlerTests {
         #expect(response.headers[0][":status"] == "415")
         #expect(response.headers[0]["content-type"] == "text/plain; charset=utf-8")
         #expect(String(decoding: response.data, as: UTF8.self).contains("content-type application/grpc"))
+    }
+
+    @Test func connectionWithRepeatedBadCredentialsGetsGoaway() throws {
+        let harness = try Harness { $0.maxAuthenticationFailuresPerConnection = 3 }
+        for stream: UInt32 in [1, 3] {
+            try harness.call(stream, "/test.Echo/Deny", [])
+            #expect(try harness.response(stream).headers.first?["grpc-status"] == "16")
+        }
+        #expect(!harness.frames.contains { $0.type == 7 })
+        try harness.call(5, "/test.Echo/Fail", [])  // other errors do not count
+        try harness.call(7, "/test.Echo/Deny", [])
+        let goaway = try #require(harness.frames.first { $0.type == 7 })
+        #expect(Array(goaway.payload[4..<8]) == [0, 0, 0, 0x0b])  // ENHANCE_YOUR_CALM
+        #expect(harness.handler.authenticationFailures == 3)
     }
 
     @Test func deadlineExpiresWhileWaitingForTheBody() throws {
