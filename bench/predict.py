@@ -30,7 +30,7 @@ import protos  # noqa: E402
 
 pb, pb_grpc, _, _ = protos.load()
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, ".build", "release", "sluice"))
-MODELS = os.path.join(ROOT, "..", "shared", "models")
+MODELS = os.path.join(ROOT, "Tests", "fixtures", "models")
 
 
 def start(cmd, port, env=None, settle=0.0):

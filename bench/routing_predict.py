@@ -31,7 +31,7 @@ import protos  # noqa: E402
 
 pb, pb_grpc, _, _ = protos.load()
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, ".build", "release", "sluice"))
-MODELS = os.environ.get("SLUICE_SHARED_MODELS", os.path.join(ROOT, "..", "shared", "models"))
+MODELS = os.path.join(ROOT, "Tests", "fixtures", "models")
 MODEL_DIR = os.path.join(MODELS, "spark_churn_rf")
 
 
