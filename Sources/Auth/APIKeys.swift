@@ -1,5 +1,3 @@
-import BackgroundThreads
-
 /// Creating API keys (`sluice keys create`). Keys are 32 random bytes, base64url, with a `slk_` prefix so secret
 /// scanners can find leaked ones; the configuration stores only their SHA-256.
 public enum APIKeys {
@@ -23,13 +21,8 @@ public enum APIKeys {
         -> Created
     {
         guard !id.isEmpty, !principal.isEmpty else { throw Failure(description: "id and principal must not be empty") }
-        if let expires {
-            guard let time = SecurityConfig.parseTimestamp(expires) else {
-                throw Failure(description: "--expires \"\(expires)\" is not RFC 3339 (e.g. 2027-01-31T00:00:00Z)")
-            }
-            guard time > WallClock.now() else {
-                throw Failure(description: "--expires \"\(expires)\" is in the past: the key would never work")
-            }
+        if let expires, SecurityConfig.parseTimestamp(expires) == nil {
+            throw Failure(description: "--expires \"\(expires)\" is not RFC 3339 (e.g. 2027-01-31T00:00:00Z)")
         }
         guard let random = Crypto.randomBytes(32) else {
             throw Failure(description: "the system random number generator failed")

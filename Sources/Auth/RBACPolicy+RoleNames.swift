@@ -6,3 +6,8 @@ extension SecurityConfig {
     /// defined under `roles`.
     public var roleNames: [String] { Set(RBACPolicy.builtIn.keys).union(roles.keys).sorted() }
 }
+
+extension APIKeys {
+    /// Seconds since the epoch of an `--expires` value, nil when it is not RFC 3339.
+    public static func expiryTime(_ text: String) -> Double? { SecurityConfig.parseTimestamp(text) }
+}

@@ -42,6 +42,11 @@ struct KeysCommand: ParsableCommand {
 
         func run() throws {
             try checkRoles()
+            // A key that is already expired would never authenticate anyone (the library still writes such entries
+            // for tests of expiry handling; the CLI does not).
+            if let expires, let time = APIKeys.expiryTime(expires), time <= Date().timeIntervalSince1970 {
+                throw ValidationError("--expires \"\(expires)\" is in the past: the key would never work")
+            }
             let keyID = id ?? "\(principal)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
             let created: APIKeys.Created
             do {
