@@ -55,8 +55,9 @@ enum OperatorLog {
     /// The level a line's wording implies: failures are errors, refusals to apply a change are warnings.
     static func level(of text: String) -> Logger.Level {
         if text.hasPrefix("error") || text.contains("FAILED") { return .error }
-        if text.contains("WARNING") || text.contains("NOT reloaded") || text.contains("keeping the current")
-            || text.contains("cut")
+        if text.contains("WARNING") || text.contains("NOT reloaded") || text.contains("cannot ")
+            || text.contains("keeping the current") || text.contains("calls were cut")
+            || text.contains("closing connections now")
         {
             return .warning
         }
