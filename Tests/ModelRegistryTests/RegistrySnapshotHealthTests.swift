@@ -67,3 +67,51 @@ struct RegistrySnapshotHealthTests {
         #expect(registry.snapshot.failedVersions.map(\.version) == [2])
     }
 }
+
+/// UNAVAILABLE is kept for the one case where retrying works: the version is still loading.
+@Suite("RegistrySnapshot loading versions")
+struct RegistrySnapshotLoadingTests {
+    /// Opens when the test lets the loader finish.
+    final class Gate: @unchecked Sendable {
+        private let lock = NSCondition()
+        private var open = false
+        func wait() {
+            lock.lock()
+            while !open { lock.wait() }
+            lock.unlock()
+        }
+        func release() {
+            lock.lock()
+            open = true
+            lock.broadcast()
+            lock.unlock()
+        }
+    }
+
+    @Test func aVersionStillLoadingIsUnavailableThenServes() throws {
+        let source = LocalDirectorySource(root: makeTempDirectory())
+        _ = try source.register(
+            model: "churn", bytes: Array("slow".utf8), source: "", stage: .staging, aliases: [], tags: [:],
+            metrics: [:], description: "")
+        let gate = Gate()
+        let registry = ModelRegistry<FakeModel>(source: source, pollInterval: .milliseconds(20)) { bytes, _, _ in
+            gate.wait()
+            return FakeModel(String(decoding: bytes, as: UTF8.self))
+        }
+        registry.start()
+        defer { registry.stop() }
+        let deadline = Date().addingTimeInterval(20)
+        while registry.snapshot.models["churn"]?.states[1] != .loading && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        let loading = try #require(registry.snapshot.models["churn"])
+        #expect(throws: RegistryError(
+            .unavailable, "model \"churn\": its Staging version (version 1) is still loading; retry shortly")
+        ) { try loading.resolve(.stage(.staging)) }
+        gate.release()
+        while registry.snapshot.models["churn"]?.states[1] != .ready && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        #expect(try registry.snapshot.models["churn"]?.resolve(.stage(.staging)).version == 1)
+    }
+}
