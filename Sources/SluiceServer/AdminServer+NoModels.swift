@@ -3,8 +3,9 @@ extension AdminServer {
     /// 200 and `/readyz` 503, both saying that no model registry was configured.
     public static func startWithoutModels(listen: String) throws(ConfigurationError) -> AdminServer {
         let (host, port) = try parseListen(listen)
-        let server = AdminServer(handlers: .init(
-            metrics: { "" }, ready: { false }, details: InferenceUnavailableService.reason))
+        let server = AdminServer(
+            handlers: .init(
+                metrics: { "" }, ready: { false }, details: InferenceUnavailableService.reason))
         do { try server.start(host: host, port: port) } catch { throw ConfigurationError("\(error)") }
         return server
     }

@@ -14,7 +14,10 @@ enum RegistryChecks {
         } catch {
             let reason = "\(file): the server could not load this model: \(error)"
             guard force else {
-                throw CLIError(message: reason + "\n(nothing was registered; --force registers it anyway, as a version that will fail to load)")
+                throw CLIError(
+                    message: reason
+                        + "\n(nothing was registered; --force registers it anyway, as a version that will fail to load)"
+                )
             }
             warn("WARNING: --force: registering anyway; the server will report this version as FAILED: \(reason)")
         }
@@ -22,11 +25,16 @@ enum RegistryChecks {
 
     /// Refuses to make `version` of `model` served (Production, Staging, an alias) when it does not load,
     /// unless `force` is set, which warns loudly and goes ahead.
-    static func requireLoadable(model: String, version: Int64, source: any ModelSource, action: String, force: Bool) throws {
+    static func requireLoadable(model: String, version: Int64, source: any ModelSource, action: String, force: Bool)
+        throws
+    {
         guard let reason = ServingCheck.failure(of: model, version: version, in: source) else { return }
         let message = "\(model) version \(version) does not load: \(reason)"
         guard force else {
-            throw CLIError(message: "refusing to \(action): \(message)\n(nothing was changed; fix or re-register the file, or pass --force to \(action) anyway)")
+            throw CLIError(
+                message:
+                    "refusing to \(action): \(message)\n(nothing was changed; fix or re-register the file, or pass --force to \(action) anyway)"
+            )
         }
         warn("WARNING: --force: \(action) although \(message); the server keeps serving what it served before")
     }

@@ -89,7 +89,9 @@ struct StderrLogHandler: LogHandler {
     }
 
     /// One rendered line (without the newline).
-    static func render(time: String, level: Logger.Level, component: String, message: String, format: OperatorLog.Format)
+    static func render(
+        time: String, level: Logger.Level, component: String, message: String, format: OperatorLog.Format
+    )
         -> String
     {
         switch format {
@@ -97,7 +99,8 @@ struct StderrLogHandler: LogHandler {
             let name = level.rawValue
             return "\(time) \(name)\(String(repeating: " ", count: max(1, 8 - name.count)))\(component): \(message)"
         case .json:
-            return "{\"ts\":\"\(time)\",\"level\":\"\(level.rawValue)\",\"component\":\(jsonString(component)),\"msg\":\(jsonString(message))}"
+            return
+                "{\"ts\":\"\(time)\",\"level\":\"\(level.rawValue)\",\"component\":\(jsonString(component)),\"msg\":\(jsonString(message))}"
         }
     }
 

@@ -86,7 +86,8 @@ struct ScoreCommand: ParsableCommand {
         }
         let bytes = try FileAccess.read(input)
         let kind = ScoreInputKind.detect(bytes, path: input)
-        let chosen = format.flatMap(OutputFormat.init(rawValue:)) ?? OutputFormat.infer(output, fixture: kind == .fixture)
+        let chosen =
+            format.flatMap(OutputFormat.init(rawValue:)) ?? OutputFormat.infer(output, fixture: kind == .fixture)
         if chosen == .tensors && idColumn != nil {
             throw ScoreInputError(description: "--id-column needs row output (--format json, jsonl or csv)")
         }
@@ -173,7 +174,8 @@ struct ScoreCommand: ParsableCommand {
                     try compiled.predict(rows: count, numeric: slice, strings: strings, context: context, into: result)
                 }
             } catch let error as EngineError {
-                let origin = count == 1 ? table.origins[start] : "\(table.origins[start]) to \(table.origins[start + count - 1])"
+                let origin =
+                    count == 1 ? table.origins[start] : "\(table.origins[start]) to \(table.origins[start + count - 1])"
                 throw ScoreInputError(description: "\(input): \(origin): \(error.message)")
             }
             for row in 0..<count {

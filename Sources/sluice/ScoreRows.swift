@@ -33,10 +33,13 @@ struct FeatureMatrix {
             let available = table.columns.filter { $0 != idColumn }
             var hint = ""
             if signature.stringFeatureCount == 0, available.count == signature.numericFeatureCount {
-                hint = "; if your columns are these features in order, pass --feature-names \(available.joined(separator: ","))"
+                hint =
+                    "; if your columns are these features in order, pass --feature-names \(available.joined(separator: ","))"
             }
             throw ScoreInputError(
-                description: "\(path): no column for feature\(missing.count == 1 ? "" : "s") \(missing.map { "\"\($0)\"" }.joined(separator: ", ")) (the model's features: \(features.map(\.name).joined(separator: ", ")); the file's columns: \(table.columns.joined(separator: ", ")))\(hint)")
+                description:
+                    "\(path): no column for feature\(missing.count == 1 ? "" : "s") \(missing.map { "\"\($0)\"" }.joined(separator: ", ")) (the model's features: \(features.map(\.name).joined(separator: ", ")); the file's columns: \(table.columns.joined(separator: ", ")))\(hint)"
+            )
         }
         let numericCount = signature.numericFeatureCount
         numeric = [Float](repeating: 0, count: rows * numericCount)
@@ -53,13 +56,17 @@ struct FeatureMatrix {
                     case .text(let s):
                         guard let d = Double(s) else {
                             throw ScoreInputError(
-                                description: "\(path): \(table.origins[r]): column \"\(table.columns[columnOf[k]])\": \"\(s)\" is not a number")
+                                description:
+                                    "\(path): \(table.origins[r]): column \"\(table.columns[columnOf[k]])\": \"\(s)\" is not a number"
+                            )
                         }
                         value = Float(d)
                     }
                     if value.isNaN && !signature.acceptsNaN {
                         throw ScoreInputError(
-                            description: "\(path): \(table.origins[r]): column \"\(table.columns[columnOf[k]])\" is missing or NaN, and this model cannot take missing values")
+                            description:
+                                "\(path): \(table.origins[r]): column \"\(table.columns[columnOf[k]])\" is missing or NaN, and this model cannot take missing values"
+                        )
                     }
                     numeric[r * numericCount + feature.position] = value
                 case .string:
@@ -74,7 +81,9 @@ struct FeatureMatrix {
         if let idColumn {
             guard let column = table.column(idColumn) else {
                 throw ScoreInputError(
-                    description: "\(path): no column \"\(idColumn)\" for --id-column (the file's columns: \(table.columns.joined(separator: ", ")))")
+                    description:
+                        "\(path): no column \"\(idColumn)\" for --id-column (the file's columns: \(table.columns.joined(separator: ", ")))"
+                )
             }
             ids = table.rows.map { row in
                 switch row[column] {
@@ -202,7 +211,7 @@ struct RowWriter {
             return fields.joined(separator: ",") + "\n"
         }
         var object = "{"
-        if withID { object += "\"id\":\(quote(id ?? "")),"}
+        if withID { object += "\"id\":\(quote(id ?? ""))," }
         if isClassifier {
             if case .int64 = signature.classLabels {
                 object += "\"label\":\(label(result, row)),"

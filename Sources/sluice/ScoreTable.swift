@@ -69,7 +69,9 @@ extension ScoreTable {
         for (n, item) in items.enumerated() {
             guard case .object(let members) = item.value else {
                 throw ScoreInputError(
-                    description: "\(path): line \(item.line): record \(n + 1) is not an object (records look like {\"age\": 42, ...})")
+                    description:
+                        "\(path): line \(item.line): record \(n + 1) is not an object (records look like {\"age\": 42, ...})"
+                )
             }
             table.append(members, index: &index, origin: "record \(n + 1) (line \(item.line))", path: path)
         }
@@ -188,20 +190,24 @@ extension ScoreTable {
         table.columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
         var seen = Set<String>()
         for name in table.columns where !seen.insert(name).inserted {
-            throw ScoreInputError(description: "\(path): line \(header.line): column \"\(name)\" appears twice in the header")
+            throw ScoreInputError(
+                description: "\(path): line \(header.line): column \"\(name)\" appears twice in the header")
         }
         table.rows.reserveCapacity(records.count - 1)
         for record in records.dropFirst() {
             guard record.fields.count == table.columns.count else {
                 throw ScoreInputError(
-                    description: "\(path): line \(record.line): \(record.fields.count) fields, but the header has \(table.columns.count)")
+                    description:
+                        "\(path): line \(record.line): \(record.fields.count) fields, but the header has \(table.columns.count)"
+                )
             }
-            table.rows.append(record.fields.map { raw in
-                let cell = raw.trimmingCharacters(in: .whitespaces)
-                if cell.isEmpty { return .missing }
-                if let d = Double(cell) { return .number(d) }
-                return .text(cell)
-            })
+            table.rows.append(
+                record.fields.map { raw in
+                    let cell = raw.trimmingCharacters(in: .whitespaces)
+                    if cell.isEmpty { return .missing }
+                    if let d = Double(cell) { return .number(d) }
+                    return .text(cell)
+                })
             table.origins.append("line \(record.line)")
         }
         return table
@@ -310,7 +316,9 @@ struct JSONReader {
         }
         while true {
             skip()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a member name in quotes") }
+            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
+                throw fail("expected a member name in quotes")
+            }
             let key = try string()
             skip()
             guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw fail("expected ':' after \"\(key)\"") }
@@ -376,7 +384,8 @@ struct JSONReader {
                 case UInt8(ascii: "r"): out.append(0x0D)
                 case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
-                    guard i + 4 < bytes.count, let code = UInt32(String(decoding: bytes[(i + 1)...(i + 4)], as: UTF8.self), radix: 16)
+                    guard i + 4 < bytes.count,
+                        let code = UInt32(String(decoding: bytes[(i + 1)...(i + 4)], as: UTF8.self), radix: 16)
                     else { throw fail("invalid \\u escape") }
                     i += 4
                     let scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
@@ -402,9 +411,10 @@ struct JSONReader {
                 return -.infinity
             }
         }
-        while i < bytes.count, (bytes[i] >= 0x30 && bytes[i] <= 0x39) || bytes[i] == UInt8(ascii: ".")
-            || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") || bytes[i] == UInt8(ascii: "+")
-            || bytes[i] == UInt8(ascii: "-")
+        while i < bytes.count,
+            (bytes[i] >= 0x30 && bytes[i] <= 0x39) || bytes[i] == UInt8(ascii: ".")
+                || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") || bytes[i] == UInt8(ascii: "+")
+                || bytes[i] == UInt8(ascii: "-")
         {
             i += 1
         }
@@ -415,7 +425,9 @@ struct JSONReader {
         return d
     }
 
-    static func show(_ b: UInt8) -> String { b >= 0x20 && b < 0x7F ? String(UnicodeScalar(b)) : "\\x\(String(b, radix: 16))" }
+    static func show(_ b: UInt8) -> String {
+        b >= 0x20 && b < 0x7F ? String(UnicodeScalar(b)) : "\\x\(String(b, radix: 16))"
+    }
 
     /// A short text form of a nested value (arrays and objects in cells).
     static func describe(_ value: Value) -> String {

@@ -1,8 +1,9 @@
 import GRPCCore
 import InferenceEngine
-@testable import InferenceService
 import ModelRegistry
 import Testing
+
+@testable import InferenceService
 
 /// The one mapping from domain errors to gRPC statuses: nothing a client causes becomes INTERNAL.
 @Suite("ServiceError mapping")

@@ -38,18 +38,22 @@ struct RegistrySnapshotHealthTests {
         }
         #expect(try churn.resolve(.routed).version == 1)
         let solo = try #require(snapshot.models["solo"])
-        #expect(throws: RegistryError(
-            .failedPrecondition,
-            "model \"solo\": its Production version (version 1) failed to load: not an ONNX model (bad magic)")
+        #expect(
+            throws: RegistryError(
+                .failedPrecondition,
+                "model \"solo\": its Production version (version 1) failed to load: not an ONNX model (bad magic)")
         ) { try solo.resolve(.routed) }
     }
 
     @Test func snapshotNamesFailedVersionsAndModelsWithoutProduction() throws {
         let snapshot = try makeRegistry().snapshot
-        #expect(snapshot.failedVersions.map { "\($0.model)/\($0.version)/\($0.stage)/\($0.aliases)" }
-            == ["churn/2/Staging/[\"candidate\"]", "solo/1/Production/[]"])
+        #expect(
+            snapshot.failedVersions.map { "\($0.model)/\($0.version)/\($0.stage)/\($0.aliases)" }
+                == ["churn/2/Staging/[\"candidate\"]", "solo/1/Production/[]"])
         #expect(snapshot.modelsWithFailedProduction == ["solo"])
-        #expect(snapshot.failureReport.first == "failed: churn version 2 (Staging, @candidate): not an ONNX model (bad magic)")
+        #expect(
+            snapshot.failureReport.first
+                == "failed: churn version 2 (Staging, @candidate): not an ONNX model (bad magic)")
     }
 
     @Test func aFailedNewProductionLeavesThePreviousOneServingAndReady() throws {
@@ -105,8 +109,9 @@ struct RegistrySnapshotLoadingTests {
             Thread.sleep(forTimeInterval: 0.01)
         }
         let loading = try #require(registry.snapshot.models["churn"])
-        #expect(throws: RegistryError(
-            .unavailable, "model \"churn\": its Staging version (version 1) is still loading; retry shortly")
+        #expect(
+            throws: RegistryError(
+                .unavailable, "model \"churn\": its Staging version (version 1) is still loading; retry shortly")
         ) { try loading.resolve(.stage(.staging)) }
         gate.release()
         while registry.snapshot.models["churn"]?.states[1] != .ready && Date() < deadline {
