@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SluiceServer
 
 #if canImport(Glibc)
     import Glibc
@@ -83,7 +84,7 @@ struct StderrLogHandler: LogHandler {
         function: String, line: UInt
     ) {
         var text = Self.render(
-            time: Self.timestamp(), level: level, component: label, message: message.description, format: format)
+            time: LogTimestamp.now(), level: level, component: label, message: message.description, format: format)
         text += "\n"
         text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     }
@@ -102,22 +103,6 @@ struct StderrLogHandler: LogHandler {
             return
                 "{\"ts\":\"\(time)\",\"level\":\"\(level.rawValue)\",\"component\":\(jsonString(component)),\"msg\":\(jsonString(message))}"
         }
-    }
-
-    /// UTC time with milliseconds, RFC 3339.
-    static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = now.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + "\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
     }
 
     /// A JSON string literal.
