@@ -86,6 +86,15 @@ def test_records_jsonl_and_csv_with_feature_names_and_ids(tmp_path):
                  "confidence": g["confidence"]} for g in got], labels, probabilities)
 
 
+def test_fixture_layout_as_rows(tmp_path):
+    expected = json.loads((LOGREG / "expected.json").read_text())["outputs"]
+    labels = next(o["data"] for o in expected if o["dtype"] == "int64")
+    out = run("--model", LOGREG / "model.onnx", "--input", LOGREG / "inputs.json", "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    got = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert [int(g["label"]) for g in got] == labels
+
+
 def test_columns_named_after_features_or_inputs(tmp_path):
     # spark_churn_rf has one input per column (age, income, ...): headers match the input names directly.
     rows, labels, probabilities = fixture_rows(SPARK)
