@@ -151,6 +151,8 @@ def test_each_kind_of_bad_input_gets_its_status(tmp_path, sluice_server, proto_m
     register(registry, "churn", LOGREG, "--stage", "None", "--feature-names", ",".join(FEATURES))
     register(registry, "cast", cast, "--stage", "Production")
     register(registry, "divide", divide, "--stage", "Production")
+    register(registry, "batched", divide, "--stage", "Production")
+    models("batching", "--registry", registry, "batched", "--max-batch-size", "4", "--max-queue-delay-us", "100")
     server = wait_serving(sluice_server("--models", registry), proto_modules)
     channel = server.channel()
     stub = pb_grpc.InferenceStub(channel)
@@ -193,6 +195,10 @@ def test_each_kind_of_bad_input_gets_its_status(tmp_path, sluice_server, proto_m
          "is an integer input; 1.5 is not an integer"),
         ("engine: evaluation", stub.Predict, pb.PredictRequest(model="divide", dense=[1, 0]), INVALID,
          "integer division by zero"),
+        ("batched: engine evaluation", stub.Predict, pb.PredictRequest(model="batched", dense=[1, 0]), INVALID,
+         "integer division by zero"),
+        ("batched: bad row", stub.Predict, pb.PredictRequest(model="batched", dense=[1]), INVALID,
+         "dense has 1 values but the model takes 2"),
         ("batch rows mismatch", stub.BatchPredict, pb.BatchPredictRequest(model="churn", rows=3, dense=[1, 2, 3, 4]),
          INVALID, "rows is 3"),
         ("model in URI differs", stub.GetModelVersion,
@@ -214,6 +220,7 @@ def test_each_kind_of_bad_input_gets_its_status(tmp_path, sluice_server, proto_m
         assert needle in details, (name, details)
         assert got != grpc.StatusCode.INTERNAL and "internal error" not in details
     assert stub.Predict(pb.PredictRequest(model="cast", dense=[3]), timeout=10).value == 3.0
+    assert stub.Predict(pb.PredictRequest(model="batched", dense=[6, 3]), timeout=10).value == 2.0
 
 
 def test_auth_denials_get_their_statuses(tmp_path, sluice_server, proto_modules):
