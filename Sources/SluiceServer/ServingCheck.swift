@@ -17,8 +17,10 @@ public enum ServingCheck {
     public static func failure(of model: String, version: Int64, in source: any ModelSource) -> String? {
         do {
             let metadata = try source.metadata(of: model)
-            guard metadata.version(version) != nil else { return nil }  // the registry reports NOT_FOUND itself
+            // An unknown version: the registry write that follows reports NOT_FOUND itself.
+            guard let recorded = metadata.version(version) else { return nil }
             let bytes = try source.modelBytes(model: model, version: version)
+            try VersionIntegrity.check(bytes, recorded: recorded.sha256)
             _ = try compile(bytes: bytes, featureNames: metadata.featureNames)
             return nil
         } catch let error as RegistryError {

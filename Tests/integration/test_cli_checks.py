@@ -104,6 +104,11 @@ def test_promote_and_alias_refuse_a_version_that_does_not_load(tmp_path):
     forced = run("models", "alias", "--registry", registry, "churn", "broken", "2", "--force")
     assert forced.returncode == 0 and "WARNING: --force" in forced.stderr
     assert "@broken" in listing(registry)
+    # A file replaced behind the registry's back fails the server's SHA-256 check, so promote refuses it too.
+    assert run("models", "register", "--registry", registry, "--name", "churn", "--file", LOGREG).returncode == 0
+    (registry / "churn" / "3" / "model.onnx").write_bytes((SHARED_MODELS / "skl_mlp_churn" / "model.onnx").read_bytes())
+    tampered = run("models", "promote", "--registry", registry, "churn", "3", "--stage", "Staging")
+    assert tampered.returncode != 0 and "but the registry recorded" in tampered.stderr, tampered.stderr
 
 
 def test_keys_create_checks_roles_and_expiry(tmp_path):
