@@ -176,7 +176,8 @@ struct ScoreCommand: ParsableCommand {
             } catch let error as EngineError {
                 let origin =
                     count == 1 ? table.origins[start] : "\(table.origins[start]) to \(table.origins[start + count - 1])"
-                throw ScoreInputError(description: "\(input): \(origin): \(error.message)")
+                let hint = error.kind == .unsupported ? "; --format tensors writes its raw outputs instead" : ""
+                throw ScoreInputError(description: "\(input): \(origin): \(error.message)\(hint)")
             }
             for row in 0..<count {
                 text += writer.row(result, row: row, id: matrix.ids.map { $0[start + row] }, first: start + row == 0)
