@@ -17,16 +17,23 @@ struct FeatureMatrix {
     init(table: ScoreTable, signature: ModelSignature, path: String, idColumn: String?) throws(ScoreInputError) {
         rows = table.rows.count
         let features = signature.features
+        // Where each feature comes from: a column, or an element of a list cell named after the input.
         var columnOf: [Int] = []
+        var elementOf: [Int?] = []
         var missing: [String] = []
         for feature in features {
             let input = signature.inputs[feature.inputIndex]
             let alone = features.filter { $0.inputIndex == feature.inputIndex }.count == 1
             if let column = table.column(feature.name) ?? (alone ? table.column(input.name) : nil) {
                 columnOf.append(column)
+                elementOf.append(nil)
+            } else if !alone, let column = table.column(input.name) {
+                columnOf.append(column)
+                elementOf.append(feature.column)
             } else {
                 missing.append(feature.name)
                 columnOf.append(-1)
+                elementOf.append(nil)
             }
         }
         if !missing.isEmpty {
@@ -46,13 +53,28 @@ struct FeatureMatrix {
         strings = Array(repeating: [String](repeating: "", count: rows), count: signature.stringFeatureCount)
         for (r, row) in table.rows.enumerated() {
             for (k, feature) in features.enumerated() {
-                let cell = row[columnOf[k]]
+                var cell = row[columnOf[k]]
+                if let element = elementOf[k] {
+                    guard case .list(let items) = cell, element < items.count else {
+                        throw ScoreInputError(
+                            description:
+                                "\(path): \(table.origins[r]): column \"\(table.columns[columnOf[k]])\" must be a list of at least \(element + 1) values for feature \(feature.name)"
+                        )
+                    }
+                    cell = items[element]
+                }
+                if case .list = cell {
+                    throw ScoreInputError(
+                        description:
+                            "\(path): \(table.origins[r]): column \"\(table.columns[columnOf[k]])\" holds a list; feature \(feature.name) takes one value"
+                    )
+                }
                 switch feature.kind {
                 case .numeric:
                     let value: Float
                     switch cell {
                     case .number(let d): value = Float(d)
-                    case .missing: value = .nan
+                    case .missing, .list: value = .nan
                     case .text(let s):
                         guard let d = Double(s) else {
                             throw ScoreInputError(
@@ -73,7 +95,7 @@ struct FeatureMatrix {
                     switch cell {
                     case .text(let s): strings[feature.position][r] = s
                     case .number(let d): strings[feature.position][r] = Self.text(d)
-                    case .missing: strings[feature.position][r] = ""
+                    case .missing, .list: strings[feature.position][r] = ""
                     }
                 }
             }
@@ -89,7 +111,7 @@ struct FeatureMatrix {
                 switch row[column] {
                 case .text(let s): return s
                 case .number(let d): return Self.text(d)
-                case .missing: return ""
+                case .missing, .list: return ""
                 }
             }
         }

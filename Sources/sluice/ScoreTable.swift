@@ -11,6 +11,8 @@ struct ScoreTable {
         case number(Double)
         case text(String)
         case missing
+        /// A JSON array: the columns of a multi-column input in one cell (`{"X": [42, 51000, 17, 640]}`).
+        case list([Cell])
     }
 
     /// Column names, in first-seen order.
@@ -123,7 +125,18 @@ extension ScoreTable {
             case .string(let s): row[column] = .text(s)
             case .bool(let b): row[column] = .number(b ? 1 : 0)
             case .null: row[column] = .missing
-            case .array, .object: row[column] = .text(JSONReader.describe(value))
+            case .array(let items):
+                row[column] = .list(
+                    items.map { item in
+                        switch item.value {
+                        case .number(let d): return .number(d)
+                        case .string(let s): return .text(s)
+                        case .bool(let b): return .number(b ? 1 : 0)
+                        case .null: return .missing
+                        default: return .text(JSONReader.describe(item.value))
+                        }
+                    })
+            case .object: row[column] = .text(JSONReader.describe(value))
             }
         }
         rows.append(row)

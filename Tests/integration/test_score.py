@@ -111,6 +111,13 @@ def test_columns_named_after_features_or_inputs(tmp_path):
     out = run("--model", LOGREG / "model.onnx", "--input", records)
     assert out.returncode == 0, out.stderr
     assert [r["label"] for r in json.loads(out.stdout)] == fixture_rows()[1]
+    # Or one list per row under the input's name (X[N,4] as {"X": [...]}).
+    lists = tmp_path / "lists.jsonl"
+    lists.write_text("".join(json.dumps({"id": k, "X": [r[f] for f in FEATURES]}) + "\n" for k, r in enumerate(rows)))
+    out = run("--model", LOGREG / "model.onnx", "--input", lists, "--id-column", "id", "--format", "jsonl")
+    assert out.returncode == 0, out.stderr
+    got = [json.loads(l) for l in out.stdout.splitlines()]
+    assert [g["label"] for g in got] == fixture_rows()[1] and got[3]["id"] == "3"
     named = tmp_path / "named.json"
     named.write_text(json.dumps([{k: r[k] for k in FEATURES} for r in rows]))
     out = run("--model", LOGREG / "model.onnx", "--input", named)
