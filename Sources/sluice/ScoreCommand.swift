@@ -13,21 +13,23 @@ struct ScoreCommand: ParsableCommand {
         abstract: "Score rows from a JSON, JSON Lines or CSV file with an ONNX model (no server).",
         discussion: """
             Input (detected from the content; .jsonl/.ndjson and .csv/.tsv by extension):
-              records     [{"age": 42, "income": 51000, ...}, ...]   (pandas: df.to_json(orient="records"))
+              records     [{"age": 42, "income": 51000, ...}, ...]  (pandas: orient="records")
               JSON Lines  one {"age": 42, ...} object per line
               CSV         a header row, then one row per line
-              fixture     {"inputs": [{"name", "shape", "data"}]}    (Tests/fixtures/models/*/inputs.json)
-            Columns are matched to the model's features by name (`sluice inspect MODEL` lists them). A model with
-            one multi-column input (X[N,4]) has features X[0]...X[3]; --feature-names age,income,tenure,score
-            names them after your columns instead.
+              fixture     {"inputs": [{"name", "shape", "data"}]}   (Tests/fixtures/models/*/inputs.json)
 
-            Output, one row per input row: the id (--id-column), the label, the class scores and the confidence
-            (regressors: the value). --format json (an array), jsonl or csv; by default from the --output
-            extension, else json. --format tensors writes the raw model outputs in the expected.json layout
-            (the default for fixture input).
+            Columns are matched to the model's features by name (`sluice inspect MODEL` lists them). A model \
+            with one multi-column input (X[N,4]) has features X[0]...X[3]: --feature-names \
+            age,income,tenure,score names them after your columns instead, and JSON rows may hold the whole \
+            input as one list ({"X": [42, 51000, 17, 640]}).
 
-            Progress goes to stderr when the input has more than 100,000 rows and stderr is a terminal.
-            Every error names the file, the line or record, and the cause.
+            Output, one row per input row: the id (--id-column), the label, the class scores and the \
+            confidence (regressors: the value). --format json (an array), jsonl or csv; by default from the \
+            --output extension, else json. --format tensors writes the raw model outputs in the expected.json \
+            layout (the default for fixture input).
+
+            Progress goes to stderr when the input has more than 100,000 rows and stderr is a terminal. Every \
+            error names the file, the line or record, and the cause.
             """
     )
 
