@@ -35,7 +35,8 @@ let package = Package(
         .executable(name: "sluice", targets: ["sluice"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // ---- C libraries and shims -------------------------------------------------------------
@@ -109,6 +110,7 @@ let package = Package(
             dependencies: [
                 "SluiceServer", "InferenceEngine", "ModelRegistry", "Auth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

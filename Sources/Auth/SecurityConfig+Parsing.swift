@@ -3,11 +3,14 @@ import Foundation
 extension SecurityConfig {
     /// Reads and validates a configuration file. Relative file paths inside it resolve against its directory.
     public static func load(path: String) throws(SecurityConfigError) -> SecurityConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SecurityConfigError("\(path): cannot read the security configuration")
+        let data: [UInt8]
+        switch FileReading.read(path) {
+        case .success(let bytes): data = bytes
+        case .failure(let error):
+            throw SecurityConfigError("\(path): cannot read the security configuration: \(error.reason)")
         }
         let base = (path as NSString).deletingLastPathComponent
-        return try parse(Array(data), source: path, baseDirectory: base.isEmpty ? "." : base)
+        return try parse(data, source: path, baseDirectory: base.isEmpty ? "." : base)
     }
 
     /// RFC 3339 / ISO 8601 text (`2027-01-31T00:00:00Z`) → seconds since the epoch.

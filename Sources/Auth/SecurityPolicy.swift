@@ -20,14 +20,21 @@ final class SecurityPolicy: Sendable {
             var keys: [JWTKey] = []
             do {
                 if let path = j.jwksFile {
-                    guard let data = FileManager.default.contents(atPath: path) else {
-                        throw SecurityConfigError("\(config.source): jwt.jwksFile: cannot read \(path)")
+                    let data: [UInt8]
+                    switch FileReading.read(path) {
+                    case .success(let bytes): data = bytes
+                    case .failure(let error):
+                        throw SecurityConfigError("\(config.source): jwt.jwksFile: cannot read \(path): \(error.reason)")
                     }
                     keys += try JWKS.keys(from: Array(data), source: path)
                 }
                 for k in j.keys {
-                    guard let data = FileManager.default.contents(atPath: k.file) else {
-                        throw SecurityConfigError("\(config.source): jwt.keys \"\(k.kid)\": cannot read \(k.file)")
+                    let data: [UInt8]
+                    switch FileReading.read(k.file) {
+                    case .success(let bytes): data = bytes
+                    case .failure(let error):
+                        throw SecurityConfigError(
+                            "\(config.source): jwt.keys \"\(k.kid)\": cannot read \(k.file): \(error.reason)")
                     }
                     if k.algorithm == .hs256 {
                         keys.append(try JWTKey.hmac(kid: k.kid, secret: Array(data)))

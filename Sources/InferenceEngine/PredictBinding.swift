@@ -106,7 +106,10 @@ struct PredictBinder {
         }
         if let names = featureNames {
             guard names.count == numeric else {
-                throw EngineError(.invalidInput, "\(names.count) feature names given for \(numeric) numeric features")
+                let columns = features.filter { $0.kind == .numeric }.map(\.name).joined(separator: ", ")
+                throw EngineError(
+                    .invalidInput,
+                    "\(names.count) feature names given for \(numeric) numeric features (the model's columns: \(columns))")
             }
             var k = 0
             for i in features.indices where features[i].kind == .numeric {

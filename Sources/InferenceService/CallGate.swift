@@ -27,6 +27,7 @@ public final class CallGate: Sendable {
             return ServiceError(
                 .resourceExhausted, denial.message, trailers: [RPCError.Trailer("retry-after-ms", String(retry))])
         default:
+            // .unavailable: the audit log is full or failed in fail-closed mode; it may accept the call later.
             return ServiceError(.unavailable, denial.message)
         }
     }

@@ -1,9 +1,30 @@
 public import GRPCCore
+public import Auth
+import InferenceEngine
 import ModelRegistry
 import SluiceProto
 import TrafficRouting
 
 /// The service layer's errors: the one place where domain failures become gRPC statuses.
+///
+/// The mapping (every client-caused failure gets a specific status; INTERNAL is left for server faults):
+///
+/// | domain error | status |
+/// |---|---|
+/// | `RegistryError.notFound` (model, version, alias, stage) | NOT_FOUND |
+/// | `RegistryError.invalidArgument` (bad name or selector) | INVALID_ARGUMENT |
+/// | `RegistryError.failedPrecondition` (version failed to load, not loaded, no Production) | FAILED_PRECONDITION |
+/// | `RegistryError.unavailable` (version still loading: retrying works) | UNAVAILABLE |
+/// | `RegistryError.io` (the registry's own files are unreadable) | INTERNAL |
+/// | `EngineError.invalidInput` (row does not fit the signature) | INVALID_ARGUMENT |
+/// | `EngineError.evaluation` (the model cannot evaluate these values, e.g. an index out of range) | INVALID_ARGUMENT |
+/// | `EngineError.invalidModel` / `.unsupported` (cannot happen after load; the version is unusable) | FAILED_PRECONDITION |
+/// | `RolloutError` invalidArgument / failedPrecondition / notFound | same-named status |
+/// | `RolloutError.internalError` (rollout state could not be persisted) | INTERNAL |
+/// | `AuthDenial` unauthenticated / permissionDenied / rateLimited | UNAUTHENTICATED / PERMISSION_DENIED / RESOURCE_EXHAUSTED (+ `retry-after-ms`) |
+/// | `AuthDenial.unavailable` (audit log full or failed, fail-closed) | UNAVAILABLE |
+/// | `ProtoDecodeError` (request bytes are not the message) | INVALID_ARGUMENT |
+/// | dynamic batching: the version was unloaded while the call waited | UNAVAILABLE (retrying reaches the new version) |
 public struct ServiceError: Error, RPCErrorConvertible, Sendable {
     public let rpcError: RPCError
 
@@ -15,15 +36,45 @@ public struct ServiceError: Error, RPCErrorConvertible, Sendable {
 
     /// Maps a registry failure to its status.
     init(_ error: RegistryError) {
+        self.init(Self.status(of: error.code), error.message)
+    }
+
+    /// Maps an engine failure at prediction time to its status.
+    init(_ error: EngineError) {
         let code: StatusCode
-        switch error.code {
-        case .notFound: code = .notFound
-        case .invalidArgument: code = .invalidArgument
-        case .failedPrecondition: code = .failedPrecondition
-        case .unavailable: code = .unavailable
-        default: code = .internal
+        switch error.kind {
+        case .invalidInput, .evaluation: code = .invalidArgument
+        case .invalidModel, .unsupported: code = .failedPrecondition
         }
         self.init(code, error.message)
+    }
+
+    /// Maps a rollout command failure to its status.
+    init(_ error: RolloutError) {
+        let code: StatusCode
+        if error.code == .invalidArgument {
+            code = .invalidArgument
+        } else if error.code == .failedPrecondition {
+            code = .failedPrecondition
+        } else if error.code == .notFound {
+            code = .notFound
+        } else {
+            code = .internal  // .internalError: persistence or the registry failed on the server's side
+        }
+        self.init(code, error.message)
+    }
+
+    /// Maps an authentication, authorization, rate-limit or audit refusal to its status.
+    init(_ denial: AuthDenial) {
+        self = CallGate.error(for: denial)
+    }
+
+    static func status(of code: RegistryError.Code) -> StatusCode {
+        if code == .notFound { return .notFound }
+        if code == .invalidArgument { return .invalidArgument }
+        if code == .failedPrecondition { return .failedPrecondition }
+        if code == .unavailable { return .unavailable }
+        return .internal  // .io: the registry's own files, a server-side fault
     }
 }
 
@@ -34,16 +85,10 @@ extension RPCError {
         case let error as RPCError: return error
         case let error as any RPCErrorConvertible: return error.rpcError
         case let error as RegistryError: return ServiceError(error).rpcError
+        case let error as EngineError: return ServiceError(error).rpcError
+        case let error as RolloutError: return ServiceError(error).rpcError
+        case let error as AuthDenial: return ServiceError(error).rpcError
         case let error as ProtoDecodeError: return RPCError(.invalidArgument, error.description)
-        case let error as RolloutError:
-            let code: StatusCode
-            switch error.code {
-            case .invalidArgument: code = .invalidArgument
-            case .failedPrecondition: code = .failedPrecondition
-            case .notFound: code = .notFound
-            default: code = .internal
-            }
-            return RPCError(code, error.message)
         default: return RPCError(.internal, "internal error: \(error)")
         }
     }

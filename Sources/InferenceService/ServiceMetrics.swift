@@ -84,6 +84,7 @@ public final class ServiceMetrics: Sendable {
 
     /// Exposes model load state and load time, read from the registry at scrape time.
     func watch(_ modelRegistry: ModelRegistry<ServableModel>) {
+        watchFailedVersions(modelRegistry)
         registry.collector("sluice_inflight_requests", help: "Inference RPCs being handled.", kind: .gauge) {
             [([:], Double(self.inFlight.load(ordering: .relaxed)))]
         }

@@ -27,7 +27,7 @@ public struct LocalDirectorySource: WritableModelSource {
 
     public func listModels() throws(RegistryError) -> [String] {
         guard let entries = Self.directoryEntries(root) else {
-            throw RegistryError(.io, "cannot read the model registry directory \(root)")
+            throw RegistryError(.io, "cannot read the model registry directory \(root): \(Self.openReason(root))")
         }
         return entries.filter { name in
             !name.hasPrefix(".") && Self.isDirectory("\(root)/\(name)")
@@ -170,6 +170,13 @@ public struct LocalDirectorySource: WritableModelSource {
     }
 
     static func directoryEntries(_ path: String) -> [String]? { AtomicFile.entries(path) }
+
+    /// Why `path` cannot be listed, as the operating system puts it (`No such file or directory`).
+    static func openReason(_ path: String) -> String {
+        guard let directory = opendir(path) else { return String(cString: strerror(errno)) }
+        closedir(directory)
+        return "unreadable"
+    }
 
     static func isDirectory(_ path: String) -> Bool { AtomicFile.isDirectory(path) }
 

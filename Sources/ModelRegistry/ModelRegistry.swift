@@ -184,11 +184,7 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
         let started = monotonicNanos()
         do {
             let bytes = try source.modelBytes(model: model, version: version.version)
-            let digest = SHA256Digest.hex(of: bytes)
-            if !version.sha256.isEmpty && version.sha256 != digest {
-                throw RegistryError(
-                    .io, "model.onnx has SHA-256 \(digest) but the registry recorded \(version.sha256) (file changed or corrupt)")
-            }
+            let digest = try VersionIntegrity.check(bytes, recorded: version.sha256)
             let compiled = try loader(bytes, metadata, version)
             let seconds = Double(monotonicNanos() - started) / 1e9
             log("registry: loaded \(model) version \(version.version) in \(String(format3(seconds * 1000))) ms")

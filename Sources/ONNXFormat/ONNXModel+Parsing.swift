@@ -46,7 +46,7 @@ extension ONNXModel {
             let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
             if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
             if n < chunk.count {
-                if ferror(file) != 0 { throw ONNXFormatError("cannot read \(path)") }
+                if ferror(file) != 0 { throw ONNXFormatError("cannot read \(path): \(String(cString: strerror(errno)))") }
                 break
             }
         }
@@ -57,10 +57,13 @@ extension ONNXModel {
         guard m.has_ir_version != 0 else {
             throw ONNXFormatError("not an ONNX model: ir_version is missing (wrong file type or corrupt file)")
         }
-        guard ONNXModel.supportedIRVersions.contains(m.ir_version) else {
+        // Newer IR versions are read like the newest known one: what they add (new element types, new
+        // constructs) is refused where it is used, by name, so a model that uses nothing new loads as it is.
+        guard m.ir_version >= ONNXModel.supportedIRVersions.lowerBound else {
             throw ONNXFormatError(
-                "unsupported IR version \(m.ir_version) (supported: \(ONNXModel.supportedIRVersions.lowerBound)"
-                    + "...\(ONNXModel.supportedIRVersions.upperBound))")
+                "unsupported IR version \(m.ir_version): this engine reads IR version "
+                    + "\(ONNXModel.supportedIRVersions.lowerBound) and newer (ONNX 1.0, 2017, on); re-export the model with "
+                    + "a current converter (skl2onnx, onnxmltools, spark-onnx, torch.onnx)")
         }
         var opsets: [String: Int64] = [:]
         for i in 0..<m.n_opset_import {

@@ -26,8 +26,12 @@ public struct ONNXModel: Sendable {
         self.graph = graph
     }
 
-    /// The IR versions this loader accepts (ONNX 1.2 through current releases).
+    /// The IR versions this loader was written against (ONNX 1.0 through 1.18). Older files are refused; newer
+    /// ones load when they use nothing the engine does not know (anything new is refused where it is used).
     public static let supportedIRVersions: ClosedRange<Int64> = 3...11
+
+    /// True when `irVersion` is newer than the newest version this loader was written against.
+    public var isNewerThanKnownIR: Bool { irVersion > Self.supportedIRVersions.upperBound }
 
     /// Normalises a node or opset domain: `""` and `"ai.onnx"` are the same domain.
     public static func canonicalDomain(_ domain: String) -> String {

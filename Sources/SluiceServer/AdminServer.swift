@@ -14,13 +14,17 @@ public final class AdminServer: @unchecked Sendable {
         public var ready: @Sendable () -> Bool
         /// Appended to `/healthz` and `/readyz` bodies (e.g. that authentication is disabled).
         public var details: String
+        /// Lines computed per request and appended to `/healthz` and `/readyz` (e.g. versions that failed to load).
+        public var report: @Sendable () -> [String]
 
         public init(
-            metrics: @escaping @Sendable () -> String, ready: @escaping @Sendable () -> Bool, details: String = ""
+            metrics: @escaping @Sendable () -> String, ready: @escaping @Sendable () -> Bool, details: String = "",
+            report: @escaping @Sendable () -> [String] = { [] }
         ) {
             self.metrics = metrics
             self.ready = ready
             self.details = details
+            self.report = report
         }
     }
 
@@ -134,7 +138,9 @@ public final class AdminServer: @unchecked Sendable {
         }
     }
 
-    private var detailLine: String { handlers.details.isEmpty ? "" : handlers.details + "\n" }
+    private var detailLine: String {
+        (handlers.details.isEmpty ? "" : handlers.details + "\n") + handlers.report().map { $0 + "\n" }.joined()
+    }
 
     private func containsHeaderEnd(_ bytes: [UInt8]) -> Bool {
         guard bytes.count >= 4 else { return false }

@@ -125,8 +125,8 @@ public final class InferenceStack: @unchecked Sendable {
         let mode = auth.modeDescription
         let server = AdminServer(handlers: .init(
             metrics: { metrics.registry.render() },
-            ready: { registry.initialLoadComplete && health.status(of: "") == .serving },
-            details: mode))
+            ready: { registry.initialLoadComplete && health.status(of: "") == .serving && registry.servesProduction },
+            details: mode, report: { registry.healthReport }))
         do { try server.start(host: String(parts[0]), port: port) } catch {
             throw ConfigurationError("\(error)")
         }

@@ -1,21 +1,23 @@
 import GRPCCore
 
-/// Placeholder for `sluice.v1.Inference` until the engine and registry are wired in: each of the four RPCs
-/// answers UNIMPLEMENTED saying so. `sluice serve --models` replaces it by passing the real service to
-/// ``SluiceApplication`` (a service named `sluice.v1.Inference` in `services` disables this one).
+/// `sluice.v1.Inference` for a server started without a model source (`sluice serve` without `--models`).
+///
+/// Every RPC answers FAILED_PRECONDITION: the server is up, but it was not given a registry, so no request can
+/// succeed until an operator restarts it with one. (Not UNAVAILABLE, which tells clients to retry; not
+/// UNIMPLEMENTED, which would claim the build lacks the feature.) A service named `sluice.v1.Inference` passed to
+/// ``SluiceApplication`` replaces this one.
 public struct InferenceUnavailableService: GRPCService {
     public let serviceName = "sluice.v1.Inference"
+
+    /// What the RPCs, the startup log and the admin health bodies say.
+    public static let reason = "no model registry configured: start with --models DIR"
 
     public init() {}
 
     public var methods: [UnaryMethod] {
         ["Predict", "BatchPredict", "GetModelVersion", "Rollout"].map { name in
             UnaryMethod(name) { _, _, _ in
-                .failure(
-                    RPCError(
-                        .unimplemented,
-                        "sluice.v1.Inference/\(name) is not available yet: the inference engine is not wired into "
-                            + "this build"))
+                .failure(RPCError(.failedPrecondition, "sluice.v1.Inference/\(name): \(Self.reason)"))
             }
         }
     }

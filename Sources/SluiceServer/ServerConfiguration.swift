@@ -1,5 +1,9 @@
 public import FoundationEssentials
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The server's settings: loaded from a JSON file (`--config`), then overridden by command-line flags.
 ///
 /// Every key is optional in the file; unknown keys are rejected so that a typo does not silently fall back
@@ -67,7 +71,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw ConfigurationError("cannot read config file '\(path)': \(error)")
+            throw ConfigurationError("cannot read config file '\(path)': \(osReason(path))")
         }
         return try decode(data, source: path)
     }
@@ -137,6 +141,14 @@ public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// Why `path` cannot be opened for reading, as the operating system puts it.
+func osReason(_ path: String) -> String {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return String(cString: strerror(errno)) }
+    close(fd)
+    return "unreadable"
 }
 
 /// Accepts any JSON value (used only to list a file's top-level keys).

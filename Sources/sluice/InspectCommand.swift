@@ -31,6 +31,10 @@ struct InspectCommand: ParsableCommand {
         var out = "model: \(path)\n"
         out +=
             "file: \(info.fileSize) bytes, IR version \(info.irVersion), producer \(info.producer.isEmpty ? "-" : info.producer)\n"
+        let newest = CompiledModel.newestKnownIRVersion
+        if info.irVersion > newest {
+            out += "note: IR version \(info.irVersion) is newer than the newest this engine knows (\(newest)); it loads because it uses nothing newer\n"
+        }
         out +=
             "opsets: " + info.opsets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             + "\n"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Auth
+import Foundation
 
 /// `sluice keys`: API-key tooling.
 struct KeysCommand: ParsableCommand {
@@ -26,8 +27,13 @@ struct KeysCommand: ParsableCommand {
         @Option(help: "Key id shown in audit records (default: <principal>-<random>).")
         var id: String?
 
-        @Option(help: "Expiry as RFC 3339, e.g. 2027-01-31T00:00:00Z (default: none).")
+        @Option(help: "Expiry as RFC 3339, e.g. 2027-01-31T00:00:00Z (default: none); must be in the future.")
         var expires: String?
+
+        @Option(
+            name: .customLong("security-config"),
+            help: "Security configuration the key is for: every --role must be defined there (or built in).")
+        var securityConfig: String?
 
         func validate() throws {
             if principal.isEmpty { throw ValidationError("--principal must not be empty") }
@@ -35,6 +41,12 @@ struct KeysCommand: ParsableCommand {
         }
 
         func run() throws {
+            try checkRoles()
+            // A key that is already expired would never authenticate anyone (the library still writes such entries
+            // for tests of expiry handling; the CLI does not).
+            if let expires, let time = APIKeys.expiryTime(expires), time <= Date().timeIntervalSince1970 {
+                throw ValidationError("--expires \"\(expires)\" is in the past: the key would never work")
+            }
             let keyID = id ?? "\(principal)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
             let created: APIKeys.Created
             do {
@@ -47,6 +59,28 @@ struct KeysCommand: ParsableCommand {
             print("")
             print("Add this entry to \"apiKeys\" in the security configuration, then reload (SIGHUP):")
             print("  \(created.configEntry)")
+        }
+
+        /// Unknown roles are refused against the given policy; without one, a role that is not built in is a
+        /// warning (it may be defined in a policy file this command was not shown).
+        private func checkRoles() throws {
+            if let securityConfig {
+                let config: SecurityConfig
+                do { config = try SecurityConfig.load(path: securityConfig) } catch {
+                    throw ValidationError("--security-config: \(error)")
+                }
+                let known = config.roleNames
+                for role in roles where !known.contains(role) {
+                    throw ValidationError(
+                        "--role \(role): no such role in \(securityConfig) (known roles: \(known.joined(separator: ", ")))")
+                }
+            } else {
+                let known = SecurityConfig.builtInRoleNames
+                for role in roles where !known.contains(role) {
+                    FileHandle.standardError.write(Data(
+                        "warning: --role \(role) is not a built-in role (\(known.joined(separator: ", "))); it must be defined under \"roles\" in your security configuration (pass --security-config FILE to check)\n".utf8))
+                }
+            }
         }
     }
 }

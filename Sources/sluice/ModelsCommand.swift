@@ -75,6 +75,7 @@ extension ModelsCommand {
             name: .customLong("feature-names"),
             help: "Comma-separated names for the model's numeric columns in order (for inputs like X[N,4]).")
         var featureNames: String?
+        @Flag(help: "Register even if the server could not load the file (prints a warning).") var force = false
 
         func run() throws {
             guard let stage = Stage(parsing: stage) else {
@@ -86,15 +87,16 @@ extension ModelsCommand {
                 guard let number = Double(value) else { throw ValidationError("--metric \(key)=\(value): not a number") }
                 metrics[key] = number
             }
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw ValidationError("cannot read \(file)")
-            }
+            let data: [UInt8]
+            do { data = try FileAccess.read(file) } catch { throw CLIError(message: error.description) }
+            try RegistryChecks.requireServable(
+                file: file, bytes: data, featureNames: RegistryChecks.featureNames(featureNames), force: force)
             let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
             try runRegistryCommand {
                 let version = try options.source.register(
-                    model: name, bytes: Array(data), source: source ?? absolute, stage: stage, aliases: alias,
+                    model: name, bytes: data, source: source ?? absolute, stage: stage, aliases: alias,
                     tags: tags, metrics: metrics, description: description,
-                    featureNames: featureNames.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
+                    featureNames: RegistryChecks.featureNames(featureNames))
                 print("registered \(name) version \(version) (\(stage.rawValue))")
             }
         }
@@ -108,12 +110,18 @@ extension ModelsCommand {
         @Argument(help: "Version number.") var version: Int64
         @Option(help: "Target stage: None, Staging, Production, Archived.") var stage: String
         @Flag(help: "Keep the current Production version in Production.") var keepExisting = false
+        @Flag(help: "Move it even if the version does not load (prints a warning).") var force = false
 
         func run() throws {
             guard let stage = Stage(parsing: stage) else {
                 throw ValidationError("--stage must be one of None, Staging, Production, Archived")
             }
             try runRegistryCommand {
+                if stage == .production || stage == .staging {
+                    try RegistryChecks.requireLoadable(
+                        model: name, version: version, source: options.source,
+                        action: "move it to \(stage.rawValue)", force: force)
+                }
                 try options.source.transition(model: name, version: version, to: stage, archiveExisting: !keepExisting)
                 print("\(name) version \(version) is now \(stage.rawValue)")
             }
@@ -127,12 +135,18 @@ extension ModelsCommand {
         @Argument(help: "Alias ([a-z0-9_-]+).") var alias: String
         @Argument(help: "Version number (omit with --delete).") var version: Int64?
         @Flag(help: "Remove the alias.") var delete = false
+        @Flag(help: "Point the alias even if the version does not load (prints a warning).") var force = false
 
         func run() throws {
             if delete == (version != nil) {
                 throw ValidationError("give a version, or --delete to remove the alias")
             }
             try runRegistryCommand {
+                if let version {
+                    try RegistryChecks.requireLoadable(
+                        model: name, version: version, source: options.source, action: "point @\(alias) at it",
+                        force: force)
+                }
                 try options.source.setAlias(model: name, alias: alias, version: delete ? nil : version)
                 print(delete ? "removed @\(alias) from \(name)" : "\(name)@\(alias) -> version \(version!)")
             }

@@ -2,69 +2,201 @@ import ArgumentParser
 import Foundation
 import InferenceEngine
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `sluice score`: scores a file of rows offline through the same engine the server uses.
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
-        abstract: "Score rows from a JSON or CSV file with an ONNX model (no server).",
+        abstract: "Score rows from a JSON, JSON Lines or CSV file with an ONNX model (no server).",
         discussion: """
-            Input: the JSON layout of Tests/fixtures/models/*/inputs.json ({"inputs": [{"name", "shape", "data"}]}) \
-            or CSV with a header row (columns named after the model's features or inputs). Output: the \
-            expected.json layout ({"outputs": [{"name", "type", "dtype", "shape", "data"}]}), to --output \
-            or standard output.
+            Input (detected from the content; .jsonl/.ndjson and .csv/.tsv by extension):
+              records     [{"age": 42, "income": 51000, ...}, ...]  (pandas: orient="records")
+              JSON Lines  one {"age": 42, ...} object per line
+              CSV         a header row, then one row per line
+              fixture     {"inputs": [{"name", "shape", "data"}]}   (Tests/fixtures/models/*/inputs.json)
+
+            Columns are matched to the model's features by name (`sluice inspect MODEL` lists them). A model \
+            with one multi-column input (X[N,4]) has features X[0]...X[3]: --feature-names \
+            age,income,tenure,score names them after your columns instead, and JSON rows may hold the whole \
+            input as one list ({"X": [42, 51000, 17, 640]}).
+
+            Output, one row per input row: the id (--id-column), the label, the class scores and the \
+            confidence (regressors: the value). --format json (an array), jsonl or csv; by default from the \
+            --output extension, else json. --format tensors writes the raw model outputs in the expected.json \
+            layout (the default for fixture input).
+
+            Progress goes to stderr when the input has more than 100,000 rows and stderr is a terminal. Every \
+            error names the file, the line or record, and the cause.
             """
     )
 
     @Option(name: .long, help: "Path of the .onnx model.")
     var model: String
 
-    @Option(name: .long, help: "Rows to score: .json (inputs.json layout) or .csv with a header row.")
+    @Option(name: .long, help: "Rows to score: JSON records, JSON Lines, CSV, or the fixture layout.")
     var input: String
 
-    @Option(name: .long, help: "Where to write predictions (JSON); standard output when omitted.")
+    @Option(name: .long, help: "Where to write predictions; standard output when omitted.")
     var output: String?
 
-    @Option(name: .long, help: "Rows per engine call (default: all rows in one call; 1 scores rows one by one).")
+    @Option(name: .long, help: "Output format: json, jsonl, csv or tensors. (default: from --output, else json)")
+    var format: String?
+
+    @Option(
+        name: .customLong("feature-names"),
+        help: "Comma-separated names for the model's numeric columns in order (e.g. for an X[N,4] input).")
+    var featureNames: String?
+
+    @Option(name: .customLong("id-column"), help: "Input column copied to each output row as its id.")
+    var idColumn: String?
+
+    @Option(name: .long, help: "Rows per engine call. (default: 10000; tensors: all rows in one call)")
     var batchSize: Int?
+
+    func validate() throws {
+        if let format, OutputFormat(rawValue: format) == nil {
+            throw ValidationError("--format must be json, jsonl, csv or tensors")
+        }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    }
 
     func run() throws {
         do {
-            let compiled = try CompiledModel(contentsOf: model)
-            let bytes = try readInput()
-            let isJSON =
-                bytes.first(where: { ![0x20, 0x09, 0x0a, 0x0d, 0xef, 0xbb, 0xbf].contains($0) }) == UInt8(ascii: "{")
-            let (rows, feeds) =
-                isJSON
-                ? try BatchIO.readJSONInputs(bytes, signature: compiled.signature)
-                : try BatchIO.readCSV(String(decoding: bytes, as: UTF8.self), signature: compiled.signature)
-            let outputs = try score(compiled, rows: rows, feeds: feeds)
-            let text = BatchIO.writeJSONOutputs(outputs, signature: compiled.signature)
-            if let output {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
+            try score()
+        } catch let error as ScoreInputError {
+            fail(error.description)
+        } catch let error as FileAccess.Failure {
+            fail(error.description)
+        } catch let error as EngineError {
+            fail(error.message)
+        }
+    }
+
+    private func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        Foundation.exit(1)
+    }
+
+    private func score() throws {
+        let names = featureNames.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let compiled: CompiledModel
+        do { compiled = try CompiledModel(contentsOf: model, featureNames: names) } catch {
+            throw ScoreInputError(description: "\(model): \(error.message)")
+        }
+        let bytes = try FileAccess.read(input)
+        let kind = ScoreInputKind.detect(bytes, path: input)
+        let chosen =
+            format.flatMap(OutputFormat.init(rawValue:)) ?? OutputFormat.infer(output, fixture: kind == .fixture)
+        if chosen == .tensors && idColumn != nil {
+            throw ScoreInputError(description: "--id-column needs row output (--format json, jsonl or csv)")
+        }
+        // Fail on an unwritable output before scoring anything.
+        let sink = try output.map(FileAccess.openForWriting)
+        do {
+            let text: String
+            if chosen == .tensors {
+                text = try tensorOutput(compiled, bytes: bytes, kind: kind)
+            } else {
+                let table = try readTable(bytes, kind: kind, signature: compiled.signature)
+                text = try rowOutput(compiled, table: table, format: chosen)
+            }
+            if let sink {
+                do { try sink.write(contentsOf: Data(text.utf8)) } catch {
+                    throw FileAccess.Failure(description: "cannot write \(output ?? ""): \(FileAccess.reason())")
+                }
             } else {
                 FileHandle.standardOutput.write(Data(text.utf8))
             }
-        } catch let error as EngineError {
-            FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
-            throw ExitCode(1)
+        } catch {
+            if let output { unlink(output) }
+            throw error
         }
     }
 
-    private func readInput() throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: input) else {
-            throw EngineError(.invalidInput, "cannot read \(input)")
+    /// Reads records, JSON Lines or CSV into a table; the fixture layout is turned into one too.
+    private func readTable(_ bytes: [UInt8], kind: ScoreInputKind, signature: ModelSignature) throws -> ScoreTable {
+        switch kind {
+        case .records: return try ScoreTable.records(bytes, path: input)
+        case .jsonLines: return try ScoreTable.jsonLines(bytes, path: input)
+        case .csv: return try ScoreTable.csv(bytes, path: input)
+        case .fixture:
+            var reader = JSONReader(bytes: bytes, path: input)
+            _ = try reader.parseDocument()  // precise syntax errors first
+            let (rows, feeds): (Int, [String: Tensor])
+            do { (rows, feeds) = try BatchIO.readJSONInputs(bytes, signature: signature) } catch {
+                throw ScoreInputError(description: "\(input): \(error.message)")
+            }
+            return ScoreTable.fromTensors(feeds, rows: rows, signature: signature)
         }
-        return [UInt8](data)
     }
 
-    /// Runs the general path in batches and concatenates the outputs.
-    private func score(_ m: CompiledModel, rows: Int, feeds: [String: Tensor]) throws -> [(name: String, value: Tensor)]
-    {
-        let batch = max(1, batchSize ?? max(rows, 1))
+    /// The raw outputs in the expected.json layout (fixture input or CSV, all rows through the general path).
+    private func tensorOutput(_ compiled: CompiledModel, bytes: [UInt8], kind: ScoreInputKind) throws -> String {
+        let rows: Int
+        let feeds: [String: Tensor]
+        if kind == .fixture {
+            var reader = JSONReader(bytes: bytes, path: input)
+            _ = try reader.parseDocument()
+            do { (rows, feeds) = try BatchIO.readJSONInputs(bytes, signature: compiled.signature) } catch {
+                throw ScoreInputError(description: "\(input): \(error.message)")
+            }
+        } else {
+            let table = try readTable(bytes, kind: kind, signature: compiled.signature)
+            let matrix = try FeatureMatrix(table: table, signature: compiled.signature, path: input, idColumn: nil)
+            (rows, feeds) = (matrix.rows, matrix.tensors(compiled.signature))
+        }
+        let outputs: [(name: String, value: Tensor)]
+        do { outputs = try runTensors(compiled, rows: rows, feeds: feeds) } catch {
+            throw ScoreInputError(description: "\(input): \(error.message)")
+        }
+        return BatchIO.writeJSONOutputs(outputs, signature: compiled.signature)
+    }
+
+    /// Scores the table in batches through the serving path and renders one output row per input row.
+    private func rowOutput(_ compiled: CompiledModel, table: ScoreTable, format: OutputFormat) throws -> String {
+        let signature = compiled.signature
+        let matrix = try FeatureMatrix(table: table, signature: signature, path: input, idColumn: idColumn)
+        let writer = RowWriter(format: format, signature: signature, withID: idColumn != nil)
+        var text = writer.header()
+        let context = compiled.makeContext()
+        let result = PredictionResult()
+        let batch = batchSize ?? 10_000
+        let progress = Progress(total: matrix.rows)
+        var start = 0
+        while start < matrix.rows {
+            let count = min(batch, matrix.rows - start)
+            let width = signature.numericFeatureCount
+            do {
+                try matrix.numeric.withUnsafeBufferPointer { all in
+                    let slice = UnsafeBufferPointer(rebasing: all[(start * width)..<((start + count) * width)])
+                    let strings = matrix.strings.map { Array($0[start..<(start + count)]) }
+                    try compiled.predict(rows: count, numeric: slice, strings: strings, context: context, into: result)
+                }
+            } catch let error as EngineError {
+                let origin =
+                    count == 1 ? table.origins[start] : "\(table.origins[start]) to \(table.origins[start + count - 1])"
+                let hint = error.kind == .unsupported ? "; --format tensors writes its raw outputs instead" : ""
+                throw ScoreInputError(description: "\(input): \(origin): \(error.message)\(hint)")
+            }
+            for row in 0..<count {
+                text += writer.row(result, row: row, id: matrix.ids.map { $0[start + row] }, first: start + row == 0)
+            }
+            start += count
+            progress.update(start)
+        }
+        progress.finish()
+        return text + writer.footer()
+    }
+
+    /// Runs the general path, in batches when `--batch-size` is given, and concatenates the outputs.
+    private func runTensors(_ m: CompiledModel, rows: Int, feeds: [String: Tensor]) throws(EngineError) -> [(
+        name: String, value: Tensor
+    )] {
+        let batch = batchSize ?? max(rows, 1)
         if batch >= rows { return try m.run(feeds) }
-        guard batchSize.map({ $0 >= 1 }) ?? true else {
-            throw EngineError(.invalidInput, "--batch-size must be at least 1")
-        }
         let ctx = m.makeContext()
         var parts: [[(name: String, value: Tensor)]] = []
         var start = 0
@@ -116,5 +248,42 @@ struct ScoreCommand: ParsableCommand {
             }
         }
         return result
+    }
+}
+
+/// How `sluice score` writes its answers.
+enum OutputFormat: String {
+    case json, jsonl, csv, tensors
+
+    /// From the output file's extension; fixture input keeps the tensor layout it always had.
+    static func infer(_ output: String?, fixture: Bool) -> OutputFormat {
+        let lower = output?.lowercased() ?? ""
+        if lower.hasSuffix(".csv") { return .csv }
+        if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") { return .jsonl }
+        return fixture ? .tensors : .json
+    }
+}
+
+/// Progress on stderr for inputs over 100,000 rows, only when stderr is a terminal.
+final class Progress {
+    private let total: Int
+    private let enabled: Bool
+    private var lastShown = -1
+
+    init(total: Int) {
+        self.total = total
+        enabled = total > 100_000 && isatty(2) == 1
+    }
+
+    func update(_ done: Int) {
+        guard enabled else { return }
+        let percent = done * 100 / max(total, 1)
+        guard percent != lastShown else { return }
+        lastShown = percent
+        FileHandle.standardError.write(Data("\rscored \(done) of \(total) rows (\(percent)%)".utf8))
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

@@ -29,8 +29,11 @@ struct ServeCommand: ParsableCommand {
                "plaintext": false, "maxMessageBytes": 4194304,
                "drainTimeoutSeconds": 30, "idleTimeoutSeconds": 300, "handshakeTimeoutSeconds": 10,
                "requestBodyTimeoutSeconds": 60, "maxConcurrentStreams": 100,
-               "maxHeaderListBytes": 8192, "maxConnections": 10000, "maxInflightCallsPerThread": 4096,
+               "maxHeaderListBytes": 8192, "models": "registry",
+               "adminListen": "127.0.0.1:9090", "securityConfig": "security.json",
+               "insecureNoAuth": false, "maxConnections": 10000, "maxInflightCallsPerThread": 4096,
                "offloadMinRequestBytes": 65536, "maxAuthFailuresPerConnection": 100}
+            Every flag and key is described in docs/configuration.md.
 
             SIGTERM or SIGINT stops accepting, sends GOAWAY, lets calls in flight finish (up to --drain-timeout), \
             and exits 0. A second signal cuts the remaining calls.
@@ -104,7 +107,19 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong("insecure-no-auth"), help: "Serve without authentication (development only).")
     var insecureNoAuth = false
 
+    @Option(
+        name: .customLong("log-format"),
+        help: "Log lines on stderr as text (time, level, component, message) or json (one object per line). (default: text)")
+    var logFormat: String = "text"
+
+    func validate() throws {
+        guard OperatorLog.Format(rawValue: logFormat) != nil else {
+            throw ValidationError("--log-format must be text or json")
+        }
+    }
+
     func run() throws {
+        OperatorLog.bootstrap(format: OperatorLog.Format(rawValue: logFormat) ?? .text)
         do {
             var flags = ServerConfiguration()
             flags.listen = listen
@@ -128,10 +143,7 @@ struct ServeCommand: ParsableCommand {
             var base = ServerConfiguration()
             if let config { base = try ServerConfiguration.load(path: config) }
             let configuration = base.overridden(by: flags)
-            let log: @Sendable (String) -> Void = { line in
-                var text = line + "\n"
-                text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-            }
+            let log: @Sendable (String) -> Void = { line in OperatorLog.emit(line) }
             var stack: InferenceStack?
             if let directory = configuration.models {
                 let auth = try makeAuth(configuration, log: log)
@@ -140,6 +152,7 @@ struct ServeCommand: ParsableCommand {
             }
             let app = SluiceApplication(
                 configuration: configuration, services: stack.map { [$0.api] } ?? [], healthGate: stack?.healthGate)
+            app.log = log
             try app.prepareSignals()
             if let stack {
                 stack.start(health: app.health, log: log)
@@ -155,20 +168,24 @@ struct ServeCommand: ParsableCommand {
                     }
                 }
             }
+            if stack == nil {
+                log("sluice: WARNING: \(InferenceUnavailableService.reason); every Inference RPC answers FAILED_PRECONDITION")
+            }
             if let adminListen = configuration.adminListen {
                 if let stack {
                     let port = try stack.startAdmin(listen: adminListen, health: app.health)
                     let host = adminListen.split(separator: ":").first ?? "127.0.0.1"
                     log("sluice: admin listener on http://\(host):\(port)/metrics")
                 } else {
-                    throw ConfigurationError("--admin-listen needs --models (metrics describe the served models)")
+                    let admin = try AdminServer.startWithoutModels(listen: adminListen)
+                    let host = adminListen.split(separator: ":").first ?? "127.0.0.1"
+                    log("sluice: admin listener on http://\(host):\(admin.port)/metrics")
                 }
             }
             try app.run()
             stack?.stop()
         } catch {
-            var text = "sluice: error: \(error)\n"
-            text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+            OperatorLog.emit("sluice: error: \(error)")
             throw ExitCode(1)
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SluiceServer
 
 /// The `sluice` command line: the server and the tools around it.
 @main
@@ -6,6 +7,7 @@ struct Sluice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A gRPC inference server for ONNX classic-ML models.",
+        version: VersionReport.text,
         subcommands: [ServeCommand.self, ScoreCommand.self, InspectCommand.self, ModelsCommand.self, KeysCommand.self]
     )
 }

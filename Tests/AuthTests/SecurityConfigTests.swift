@@ -82,7 +82,7 @@ struct ExampleConfigTests {
         let path = root.appendingPathComponent("deploy/security.example.json").path
         let c = try SecurityConfig.load(path: path)
         _ = try RBACPolicy(config: c)
-        #expect(c.jwt?.keys.count == 2 && c.apiKeys.count == 2 && c.bindings.count == 5)
+        #expect(c.jwt?.keys.count == 1 && c.apiKeys.count == 2 && c.bindings.count == 5)
         #expect(c.audit.onFailure == .failClosed && c.healthOpen)
         let rbac = try RBACPolicy(config: c)
         let roles = rbac.effectiveRoles(subject: "carol", method: .jwt, direct: ["viewer"], claimRoles: ["fraud-team"])

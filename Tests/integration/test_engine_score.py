@@ -98,7 +98,7 @@ def test_score_csv_with_string_column(tmp_path):
         w.writerow(names)
         for row in zip(*columns):
             w.writerow([repr(v) if isinstance(v, float) else v for v in row])
-    r = run("score", "--model", d / "model.onnx", "--input", path)
+    r = run("score", "--model", d / "model.onnx", "--input", path, "--format", "tensors")
     assert r.returncode == 0, r.stderr
     assert_outputs_match(json.loads(r.stdout), json.loads((d / "expected.json").read_text()), "csv")
 
@@ -188,10 +188,10 @@ def test_bad_opset_and_ir_version_are_refused(tmp_path):
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 1])])
     refuse(save(tmp_path, g, "opset", opsets=(("", 99),)), "opset 99")
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 15)])
-    model.ir_version = 42
+    model.ir_version = 2
     p = tmp_path / "ir.onnx"
     p.write_bytes(model.SerializeToString())
-    refuse(p, "IR version 42")
+    refuse(p, "IR version 2")
 
 
 def test_shape_mismatch_is_refused_at_load(tmp_path):

@@ -99,7 +99,7 @@ def test_corrupt_version_fails_and_traffic_stays(tmp_path, sluice_server, proto_
     features = {k: feature_value(pb, v) for k, v in Fixture(CHURN).row(0).items()}
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes((CHURN / "model.onnx").read_bytes()[:5000])
-    assert register(sluice_bin(), registry, "churn", corrupt) == 2
+    assert register(sluice_bin(), registry, "churn", corrupt, extra=["--force"]) == 2
 
     def failed():
         versions = stub.GetModelVersion(pb.GetModelVersionRequest(model="churn", list=True)).versions

@@ -66,7 +66,7 @@ def test_unknown_service_and_method_unimplemented(sluice_server, tls):
             assert needle in info.value.details()
 
 
-def test_inference_rpcs_not_available_yet(sluice_server, proto_modules):
+def test_inference_rpcs_without_model_source_say_so(sluice_server, proto_modules):
     server = sluice_server()
     pb = proto_modules.inference_pb2
     with server.channel() as channel:
@@ -78,8 +78,9 @@ def test_inference_rpcs_not_available_yet(sluice_server, proto_modules):
         for method, request in calls:
             with pytest.raises(grpc.RpcError) as info:
                 method(request, timeout=5)
-            assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-            assert "not available yet" in info.value.details()
+            assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert "no model registry configured: start with --models DIR" in info.value.details()
+    assert "no model registry configured" in server.output
 
 
 def test_health_watch_is_unimplemented(sluice_server):
