@@ -131,7 +131,9 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
         let names: [String]
         do { names = try source.listModels() } catch {
             log("registry: \(error.message)")
-            markInitialScanDone()
+            // A remote source that has not answered yet (and has no cached state): the initial load is not
+            // done until a scan can read it, so health stays NOT_SERVING until its versions are loaded.
+            if error.code != .unavailable { markInitialScanDone() }
             return
         }
         var metadata: [String: ModelMetadata] = [:]
