@@ -53,10 +53,10 @@ def healthy(url):
         return False
 
 
-def start_sluice(models, port, extra=()):
+def start_sluice(models, port, extra=(), log=None):
     cmd = ["taskset", "-c", "0", SLUICE, "serve", "--plaintext", "--insecure-no-auth", "--threads", "1",
            "--listen", f"127.0.0.1:{port}", "--models", models, *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(log, "w") if log else subprocess.DEVNULL)
     h2run.wait_port(port, proc)
     return proc
 
@@ -77,6 +77,8 @@ def main():
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--json")
+    ap.add_argument("--server-log", help="write the MLflow-backed server's log here (load times)")
+    ap.add_argument("--skip-cpu", action="store_true", help="only measure alias moves")
     args = ap.parse_args()
 
     import grpc
@@ -112,13 +114,13 @@ def main():
 
         # 1. Alias moves.
         mlflow_port = h2run.free_port()
-        sluice = start_sluice(f"mlflow+{url}", mlflow_port, ["--cache-dir", f"{work}/cache"])
+        sluice = start_sluice(f"mlflow+{url}", mlflow_port, ["--cache-dir", f"{work}/cache"], log=args.server_log)
         procs.append(sluice)
         stub = pb_grpc.InferenceStub(grpc.insecure_channel(f"127.0.0.1:{mlflow_port}"))
 
-        def version():
+        def version(on=None):
             try:
-                return stub.Predict(request, timeout=5).version
+                return (on or stub).Predict(request, timeout=5).version
             except grpc.RpcError:
                 return None
 
@@ -137,41 +139,52 @@ def main():
             time.sleep(0.3)
 
         # 2. CPU per Predict: MLflow source vs local directory, alternating rounds.
-        registry = os.path.join(work, "registry")
-        subprocess.run([SLUICE, "models", "register", "--registry", registry, "--name", "churn", "--file",
-                        os.path.join(FIXTURE, "model.onnx"), "--stage", "Production", "--alias", "champion"],
-                       check=True, capture_output=True)
-        local_port = h2run.free_port()
-        local = start_sluice(registry, local_port)
-        procs.append(local)
-        local_stub = pb_grpc.InferenceStub(grpc.insecure_channel(f"127.0.0.1:{local_port}"))
-        if not wait(lambda: local_stub.Predict(request, timeout=5).version == 1, 60):
-            raise SystemExit("local sluice not serving")
-        body = os.path.join(work, "predict.bin")
-        with open(body, "wb") as f:
-            f.write(protos.grpc_frame(request))
         cpu = {"mlflow": [], "local": []}
-        for _ in range(args.rounds):
-            for name, proc, p in (("mlflow", sluice, mlflow_port), ("local", local, local_port)):
-                result = h2run.run(proc.pid, f"http://127.0.0.1:{p}/sluice.v1.Inference/Predict", body,
-                                   requests=args.requests, clients=4, streams=8)
-                if result["failed"]:
-                    raise SystemExit(f"{name}: {result['failed']} failed requests")
-                cpu[name].append(result["server_cpu_us_per_req"])
+        if not args.skip_cpu:
+            measure_cpu(args, work, request, sluice, mlflow_port, procs, cpu, version)
     finally:
         for proc in procs:
             stop(proc)
         stop(server, group=True)
         shutil.rmtree(work, ignore_errors=True)
+    report(args, moves, cpu)
 
+
+def measure_cpu(args, work, request, sluice, mlflow_port, procs, cpu, version):
+    """Server CPU per Predict: the MLflow-backed server vs a local-directory server, alternating rounds."""
+    import grpc
+
+    registry = os.path.join(work, "registry")
+    subprocess.run([SLUICE, "models", "register", "--registry", registry, "--name", "churn", "--file",
+                    os.path.join(FIXTURE, "model.onnx"), "--stage", "Production", "--alias", "champion"],
+                   check=True, capture_output=True)
+    local_port = h2run.free_port()
+    local = start_sluice(registry, local_port)
+    procs.append(local)
+    local_stub = pb_grpc.InferenceStub(grpc.insecure_channel(f"127.0.0.1:{local_port}"))
+    if not wait(lambda: version(local_stub) == 1, 60):
+        raise SystemExit("local sluice not serving")
+    body = os.path.join(work, "predict.bin")
+    with open(body, "wb") as f:
+        f.write(protos.grpc_frame(request))
+    for _ in range(args.rounds):
+        for name, proc, p in (("mlflow", sluice, mlflow_port), ("local", local, local_port)):
+            result = h2run.run(proc.pid, f"http://127.0.0.1:{p}/sluice.v1.Inference/Predict", body,
+                               requests=args.requests, clients=4, streams=8)
+            if result["failed"]:
+                raise SystemExit(f"{name}: {result['failed']} failed requests")
+            cpu[name].append(result["server_cpu_us_per_req"])
+
+
+def report(args, moves, cpu):
     out = {
         "alias_move_s": {"median": statistics.median(moves), "max": max(moves), "all": moves},
-        "cpu_us_per_predict": {k: {"median": statistics.median(v), "runs": v} for k, v in cpu.items()},
+        "cpu_us_per_predict": {k: {"median": statistics.median(v), "runs": v} for k, v in cpu.items() if v},
     }
     print("| measurement | value |\n|---|---|")
     print(f"| alias move → first Predict by the new version, median of {len(moves)} | {out['alias_move_s']['median']:.2f} s |")
     print(f"| alias move → first Predict by the new version, max of {len(moves)} | {out['alias_move_s']['max']:.2f} s |")
-    for name in ("mlflow", "local"):
+    for name in ("mlflow", "local") if cpu["mlflow"] else ():
         runs = ", ".join(f"{v:.1f}" for v in cpu[name])
         print(f"| server CPU per Predict, {name} source (median of {args.rounds}; runs {runs}) | "
               f"{out['cpu_us_per_predict'][name]['median']:.1f} µs |")

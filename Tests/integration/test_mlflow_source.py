@@ -285,9 +285,9 @@ def test_cli_lists_shows_promotes_and_aliases_against_mlflow(world):
 
 
 class RecordingProxy:
-    """Forwards HTTP requests to MLflow and records their Authorization headers."""
+    """Forwards HTTP requests to MLflow and records their Authorization headers; serves HTTPS with `certs`."""
 
-    def __init__(self, target):
+    def __init__(self, target, certs=None):
         seen = self.seen = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -313,6 +313,12 @@ class RecordingProxy:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if certs:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certs / "server.pem", certs / "server-key.pem")
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -378,3 +384,17 @@ def test_mlflow_down_keeps_serving_restart_serves_cache_and_catches_up(world, pr
     assert "answers again" in restarted.output
     assert wait_for(lambda: 'sluice_model_source_up{source="mlflow+' in admin_get(restarted, "/metrics")[1]
                     and "} 1" in admin_get(restarted, "/metrics")[1].split("sluice_model_source_up{")[1])
+
+
+def test_https_with_the_ca_from_the_flag_or_mlflows_variable(world, dev_certs):
+    proxy = RecordingProxy(world.server.url, certs=dev_certs)
+    try:
+        registry = ["--registry", f"mlflow+https://127.0.0.1:{proxy.port}"]
+        out = cli("list", *registry, "--mlflow-ca", str(dev_certs / "ca.pem"))
+        assert out.returncode == 0 and "churn" in out.stdout, out.stderr
+        out = cli("list", *registry, env={"MLFLOW_TRACKING_SERVER_CERT_PATH": str(dev_certs / "ca.pem")})
+        assert out.returncode == 0 and "churn" in out.stdout, out.stderr
+        out = cli("list", *registry, env={"MLFLOW_TRACKING_SERVER_CERT_PATH": ""})
+        assert out.returncode != 0 and "certificate" in out.stderr, out.stderr
+    finally:
+        proxy.close()
