@@ -27,7 +27,7 @@ import pytest
 from conftest import SluiceProcess, sluice_bin
 from modelfixtures import SHARED_MODELS, Fixture, close, feature_value, wait_serving
 
-mlflow = pytest.importorskip("mlflow")
+import mlflow  # noqa: E402  (Tests/integration/requirements.txt)
 
 V1 = SHARED_MODELS / "spark_churn_rf"
 V2 = SHARED_MODELS / "skl_rf_churn"
