@@ -132,6 +132,7 @@ let package = Package(
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "InferenceEngineTests", dependencies: ["InferenceEngine", "ONNXFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "HTTPClient"], swiftSettings: swiftSettings),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: swiftSettings),
         .testTarget(name: "ServerMetricsTests", dependencies: ["ServerMetrics"], swiftSettings: swiftSettings),
         .testTarget(name: "TrafficRoutingTests", dependencies: ["TrafficRouting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: swiftSettings),

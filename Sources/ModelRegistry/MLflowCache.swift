@@ -73,10 +73,18 @@ enum MLflowCache {
     /// `model/version`, the key of a cached version.
     static func key(_ model: String, _ version: Int64) -> String { "\(model)/\(version)" }
 
-    /// Reads `<dir>/index.json`; nil when absent or unreadable (a fresh cache).
-    static func load(directory: String) -> MLflowCacheIndex? {
-        guard let bytes = try? AtomicFile.read("\(directory)/index.json") else { return nil }
-        return try? JSONDecoder().decode(MLflowCacheIndex.self, from: Data(bytes))
+    /// Reads `<dir>/index.json`; nil when there is none (a fresh cache). An index that cannot be read or decoded
+    /// is an error (the caller logs it and starts with an empty cache).
+    static func load(directory: String) throws(RegistryError) -> MLflowCacheIndex? {
+        let path = "\(directory)/index.json"
+        let bytes: [UInt8]
+        do { bytes = try AtomicFile.read(path) } catch {
+            if error.notFound { return nil }
+            throw RegistryError(error)
+        }
+        do { return try JSONDecoder().decode(MLflowCacheIndex.self, from: Data(bytes)) } catch {
+            throw RegistryError(.io, "\(path) is not a valid cache index: \(error)")
+        }
     }
 
     /// Writes `<dir>/index.json` atomically.

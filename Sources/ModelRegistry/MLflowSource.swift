@@ -66,9 +66,13 @@ public final class MLflowSource: WritableModelSource {
         self.client = MLflowClient(endpoint: endpoint)
         self.log = log
         var initial = State()
-        if let cacheDirectory, let index = MLflowCache.load(directory: cacheDirectory),
-            index.location == endpoint.baseURL
-        {
+        var cached: MLflowCacheIndex? = nil
+        if let cacheDirectory {
+            do { cached = try MLflowCache.load(directory: cacheDirectory) } catch {
+                log("mlflow: ignoring the cache index (starting with an empty cache): \(error.message)")
+            }
+        }
+        if let index = cached, index.location == endpoint.baseURL {
             initial.models = Dictionary(index.models.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             initial.fromCache = true
             initial.lastSyncUnixMs = index.syncedUnixMs

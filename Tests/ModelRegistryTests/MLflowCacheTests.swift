@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import ModelRegistry
@@ -39,7 +40,9 @@ struct MLflowCacheTests {
             models: [ModelMetadata(name: "churn", aliases: ["champion": 1], versions: [VersionMetadata(version: 1, runId: "r")])],
             artifacts: [entry(1, bytes: 10)])
         try MLflowCache.save(index, directory: directory)
-        #expect(MLflowCache.load(directory: directory) == index)
-        #expect(MLflowCache.load(directory: directory + "/missing") == nil)
+        #expect(try MLflowCache.load(directory: directory) == index)
+        #expect(try MLflowCache.load(directory: directory + "/missing") == nil)
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: directory + "/index.json"))
+        #expect(throws: RegistryError.self) { try MLflowCache.load(directory: directory) }
     }
 }
