@@ -64,7 +64,8 @@ public final class HTTPClient: Sendable {
                             method: method, url: url, headers: headerList,
                             body: request.body.isEmpty ? nil : body.baseAddress,
                             body_length: body.count, ca_file: ca,
-                            connect_timeout_ms: Int(request.connectTimeoutMillis), timeout_ms: Int(request.timeoutMillis),
+                            connect_timeout_ms: Int(request.connectTimeoutMillis),
+                            timeout_ms: Int(request.timeoutMillis),
                             write: { data, size, count, context in
                                 guard let data, let context else { return 0 }
                                 let sink = Unmanaged<BodySink>.fromOpaque(context).takeUnretainedValue()

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 // The parts of MLflow's REST API 2.0 responses the model source reads. Every field is optional on the wire
@@ -181,7 +181,9 @@ struct MLmodelFile: Equatable {
             guard inFlavors, let colon = content.firstIndex(of: ":") else { continue }
             let key = content[..<colon].trimmedSpaces
             var value = content[content.index(after: colon)...].trimmedSpaces
-            if value.count >= 2, (value.hasPrefix("'") && value.hasSuffix("'")) || (value.hasPrefix("\"") && value.hasSuffix("\"")) {
+            if value.count >= 2,
+                (value.hasPrefix("'") && value.hasSuffix("'")) || (value.hasPrefix("\"") && value.hasSuffix("\""))
+            {
                 value = String(value.dropFirst().dropLast())
             }
             if flavorIndent < 0 { flavorIndent = indent }

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import DurableFiles
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// The MLflow source's local cache: the last state synced from MLflow and the ONNX files of loaded versions,
 /// so that a restart while MLflow is down serves what was served before.

@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 public import HTTPClient
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Where an MLflow tracking server is and how to authenticate to it, the way MLflow's own clients take it.
 ///
@@ -27,7 +28,8 @@ public struct MLflowEndpoint: Sendable, Equatable {
     public init(url: String, caFile: String? = nil, environment: [String: String]) throws(RegistryError) {
         guard Self.isMLflowURL(url) else {
             throw RegistryError(
-                .invalidArgument, "\"\(url)\" is not an MLflow registry URL; use mlflow+http://HOST:PORT or mlflow+https://HOST:PORT")
+                .invalidArgument,
+                "\"\(url)\" is not an MLflow registry URL; use mlflow+http://HOST:PORT or mlflow+https://HOST:PORT")
         }
         var base = String(url.dropFirst("mlflow+".count))
         while base.hasSuffix("/") { base.removeLast() }
@@ -137,7 +139,8 @@ public struct MLflowEndpoint: Sendable, Equatable {
         var index = 0
         while index < bytes.count {
             let chunk = Array(bytes[index..<min(index + 3, bytes.count)])
-            let value = (UInt32(chunk[0]) << 16) | (chunk.count > 1 ? UInt32(chunk[1]) << 8 : 0)
+            let value =
+                (UInt32(chunk[0]) << 16) | (chunk.count > 1 ? UInt32(chunk[1]) << 8 : 0)
                 | (chunk.count > 2 ? UInt32(chunk[2]) : 0)
             for position in 0..<4 {
                 if position <= chunk.count {

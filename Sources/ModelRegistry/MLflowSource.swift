@@ -1,14 +1,15 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import BackgroundThreads
 import DurableFiles
 public import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A model source backed by an MLflow tracking server's model registry (REST API 2.0).
 ///
@@ -119,7 +120,8 @@ public final class MLflowSource: WritableModelSource {
             } else if state.models == nil {
                 detail = "model source \(location): UNREACHABLE and no cached state (\(state.lastError)); retrying"
             } else {
-                detail = "model source \(location): UNREACHABLE (\(state.lastError)); serving the state cached at \(Self.iso(state.lastSyncUnixMs))"
+                detail =
+                    "model source \(location): UNREACHABLE (\(state.lastError)); serving the state cached at \(Self.iso(state.lastSyncUnixMs))"
             }
             return ModelSourceHealth(
                 up: state.up, hasState: state.models != nil, lastSyncUnixSeconds: since, detail: detail)
@@ -132,7 +134,8 @@ public final class MLflowSource: WritableModelSource {
         }
         let key = MLflowCache.key(model, version)
         if let cacheDirectory, let entry = state.withLock({ $0.artifacts[key] }), entry.source == info.source,
-            let bytes = try? AtomicFile.read("\(cacheDirectory)/\(entry.file)"), SHA256Digest.hex(of: bytes) == entry.sha256
+            let bytes = try? AtomicFile.read("\(cacheDirectory)/\(entry.file)"),
+            SHA256Digest.hex(of: bytes) == entry.sha256
         {
             return bytes
         }
@@ -183,7 +186,9 @@ public final class MLflowSource: WritableModelSource {
                 metrics[runId] = try runMetrics(runId)
             }
             let (metadata, problems) = Self.metadata(model, versions: versions, runMetrics: metrics)
-            for problem in problems { reportOnce("\(model.name):\(problem)", "mlflow: model \(model.name): \(problem)") }
+            for problem in problems {
+                reportOnce("\(model.name):\(problem)", "mlflow: model \(model.name): \(problem)")
+            }
             models[model.name] = metadata
         }
         commit(models)
@@ -220,7 +225,8 @@ public final class MLflowSource: WritableModelSource {
             if let parsed = MLflowTags.parseList(names) {
                 metadata.featureNames = parsed
             } else {
-                problems.append("tag \(MLflowTags.featureNames) ignored: expected a JSON list of strings or comma-separated names")
+                problems.append(
+                    "tag \(MLflowTags.featureNames) ignored: expected a JSON list of strings or comma-separated names")
             }
         }
         if let size = tags[MLflowTags.maxBatchSize] {
@@ -228,7 +234,9 @@ public final class MLflowSource: WritableModelSource {
             if let size = Int(size), size >= 2, let delay = Int(delay), (0...1_000_000).contains(delay) {
                 metadata.batching = BatchingOptions(maxBatchSize: size, maxQueueDelayMicros: delay)
             } else {
-                problems.append("batching tags ignored: \(MLflowTags.maxBatchSize) must be an integer ≥ 2 and \(MLflowTags.maxQueueDelayMicros) 0…1000000")
+                problems.append(
+                    "batching tags ignored: \(MLflowTags.maxBatchSize) must be an integer ≥ 2 and \(MLflowTags.maxQueueDelayMicros) 0…1000000"
+                )
             }
         }
         return (metadata, problems)
@@ -242,7 +250,7 @@ public final class MLflowSource: WritableModelSource {
             let response = try client.json(
                 MLflowRunResponse.self, endpoint.request("GET", "/api/2.0/mlflow/runs/get", query: [("run_id", runId)]))
             for metric in response.run.data?.metrics ?? [] { metrics[metric.key] = metric.value ?? .nan }
-        } catch where error.code == .notFound {
+        } catch  where error.code == .notFound {
             // The run was deleted: the version still serves, without metrics.
         }
         state.withLock { $0.runMetrics[runId] = metrics }
@@ -257,7 +265,9 @@ public final class MLflowSource: WritableModelSource {
             for (name, var metadata) in models {
                 for index in metadata.versions.indices {
                     let version = metadata.versions[index]
-                    if let entry = state.artifacts[MLflowCache.key(name, version.version)], entry.source == version.source {
+                    if let entry = state.artifacts[MLflowCache.key(name, version.version)],
+                        entry.source == version.source
+                    {
                         metadata.versions[index].sha256 = entry.sha256
                     }
                 }
@@ -302,9 +312,13 @@ public final class MLflowSource: WritableModelSource {
         }
         guard first else { return }
         if hasState {
-            log("mlflow: \(error.message); serving the state synced at \(Self.iso(syncedMs)) (from the cache) and retrying with backoff")
+            log(
+                "mlflow: \(error.message); serving the state synced at \(Self.iso(syncedMs)) (from the cache) and retrying with backoff"
+            )
         } else {
-            log("mlflow: \(error.message); nothing cached yet, so nothing is served (NOT_SERVING) until MLflow answers; retrying with backoff")
+            log(
+                "mlflow: \(error.message); nothing cached yet, so nothing is served (NOT_SERVING) until MLflow answers; retrying with backoff"
+            )
         }
     }
 
@@ -313,7 +327,8 @@ public final class MLflowSource: WritableModelSource {
         guard let models else {
             throw RegistryError(
                 .unavailable,
-                "MLflow at \(endpoint.baseURL) has not answered yet and the cache is empty\(error.isEmpty ? "" : ": \(error)")")
+                "MLflow at \(endpoint.baseURL) has not answered yet and the cache is empty\(error.isEmpty ? "" : ": \(error)")"
+            )
         }
         return models
     }
@@ -331,10 +346,11 @@ public final class MLflowSource: WritableModelSource {
         let root = try artifactRoot(model: model, version: version, source: source)
         if root.hasSuffix(".onnx") { return try fetchArtifact(root, large: true) }
         let mlmodel: [UInt8]
-        do { mlmodel = try fetchArtifact(root + "/MLmodel", large: false) } catch where error.code == .notFound {
+        do { mlmodel = try fetchArtifact(root + "/MLmodel", large: false) } catch  where error.code == .notFound {
             throw RegistryError(
                 .failedPrecondition,
-                "version \(version) of \"\(model)\" has no MLmodel file at \(source); log the model with mlflow.onnx.log_model")
+                "version \(version) of \"\(model)\" has no MLmodel file at \(source); log the model with mlflow.onnx.log_model"
+            )
         }
         let file = MLmodelFile(parsing: String(decoding: mlmodel, as: UTF8.self))
         guard let data = file.onnxDataPath else {
@@ -345,7 +361,8 @@ public final class MLflowSource: WritableModelSource {
             )
         }
         guard !data.hasPrefix("/"), !data.split(separator: "/").contains("..") else {
-            throw RegistryError(.failedPrecondition, "version \(version) of \"\(model)\": MLmodel names an unsafe ONNX path \(data)")
+            throw RegistryError(
+                .failedPrecondition, "version \(version) of \"\(model)\": MLmodel names an unsafe ONNX path \(data)")
         }
         return try fetchArtifact(root + "/" + data, large: true)
     }
@@ -365,7 +382,8 @@ public final class MLflowSource: WritableModelSource {
         if uri.hasPrefix("runs:/") {
             let parts = uri.dropFirst("runs:/".count).split(separator: "/", maxSplits: 1)
             guard let runId = parts.first else {
-                throw RegistryError(.failedPrecondition, "version \(version) of \"\(model)\" has an invalid source \(source)")
+                throw RegistryError(
+                    .failedPrecondition, "version \(version) of \"\(model)\" has an invalid source \(source)")
             }
             let run = try client.json(
                 MLflowRunResponse.self,
@@ -449,14 +467,18 @@ public final class MLflowSource: WritableModelSource {
         persist(index)
         for gone in evicted {
             unlink("\(cacheDirectory)/\(gone.file)")
-            log("mlflow: cache: evicted \(gone.model) version \(gone.version) (\(gone.bytes) bytes; limit \(cacheMaxBytes))")
+            log(
+                "mlflow: cache: evicted \(gone.model) version \(gone.version) (\(gone.bytes) bytes; limit \(cacheMaxBytes))"
+            )
         }
     }
 
     private func persist(_ index: MLflowCacheIndex) {
         guard let cacheDirectory else { return }
         do { try MLflowCache.save(index, directory: cacheDirectory) } catch {
-            log("mlflow: cannot write the cache index in \(cacheDirectory) (a restart while MLflow is down would not find this state): \(error.message)")
+            log(
+                "mlflow: cannot write the cache index in \(cacheDirectory) (a restart while MLflow is down would not find this state): \(error.message)"
+            )
         }
     }
 
@@ -542,7 +564,8 @@ extension MLflowSource {
         if let promoted = transitions.first(where: { $0.1 == .production })?.0,
             transitions.filter({ $0.1 == .production }).count == 1
         {
-            let leaving = Set(before.versions.filter { $0.stage == .production && $0.version != promoted }.map(\.version))
+            let leaving = Set(
+                before.versions.filter { $0.stage == .production && $0.version != promoted }.map(\.version))
             let archived = Set(transitions.filter { $0.1 == .archived }.map(\.0))
             if !leaving.isEmpty && leaving.isSubset(of: archived) {
                 archiveExisting = true
@@ -594,7 +617,7 @@ extension MLflowSource {
                         endpoint.request(
                             "DELETE", "/api/2.0/mlflow/registered-models/delete-tag",
                             json: ["name": .string(name), "key": .string(key)]))
-                } catch where error.code == .notFound {}
+                } catch  where error.code == .notFound {}
             }
         }
     }

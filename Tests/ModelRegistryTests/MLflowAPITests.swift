@@ -49,7 +49,8 @@ struct MLflowAPITests {
         #expect(decoded.run.info.artifactUri == "mlflow-artifacts:/1/r1/artifacts")
         #expect(decoded.run.data?.metrics?.first?.key == "auc_roc")
         let uri = try JSONDecoder().decode(
-            MLflowDownloadURIResponse.self, from: Data(#"{"artifact_uri": "mlflow-artifacts:/1/models/m-1/artifacts"}"#.utf8))
+            MLflowDownloadURIResponse.self,
+            from: Data(#"{"artifact_uri": "mlflow-artifacts:/1/models/m-1/artifacts"}"#.utf8))
         #expect(uri.artifactUri == "mlflow-artifacts:/1/models/m-1/artifacts")
     }
 
@@ -87,7 +88,8 @@ struct MLflowAPITests {
 
     @Test func mapsArtifactURIsToProxyPaths() {
         #expect(MLflowSource.proxyPath(of: "mlflow-artifacts:/1/models/m-1/artifacts") == "1/models/m-1/artifacts")
-        #expect(MLflowSource.proxyPath(of: "mlflow-artifacts://host:5000/1/r/artifacts/model/") == "1/r/artifacts/model")
+        #expect(
+            MLflowSource.proxyPath(of: "mlflow-artifacts://host:5000/1/r/artifacts/model/") == "1/r/artifacts/model")
         #expect(MLflowSource.proxyPath(of: "s3://bucket/1/r") == nil)
         #expect(MLflowSource.proxyPath(of: "file:///tmp/a") == nil)
     }

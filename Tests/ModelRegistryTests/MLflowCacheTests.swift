@@ -37,7 +37,10 @@ struct MLflowCacheTests {
         let directory = makeTempDirectory()
         let index = MLflowCacheIndex(
             location: "http://127.0.0.1:5000", syncedUnixMs: 42,
-            models: [ModelMetadata(name: "churn", aliases: ["champion": 1], versions: [VersionMetadata(version: 1, runId: "r")])],
+            models: [
+                ModelMetadata(
+                    name: "churn", aliases: ["champion": 1], versions: [VersionMetadata(version: 1, runId: "r")])
+            ],
             artifacts: [entry(1, bytes: 10)])
         try MLflowCache.save(index, directory: directory)
         #expect(try MLflowCache.load(directory: directory) == index)

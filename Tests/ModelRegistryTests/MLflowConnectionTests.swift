@@ -15,7 +15,8 @@ struct MLflowConnectionTests {
             ])
         #expect(endpoint.baseURL == "https://mlflow.example:5000")
         #expect(endpoint.caFile == "/etc/ca.pem")
-        let request = endpoint.request("GET", "/api/2.0/mlflow/registered-models/search", query: [("max_results", "1000")])
+        let request = endpoint.request(
+            "GET", "/api/2.0/mlflow/registered-models/search", query: [("max_results", "1000")])
         #expect(request.url == "https://mlflow.example:5000/api/2.0/mlflow/registered-models/search?max_results=1000")
         #expect(request.header("authorization") == "Bearer t0ken")
     }
@@ -28,9 +29,11 @@ struct MLflowConnectionTests {
                 "MLFLOW_TRACKING_SERVER_CERT_PATH": "/etc/ca.pem",
             ])
         #expect(endpoint.caFile == "/tmp/ca.pem")
-        let request = endpoint.request("POST", "/api/2.0/mlflow/registered-models/alias", json: [
-            "name": .string("churn"), "alias": .string("champion"), "version": .string("2"),
-        ])
+        let request = endpoint.request(
+            "POST", "/api/2.0/mlflow/registered-models/alias",
+            json: [
+                "name": .string("churn"), "alias": .string("champion"), "version": .string("2"),
+            ])
         #expect(request.header("Authorization") == "Basic YW5hOnMzY3JldA==")
         #expect(request.header("Content-Type") == "application/json")
         #expect(String(decoding: request.body, as: UTF8.self) == #"{"alias":"champion","name":"churn","version":"2"}"#)
@@ -44,7 +47,8 @@ struct MLflowConnectionTests {
 
     @Test func queryValuesArePercentEncoded() throws {
         let endpoint = try MLflowEndpoint(url: "mlflow+http://h:1/prefix", environment: [:])
-        let request = endpoint.request("GET", "/api/2.0/mlflow/model-versions/search", query: [("filter", "name='churn v2'")])
+        let request = endpoint.request(
+            "GET", "/api/2.0/mlflow/model-versions/search", query: [("filter", "name='churn v2'")])
         #expect(request.url == "http://h:1/prefix/api/2.0/mlflow/model-versions/search?filter=name%3D%27churn%20v2%27")
         #expect(MLflowEndpoint.percentEncode("1/models/m 1", keepSlash: true) == "1/models/m%201")
     }

@@ -27,7 +27,8 @@ struct MLflowSourceTests {
              {"name": "churn", "version": "1", "current_stage": "Production", "run_id": "r1", "source": "models:/m-1"},
              {"name": "churn", "version": "3", "status": "PENDING_REGISTRATION"}]
             """)
-        let (metadata, problems) = MLflowSource.metadata(model, versions: versions, runMetrics: ["r2": ["auc_roc": 0.93]])
+        let (metadata, problems) = MLflowSource.metadata(
+            model, versions: versions, runMetrics: ["r2": ["auc_roc": 0.93]])
         #expect(metadata.versions.map(\.version) == [1, 2])
         #expect(metadata.version(1)?.stage == .production && metadata.version(2)?.stage == .staging)
         #expect(metadata.version(2)?.metrics == ["auc_roc": 0.93] && metadata.version(2)?.runId == "r2")
@@ -41,7 +42,8 @@ struct MLflowSourceTests {
     @Test func commaSeparatedFeatureNamesAndBadBatchingTags() throws {
         let model = try decode(
             MLflowRegisteredModel.self,
-            #"{"name": "m", "tags": [{"key": "sluice.feature_names", "value": "a, b ,c"}, {"key": "sluice.batching.max_batch_size", "value": "1"}]}"#)
+            #"{"name": "m", "tags": [{"key": "sluice.feature_names", "value": "a, b ,c"}, {"key": "sluice.batching.max_batch_size", "value": "1"}]}"#
+        )
         let (metadata, problems) = MLflowSource.metadata(model, versions: [], runMetrics: [:])
         #expect(metadata.featureNames == ["a", "b", "c"])
         #expect(metadata.batching == nil)
@@ -65,16 +67,23 @@ struct MLflowSourceTests {
         let directory = makeTempDirectory()
         let endpoint = try MLflowEndpoint(url: "mlflow+http://127.0.0.1:1", environment: [:])
         let bytes = Array("onnx bytes".utf8)
-        try FileManager.default.createDirectory(atPath: directory + "/artifacts/churn", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: directory + "/artifacts/churn", withIntermediateDirectories: true)
         try Data(bytes).write(to: URL(fileURLWithPath: directory + "/artifacts/churn/1.onnx"))
         let sha = SHA256Digest.hex(of: bytes)
         try MLflowCache.save(
             MLflowCacheIndex(
                 location: endpoint.baseURL, syncedUnixMs: 1_000,
-                models: [ModelMetadata(name: "churn", aliases: ["champion": 1],
-                                       versions: [VersionMetadata(version: 1, source: "models:/m-1", sha256: sha)])],
-                artifacts: [MLflowCacheEntry(model: "churn", version: 1, source: "models:/m-1", sha256: sha,
-                                             bytes: bytes.count, file: "artifacts/churn/1.onnx", cachedUnixMs: 1)]),
+                models: [
+                    ModelMetadata(
+                        name: "churn", aliases: ["champion": 1],
+                        versions: [VersionMetadata(version: 1, source: "models:/m-1", sha256: sha)])
+                ],
+                artifacts: [
+                    MLflowCacheEntry(
+                        model: "churn", version: 1, source: "models:/m-1", sha256: sha,
+                        bytes: bytes.count, file: "artifacts/churn/1.onnx", cachedUnixMs: 1)
+                ]),
             directory: directory)
         let source = MLflowSource(endpoint: endpoint, cacheDirectory: directory)
         _ = source.changeToken()

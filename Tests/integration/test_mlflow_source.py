@@ -124,6 +124,8 @@ def world(tmp_path_factory):
         mlflow.log_artifact(str(mlmodel), "spark-model")
         spark = client.create_model_version("churn", f"runs:/{run.info.run_id}/spark-model", run.info.run_id)
         assert spark.version == "3"
+    client.update_model_version("churn", "1", description="Spark churn forest")
+    client.set_model_version_tag("churn", "1", "team", "risk")
     client.set_registered_model_tag("churn", "sluice.feature_names", ",".join(FEATURES))
     client.set_registered_model_alias("churn", "champion", "1")
     state = type("World", (), {})()
@@ -184,6 +186,7 @@ def test_serves_aliased_version_equal_to_onnxruntime(world, proto_modules):
     uri, run_id = world.versions[1]
     assert info.run_id == run_id and info.source == uri
     assert info.metrics["auc_roc"] == pytest.approx(0.91)
+    assert info.description == "Spark churn forest" and dict(info.tags) == {"team": "risk"}
     assert info.sha256 == hashlib.sha256((V1 / "model.onnx").read_bytes()).hexdigest()
     assert info.state == pb.READY and list(info.aliases) == ["champion"]
     status, body = admin_get(server, "/readyz")
