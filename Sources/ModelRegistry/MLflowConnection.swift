@@ -37,6 +37,12 @@ public struct MLflowEndpoint: Sendable, Equatable {
         guard afterScheme.count >= 3, !afterScheme[2].isEmpty, !base.contains("?"), !base.contains("#") else {
             throw RegistryError(.invalidArgument, "\"\(url)\" has no host; use mlflow+http://HOST:PORT")
         }
+        guard !afterScheme[2].contains("@") else {
+            throw RegistryError(
+                .invalidArgument,
+                "\"\(url)\" carries credentials; pass them as MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN instead (they would show in logs)"
+            )
+        }
         self.baseURL = base
         if let token = environment["MLFLOW_TRACKING_TOKEN"], !token.isEmpty {
             authorization = "Bearer \(token)"

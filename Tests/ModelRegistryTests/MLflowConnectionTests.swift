@@ -61,6 +61,7 @@ struct MLflowConnectionTests {
     @Test func rejectsURLsThatAreNotMLflow() {
         #expect(throws: RegistryError.self) { try MLflowEndpoint(url: "http://h:1", environment: [:]) }
         #expect(throws: RegistryError.self) { try MLflowEndpoint(url: "mlflow+http://", environment: [:]) }
+        #expect(throws: RegistryError.self) { try MLflowEndpoint(url: "mlflow+http://u:p@h:1", environment: [:]) }
         #expect(MLflowEndpoint.base64(Array("ab".utf8)) == "YWI=")
     }
 }

@@ -285,6 +285,14 @@ def test_cli_lists_shows_promotes_and_aliases_against_mlflow(world):
     assert "backup" not in world.client.get_registered_model("churn").aliases
     refused = cli("alias", "churn", "x", "9", *registry)
     assert refused.returncode != 0 and "no version 9" in refused.stderr
+    # Batching lives in sluice.batching.* registered-model tags.
+    assert cli("batching", "churn", "--max-batch-size", "8", *registry).returncode == 0
+    tags = world.client.get_registered_model("churn").tags
+    assert tags["sluice.batching.max_batch_size"] == "8" and tags["sluice.batching.max_queue_delay_us"] == "500"
+    assert cli("batching", "churn", "--off", *registry).returncode == 0
+    assert not any(k.startswith("sluice.batching") for k in world.client.get_registered_model("churn").tags)
+    refused = cli("register", "--name", "churn", "--file", str(V1 / "model.onnx"), *registry)
+    assert refused.returncode != 0 and "mlflow.onnx.log_model" in refused.stderr
 
 
 class RecordingProxy:
