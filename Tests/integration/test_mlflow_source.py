@@ -295,6 +295,28 @@ def test_cli_lists_shows_promotes_and_aliases_against_mlflow(world):
     assert refused.returncode != 0 and "mlflow.onnx.log_model" in refused.stderr
 
 
+def test_rollout_promotion_transitions_stages_in_mlflow(world, proto_modules):
+    """The rollout controller writes through the same source: promoting a canary is a stage transition in MLflow."""
+    pb, pb_grpc = proto_modules.inference_pb2, proto_modules.inference_pb2_grpc
+    stub = pb_grpc.InferenceStub(world.sluice.channel())
+    assert wait_for(lambda: stub.Predict(pb.PredictRequest(model="churn", features=features(pb, 0))).version == 2)
+    status = stub.Rollout(pb.RolloutRequest(model="churn", action=pb.START, strategy=pb.CANARY, candidate="1",
+                                            steps=[pb.CanaryStep(percent=50)]), timeout=30)
+    assert {v.version for v in status.variants} == {1, 2}
+
+    def candidate_takes_traffic():
+        replies = [stub.Predict(pb.PredictRequest(model="churn", routing_key=f"user-{i}", features=features(pb, 0)))
+                   for i in range(40)]
+        return {r.version for r in replies} == {1, 2}
+
+    assert wait_for(candidate_takes_traffic)
+    status = stub.Rollout(pb.RolloutRequest(model="churn", action=pb.PROMOTE), timeout=30)
+    assert status.state == pb.PROMOTED, status.last_decision
+    assert world.client.get_model_version("churn", "1").current_stage == "Production"
+    assert world.client.get_model_version("churn", "2").current_stage == "Archived"
+    assert wait_for(lambda: stub.Predict(pb.PredictRequest(model="churn", features=features(pb, 0))).version == 1)
+
+
 class RecordingProxy:
     """Forwards HTTP requests to MLflow and records their Authorization headers; serves HTTPS with `certs`."""
 
@@ -375,7 +397,7 @@ def test_mlflow_down_keeps_serving_restart_serves_cache_and_catches_up(world, pr
     restarted = wait_serving(start_sluice(world), proto_modules, timeout=60)
     restarted_stub = pb_grpc.InferenceStub(restarted.channel())
     assert restarted_stub.Predict(request, timeout=10).version == 2
-    assert restarted_stub.Predict(pb.PredictRequest(model="churn", features=features(pb, 5))).version == 2
+    assert restarted_stub.Predict(pb.PredictRequest(model="churn", features=features(pb, 5))).version == 1
     assert "serving the state synced at" in restarted.output
 
     # A second server with an empty cache: starts, NOT_SERVING, nothing to serve.
