@@ -82,8 +82,12 @@ def make_scorer(settings: Dict[str, object]):
         context = TaskContext.get()
         partition = context.partitionId() if context else 0
         attempt_no = context.attemptNumber() if context else 0
+        # Reconnect quickly after a refused connection (gRPC's default backoff starts at 1 s and grows to 120 s).
         channel = sluice_client.connect(s["target"], ca_pem=s["ca_pem"], api_key=s["api_key"],
-                                        insecure=s["insecure"], server_name=s["server_name"])
+                                        insecure=s["insecure"], server_name=s["server_name"],
+                                        options=[("grpc.initial_reconnect_backoff_ms", 200),
+                                                 ("grpc.min_reconnect_backoff_ms", 200),
+                                                 ("grpc.max_reconnect_backoff_ms", 5000)])
         stub = sluice_client.stub(channel)
         rng = random.Random(f"{s['batch_prefix']}-{partition}-{attempt_no}")
         id_column = s["id_column"]
@@ -170,6 +174,9 @@ def make_scorer(settings: Dict[str, object]):
     return score
 
 
+_shipped_zip: Optional[str] = None
+
+
 def client_zip() -> Optional[str]:
     """A zip of the `sluice` + `sluice_client` packages for the executors, when they come from a source tree.
 
@@ -178,8 +185,9 @@ def client_zip() -> Optional[str]:
     """
     import sluice_client
 
+    global _shipped_zip
     root = pathlib.Path(sluice_client.__file__).resolve().parents[1]
-    if "site-packages" in root.parts or not (root / "sluice" / "v1").is_dir():
+    if _shipped_zip or "site-packages" in root.parts or not (root / "sluice" / "v1").is_dir():
         return None
     path = pathlib.Path(tempfile.mkdtemp(prefix="sluice-client-")) / "sluice_client.zip"
     with zipfile.ZipFile(path, "w") as z:
@@ -191,7 +199,8 @@ def client_zip() -> Optional[str]:
         for init in ("sluice/__init__.py", "sluice/v1/__init__.py"):
             if not (root / init).exists():
                 z.writestr(init, "")
-    return str(path)
+    _shipped_zip = str(path)
+    return _shipped_zip
 
 
 def read_api_key(path: Optional[str]) -> Optional[str]:
@@ -210,6 +219,11 @@ def run(spark, args) -> Dict[str, object]:
     started = time.monotonic()
     if not 1 <= args.chunk_rows <= MAX_CHUNK_ROWS:
         raise SystemExit(f"--chunk-rows must be between 1 and {MAX_CHUNK_ROWS}")
+    if __name__ != "__main__":
+        # Imported (a test, a notebook): ship this module's code by value, executors cannot import it by name.
+        from pyspark import cloudpickle
+
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
     shipped = client_zip()
     if shipped:
         spark.sparkContext.addPyFile(shipped)

@@ -245,8 +245,9 @@ def log_and_register(best: Candidate, onnx_model, example_pdf, model_name: str, 
     labels, probabilities = session.run(["prediction", "probability"], onnx_feeds(example_pdf))
     signature = infer_signature(example_pdf, {"prediction": labels, "probability": probabilities})
     with mlflow.start_run(run_id=best.run_id):
+        # One self-contained model.onnx (no external-data side files): what a server downloads and loads.
         info = mlflow.onnx.log_model(onnx_model, name="model", signature=signature, input_example=example_pdf,
-                                     registered_model_name=model_name)
+                                     registered_model_name=model_name, save_as_external_data=False)
     version = int(info.registered_model_version)
     client = MlflowClient()
     client.set_model_version_tag(model_name, str(version), "auc_roc", f"{best.metrics['auc_roc']:.6f}")
