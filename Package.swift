@@ -43,6 +43,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CCurlShims", dependencies: ["CCurl"]),
         .target(name: "CSystemShims"),
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
         .target(name: "CSluiceProto", dependencies: ["CProtobufC"]),
@@ -72,6 +74,8 @@ let package = Package(
         .target(name: "ServerMetrics", swiftSettings: swiftSettings),
         // ---- Shared: helper threads with signals blocked, the monotonic clock ---------------------
         .target(name: "BackgroundThreads", swiftSettings: swiftSettings),
+        // ---- Shared: a blocking HTTP client on libcurl, for background threads (model sources) -------
+        .target(name: "HTTPClient", dependencies: ["CCurl", "CCurlShims"], swiftSettings: swiftSettings),
         // ---- Shared: atomic, durable file writes (registry metadata, rollout state) -------------
         .target(name: "DurableFiles", swiftSettings: swiftSettings),
 
@@ -81,7 +85,8 @@ let package = Package(
             name: "InferenceEngine", dependencies: ["ONNXFormat"],
             swiftSettings: swiftSettings + engineCPU
         ),
-        .target(name: "ModelRegistry", dependencies: ["COpenSSL", "DurableFiles", "BackgroundThreads"], swiftSettings: swiftSettings),
+        .target(
+            name: "ModelRegistry", dependencies: ["COpenSSL", "DurableFiles", "BackgroundThreads", "HTTPClient"], swiftSettings: swiftSettings),
         .target(name: "TrafficRouting", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
 
         // ---- Security (pure logic: takes header strings, returns principals and decisions) -------
@@ -100,7 +105,7 @@ let package = Package(
             name: "SluiceServer",
             dependencies: [
                 "GRPCServer", "GRPCCore", "InferenceService", "ModelRegistry", "InferenceEngine", "NetCore",
-                "ServerMetrics", "TrafficRouting", "Auth", "BackgroundThreads",
+                "ServerMetrics", "TrafficRouting", "Auth", "BackgroundThreads", "DurableFiles",
             ],
             swiftSettings: swiftSettings
         ),
@@ -126,7 +131,8 @@ let package = Package(
         .testTarget(name: "SluiceProtoTests", dependencies: ["SluiceProto", "TestSupport", "GRPCCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "InferenceEngineTests", dependencies: ["InferenceEngine", "ONNXFormat"], swiftSettings: swiftSettings),
-        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry"], swiftSettings: swiftSettings),
+        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "HTTPClient"], swiftSettings: swiftSettings),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: swiftSettings),
         .testTarget(name: "ServerMetricsTests", dependencies: ["ServerMetrics"], swiftSettings: swiftSettings),
         .testTarget(name: "TrafficRoutingTests", dependencies: ["TrafficRouting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: swiftSettings),

@@ -2100,7 +2100,7 @@ const ProtobufCMessageDescriptor sluice__v1__model_version__metrics_entry__descr
   (ProtobufCMessageInit) sluice__v1__model_version__metrics_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__v1__model_version__field_descriptors[14] =
+static const ProtobufCFieldDescriptor sluice__v1__model_version__field_descriptors[15] =
 {
   {
     "model",
@@ -2270,6 +2270,18 @@ static const ProtobufCFieldDescriptor sluice__v1__model_version__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "run_id",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__ModelVersion, run_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__v1__model_version__field_indices_by_name[] = {
   3,   /* field[3] = aliases */
@@ -2277,6 +2289,7 @@ static const unsigned sluice__v1__model_version__field_indices_by_name[] = {
   7,   /* field[7] = description */
   9,   /* field[9] = metrics */
   0,   /* field[0] = model */
+  14,   /* field[14] = run_id */
   10,   /* field[10] = sha256 */
   6,   /* field[6] = signature */
   12,   /* field[12] = source */
@@ -2290,7 +2303,7 @@ static const unsigned sluice__v1__model_version__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__v1__model_version__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor sluice__v1__model_version__descriptor =
 {
@@ -2300,7 +2313,7 @@ const ProtobufCMessageDescriptor sluice__v1__model_version__descriptor =
   "Sluice__V1__ModelVersion",
   "sluice.v1",
   sizeof(Sluice__V1__ModelVersion),
-  14,
+  15,
   sluice__v1__model_version__field_descriptors,
   sluice__v1__model_version__field_indices_by_name,
   1,  sluice__v1__model_version__number_ranges,

@@ -62,10 +62,13 @@ public struct VersionMetadata: Codable, Sendable, Equatable {
     /// SHA-256 of `model.onnx`, hex.
     public var sha256: String
     public var createdUnixMs: Int64
+    /// The MLflow run that produced the version (MLflow sources; absent in local registries).
+    public var runId: String?
 
     public init(
         version: Int64, stage: Stage = .none, description: String = "", tags: [String: String] = [:],
-        metrics: [String: Double] = [:], source: String = "", sha256: String = "", createdUnixMs: Int64 = 0
+        metrics: [String: Double] = [:], source: String = "", sha256: String = "", createdUnixMs: Int64 = 0,
+        runId: String? = nil
     ) {
         self.version = version
         self.stage = stage
@@ -75,11 +78,13 @@ public struct VersionMetadata: Codable, Sendable, Equatable {
         self.source = source
         self.sha256 = sha256
         self.createdUnixMs = createdUnixMs
+        self.runId = runId
     }
 
     enum CodingKeys: String, CodingKey {
         case version, stage, description, tags, metrics, source, sha256
         case createdUnixMs = "created_unix_ms"
+        case runId = "run_id"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -92,6 +97,7 @@ public struct VersionMetadata: Codable, Sendable, Equatable {
         source = try container.decodeIfPresent(String.self, forKey: .source) ?? ""
         sha256 = try container.decodeIfPresent(String.self, forKey: .sha256) ?? ""
         createdUnixMs = try container.decodeIfPresent(Int64.self, forKey: .createdUnixMs) ?? 0
+        runId = try container.decodeIfPresent(String.self, forKey: .runId)
     }
 }
 

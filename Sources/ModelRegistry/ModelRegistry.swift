@@ -36,6 +36,9 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
         var pinned: [String: Set<Int64>] = [:]
         var initialScanDone = false
         var thread: BackgroundThread.Handle?
+        /// Versions whose last load failed for a transient reason (the source was unreachable): unlike other
+        /// failures, they are retried at the next scan instead of only when their SHA-256 changes.
+        var retryable: Set<VersionKey> = []
     }
 
     public init(
@@ -128,7 +131,9 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
         let names: [String]
         do { names = try source.listModels() } catch {
             log("registry: \(error.message)")
-            markInitialScanDone()
+            // A remote source that has not answered yet (and has no cached state): the initial load is not
+            // done until a scan can read it, so health stays NOT_SERVING until its versions are loaded.
+            if error.code != .unavailable { markInitialScanDone() }
             return
         }
         var metadata: [String: ModelMetadata] = [:]
@@ -177,7 +182,8 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
 
     enum LoadOutcome {
         case ready(ModelWorker<Model>)
-        case failed(String)
+        /// `retry`: the failure was transient (source unavailable); try again at the next scan.
+        case failed(String, retry: Bool)
     }
 
     private func load(model: String, version: VersionMetadata, metadata: ModelMetadata) -> LoadOutcome {
@@ -196,10 +202,10 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
                                       loadSeconds: seconds))
         } catch let error as RegistryError {
             log("registry: \(model) version \(version.version) FAILED: \(error.message)")
-            return .failed(error.message)
+            return .failed(error.message, retry: error.code == .unavailable)
         } catch {
             log("registry: \(model) version \(version.version) FAILED: \(error)")
-            return .failed("\(error)")
+            return .failed("\(error)", retry: false)
         }
     }
 
@@ -210,6 +216,8 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
         loading: inout [(String, VersionMetadata)]
     ) {
         let previous = snapshot
+        var retryable = control.withLock { $0.retryable }
+        defer { control.withLock { $0.retryable = retryable } }
         var models: [String: ModelEntry<Model>] = [:]
         for (name, meta) in metadata {
             let old = previous.models[name]
@@ -227,8 +235,12 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
                 let key = VersionKey(name, number)
                 if let outcome = loaded[key] {
                     switch outcome {
-                    case .ready(let worker): workers[number] = worker
-                    case .failed(let reason): states[number] = .failed(reason: reason)
+                    case .ready(let worker):
+                        workers[number] = worker
+                        retryable.remove(key)
+                    case .failed(let reason, let retry):
+                        states[number] = .failed(reason: reason)
+                        if retry { retryable.insert(key) } else { retryable.remove(key) }
                     }
                 } else if let worker = old?.workers[number], worker.sha256 == version.sha256 || version.sha256.isEmpty,
                     old?.metadata.featureNames == meta.featureNames, old?.metadata.batching == meta.batching
@@ -236,7 +248,7 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
                     // Same bytes, feature naming and batching: keep the compiled model.
                     workers[number] = worker
                 } else if case .failed(let reason)? = old?.states[number],
-                    old?.metadata.version(number)?.sha256 == version.sha256
+                    old?.metadata.version(number)?.sha256 == version.sha256, !retryable.contains(key)
                 {
                     // A failed version is retried only when its file changes (a new SHA-256).
                     states[number] = .failed(reason: reason)

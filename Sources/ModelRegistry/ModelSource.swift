@@ -11,6 +11,35 @@ public protocol ModelSource: Sendable {
     func modelBytes(model: String, version: Int64) throws(RegistryError) -> [UInt8]
     /// A cheap value that changes whenever anything in the source changes (polled by the server).
     func changeToken() -> String
+    /// Whether the source answers, and what serving relies on while it does not (health details, metrics).
+    func health() -> ModelSourceHealth
+}
+
+extension ModelSource {
+    /// A local source is always up.
+    public func health() -> ModelSourceHealth {
+        ModelSourceHealth(up: true, hasState: true, lastSyncUnixSeconds: nil, detail: "")
+    }
+}
+
+/// How a model source is doing: reachable or not, and whether a state (synced or cached) is being served.
+public struct ModelSourceHealth: Sendable, Equatable {
+    /// The last read of the source succeeded.
+    public var up: Bool
+    /// A state is available (read from the source, or from its cache while the source is down). Without one,
+    /// the server reports NOT_SERVING.
+    public var hasState: Bool
+    /// When the state was last read from the source (seconds since the Unix epoch); nil for local sources.
+    public var lastSyncUnixSeconds: Double?
+    /// One line for `/healthz` and `/readyz` (empty for local sources).
+    public var detail: String
+
+    public init(up: Bool, hasState: Bool, lastSyncUnixSeconds: Double?, detail: String) {
+        self.up = up
+        self.hasState = hasState
+        self.lastSyncUnixSeconds = lastSyncUnixSeconds
+        self.detail = detail
+    }
 }
 
 /// A source the CLI and the rollout controller can also write to.

@@ -59,20 +59,20 @@ public final class ModelEntry<Model: AnyObject & Sendable>: Sendable {
         switch selector {
         case .routed, .stage(.production):
             if let production { return production }
-            if metadata.latest(in: .production) != nil { throw notReady("its Production version") }
+            if let version = metadata.latest(in: .production) { throw notReady("its Production version", version.version) }
             throw RegistryError(
                 .failedPrecondition,
                 "model \"\(name)\" has no Production version; promote one (sluice models promote \(name) VERSION --stage Production) or name a version"
             )
         case .stage(.staging):
             if let staging { return staging }
-            if metadata.latest(in: .staging) != nil { throw notReady("its Staging version") }
+            if let version = metadata.latest(in: .staging) { throw notReady("its Staging version", version.version) }
             throw RegistryError(.notFound, "model \"\(name)\" has no Staging version")
         case .stage(let stage):
             throw RegistryError(.invalidArgument, "stage \(stage.rawValue) cannot be served; use production or staging")
         case .alias(let alias):
             if let worker = aliasWorkers[alias] { return worker }
-            if metadata.aliases[alias] != nil { throw notReady("alias @\(alias)") }
+            if let version = metadata.aliases[alias] { throw notReady("alias @\(alias)", version) }
             throw RegistryError(.notFound, "model \"\(name)\" has no alias \"@\(alias)\"")
         case .version(let number):
             if let worker = workers[number] { return worker }
@@ -93,8 +93,14 @@ public final class ModelEntry<Model: AnyObject & Sendable>: Sendable {
         }
     }
 
-    private func notReady(_ what: String) -> RegistryError {
-        RegistryError(.unavailable, "model \"\(name)\": \(what) is still loading; retry shortly")
+    /// Why `what` (naming `version`) has no worker: it failed to load (final until the version changes), or it
+    /// is still loading (retry).
+    private func notReady(_ what: String, _ version: Int64) -> RegistryError {
+        if case .failed(let reason)? = states[version] {
+            return RegistryError(
+                .failedPrecondition, "model \"\(name)\": \(what) (version \(version)) failed to load: \(reason)")
+        }
+        return RegistryError(.unavailable, "model \"\(name)\": \(what) is still loading; retry shortly")
     }
 
     /// Share of routed traffic each version receives when no rollout is active.

@@ -85,6 +85,8 @@ public struct ModelVersionInfo: Sendable, Equatable {
     public var createdUnixMs: Int64 = 0
     public var source: String = ""
     public var trafficShare: Double = 0
+    /// The MLflow run that produced the version (empty for local registries).
+    public var runId: String = ""
 
     public init() {}
 
@@ -95,7 +97,7 @@ public struct ModelVersionInfo: Sendable, Equatable {
             && lhs.tags.map(\.value) == rhs.tags.map(\.value) && lhs.metrics.map(\.key) == rhs.metrics.map(\.key)
             && lhs.metrics.map(\.value) == rhs.metrics.map(\.value) && lhs.sha256 == rhs.sha256
             && lhs.createdUnixMs == rhs.createdUnixMs && lhs.source == rhs.source
-            && lhs.trafficShare == rhs.trafficShare
+            && lhs.trafficShare == rhs.trafficShare && lhs.runId == rhs.runId
     }
 }
 
@@ -138,6 +140,7 @@ public struct GetModelVersionResponse: Sendable, Equatable {
         message.pointee.created_unix_ms = info.createdUnixMs
         message.pointee.source = arena.string(info.source)
         message.pointee.traffic_share = info.trafficShare
+        message.pointee.run_id = arena.string(info.runId)
         let tags = arena.allocate(UnsafeMutablePointer<Sluice__V1__ModelVersion__TagsEntry>?.self, count: info.tags.count)
         for (index, tag) in info.tags.enumerated() {
             let entry = arena.allocate(Sluice__V1__ModelVersion__TagsEntry.self, count: 1)

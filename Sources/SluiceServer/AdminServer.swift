@@ -14,13 +14,17 @@ public final class AdminServer: @unchecked Sendable {
         public var ready: @Sendable () -> Bool
         /// Appended to `/healthz` and `/readyz` bodies (e.g. that authentication is disabled).
         public var details: String
+        /// A line computed per request (the model source's state), appended after `details` when not empty.
+        public var liveDetails: @Sendable () -> String
 
         public init(
-            metrics: @escaping @Sendable () -> String, ready: @escaping @Sendable () -> Bool, details: String = ""
+            metrics: @escaping @Sendable () -> String, ready: @escaping @Sendable () -> Bool, details: String = "",
+            liveDetails: @escaping @Sendable () -> String = { "" }
         ) {
             self.metrics = metrics
             self.ready = ready
             self.details = details
+            self.liveDetails = liveDetails
         }
     }
 
@@ -134,7 +138,10 @@ public final class AdminServer: @unchecked Sendable {
         }
     }
 
-    private var detailLine: String { handlers.details.isEmpty ? "" : handlers.details + "\n" }
+    private var detailLine: String {
+        let live = handlers.liveDetails()
+        return (handlers.details.isEmpty ? "" : handlers.details + "\n") + (live.isEmpty ? "" : live + "\n")
+    }
 
     private func containsHeaderEnd(_ bytes: [UInt8]) -> Bool {
         guard bytes.count >= 4 else { return false }

@@ -6,8 +6,10 @@ public import ModelRegistry
 import BackgroundThreads
 import ServerMetrics
 import TrafficRouting
+import DurableFiles
 public import Auth
 public import GRPCCore
+import FoundationEssentials
 
 /// The model side of a running server, wired together: registry (with background loading), rollouts,
 /// the Inference service and its metrics, and the admin listener. Built from the configuration by `serve`.
@@ -21,13 +23,40 @@ public final class InferenceStack: @unchecked Sendable {
     private var ticker: BackgroundThread.Handle?
     private let stopping = StopFlag()
 
-    /// Opens the registry in `directory` and restores rollouts. Nothing is loaded until ``start(health:log:)``.
-    public init(directory: String, auth: AuthService, log: @escaping @Sendable (String) -> Void) throws(ConfigurationError) {
-        var isDirectory = stat()
-        guard stat(directory, &isDirectory) == 0, (isDirectory.st_mode & S_IFMT) == S_IFDIR else {
-            throw ConfigurationError("--models '\(directory)' is not a directory (create it, or register a model with 'sluice models register --registry \(directory) ...')")
+    /// Opens the registry `models` names (a directory, or `mlflow+http(s)://HOST:PORT`) and restores rollouts.
+    /// Nothing is loaded until ``start(health:log:)``.
+    public init(
+        models: String, options: ModelSourceOptions = ModelSourceOptions(), auth: AuthService,
+        log: @escaping @Sendable (String) -> Void
+    ) throws(ConfigurationError) {
+        let source: any WritableModelSource
+        let stateDirectory: String
+        if MLflowEndpoint.isMLflowURL(models) {
+            let endpoint: MLflowEndpoint
+            do {
+                endpoint = try MLflowEndpoint(
+                    url: models, caFile: options.mlflowCA, environment: ProcessInfo.processInfo.environment)
+            } catch { throw ConfigurationError("--models '\(models)': \(error.message)") }
+            if let ca = endpoint.caFile, access(ca, R_OK) != 0 {
+                throw ConfigurationError("MLflow CA file '\(ca)' cannot be read (--mlflow-ca or MLFLOW_TRACKING_SERVER_CERT_PATH)")
+            }
+            let cache = options.cacheDir ?? ModelSourceOptions.defaultCacheDirectory(for: endpoint)
+            do { try AtomicFile.makeDirectory(cache) } catch {
+                throw ConfigurationError("--cache-dir '\(cache)': \(error.description)")
+            }
+            let maxBytes = options.cacheMaxBytes ?? (1 << 30)
+            guard maxBytes > 0 else { throw ConfigurationError("--cache-max-bytes must be positive") }
+            source = MLflowSource(endpoint: endpoint, cacheDirectory: cache, cacheMaxBytes: maxBytes, log: log)
+            stateDirectory = cache
+            log("sluice: MLflow registry \(endpoint.baseURL); cache \(cache) (at most \(maxBytes) bytes)\(endpoint.authorization == nil ? "" : "; credentials from the environment")")
+        } else {
+            var isDirectory = stat()
+            guard stat(models, &isDirectory) == 0, (isDirectory.st_mode & S_IFMT) == S_IFDIR else {
+                throw ConfigurationError("--models '\(models)' is not a directory (create it, or register a model with 'sluice models register --registry \(models) ...')")
+            }
+            source = LocalDirectorySource(root: models)
+            stateDirectory = models
         }
-        let source = LocalDirectorySource(root: directory)
         let metrics = ServiceMetrics()
         self.metrics = metrics
         registry = ModelRegistry<ServableModel>(source: source, log: log) { bytes, model, version in
@@ -40,7 +69,18 @@ public final class InferenceStack: @unchecked Sendable {
                 bytes: bytes, featureNames: model.featureNames, batching: batching,
                 okSeries: metrics.okSeries(model: model.name, version: version.version))
         }
-        rollouts = RolloutManager(directory: directory, registry: RegistryRolloutBridge(registry: registry, source: source))
+        rollouts = RolloutManager(directory: stateDirectory, registry: RegistryRolloutBridge(registry: registry, source: source))
+        let sourceLabel = ["source": source.location]
+        metrics.registry.collector(
+            "sluice_model_source_up", help: "1 when the last read of the model source succeeded, else 0.", kind: .gauge
+        ) { [(sourceLabel, source.health().up ? 1 : 0)] }
+        metrics.registry.collector(
+            "sluice_model_source_last_sync_timestamp_seconds",
+            help: "When the model source was last read successfully (Unix seconds; remote sources only).", kind: .gauge
+        ) {
+            guard let seconds = source.health().lastSyncUnixSeconds else { return [] }
+            return [(sourceLabel, seconds)]
+        }
         self.auth = auth
         // With authentication off and no audit log there is nothing to check or record per call.
         let gate = auth.isInsecure && auth.audit == nil ? nil : CallGate(auth: auth)
@@ -62,7 +102,8 @@ public final class InferenceStack: @unchecked Sendable {
         health.set(api.serviceName, .notServing)
         let registry = self.registry
         registry.onChange { snapshot in
-            guard registry.initialLoadComplete else { return }
+            // A remote source that has never answered (and has nothing cached) has nothing to serve yet.
+            guard registry.initialLoadComplete, registry.source.health().hasState else { return }
             health.set("", .serving)
             health.set("sluice.v1.Inference", .serving)
         }
@@ -97,7 +138,7 @@ public final class InferenceStack: @unchecked Sendable {
         let server = AdminServer(handlers: .init(
             metrics: { metrics.registry.render() },
             ready: { registry.initialLoadComplete && health.status(of: "") == .serving },
-            details: mode))
+            details: mode, liveDetails: { registry.source.health().detail }))
         do { try server.start(host: String(parts[0]), port: port) } catch {
             throw ConfigurationError("\(error)")
         }
@@ -127,6 +168,32 @@ public final class InferenceStack: @unchecked Sendable {
             guard case .denied(let denial) = auth.authorize(request) else { return nil }
             return CallGate.error(for: denial).rpcError
         }
+    }
+}
+
+/// Settings of remote model sources (MLflow); ignored for a local directory.
+public struct ModelSourceOptions: Sendable {
+    /// Where the MLflow source keeps its state and ONNX files.
+    public var cacheDir: String?
+    /// Bound of the cached ONNX files' total size (default 1 GiB).
+    public var cacheMaxBytes: Int?
+    /// PEM CA for `mlflow+https` (else `MLFLOW_TRACKING_SERVER_CERT_PATH`, else the system store).
+    public var mlflowCA: String?
+
+    public init(cacheDir: String? = nil, cacheMaxBytes: Int? = nil, mlflowCA: String? = nil) {
+        self.cacheDir = cacheDir
+        self.cacheMaxBytes = cacheMaxBytes
+        self.mlflowCA = mlflowCA
+    }
+
+    /// `$XDG_CACHE_HOME/sluice/mlflow-HOST_PORT` (or under `$HOME/.cache`, else `./.sluice-cache`).
+    static func defaultCacheDirectory(for endpoint: MLflowEndpoint) -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_CACHE_HOME"].map { $0 + "/sluice" }
+            ?? environment["HOME"].map { $0 + "/.cache/sluice" } ?? ".sluice-cache"
+        let name = endpoint.baseURL.split(separator: "/").dropFirst().joined(separator: "_")
+            .map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" }
+        return base + "/mlflow-" + String(name)
     }
 }
 

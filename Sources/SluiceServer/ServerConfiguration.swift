@@ -32,8 +32,14 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var maxConcurrentStreams: Int?
     /// Request header list limit in bytes (default 8192).
     public var maxHeaderListBytes: Int?
-    /// Model registry directory (`<dir>/<model>/<version>/model.onnx`).
+    /// Model registry: a directory (`<dir>/<model>/<version>/model.onnx`) or `mlflow+http(s)://HOST:PORT`.
     public var models: String?
+    /// MLflow source: where the synced state and ONNX files are cached.
+    public var cacheDir: String?
+    /// MLflow source: bound of the cached ONNX files' total size in bytes (default 1 GiB).
+    public var cacheMaxBytes: Int?
+    /// MLflow source: PEM CA for `mlflow+https` (else `MLFLOW_TRACKING_SERVER_CERT_PATH`).
+    public var mlflowCA: String?
     /// HOST:PORT of the HTTP admin listener (`/metrics`, `/healthz`, `/readyz`); off when nil.
     public var adminListen: String?
     /// Security configuration file (authentication, RBAC, audit, rate limits).
@@ -49,6 +55,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         "listen", "threads", "tlsCert", "tlsKey", "tlsProfile", "clientCA", "plaintext", "maxMessageBytes",
         "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
         "maxConcurrentStreams", "maxHeaderListBytes", "models", "adminListen", "securityConfig", "insecureNoAuth",
+        "cacheDir", "cacheMaxBytes", "mlflowCA",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
@@ -105,6 +112,9 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.maxConcurrentStreams = other.maxConcurrentStreams ?? maxConcurrentStreams
         merged.maxHeaderListBytes = other.maxHeaderListBytes ?? maxHeaderListBytes
         merged.models = other.models ?? models
+        merged.cacheDir = other.cacheDir ?? cacheDir
+        merged.cacheMaxBytes = other.cacheMaxBytes ?? cacheMaxBytes
+        merged.mlflowCA = other.mlflowCA ?? mlflowCA
         merged.adminListen = other.adminListen ?? adminListen
         merged.securityConfig = other.securityConfig ?? securityConfig
         merged.insecureNoAuth = other.insecureNoAuth ?? insecureNoAuth

@@ -6,10 +6,12 @@ import ModelRegistry
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
-        abstract: "List, register, promote and alias model versions in a registry directory.",
+        abstract: "List, register, promote and alias model versions in a registry directory or in MLflow.",
         discussion: """
-            The registry is a directory: <registry>/<model>/<version>/model.onnx plus <registry>/<model>/model.json.
-            A running `sluice serve --models <registry>` sees every change within a second.
+            The registry is a directory: <registry>/<model>/<version>/model.onnx plus <registry>/<model>/model.json, \
+            or an MLflow tracking server: --registry mlflow+http://HOST:PORT (list, show, promote, alias and \
+            batching work there; promote is a stage transition, alias sets or deletes an MLflow alias).
+            A running `sluice serve --models <registry>` sees every change within a second or two.
             """,
         subcommands: [List.self, Register.self, Promote.self, Alias.self, Batching.self, Show.self]
     )
@@ -17,11 +19,23 @@ struct ModelsCommand: ParsableCommand {
 
 /// The `--registry` option shared by every `models` subcommand.
 struct RegistryOption: ParsableArguments {
-    @Option(name: .long, help: "Registry directory (default: $SLUICE_REGISTRY or ./registry).")
+    @Option(
+        name: .long,
+        help: "Registry directory, or mlflow+http(s)://HOST:PORT (default: $SLUICE_REGISTRY or ./registry).")
     var registry: String?
 
-    var source: LocalDirectorySource {
-        LocalDirectorySource(root: registry ?? ProcessInfo.processInfo.environment["SLUICE_REGISTRY"] ?? "registry")
+    @Option(name: .customLong("mlflow-ca"), help: "PEM CA for mlflow+https (default: $MLFLOW_TRACKING_SERVER_CERT_PATH).")
+    var mlflowCA: String?
+
+    /// The registry to work on. An MLflow registry is read once up front (no cache: the CLI talks to MLflow).
+    func source() throws(RegistryError) -> any WritableModelSource {
+        let location = registry ?? ProcessInfo.processInfo.environment["SLUICE_REGISTRY"] ?? "registry"
+        guard MLflowEndpoint.isMLflowURL(location) else { return LocalDirectorySource(root: location) }
+        let endpoint = try MLflowEndpoint(
+            url: location, caFile: mlflowCA, environment: ProcessInfo.processInfo.environment)
+        let source = MLflowSource(endpoint: endpoint, cacheDirectory: nil)
+        try source.sync()
+        return source
     }
 }
 
@@ -44,9 +58,9 @@ extension ModelsCommand {
 
         func run() throws {
             try runRegistryCommand {
-                let source = options.source
+                let source = try options.source()
                 let models = try source.listModels()
-                if models.isEmpty { print("no models in \(source.root)") }
+                if models.isEmpty { print("no models in \(source.location)") }
                 for name in models {
                     let metadata = try source.metadata(of: name)
                     print(name + (metadata.description.isEmpty ? "" : "  — \(metadata.description)"))
@@ -91,7 +105,7 @@ extension ModelsCommand {
             }
             let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
             try runRegistryCommand {
-                let version = try options.source.register(
+                let version = try options.source().register(
                     model: name, bytes: Array(data), source: source ?? absolute, stage: stage, aliases: alias,
                     tags: tags, metrics: metrics, description: description,
                     featureNames: featureNames.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
@@ -114,7 +128,7 @@ extension ModelsCommand {
                 throw ValidationError("--stage must be one of None, Staging, Production, Archived")
             }
             try runRegistryCommand {
-                try options.source.transition(model: name, version: version, to: stage, archiveExisting: !keepExisting)
+                try options.source().transition(model: name, version: version, to: stage, archiveExisting: !keepExisting)
                 print("\(name) version \(version) is now \(stage.rawValue)")
             }
         }
@@ -133,7 +147,7 @@ extension ModelsCommand {
                 throw ValidationError("give a version, or --delete to remove the alias")
             }
             try runRegistryCommand {
-                try options.source.setAlias(model: name, alias: alias, version: delete ? nil : version)
+                try options.source().setAlias(model: name, alias: alias, version: delete ? nil : version)
                 print(delete ? "removed @\(alias) from \(name)" : "\(name)@\(alias) -> version \(version!)")
             }
         }
@@ -157,7 +171,7 @@ extension ModelsCommand {
                 throw ValidationError("--max-queue-delay-us must be between 0 and 1000000")
             }
             try runRegistryCommand {
-                try options.source.updateMetadata(of: name) { metadata in
+                try options.source().updateMetadata(of: name) { metadata in
                     metadata.batching = maxBatchSize.map {
                         BatchingOptions(maxBatchSize: $0, maxQueueDelayMicros: maxQueueDelayMicros)
                     }
@@ -175,7 +189,7 @@ extension ModelsCommand {
 
         func run() throws {
             try runRegistryCommand {
-                let metadata = try options.source.metadata(of: name)
+                let metadata = try options.source().metadata(of: name)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(metadata), as: UTF8.self))

@@ -69,8 +69,18 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "JSON configuration file; flags override its values.")
     var config: String?
 
-    @Option(help: "Model registry directory to serve (<dir>/<model>/<version>/model.onnx).")
+    @Option(
+        help: "Model registry to serve: a directory (<dir>/<model>/<version>/model.onnx) or an MLflow tracking server, mlflow+http://HOST:PORT or mlflow+https://HOST:PORT (credentials: MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD).")
     var models: String?
+
+    @Option(name: .customLong("cache-dir"), help: "MLflow source: directory for the synced state and ONNX files, served while MLflow is down. (default: ~/.cache/sluice/mlflow-HOST_PORT)")
+    var cacheDir: String?
+
+    @Option(name: .customLong("cache-max-bytes"), help: "MLflow source: bound of the cached ONNX files; old versions are evicted first. (default: 1073741824)")
+    var cacheMaxBytes: Int?
+
+    @Option(name: .customLong("mlflow-ca"), help: "MLflow source: PEM CA for mlflow+https. (default: $MLFLOW_TRACKING_SERVER_CERT_PATH, else the system store)")
+    var mlflowCA: String?
 
     @Option(name: .customLong("admin-listen"), help: "HOST:PORT for /metrics, /healthz and /readyz over HTTP/1.1.")
     var adminListen: String?
@@ -97,6 +107,9 @@ struct ServeCommand: ParsableCommand {
             flags.drainTimeoutSeconds = drainTimeout
             flags.idleTimeoutSeconds = idleTimeout
             flags.models = models
+            flags.cacheDir = cacheDir
+            flags.cacheMaxBytes = cacheMaxBytes
+            flags.mlflowCA = mlflowCA
             flags.adminListen = adminListen
             flags.securityConfig = securityConfig
             flags.insecureNoAuth = insecureNoAuth ? true : nil
@@ -110,7 +123,12 @@ struct ServeCommand: ParsableCommand {
             var stack: InferenceStack?
             if let directory = configuration.models {
                 let auth = try makeAuth(configuration, log: log)
-                stack = try InferenceStack(directory: directory, auth: auth, log: log)
+                stack = try InferenceStack(
+                    models: directory,
+                    options: ModelSourceOptions(
+                        cacheDir: configuration.cacheDir, cacheMaxBytes: configuration.cacheMaxBytes,
+                        mlflowCA: configuration.mlflowCA),
+                    auth: auth, log: log)
             }
             let app = SluiceApplication(
                 configuration: configuration, services: stack.map { [$0.api] } ?? [], healthGate: stack?.healthGate)

@@ -127,3 +127,54 @@ struct ModelRegistryTests {
         #expect(served == 2)
     }
 }
+
+/// A source whose files cannot be fetched until `reachable` is set (a remote registry that went down).
+final class FlakySource: ModelSource, @unchecked Sendable {
+    private let lock = NSLock()
+    private var _reachable = false
+    var reachable: Bool {
+        get { lock.withLock { _reachable } }
+        set { lock.withLock { _reachable = newValue } }
+    }
+    let location = "flaky"
+    func listModels() throws(RegistryError) -> [String] { ["churn"] }
+    func metadata(of model: String) throws(RegistryError) -> ModelMetadata {
+        ModelMetadata(name: "churn", aliases: ["champion": 1], versions: [VersionMetadata(version: 1)])
+    }
+    func modelBytes(model: String, version: Int64) throws(RegistryError) -> [UInt8] {
+        guard reachable else { throw RegistryError(.unavailable, "source unreachable") }
+        return Array("v1".utf8)
+    }
+    func changeToken() -> String { "fixed" }
+}
+
+@Suite("ModelRegistry transient failures")
+struct ModelRegistryTransientTests {
+    @Test func aVersionThatFailedBecauseTheSourceWasDownIsRetried() throws {
+        let source = FlakySource()
+        let registry = ModelRegistry<FakeModel>(source: source, loader: fakeLoader)
+        registry.scanNow()
+        let entry = try #require(registry.snapshot.models["churn"])
+        #expect(entry.states[1] == .failed(reason: "source unreachable"))
+        // FAILED with the reason until the source answers again; the next scan retries it.
+        #expect(throws: RegistryError(.failedPrecondition, "model \"churn\": alias @champion (version 1) failed to load: source unreachable")) {
+            try entry.resolve(.alias("champion"))
+        }
+        source.reachable = true
+        registry.scanNow()
+        #expect(try registry.snapshot.models["churn"]?.resolve(.alias("champion")).compiled.text == "v1")
+    }
+
+    @Test func otherFailuresStayFailedUntilTheFileChanges() throws {
+        let root = makeTempDirectory()
+        let source = LocalDirectorySource(root: root)
+        _ = try source.register(
+            model: "churn", bytes: Array("corrupt".utf8), source: "x", stage: .production, aliases: [], tags: [:],
+            metrics: [:], description: "", featureNames: nil)
+        let lines = LogLines()
+        let registry = ModelRegistry<FakeModel>(source: source, log: lines.append, loader: fakeLoader)
+        registry.scanNow()
+        registry.scanNow()
+        #expect(lines.all.filter { $0.contains("FAILED") }.count == 1)
+    }
+}

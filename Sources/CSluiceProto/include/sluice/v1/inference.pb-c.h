@@ -419,10 +419,14 @@ struct  Sluice__V1__ModelVersion
    * Share of the model's routed traffic this version currently receives, 0..1.
    */
   double traffic_share;
+  /*
+   * The MLflow run that produced the version (models served from MLflow; `metrics` holds the run's metrics).
+   */
+  char *run_id;
 };
 #define SLUICE__V1__MODEL_VERSION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__v1__model_version__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, SLUICE__V1__VERSION_STATE__VERSION_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, SLUICE__V1__VERSION_STATE__VERSION_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Sluice__V1__GetModelVersionResponse
