@@ -59,6 +59,8 @@ let package = Package(
             dependencies: ["NetCore", "TLS", "HTTP2", "GRPCCore", "CZlib", "CSystemShims"],
             swiftSettings: swiftSettings
         ),
+        // A small blocking client (the `sluice rollout` command): HTTP/2 by libnghttp2, TLS by OpenSSL.
+        .target(name: "GRPCClient", dependencies: ["GRPCCore", "HTTP2", "TLS"], swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "sluice-bench-engine", dependencies: ["InferenceEngine"], path: "bench/Sources/sluice-bench-engine",
@@ -100,14 +102,15 @@ let package = Package(
             name: "SluiceServer",
             dependencies: [
                 "GRPCServer", "GRPCCore", "InferenceService", "ModelRegistry", "InferenceEngine", "NetCore",
-                "ServerMetrics", "TrafficRouting", "Auth", "BackgroundThreads",
+                "ServerMetrics", "TrafficRouting", "Auth", "BackgroundThreads", "DurableFiles",
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceServer", "InferenceEngine", "ModelRegistry", "Auth",
+                "SluiceServer", "InferenceEngine", "ModelRegistry", "Auth", "GRPCClient", "GRPCCore", "SluiceProto",
+                "TLS", "TrafficRouting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -41,6 +41,7 @@ extension RPCError {
             case .invalidArgument: code = .invalidArgument
             case .failedPrecondition: code = .failedPrecondition
             case .notFound: code = .notFound
+            case .aborted: code = .aborted
             default: code = .internal
             }
             return RPCError(code, error.message)

@@ -22,7 +22,10 @@ public final class InferenceStack: @unchecked Sendable {
     private let stopping = StopFlag()
 
     /// Opens the registry in `directory` and restores rollouts. Nothing is loaded until ``start(health:log:)``.
-    public init(directory: String, auth: AuthService, log: @escaping @Sendable (String) -> Void) throws(ConfigurationError) {
+    /// `replicaID` names this server among the replicas sharing `directory` (its rollout statistics file).
+    public init(
+        directory: String, auth: AuthService, replicaID: String, log: @escaping @Sendable (String) -> Void
+    ) throws(ConfigurationError) {
         var isDirectory = stat()
         guard stat(directory, &isDirectory) == 0, (isDirectory.st_mode & S_IFMT) == S_IFDIR else {
             throw ConfigurationError("--models '\(directory)' is not a directory (create it, or register a model with 'sluice models register --registry \(directory) ...')")
@@ -40,7 +43,12 @@ public final class InferenceStack: @unchecked Sendable {
                 bytes: bytes, featureNames: model.featureNames, batching: batching,
                 okSeries: metrics.okSeries(model: model.name, version: version.version))
         }
-        rollouts = RolloutManager(directory: directory, registry: RegistryRolloutBridge(registry: registry, source: source))
+        let rollouts = RolloutManager(
+            directory: directory, registry: RegistryRolloutBridge(registry: registry, source: source),
+            replicaID: replicaID, log: log)
+        self.rollouts = rollouts
+        metrics.registerRolloutMetrics(rollouts)
+        ProcessMetrics.register(in: metrics.registry)
         self.auth = auth
         // With authentication off and no audit log there is nothing to check or record per call.
         let gate = auth.isInsecure && auth.audit == nil ? nil : CallGate(auth: auth)
@@ -112,6 +120,7 @@ public final class InferenceStack: @unchecked Sendable {
         admin?.stop()
         registry.stop()
         rollouts.tick()
+        rollouts.flush()
         // Flushes the audit log: no record of a call that was answered is lost.
         auth.shutdown()
     }
@@ -119,12 +128,14 @@ public final class InferenceStack: @unchecked Sendable {
     /// Authenticates health checks when the policy closes them (they are open by default).
     public var healthGate: @Sendable (CallContext) -> RPCError? {
         let auth = self.auth
+        let metrics = self.metrics
         return { context in
             let request = AuthRequest(
                 rpc: .health, model: "", authorization: context.metadata.first("authorization"),
                 apiKey: context.metadata.first("x-api-key"), mtlsSubject: context.clientCertificateSubject,
                 peer: context.peer)
             guard case .denied(let denial) = auth.authorize(request) else { return nil }
+            metrics.countDenial(denial)
             return CallGate.error(for: denial).rpcError
         }
     }

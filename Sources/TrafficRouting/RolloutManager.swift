@@ -55,24 +55,43 @@ public final class RolloutManager: Sendable {
     let routedModels = Atomic<Int>(0)
     /// Serializes commands, settlements and file writes (never taken on the per-request path).
     let control = Mutex<Void>(())
-    /// Per rollout id: unix ms of the last save, to save statistics at most about once a second.
+    /// Per rollout id: what this replica's statistics file last held, to write it at most about twice a second.
     let lastSaved = Mutex<[String: SaveMark]>([:])
-    /// Minimum interval between two statistics-only saves.
-    public static let statisticsSaveIntervalMs: Int64 = 1000
+    /// Minimum interval between two writes of this replica's statistics file.
+    public static let statisticsSaveIntervalMs: Int64 = 500
+    /// This replica's name in the fleet: its statistics file and the lease holder's name.
+    public let replicaID: String
+    /// What this replica knows of the shared files, per model (see `RolloutManager+Fleet.swift`).
+    let fleet = Mutex(FleetView())
+    /// Background failures (a statistics or state write, a damaged file): logged here and counted.
+    let log: @Sendable (String) -> Void
+    /// Writes of rollout state or statistics that failed (commands report theirs to the caller as well).
+    let writeErrors = Atomic<UInt64>(0)
+    /// Verdicts (advance, rollback, promote) this replica carried out, per model.
+    let verdicts = Mutex<[VerdictKey: UInt64]>([:])
 
     /// - Parameters:
+    ///   - directory: the registry root; rollouts there are shared with every replica on the same directory.
     ///   - randomSeed: seeds the splitter for requests without a routing key (random when `nil`).
     ///   - rolloutID: makes new rollout ids (``newRolloutID()`` when `nil`); a fixed id makes keyed splits repeat.
+    ///   - replicaID: this replica's name among those sharing `directory` (unique per replica).
+    ///   - log: where background failures are reported.
     public init(
         directory: String?, registry: any RolloutRegistry, clock: any RolloutClock = SystemRolloutClock(),
-        randomSeed: UInt64? = nil, rolloutID: (@Sendable () -> String)? = nil
+        randomSeed: UInt64? = nil, rolloutID: (@Sendable () -> String)? = nil, replicaID: String = "local",
+        log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.directory = directory
         self.registry = registry
         self.clock = clock
         self.random = randomSeed.map { RandomSource(seed: $0) } ?? RandomSource()
         self.makeRolloutID = rolloutID ?? Self.newRolloutID
+        self.replicaID = replicaID
+        self.log = log
     }
+
+    /// Whether rollouts are shared through files (a registry directory) rather than kept in memory.
+    var isShared: Bool { directory != nil }
 
     // MARK: Per-request path
 
@@ -108,14 +127,13 @@ public final class RolloutManager: Sendable {
             let change = assignment.rollout.record(
                 variantIndex: assignment.variantIndex, outcome: outcome, clock: clock)
         else { return }
+        // Only rollouts kept in memory decide here (a shared rollout is judged by the lease holder's ticker).
         publish(change.table, generation: change.generation, of: assignment.rollout)
-        // Registry work and the save happen off the request path.
+        countVerdict(change.verdict, model: assignment.rollout.model)
+        // Registry work happens off the request path.
         let rollout = assignment.rollout
         Task.detached { [self] in
-            self.control.withLock { _ in
-                self.settle(rollout)
-                try? self.save(rollout)
-            }
+            self.control.withLock { _ in self.settleReporting(rollout) }
         }
     }
 

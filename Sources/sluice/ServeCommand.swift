@@ -83,6 +83,11 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong("insecure-no-auth"), help: "Serve without authentication (development only).")
     var insecureNoAuth = false
 
+    @Option(
+        name: .customLong("replica-id"),
+        help: "This server's name among the replicas sharing --models (its rollout statistics file). (default: HOSTNAME:PORT)")
+    var replicaID: String?
+
     func run() throws {
         do {
             var flags = ServerConfiguration()
@@ -110,7 +115,8 @@ struct ServeCommand: ParsableCommand {
             var stack: InferenceStack?
             if let directory = configuration.models {
                 let auth = try makeAuth(configuration, log: log)
-                stack = try InferenceStack(directory: directory, auth: auth, log: log)
+                stack = try InferenceStack(
+                    directory: directory, auth: auth, replicaID: replicaID ?? defaultReplicaID(configuration), log: log)
             }
             let app = SluiceApplication(
                 configuration: configuration, services: stack.map { [$0.api] } ?? [], healthGate: stack?.healthGate)
@@ -145,6 +151,14 @@ struct ServeCommand: ParsableCommand {
             throw ExitCode(1)
         }
     }
+}
+
+/// `HOSTNAME:PORT` of the gRPC listener; with port 0 (any free port) the process id stands in for the port.
+func defaultReplicaID(_ configuration: ServerConfiguration) -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    let host = gethostname(&buffer, buffer.count) == 0 ? String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "sluice"
+    let port = (configuration.listen ?? "127.0.0.1:50051").split(separator: ":").last.map(String.init) ?? "50051"
+    return port == "0" ? "\(host):pid\(getpid())" : "\(host):\(port)"
 }
 
 /// The security layer the configuration asks for. Serving without authentication needs an explicit flag.

@@ -6,6 +6,9 @@ struct Sluice: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A gRPC inference server for ONNX classic-ML models.",
-        subcommands: [ServeCommand.self, ScoreCommand.self, InspectCommand.self, ModelsCommand.self, KeysCommand.self]
+        subcommands: [
+            ServeCommand.self, ScoreCommand.self, InspectCommand.self, ModelsCommand.self, KeysCommand.self,
+            RolloutCommand.self,
+        ]
     )
 }
