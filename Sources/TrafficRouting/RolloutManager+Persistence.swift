@@ -41,7 +41,10 @@ extension RolloutManager {
         let model = rollout.model
         let expected = fleet.withLock { $0.marks[model]?.generation ?? 0 }
         let lock: FileLock
-        do { lock = try FileLock(lockPath) } catch {
+        do {
+            try AtomicFile.makeDirectory(AtomicFile.parentDirectory(of: path))
+            lock = try FileLock(lockPath)
+        } catch {
             throw writeFailure("cannot lock the registry to save the rollout of \(model): \(error)")
         }
         defer { lock.unlock() }
@@ -69,7 +72,6 @@ extension RolloutManager {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let bytes = try encoder.encode(structure)
-            try AtomicFile.makeDirectory(AtomicFile.parentDirectory(of: path))
             try AtomicFile.write(bytes, to: path)
         } catch {
             rollout.data.withLock { $0.adoptStructure(of: before) }

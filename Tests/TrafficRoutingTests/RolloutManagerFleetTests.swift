@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import TrafficRouting
@@ -127,7 +128,8 @@ struct RolloutManagerFleetTests {
         _ = try a.execute(
             model: "churn", canary(steps: [CanaryStep(percent: 50, minRequests: 1000), CanaryStep(percent: 100)],
                                    guardrails: guardrails, auto: true))
-        b.tick()
+        a.tick()  // a takes the lease
+        b.tick()  // b follows; the lease is a's
         recordOnCandidate(a, count: 12, ok: false, prefix: "a")
         a.tick()  // a holds the lease, sees 12 < 20 candidate requests: no decision yet
         #expect(a.status(model: "churn").state == .running)
