@@ -82,12 +82,14 @@ extension RolloutManager {
     /// The status; a shared rollout is read from the latest `rollout.json` with every replica's statistics
     /// summed (its automatic decisions are the lease holder's, on its ticker).
     func statusLocked(model: String) -> RolloutStatus {
+        var none = RolloutStatus.none(model: model)
+        none.replicaID = replicaID
         if isShared {
             follow(model: model)
-            guard let rollout = rollout(of: model) else { return .none(model: model) }
+            guard let rollout = rollout(of: model) else { return none }
             return fleetStatus(rollout)
         }
-        guard let rollout = rollout(of: model) else { return .none(model: model) }
+        guard let rollout = rollout(of: model) else { return none }
         if let change = rollout.evaluate(clock: clock) {
             publish(change.table, generation: change.generation, of: rollout)
             countVerdict(change.verdict, model: model)

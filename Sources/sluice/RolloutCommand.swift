@@ -289,20 +289,16 @@ extension RolloutCommand {
                 request.model = model
                 request.action = .get
                 var answers: [(client: GRPCClient, response: RolloutResponseMessage)] = []
-                var failures = 0
-                var lines: [String] = []
+                var failures: [String] = []
                 for client in try server.clients() {
                     do {
-                        let response = try call(client, request)
-                        answers.append((client, response))
+                        answers.append((client, try call(client, request)))
                     } catch let error as RPCError {
-                        failures += 1
-                        lines.append("  \(pad(client.address, 24))\(error.code): \(error.message)")
+                        failures.append("\(client.address): \(error.code): \(error.message)")
                     }
                 }
                 guard let first = answers.first?.response else {
-                    print("replicas:\n" + lines.joined(separator: "\n"))
-                    throw CLIError(message: "no replica answered")
+                    throw CLIError(message: "no replica answered: " + failures.joined(separator: "; "))
                 }
                 let newest = answers.max(by: { $0.response.generation < $1.response.generation })!.response
                 print(describe(newest))
@@ -311,12 +307,11 @@ extension RolloutCommand {
                     let weights = r.variants.filter { !$0.shadow }.map { format($0.weight) }.joined(separator: "/")
                     let mine = r.replicas.first(where: { $0.replicaID == r.replicaID })
                     let requests = mine.map { $0.requests.map(String.init).joined(separator: "/") } ?? "-"
-                    lines.insert(
+                    print(
                         "  \(pad(client.address, 24))\(pad(r.replicaID, 22))\(pad(stateName(r.state), 12))"
-                            + "generation \(pad(String(r.generation), 6))weights \(pad(weights, 12))requests \(requests)",
-                        at: lines.count - failures)
+                            + "generation \(pad(String(r.generation), 6))weights \(pad(weights, 12))requests \(requests)")
                 }
-                print(lines.joined(separator: "\n"))
+                for failure in failures { print("  " + failure) }
                 let agree = Set(answers.map { "\($0.response.rolloutID)/\($0.response.generation)" }).count == 1
                 let total = first.variants.reduce(UInt64(0)) { $0 + $1.overall.requests }
                 let errors = first.variants.reduce(UInt64(0)) { $0 + $1.overall.errors }
@@ -324,7 +319,7 @@ extension RolloutCommand {
                     "fleet: \(newest.replicas.count) replica(s) reporting, requests \(total), errors \(errors)"
                         + (agree ? "; every replica answering is at generation \(newest.generation)"
                             : "; replicas disagree (one is still following the shared state)"))
-                if failures > 0 { throw CLIError(message: "\(failures) replica(s) did not answer") }
+                if !failures.isEmpty { throw CLIError(message: "\(failures.count) replica(s) did not answer") }
             }
         }
     }

@@ -289,3 +289,69 @@ def test_metrics_pass_promtool(tmp_path, sluice_server, proto_modules):
         assert f"# TYPE {name} " in text, name
     result = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_rollout_cli_tls_and_credentials(tmp_path, sluice_server, proto_modules, dev_certs):
+    """`sluice rollout` over TLS (verified against the CA), with an API key from a file or $SLUICE_API_KEY, or a
+    JWT from a file; refusals are precise and counted in `sluice_auth_denied_total`."""
+    import hashlib
+    import json
+    import os
+    import secrets
+
+    import jwt
+
+    registry = tmp_path / "registry"
+    register(sluice_bin(), registry, MODEL, LOGREG / "model.onnx", stage="Production", feature_names=FEATURES)
+    register(sluice_bin(), registry, MODEL, FOREST / "model.onnx", stage="None", feature_names=FEATURES)
+    deployer, viewer = "slk_" + secrets.token_urlsafe(32), "slk_" + secrets.token_urlsafe(32)
+    hs = secrets.token_bytes(48)
+    (tmp_path / "hs.key").write_bytes(hs)
+    config = {
+        "jwt": {"issuer": "https://issuer.test", "audience": ["sluice"], "keys": [{"kid": "hs-1", "alg": "HS256",
+                                                                                  "file": "hs.key"}]},
+        "apiKeys": [{"id": "d", "sha256": hashlib.sha256(deployer.encode()).hexdigest(), "principal": "ci",
+                     "roles": ["deployer"]},
+                    {"id": "v", "sha256": hashlib.sha256(viewer.encode()).hexdigest(), "principal": "viewer",
+                     "roles": ["predictor"]}],
+    }
+    (tmp_path / "security.json").write_text(json.dumps(config))
+    admin = free_port()
+    server = wait_serving(sluice_server("--models", registry, "--security-config", tmp_path / "security.json",
+                                        "--admin-listen", f"127.0.0.1:{admin}", "--replica-id", "tls-1", tls=True),
+                          proto_modules)
+    key_file, viewer_file, token_file = tmp_path / "key", tmp_path / "viewer", tmp_path / "token"
+    key_file.write_text(deployer + "\n")
+    viewer_file.write_text(viewer)
+    token_file.write_text(jwt.encode({"sub": "release-bot", "iss": "https://issuer.test", "aud": "sluice",
+                                      "exp": int(time.time()) + 600, "roles": ["deployer"]}, hs, algorithm="HS256",
+                                     headers={"kid": "hs-1"}))
+    tls = ["--server", f"localhost:{server.port}", "--ca", dev_certs / "ca.pem"]
+
+    out = cli("status", MODEL, *tls, "--api-key-file", key_file).stdout
+    assert "no rollout" in out and "tls-1" in out
+    env = dict(os.environ, SLUICE_API_KEY=deployer)
+    started = subprocess.run([sluice_bin(), "rollout", "start", MODEL, *map(str, tls), "--candidate", "2",
+                              "--steps", "10,100"], capture_output=True, text=True, timeout=60, env=env)
+    assert started.returncode == 0, started.stderr
+    assert "RUNNING" in started.stdout and "step 1/2 (10%)" in started.stdout
+    assert "PAUSED" in cli("pause", MODEL, *tls, "--token-file", token_file).stdout
+
+    refused = cli("resume", MODEL, *tls, check=False)
+    assert refused.returncode == 1 and "UNAUTHENTICATED" in refused.stderr, refused.stderr
+    refused = cli("resume", MODEL, *tls, "--api-key-file", viewer_file, check=False)
+    assert refused.returncode == 1 and "PERMISSION_DENIED" in refused.stderr, refused.stderr
+    wrong_ca = cli("status", MODEL, "--server", f"localhost:{server.port}", "--ca", dev_certs / "client.pem",
+                   "--api-key-file", key_file, check=False)
+    assert wrong_ca.returncode == 1 and "certificate" in wrong_ca.stderr, wrong_ca.stderr
+    wrong_name = cli("status", MODEL, *tls, "--server-name", "elsewhere.test", "--api-key-file", key_file,
+                     check=False)
+    assert wrong_name.returncode == 1 and "certificate" in wrong_name.stderr, wrong_name.stderr
+    cleartext = cli("status", MODEL, "--server", f"127.0.0.1:{server.port}", "--plaintext", "--api-key-file",
+                    key_file, check=False)
+    assert cleartext.returncode == 1 and "UNAVAILABLE" in cleartext.stderr, cleartext.stderr
+    assert "RUNNING" in cli("resume", MODEL, *tls, "--api-key-file", key_file).stdout
+
+    text = metrics(admin)
+    assert metric_value(text, "sluice_auth_denied_total", reason="unauthenticated") >= 1
+    assert metric_value(text, "sluice_auth_denied_total", reason="permission_denied") >= 1
