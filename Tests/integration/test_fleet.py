@@ -304,7 +304,7 @@ def test_rollout_cli_tls_and_credentials(tmp_path, sluice_server, proto_modules,
     registry = tmp_path / "registry"
     register(sluice_bin(), registry, MODEL, LOGREG / "model.onnx", stage="Production", feature_names=FEATURES)
     register(sluice_bin(), registry, MODEL, FOREST / "model.onnx", stage="None", feature_names=FEATURES)
-    deployer, viewer = "slk_" + secrets.token_urlsafe(32), "slk_" + secrets.token_urlsafe(32)
+    deployer, viewer, busy = ("slk_" + secrets.token_urlsafe(32) for _ in range(3))
     hs = secrets.token_bytes(48)
     (tmp_path / "hs.key").write_bytes(hs)
     config = {
@@ -313,7 +313,11 @@ def test_rollout_cli_tls_and_credentials(tmp_path, sluice_server, proto_modules,
         "apiKeys": [{"id": "d", "sha256": hashlib.sha256(deployer.encode()).hexdigest(), "principal": "ci",
                      "roles": ["deployer"]},
                     {"id": "v", "sha256": hashlib.sha256(viewer.encode()).hexdigest(), "principal": "viewer",
-                     "roles": ["predictor"]}],
+                     "roles": ["predictor"]},
+                    {"id": "b", "sha256": hashlib.sha256(busy.encode()).hexdigest(), "principal": "busy",
+                     "roles": ["deployer"]}],
+        "bindings": [{"subject": "busy", "roles": [],
+                      "rateLimits": {"rollout": {"requestsPerSecond": 0.01, "burst": 1}}}],
     }
     (tmp_path / "security.json").write_text(json.dumps(config))
     admin = free_port()
@@ -352,6 +356,14 @@ def test_rollout_cli_tls_and_credentials(tmp_path, sluice_server, proto_modules,
     assert cleartext.returncode == 1 and "UNAVAILABLE" in cleartext.stderr, cleartext.stderr
     assert "RUNNING" in cli("resume", MODEL, *tls, "--api-key-file", key_file).stdout
 
+    busy_env = dict(os.environ, SLUICE_API_KEY=busy)
+    answers = [subprocess.run([sluice_bin(), "rollout", "status", MODEL, *map(str, tls)], capture_output=True,
+                              text=True, timeout=60, env=busy_env) for _ in range(2)]
+    assert answers[0].returncode == 0, answers[0].stderr
+    assert answers[1].returncode == 1 and "RESOURCE_EXHAUSTED" in answers[1].stderr, answers[1].stderr
+
     text = metrics(admin)
     assert metric_value(text, "sluice_auth_denied_total", reason="unauthenticated") >= 1
     assert metric_value(text, "sluice_auth_denied_total", reason="permission_denied") >= 1
+    assert metric_value(text, "sluice_auth_denied_total", reason="rate_limited") == 1
+    assert metric_value(text, "sluice_rate_limited_total") == 1
