@@ -126,6 +126,7 @@ let package = Package(
             dependencies: ["GRPCServer", "GRPCCore", "HTTP2", "NetCore", "TLS", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "GRPCClientTests", dependencies: ["GRPCClient", "GRPCCore", "HTTP2"], swiftSettings: swiftSettings),
         .testTarget(name: "SluiceProtoTests", dependencies: ["SluiceProto", "TestSupport", "GRPCCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "InferenceEngineTests", dependencies: ["InferenceEngine", "ONNXFormat"], swiftSettings: swiftSettings),

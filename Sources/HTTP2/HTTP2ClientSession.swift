@@ -18,6 +18,8 @@ public final class HTTP2ClientSession {
         public var errorCode: UInt32 = 0
         /// Whether the headers block of the response was seen (later header blocks are trailers).
         var headersDone = false
+
+        public init() {}
     }
 
     private var session: OpaquePointer?

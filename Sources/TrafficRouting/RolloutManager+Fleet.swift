@@ -116,8 +116,13 @@ extension RolloutManager {
         var data = data
         let n = data.variants.count
         if prepare {
-            let routed = data.routingActive ? Set(data.variants.map(\.version)) : []
-            registry.keepLoaded(model: model, versions: data.state.isActive ? routed : [])
+            // Active: every variant; ended but still routing (e.g. a promotion on its way to the registry): the
+            // variant everything goes to; not routing: nothing.
+            let routed: Set<Int64> =
+                !data.routingActive ? []
+                : data.state.isActive ? Set(data.variants.map(\.version))
+                : data.routeAllTo.map { $0 < n ? [data.variants[$0].version] : [] } ?? []
+            registry.keepLoaded(model: model, versions: routed)
         }
         if let current = rollout(of: model), current.id == data.id {
             let wasRouting = current.data.withLock { $0.routingActive }

@@ -6,8 +6,9 @@ import Synchronization
 /// The per-request path (``assign(model:routingKey:)``, ``record(_:outcome:)``) is synchronous and cheap: one
 /// uncontended lock to read the model's immutable routing table, a hash of the key bytes, and one short lock to
 /// add the outcome. Commands (``execute(model:_:)``) call the registry and write `rollout.json`; run them off the
-/// event loop. Call ``tick()`` a few times a second (or run ``runTicker(intervalMs:)``) so time-based step
-/// advances happen without traffic and statistics are saved about once a second.
+/// event loop. Call ``tick()`` a few times a second (or run ``runTicker(intervalMs:)``): with a `directory`, it
+/// follows the state other replicas write there, saves this replica's statistics about twice a second, and (as
+/// the lease holder) takes the fleet's automatic decisions; in memory, it judges time-based step advances.
 public final class RolloutManager: Sendable {
     /// What the manager knows about one model: its latest rollout (active or ended) and the table requests use.
     struct ModelEntry: Sendable {
