@@ -367,3 +367,25 @@ def test_rollout_cli_tls_and_credentials(tmp_path, sluice_server, proto_modules,
     assert metric_value(text, "sluice_auth_denied_total", reason="permission_denied") >= 1
     assert metric_value(text, "sluice_auth_denied_total", reason="rate_limited") == 1
     assert metric_value(text, "sluice_rate_limited_total") == 1
+
+
+def test_failed_state_write_is_an_error_the_caller_sees(tmp_path, sluice_server, proto_modules):
+    """When `rollout.json` cannot be written, START answers INTERNAL naming the file, nothing routes, and the
+    failure is counted in `sluice_rollout_state_write_errors_total`."""
+    pb = proto_modules.inference_pb2
+    registry = tmp_path / "registry"
+    register(sluice_bin(), registry, MODEL, LOGREG / "model.onnx", stage="Production", feature_names=FEATURES)
+    register(sluice_bin(), registry, MODEL, FOREST / "model.onnx", stage="None", feature_names=FEATURES)
+    (registry / MODEL / "rollout.json").mkdir()  # a directory where the file must go: every write fails
+    port = free_port()
+    replica = Replica(sluice_server, registry, "w", proto_modules, port)
+    with pytest.raises(grpc.RpcError) as failure:
+        replica.stub.Rollout(pb.RolloutRequest(model=MODEL, action=pb.START, strategy=pb.CANARY, candidate="2",
+                                               steps=[pb.CanaryStep(percent=50)]), timeout=30)
+    assert failure.value.code() == grpc.StatusCode.INTERNAL
+    assert "rollout not started" in failure.value.details() and "rollout.json" in failure.value.details()
+    assert replica.get().state == pb.ROLLOUT_STATE_NONE
+    fixture = Fixture(LOGREG)
+    assert set(predict_many(replica, pb, [fixture.row(0)], [f"k{i}" for i in range(20)]).values()) == {1}
+    assert metric_value(metrics(port), "sluice_rollout_state_write_errors_total") == 1
+    assert any("rollout.json" in line for line in replica.server.lines), replica.server.output
