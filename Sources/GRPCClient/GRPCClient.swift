@@ -60,7 +60,9 @@ public struct GRPCClient: Sendable {
 
         var framed: [UInt8] = [0]
         let length = UInt32(request.count)
-        framed += [UInt8(length >> 24), UInt8((length >> 16) & 0xff), UInt8((length >> 8) & 0xff), UInt8(length & 0xff)]
+        framed += [
+            UInt8(length >> 24), UInt8((length >> 16) & 0xff), UInt8((length >> 8) & 0xff), UInt8(length & 0xff),
+        ]
         framed += request
         var headers: [(name: String, value: String)] = [
             (":method", "POST"), (":scheme", tls == nil ? "http" : "https"), (":path", path),
@@ -124,7 +126,9 @@ public struct GRPCClient: Sendable {
         }
         let body = response.body
         guard body.count >= 5 else { throw RPCError(.internal, "\(address) answered OK without a message") }
-        guard body[0] == 0 else { throw RPCError(.internal, "\(address) sent a compressed message; none was asked for") }
+        guard body[0] == 0 else {
+            throw RPCError(.internal, "\(address) sent a compressed message; none was asked for")
+        }
         let length = Int(body[1]) << 24 | Int(body[2]) << 16 | Int(body[3]) << 8 | Int(body[4])
         guard body.count >= 5 + length else { throw RPCError(.internal, "\(address) sent a truncated message") }
         return Array(body[5..<(5 + length)])
@@ -149,7 +153,8 @@ public struct GRPCClient: Sendable {
                 entry.pointee.ai_addr, entry.pointee.ai_addrlen, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST)
                 == 0
             {
-                let address = String(decoding: text.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                let address = String(
+                    decoding: text.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 if !out.contains(address) { out.append(address) }
             }
             node = entry.pointee.ai_next
@@ -212,7 +217,9 @@ struct Transport {
         }
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { raw in send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL)) }
+            let n = bytes.withUnsafeBytes { raw in
+                send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL))
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw Self.failure(address, "send")

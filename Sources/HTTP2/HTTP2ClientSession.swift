@@ -62,7 +62,10 @@ public final class HTTP2ClientSession {
             }
             let count = min(length, pending.bytes.count - pending.sent)
             pending.bytes.withUnsafeBytes { raw in
-                if count > 0 { buffer.update(from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + pending.sent, count: count) }
+                if count > 0 {
+                    buffer.update(
+                        from: raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + pending.sent, count: count)
+                }
             }
             pending.sent += count
             if pending.sent >= pending.bytes.count {

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DurableFiles
 import ServerMetrics
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The build this binary is, for `sluice_build_info`.
 public enum BuildInfo {

@@ -68,7 +68,8 @@ public final class TLSClientStream {
         self.ssl = ssl
         self.context = context
         var isAddress = in6_addr()
-        let numeric = inet_pton(AF_INET, serverName, &isAddress) == 1 || inet_pton(AF_INET6, serverName, &isAddress) == 1
+        let numeric =
+            inet_pton(AF_INET, serverName, &isAddress) == 1 || inet_pton(AF_INET6, serverName, &isAddress) == 1
         if !numeric { _ = COpenSSLShims_SSL_set_tlsext_host_name(ssl, serverName) }
         guard SSL_set1_host(ssl, serverName) == 1 else {
             throw TLSError("cannot verify against the name '\(serverName)': \(TLSContext.lastError())")
@@ -101,7 +102,9 @@ public final class TLSClientStream {
         let error = SSL_get_error(ssl, rc)
         if error == SSL_ERROR_ZERO_RETURN { return 0 }
         if error == SSL_ERROR_SYSCALL && errno == 0 { return 0 }
-        throw TLSError("TLS read failed: \(error == SSL_ERROR_SYSCALL ? String(cString: strerror(errno)) : TLSContext.lastError())")
+        throw TLSError(
+            "TLS read failed: \(error == SSL_ERROR_SYSCALL ? String(cString: strerror(errno)) : TLSContext.lastError())"
+        )
     }
 
     /// Encrypts and sends all of `bytes`.

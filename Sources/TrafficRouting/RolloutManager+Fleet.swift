@@ -1,9 +1,10 @@
 import DurableFiles
 import FoundationEssentials
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What one replica knows of the files it shares with the others on a registry directory.
 ///
@@ -119,9 +120,11 @@ extension RolloutManager {
             // Active: every variant; ended but still routing (e.g. a promotion on its way to the registry): the
             // variant everything goes to; not routing: nothing.
             let routed: Set<Int64> =
-                !data.routingActive ? []
-                : data.state.isActive ? Set(data.variants.map(\.version))
-                : data.routeAllTo.map { $0 < n ? [data.variants[$0].version] : [] } ?? []
+                !data.routingActive
+                ? []
+                : data.state.isActive
+                    ? Set(data.variants.map(\.version))
+                    : data.routeAllTo.map { $0 < n ? [data.variants[$0].version] : [] } ?? []
             registry.keepLoaded(model: model, versions: routed)
         }
         if let current = rollout(of: model), current.id == data.id {
@@ -261,7 +264,8 @@ extension RolloutManager {
             throw writeFailure("cannot lock the registry for the rollout lease of \(model): \(error)")
         }
         defer { lock.unlock() }
-        if let bytes = try? AtomicFile.read(path), let lease = try? JSONDecoder().decode(RolloutLease.self, from: Data(bytes)),
+        if let bytes = try? AtomicFile.read(path),
+            let lease = try? JSONDecoder().decode(RolloutLease.self, from: Data(bytes)),
             lease.holder != replicaID, lease.expiresUnixMs > now
         {
             fleet.withLock { $0.leases[model] = nil }

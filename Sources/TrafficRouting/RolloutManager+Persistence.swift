@@ -219,7 +219,9 @@ extension RolloutManager {
     public func flush() {
         control.withLock { _ in
             for rollout in allRollouts() {
-                do throws(RolloutError) { try saveStatistics(rollout, force: true) } catch { log("rollouts: \(error.message)") }
+                do throws(RolloutError) { try saveStatistics(rollout, force: true) } catch {
+                    log("rollouts: \(error.message)")
+                }
             }
         }
     }

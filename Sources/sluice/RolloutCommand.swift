@@ -18,8 +18,10 @@ struct RolloutCommand: ParsableCommand {
             Credentials come from files or the environment, never from arguments: --api-key-file or \
             $SLUICE_API_KEY (sent as x-api-key), --token-file (a JWT, sent as a bearer token).
             """,
-        subcommands: [Start.self, Status.self, Advance.self, Pause.self, Resume.self, Rollback.self, Promote.self,
-                      Watch.self]
+        subcommands: [
+            Start.self, Status.self, Advance.self, Pause.self, Resume.self, Rollback.self, Promote.self,
+            Watch.self,
+        ]
     )
 }
 
@@ -30,7 +32,9 @@ struct ServerOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: "Replicas: HOST:PORT,HOST:PORT,... or NAME:PORT where NAME resolves to several addresses (a headless Service).")
+        help:
+            "Replicas: HOST:PORT,HOST:PORT,... or NAME:PORT where NAME resolves to several addresses (a headless Service)."
+    )
     var replicas: String?
 
     @Flag(name: .long, help: "Cleartext HTTP/2 (h2c) instead of TLS.")
@@ -164,17 +168,20 @@ func describe(_ r: RolloutResponseMessage) -> String {
     let strategy = r.strategy == 1 ? "canary" : "A/B test"
     var header = "model \(r.model)  \(strategy) \(r.rolloutID)  \(stateName(r.state))"
     if r.strategy == 1, !r.steps.isEmpty {
-        header += "  step \(Int(r.stepIndex) + 1)/\(r.steps.count) (\(format(r.steps[Int(min(r.stepIndex, UInt32(r.steps.count - 1)))].percent))%)"
+        header +=
+            "  step \(Int(r.stepIndex) + 1)/\(r.steps.count) (\(format(r.steps[Int(min(r.stepIndex, UInt32(r.steps.count - 1)))].percent))%)"
     }
     if r.auto { header += "  auto" }
     header += "  generation \(r.generation)"
     lines.append(header)
-    lines.append("  " + pad("variant", 12) + pad("version", 9) + pad("weight", 9) + pad("requests", 10) + pad("errors", 8)
-                 + pad("error%", 8) + "p99 ms")
+    lines.append(
+        "  " + pad("variant", 12) + pad("version", 9) + pad("weight", 9) + pad("requests", 10) + pad("errors", 8)
+            + pad("error%", 8) + "p99 ms")
     for v in r.variants {
         lines.append(
             "  " + pad(v.name + (v.shadow ? " (shadow)" : ""), 12) + pad(String(v.version), 9)
-                + pad(format(v.weight) + "%", 9) + pad(String(v.overall.requests), 10) + pad(String(v.overall.errors), 8)
+                + pad(format(v.weight) + "%", 9) + pad(String(v.overall.requests), 10)
+                + pad(String(v.overall.errors), 8)
                 + pad(format(v.overall.errorRate * 100), 8) + format(v.overall.p99Ms))
     }
     if !r.lastDecision.isEmpty { lines.append("  last decision: \(r.lastDecision)") }
@@ -203,12 +210,15 @@ extension RolloutCommand {
         @Argument(help: "The model.") var model: String
         @Flag(name: .long, help: "An A/B test instead of a canary.") var ab = false
         @Option(name: .long, help: "Canary baseline version selector. (default: Production)") var baseline: String?
-        @Option(name: .long, help: "Canary candidate version selector (a number, a stage, @alias).") var candidate: String?
+        @Option(name: .long, help: "Canary candidate version selector (a number, a stage, @alias).") var candidate:
+            String?
         @Option(name: .long, help: "Canary steps: comma-separated PERCENT[:MIN_REQUESTS[:MIN_DURATION_MS]].")
         var steps: String?
         @Option(name: .customLong("max-error-rate"), help: "Roll back above this candidate error rate (0..1).")
         var maxErrorRate: Double = 0
-        @Option(name: .customLong("max-error-rate-increase"), help: "Roll back above this increase over the baseline (0..1).")
+        @Option(
+            name: .customLong("max-error-rate-increase"),
+            help: "Roll back above this increase over the baseline (0..1).")
         var maxErrorRateIncrease: Double = 0
         @Option(name: .customLong("max-p99-ms"), help: "Roll back above this candidate p99 latency.")
         var maxP99Ms: Double = 0
@@ -239,11 +249,13 @@ extension RolloutCommand {
                         guard (1...3).contains(parts.count), let percent = Double(parts[0]),
                             parts.count < 2 || UInt64(parts[1]) != nil, parts.count < 3 || UInt64(parts[2]) != nil
                         else {
-                            throw CLIError(message: "--steps: '\(item)' is not PERCENT[:MIN_REQUESTS[:MIN_DURATION_MS]]")
+                            throw CLIError(
+                                message: "--steps: '\(item)' is not PERCENT[:MIN_REQUESTS[:MIN_DURATION_MS]]")
                         }
-                        request.steps.append(CanaryStepMessage(
-                            percent: percent, minRequests: parts.count > 1 ? UInt64(parts[1])! : 0,
-                            minDurationMs: parts.count > 2 ? UInt64(parts[2])! : 0))
+                        request.steps.append(
+                            CanaryStepMessage(
+                                percent: percent, minRequests: parts.count > 1 ? UInt64(parts[1])! : 0,
+                                minDurationMs: parts.count > 2 ? UInt64(parts[2])! : 0))
                     }
                 }
                 if maxErrorRate > 0 || maxErrorRateIncrease > 0 || maxP99Ms > 0 || maxP99Ratio > 0 {
@@ -255,9 +267,10 @@ extension RolloutCommand {
                     guard let eq = item.firstIndex(of: "="), let colon = item.lastIndex(of: ":"), eq < colon,
                         let weight = Double(item[item.index(after: colon)...])
                     else { throw CLIError(message: "--arm: '\(item)' is not NAME=VERSION:WEIGHT") }
-                    request.arms.append((
-                        String(item[..<eq]), String(item[item.index(after: eq)..<colon]), weight
-                    ))
+                    request.arms.append(
+                        (
+                            String(item[..<eq]), String(item[item.index(after: eq)..<colon]), weight
+                        ))
                 }
                 switch metric {
                 case nil: request.metric = 0
@@ -309,7 +322,8 @@ extension RolloutCommand {
                     let requests = mine.map { $0.requests.map(String.init).joined(separator: "/") } ?? "-"
                     print(
                         "  \(pad(client.address, 24))\(pad(r.replicaID, 22))\(pad(stateName(r.state), 12))"
-                            + "generation \(pad(String(r.generation), 6))weights \(pad(weights, 12))requests \(requests)")
+                            + "generation \(pad(String(r.generation), 6))weights \(pad(weights, 12))requests \(requests)"
+                    )
                 }
                 for failure in failures { print("  " + failure) }
                 let agree = Set(answers.map { "\($0.response.rolloutID)/\($0.response.generation)" }).count == 1
@@ -317,7 +331,8 @@ extension RolloutCommand {
                 let errors = first.variants.reduce(UInt64(0)) { $0 + $1.overall.errors }
                 print(
                     "fleet: \(newest.replicas.count) replica(s) reporting, requests \(total), errors \(errors)"
-                        + (agree ? "; every replica answering is at generation \(newest.generation)"
+                        + (agree
+                            ? "; every replica answering is at generation \(newest.generation)"
                             : "; replicas disagree (one is still following the shared state)"))
                 if !failures.isEmpty { throw CLIError(message: "\(failures.count) replica(s) did not answer") }
             }
@@ -403,7 +418,8 @@ extension RolloutCommand {
                         .joined(separator: ", ")
                     let counts = r.variants.map { "\($0.name) \($0.overall.requests)/\($0.overall.errors) err" }
                         .joined(separator: ", ")
-                    let line = "\(stateName(r.state))  step \(Int(r.stepIndex) + 1)/\(max(r.steps.count, 1))  \(weights)"
+                    let line =
+                        "\(stateName(r.state))  step \(Int(r.stepIndex) + 1)/\(max(r.steps.count, 1))  \(weights)"
                     if line != lastLine {
                         print("\(timestamp())  \(line)  [\(counts)]  \(r.lastDecision)")
                         fflush(nil)

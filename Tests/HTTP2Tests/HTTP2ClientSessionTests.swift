@@ -37,8 +37,10 @@ private final class AnsweringDelegate: HTTP2SessionDelegate {
 struct HTTP2ClientSessionTests {
     /// Moves bytes both ways until neither side has anything to send; `onRequestEnded` runs on the server side
     /// once per completed request.
-    fileprivate func pump(_ client: HTTP2ClientSession, _ server: HTTP2Session, _ delegate: AnsweringDelegate,
-              onRequestEnded: (Int32) -> Void) throws {
+    fileprivate func pump(
+        _ client: HTTP2ClientSession, _ server: HTTP2Session, _ delegate: AnsweringDelegate,
+        onRequestEnded: (Int32) -> Void
+    ) throws {
         var answered: Set<Int32> = []
         for _ in 0..<50 {
             let toServer = try client.pendingOutput()
@@ -62,11 +64,14 @@ struct HTTP2ClientSessionTests {
         let server = try HTTP2Session(delegate: delegate, settings: HTTP2Settings())
         let client = try HTTP2ClientSession()
         let stream = try client.submitRequest(
-            headers: [(":method", "POST"), (":scheme", "http"), (":path", "/a.B/C"), (":authority", "x"),
-                      ("content-type", "application/grpc"), ("x-api-key", "k")],
+            headers: [
+                (":method", "POST"), (":scheme", "http"), (":path", "/a.B/C"), (":authority", "x"),
+                ("content-type", "application/grpc"), ("x-api-key", "k"),
+            ],
             body: requestBody)
         try pump(client, server, delegate) { stream in
-            let headers = HTTP2HeaderBlock([(":status", "200"), ("content-type", "application/grpc")], persistent: false)
+            let headers = HTTP2HeaderBlock(
+                [(":status", "200"), ("content-type", "application/grpc")], persistent: false)
             #expect(server.submitResponse(stream, headers: headers, hasBody: true))
         }
         #expect(delegate.requestBody == requestBody)

@@ -71,7 +71,9 @@ struct RolloutManagerFleetTests {
         b.tick()
         #expect(b.status(model: "churn").rolloutID == started.rolloutID)
         for i in 0..<5000 {
-            #expect(a.assign(model: "churn", routingKey: "u\(i)")?.version == b.assign(model: "churn", routingKey: "u\(i)")?.version)
+            #expect(
+                a.assign(model: "churn", routingKey: "u\(i)")?.version
+                    == b.assign(model: "churn", routingKey: "u\(i)")?.version)
         }
         _ = try a.execute(model: "churn", .advance)
         b.tick()
@@ -80,7 +82,9 @@ struct RolloutManagerFleetTests {
         // A replica joining now routes like the others at once.
         let c = replica(dir, "c")
         for i in 0..<2000 {
-            #expect(a.assign(model: "churn", routingKey: "j\(i)")?.version == c.assign(model: "churn", routingKey: "j\(i)")?.version)
+            #expect(
+                a.assign(model: "churn", routingKey: "j\(i)")?.version
+                    == c.assign(model: "churn", routingKey: "j\(i)")?.version)
         }
     }
 
@@ -111,8 +115,10 @@ struct RolloutManagerFleetTests {
         #expect(a.status(model: "churn").state == .paused)
         // Commands that no longer fit fail precisely.
         _ = try a.execute(model: "churn", .rollback(archiveCandidate: false))
-        #expect(throws: RolloutError.precondition(
-            "rollout \(paused.rolloutID) of model churn has ended (ROLLED_BACK); START a new one")) {
+        #expect(
+            throws: RolloutError.precondition(
+                "rollout \(paused.rolloutID) of model churn has ended (ROLLED_BACK); START a new one")
+        ) {
             _ = try b.execute(model: "churn", .resume)
         }
     }
@@ -126,8 +132,10 @@ struct RolloutManagerFleetTests {
         var guardrails = Guardrails(maxErrorRate: 0.1)
         guardrails.minSampleRequests = 20
         _ = try a.execute(
-            model: "churn", canary(steps: [CanaryStep(percent: 50, minRequests: 1000), CanaryStep(percent: 100)],
-                                   guardrails: guardrails, auto: true))
+            model: "churn",
+            canary(
+                steps: [CanaryStep(percent: 50, minRequests: 1000), CanaryStep(percent: 100)],
+                guardrails: guardrails, auto: true))
         a.tick()  // a takes the lease
         b.tick()  // b follows; the lease is a's
         recordOnCandidate(a, count: 12, ok: false, prefix: "a")
