@@ -137,6 +137,12 @@ extension RolloutManager {
             current.data.withLock { $0.adoptStructure(of: data) }
             republish(current)
         } else {
+            // The rollout being replaced keeps its last counts in this replica's file.
+            if let previous = rollout(of: model) {
+                do throws(RolloutError) { try saveStatistics(previous, force: true) } catch {
+                    log("rollouts: \(error.message)")
+                }
+            }
             if data.stepStats.count != n || data.overallStats.count != n {
                 data.stepStats = Array(repeating: VariantAccumulator(), count: n)
                 data.overallStats = data.stepStats
