@@ -389,3 +389,27 @@ def test_failed_state_write_is_an_error_the_caller_sees(tmp_path, sluice_server,
     assert set(predict_many(replica, pb, [fixture.row(0)], [f"k{i}" for i in range(20)]).values()) == {1}
     assert metric_value(metrics(port), "sluice_rollout_state_write_errors_total") == 1
     assert any("rollout.json" in line for line in replica.server.lines), replica.server.output
+
+
+def test_rollout_cli_mtls(tmp_path, sluice_server, dev_certs):
+    """`sluice rollout` authenticated by its client certificate alone (mTLS subject bound to the deployer role)."""
+    import json
+
+    registry = tmp_path / "registry"
+    register(sluice_bin(), registry, MODEL, LOGREG / "model.onnx", stage="Production", feature_names=FEATURES)
+    register(sluice_bin(), registry, MODEL, FOREST / "model.onnx", stage="None", feature_names=FEATURES)
+    security = tmp_path / "security.json"
+    security.write_text(json.dumps({"bindings": [{"subject": "CN=sluice-dev-client,O=Sluice development",
+                                                  "method": "mtls", "roles": ["deployer"]}]}))
+    server = sluice_server("--models", registry, "--security-config", security, "--client-ca", dev_certs / "ca.pem",
+                           tls=True)
+    base = ["--server", f"localhost:{server.port}", "--ca", dev_certs / "ca.pem"]
+    mtls = base + ["--client-cert", dev_certs / "client.pem", "--client-key", dev_certs / "client-key.pem"]
+    started = wait_for(lambda: (r := cli("start", MODEL, *mtls, "--candidate", "2", "--steps", "20,100",
+                                         check=False)).returncode == 0 and r, 30, "START over mTLS")
+    assert "RUNNING" in started.stdout and "step 1/2 (20%)" in started.stdout
+    assert "ROLLED_BACK" in cli("rollback", MODEL, *mtls).stdout
+    without = cli("status", MODEL, *base, check=False)
+    assert without.returncode == 1 and "UNAVAILABLE" in without.stderr, without.stderr
+    half = cli("status", MODEL, *base, "--client-cert", dev_certs / "client.pem", check=False)
+    assert half.returncode == 1 and "give both" in half.stderr, half.stderr
