@@ -18,14 +18,15 @@ struct FleetView: Sendable {
     /// The last `rollout.json` this replica read or wrote, per model.
     struct Mark: Sendable, Equatable {
         var generation: UInt64
-        var stamp: FileStamp?
+        /// The store's ``RolloutStateStore/structureVersion(model:)`` when it was read or written.
+        var stamp: String?
         var rolloutID: String
     }
     var marks: [String: Mark] = [:]
     /// Until when (Unix ms) this replica holds each model's lease, as last written.
     var leases: [String: Int64] = [:]
     /// Damaged files already reported, so a bad file is logged once per change, not every tick.
-    var reported: [String: FileStamp] = [:]
+    var reported: [String: String] = [:]
 }
 
 /// One replica's statistics of one rollout: `<model>/rollout-stats/<replica>.json`.
@@ -59,42 +60,22 @@ extension RolloutManager {
     public static let leaseMs: Int64 = 3000
     static let leaseRenewMs: Int64 = 2000
 
-    // MARK: Paths
-
-    func modelDirectory(_ model: String) -> String? {
-        directory.map { ($0.hasSuffix("/") ? $0 : $0 + "/") + model }
-    }
-
-    /// This replica's name as a file name: characters other than letters, digits, `.`, `_` and `-` become `_`.
-    static func fileName(replica: String) -> String {
-        let safe = replica.unicodeScalars.map { c -> Character in
-            (c.isASCII && (c.properties.isAlphabetic || ("0"..."9").contains(c) || c == "." || c == "_" || c == "-"))
-                ? Character(c) : "_"
-        }
-        let name = String(safe)
-        return name.isEmpty || name.hasPrefix(".") ? "_" + name : name
-    }
-
-    func statsPath(of model: String, replica: String) -> String? {
-        modelDirectory(model).map { $0 + "/rollout-stats/" + Self.fileName(replica: replica) + ".json" }
-    }
-
     // MARK: Following the shared structure
 
     /// Adopts every model's `rollout.json` that changed since this replica last looked. Call with `control` held.
     func followAll() {
-        guard let directory, let names = AtomicFile.entries(directory) else { return }
-        for name in names where !name.hasPrefix(".") { follow(model: name) }
+        guard let names = store?.models() else { return }
+        for name in names { follow(model: name) }
     }
 
     /// Adopts `model`'s `rollout.json` if it changed (a stat when it did not). Damaged files are logged once
     /// per change and leave the current state alone. Call with `control` held.
     func follow(model: String) {
-        guard let path = path(of: model), let stamp = FileStamp.of(path) else { return }
+        guard let stamp = store?.structureVersion(model: model) else { return }
         let mark = fleet.withLock { $0.marks[model] }
         if let mark, mark.stamp == stamp { return }
         do throws(RolloutError) {
-            let data = try Self.load(path: path, model: model)
+            let data = try load(model: model)
             if let mark, mark.generation == data.stateGeneration, mark.rolloutID == data.id {
                 fleet.withLock { $0.marks[model]?.stamp = stamp }
                 return
@@ -113,7 +94,7 @@ extension RolloutManager {
     /// rollout starts from this replica's statistics file (a restart) or from zero. The versions it routes to
     /// are loaded before the table is published (unless `prepare` is false: at startup, before the registry
     /// runs, the server pins them itself). Call with `control` held.
-    func adopt(_ data: RolloutData, model: String, stamp: FileStamp?, prepare: Bool = true) {
+    func adopt(_ data: RolloutData, model: String, stamp: String?, prepare: Bool = true) {
         var data = data
         let n = data.variants.count
         if prepare {
@@ -146,8 +127,8 @@ extension RolloutManager {
             if data.stepStats.count != n || data.overallStats.count != n {
                 data.stepStats = Array(repeating: VariantAccumulator(), count: n)
                 data.overallStats = data.stepStats
-                if let path = statsPath(of: model, replica: replicaID), let own = Self.readStatistics(path),
-                    own.rolloutID == data.id, own.overallStats.count == n
+                if let bytes = store?.readStatistics(model: model, replica: replicaID),
+                    let own = Self.decodeStatistics(bytes), own.rolloutID == data.id, own.overallStats.count == n
                 {
                     data.overallStats = own.overallStats
                     if own.stepIndex == data.stepIndex, own.stepStartedUnixMs == data.stepStartedUnixMs,
@@ -168,15 +149,15 @@ extension RolloutManager {
 
     // MARK: Statistics
 
-    static func readStatistics(_ path: String) -> ReplicaStatsFile? {
-        guard let bytes = try? AtomicFile.read(path) else { return nil }
-        return try? JSONDecoder().decode(ReplicaStatsFile.self, from: Data(bytes))
+    /// A statistics document, or `nil` when it is not one (a half-written foreign file, another format).
+    static func decodeStatistics(_ bytes: [UInt8]) -> ReplicaStatsFile? {
+        try? JSONDecoder().decode(ReplicaStatsFile.self, from: Data(bytes))
     }
 
     /// Writes this replica's statistics of `rollout` if they changed (at most every
     /// ``statisticsSaveIntervalMs`` unless `force`). Own file, atomic rename: no lock needed.
     func saveStatistics(_ rollout: Rollout, force: Bool = false) throws(RolloutError) {
-        guard let path = statsPath(of: rollout.model, replica: replicaID) else { return }
+        guard let store else { return }
         let data = rollout.data.withLock { $0 }
         let now = clock.nowUnixMs()
         let records = data.overallStats.reduce(0) { $0 &+ $1.requests &+ $1.shadowCompared }
@@ -195,26 +176,21 @@ extension RolloutManager {
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let bytes = try encoder.encode(file)
-            try AtomicFile.makeDirectory(AtomicFile.parentDirectory(of: path))
-            try AtomicFile.write(bytes, to: path)
+            try store.writeStatistics(model: rollout.model, replica: replicaID, Array(try encoder.encode(file)))
         } catch {
-            throw writeFailure("cannot save the statistics of the rollout of \(rollout.model) to \(path): \(error)")
+            throw writeFailure("cannot save the statistics of the rollout of \(rollout.model): \(error)")
         }
         let mark = SaveMark(
             records: records, stepIndex: data.stepIndex, stepStartedUnixMs: data.stepStartedUnixMs, unixMs: now)
         lastSaved.withLock { $0[rollout.id] = mark }
     }
 
-    /// The other replicas' statistics files of `rollout` (same rollout id), sorted by replica.
+    /// The other replicas' statistics documents of `rollout` (same rollout id), sorted by replica.
     func otherStatistics(_ rollout: Rollout) -> [ReplicaStatsFile] {
-        guard let directory = modelDirectory(rollout.model).map({ $0 + "/rollout-stats" }),
-            let names = AtomicFile.entries(directory)
-        else { return [] }
-        let own = Self.fileName(replica: replicaID) + ".json"
-        return names.sorted().compactMap { name in
-            guard name.hasSuffix(".json"), name != own, let file = Self.readStatistics(directory + "/" + name),
-                file.rolloutID == rollout.id
+        guard let store else { return [] }
+        return store.allStatistics(model: rollout.model).compactMap { entry in
+            guard let file = Self.decodeStatistics(entry.bytes), file.rolloutID == rollout.id,
+                file.replica != replicaID
             else { return nil }
             return file
         }
@@ -261,33 +237,32 @@ extension RolloutManager {
     /// Whether this replica holds `model`'s lease now: renews it when it runs short, takes it when free or
     /// expired (both under the registry's lock). Call with `control` held.
     func holdsLease(model: String) throws(RolloutError) -> Bool {
-        guard let base = modelDirectory(model), let lockPath else { return true }
+        guard let store else { return true }
         let now = clock.nowUnixMs()
         if let until = fleet.withLock({ $0.leases[model] }), until - now > Self.leaseRenewMs { return true }
-        let path = base + "/rollout-lease/lease.json"
-        let lock: FileLock
-        do { lock = try FileLock(lockPath) } catch {
-            throw writeFailure("cannot lock the registry for the rollout lease of \(model): \(error)")
-        }
-        defer { lock.unlock() }
-        if let bytes = try? AtomicFile.read(path),
-            let lease = try? JSONDecoder().decode(RolloutLease.self, from: Data(bytes)),
-            lease.holder != replicaID, lease.expiresUnixMs > now
-        {
-            fleet.withLock { $0.leases[model] = nil }
-            return false
-        }
         let lease = RolloutLease(holder: replicaID, expiresUnixMs: now + Self.leaseMs)
+        let held: Bool
         do {
-            let bytes = try JSONEncoder().encode(lease)
-            try AtomicFile.makeDirectory(AtomicFile.parentDirectory(of: path))
-            try AtomicFile.write(bytes, to: path)
+            held = try store.exclusively { () throws(RolloutError) -> Bool in
+                if let bytes = store.readLease(model: model),
+                    let current = try? JSONDecoder().decode(RolloutLease.self, from: Data(bytes)),
+                    current.holder != replicaID, current.expiresUnixMs > now
+                {
+                    return false
+                }
+                let bytes: [UInt8]
+                do { bytes = Array(try JSONEncoder().encode(lease)) } catch {
+                    throw RolloutError(.internalError, "cannot encode the lease: \(error)")
+                }
+                try store.writeLease(model: model, bytes)
+                return true
+            }
         } catch {
             fleet.withLock { $0.leases[model] = nil }
-            throw writeFailure("cannot write the rollout lease \(path): \(error)")
+            throw writeFailure("cannot take the rollout lease of \(model): \(error.message)")
         }
-        fleet.withLock { $0.leases[model] = lease.expiresUnixMs }
-        return true
+        fleet.withLock { $0.leases[model] = held ? lease.expiresUnixMs : nil }
+        return held
     }
 
     /// One tick of a shared rollout: this replica's statistics, then (as lease holder) the fleet's automatic

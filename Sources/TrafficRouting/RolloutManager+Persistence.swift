@@ -15,70 +15,67 @@ extension RolloutManager {
         var unixMs: Int64
     }
 
-    /// `<directory>/<model>/rollout.json`: the rollout's structure, shared by the replicas.
-    func path(of model: String) -> String? {
-        directory.map { ($0.hasSuffix("/") ? $0 : $0 + "/") + model + "/rollout.json" }
-    }
-
-    /// `<directory>/.lock`: the registry's lock, which every write of `rollout.json` and of the lease holds.
-    var lockPath: String? {
-        directory.map { ($0.hasSuffix("/") ? $0 : $0 + "/") + ".lock" }
-    }
-
-    /// Writes `change` to the rollout's structure: under the registry's lock, only if `rollout.json` still
-    /// holds the generation this replica last read or wrote (compare-and-swap), as generation + 1; then
-    /// publishes the new routing table. Rollouts kept in memory just apply `change` and publish.
+    /// Writes `change` to the rollout's structure: under the store's lock (the registry's), only if the stored
+    /// structure still holds the generation this replica last read or wrote (compare-and-swap), as
+    /// generation + 1; then publishes the new routing table. Rollouts kept in memory just apply `change` and
+    /// publish.
     ///
     /// Errors: `.aborted` when another replica wrote a newer generation meanwhile (nothing was changed; the
     /// next ``follow(model:)`` adopts the newer state), `.internalError` when the lock or the write failed
     /// (nothing was changed either), or whatever `change` throws.
     func commit(_ rollout: Rollout, _ change: (inout RolloutData) throws(RolloutError) -> Void) throws(RolloutError) {
-        guard let path = path(of: rollout.model), let lockPath else {
+        guard let store else {
             try rollout.data.withLock { d throws(RolloutError) in try change(&d) }
             republish(rollout)
             return
         }
         let model = rollout.model
         let expected = fleet.withLock { $0.marks[model]?.generation ?? 0 }
-        let lock: FileLock
+        var locked = false
+        var generation = expected
         do {
-            try AtomicFile.makeDirectory(AtomicFile.parentDirectory(of: path))
-            lock = try FileLock(lockPath)
-        } catch {
-            throw writeFailure("cannot lock the registry to save the rollout of \(model): \(error)")
-        }
-        defer { lock.unlock() }
-        if AtomicFile.exists(path) {
-            // A damaged file counts as generation 0: restore reported it, and a new START may replace it.
-            let onDisk = (try? Self.load(path: path, model: model))?.stateGeneration ?? 0
-            guard onDisk == expected else {
-                throw RolloutError(
-                    .aborted,
-                    "the rollout of model \(model) changed on another replica (generation \(expected) → "
-                        + "\(onDisk)) while this command ran; retry")
+            try store.exclusively { () throws(RolloutError) in
+                locked = true
+                if let bytes = try? store.readStructure(model: model) {
+                    // A damaged document counts as generation 0: restore reported it, and a new START may
+                    // replace it.
+                    let stored = (try? Self.decode(bytes, model: model, location: ""))?.stateGeneration ?? 0
+                    guard stored == expected else {
+                        throw RolloutError(
+                            .aborted,
+                            "the rollout of model \(model) changed on another replica (generation \(expected) → "
+                                + "\(stored)) while this command ran; retry")
+                    }
+                }
+                generation = expected &+ 1
+                let next = generation
+                let (before, structure) = try rollout.data.withLock {
+                    d throws(RolloutError) -> (RolloutData, RolloutData) in
+                    let before = d
+                    do throws(RolloutError) { try change(&d) } catch {
+                        d.adoptStructure(of: before)
+                        throw error
+                    }
+                    d.stateGeneration = next
+                    return (before, d.structureOnly)
+                }
+                do {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys]
+                    try store.writeStructure(model: model, Array(try encoder.encode(structure)))
+                } catch {
+                    rollout.data.withLock { $0.adoptStructure(of: before) }
+                    throw writeFailure("cannot save the rollout of \(model): \(error)")
+                }
             }
-        }
-        let generation = expected &+ 1
-        let (before, structure) = try rollout.data.withLock { d throws(RolloutError) -> (RolloutData, RolloutData) in
-            let before = d
-            do throws(RolloutError) { try change(&d) } catch {
-                d.adoptStructure(of: before)
-                throw error
-            }
-            d.stateGeneration = generation
-            return (before, d.structureOnly)
-        }
-        do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let bytes = try encoder.encode(structure)
-            try AtomicFile.write(bytes, to: path)
         } catch {
-            rollout.data.withLock { $0.adoptStructure(of: before) }
-            throw writeFailure("cannot save the rollout of \(model) to \(path): \(error)")
+            if !locked { throw writeFailure("cannot save the rollout of \(model): \(error.message)") }
+            throw error
         }
-        let stamp = FileStamp.of(path)
-        fleet.withLock { $0.marks[model] = FleetView.Mark(generation: generation, stamp: stamp, rolloutID: rollout.id) }
+        let version = store.structureVersion(model: model)
+        fleet.withLock {
+            $0.marks[model] = FleetView.Mark(generation: generation, stamp: version, rolloutID: rollout.id)
+        }
         republish(rollout)
     }
 
@@ -88,23 +85,24 @@ extension RolloutManager {
         return RolloutError(.internalError, message)
     }
 
-    /// Loads every `<directory>/<model>/rollout.json`, re-creating the routing of active rollouts with the same
-    /// rollout ids (hence the same key assignments), with this replica's statistics from its own file. Returns
-    /// one error per file that could not be used; those models start without a rollout.
+    /// Loads every model's shared structure (`<directory>/<model>/rollout.json`), re-creating the routing of
+    /// active rollouts with the same rollout ids (hence the same key assignments), with this replica's statistics
+    /// from its own document. Returns one error per document that could not be used; those models start without
+    /// a rollout.
     @discardableResult
     public func restore() -> [RolloutError] {
-        guard let directory else { return [] }
-        guard let names = AtomicFile.entries(directory)?.sorted() else {
-            return [RolloutError(.internalError, "cannot list \(directory)")]
+        guard let store else { return [] }
+        guard let names = store.models() else {
+            return [RolloutError(.internalError, "cannot list \(store.location)")]
         }
         var problems: [RolloutError] = []
         control.withLock { _ in
-            for name in names where !name.hasPrefix(".") {
-                guard let path = path(of: name), let stamp = FileStamp.of(path) else { continue }
+            for name in names {
+                guard let version = store.structureVersion(model: name) else { continue }
                 do throws(RolloutError) {
-                    adopt(try Self.load(path: path, model: name), model: name, stamp: stamp, prepare: false)
+                    adopt(try load(model: name), model: name, stamp: version, prepare: false)
                 } catch {
-                    fleet.withLock { $0.marks[name] = FleetView.Mark(generation: 0, stamp: stamp, rolloutID: "") }
+                    fleet.withLock { $0.marks[name] = FleetView.Mark(generation: 0, stamp: version, rolloutID: "") }
                     problems.append(error)
                 }
             }
@@ -112,11 +110,21 @@ extension RolloutManager {
         return problems
     }
 
-    /// Reads and checks one `rollout.json` (format 2: structure only; format 1: with one replica's statistics).
-    static func load(path: String, model: String) throws(RolloutError) -> RolloutData {
+    /// Reads and checks `model`'s structure from the store.
+    func load(model: String) throws(RolloutError) -> RolloutData {
+        guard let store else { throw RolloutError(.internalError, "rollouts are kept in memory") }
+        let location = store.structureLocation(model: model)
+        guard let bytes = try store.readStructure(model: model) else {
+            throw RolloutError(.internalError, "\(location) disappeared")
+        }
+        return try Self.decode(bytes, model: model, location: location)
+    }
+
+    /// Decodes and checks one structure document (format 2: structure only; format 1: with one replica's
+    /// statistics). `location` names it in messages.
+    static func decode(_ bytes: [UInt8], model: String, location path: String) throws(RolloutError) -> RolloutData {
         var data: RolloutData
         do {
-            let bytes = try AtomicFile.read(path)
             data = try JSONDecoder().decode(RolloutData.self, from: Data(bytes))
         } catch {
             throw RolloutError(.internalError, "cannot read \(path): \(error)")

@@ -19,8 +19,8 @@ public final class RolloutManager: Sendable {
         var generation: UInt64
     }
 
-    /// Where `<model>/rollout.json` files live (the registry root); `nil` keeps everything in memory.
-    public let directory: String?
+    /// Where the rollout state shared by replicas is kept; `nil` keeps everything in memory.
+    public let store: (any RolloutStateStore)?
     let registry: any RolloutRegistry
     let clock: any RolloutClock
     let random: RandomSource
@@ -72,17 +72,30 @@ public final class RolloutManager: Sendable {
     let verdicts = Mutex<[VerdictKey: UInt64]>([:])
 
     /// - Parameters:
-    ///   - directory: the registry root; rollouts there are shared with every replica on the same directory.
+    ///   - directory: the registry root; rollouts there are shared with every replica on the same directory
+    ///     (a ``LocalRolloutStateStore``); `nil` keeps them in memory.
     ///   - randomSeed: seeds the splitter for requests without a routing key (random when `nil`).
     ///   - rolloutID: makes new rollout ids (``newRolloutID()`` when `nil`); a fixed id makes keyed splits repeat.
     ///   - replicaID: this replica's name among those sharing `directory` (unique per replica).
     ///   - log: where background failures are reported.
-    public init(
+    public convenience init(
         directory: String?, registry: any RolloutRegistry, clock: any RolloutClock = SystemRolloutClock(),
         randomSeed: UInt64? = nil, rolloutID: (@Sendable () -> String)? = nil, replicaID: String = "local",
         log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
-        self.directory = directory
+        self.init(
+            store: directory.map { LocalRolloutStateStore(root: $0) }, registry: registry, clock: clock,
+            randomSeed: randomSeed, rolloutID: rolloutID, replicaID: replicaID, log: log)
+    }
+
+    /// As ``init(directory:registry:clock:randomSeed:rolloutID:replicaID:log:)`` with the shared state in `store`
+    /// (another model source's store).
+    public init(
+        store: (any RolloutStateStore)?, registry: any RolloutRegistry, clock: any RolloutClock = SystemRolloutClock(),
+        randomSeed: UInt64? = nil, rolloutID: (@Sendable () -> String)? = nil, replicaID: String = "local",
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.store = store
         self.registry = registry
         self.clock = clock
         self.random = randomSeed.map { RandomSource(seed: $0) } ?? RandomSource()
@@ -92,7 +105,7 @@ public final class RolloutManager: Sendable {
     }
 
     /// Whether rollouts are shared through files (a registry directory) rather than kept in memory.
-    var isShared: Bool { directory != nil }
+    var isShared: Bool { store != nil }
 
     // MARK: Per-request path
 
