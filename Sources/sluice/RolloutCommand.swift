@@ -19,7 +19,8 @@ struct RolloutCommand: ParsableCommand {
             $SLUICE_API_KEY (sent as x-api-key), --token-file (a JWT, sent as a bearer token).
             """,
         subcommands: [
-            Start.self, Status.self, Advance.self, Pause.self, Resume.self, Rollback.self, Promote.self,
+            Start.self, Status.self, Advance.self, SetWeights.self, Pause.self, Resume.self, Rollback.self,
+            Promote.self,
             Watch.self,
         ]
     )
@@ -344,6 +345,25 @@ extension RolloutCommand {
         @OptionGroup var server: ServerOptions
         @Argument(help: "The model.") var model: String
         func run() throws { try simple(.advance, model, server) }
+    }
+
+    struct SetWeights: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-weights", abstract: "Set every variant's weight (NAME=PERCENT, summing to 100).")
+        @OptionGroup var server: ServerOptions
+        @Argument(help: "The model.") var model: String
+        @Argument(help: "NAME=PERCENT for each variant that takes traffic, e.g. baseline=70 candidate=30.")
+        var weights: [String]
+        func run() throws {
+            var parsed: [(name: String, weight: Double)] = []
+            for item in weights {
+                guard let eq = item.firstIndex(of: "="), let weight = Double(item[item.index(after: eq)...]) else {
+                    throw CLIError(message: "'\(item)' is not NAME=PERCENT")
+                }
+                parsed.append((String(item[..<eq]), weight))
+            }
+            try simple(.setWeights, model, server) { $0.weights = parsed }
+        }
     }
 
     struct Pause: ParsableCommand {

@@ -355,6 +355,10 @@ def test_rollout_cli_tls_and_credentials(tmp_path, sluice_server, proto_modules,
                     key_file, check=False)
     assert cleartext.returncode == 1 and "UNAVAILABLE" in cleartext.stderr, cleartext.stderr
     assert "RUNNING" in cli("resume", MODEL, *tls, "--api-key-file", key_file).stdout
+    out = cli("set-weights", MODEL, "baseline=70", "candidate=30", *tls, "--api-key-file", key_file).stdout
+    assert re.search(r"candidate\s+2\s+30%", out), out
+    bad = cli("set-weights", MODEL, "baseline=70", *tls, "--api-key-file", key_file, check=False)
+    assert bad.returncode == 1 and "INVALID_ARGUMENT" in bad.stderr and "candidate" in bad.stderr, bad.stderr
 
     busy_env = dict(os.environ, SLUICE_API_KEY=busy)
     answers = [subprocess.run([sluice_bin(), "rollout", "status", MODEL, *map(str, tls)], capture_output=True,
