@@ -36,7 +36,11 @@ extension RolloutManager {
         do {
             try store.exclusively { () throws(RolloutError) in
                 locked = true
-                if let bytes = try? store.readStructure(model: model) {
+                let current: [UInt8]?
+                do throws(RolloutError) { current = try store.readStructure(model: model) } catch {
+                    throw writeFailure("cannot save the rollout of \(model): \(error.message)")
+                }
+                if let bytes = current {
                     // A damaged document counts as generation 0: restore reported it, and a new START may
                     // replace it.
                     let stored = (try? Self.decode(bytes, model: model, location: ""))?.stateGeneration ?? 0
