@@ -60,7 +60,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // A small blocking client (the `sluice rollout` command): HTTP/2 by libnghttp2, TLS by OpenSSL.
-        .target(name: "GRPCClient", dependencies: ["GRPCCore", "HTTP2", "TLS"], swiftSettings: swiftSettings),
+        .target(
+            name: "GRPCClient", dependencies: ["GRPCCore", "HTTP2", "TLS", "BackgroundThreads"],
+            swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "sluice-bench-engine", dependencies: ["InferenceEngine"], path: "bench/Sources/sluice-bench-engine",

@@ -1,3 +1,4 @@
+import BackgroundThreads
 public import GRPCCore
 import HTTP2
 public import TLS
@@ -81,7 +82,11 @@ public struct GRPCClient: Sendable {
             throw RPCError(.internal, "cannot make the HTTP/2 request: \(error)")
         }
         var buffer = [UInt8](repeating: 0, count: 16_384)
+        let deadline = monotonicNanos() &+ UInt64(max(0, timeoutSeconds) * 1e9)
         while true {
+            if monotonicNanos() > deadline {
+                throw RPCError(.deadlineExceeded, "\(address) did not answer within \(timeoutSeconds) s")
+            }
             do {
                 let output = try session.pendingOutput()
                 if !output.isEmpty { try transport.write(output) }
@@ -90,8 +95,13 @@ public struct GRPCClient: Sendable {
             } catch {
                 throw RPCError(.unavailable, "\(address): HTTP/2 error: \(error)")
             }
-            if let response = session.response(id), response.closed {
-                return try Self.result(response, address: address)
+            if let response = session.response(id) {
+                if response.closed { return try Self.result(response, address: address) }
+                guard response.body.count <= Self.maxResponseBytes else {
+                    throw RPCError(
+                        .resourceExhausted,
+                        "\(address) sent more than \(Self.maxResponseBytes) bytes; not a Rollout answer")
+                }
             }
             let count = try buffer.withUnsafeMutableBytes { raw in try transport.read(into: raw) }
             if count == 0 {
@@ -106,6 +116,9 @@ public struct GRPCClient: Sendable {
             }
         }
     }
+
+    /// The largest answer accepted (a status with a long history is a few hundred KiB).
+    static let maxResponseBytes = 16 << 20
 
     /// The response message, or the status the server sent.
     static func result(_ response: HTTP2ClientSession.Response, address: String) throws(RPCError) -> [UInt8] {
