@@ -8,7 +8,8 @@
    - local: one server alone on its registry;
    - fleet: the same server with two more replicas on the same registry, each receiving a trickle of Predicts, so
      their statistics files change and the measured server (the lease holder) sums them on every tick.
-   The figure is server CPU µs per request (utime+stime from /proc over the run, ticker included).
+   The figure is server CPU µs per request (utime+stime from /proc over the run, ticker included); the rollout
+   ticker thread's own CPU (ms per second) is reported too, as it is the only code that differs.
 2. Time from START on replica 1 to the same split on replica 3: from just before START is sent to replica 1,
    replica 3 gets a Predict every 5 ms with a key the documented hash puts on the candidate (docs/routing.md),
    until replica 3 serves it from the candidate (a `GET` would re-read the shared state itself; this measures the
@@ -80,6 +81,20 @@ def stop(proc):
         proc.wait()
 
 
+def thread_cpu(pid, name):
+    """utime + stime (seconds) of the threads of `pid` named `name`."""
+    total = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            if open(f"/proc/{pid}/task/{tid}/comm").read().strip() != name:
+                continue
+            fields = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except FileNotFoundError:
+            pass
+    return total
+
+
 def start_canary(stub, auto=True):
     return stub.Rollout(pb.RolloutRequest(
         model="churn", action=pb.START, strategy=pb.CANARY, candidate="2", auto=auto,
@@ -140,6 +155,8 @@ def main():
         for name, (proc, url) in urls.items():
             h2run.run(proc.pid, url, body, requests=a.requests // 4)  # warm-up
         results = {"local": [], "fleet": []}
+        ticker_start = {n: thread_cpu(p.pid, "sluice-rollouts") for n, (p, _) in urls.items()}
+        wall_start = time.monotonic()
         for r in range(a.rounds):
             for name in (("local", "fleet") if r % 2 == 0 else ("fleet", "local")):
                 proc, url = urls[name]
@@ -149,12 +166,16 @@ def main():
                 results[name].append(out)
                 print(f"round {r + 1} {name:5}  {out['requests_per_s']:8.0f} req/s  "
                       f"{out['server_cpu_us_per_req']:6.2f} µs CPU/req", flush=True)
+        wall = time.monotonic() - wall_start
+        ticker = {n: (thread_cpu(p.pid, "sluice-rollouts") - ticker_start[n]) / wall * 1000 for n, (p, _) in urls.items()}
         stopping.set()
         thread.join(10)
         status = fleet_stub.Rollout(pb.RolloutRequest(model="churn", action=pb.GET), timeout=30)
         cpu = {n: statistics.median(x["server_cpu_us_per_req"] for x in results[n]) for n in results}
         print(f"median CPU/req: local {cpu['local']:.2f} µs, fleet {cpu['fleet']:.2f} µs, "
               f"fleet/local {cpu['fleet'] / cpu['local']:.3f} (target within 5 %)")
+        print(f"rollout ticker thread CPU over the rounds: local {ticker['local']:.2f} ms/s, "
+              f"fleet {ticker['fleet']:.2f} ms/s (following, statistics, lease, summing the other replicas)")
         print(f"fleet rollout: {len(status.replicas)} replicas reporting, generation {status.generation}, "
               f"requests per replica {[sum(r.requests) for r in status.replicas]}")
         for proc in procs:
