@@ -4,7 +4,7 @@ import Testing
 
 enum SharedModels {
     static let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("fixtures/models")
+        .deletingLastPathComponent().appendingPathComponent("Tests/fixtures/models")
     static func bytes(_ name: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: dir.appendingPathComponent(name).appendingPathComponent("model.onnx")))
     }
