@@ -62,6 +62,10 @@ let package = Package(
             dependencies: ["NetCore", "TLS", "HTTP2", "GRPCCore", "CZlib", "CSystemShims"],
             swiftSettings: swiftSettings
         ),
+        // A small blocking client (the `sluice rollout` command): HTTP/2 by libnghttp2, TLS by OpenSSL.
+        .target(
+            name: "GRPCClient", dependencies: ["GRPCCore", "HTTP2", "TLS", "BackgroundThreads"],
+            swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "sluice-bench-engine", dependencies: ["InferenceEngine"], path: "bench/Sources/sluice-bench-engine",
@@ -113,7 +117,8 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceServer", "InferenceEngine", "ModelRegistry", "Auth",
+                "SluiceServer", "InferenceEngine", "ModelRegistry", "Auth", "GRPCClient", "GRPCCore", "SluiceProto",
+                "TLS", "TrafficRouting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -130,6 +135,7 @@ let package = Package(
             dependencies: ["GRPCServer", "GRPCCore", "HTTP2", "NetCore", "TLS", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "GRPCClientTests", dependencies: ["GRPCClient", "GRPCCore", "HTTP2"], swiftSettings: swiftSettings),
         .testTarget(name: "SluiceProtoTests", dependencies: ["SluiceProto", "TestSupport", "GRPCCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "InferenceEngineTests", dependencies: ["InferenceEngine", "ONNXFormat"], swiftSettings: swiftSettings),

@@ -18,5 +18,6 @@ out="bench/results/sitting-$(date -u +%Y%m%dT%H%M%SZ).md"
   echo; echo "## Predict end to end (issue 4)"; SLUICE_BIN=.build/release/sluice "$python" bench/predict.py
   echo; echo "## Predict with a rollout (issue 5)"; "$python" bench/routing_predict.py
   echo; echo "## Predict with authentication (issue 6)"; "$python" bench/auth_server_bench.py --rounds 5
+  echo; echo "## Fleet rollouts (issue 12)"; SLUICE_BIN=.build/release/sluice "$python" bench/fleet_bench.py --requests 100000 --rounds 5 --starts 10
 } 2>&1 | tee "$out"
 echo "written: $out"

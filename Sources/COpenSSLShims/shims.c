@@ -74,3 +74,7 @@ int COpenSSLShims_peer_subject(SSL *ssl, char *buffer, size_t length) {
     X509_free(cert);
     return ok;
 }
+
+int COpenSSLShims_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return (int)SSL_set_tlsext_host_name(ssl, name);
+}

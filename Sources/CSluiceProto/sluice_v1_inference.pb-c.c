@@ -1021,6 +1021,51 @@ void   sluice__v1__rollout_response__free_unpacked
   assert(message->base.descriptor == &sluice__v1__rollout_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sluice__v1__replica_share__init
+                     (Sluice__V1__ReplicaShare         *message)
+{
+  static const Sluice__V1__ReplicaShare init_value = SLUICE__V1__REPLICA_SHARE__INIT;
+  *message = init_value;
+}
+size_t sluice__v1__replica_share__get_packed_size
+                     (const Sluice__V1__ReplicaShare *message)
+{
+  assert(message->base.descriptor == &sluice__v1__replica_share__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__v1__replica_share__pack
+                     (const Sluice__V1__ReplicaShare *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__v1__replica_share__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__v1__replica_share__pack_to_buffer
+                     (const Sluice__V1__ReplicaShare *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__v1__replica_share__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__V1__ReplicaShare *
+       sluice__v1__replica_share__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__V1__ReplicaShare *)
+     protobuf_c_message_unpack (&sluice__v1__replica_share__descriptor,
+                                allocator, len, data);
+}
+void   sluice__v1__replica_share__free_unpacked
+                     (Sluice__V1__ReplicaShare *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__v1__replica_share__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor sluice__v1__feature_value__field_descriptors[2] =
 {
   {
@@ -3336,7 +3381,7 @@ const ProtobufCMessageDescriptor sluice__v1__transition__descriptor =
   (ProtobufCMessageInit) sluice__v1__transition__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__v1__rollout_response__field_descriptors[11] =
+static const ProtobufCFieldDescriptor sluice__v1__rollout_response__field_descriptors[14] =
 {
   {
     "model",
@@ -3470,13 +3515,52 @@ static const ProtobufCFieldDescriptor sluice__v1__rollout_response__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "generation",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__RolloutResponse, generation),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replica_id",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__RolloutResponse, replica_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replicas",
+    14,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__V1__RolloutResponse, n_replicas),
+    offsetof(Sluice__V1__RolloutResponse, replicas),
+    &sluice__v1__replica_share__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__v1__rollout_response__field_indices_by_name[] = {
   9,   /* field[9] = ab */
   10,   /* field[10] = auto */
+  11,   /* field[11] = generation */
   8,   /* field[8] = history */
   7,   /* field[7] = last_decision */
   0,   /* field[0] = model */
+  12,   /* field[12] = replica_id */
+  13,   /* field[13] = replicas */
   1,   /* field[1] = rollout_id */
   2,   /* field[2] = state */
   5,   /* field[5] = step_index */
@@ -3487,7 +3571,7 @@ static const unsigned sluice__v1__rollout_response__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__v1__rollout_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor sluice__v1__rollout_response__descriptor =
 {
@@ -3497,11 +3581,88 @@ const ProtobufCMessageDescriptor sluice__v1__rollout_response__descriptor =
   "Sluice__V1__RolloutResponse",
   "sluice.v1",
   sizeof(Sluice__V1__RolloutResponse),
-  11,
+  14,
   sluice__v1__rollout_response__field_descriptors,
   sluice__v1__rollout_response__field_indices_by_name,
   1,  sluice__v1__rollout_response__number_ranges,
   (ProtobufCMessageInit) sluice__v1__rollout_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__v1__replica_share__field_descriptors[4] =
+{
+  {
+    "replica_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__ReplicaShare, replica_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "requests",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Sluice__V1__ReplicaShare, n_requests),
+    offsetof(Sluice__V1__ReplicaShare, requests),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "errors",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Sluice__V1__ReplicaShare, n_errors),
+    offsetof(Sluice__V1__ReplicaShare, errors),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "updated_unix_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__ReplicaShare, updated_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__v1__replica_share__field_indices_by_name[] = {
+  2,   /* field[2] = errors */
+  0,   /* field[0] = replica_id */
+  1,   /* field[1] = requests */
+  3,   /* field[3] = updated_unix_ms */
+};
+static const ProtobufCIntRange sluice__v1__replica_share__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sluice__v1__replica_share__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.v1.ReplicaShare",
+  "ReplicaShare",
+  "Sluice__V1__ReplicaShare",
+  "sluice.v1",
+  sizeof(Sluice__V1__ReplicaShare),
+  4,
+  sluice__v1__replica_share__field_descriptors,
+  sluice__v1__replica_share__field_indices_by_name,
+  1,  sluice__v1__replica_share__number_ranges,
+  (ProtobufCMessageInit) sluice__v1__replica_share__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue sluice__v1__version_state__enum_values_by_number[6] =

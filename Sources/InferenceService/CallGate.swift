@@ -115,7 +115,10 @@ extension InferenceAPI {
             apiKey: context.metadata.first("x-api-key"), mtlsSubject: context.clientCertificateSubject,
             peer: context.peer, now: record.wallStart > 0 ? record.wallStart : nil)
         record.decision = decision
-        if case .denied(let denial) = decision { throw CallGate.error(for: denial) }
+        if case .denied(let denial) = decision {
+            metrics.countDenial(denial)
+            throw CallGate.error(for: denial)
+        }
     }
 
     /// Admits an undecodable request as far as authentication goes, so that an unauthenticated caller learns

@@ -196,6 +196,9 @@ extension InferenceAPI {
                       ab.significant)
         }
         out.auto = status.auto
+        out.generation = status.generation
+        out.replicaID = status.replicaID
+        out.replicas = status.replicas.map { ($0.replicaID, $0.requests, $0.errors, $0.updatedUnixMs) }
         return out
     }
 

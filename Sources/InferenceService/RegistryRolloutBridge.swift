@@ -61,6 +61,32 @@ public struct RegistryRolloutBridge: RolloutRegistry {
         registry.scanNow()
     }
 
+    /// Pins `versions` and waits (up to 5 s) until each is loaded or has failed to load.
+    public func keepLoaded(model: String, versions: Set<Int64>) {
+        registry.pin(model: model, versions: versions)
+        guard !versions.isEmpty else { return }
+        for _ in 0..<500 {
+            let entry = registry.snapshot.models[model]
+            let settled = versions.allSatisfy { version in
+                if entry?.workers[version] != nil { return true }
+                if case .failed? = entry?.states[version] { return true }
+                return false
+            }
+            if settled { return }
+            usleepMillis(10)
+        }
+    }
+
+    /// Rescans now and waits (up to 5 s) until the serving snapshot's Production of `model` is `version`.
+    public func awaitServingProduction(model: String, version: Int64) {
+        guard registry.snapshot.models[model]?.production?.version != version else { return }
+        registry.refresh()
+        for _ in 0..<500 {
+            if registry.snapshot.models[model]?.production?.version == version { return }
+            usleepMillis(10)
+        }
+    }
+
     public func archive(model: String, version: Int64) throws {
         do { try source.transition(model: model, version: version, to: .archived, archiveExisting: false) } catch {
             throw RolloutError(.failedPrecondition, error.message)

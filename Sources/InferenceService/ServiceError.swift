@@ -19,7 +19,7 @@ import TrafficRouting
 /// | `EngineError.invalidInput` (row does not fit the signature) | INVALID_ARGUMENT |
 /// | `EngineError.evaluation` (the model cannot evaluate these values, e.g. an index out of range) | INVALID_ARGUMENT |
 /// | `EngineError.invalidModel` / `.unsupported` (cannot happen after load; the version is unusable) | FAILED_PRECONDITION |
-/// | `RolloutError` invalidArgument / failedPrecondition / notFound | same-named status |
+/// | `RolloutError` invalidArgument / failedPrecondition / notFound / aborted | same-named status |
 /// | `RolloutError.internalError` (rollout state could not be persisted) | INTERNAL |
 /// | `AuthDenial` unauthenticated / permissionDenied / rateLimited | UNAUTHENTICATED / PERMISSION_DENIED / RESOURCE_EXHAUSTED (+ `retry-after-ms`) |
 /// | `AuthDenial.unavailable` (audit log full or failed, fail-closed) | UNAVAILABLE |
@@ -58,6 +58,8 @@ public struct ServiceError: Error, RPCErrorConvertible, Sendable {
             code = .failedPrecondition
         } else if error.code == .notFound {
             code = .notFound
+        } else if error.code == .aborted {
+            code = .aborted  // another replica changed the rollout first: re-read and retry the command
         } else {
             code = .internal  // .internalError: persistence or the registry failed on the server's side
         }

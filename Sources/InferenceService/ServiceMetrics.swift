@@ -10,6 +10,8 @@ public final class ServiceMetrics: Sendable {
     let batchRows: MetricFamily<Histogram>
     /// Inference RPCs being handled (exported as the `sluice_inflight_requests` gauge).
     let inFlight = Atomic<Int>(0)
+    /// Refused calls by reason (`sluice_auth_denied_total`).
+    let denials = DenialCounters()
     /// Hot-path cache of series objects so a call does not build label arrays.
     private let requestSeries = Mutex<[RequestKey: (Counter, Histogram)]>([:])
 
@@ -40,6 +42,14 @@ public final class ServiceMetrics: Sendable {
         batchRows = registry.histogram(
             "sluice_batch_rows", help: "Rows per BatchPredict call.", labels: ["model"],
             bounds: [1, 8, 32, 128, 512, 1024, 4096, 16384, 65536], unitScale: 1)
+        registerAuthMetrics()
+    }
+
+    /// Refusals by reason.
+    final class DenialCounters: Sendable {
+        let unauthenticated = Atomic<UInt64>(0)
+        let permissionDenied = Atomic<UInt64>(0)
+        let rateLimited = Atomic<UInt64>(0)
     }
 
     /// The OK series of one version's Predict and BatchPredict calls outside rollouts (or as one rollout

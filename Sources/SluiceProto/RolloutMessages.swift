@@ -141,6 +141,12 @@ public struct RolloutResponseMessage: Sendable, Equatable {
         significant: Bool
     )?
     public var auto = false
+    /// The generation of the shared rollout state this answer reflects.
+    public var generation: UInt64 = 0
+    /// The replica that answered.
+    public var replicaID = ""
+    /// Each replica's requests and errors per variant, and when it last wrote them.
+    public var replicas: [(replicaID: String, requests: [UInt64], errors: [UInt64], updatedUnixMs: Int64)] = []
 
     public init() {}
 
@@ -161,6 +167,27 @@ public struct RolloutResponseMessage: Sendable, Equatable {
             m.step_index = stepIndex
             m.last_decision = arena.string(lastDecision)
             m.auto_ = auto ? 1 : 0
+            m.generation = generation
+            m.replica_id = arena.string(replicaID)
+            let replicasOut = arena.allocate(
+                UnsafeMutablePointer<Sluice__V1__ReplicaShare>?.self, count: replicas.count)
+            for (index, replica) in replicas.enumerated() {
+                let r = arena.allocate(Sluice__V1__ReplicaShare.self, count: 1)
+                sluice__v1__replica_share__init(r)
+                r.pointee.replica_id = arena.string(replica.replicaID)
+                let requests = arena.allocate(UInt64.self, count: replica.requests.count)
+                for (i, value) in replica.requests.enumerated() { requests[i] = value }
+                r.pointee.n_requests = replica.requests.count
+                r.pointee.requests = requests
+                let errors = arena.allocate(UInt64.self, count: replica.errors.count)
+                for (i, value) in replica.errors.enumerated() { errors[i] = value }
+                r.pointee.n_errors = replica.errors.count
+                r.pointee.errors = errors
+                r.pointee.updated_unix_ms = replica.updatedUnixMs
+                replicasOut[index] = r
+            }
+            m.n_replicas = replicas.count
+            m.replicas = replicasOut
             let variantsOut = arena.allocate(UnsafeMutablePointer<Sluice__V1__VariantStatus>?.self, count: variants.count)
             for (index, variant) in variants.enumerated() {
                 let v = arena.allocate(Sluice__V1__VariantStatus.self, count: 1)
@@ -232,6 +259,151 @@ public struct RolloutResponseMessage: Sendable, Equatable {
         latency.pointee.p95_ms = s.p95Ms
         latency.pointee.p99_ms = s.p99Ms
         out.pointee.latency = latency
+        return out
+    }
+}
+
+// MARK: - The client side (`sluice rollout`)
+
+extension RolloutRequestMessage {
+    /// The serialized `sluice.v1.RolloutRequest`.
+    public func encoded() -> [UInt8] {
+        withArenaScope { arena in
+            var m = Sluice__V1__RolloutRequest()
+            sluice__v1__rollout_request__init(&m)
+            m.model = arena.string(model)
+            m.action = Sluice__V1__RolloutAction(rawValue: action.rawValue)
+            m.strategy = Sluice__V1__RolloutStrategy(rawValue: strategy)
+            m.baseline = arena.string(baseline)
+            m.candidate = arena.string(candidate)
+            let stepsOut = arena.allocate(UnsafeMutablePointer<Sluice__V1__CanaryStep>?.self, count: steps.count)
+            for (index, step) in steps.enumerated() {
+                let s = arena.allocate(Sluice__V1__CanaryStep.self, count: 1)
+                sluice__v1__canary_step__init(s)
+                s.pointee.percent = step.percent
+                s.pointee.min_requests = step.minRequests
+                s.pointee.min_duration_ms = step.minDurationMs
+                stepsOut[index] = s
+            }
+            m.n_steps = steps.count
+            m.steps = stepsOut
+            if let g = guardrails {
+                let out = arena.allocate(Sluice__V1__Guardrails.self, count: 1)
+                sluice__v1__guardrails__init(out)
+                out.pointee.max_error_rate = g.maxErrorRate
+                out.pointee.max_error_rate_increase = g.maxErrorRateIncrease
+                out.pointee.max_p99_ms = g.maxP99Ms
+                out.pointee.max_p99_ratio = g.maxP99Ratio
+                m.guardrails = out
+            }
+            m.auto_ = auto ? 1 : 0
+            let armsOut = arena.allocate(UnsafeMutablePointer<Sluice__V1__Arm>?.self, count: arms.count)
+            for (index, arm) in arms.enumerated() {
+                let a = arena.allocate(Sluice__V1__Arm.self, count: 1)
+                sluice__v1__arm__init(a)
+                a.pointee.name = arena.string(arm.name)
+                a.pointee.version = arena.string(arm.version)
+                a.pointee.weight = arm.weight
+                armsOut[index] = a
+            }
+            m.n_arms = arms.count
+            m.arms = armsOut
+            m.metric = Sluice__V1__ABMetric(rawValue: metric)
+            m.min_detectable_effect = minDetectableEffect
+            m.significance = significance
+            m.shadow = arena.string(shadow)
+            let weightsOut = arena.allocate(
+                UnsafeMutablePointer<Sluice__V1__RolloutRequest__WeightsEntry>?.self, count: weights.count)
+            for (index, entry) in weights.enumerated() {
+                let w = arena.allocate(Sluice__V1__RolloutRequest__WeightsEntry.self, count: 1)
+                sluice__v1__rollout_request__weights_entry__init(w)
+                w.pointee.key = arena.string(entry.name)
+                w.pointee.value = entry.weight
+                weightsOut[index] = w
+            }
+            m.n_weights = weights.count
+            m.weights = weightsOut
+            m.archive_candidate = archiveCandidate ? 1 : 0
+            m.promote_arm = arena.string(promoteArm)
+            m.min_sample_requests = minSampleRequests
+            let size = sluice__v1__rollout_request__get_packed_size(&m)
+            var out = [UInt8](repeating: 0, count: size)
+            out.withUnsafeMutableBufferPointer { buffer in
+                _ = sluice__v1__rollout_request__pack(&m, buffer.baseAddress!)
+            }
+            return out
+        }
+    }
+}
+
+extension RolloutResponseMessage {
+    /// Decodes a serialized `sluice.v1.RolloutResponse` (the client side).
+    public init(decoding bytes: UnsafeRawBufferPointer) throws {
+        self = try withArenaDecoded(
+            bytes, messageType: "sluice.v1.RolloutResponse",
+            unpack: { sluice__v1__rollout_response__unpack($0, $1, $2) }
+        ) { pointer in
+            let m = pointer.pointee
+            var out = RolloutResponseMessage()
+            out.model = cString(m.model)
+            out.rolloutID = cString(m.rollout_id)
+            out.state = m.state.rawValue
+            out.strategy = m.strategy.rawValue
+            for index in 0..<m.n_variants {
+                guard let v = m.variants[index]?.pointee else { continue }
+                var variant = VariantStatusMessage()
+                variant.name = cString(v.name)
+                variant.version = v.version
+                variant.weight = v.weight
+                variant.step = Self.stats(v.step)
+                variant.overall = Self.stats(v.overall)
+                variant.shadow = v.shadow != 0
+                variant.agreementRate = v.agreement_rate
+                out.variants.append(variant)
+            }
+            out.stepIndex = m.step_index
+            for index in 0..<m.n_steps {
+                guard let step = m.steps[index]?.pointee else { continue }
+                out.steps.append(CanaryStepMessage(
+                    percent: step.percent, minRequests: step.min_requests, minDurationMs: step.min_duration_ms))
+            }
+            out.lastDecision = cString(m.last_decision)
+            for index in 0..<m.n_history {
+                guard let t = m.history[index]?.pointee else { continue }
+                out.history.append((t.unix_ms, cString(t.from_state), cString(t.to_state), cString(t.reason)))
+            }
+            if let a = m.ab?.pointee {
+                out.ab = (a.metric.rawValue, a.p_value, a.required_sample_size, a.required_sample_size_exact,
+                          a.sample_size_reached != 0, a.significant != 0)
+            }
+            out.auto = m.auto_ != 0
+            out.generation = m.generation
+            out.replicaID = cString(m.replica_id)
+            for index in 0..<m.n_replicas {
+                guard let r = m.replicas[index]?.pointee else { continue }
+                out.replicas.append((
+                    cString(r.replica_id), (0..<r.n_requests).map { r.requests[$0] },
+                    (0..<r.n_errors).map { r.errors[$0] }, r.updated_unix_ms
+                ))
+            }
+            return out
+        }
+    }
+
+    private static func stats(_ pointer: UnsafeMutablePointer<Sluice__V1__VariantStats>?) -> VariantStatsMessage {
+        var out = VariantStatsMessage()
+        guard let s = pointer?.pointee else { return out }
+        out.requests = s.requests
+        out.errors = s.errors
+        out.errorRate = s.error_rate
+        out.meanConfidence = s.mean_confidence
+        out.positiveRate = s.positive_rate
+        out.meanScore = s.mean_score
+        if let latency = s.latency?.pointee {
+            out.p50Ms = latency.p50_ms
+            out.p95Ms = latency.p95_ms
+            out.p99Ms = latency.p99_ms
+        }
         return out
     }
 }

@@ -25,10 +25,11 @@ public final class InferenceStack: @unchecked Sendable {
 
     /// Opens the registry `models` names (a directory, or `mlflow+http(s)://HOST:PORT`) and restores rollouts.
     /// Nothing is loaded until ``start(health:log:)``. `offload` moves large calls off the event loops
-    /// (see docs/architecture.md).
+    /// (see docs/architecture.md). `replicaID` names this server among the replicas sharing the model source
+    /// (its rollout statistics file).
     public init(
         models: String, options: ModelSourceOptions = ModelSourceOptions(), auth: AuthService,
-        offload: CallOffload? = nil, log: @escaping @Sendable (String) -> Void
+        offload: CallOffload? = nil, replicaID: String, log: @escaping @Sendable (String) -> Void
     ) throws(ConfigurationError) {
         let source: any WritableModelSource
         let stateDirectory: String
@@ -70,7 +71,12 @@ public final class InferenceStack: @unchecked Sendable {
                 bytes: bytes, featureNames: model.featureNames, batching: batching,
                 okSeries: metrics.okSeries(model: model.name, version: version.version))
         }
-        rollouts = RolloutManager(directory: stateDirectory, registry: RegistryRolloutBridge(registry: registry, source: source))
+        let rollouts = RolloutManager(
+            directory: stateDirectory, registry: RegistryRolloutBridge(registry: registry, source: source),
+            replicaID: replicaID, log: log)
+        self.rollouts = rollouts
+        metrics.registerRolloutMetrics(rollouts)
+        ProcessMetrics.register(in: metrics.registry)
         let sourceLabel = ["source": source.location]
         metrics.registry.collector(
             "sluice_model_source_up", help: "1 when the last read of the model source succeeded, else 0.", kind: .gauge
@@ -184,6 +190,7 @@ public final class InferenceStack: @unchecked Sendable {
         admin?.stop()
         registry.stop()
         rollouts.tick()
+        rollouts.flush()
         // Flushes the audit log: no record of a call that was answered is lost.
         auth.shutdown()
     }
@@ -191,12 +198,14 @@ public final class InferenceStack: @unchecked Sendable {
     /// Authenticates health checks when the policy closes them (they are open by default).
     public var healthGate: @Sendable (CallContext) -> RPCError? {
         let auth = self.auth
+        let metrics = self.metrics
         return { context in
             let request = AuthRequest(
                 rpc: .health, model: "", authorization: context.metadata.first("authorization"),
                 apiKey: context.metadata.first("x-api-key"), mtlsSubject: context.clientCertificateSubject,
                 peer: context.peer)
             guard case .denied(let denial) = auth.authorize(request) else { return nil }
+            metrics.countDenial(denial)
             return CallGate.error(for: denial).rpcError
         }
     }

@@ -46,6 +46,17 @@ struct LatencyHistogram: Sendable, Equatable {
         if index > highest { highest = index }
     }
 
+    /// Adds every observation of `other`.
+    mutating func merge(_ other: LatencyHistogram) {
+        guard other.total > 0, other.lowest <= other.highest else { return }
+        for index in other.lowest...other.highest where other.counts[index] > 0 {
+            counts[index] &+= other.counts[index]
+        }
+        total &+= other.total
+        lowest = min(lowest, other.lowest)
+        highest = max(highest, other.highest)
+    }
+
     mutating func reset() {
         if total > 0 {
             for i in lowest...highest { counts[i] = 0 }

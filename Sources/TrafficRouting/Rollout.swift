@@ -1,5 +1,10 @@
 import Synchronization
 
+/// A decision that changes a rollout's course, counted in `sluice_rollout_verdicts_total`.
+public enum Verdict: String, Sendable, Hashable, CaseIterable {
+    case advance, rollback, promote
+}
+
 /// One rollout of one model: its state under a lock, and the routing table built from it.
 ///
 /// The per-request path takes the lock only to add an outcome to the statistics (and, every
@@ -12,8 +17,13 @@ final class Rollout: Sendable {
     let data: Mutex<RolloutData>
     /// Automatic decisions are judged once per this many records (and on every status read and tick).
     static let evaluationInterval = 16
+    /// Whether the request path judges automatic decisions from this replica's counts (a rollout kept in
+    /// memory). Rollouts shared through a registry directory are judged once for the fleet, by the lease
+    /// holder's ticker, from every replica's counts summed.
+    let judgesOnRecord: Bool
 
-    init(data: RolloutData) {
+    init(data: RolloutData, judgesOnRecord: Bool = true) {
+        self.judgesOnRecord = judgesOnRecord
         self.id = data.id
         self.model = data.model
         self.prefix = RoutingKeyHash.prefix(rolloutID: data.id)
@@ -27,6 +37,8 @@ final class Rollout: Sendable {
         var generation: UInt64
         /// Registry work to do off the request path.
         var pendingPromotion: Bool
+        /// The verdict carried out.
+        var verdict: Verdict
     }
 
     /// Adds an outcome to variant `index`'s statistics; in `auto` mode, judges the guardrails now and then.
@@ -35,7 +47,7 @@ final class Rollout: Sendable {
             guard data.state.isActive, index >= 0, index < data.variants.count else { return nil }
             data.stepStats[index].record(outcome)
             data.overallStats[index].record(outcome)
-            guard data.auto, data.state == .running, data.strategy == .canary else { return nil }
+            guard judgesOnRecord, data.auto, data.state == .running, data.strategy == .canary else { return nil }
             data.recordsSinceEvaluation &+= 1
             guard data.recordsSinceEvaluation >= Self.evaluationInterval else { return nil }
             data.recordsSinceEvaluation = 0
@@ -69,24 +81,32 @@ final class Rollout: Sendable {
     /// Carries out the guardrail/step decision on `data`, if any, and says how routing changes.
     private func applyDecision(_ data: inout RolloutData, now: Int64) -> Change? {
         guard let decision = CanaryJudge.decide(data, now: now) else { return nil }
+        return apply(decision, to: &data, now: now)
+    }
+
+    /// Carries out `decision` on `data` (judged here or, for a fleet, from every replica's counts).
+    func apply(_ decision: CanaryJudge.Decision, to data: inout RolloutData, now: Int64) -> Change {
         switch decision {
         case .rollback(let reason):
             data.transition(to: .rolledBack, reason: reason, at: now)
             data.routeAllTo = data.baselineIndex
             data.routingGeneration &+= 1
-            return Change(table: makeTable(data), generation: data.routingGeneration, pendingPromotion: false)
+            return Change(
+                table: makeTable(data), generation: data.routingGeneration, pendingPromotion: false, verdict: .rollback)
         case .advance(let reason):
             data.stepIndex += 1
             data.applyStepWeights()
             data.resetStepStatistics(at: now)
             data.transition(to: .running, reason: reason, at: now)
-            return Change(table: makeTable(data), generation: data.routingGeneration, pendingPromotion: false)
+            return Change(
+                table: makeTable(data), generation: data.routingGeneration, pendingPromotion: false, verdict: .advance)
         case .promote(let reason):
             // Routing keeps sending everything to the candidate until the registry has made it Production.
             data.transition(to: .promoted, reason: reason, at: now)
             data.routeAllTo = data.candidateIndex
             data.routingGeneration &+= 1
-            return Change(table: makeTable(data), generation: data.routingGeneration, pendingPromotion: true)
+            return Change(
+                table: makeTable(data), generation: data.routingGeneration, pendingPromotion: true, verdict: .promote)
         }
     }
 

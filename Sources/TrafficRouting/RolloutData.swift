@@ -16,10 +16,13 @@ public struct RolloutTransition: Codable, Sendable, Hashable {
 }
 
 /// The whole state of one rollout: definition, weights, step, decisions, statistics. Guarded by the rollout's
-/// lock and persisted as `rollout.json`.
+/// lock. Its structure (everything but the statistics) is persisted as `rollout.json`, shared by every replica
+/// on the registry; each replica's statistics go to a file of its own (see ``ReplicaStatsFile``).
 struct RolloutData: Codable, Sendable {
-    /// Bumped when the JSON layout changes incompatibly.
-    var formatVersion = 1
+    /// Bumped when the JSON layout changes incompatibly: 1 kept statistics in `rollout.json` (one replica);
+    /// 2 keeps only the structure there, with a ``stateGeneration``.
+    var formatVersion = RolloutData.currentFormat
+    static let currentFormat = 2
     var id: String
     var model: String
     var strategy: RolloutStrategy
@@ -54,6 +57,9 @@ struct RolloutData: Codable, Sendable {
     var routingGeneration: UInt64
     /// Records since the last automatic evaluation (not meaningful across restarts).
     var recordsSinceEvaluation: Int
+    /// Bumped on every write of `rollout.json`; a write happens only if the file still holds the generation the
+    /// writer last saw (compare-and-swap under the registry's lock). `nil` in format 1 files (read as 0).
+    var stateGeneration: UInt64?
 
     /// Records a state change.
     mutating func transition(to newState: RolloutState, reason: String, at unixMs: Int64) {
@@ -75,6 +81,38 @@ struct RolloutData: Codable, Sendable {
         variants[candidate].weightBP = candidateBP
         variants[baselineIndex].weightBP = 10_000 - candidateBP
         routingGeneration &+= 1
+    }
+}
+
+extension RolloutData {
+    /// The structure as written to `rollout.json`: the statistics left out (they live in per-replica files).
+    var structureOnly: RolloutData {
+        var copy = self
+        copy.formatVersion = Self.currentFormat
+        copy.stepStats = []
+        copy.overallStats = []
+        copy.recordsSinceEvaluation = 0
+        return copy
+    }
+
+    /// Whether `other` is in the same step window (statistics of one may be added to the other's).
+    func sameStepWindow(_ other: RolloutData) -> Bool {
+        stepIndex == other.stepIndex && stepStartedUnixMs == other.stepStartedUnixMs
+    }
+
+    /// Takes `other`'s structure (weights, state, step, history, generation) and keeps this replica's
+    /// statistics; the step statistics restart when `other` is in another step window.
+    mutating func adoptStructure(of other: RolloutData) {
+        let stepStats = self.stepStats
+        let overallStats = self.overallStats
+        let sameWindow = sameStepWindow(other)
+        let records = recordsSinceEvaluation
+        self = other
+        let n = variants.count
+        self.overallStats = overallStats.count == n ? overallStats : Array(repeating: VariantAccumulator(), count: n)
+        self.stepStats =
+            sameWindow && stepStats.count == n ? stepStats : Array(repeating: VariantAccumulator(), count: n)
+        self.recordsSinceEvaluation = records
     }
 }
 

@@ -3,7 +3,7 @@ public struct RolloutError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What kind of failure this is. Opaque so kinds can be added without breaking callers.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Wrapped: Hashable, Sendable {
-            case invalidArgument, failedPrecondition, notFound, internalError
+            case invalidArgument, failedPrecondition, notFound, internalError, aborted
         }
         private let wrapped: Wrapped
         private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
@@ -17,6 +17,9 @@ public struct RolloutError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let notFound = Code(.notFound)
         /// Persistence or the registry failed: `INTERNAL`.
         public static let internalError = Code(.internalError)
+        /// Another replica changed the rollout between this replica's read and its write (the generation
+        /// check failed twice in a row): `ABORTED`, retry.
+        public static let aborted = Code(.aborted)
 
         public var description: String {
             switch wrapped {
@@ -24,6 +27,7 @@ public struct RolloutError: Error, Hashable, Sendable, CustomStringConvertible {
             case .failedPrecondition: "failed precondition"
             case .notFound: "not found"
             case .internalError: "internal"
+            case .aborted: "aborted"
             }
         }
     }

@@ -8,54 +8,70 @@ extension RolloutManager {
     public func execute(model: String, _ command: RolloutCommand) throws(RolloutError) -> RolloutStatus {
         try Self.validate(modelName: model)
         return try control.withLock { _ throws(RolloutError) -> RolloutStatus in
-            let now = clock.nowUnixMs()
-            switch command {
-            case .get:
-                return statusLocked(model: model)
-            case .start(let spec):
-                try start(model: model, spec: spec, now: now)
-            case .pause:
-                try mutateActive(model: model, requiring: .running) { d in
-                    d.transition(to: .paused, reason: "paused by request", at: now)
+            // A shared rollout: the command applies to the latest generation; when another replica writes in
+            // between (the write's generation check fails), it re-reads and applies again, twice at most.
+            var attempt = 0
+            while true {
+                if isShared { follow(model: model) }
+                do throws(RolloutError) {
+                    return try executeLocked(model: model, command)
+                } catch {
+                    guard error.code == .aborted, attempt < 2 else { throw error }
+                    attempt += 1
                 }
-            case .resume:
-                try mutateActive(model: model, requiring: .paused) { d in
-                    d.transition(to: .running, reason: "resumed by request", at: now)
-                }
-            case .advance:
-                try mutateActive(model: model, requiring: nil) { d throws(RolloutError) in
-                    guard d.strategy == .canary else {
-                        throw .precondition("ADVANCE is for canaries; this is an A/B test")
-                    }
-                    guard d.stepIndex + 1 < d.steps.count else {
-                        throw .precondition(
-                            "rollout \(d.id) is at its last step (\(d.steps.count) of \(d.steps.count)); PROMOTE it")
-                    }
-                    d.stepIndex += 1
-                    d.applyStepWeights()
-                    d.resetStepStatistics(at: now)
-                    d.transition(
-                        to: d.state,
-                        reason: "advanced to step \(d.stepIndex + 1) "
-                            + "(\(CanaryJudge.fixed(d.steps[d.stepIndex].percent, 1))%) by request", at: now)
-                }
-            case .setWeights(let weights):
-                try mutateActive(model: model, requiring: nil) { d throws(RolloutError) in
-                    try Self.setWeights(weights, on: &d)
-                    d.transition(
-                        to: d.state,
-                        reason: "weights set to "
-                            + d.variants.filter { !$0.isShadow }.map {
-                                "\($0.name)=\(CanaryJudge.fixed(Double($0.weightBP) / 100, 2))%"
-                            }.joined(separator: ", "), at: now)
-                }
-            case .rollback(let archive):
-                try rollback(model: model, archiveCandidate: archive, now: now)
-            case .promote(let arm):
-                try promote(model: model, arm: arm, now: now)
             }
-            return statusLocked(model: model)
         }
+    }
+
+    private func executeLocked(model: String, _ command: RolloutCommand) throws(RolloutError) -> RolloutStatus {
+        let now = clock.nowUnixMs()
+        switch command {
+        case .get:
+            return statusLocked(model: model)
+        case .start(let spec):
+            try start(model: model, spec: spec, now: now)
+        case .pause:
+            try mutateActive(model: model, requiring: .running) { d in
+                d.transition(to: .paused, reason: "paused by request", at: now)
+            }
+        case .resume:
+            try mutateActive(model: model, requiring: .paused) { d in
+                d.transition(to: .running, reason: "resumed by request", at: now)
+            }
+        case .advance:
+            try mutateActive(model: model, requiring: nil) { d throws(RolloutError) in
+                guard d.strategy == .canary else {
+                    throw .precondition("ADVANCE is for canaries; this is an A/B test")
+                }
+                guard d.stepIndex + 1 < d.steps.count else {
+                    throw .precondition(
+                        "rollout \(d.id) is at its last step (\(d.steps.count) of \(d.steps.count)); PROMOTE it")
+                }
+                d.stepIndex += 1
+                d.applyStepWeights()
+                d.resetStepStatistics(at: now)
+                d.transition(
+                    to: d.state,
+                    reason: "advanced to step \(d.stepIndex + 1) "
+                        + "(\(CanaryJudge.fixed(d.steps[d.stepIndex].percent, 1))%) by request", at: now)
+            }
+            countVerdict(.advance, model: model)
+        case .setWeights(let weights):
+            try mutateActive(model: model, requiring: nil) { d throws(RolloutError) in
+                try Self.setWeights(weights, on: &d)
+                d.transition(
+                    to: d.state,
+                    reason: "weights set to "
+                        + d.variants.filter { !$0.isShadow }.map {
+                            "\($0.name)=\(CanaryJudge.fixed(Double($0.weightBP) / 100, 2))%"
+                        }.joined(separator: ", "), at: now)
+            }
+        case .rollback(let archive):
+            try rollback(model: model, archiveCandidate: archive, now: now)
+        case .promote(let arm):
+            try promote(model: model, arm: arm, now: now)
+        }
+        return statusLocked(model: model)
     }
 
     /// The status of `model`'s rollout (judging `auto` decisions first).
@@ -63,13 +79,22 @@ extension RolloutManager {
         control.withLock { _ in statusLocked(model: model) }
     }
 
+    /// The status; a shared rollout is read from the latest `rollout.json` with every replica's statistics
+    /// summed (its automatic decisions are the lease holder's, on its ticker).
     func statusLocked(model: String) -> RolloutStatus {
-        guard let rollout = rollout(of: model) else { return .none(model: model) }
+        var none = RolloutStatus.none(model: model)
+        none.replicaID = replicaID
+        if isShared {
+            follow(model: model)
+            guard let rollout = rollout(of: model) else { return none }
+            return fleetStatus(rollout)
+        }
+        guard let rollout = rollout(of: model) else { return none }
         if let change = rollout.evaluate(clock: clock) {
             publish(change.table, generation: change.generation, of: rollout)
+            countVerdict(change.verdict, model: model)
         }
-        settle(rollout)
-        try? save(rollout)
+        settleReporting(rollout)
         return rollout.data.withLock { $0.status() }
     }
 
@@ -96,30 +121,30 @@ extension RolloutManager {
         }
         let id = makeRolloutID()
         let data = try RolloutBuilder(model: model, registry: registry).build(spec, id: id, now: now)
-        let rollout = Rollout(data: data)
+        // Load before switch: the versions it routes to are loaded before the table is published.
+        registry.keepLoaded(model: model, versions: Set(data.variants.map(\.version)))
+        let rollout = Rollout(data: data, judgesOnRecord: !isShared)
         let previous = install(ModelEntry(rollout: rollout, table: nil, generation: 0), for: model)
-        republish(rollout)
         do {
-            try save(rollout, force: true)
+            try commit(rollout) { _ in }
         } catch {
             install(previous, for: model)
-            throw RolloutError(.internalError, "rollout not started: \(error.message)")
+            if error.code == .aborted { throw error }
+            throw RolloutError(error.code, "rollout not started: \(error.message)")
         }
     }
 
-    /// Applies `body` to the model's active rollout (in `requiring` state, if given), republishes and saves.
+    /// Applies `body` to the model's active rollout (in `requiring` state, if given), saves and republishes.
     private func mutateActive(
         model: String, requiring required: RolloutState?, _ body: (inout RolloutData) throws(RolloutError) -> Void
     ) throws(RolloutError) {
         let rollout = try activeRollout(model: model)
-        try rollout.data.withLock { d throws(RolloutError) in
+        try commit(rollout) { d throws(RolloutError) in
             if let required, d.state != required {
                 throw .precondition("rollout \(d.id) is \(d.state.protoName), not \(required.protoName)")
             }
             try body(&d)
         }
-        republish(rollout)
-        try save(rollout, force: true)
     }
 
     func activeRollout(model: String) throws(RolloutError) -> Rollout {

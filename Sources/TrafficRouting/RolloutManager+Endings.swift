@@ -1,19 +1,19 @@
 import Synchronization
 
 extension RolloutManager {
-    /// ROLLBACK: all traffic to the baseline at once, then (by flag) the candidates archived.
+    /// ROLLBACK: all traffic to the baseline at once (saved before the registry is touched, so after a crash the
+    /// rollout stays rolled back), then (by flag) the candidates archived.
     func rollback(model: String, archiveCandidate: Bool, now: Int64) throws(RolloutError) {
         let rollout = try activeRollout(model: model)
-        let toArchive = rollout.data.withLock { d -> [Int64] in
+        var toArchive: [Int64] = []
+        try commit(rollout) { d in
             d.transition(to: .rolledBack, reason: "rolled back by request", at: now)
             d.routeAllTo = d.baselineIndex
             d.routingGeneration &+= 1
-            return d.variants.enumerated().filter { $0.offset != d.baselineIndex && !$0.element.isShadow }
+            toArchive = d.variants.enumerated().filter { $0.offset != d.baselineIndex && !$0.element.isShadow }
                 .map(\.element.version)
         }
-        republish(rollout)
-        // Saved before the registry is touched: after a crash here the rollout stays rolled back.
-        try save(rollout, force: true)
+        countVerdict(.rollback, model: model)
         if archiveCandidate {
             var failures: [String] = []
             for version in toArchive {
@@ -21,7 +21,7 @@ extension RolloutManager {
                     failures.append("archiving version \(version) failed: \(error)")
                 }
             }
-            rollout.data.withLock { d in
+            try commit(rollout) { d in
                 d.lastDecision =
                     "rolled back by request; "
                     + (failures.isEmpty
@@ -29,17 +29,18 @@ extension RolloutManager {
                             + toArchive.map(String.init).joined(separator: ", ") : failures.joined(separator: "; "))
             }
         }
-        settle(rollout)
-        try save(rollout, force: true)
+        try settle(rollout)
     }
 
     /// PROMOTE: all traffic to the target at once, then the registry makes it Production, then routing ends.
     func promote(model: String, arm: String?, now: Int64) throws(RolloutError) {
         let rollout = try activeRollout(model: model)
         // Pick the target and send all traffic to it first, so requests never see the old Production in between.
-        let (target, previousRouteAllTo) = try rollout.data.withLock {
-            d throws(RolloutError) -> (Int, Int?) in
-            let target: Int
+        // Saved before the registry is touched: after a crash between the registry's promotion and the final
+        // save, the restored rollout still sends all traffic to the new Production version.
+        var target = 0
+        var previousRouteAllTo: Int?
+        try commit(rollout) { d throws(RolloutError) in
             if d.strategy == .canary {
                 guard arm == nil || arm == "" || arm == "candidate" else {
                     throw .invalid("a canary promotes its candidate; do not name an arm")
@@ -65,15 +66,10 @@ extension RolloutManager {
                         "name the arm to promote; arms are " + arms.map { d.variants[$0].name }.joined(separator: ", "))
                 }
             }
-            let previous = d.routeAllTo
+            previousRouteAllTo = d.routeAllTo
             d.routeAllTo = target
             d.routingGeneration &+= 1
-            return (target, previous)
         }
-        republish(rollout)
-        // Saved before the registry is touched: after a crash between the registry's promotion and the final
-        // save, the restored rollout still sends all traffic to the new Production version.
-        try save(rollout, force: true)
         let (version, baseline, isControl) = rollout.data.withLock {
             ($0.variants[target].version, $0.variants[$0.baselineIndex].version, target == $0.baselineIndex)
         }
@@ -82,16 +78,22 @@ extension RolloutManager {
                 try registry.promote(model: model, candidate: version, archiving: isControl ? nil : baseline)
             }
         } catch {
-            rollout.data.withLock { d in
-                d.routeAllTo = previousRouteAllTo
-                d.routingGeneration &+= 1
-                d.lastDecision = "promotion of version \(version) failed (\(error)); traffic split unchanged"
+            let failure = "promotion of version \(version) of model \(model) failed: \(error)"
+            do throws(RolloutError) {
+                try commit(rollout) { d in
+                    d.routeAllTo = previousRouteAllTo
+                    d.routingGeneration &+= 1
+                    d.lastDecision = "promotion of version \(version) failed (\(error)); traffic split unchanged"
+                }
+            } catch let saveError {
+                throw RolloutError(
+                    .internalError,
+                    "\(failure); restoring the traffic split failed too (\(saveError.message)): all traffic stays "
+                        + "on version \(version); PROMOTE again or ROLLBACK")
             }
-            republish(rollout)
-            try? save(rollout, force: true)
-            throw RolloutError(.internalError, "promotion of version \(version) of model \(model) failed: \(error)")
+            throw RolloutError(.internalError, failure)
         }
-        rollout.data.withLock { d in
+        try commit(rollout) { d in
             if isControl {
                 d.transition(
                     to: .completed, reason: "completed: kept control \(d.variants[target].name) (version \(version))",
@@ -103,7 +105,7 @@ extension RolloutManager {
                     at: now)
             }
         }
-        settle(rollout)
-        try save(rollout, force: true)
+        if !isControl { countVerdict(.promote, model: model) }
+        try settle(rollout)
     }
 }

@@ -6,92 +6,142 @@ import Glibc
 import Synchronization
 
 extension RolloutManager {
-    /// What decides whether a save is needed: structural changes save at once, statistics about once a second.
+    /// What this replica's statistics file last held: written again when the counts or the step window change,
+    /// at most every ``statisticsSaveIntervalMs``.
     struct SaveMark: Sendable, Equatable {
-        var structure: [Int64]
         var records: UInt64
+        var stepIndex: Int
+        var stepStartedUnixMs: Int64
         var unixMs: Int64
     }
 
-    /// `<directory>/<model>/rollout.json`.
-    func path(of model: String) -> String? {
-        directory.map { ($0.hasSuffix("/") ? $0 : $0 + "/") + model + "/rollout.json" }
-    }
-
-    /// Saves `rollout` now if anything structural changed since the last save, or if only statistics changed and
-    /// the last save is older than ``statisticsSaveIntervalMs`` (or `force`). Call with `control` held.
-    func save(_ rollout: Rollout, force: Bool = false) throws(RolloutError) {
-        guard let path = path(of: rollout.model) else { return }
-        let data = rollout.data.withLock { $0 }
-        let now = clock.nowUnixMs()
-        let structure: [Int64] = [
-            Int64(data.history.count), Int64(bitPattern: data.routingGeneration), data.routingActive ? 1 : 0,
-            Int64(data.stepIndex), Int64(data.lastDecision.hashValue),
-        ]
-        let records = data.overallStats.reduce(0) { $0 &+ $1.requests &+ $1.shadowCompared }
-        let previous = lastSaved.withLock { $0[rollout.id] }
-        if !force, let previous {
-            if previous.structure == structure {
-                if previous.records == records { return }
-                if now - previous.unixMs < Self.statisticsSaveIntervalMs { return }
+    /// Writes `change` to the rollout's structure: under the store's lock (the registry's), only if the stored
+    /// structure still holds the generation this replica last read or wrote (compare-and-swap), as
+    /// generation + 1; then publishes the new routing table. Rollouts kept in memory just apply `change` and
+    /// publish.
+    ///
+    /// Errors: `.aborted` when another replica wrote a newer generation meanwhile (nothing was changed; the
+    /// next ``follow(model:)`` adopts the newer state), `.internalError` when the lock or the write failed
+    /// (nothing was changed either), or whatever `change` throws.
+    func commit(_ rollout: Rollout, _ change: (inout RolloutData) throws(RolloutError) -> Void) throws(RolloutError) {
+        guard let store else {
+            try rollout.data.withLock { d throws(RolloutError) in try change(&d) }
+            republish(rollout)
+            return
+        }
+        let model = rollout.model
+        let expected = fleet.withLock { $0.marks[model]?.generation ?? 0 }
+        var locked = false
+        var generation = expected
+        do {
+            try store.exclusively { () throws(RolloutError) in
+                locked = true
+                let current: [UInt8]?
+                do throws(RolloutError) { current = try store.readStructure(model: model) } catch {
+                    throw writeFailure("cannot save the rollout of \(model): \(error.message)")
+                }
+                if let bytes = current {
+                    // A damaged document counts as generation 0: restore reported it, and a new START may
+                    // replace it.
+                    let stored = (try? Self.decode(bytes, model: model, location: ""))?.stateGeneration ?? 0
+                    guard stored == expected else {
+                        throw RolloutError(
+                            .aborted,
+                            "the rollout of model \(model) changed on another replica (generation \(expected) → "
+                                + "\(stored)) while this command ran; retry")
+                    }
+                }
+                generation = expected &+ 1
+                let next = generation
+                let (before, structure) = try rollout.data.withLock {
+                    d throws(RolloutError) -> (RolloutData, RolloutData) in
+                    let before = d
+                    do throws(RolloutError) { try change(&d) } catch {
+                        d.adoptStructure(of: before)
+                        throw error
+                    }
+                    d.stateGeneration = next
+                    return (before, d.structureOnly)
+                }
+                do {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys]
+                    try store.writeStructure(model: model, Array(try encoder.encode(structure)))
+                } catch {
+                    rollout.data.withLock { $0.adoptStructure(of: before) }
+                    throw writeFailure("cannot save the rollout of \(model): \(error)")
+                }
             }
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let bytes: Data
-        do {
-            bytes = try encoder.encode(data)
         } catch {
-            throw RolloutError(.internalError, "cannot encode the rollout of \(rollout.model): \(error)")
+            if !locked { throw writeFailure("cannot save the rollout of \(model): \(error.message)") }
+            throw error
         }
-        do {
-            try AtomicFile.makeDirectory(AtomicFile.parentDirectory(of: path))
-            try AtomicFile.write(bytes, to: path)
-        } catch {
-            throw RolloutError(.internalError, error.description)
+        let version = store.structureVersion(model: model)
+        fleet.withLock {
+            $0.marks[model] = FleetView.Mark(generation: generation, stamp: version, rolloutID: rollout.id)
         }
-        let mark = SaveMark(structure: structure, records: records, unixMs: now)
-        lastSaved.withLock { $0[rollout.id] = mark }
+        republish(rollout)
     }
 
-    /// Loads every `<directory>/<model>/rollout.json`, re-creating the routing of active rollouts with the same
-    /// rollout ids (hence the same key assignments). Returns one error per file that could not be used; those
-    /// models start without a rollout.
+    /// Counts a failed write and returns it as an internal error.
+    func writeFailure(_ message: String) -> RolloutError {
+        writeErrors.add(1, ordering: .relaxed)
+        return RolloutError(.internalError, message)
+    }
+
+    /// Loads every model's shared structure (`<directory>/<model>/rollout.json`), re-creating the routing of
+    /// active rollouts with the same rollout ids (hence the same key assignments), with this replica's statistics
+    /// from its own document. Returns one error per document that could not be used; those models start without
+    /// a rollout.
     @discardableResult
     public func restore() -> [RolloutError] {
-        guard let directory else { return [] }
-        guard let names = AtomicFile.entries(directory)?.sorted() else {
-            return [RolloutError(.internalError, "cannot list \(directory)")]
+        guard let store else { return [] }
+        guard let names = store.models() else {
+            return [RolloutError(.internalError, "cannot list \(store.location)")]
         }
         var problems: [RolloutError] = []
-        for name in names {
-            guard let path = path(of: name), AtomicFile.exists(path) else { continue }
-            do {
-                let data = try Self.load(path: path, model: name)
-                let rollout = Rollout(data: data)
-                install(ModelEntry(rollout: rollout, table: nil, generation: 0), for: name)
-                republish(rollout)
-            } catch {
-                problems.append(error)
+        control.withLock { _ in
+            for name in names {
+                guard let version = store.structureVersion(model: name) else { continue }
+                do throws(RolloutError) {
+                    adopt(try load(model: name), model: name, stamp: version, prepare: false)
+                } catch {
+                    fleet.withLock { $0.marks[name] = FleetView.Mark(generation: 0, stamp: version, rolloutID: "") }
+                    problems.append(error)
+                }
             }
         }
         return problems
     }
 
-    /// Reads and checks one `rollout.json`.
-    static func load(path: String, model: String) throws(RolloutError) -> RolloutData {
+    /// Reads and checks `model`'s structure from the store.
+    func load(model: String) throws(RolloutError) -> RolloutData {
+        guard let store else { throw RolloutError(.internalError, "rollouts are kept in memory") }
+        let location = store.structureLocation(model: model)
+        guard let bytes = try store.readStructure(model: model) else {
+            throw RolloutError(.internalError, "\(location) disappeared")
+        }
+        return try Self.decode(bytes, model: model, location: location)
+    }
+
+    /// Decodes and checks one structure document (format 2: structure only; format 1: with one replica's
+    /// statistics). `location` names it in messages.
+    static func decode(_ bytes: [UInt8], model: String, location path: String) throws(RolloutError) -> RolloutData {
         var data: RolloutData
         do {
-            let bytes = try AtomicFile.read(path)
             data = try JSONDecoder().decode(RolloutData.self, from: Data(bytes))
         } catch {
             throw RolloutError(.internalError, "cannot read \(path): \(error)")
         }
         let n = data.variants.count
         func bad(_ what: String) -> RolloutError { RolloutError(.internalError, "\(path) is inconsistent: \(what)") }
-        guard data.formatVersion == 1 else { throw bad("format version \(data.formatVersion), expected 1") }
+        guard data.formatVersion == 1 || data.formatVersion == RolloutData.currentFormat else {
+            throw bad("format version \(data.formatVersion), expected 1 or \(RolloutData.currentFormat)")
+        }
         guard data.model == model else { throw bad("it names model \(data.model), not \(model)") }
-        guard n > 0, data.stepStats.count == n, data.overallStats.count == n else {
+        let statistics = data.stepStats.count == n && data.overallStats.count == n
+        let structureOnly = data.formatVersion == 2 && data.stepStats.isEmpty && data.overallStats.isEmpty
+        guard n > 0, statistics || structureOnly else {
             throw bad("\(n) variants but \(data.stepStats.count)/\(data.overallStats.count) statistics")
         }
         func inRange(_ index: Int?) -> Bool { index.map { $0 >= 0 && $0 < n } ?? true }
@@ -113,6 +163,7 @@ extension RolloutManager {
         guard plausible.contains(data.startedUnixMs), plausible.contains(data.stepStartedUnixMs) else {
             throw bad("a start time is not a plausible Unix time in milliseconds")
         }
+        if data.formatVersion == 1 { data.stateGeneration = 0 }
         data.recordsSinceEvaluation = 0
         return data
     }
@@ -120,8 +171,9 @@ extension RolloutManager {
     // MARK: Background work
 
     /// Finishes what an ended rollout still owes: the registry promotion of a promoted candidate, and turning
-    /// routing off once `Production` is the version all traffic goes to. Call with `control` held.
-    func settle(_ rollout: Rollout) {
+    /// routing off once `Production` is the version all traffic goes to. Call with `control` held (for a
+    /// shared rollout: on the replica that ended it, or the lease holder).
+    func settle(_ rollout: Rollout) throws(RolloutError) {
         let snapshot = rollout.data.withLock { $0 }
         guard snapshot.routingActive, !snapshot.state.isActive, let target = snapshot.routeAllTo else { return }
         let model = snapshot.model
@@ -132,7 +184,7 @@ extension RolloutManager {
                 try registry.promote(model: model, candidate: version, archiving: baseline == version ? nil : baseline)
             } catch {
                 let now = clock.nowUnixMs()
-                rollout.data.withLock { d in
+                try commit(rollout) { d in
                     d.transition(
                         to: .paused,
                         reason: "promotion of version \(version) to Production failed (\(error)); "
@@ -140,28 +192,48 @@ extension RolloutManager {
                     d.routeAllTo = nil
                     d.routingGeneration &+= 1
                 }
-                republish(rollout)
                 return
             }
         }
         guard registry.productionVersion(model: model) == version else { return }
-        rollout.data.withLock { d in
+        try commit(rollout) { d in
             d.routingActive = false
             d.routingGeneration &+= 1
         }
-        republish(rollout)
     }
 
-    /// Judges time-based decisions, finishes ended rollouts, and saves statistics that changed. Call a few times a
-    /// second from a background thread (``runTicker(intervalMs:)`` does).
+    /// ``settle(_:)`` on a background path: failures are logged (and write failures counted).
+    func settleReporting(_ rollout: Rollout) {
+        do throws(RolloutError) { try settle(rollout) } catch {
+            if error.code != .aborted { log("rollouts: settling the rollout of \(rollout.model): \(error.message)") }
+        }
+    }
+
+    /// Follows the shared state, writes this replica's statistics, and (as lease holder) judges automatic
+    /// decisions and finishes ended rollouts. Call a few times a second from a background thread
+    /// (``runTicker(intervalMs:)`` does).
     public func tick() {
+        if isShared { control.withLock { _ in followAll() } }
         for rollout in allRollouts() {
-            if let change = rollout.evaluate(clock: clock) {
-                publish(change.table, generation: change.generation, of: rollout)
+            guard isShared else {
+                if let change = rollout.evaluate(clock: clock) {
+                    publish(change.table, generation: change.generation, of: rollout)
+                    countVerdict(change.verdict, model: rollout.model)
+                }
+                control.withLock { _ in settleReporting(rollout) }
+                continue
             }
-            control.withLock { _ in
-                settle(rollout)
-                try? save(rollout)
+            control.withLock { _ in tickShared(rollout) }
+        }
+    }
+
+    /// Writes this replica's statistics now (at shutdown), reporting a failure.
+    public func flush() {
+        control.withLock { _ in
+            for rollout in allRollouts() {
+                do throws(RolloutError) { try saveStatistics(rollout, force: true) } catch {
+                    log("rollouts: \(error.message)")
+                }
             }
         }
     }

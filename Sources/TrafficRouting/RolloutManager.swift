@@ -6,8 +6,9 @@ import Synchronization
 /// The per-request path (``assign(model:routingKey:)``, ``record(_:outcome:)``) is synchronous and cheap: one
 /// uncontended lock to read the model's immutable routing table, a hash of the key bytes, and one short lock to
 /// add the outcome. Commands (``execute(model:_:)``) call the registry and write `rollout.json`; run them off the
-/// event loop. Call ``tick()`` a few times a second (or run ``runTicker(intervalMs:)``) so time-based step
-/// advances happen without traffic and statistics are saved about once a second.
+/// event loop. Call ``tick()`` a few times a second (or run ``runTicker(intervalMs:)``): with a `directory`, it
+/// follows the state other replicas write there, saves this replica's statistics about twice a second, and (as
+/// the lease holder) takes the fleet's automatic decisions; in memory, it judges time-based step advances.
 public final class RolloutManager: Sendable {
     /// What the manager knows about one model: its latest rollout (active or ended) and the table requests use.
     struct ModelEntry: Sendable {
@@ -18,8 +19,8 @@ public final class RolloutManager: Sendable {
         var generation: UInt64
     }
 
-    /// Where `<model>/rollout.json` files live (the registry root); `nil` keeps everything in memory.
-    public let directory: String?
+    /// Where the rollout state shared by replicas is kept; `nil` keeps everything in memory.
+    public let store: (any RolloutStateStore)?
     let registry: any RolloutRegistry
     let clock: any RolloutClock
     let random: RandomSource
@@ -55,24 +56,56 @@ public final class RolloutManager: Sendable {
     let routedModels = Atomic<Int>(0)
     /// Serializes commands, settlements and file writes (never taken on the per-request path).
     let control = Mutex<Void>(())
-    /// Per rollout id: unix ms of the last save, to save statistics at most about once a second.
+    /// Per rollout id: what this replica's statistics file last held, to write it at most about twice a second.
     let lastSaved = Mutex<[String: SaveMark]>([:])
-    /// Minimum interval between two statistics-only saves.
-    public static let statisticsSaveIntervalMs: Int64 = 1000
+    /// Minimum interval between two writes of this replica's statistics file.
+    public static let statisticsSaveIntervalMs: Int64 = 500
+    /// This replica's name in the fleet: its statistics file and the lease holder's name.
+    public let replicaID: String
+    /// What this replica knows of the shared files, per model (see `RolloutManager+Fleet.swift`).
+    let fleet = Mutex(FleetView())
+    /// Background failures (a statistics or state write, a damaged file): logged here and counted.
+    let log: @Sendable (String) -> Void
+    /// Writes of rollout state or statistics that failed (commands report theirs to the caller as well).
+    let writeErrors = Atomic<UInt64>(0)
+    /// Verdicts (advance, rollback, promote) this replica carried out, per model.
+    let verdicts = Mutex<[VerdictKey: UInt64]>([:])
 
     /// - Parameters:
+    ///   - directory: the registry root; rollouts there are shared with every replica on the same directory
+    ///     (a ``LocalRolloutStateStore``); `nil` keeps them in memory.
     ///   - randomSeed: seeds the splitter for requests without a routing key (random when `nil`).
     ///   - rolloutID: makes new rollout ids (``newRolloutID()`` when `nil`); a fixed id makes keyed splits repeat.
-    public init(
+    ///   - replicaID: this replica's name among those sharing `directory` (unique per replica).
+    ///   - log: where background failures are reported.
+    public convenience init(
         directory: String?, registry: any RolloutRegistry, clock: any RolloutClock = SystemRolloutClock(),
-        randomSeed: UInt64? = nil, rolloutID: (@Sendable () -> String)? = nil
+        randomSeed: UInt64? = nil, rolloutID: (@Sendable () -> String)? = nil, replicaID: String = "local",
+        log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
-        self.directory = directory
+        self.init(
+            store: directory.map { LocalRolloutStateStore(root: $0) }, registry: registry, clock: clock,
+            randomSeed: randomSeed, rolloutID: rolloutID, replicaID: replicaID, log: log)
+    }
+
+    /// As ``init(directory:registry:clock:randomSeed:rolloutID:replicaID:log:)`` with the shared state in `store`
+    /// (another model source's store).
+    public init(
+        store: (any RolloutStateStore)?, registry: any RolloutRegistry, clock: any RolloutClock = SystemRolloutClock(),
+        randomSeed: UInt64? = nil, rolloutID: (@Sendable () -> String)? = nil, replicaID: String = "local",
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.store = store
         self.registry = registry
         self.clock = clock
         self.random = randomSeed.map { RandomSource(seed: $0) } ?? RandomSource()
         self.makeRolloutID = rolloutID ?? Self.newRolloutID
+        self.replicaID = replicaID
+        self.log = log
     }
+
+    /// Whether rollouts are shared through files (a registry directory) rather than kept in memory.
+    var isShared: Bool { store != nil }
 
     // MARK: Per-request path
 
@@ -108,14 +141,13 @@ public final class RolloutManager: Sendable {
             let change = assignment.rollout.record(
                 variantIndex: assignment.variantIndex, outcome: outcome, clock: clock)
         else { return }
+        // Only rollouts kept in memory decide here (a shared rollout is judged by the lease holder's ticker).
         publish(change.table, generation: change.generation, of: assignment.rollout)
-        // Registry work and the save happen off the request path.
+        countVerdict(change.verdict, model: assignment.rollout.model)
+        // Registry work happens off the request path.
         let rollout = assignment.rollout
         Task.detached { [self] in
-            self.control.withLock { _ in
-                self.settle(rollout)
-                try? self.save(rollout)
-            }
+            self.control.withLock { _ in self.settleReporting(rollout) }
         }
     }
 

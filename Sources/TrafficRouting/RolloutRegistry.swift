@@ -19,6 +19,21 @@ public protocol RolloutRegistry: Sendable {
     func promote(model: String, candidate: Int64, archiving baseline: Int64?) throws
     /// Moves `version` to the `Archived` stage (ROLLBACK with `archiveCandidate`).
     func archive(model: String, version: Int64) throws
+    /// Keeps `versions` of `model` loaded (empty: releases them) and waits, bounded, until they are, so a
+    /// routing table that sends traffic to them can be published at once. Called when a replica adopts a
+    /// rollout another replica started.
+    func keepLoaded(model: String, versions: Set<Int64>)
+    /// Waits (bounded) until requests that name no version are served by `version` of `model`: called before a
+    /// replica stops routing a rollout that ended on `version`, so requests never fall back to an older
+    /// `Production` while this replica's registry catches up with the shared metadata.
+    func awaitServingProduction(model: String, version: Int64)
+}
+
+extension RolloutRegistry {
+    /// Registries that load nothing (tests) have nothing to keep loaded.
+    public func keepLoaded(model: String, versions: Set<Int64>) {}
+    /// Registries that serve nothing (tests) have nothing to wait for.
+    public func awaitServingProduction(model: String, version: Int64) {}
 }
 
 /// Wall-clock time in milliseconds since the Unix epoch. Step durations and history timestamps use it, so

@@ -14,6 +14,12 @@ public struct RolloutStatus: Sendable, Hashable {
     /// A/B tests only.
     public var ab: ABResult?
     public var auto: Bool
+    /// The generation of the shared `rollout.json` this status reflects (0 for a rollout kept in memory).
+    public var generation: UInt64 = 0
+    /// The replica that answered.
+    public var replicaID: String = ""
+    /// The replicas whose statistics the variants' numbers sum (this one first), when the rollout is shared.
+    public var replicas: [ReplicaReport] = []
 
     /// The status of a model without any rollout.
     public static func none(model: String) -> RolloutStatus {
@@ -21,6 +27,17 @@ public struct RolloutStatus: Sendable, Hashable {
             model: model, rolloutID: "", state: .none, strategy: nil, variants: [], stepIndex: 0, steps: [],
             lastDecision: "", history: [], ab: nil, auto: false)
     }
+}
+
+/// One replica's share of a shared rollout's traffic, from its statistics file.
+public struct ReplicaReport: Sendable, Hashable {
+    public var replicaID: String
+    /// Requests per variant (in the status's variant order) since START.
+    public var requests: [UInt64]
+    /// Errors per variant since START.
+    public var errors: [UInt64]
+    /// When the replica last wrote its statistics (Unix ms).
+    public var updatedUnixMs: Int64
 }
 
 /// One variant in the status (`VariantStatus` in the proto).

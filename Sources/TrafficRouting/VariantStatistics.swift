@@ -36,6 +36,23 @@ struct RunningMoments: Codable, Sendable, Equatable {
         m2 += delta * (x - mean)
     }
 
+    /// Adds another replica's moments (Chan et al.'s parallel update), as if its values had been added here.
+    mutating func merge(_ other: RunningMoments) {
+        guard other.count > 0 else { return }
+        guard count > 0 else {
+            self = other
+            return
+        }
+        let total = count &+ other.count
+        let delta = other.mean - mean
+        let n = Double(count)
+        let m = Double(other.count)
+        let t = Double(total)
+        mean += delta * m / t
+        m2 += other.m2 + delta * delta * n * m / t
+        count = total
+    }
+
     /// Sample variance (n − 1 denominator); 0 below two observations.
     var variance: Double { count > 1 ? m2 / Double(count - 1) : 0 }
 }
@@ -71,6 +88,20 @@ struct VariantAccumulator: Codable, Sendable, Equatable {
             positiveObserved &+= 1
             if p { positives &+= 1 }
         }
+    }
+
+    /// Adds another replica's statistics of the same variant and window.
+    mutating func merge(_ other: VariantAccumulator) {
+        requests &+= other.requests
+        errors &+= other.errors
+        latency.merge(other.latency)
+        latencyMs.merge(other.latencyMs)
+        confidence.merge(other.confidence)
+        score.merge(other.score)
+        positives &+= other.positives
+        positiveObserved &+= other.positiveObserved
+        shadowCompared &+= other.shadowCompared
+        shadowAgreed &+= other.shadowAgreed
     }
 
     mutating func recordShadow(agreed: Bool) {

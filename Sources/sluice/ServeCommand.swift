@@ -128,6 +128,11 @@ struct ServeCommand: ParsableCommand {
         }
     }
 
+    @Option(
+        name: .customLong("replica-id"),
+        help: "This server's name among the replicas sharing --models (its rollout statistics file). (default: HOSTNAME:PORT)")
+    var replicaID: String?
+
     func run() throws {
         OperatorLog.bootstrap(format: OperatorLog.Format(rawValue: logFormat) ?? .text)
         do {
@@ -165,7 +170,8 @@ struct ServeCommand: ParsableCommand {
                     options: ModelSourceOptions(
                         cacheDir: configuration.cacheDir, cacheMaxBytes: configuration.cacheMaxBytes,
                         mlflowCA: configuration.mlflowCA),
-                    auth: auth, offload: try configuration.callOffload(), log: log)
+                    auth: auth, offload: try configuration.callOffload(),
+                    replicaID: replicaID ?? defaultReplicaID(configuration), log: log)
             }
             let app = SluiceApplication(
                 configuration: configuration, services: stack.map { [$0.api] } ?? [], healthGate: stack?.healthGate)
@@ -206,6 +212,14 @@ struct ServeCommand: ParsableCommand {
             throw ExitCode(1)
         }
     }
+}
+
+/// `HOSTNAME:PORT` of the gRPC listener; with port 0 (any free port) the process id stands in for the port.
+func defaultReplicaID(_ configuration: ServerConfiguration) -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    let host = gethostname(&buffer, buffer.count) == 0 ? String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "sluice"
+    let port = (configuration.listen ?? "127.0.0.1:50051").split(separator: ":").last.map(String.init) ?? "50051"
+    return port == "0" ? "\(host):pid\(getpid())" : "\(host):\(port)"
 }
 
 /// The security layer the configuration asks for. Serving without authentication needs an explicit flag.

@@ -8,6 +8,9 @@ struct Sluice: ParsableCommand {
         commandName: "sluice",
         abstract: "A gRPC inference server for ONNX classic-ML models.",
         version: VersionReport.text,
-        subcommands: [ServeCommand.self, ScoreCommand.self, InspectCommand.self, ModelsCommand.self, KeysCommand.self]
+        subcommands: [
+            ServeCommand.self, ScoreCommand.self, InspectCommand.self, ModelsCommand.self, KeysCommand.self,
+            RolloutCommand.self,
+        ]
     )
 }

@@ -107,9 +107,9 @@ struct RolloutPersistenceTests {
             ("candidate index", { $0["candidateIndex"] = -3 }),
             ("step index", { $0["stepIndex"] = 99 }),
             ("start time", { $0["stepStartedUnixMs"] = Int64.min }),
-            ("format", { $0["formatVersion"] = 2 }),
+            ("format", { $0["formatVersion"] = 3 }),
             ("model", { $0["model"] = "fraud" }),
-            ("statistics", { $0["stepStats"] = [] as [Any] }),
+            ("statistics", { $0["stepStats"] = [[:] as [String: Any]] }),
             (
                 "weights",
                 {
@@ -128,13 +128,18 @@ struct RolloutPersistenceTests {
     }
 
     @Test("counters at their limit do not trap") func saturatedCounters() throws {
+        // A format-1 file (one replica, statistics inside) is still read.
         let (m, problems) = try restoreEdited { json in
-            var stats = json["overallStats"] as? [[String: Any]] ?? []
-            for i in stats.indices {
-                stats[i]["requests"] = UInt64.max
-                stats[i]["errors"] = UInt64.max
-            }
-            json["overallStats"] = stats
+            let n = (json["variants"] as? [Any])?.count ?? 0
+            let saturated: [String: Any] = [
+                "requests": UInt64.max, "errors": UInt64.max, "latency": [] as [Any],
+                "latencyMs": ["count": 0, "mean": 0, "m2": 0], "confidence": ["count": 0, "mean": 0, "m2": 0],
+                "score": ["count": 0, "mean": 0, "m2": 0], "positives": 0, "positiveObserved": 0,
+                "shadowCompared": 0, "shadowAgreed": 0,
+            ]
+            json["formatVersion"] = 1
+            json["overallStats"] = Array(repeating: saturated, count: n)
+            json["stepStats"] = Array(repeating: saturated, count: n)
             json["routingGeneration"] = UInt64.max
         }
         #expect(problems.isEmpty)

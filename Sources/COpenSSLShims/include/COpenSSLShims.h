@@ -29,3 +29,5 @@ void COpenSSLShims_require_alpn_h2(SSL_CTX *ctx);
 void COpenSSLShims_last_error(char *buffer, size_t length);
 /// The peer certificate's subject one-line text when one was presented and verified; 0 when none.
 int COpenSSLShims_peer_subject(SSL *ssl, char *buffer, size_t length);
+/// SSL_set_tlsext_host_name: the server name (SNI) a client sends.
+int COpenSSLShims_SSL_set_tlsext_host_name(SSL *ssl, const char *name);

@@ -41,6 +41,7 @@ typedef struct Sluice__V1__VariantStatus Sluice__V1__VariantStatus;
 typedef struct Sluice__V1__ABResult Sluice__V1__ABResult;
 typedef struct Sluice__V1__Transition Sluice__V1__Transition;
 typedef struct Sluice__V1__RolloutResponse Sluice__V1__RolloutResponse;
+typedef struct Sluice__V1__ReplicaShare Sluice__V1__ReplicaShare;
 
 
 /* --- enums --- */
@@ -657,10 +658,44 @@ struct  Sluice__V1__RolloutResponse
   Sluice__V1__Transition **history;
   Sluice__V1__ABResult *ab;
   protobuf_c_boolean auto_;
+  /*
+   * The generation of the shared rollout state (rollout.json) this answer reflects; 0 when none.
+   */
+  uint64_t generation;
+  /*
+   * The replica that answered (sluice serve --replica-id).
+   */
+  char *replica_id;
+  /*
+   * Each replica's share of the traffic since START; the variants' statistics are the fleet's sums.
+   */
+  size_t n_replicas;
+  Sluice__V1__ReplicaShare **replicas;
 };
 #define SLUICE__V1__ROLLOUT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__v1__rollout_response__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, SLUICE__V1__ROLLOUT_STATE__ROLLOUT_STATE_NONE, SLUICE__V1__ROLLOUT_STRATEGY__ROLLOUT_STRATEGY_UNSPECIFIED, 0,NULL, 0, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, SLUICE__V1__ROLLOUT_STATE__ROLLOUT_STATE_NONE, SLUICE__V1__ROLLOUT_STRATEGY__ROLLOUT_STRATEGY_UNSPECIFIED, 0,NULL, 0, 0,NULL, (char *)protobuf_c_empty_string, 0,NULL, NULL, 0, 0, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Sluice__V1__ReplicaShare
+{
+  ProtobufCMessage base;
+  char *replica_id;
+  /*
+   * Per variant, in the order of RolloutResponse.variants.
+   */
+  size_t n_requests;
+  uint64_t *requests;
+  size_t n_errors;
+  uint64_t *errors;
+  /*
+   * When the replica last wrote its statistics.
+   */
+  int64_t updated_unix_ms;
+};
+#define SLUICE__V1__REPLICA_SHARE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__v1__replica_share__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0 }
 
 
 /* Sluice__V1__FeatureValue methods */
@@ -1093,6 +1128,25 @@ Sluice__V1__RolloutResponse *
 void   sluice__v1__rollout_response__free_unpacked
                      (Sluice__V1__RolloutResponse *message,
                       ProtobufCAllocator *allocator);
+/* Sluice__V1__ReplicaShare methods */
+void   sluice__v1__replica_share__init
+                     (Sluice__V1__ReplicaShare         *message);
+size_t sluice__v1__replica_share__get_packed_size
+                     (const Sluice__V1__ReplicaShare   *message);
+size_t sluice__v1__replica_share__pack
+                     (const Sluice__V1__ReplicaShare   *message,
+                      uint8_t             *out);
+size_t sluice__v1__replica_share__pack_to_buffer
+                     (const Sluice__V1__ReplicaShare   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__V1__ReplicaShare *
+       sluice__v1__replica_share__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__v1__replica_share__free_unpacked
+                     (Sluice__V1__ReplicaShare *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Sluice__V1__FeatureValue_Closure)
@@ -1172,6 +1226,9 @@ typedef void (*Sluice__V1__Transition_Closure)
                   void *closure_data);
 typedef void (*Sluice__V1__RolloutResponse_Closure)
                  (const Sluice__V1__RolloutResponse *message,
+                  void *closure_data);
+typedef void (*Sluice__V1__ReplicaShare_Closure)
+                 (const Sluice__V1__ReplicaShare *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -1258,6 +1315,7 @@ extern const ProtobufCMessageDescriptor sluice__v1__variant_status__descriptor;
 extern const ProtobufCMessageDescriptor sluice__v1__abresult__descriptor;
 extern const ProtobufCMessageDescriptor sluice__v1__transition__descriptor;
 extern const ProtobufCMessageDescriptor sluice__v1__rollout_response__descriptor;
+extern const ProtobufCMessageDescriptor sluice__v1__replica_share__descriptor;
 extern const ProtobufCServiceDescriptor sluice__v1__inference__descriptor;
 
 PROTOBUF_C__END_DECLS
