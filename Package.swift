@@ -83,6 +83,8 @@ let package = Package(
         ),
         .target(name: "ModelRegistry", dependencies: ["COpenSSL", "DurableFiles", "BackgroundThreads"], swiftSettings: swiftSettings),
         .target(name: "TrafficRouting", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
+        // ---- Model side: reference profiles, live drift windows and statistics (pure; no I/O) ----------
+        .target(name: "Monitoring", swiftSettings: swiftSettings),
 
         // ---- Security (pure logic: takes header strings, returns principals and decisions) -------
         .target(name: "Auth", dependencies: ["COpenSSL", "COpenSSLShims", "CSystemShims", "BackgroundThreads"], swiftSettings: swiftSettings),
@@ -92,7 +94,7 @@ let package = Package(
             name: "InferenceService",
             dependencies: [
                 "GRPCCore", "SluiceProto", "InferenceEngine", "ModelRegistry", "ServerMetrics", "TrafficRouting", "Auth",
-                "BackgroundThreads",
+                "BackgroundThreads", "Monitoring",
             ],
             swiftSettings: swiftSettings
         ),
@@ -100,14 +102,14 @@ let package = Package(
             name: "SluiceServer",
             dependencies: [
                 "GRPCServer", "GRPCCore", "InferenceService", "ModelRegistry", "InferenceEngine", "NetCore",
-                "ServerMetrics", "TrafficRouting", "Auth", "BackgroundThreads",
+                "ServerMetrics", "TrafficRouting", "Auth", "BackgroundThreads", "Monitoring",
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "SluiceServer", "InferenceEngine", "ModelRegistry", "Auth",
+                "SluiceServer", "InferenceEngine", "ModelRegistry", "Auth", "Monitoring",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -128,6 +130,7 @@ let package = Package(
         .testTarget(name: "InferenceEngineTests", dependencies: ["InferenceEngine", "ONNXFormat"], swiftSettings: swiftSettings),
         .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry"], swiftSettings: swiftSettings),
         .testTarget(name: "ServerMetricsTests", dependencies: ["ServerMetrics"], swiftSettings: swiftSettings),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "TrafficRoutingTests", dependencies: ["TrafficRouting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: swiftSettings),
         .testTarget(

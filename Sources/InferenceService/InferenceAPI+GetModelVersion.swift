@@ -112,6 +112,7 @@ extension InferenceAPI {
         info.createdUnixMs = metadata?.createdUnixMs ?? 0
         info.source = metadata?.source ?? ""
         info.trafficShare = share ?? entry.defaultTrafficShare(of: version)
+        info.monitoring = worker.flatMap { monitoringInfo($0.compiled) }
         return info
     }
 }

@@ -85,6 +85,8 @@ public struct ModelVersionInfo: Sendable, Equatable {
     public var createdUnixMs: Int64 = 0
     public var source: String = ""
     public var trafficShare: Double = 0
+    /// Drift monitoring of the version (nil: not reported).
+    public var monitoring: MonitoringInfo?
 
     public init() {}
 
@@ -95,7 +97,7 @@ public struct ModelVersionInfo: Sendable, Equatable {
             && lhs.tags.map(\.value) == rhs.tags.map(\.value) && lhs.metrics.map(\.key) == rhs.metrics.map(\.key)
             && lhs.metrics.map(\.value) == rhs.metrics.map(\.value) && lhs.sha256 == rhs.sha256
             && lhs.createdUnixMs == rhs.createdUnixMs && lhs.source == rhs.source
-            && lhs.trafficShare == rhs.trafficShare
+            && lhs.trafficShare == rhs.trafficShare && lhs.monitoring == rhs.monitoring
     }
 }
 
@@ -160,6 +162,7 @@ public struct GetModelVersionResponse: Sendable, Equatable {
         message.pointee.n_metrics = info.metrics.count
         message.pointee.metrics = metrics
         if let signature = info.signature { message.pointee.signature = build(signature, arena) }
+        if let monitoring = info.monitoring { message.pointee.monitoring = build(monitoring, arena) }
         return message
     }
 

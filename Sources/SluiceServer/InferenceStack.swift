@@ -6,6 +6,7 @@ public import ModelRegistry
 import BackgroundThreads
 import ServerMetrics
 import TrafficRouting
+import Monitoring
 public import Auth
 public import GRPCCore
 
@@ -17,34 +18,48 @@ public final class InferenceStack: @unchecked Sendable {
     public let api: InferenceAPI
     public let metrics: ServiceMetrics
     public let auth: AuthService
+    /// Drift monitoring: per-version setup at load, the statistics timer, the drift metrics.
+    public let monitoring: MonitoringHub
+    /// Where drift reports are written for `sluice models drift` (`<registry>/.monitoring/`).
+    private let stateSource: LocalDirectorySource
     private var admin: AdminServer?
     private var ticker: BackgroundThread.Handle?
     private let stopping = StopFlag()
 
     /// Opens the registry in `directory` and restores rollouts. Nothing is loaded until ``start(health:log:)``.
-    public init(directory: String, auth: AuthService, log: @escaping @Sendable (String) -> Void) throws(ConfigurationError) {
+    public init(
+        directory: String, auth: AuthService, monitoring configuration: MonitoringConfiguration = MonitoringConfiguration(),
+        log: @escaping @Sendable (String) -> Void
+    ) throws(ConfigurationError) {
         var isDirectory = stat()
         guard stat(directory, &isDirectory) == 0, (isDirectory.st_mode & S_IFMT) == S_IFDIR else {
             throw ConfigurationError("--models '\(directory)' is not a directory (create it, or register a model with 'sluice models register --registry \(directory) ...')")
         }
         let source = LocalDirectorySource(root: directory)
+        stateSource = source
         let metrics = ServiceMetrics()
         self.metrics = metrics
+        let monitoring = MonitoringHub(configuration: configuration, metrics: metrics)
+        self.monitoring = monitoring
         registry = ModelRegistry<ServableModel>(source: source, log: log) { bytes, model, version in
             let batching = model.batching.map {
                 ServableModel.Batching(
                     model: model.name, version: version.version, maxBatchSize: $0.maxBatchSize,
                     maxQueueDelayMicros: $0.maxQueueDelayMicros)
             }
+            let setup = monitoring.setup(
+                model: model, version: version.version,
+                profile: { try source.profileBytes(model: model.name, version: version.version) }, log: log)
             return try ServableModel.load(
                 bytes: bytes, featureNames: model.featureNames, batching: batching,
-                okSeries: metrics.okSeries(model: model.name, version: version.version))
+                okSeries: metrics.okSeries(model: model.name, version: version.version), monitoring: setup)
         }
         rollouts = RolloutManager(directory: directory, registry: RegistryRolloutBridge(registry: registry, source: source))
         self.auth = auth
         // With authentication off and no audit log there is nothing to check or record per call.
         let gate = auth.isInsecure && auth.audit == nil ? nil : CallGate(auth: auth)
         api = InferenceAPI(registry: registry, metrics: metrics, rollouts: rollouts, gate: gate)
+        monitoring.watch(registry, metrics: metrics)
         if let audit = auth.audit {
             metrics.registry.collector(
                 "sluice_audit_dropped_records_total", help: "Audit records dropped (fail-open mode).", kind: .counter
@@ -74,6 +89,10 @@ public final class InferenceStack: @unchecked Sendable {
             }
         }
         registry.start()
+        let source = stateSource
+        monitoring.start(registry, persist: { report in
+            try source.writeMonitoringState(report.encoded(), model: report.model, version: report.version)
+        }, log: log)
         let rollouts = self.rollouts
         let flag = stopping
         ticker = BackgroundThread.start(name: "sluice-rollouts") {
@@ -109,6 +128,7 @@ public final class InferenceStack: @unchecked Sendable {
     public func stop() {
         stopping.set()
         ticker?.join()
+        monitoring.stop()
         admin?.stop()
         registry.stop()
         rollouts.tick()

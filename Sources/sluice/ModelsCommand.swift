@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ModelRegistry
+import Monitoring
 
 /// `sluice models ...`: manage a registry directory (the server picks changes up without a restart).
 struct ModelsCommand: ParsableCommand {
@@ -11,7 +12,10 @@ struct ModelsCommand: ParsableCommand {
             The registry is a directory: <registry>/<model>/<version>/model.onnx plus <registry>/<model>/model.json.
             A running `sluice serve --models <registry>` sees every change within a second.
             """,
-        subcommands: [List.self, Register.self, Promote.self, Alias.self, Batching.self, Show.self]
+        subcommands: [
+            List.self, Register.self, Promote.self, Alias.self, Batching.self, Show.self, Profile.self, Drift.self,
+            MonitoringSettings.self,
+        ]
     )
 }
 
@@ -75,6 +79,10 @@ extension ModelsCommand {
             name: .customLong("feature-names"),
             help: "Comma-separated names for the model's numeric columns in order (for inputs like X[N,4]).")
         var featureNames: String?
+        @Option(
+            name: .customLong("profile-data"),
+            help: "Training data (.csv or JSON Lines) to build the version's reference profile from (drift monitoring).")
+        var profileData: String?
 
         func run() throws {
             guard let stage = Stage(parsing: stage) else {
@@ -90,12 +98,18 @@ extension ModelsCommand {
                 throw ValidationError("cannot read \(file)")
             }
             let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
+            let names = featureNames.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            // Built before registering, so a bad data file leaves no half-registered version behind.
+            let profile = try profileData.map {
+                try ProfileMaker.build(modelBytes: Array(data), featureNames: names, dataPath: $0)
+            }
             try runRegistryCommand {
                 let version = try options.source.register(
                     model: name, bytes: Array(data), source: source ?? absolute, stage: stage, aliases: alias,
-                    tags: tags, metrics: metrics, description: description,
-                    featureNames: featureNames.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
-                print("registered \(name) version \(version) (\(stage.rawValue))")
+                    tags: tags, metrics: metrics, description: description, featureNames: names)
+                if let profile { try options.source.writeProfile(profile.encoded(), model: name, version: version) }
+                print("registered \(name) version \(version) (\(stage.rawValue))"
+                    + (profile.map { ", profiled: \(ProfileMaker.summary($0))" } ?? ""))
             }
         }
     }

@@ -83,6 +83,8 @@ struct ServeCommand: ParsableCommand {
     @Flag(name: .customLong("insecure-no-auth"), help: "Serve without authentication (development only).")
     var insecureNoAuth = false
 
+    @OptionGroup(title: "Drift monitoring") var monitoring: MonitoringFlags
+
     func run() throws {
         do {
             var flags = ServerConfiguration()
@@ -110,7 +112,8 @@ struct ServeCommand: ParsableCommand {
             var stack: InferenceStack?
             if let directory = configuration.models {
                 let auth = try makeAuth(configuration, log: log)
-                stack = try InferenceStack(directory: directory, auth: auth, log: log)
+                stack = try InferenceStack(
+                    directory: directory, auth: auth, monitoring: try monitoring.configuration(), log: log)
             }
             let app = SluiceApplication(
                 configuration: configuration, services: stack.map { [$0.api] } ?? [], healthGate: stack?.healthGate)
