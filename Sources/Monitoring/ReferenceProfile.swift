@@ -42,6 +42,16 @@ public struct ReferenceProfile: Codable, Sendable, Equatable {
         case createdUnixMs = "created_unix_ms"
     }
 
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        format = try container.decode(Int.self, forKey: .format)
+        rows = try container.decode(Int64.self, forKey: .rows)
+        features = try container.decode([FeatureProfile].self, forKey: .features)
+        prediction = try container.decodeIfPresent(PredictionProfile.self, forKey: .prediction)
+        createdUnixMs = try container.decodeIfPresent(Int64.self, forKey: .createdUnixMs) ?? 0
+        source = try container.decodeIfPresent(String.self, forKey: .source) ?? ""
+    }
+
     /// Decodes and validates `profile.json` bytes.
     public static func decode(_ bytes: [UInt8]) throws(ProfileError) -> ReferenceProfile {
         let profile: ReferenceProfile
