@@ -31,8 +31,8 @@ public final class MonitoringHub: Sendable {
     private let confidence: MetricFamily<Histogram>
     private let stopping = Atomic<Bool>(false)
     private let thread = Mutex<BackgroundThread.Handle?>(nil)
-    /// When each version's report was last persisted: (window size, verdict) to skip unchanged idle writes.
-    private let persisted = Mutex<[String: (Int64, DriftVerdict)]>([:])
+    /// The last report persisted per version (with its time cleared), to skip rewriting an unchanged one.
+    private let persisted = Mutex<[String: DriftReport]>([:])
 
     public init(configuration: MonitoringConfiguration, metrics: ServiceMetrics) {
         self.configuration = configuration
@@ -125,15 +125,17 @@ public final class MonitoringHub: Sendable {
         _ report: DriftReport, persist: @Sendable (DriftReport) throws -> Void, log: @Sendable (String) -> Void
     ) {
         let key = "\(report.model)/\(report.version)"
+        var timeless = report
+        timeless.computedUnixMs = 0
         let changed = persisted.withLock { state -> Bool in
-            if let previous = state[key], previous == (report.windowRows, report.verdict), report.windowRows == 0 {
-                return false
-            }
-            state[key] = (report.windowRows, report.verdict)
+            if state[key] == timeless { return false }
+            state[key] = timeless
             return true
         }
         guard changed else { return }
         do { try persist(report) } catch {
+            // Logged, and retried with the next report.
+            persisted.withLock { _ = $0.removeValue(forKey: key) }
             log("monitoring: cannot write the drift state of \(key): \(error)")
         }
     }

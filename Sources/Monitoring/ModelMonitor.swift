@@ -1,4 +1,4 @@
-public import Synchronization
+import Synchronization
 
 /// Monitors one loaded version: records requests into its ``LiveWindow`` and computes ``DriftReport``s.
 ///

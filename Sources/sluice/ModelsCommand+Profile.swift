@@ -45,8 +45,8 @@ extension ModelsCommand {
             abstract: "Show the live drift of a model's versions against their reference profiles.",
             discussion: """
                 Reads the reports a running `sluice serve --models <registry>` writes to \
-                <registry>/.monitoring/<model>/<version>.json each time it recomputes them (every 10 s by \
-                default). The same figures are in GetModelVersion's `monitoring` section and on /metrics.
+                <registry>/.monitoring/<model>/<version>.json when a recomputed report changed (every 10 s \
+                at most, by default). The same figures are in GetModelVersion's `monitoring` section and on /metrics.
                 """)
         @OptionGroup var options: RegistryOption
         @Argument(help: "Model name.") var name: String

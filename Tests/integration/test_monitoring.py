@@ -100,7 +100,7 @@ def setup(tmp_path_factory):
 def server(setup, sluice_server, proto_modules):
     admin = free_port()
     process = sluice_server("--models", setup["registry"], "--monitor-interval", "0.2", "--monitor-batch-stride", "1",
-                            "--admin-listen", f"127.0.0.1:{admin}")
+                            "--monitor-max-features", "3", "--admin-listen", f"127.0.0.1:{admin}")
     wait_serving(process, proto_modules)
     process.admin = admin
     return process
@@ -251,6 +251,10 @@ def test_drift_scenarios_match_scipy(setup, server, proto_modules):
     assert sample("sluice_prediction_psi", model="churn", version="1") == pytest.approx(same.prediction.psi, rel=1e-6)
     assert sample("sluice_prediction_confidence_count", model="churn", version="1") == WINDOW
     assert sample("sluice_monitoring_window_requests", model="churn", version="3") == WINDOW
+    # Cardinality cap (--monitor-max-features 3): the first 3 features in model order; all 5 stay in GetModelVersion.
+    exported = sorted(dict(labels)["feature"] for (metric, labels) in series
+                      if metric == "sluice_feature_psi" and dict(labels)["version"] == "1")
+    assert exported == sorted([f.name for f in same.features][:3]) and len(same.features) == 5
 
     # The CLI view reads the state the server writes beside the registry.
     registry = setup["registry"]
