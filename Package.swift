@@ -93,6 +93,8 @@ let package = Package(
         .target(
             name: "ModelRegistry", dependencies: ["COpenSSL", "DurableFiles", "BackgroundThreads", "HTTPClient"], swiftSettings: swiftSettings),
         .target(name: "TrafficRouting", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
+        // ---- Model side: reference profiles, live drift windows and statistics (pure; no I/O) ----------
+        .target(name: "Monitoring", swiftSettings: swiftSettings),
 
         // ---- Security (pure logic: takes header strings, returns principals and decisions) -------
         .target(name: "Auth", dependencies: ["COpenSSL", "COpenSSLShims", "CSystemShims", "BackgroundThreads"], swiftSettings: swiftSettings),
@@ -102,7 +104,7 @@ let package = Package(
             name: "InferenceService",
             dependencies: [
                 "GRPCCore", "SluiceProto", "InferenceEngine", "ModelRegistry", "ServerMetrics", "TrafficRouting", "Auth",
-                "BackgroundThreads",
+                "BackgroundThreads", "Monitoring",
             ],
             swiftSettings: swiftSettings
         ),
@@ -110,7 +112,7 @@ let package = Package(
             name: "SluiceServer",
             dependencies: [
                 "GRPCServer", "GRPCCore", "InferenceService", "ModelRegistry", "InferenceEngine", "NetCore",
-                "ServerMetrics", "TrafficRouting", "Auth", "BackgroundThreads", "DurableFiles",
+                "ServerMetrics", "TrafficRouting", "Auth", "BackgroundThreads", "DurableFiles", "Monitoring",
             ],
             swiftSettings: swiftSettings
         ),
@@ -118,7 +120,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "SluiceServer", "InferenceEngine", "ModelRegistry", "Auth", "GRPCClient", "GRPCCore", "SluiceProto",
-                "TLS", "TrafficRouting",
+                "TLS", "TrafficRouting", "Monitoring",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -142,6 +144,7 @@ let package = Package(
         .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "HTTPClient"], swiftSettings: swiftSettings),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: swiftSettings),
         .testTarget(name: "ServerMetricsTests", dependencies: ["ServerMetrics"], swiftSettings: swiftSettings),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "TrafficRoutingTests", dependencies: ["TrafficRouting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: swiftSettings),
         .testTarget(

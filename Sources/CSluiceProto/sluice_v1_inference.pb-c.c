@@ -520,6 +520,141 @@ void   sluice__v1__model_version__free_unpacked
   assert(message->base.descriptor == &sluice__v1__model_version__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sluice__v1__feature_drift__init
+                     (Sluice__V1__FeatureDrift         *message)
+{
+  static const Sluice__V1__FeatureDrift init_value = SLUICE__V1__FEATURE_DRIFT__INIT;
+  *message = init_value;
+}
+size_t sluice__v1__feature_drift__get_packed_size
+                     (const Sluice__V1__FeatureDrift *message)
+{
+  assert(message->base.descriptor == &sluice__v1__feature_drift__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__v1__feature_drift__pack
+                     (const Sluice__V1__FeatureDrift *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__v1__feature_drift__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__v1__feature_drift__pack_to_buffer
+                     (const Sluice__V1__FeatureDrift *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__v1__feature_drift__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__V1__FeatureDrift *
+       sluice__v1__feature_drift__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__V1__FeatureDrift *)
+     protobuf_c_message_unpack (&sluice__v1__feature_drift__descriptor,
+                                allocator, len, data);
+}
+void   sluice__v1__feature_drift__free_unpacked
+                     (Sluice__V1__FeatureDrift *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__v1__feature_drift__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__v1__prediction_drift__init
+                     (Sluice__V1__PredictionDrift         *message)
+{
+  static const Sluice__V1__PredictionDrift init_value = SLUICE__V1__PREDICTION_DRIFT__INIT;
+  *message = init_value;
+}
+size_t sluice__v1__prediction_drift__get_packed_size
+                     (const Sluice__V1__PredictionDrift *message)
+{
+  assert(message->base.descriptor == &sluice__v1__prediction_drift__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__v1__prediction_drift__pack
+                     (const Sluice__V1__PredictionDrift *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__v1__prediction_drift__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__v1__prediction_drift__pack_to_buffer
+                     (const Sluice__V1__PredictionDrift *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__v1__prediction_drift__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__V1__PredictionDrift *
+       sluice__v1__prediction_drift__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__V1__PredictionDrift *)
+     protobuf_c_message_unpack (&sluice__v1__prediction_drift__descriptor,
+                                allocator, len, data);
+}
+void   sluice__v1__prediction_drift__free_unpacked
+                     (Sluice__V1__PredictionDrift *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__v1__prediction_drift__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__v1__monitoring_report__init
+                     (Sluice__V1__MonitoringReport         *message)
+{
+  static const Sluice__V1__MonitoringReport init_value = SLUICE__V1__MONITORING_REPORT__INIT;
+  *message = init_value;
+}
+size_t sluice__v1__monitoring_report__get_packed_size
+                     (const Sluice__V1__MonitoringReport *message)
+{
+  assert(message->base.descriptor == &sluice__v1__monitoring_report__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__v1__monitoring_report__pack
+                     (const Sluice__V1__MonitoringReport *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__v1__monitoring_report__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__v1__monitoring_report__pack_to_buffer
+                     (const Sluice__V1__MonitoringReport *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__v1__monitoring_report__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__V1__MonitoringReport *
+       sluice__v1__monitoring_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__V1__MonitoringReport *)
+     protobuf_c_message_unpack (&sluice__v1__monitoring_report__descriptor,
+                                allocator, len, data);
+}
+void   sluice__v1__monitoring_report__free_unpacked
+                     (Sluice__V1__MonitoringReport *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__v1__monitoring_report__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sluice__v1__get_model_version_response__init
                      (Sluice__V1__GetModelVersionResponse         *message)
 {
@@ -2145,7 +2280,7 @@ const ProtobufCMessageDescriptor sluice__v1__model_version__metrics_entry__descr
   (ProtobufCMessageInit) sluice__v1__model_version__metrics_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__v1__model_version__field_descriptors[15] =
+static const ProtobufCFieldDescriptor sluice__v1__model_version__field_descriptors[16] =
 {
   {
     "model",
@@ -2327,6 +2462,18 @@ static const ProtobufCFieldDescriptor sluice__v1__model_version__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "monitoring",
+    40,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__ModelVersion, monitoring),
+    &sluice__v1__monitoring_report__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__v1__model_version__field_indices_by_name[] = {
   3,   /* field[3] = aliases */
@@ -2334,6 +2481,7 @@ static const unsigned sluice__v1__model_version__field_indices_by_name[] = {
   7,   /* field[7] = description */
   9,   /* field[9] = metrics */
   0,   /* field[0] = model */
+  15,   /* field[15] = monitoring */
   14,   /* field[14] = run_id */
   10,   /* field[10] = sha256 */
   6,   /* field[6] = signature */
@@ -2345,10 +2493,11 @@ static const unsigned sluice__v1__model_version__field_indices_by_name[] = {
   13,   /* field[13] = traffic_share */
   1,   /* field[1] = version */
 };
-static const ProtobufCIntRange sluice__v1__model_version__number_ranges[1 + 1] =
+static const ProtobufCIntRange sluice__v1__model_version__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 40, 15 },
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor sluice__v1__model_version__descriptor =
 {
@@ -2358,11 +2507,489 @@ const ProtobufCMessageDescriptor sluice__v1__model_version__descriptor =
   "Sluice__V1__ModelVersion",
   "sluice.v1",
   sizeof(Sluice__V1__ModelVersion),
-  15,
+  16,
   sluice__v1__model_version__field_descriptors,
   sluice__v1__model_version__field_indices_by_name,
-  1,  sluice__v1__model_version__number_ranges,
+  2,  sluice__v1__model_version__number_ranges,
   (ProtobufCMessageInit) sluice__v1__model_version__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__v1__feature_drift__field_descriptors[11] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__FeatureDrift, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__FeatureDrift, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__FeatureDrift, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "psi",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__FeatureDrift, psi),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ks_statistic",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__FeatureDrift, ks_statistic),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ks_p_value",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__FeatureDrift, ks_p_value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "chi_square",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__FeatureDrift, chi_square),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "chi_square_p_value",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__FeatureDrift, chi_square_p_value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "missing_share",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__FeatureDrift, missing_share),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unseen_share",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__FeatureDrift, unseen_share),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "verdict",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__FeatureDrift, verdict),
+    &sluice__v1__drift_verdict__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__v1__feature_drift__field_indices_by_name[] = {
+  6,   /* field[6] = chi_square */
+  7,   /* field[7] = chi_square_p_value */
+  2,   /* field[2] = count */
+  1,   /* field[1] = kind */
+  5,   /* field[5] = ks_p_value */
+  4,   /* field[4] = ks_statistic */
+  8,   /* field[8] = missing_share */
+  0,   /* field[0] = name */
+  3,   /* field[3] = psi */
+  9,   /* field[9] = unseen_share */
+  10,   /* field[10] = verdict */
+};
+static const ProtobufCIntRange sluice__v1__feature_drift__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor sluice__v1__feature_drift__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.v1.FeatureDrift",
+  "FeatureDrift",
+  "Sluice__V1__FeatureDrift",
+  "sluice.v1",
+  sizeof(Sluice__V1__FeatureDrift),
+  11,
+  sluice__v1__feature_drift__field_descriptors,
+  sluice__v1__feature_drift__field_indices_by_name,
+  1,  sluice__v1__feature_drift__number_ranges,
+  (ProtobufCMessageInit) sluice__v1__feature_drift__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__v1__prediction_drift__field_descriptors[8] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__PredictionDrift, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "psi",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__PredictionDrift, psi),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ks_statistic",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__PredictionDrift, ks_statistic),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "positive_rate",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__PredictionDrift, positive_rate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reference_positive_rate",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__PredictionDrift, reference_positive_rate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "positive_rate_shift",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__PredictionDrift, positive_rate_shift),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "class_shares",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_DOUBLE,
+    offsetof(Sluice__V1__PredictionDrift, n_class_shares),
+    offsetof(Sluice__V1__PredictionDrift, class_shares),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "verdict",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__PredictionDrift, verdict),
+    &sluice__v1__drift_verdict__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__v1__prediction_drift__field_indices_by_name[] = {
+  6,   /* field[6] = class_shares */
+  0,   /* field[0] = kind */
+  2,   /* field[2] = ks_statistic */
+  3,   /* field[3] = positive_rate */
+  5,   /* field[5] = positive_rate_shift */
+  1,   /* field[1] = psi */
+  4,   /* field[4] = reference_positive_rate */
+  7,   /* field[7] = verdict */
+};
+static const ProtobufCIntRange sluice__v1__prediction_drift__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor sluice__v1__prediction_drift__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.v1.PredictionDrift",
+  "PredictionDrift",
+  "Sluice__V1__PredictionDrift",
+  "sluice.v1",
+  sizeof(Sluice__V1__PredictionDrift),
+  8,
+  sluice__v1__prediction_drift__field_descriptors,
+  sluice__v1__prediction_drift__field_indices_by_name,
+  1,  sluice__v1__prediction_drift__number_ranges,
+  (ProtobufCMessageInit) sluice__v1__prediction_drift__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__v1__monitoring_report__field_descriptors[12] =
+{
+  {
+    "profiled",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__MonitoringReport, profiled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "window_requests",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__MonitoringReport, window_requests),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "window_limit_requests",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__MonitoringReport, window_limit_requests),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "window_limit_seconds",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__MonitoringReport, window_limit_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reference_rows",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__MonitoringReport, reference_rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "psi_warn",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__MonitoringReport, psi_warn),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "psi_drift",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__MonitoringReport, psi_drift),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "verdict",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__MonitoringReport, verdict),
+    &sluice__v1__drift_verdict__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "features",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__V1__MonitoringReport, n_features),
+    offsetof(Sluice__V1__MonitoringReport, features),
+    &sluice__v1__feature_drift__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prediction",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__MonitoringReport, prediction),
+    &sluice__v1__prediction_drift__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "computed_unix_ms",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__MonitoringReport, computed_unix_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "notes",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sluice__V1__MonitoringReport, n_notes),
+    offsetof(Sluice__V1__MonitoringReport, notes),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__v1__monitoring_report__field_indices_by_name[] = {
+  10,   /* field[10] = computed_unix_ms */
+  8,   /* field[8] = features */
+  11,   /* field[11] = notes */
+  9,   /* field[9] = prediction */
+  0,   /* field[0] = profiled */
+  6,   /* field[6] = psi_drift */
+  5,   /* field[5] = psi_warn */
+  4,   /* field[4] = reference_rows */
+  7,   /* field[7] = verdict */
+  2,   /* field[2] = window_limit_requests */
+  3,   /* field[3] = window_limit_seconds */
+  1,   /* field[1] = window_requests */
+};
+static const ProtobufCIntRange sluice__v1__monitoring_report__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor sluice__v1__monitoring_report__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.v1.MonitoringReport",
+  "MonitoringReport",
+  "Sluice__V1__MonitoringReport",
+  "sluice.v1",
+  sizeof(Sluice__V1__MonitoringReport),
+  12,
+  sluice__v1__monitoring_report__field_descriptors,
+  sluice__v1__monitoring_report__field_indices_by_name,
+  1,  sluice__v1__monitoring_report__number_ranges,
+  (ProtobufCMessageInit) sluice__v1__monitoring_report__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor sluice__v1__get_model_version_response__field_descriptors[1] =
@@ -3699,6 +4326,38 @@ const ProtobufCEnumDescriptor sluice__v1__version_state__descriptor =
   sluice__v1__version_state__enum_values_by_name,
   1,
   sluice__v1__version_state__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue sluice__v1__drift_verdict__enum_values_by_number[4] =
+{
+  { "DRIFT_VERDICT_UNSPECIFIED", "SLUICE__V1__DRIFT_VERDICT__DRIFT_VERDICT_UNSPECIFIED", 0 },
+  { "DRIFT_OK", "SLUICE__V1__DRIFT_VERDICT__DRIFT_OK", 1 },
+  { "DRIFT_WARN", "SLUICE__V1__DRIFT_VERDICT__DRIFT_WARN", 2 },
+  { "DRIFT_DRIFT", "SLUICE__V1__DRIFT_VERDICT__DRIFT_DRIFT", 3 },
+};
+static const ProtobufCIntRange sluice__v1__drift_verdict__value_ranges[] = {
+{0, 0},{0, 4}
+};
+static const ProtobufCEnumValueIndex sluice__v1__drift_verdict__enum_values_by_name[4] =
+{
+  { "DRIFT_DRIFT", 3 },
+  { "DRIFT_OK", 1 },
+  { "DRIFT_VERDICT_UNSPECIFIED", 0 },
+  { "DRIFT_WARN", 2 },
+};
+const ProtobufCEnumDescriptor sluice__v1__drift_verdict__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sluice.v1.DriftVerdict",
+  "DriftVerdict",
+  "Sluice__V1__DriftVerdict",
+  "sluice.v1",
+  4,
+  sluice__v1__drift_verdict__enum_values_by_number,
+  4,
+  sluice__v1__drift_verdict__enum_values_by_name,
+  1,
+  sluice__v1__drift_verdict__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCEnumValue sluice__v1__rollout_action__enum_values_by_number[9] =

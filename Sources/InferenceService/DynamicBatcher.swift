@@ -109,6 +109,7 @@ final class DynamicBatcher: Sendable {
             for (row, call) in batch.enumerated() {
                 let label = InferenceAPI.label(model, scratch, row: row)
                 let confidence = row < scratch.confidence.count ? scratch.confidence[row] : 0
+                model.monitoring?.record(scratch, row: row)
                 var buffer = ResponseBuffer(reservingCapacity: 128)
                 scratch.scores.withUnsafeBufferPointer { scores in
                     let slice = classes > 0 && scores.count >= (row + 1) * classes

@@ -70,6 +70,7 @@ extension InferenceAPI {
                 for value in scratch.confidence { sum += Double(value) }
                 target.worker.stats.record(confidenceSum: sum, rows: rows)
             }
+            model.monitoring?.recordBatch(scratch, rows: rows)
             metrics.batchRows.labels([entry.name]).record(UInt64(rows))
             if let series = okSeries(model, name: entry.name, version: target.worker.version, variant: variant) {
                 series.batch.requests.increment()

@@ -113,6 +113,7 @@ extension InferenceAPI {
         info.source = metadata?.source ?? ""
         info.trafficShare = share ?? entry.defaultTrafficShare(of: version)
         info.runId = metadata?.runId ?? ""
+        info.monitoring = worker.flatMap { monitoringInfo($0.compiled) }
         return info
     }
 }

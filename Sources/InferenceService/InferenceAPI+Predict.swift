@@ -97,6 +97,7 @@ extension InferenceAPI {
             }
             let elapsed = monotonicNanos() - started
             if !model.isRegressor { target.worker.stats.record(confidence: confidence) }
+            model.monitoring?.record(scratch, row: 0)
             if let series = okSeries(model, name: entry.name, version: target.worker.version, variant: variant) {
                 series.predict.requests.increment()
                 series.predict.latency.record(elapsed)

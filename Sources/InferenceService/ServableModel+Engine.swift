@@ -1,3 +1,4 @@
+import BackgroundThreads
 public import InferenceEngine
 import ModelRegistry
 import SluiceProto
@@ -7,13 +8,17 @@ extension ServableModel {
     /// Compiles ONNX bytes with the engine and wraps the result for serving. The registry's feature names
     /// (metadata `feature_names`) rename the numeric columns of multi-column inputs.
     public static func load(
-        bytes: [UInt8], featureNames: [String]?, batching: Batching? = nil, okSeries: OKSeries? = nil
+        bytes: [UInt8], featureNames: [String]?, batching: Batching? = nil, okSeries: OKSeries? = nil,
+        monitoring: VersionMonitoring.Setup? = nil
     ) throws -> ServableModel {
         let compiled = try CompiledModel(bytes: bytes, featureNames: featureNames)
-        return ServableModel(compiled: compiled, batching: batching, okSeries: okSeries)
+        return ServableModel(compiled: compiled, batching: batching, okSeries: okSeries, monitoring: monitoring)
     }
 
-    convenience init(compiled: CompiledModel, batching: Batching? = nil, okSeries: OKSeries? = nil) {
+    convenience init(
+        compiled: CompiledModel, batching: Batching? = nil, okSeries: OKSeries? = nil,
+        monitoring setup: VersionMonitoring.Setup? = nil
+    ) {
         let signature = compiled.signature
         let table = FeatureTable(
             features: signature.features.map { feature in
@@ -27,9 +32,12 @@ extension ServableModel {
         }
         let isRegressor = signature.task == .regressor
         let pool = EngineContextPool(compiled)
+        let monitoring = setup.map {
+            VersionMonitoring($0, features: table, labels: labels, isRegressor: isRegressor, now: monotonicNanos())
+        }
         self.init(
             features: table, classLabels: labels, isRegressor: isRegressor,
-            signature: Self.describe(signature), batching: batching, okSeries: okSeries
+            signature: Self.describe(signature), batching: batching, okSeries: okSeries, monitoring: monitoring
         ) { rows, scratch in
             try pool.withContext { context, result in
                 try scratch.numeric.withUnsafeBufferPointer { numeric in

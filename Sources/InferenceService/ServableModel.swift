@@ -33,6 +33,8 @@ public final class ServableModel: Sendable {
     let batcher: DynamicBatcher?
     /// Metric series for successful calls outside rollouts, resolved at load (nil in tests).
     let okSeries: OKSeries?
+    /// Drift monitoring of this version (nil when monitoring is off).
+    public let monitoring: VersionMonitoring?
     /// The OK series under the first rollout variant this version served as, resolved on its first call: a
     /// version serves under one arm name for the life of a rollout. Other names use the labelled lookup.
     let variantOKSeries = AtomicLazyReference<VariantOKSeries>()
@@ -71,10 +73,11 @@ public final class ServableModel: Sendable {
 
     public init(
         features: FeatureTable, classLabels: ClassLabels, isRegressor: Bool, signature: SignatureInfo,
-        batching: Batching? = nil, okSeries: OKSeries? = nil,
+        batching: Batching? = nil, okSeries: OKSeries? = nil, monitoring: VersionMonitoring? = nil,
         run: @escaping @Sendable (_ rows: Int, _ scratch: PredictionScratch) throws -> Void
     ) {
         self.okSeries = okSeries
+        self.monitoring = monitoring
         let reference = ServableModelRef()
         if let batching, batching.maxBatchSize > 1 {
             batcher = DynamicBatcher(

@@ -9,6 +9,8 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
     public var featureNames: [String]?
     /// Opt-in dynamic batching of concurrent Predict calls.
     public var batching: BatchingOptions?
+    /// Drift-monitoring settings (window, PSI bands); nil takes the server's defaults.
+    public var monitoring: MonitoringOptions?
 
     public init(
         name: String, description: String = "", aliases: [String: Int64] = [:], versions: [VersionMetadata] = [],
@@ -36,6 +38,7 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
         case name, description, aliases, versions
         case featureNames = "feature_names"
         case batching
+        case monitoring
     }
 
     public init(from decoder: any Decoder) throws {
@@ -46,6 +49,7 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
         versions = try container.decodeIfPresent([VersionMetadata].self, forKey: .versions) ?? []
         featureNames = try container.decodeIfPresent([String].self, forKey: .featureNames)
         batching = try container.decodeIfPresent(BatchingOptions.self, forKey: .batching)
+        monitoring = try container.decodeIfPresent(MonitoringOptions.self, forKey: .monitoring)
     }
 }
 

@@ -87,6 +87,8 @@ public struct ModelVersionInfo: Sendable, Equatable {
     public var trafficShare: Double = 0
     /// The MLflow run that produced the version (empty for local registries).
     public var runId: String = ""
+    /// Drift monitoring of the version (nil: not reported).
+    public var monitoring: MonitoringInfo?
 
     public init() {}
 
@@ -98,6 +100,7 @@ public struct ModelVersionInfo: Sendable, Equatable {
             && lhs.metrics.map(\.value) == rhs.metrics.map(\.value) && lhs.sha256 == rhs.sha256
             && lhs.createdUnixMs == rhs.createdUnixMs && lhs.source == rhs.source
             && lhs.trafficShare == rhs.trafficShare && lhs.runId == rhs.runId
+            && lhs.monitoring == rhs.monitoring
     }
 }
 
@@ -163,6 +166,7 @@ public struct GetModelVersionResponse: Sendable, Equatable {
         message.pointee.n_metrics = info.metrics.count
         message.pointee.metrics = metrics
         if let signature = info.signature { message.pointee.signature = build(signature, arena) }
+        if let monitoring = info.monitoring { message.pointee.monitoring = build(monitoring, arena) }
         return message
     }
 

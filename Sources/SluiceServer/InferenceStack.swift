@@ -7,6 +7,7 @@ import BackgroundThreads
 import ServerMetrics
 import TrafficRouting
 import DurableFiles
+import Monitoring
 public import Auth
 public import GRPCCore
 import FoundationEssentials
@@ -19,6 +20,10 @@ public final class InferenceStack: @unchecked Sendable {
     public let api: InferenceAPI
     public let metrics: ServiceMetrics
     public let auth: AuthService
+    /// Drift monitoring: per-version setup at load, the statistics timer, the drift metrics.
+    public let monitoring: MonitoringHub
+    /// Where drift reports are written for `sluice models drift` (`<registry>/.monitoring/`).
+    private let stateSource: LocalDirectorySource
     private var admin: AdminServer?
     private var ticker: BackgroundThread.Handle?
     private let stopping = StopFlag()
@@ -29,7 +34,9 @@ public final class InferenceStack: @unchecked Sendable {
     /// (its rollout statistics file).
     public init(
         models: String, options: ModelSourceOptions = ModelSourceOptions(), auth: AuthService,
-        offload: CallOffload? = nil, replicaID: String, log: @escaping @Sendable (String) -> Void
+        offload: CallOffload? = nil, replicaID: String,
+        monitoring configuration: MonitoringConfiguration = MonitoringConfiguration(),
+        log: @escaping @Sendable (String) -> Void
     ) throws(ConfigurationError) {
         let source: any WritableModelSource
         let stateDirectory: String
@@ -59,17 +66,25 @@ public final class InferenceStack: @unchecked Sendable {
             source = LocalDirectorySource(root: models)
             stateDirectory = models
         }
+        // Drift reports for `sluice models drift` go beside the registry (or the MLflow cache).
+        stateSource = LocalDirectorySource(root: stateDirectory)
         let metrics = ServiceMetrics()
         self.metrics = metrics
+        let monitoring = MonitoringHub(configuration: configuration, metrics: metrics)
+        self.monitoring = monitoring
         registry = ModelRegistry<ServableModel>(source: source, log: log) { bytes, model, version in
             let batching = model.batching.map {
                 ServableModel.Batching(
                     model: model.name, version: version.version, maxBatchSize: $0.maxBatchSize,
                     maxQueueDelayMicros: $0.maxQueueDelayMicros)
             }
+            let setup = monitoring.setup(
+                model: model, version: version.version,
+                profile: { try (source as? any ProfileStore)?.profileBytes(model: model.name, version: version.version) },
+                log: log)
             return try ServableModel.load(
                 bytes: bytes, featureNames: model.featureNames, batching: batching,
-                okSeries: metrics.okSeries(model: model.name, version: version.version))
+                okSeries: metrics.okSeries(model: model.name, version: version.version), monitoring: setup)
         }
         let rollouts = RolloutManager(
             directory: stateDirectory, registry: RegistryRolloutBridge(registry: registry, source: source),
@@ -101,6 +116,7 @@ public final class InferenceStack: @unchecked Sendable {
                 kind: .counter
             ) { [([:], Double(pool.refusedCount))] }
         }
+        monitoring.watch(registry, metrics: metrics)
         if let audit = auth.audit {
             metrics.registry.collector(
                 "sluice_audit_dropped_records_total", help: "Audit records dropped (fail-open mode).", kind: .counter
@@ -148,6 +164,10 @@ public final class InferenceStack: @unchecked Sendable {
             }
         }
         registry.start()
+        let source = stateSource
+        monitoring.start(registry, persist: { report in
+            try source.writeMonitoringState(report.encoded(), model: report.model, version: report.version)
+        }, log: log)
         let rollouts = self.rollouts
         let flag = stopping
         ticker = BackgroundThread.start(name: "sluice-rollouts") {
@@ -187,6 +207,7 @@ public final class InferenceStack: @unchecked Sendable {
     public func stop() {
         stopping.set()
         ticker?.join()
+        monitoring.stop()
         admin?.stop()
         registry.stop()
         rollouts.tick()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ModelRegistry
+import Monitoring
 
 /// `sluice models ...`: manage a registry directory (the server picks changes up without a restart).
 struct ModelsCommand: ParsableCommand {
@@ -13,7 +14,10 @@ struct ModelsCommand: ParsableCommand {
             batching work there; promote is a stage transition, alias sets or deletes an MLflow alias).
             A running `sluice serve --models <registry>` sees every change within a second or two.
             """,
-        subcommands: [List.self, Register.self, Promote.self, Alias.self, Batching.self, Show.self]
+        subcommands: [
+            List.self, Register.self, Promote.self, Alias.self, Batching.self, Show.self, Profile.self, Drift.self,
+            MonitoringSettings.self,
+        ]
     )
 }
 
@@ -36,6 +40,16 @@ struct RegistryOption: ParsableArguments {
         let source = MLflowSource(endpoint: endpoint, cacheDirectory: nil)
         try source.sync()
         return source
+    }
+
+    /// The registry as a local directory, for commands that work on its files (reference profiles, drift
+    /// reports); an MLflow registry is refused with `what` named.
+    func localSource(for what: String) throws -> LocalDirectorySource {
+        let location = registry ?? ProcessInfo.processInfo.environment["SLUICE_REGISTRY"] ?? "registry"
+        guard !MLflowEndpoint.isMLflowURL(location) else {
+            throw CLIError(message: "\(what) works on a local registry directory, not \(location)")
+        }
+        return LocalDirectorySource(root: location)
     }
 }
 
@@ -90,6 +104,10 @@ extension ModelsCommand {
             help: "Comma-separated names for the model's numeric columns in order (for inputs like X[N,4]).")
         var featureNames: String?
         @Flag(help: "Register even if the server could not load the file (prints a warning).") var force = false
+        @Option(
+            name: .customLong("profile-data"),
+            help: "Training data (.csv or JSON Lines) to build the version's reference profile from (drift monitoring).")
+        var profileData: String?
 
         func run() throws {
             guard let stage = Stage(parsing: stage) else {
@@ -106,12 +124,24 @@ extension ModelsCommand {
             try RegistryChecks.requireServable(
                 file: file, bytes: data, featureNames: RegistryChecks.featureNames(featureNames), force: force)
             let absolute = URL(fileURLWithPath: file).standardizedFileURL.path
+            let names = RegistryChecks.featureNames(featureNames)
+            // Built before registering, so a bad data file leaves no half-registered version behind.
+            let profile = try profileData.map {
+                try ProfileMaker.build(modelBytes: data, featureNames: names, dataPath: $0)
+            }
             try runRegistryCommand {
-                let version = try options.source().register(
+                let registry = try options.source()
+                let version = try registry.register(
                     model: name, bytes: data, source: source ?? absolute, stage: stage, aliases: alias,
-                    tags: tags, metrics: metrics, description: description,
-                    featureNames: RegistryChecks.featureNames(featureNames))
-                print("registered \(name) version \(version) (\(stage.rawValue))")
+                    tags: tags, metrics: metrics, description: description, featureNames: names)
+                if let profile {
+                    guard let store = registry as? any ProfileStore else {
+                        throw CLIError(message: "\(registry.location) cannot store reference profiles")
+                    }
+                    try store.writeProfile(profile.encoded(), model: name, version: version)
+                }
+                print("registered \(name) version \(version) (\(stage.rawValue))"
+                    + (profile.map { ", profiled: \(ProfileMaker.summary($0))" } ?? ""))
             }
         }
     }

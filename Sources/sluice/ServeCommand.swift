@@ -133,6 +133,8 @@ struct ServeCommand: ParsableCommand {
         help: "This server's name among the replicas sharing --models (its rollout statistics file). (default: HOSTNAME:PORT)")
     var replicaID: String?
 
+    @OptionGroup(title: "Drift monitoring") var monitoring: MonitoringFlags
+
     func run() throws {
         OperatorLog.bootstrap(format: OperatorLog.Format(rawValue: logFormat) ?? .text)
         do {
@@ -171,7 +173,8 @@ struct ServeCommand: ParsableCommand {
                         cacheDir: configuration.cacheDir, cacheMaxBytes: configuration.cacheMaxBytes,
                         mlflowCA: configuration.mlflowCA),
                     auth: auth, offload: try configuration.callOffload(),
-                    replicaID: replicaID ?? defaultReplicaID(configuration), log: log)
+                    replicaID: replicaID ?? defaultReplicaID(configuration),
+                    monitoring: try monitoring.configuration(), log: log)
             }
             let app = SluiceApplication(
                 configuration: configuration, services: stack.map { [$0.api] } ?? [], healthGate: stack?.healthGate)

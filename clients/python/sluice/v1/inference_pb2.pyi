@@ -16,6 +16,13 @@ class VersionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FAILED: _ClassVar[VersionState]
     RETIRED: _ClassVar[VersionState]
 
+class DriftVerdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DRIFT_VERDICT_UNSPECIFIED: _ClassVar[DriftVerdict]
+    DRIFT_OK: _ClassVar[DriftVerdict]
+    DRIFT_WARN: _ClassVar[DriftVerdict]
+    DRIFT_DRIFT: _ClassVar[DriftVerdict]
+
 class RolloutAction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     ROLLOUT_ACTION_UNSPECIFIED: _ClassVar[RolloutAction]
@@ -56,6 +63,10 @@ LOADING: VersionState
 READY: VersionState
 FAILED: VersionState
 RETIRED: VersionState
+DRIFT_VERDICT_UNSPECIFIED: DriftVerdict
+DRIFT_OK: DriftVerdict
+DRIFT_WARN: DriftVerdict
+DRIFT_DRIFT: DriftVerdict
 ROLLOUT_ACTION_UNSPECIFIED: RolloutAction
 GET: RolloutAction
 START: RolloutAction
@@ -232,7 +243,7 @@ class Signature(_message.Message):
     def __init__(self, inputs: _Optional[_Iterable[_Union[TensorInfo, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorInfo, _Mapping]]] = ..., class_labels_int: _Optional[_Iterable[int]] = ..., class_labels_string: _Optional[_Iterable[str]] = ..., features: _Optional[_Iterable[_Union[FeatureInfo, _Mapping]]] = ..., task: _Optional[str] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
-    __slots__ = ("model", "version", "stage", "aliases", "state", "state_reason", "signature", "description", "tags", "metrics", "sha256", "created_unix_ms", "source", "traffic_share", "run_id")
+    __slots__ = ("model", "version", "stage", "aliases", "state", "state_reason", "signature", "description", "tags", "metrics", "sha256", "created_unix_ms", "source", "traffic_share", "run_id", "monitoring")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -262,6 +273,7 @@ class ModelVersion(_message.Message):
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TRAFFIC_SHARE_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    MONITORING_FIELD_NUMBER: _ClassVar[int]
     model: str
     version: int
     stage: str
@@ -277,7 +289,82 @@ class ModelVersion(_message.Message):
     source: str
     traffic_share: float
     run_id: str
-    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., stage: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[VersionState, str]] = ..., state_reason: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., sha256: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., source: _Optional[str] = ..., traffic_share: _Optional[float] = ..., run_id: _Optional[str] = ...) -> None: ...
+    monitoring: MonitoringReport
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., stage: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[VersionState, str]] = ..., state_reason: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., sha256: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., source: _Optional[str] = ..., traffic_share: _Optional[float] = ..., run_id: _Optional[str] = ..., monitoring: _Optional[_Union[MonitoringReport, _Mapping]] = ...) -> None: ...
+
+class FeatureDrift(_message.Message):
+    __slots__ = ("name", "kind", "count", "psi", "ks_statistic", "ks_p_value", "chi_square", "chi_square_p_value", "missing_share", "unseen_share", "verdict")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    PSI_FIELD_NUMBER: _ClassVar[int]
+    KS_STATISTIC_FIELD_NUMBER: _ClassVar[int]
+    KS_P_VALUE_FIELD_NUMBER: _ClassVar[int]
+    CHI_SQUARE_FIELD_NUMBER: _ClassVar[int]
+    CHI_SQUARE_P_VALUE_FIELD_NUMBER: _ClassVar[int]
+    MISSING_SHARE_FIELD_NUMBER: _ClassVar[int]
+    UNSEEN_SHARE_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: str
+    count: int
+    psi: float
+    ks_statistic: float
+    ks_p_value: float
+    chi_square: float
+    chi_square_p_value: float
+    missing_share: float
+    unseen_share: float
+    verdict: DriftVerdict
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., count: _Optional[int] = ..., psi: _Optional[float] = ..., ks_statistic: _Optional[float] = ..., ks_p_value: _Optional[float] = ..., chi_square: _Optional[float] = ..., chi_square_p_value: _Optional[float] = ..., missing_share: _Optional[float] = ..., unseen_share: _Optional[float] = ..., verdict: _Optional[_Union[DriftVerdict, str]] = ...) -> None: ...
+
+class PredictionDrift(_message.Message):
+    __slots__ = ("kind", "psi", "ks_statistic", "positive_rate", "reference_positive_rate", "positive_rate_shift", "class_shares", "verdict")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PSI_FIELD_NUMBER: _ClassVar[int]
+    KS_STATISTIC_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_RATE_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_POSITIVE_RATE_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_RATE_SHIFT_FIELD_NUMBER: _ClassVar[int]
+    CLASS_SHARES_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    psi: float
+    ks_statistic: float
+    positive_rate: float
+    reference_positive_rate: float
+    positive_rate_shift: float
+    class_shares: _containers.RepeatedScalarFieldContainer[float]
+    verdict: DriftVerdict
+    def __init__(self, kind: _Optional[str] = ..., psi: _Optional[float] = ..., ks_statistic: _Optional[float] = ..., positive_rate: _Optional[float] = ..., reference_positive_rate: _Optional[float] = ..., positive_rate_shift: _Optional[float] = ..., class_shares: _Optional[_Iterable[float]] = ..., verdict: _Optional[_Union[DriftVerdict, str]] = ...) -> None: ...
+
+class MonitoringReport(_message.Message):
+    __slots__ = ("profiled", "window_requests", "window_limit_requests", "window_limit_seconds", "reference_rows", "psi_warn", "psi_drift", "verdict", "features", "prediction", "computed_unix_ms", "notes")
+    PROFILED_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_LIMIT_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_LIMIT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_ROWS_FIELD_NUMBER: _ClassVar[int]
+    PSI_WARN_FIELD_NUMBER: _ClassVar[int]
+    PSI_DRIFT_FIELD_NUMBER: _ClassVar[int]
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    PREDICTION_FIELD_NUMBER: _ClassVar[int]
+    COMPUTED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    profiled: bool
+    window_requests: int
+    window_limit_requests: int
+    window_limit_seconds: float
+    reference_rows: int
+    psi_warn: float
+    psi_drift: float
+    verdict: DriftVerdict
+    features: _containers.RepeatedCompositeFieldContainer[FeatureDrift]
+    prediction: PredictionDrift
+    computed_unix_ms: int
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, profiled: bool = ..., window_requests: _Optional[int] = ..., window_limit_requests: _Optional[int] = ..., window_limit_seconds: _Optional[float] = ..., reference_rows: _Optional[int] = ..., psi_warn: _Optional[float] = ..., psi_drift: _Optional[float] = ..., verdict: _Optional[_Union[DriftVerdict, str]] = ..., features: _Optional[_Iterable[_Union[FeatureDrift, _Mapping]]] = ..., prediction: _Optional[_Union[PredictionDrift, _Mapping]] = ..., computed_unix_ms: _Optional[int] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetModelVersionResponse(_message.Message):
     __slots__ = ("versions",)
@@ -437,7 +524,7 @@ class Transition(_message.Message):
     def __init__(self, unix_ms: _Optional[int] = ..., from_state: _Optional[str] = ..., to_state: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class RolloutResponse(_message.Message):
-    __slots__ = ("model", "rollout_id", "state", "strategy", "variants", "step_index", "steps", "last_decision", "history", "ab", "auto")
+    __slots__ = ("model", "rollout_id", "state", "strategy", "variants", "step_index", "steps", "last_decision", "history", "ab", "auto", "generation", "replica_id", "replicas")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     ROLLOUT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -449,6 +536,9 @@ class RolloutResponse(_message.Message):
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     AB_FIELD_NUMBER: _ClassVar[int]
     AUTO_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
     model: str
     rollout_id: str
     state: RolloutState
@@ -460,4 +550,19 @@ class RolloutResponse(_message.Message):
     history: _containers.RepeatedCompositeFieldContainer[Transition]
     ab: ABResult
     auto: bool
-    def __init__(self, model: _Optional[str] = ..., rollout_id: _Optional[str] = ..., state: _Optional[_Union[RolloutState, str]] = ..., strategy: _Optional[_Union[RolloutStrategy, str]] = ..., variants: _Optional[_Iterable[_Union[VariantStatus, _Mapping]]] = ..., step_index: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[CanaryStep, _Mapping]]] = ..., last_decision: _Optional[str] = ..., history: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ..., ab: _Optional[_Union[ABResult, _Mapping]] = ..., auto: bool = ...) -> None: ...
+    generation: int
+    replica_id: str
+    replicas: _containers.RepeatedCompositeFieldContainer[ReplicaShare]
+    def __init__(self, model: _Optional[str] = ..., rollout_id: _Optional[str] = ..., state: _Optional[_Union[RolloutState, str]] = ..., strategy: _Optional[_Union[RolloutStrategy, str]] = ..., variants: _Optional[_Iterable[_Union[VariantStatus, _Mapping]]] = ..., step_index: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[CanaryStep, _Mapping]]] = ..., last_decision: _Optional[str] = ..., history: _Optional[_Iterable[_Union[Transition, _Mapping]]] = ..., ab: _Optional[_Union[ABResult, _Mapping]] = ..., auto: bool = ..., generation: _Optional[int] = ..., replica_id: _Optional[str] = ..., replicas: _Optional[_Iterable[_Union[ReplicaShare, _Mapping]]] = ...) -> None: ...
+
+class ReplicaShare(_message.Message):
+    __slots__ = ("replica_id", "requests", "errors", "updated_unix_ms")
+    REPLICA_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    replica_id: str
+    requests: _containers.RepeatedScalarFieldContainer[int]
+    errors: _containers.RepeatedScalarFieldContainer[int]
+    updated_unix_ms: int
+    def __init__(self, replica_id: _Optional[str] = ..., requests: _Optional[_Iterable[int]] = ..., errors: _Optional[_Iterable[int]] = ..., updated_unix_ms: _Optional[int] = ...) -> None: ...

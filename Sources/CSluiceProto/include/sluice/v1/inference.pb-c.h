@@ -29,6 +29,9 @@ typedef struct Sluice__V1__Signature Sluice__V1__Signature;
 typedef struct Sluice__V1__ModelVersion Sluice__V1__ModelVersion;
 typedef struct Sluice__V1__ModelVersion__TagsEntry Sluice__V1__ModelVersion__TagsEntry;
 typedef struct Sluice__V1__ModelVersion__MetricsEntry Sluice__V1__ModelVersion__MetricsEntry;
+typedef struct Sluice__V1__FeatureDrift Sluice__V1__FeatureDrift;
+typedef struct Sluice__V1__PredictionDrift Sluice__V1__PredictionDrift;
+typedef struct Sluice__V1__MonitoringReport Sluice__V1__MonitoringReport;
 typedef struct Sluice__V1__GetModelVersionResponse Sluice__V1__GetModelVersionResponse;
 typedef struct Sluice__V1__CanaryStep Sluice__V1__CanaryStep;
 typedef struct Sluice__V1__Guardrails Sluice__V1__Guardrails;
@@ -58,6 +61,16 @@ typedef enum _Sluice__V1__VersionState {
   SLUICE__V1__VERSION_STATE__RETIRED = 5
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__V1__VERSION_STATE)
 } Sluice__V1__VersionState;
+/*
+ * Where a PSI falls against the model's bands (default 0.1 warn, 0.25 drift).
+ */
+typedef enum _Sluice__V1__DriftVerdict {
+  SLUICE__V1__DRIFT_VERDICT__DRIFT_VERDICT_UNSPECIFIED = 0,
+  SLUICE__V1__DRIFT_VERDICT__DRIFT_OK = 1,
+  SLUICE__V1__DRIFT_VERDICT__DRIFT_WARN = 2,
+  SLUICE__V1__DRIFT_VERDICT__DRIFT_DRIFT = 3
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__V1__DRIFT_VERDICT)
+} Sluice__V1__DriftVerdict;
 typedef enum _Sluice__V1__RolloutAction {
   SLUICE__V1__ROLLOUT_ACTION__ROLLOUT_ACTION_UNSPECIFIED = 0,
   SLUICE__V1__ROLLOUT_ACTION__GET = 1,
@@ -424,10 +437,107 @@ struct  Sluice__V1__ModelVersion
    * The MLflow run that produced the version (models served from MLflow; `metrics` holds the run's metrics).
    */
   char *run_id;
+  /*
+   * Drift of live traffic against the version's reference profile (docs/monitoring.md). Field numbers from 40
+   * are kept for monitoring.
+   */
+  Sluice__V1__MonitoringReport *monitoring;
 };
 #define SLUICE__V1__MODEL_VERSION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__v1__model_version__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, SLUICE__V1__VERSION_STATE__VERSION_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, SLUICE__V1__VERSION_STATE__VERSION_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * One feature's drift in the current window. A statistic is NaN when it does not apply (KS: numeric only;
+ * chi-square: categorical only) or the window has no values yet.
+ */
+struct  Sluice__V1__FeatureDrift
+{
+  ProtobufCMessage base;
+  char *name;
+  /*
+   * "numeric" or "categorical".
+   */
+  char *kind;
+  /*
+   * Values in the window (not missing).
+   */
+  int64_t count;
+  double psi;
+  double ks_statistic;
+  double ks_p_value;
+  double chi_square;
+  double chi_square_p_value;
+  double missing_share;
+  double unseen_share;
+  Sluice__V1__DriftVerdict verdict;
+};
+#define SLUICE__V1__FEATURE_DRIFT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__v1__feature_drift__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, SLUICE__V1__DRIFT_VERDICT__DRIFT_VERDICT_UNSPECIFIED }
+
+
+/*
+ * The prediction drift in the current window (NaN: not applicable or no data yet).
+ */
+struct  Sluice__V1__PredictionDrift
+{
+  ProtobufCMessage base;
+  /*
+   * "binary" (score: positive-class probability), "multiclass" (score: confidence) or "regression" (value).
+   */
+  char *kind;
+  double psi;
+  double ks_statistic;
+  double positive_rate;
+  double reference_positive_rate;
+  double positive_rate_shift;
+  /*
+   * Share of the window predicted as each class, in class-label order.
+   */
+  size_t n_class_shares;
+  double *class_shares;
+  Sluice__V1__DriftVerdict verdict;
+};
+#define SLUICE__V1__PREDICTION_DRIFT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__v1__prediction_drift__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0,NULL, SLUICE__V1__DRIFT_VERDICT__DRIFT_VERDICT_UNSPECIFIED }
+
+
+struct  Sluice__V1__MonitoringReport
+{
+  ProtobufCMessage base;
+  /*
+   * False: the version has no usable reference profile (see notes).
+   */
+  protobuf_c_boolean profiled;
+  /*
+   * Requests in the window and its limits.
+   */
+  int64_t window_requests;
+  int64_t window_limit_requests;
+  double window_limit_seconds;
+  int64_t reference_rows;
+  double psi_warn;
+  double psi_drift;
+  /*
+   * The worst verdict of the features and the prediction.
+   */
+  Sluice__V1__DriftVerdict verdict;
+  size_t n_features;
+  Sluice__V1__FeatureDrift **features;
+  Sluice__V1__PredictionDrift *prediction;
+  /*
+   * Milliseconds since the Unix epoch when the statistics were computed.
+   */
+  int64_t computed_unix_ms;
+  size_t n_notes;
+  char **notes;
+};
+#define SLUICE__V1__MONITORING_REPORT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__v1__monitoring_report__descriptor) \
+    , 0, 0, 0, 0, 0, 0, 0, SLUICE__V1__DRIFT_VERDICT__DRIFT_VERDICT_UNSPECIFIED, 0,NULL, NULL, 0, 0,NULL }
 
 
 struct  Sluice__V1__GetModelVersionResponse
@@ -916,6 +1026,63 @@ Sluice__V1__ModelVersion *
 void   sluice__v1__model_version__free_unpacked
                      (Sluice__V1__ModelVersion *message,
                       ProtobufCAllocator *allocator);
+/* Sluice__V1__FeatureDrift methods */
+void   sluice__v1__feature_drift__init
+                     (Sluice__V1__FeatureDrift         *message);
+size_t sluice__v1__feature_drift__get_packed_size
+                     (const Sluice__V1__FeatureDrift   *message);
+size_t sluice__v1__feature_drift__pack
+                     (const Sluice__V1__FeatureDrift   *message,
+                      uint8_t             *out);
+size_t sluice__v1__feature_drift__pack_to_buffer
+                     (const Sluice__V1__FeatureDrift   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__V1__FeatureDrift *
+       sluice__v1__feature_drift__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__v1__feature_drift__free_unpacked
+                     (Sluice__V1__FeatureDrift *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__V1__PredictionDrift methods */
+void   sluice__v1__prediction_drift__init
+                     (Sluice__V1__PredictionDrift         *message);
+size_t sluice__v1__prediction_drift__get_packed_size
+                     (const Sluice__V1__PredictionDrift   *message);
+size_t sluice__v1__prediction_drift__pack
+                     (const Sluice__V1__PredictionDrift   *message,
+                      uint8_t             *out);
+size_t sluice__v1__prediction_drift__pack_to_buffer
+                     (const Sluice__V1__PredictionDrift   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__V1__PredictionDrift *
+       sluice__v1__prediction_drift__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__v1__prediction_drift__free_unpacked
+                     (Sluice__V1__PredictionDrift *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__V1__MonitoringReport methods */
+void   sluice__v1__monitoring_report__init
+                     (Sluice__V1__MonitoringReport         *message);
+size_t sluice__v1__monitoring_report__get_packed_size
+                     (const Sluice__V1__MonitoringReport   *message);
+size_t sluice__v1__monitoring_report__pack
+                     (const Sluice__V1__MonitoringReport   *message,
+                      uint8_t             *out);
+size_t sluice__v1__monitoring_report__pack_to_buffer
+                     (const Sluice__V1__MonitoringReport   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__V1__MonitoringReport *
+       sluice__v1__monitoring_report__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__v1__monitoring_report__free_unpacked
+                     (Sluice__V1__MonitoringReport *message,
+                      ProtobufCAllocator *allocator);
 /* Sluice__V1__GetModelVersionResponse methods */
 void   sluice__v1__get_model_version_response__init
                      (Sluice__V1__GetModelVersionResponse         *message);
@@ -1191,6 +1358,15 @@ typedef void (*Sluice__V1__ModelVersion__MetricsEntry_Closure)
 typedef void (*Sluice__V1__ModelVersion_Closure)
                  (const Sluice__V1__ModelVersion *message,
                   void *closure_data);
+typedef void (*Sluice__V1__FeatureDrift_Closure)
+                 (const Sluice__V1__FeatureDrift *message,
+                  void *closure_data);
+typedef void (*Sluice__V1__PredictionDrift_Closure)
+                 (const Sluice__V1__PredictionDrift *message,
+                  void *closure_data);
+typedef void (*Sluice__V1__MonitoringReport_Closure)
+                 (const Sluice__V1__MonitoringReport *message,
+                  void *closure_data);
 typedef void (*Sluice__V1__GetModelVersionResponse_Closure)
                  (const Sluice__V1__GetModelVersionResponse *message,
                   void *closure_data);
@@ -1285,6 +1461,7 @@ void sluice__v1__inference__rollout(ProtobufCService *service,
 /* --- descriptors --- */
 
 extern const ProtobufCEnumDescriptor    sluice__v1__version_state__descriptor;
+extern const ProtobufCEnumDescriptor    sluice__v1__drift_verdict__descriptor;
 extern const ProtobufCEnumDescriptor    sluice__v1__rollout_action__descriptor;
 extern const ProtobufCEnumDescriptor    sluice__v1__rollout_strategy__descriptor;
 extern const ProtobufCEnumDescriptor    sluice__v1__rollout_state__descriptor;
@@ -1303,6 +1480,9 @@ extern const ProtobufCMessageDescriptor sluice__v1__signature__descriptor;
 extern const ProtobufCMessageDescriptor sluice__v1__model_version__descriptor;
 extern const ProtobufCMessageDescriptor sluice__v1__model_version__tags_entry__descriptor;
 extern const ProtobufCMessageDescriptor sluice__v1__model_version__metrics_entry__descriptor;
+extern const ProtobufCMessageDescriptor sluice__v1__feature_drift__descriptor;
+extern const ProtobufCMessageDescriptor sluice__v1__prediction_drift__descriptor;
+extern const ProtobufCMessageDescriptor sluice__v1__monitoring_report__descriptor;
 extern const ProtobufCMessageDescriptor sluice__v1__get_model_version_response__descriptor;
 extern const ProtobufCMessageDescriptor sluice__v1__canary_step__descriptor;
 extern const ProtobufCMessageDescriptor sluice__v1__guardrails__descriptor;

@@ -1,0 +1,190 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BackgroundThreads
+public import ModelRegistry
+public import Monitoring
+public import ServerMetrics
+import Synchronization
+
+/// Server-wide monitoring: the defaults and switches of `sluice serve --monitor-*`.
+public struct MonitoringConfiguration: Sendable {
+    /// False turns monitoring off everywhere (no recording, no timer).
+    public var enabled = true
+    /// Window limits and PSI bands for models whose `model.json` does not set them.
+    public var defaults = MonitorSettings()
+    /// How often the statistics are recomputed, in seconds.
+    public var intervalSeconds = 10.0
+    /// Most features per model exported as `sluice_feature_psi` series (the rest stay in GetModelVersion).
+    public var maxMetricFeatures = 50
+    /// BatchPredict records every n-th row of a batch.
+    public var batchStride = 64
+
+    public init() {}
+}
+
+/// Prepares each loading version's monitoring, recomputes every monitored version's statistics on a timer
+/// thread (never on the serving path), exports them as Prometheus series and hands each report to `persist`
+/// (the registry's `.monitoring/` state for `sluice models drift`).
+public final class MonitoringHub: Sendable {
+    public let configuration: MonitoringConfiguration
+    private let confidence: MetricFamily<Histogram>
+    private let stopping = Atomic<Bool>(false)
+    private let thread = Mutex<BackgroundThread.Handle?>(nil)
+    /// The last report persisted per version (with its time cleared), to skip rewriting an unchanged one.
+    private let persisted = Mutex<[String: DriftReport]>([:])
+
+    public init(configuration: MonitoringConfiguration, metrics: ServiceMetrics) {
+        self.configuration = configuration
+        confidence = metrics.registry.histogram(
+            "sluice_prediction_confidence",
+            help: "Confidence (largest class score) of monitored classifier versions' answers (BatchPredict sampled).",
+            labels: ["model", "version"], bounds: [100, 200, 300, 400, 500, 600, 700, 800, 900, 950, 990, 1000],
+            unitScale: 1000)
+    }
+
+    /// The monitoring setup of a version about to load: its settings (model.json over the server defaults) and
+    /// its profile. Nil when monitoring is off for it.
+    public func setup(
+        model: ModelMetadata, version: Int64, profile: () throws -> [UInt8]?, log: (String) -> Void
+    ) -> VersionMonitoring.Setup? {
+        guard configuration.enabled, model.monitoring?.enabled ?? true else { return nil }
+        var settings = configuration.defaults
+        if let options = model.monitoring {
+            settings.windowRows = options.windowRequests ?? settings.windowRows
+            settings.windowSeconds = options.windowSeconds ?? settings.windowSeconds
+            settings.psiWarn = options.psiWarn ?? settings.psiWarn
+            settings.psiDrift = options.psiDrift ?? settings.psiDrift
+            settings.minRows = options.minRequests ?? settings.minRows
+        }
+        var note: String?
+        var reference: ReferenceProfile?
+        if let problem = settings.problem {
+            note = "model.json monitoring: \(problem)"
+            settings = configuration.defaults
+        }
+        do {
+            if let bytes = try profile() {
+                reference = try ReferenceProfile.decode(bytes)
+            } else {
+                note = "no reference profile (build one with: sluice models profile \(model.name) --version \(version) --data FILE)"
+            }
+        } catch {
+            note = "\(error)"
+            log("monitoring: \(model.name) version \(version): \(error); not monitored")
+        }
+        return VersionMonitoring.Setup(
+            model: model.name, version: version, profile: reference, note: note, settings: settings,
+            batchStride: configuration.batchStride,
+            confidence: reference == nil ? nil : confidence.labels([model.name, String(version)]))
+    }
+
+    /// Starts the timer thread: every 100 ms it advances the windows; every `intervalSeconds` it recomputes
+    /// the reports and persists them.
+    public func start(
+        _ registry: ModelRegistry<ServableModel>, persist: @escaping @Sendable (DriftReport) throws -> Void,
+        log: @escaping @Sendable (String) -> Void
+    ) {
+        guard configuration.enabled else { return }
+        let interval = UInt64(max(0.05, configuration.intervalSeconds) * 1e9)
+        let handle = BackgroundThread.start(name: "sluice-monitor") { [self] in
+            var last: UInt64 = 0
+            while !stopping.load(ordering: .relaxed) {
+                let now = monotonicNanos()
+                let due = now &- last >= interval
+                if due { last = now }
+                for (_, entry) in registry.snapshot.models {
+                    for (_, worker) in entry.workers {
+                        guard let monitor = worker.compiled.monitoring?.monitor else { continue }
+                        if due {
+                            let report = monitor.refresh(now: now, wallMillis: Int64(WallClock.now() * 1000))
+                            persistIfChanged(report, persist: persist, log: log)
+                        } else {
+                            monitor.rotate(now: now)
+                        }
+                    }
+                }
+                var pause = timespec(tv_sec: 0, tv_nsec: 100_000_000)
+                nanosleep(&pause, nil)
+            }
+        }
+        thread.withLock { $0 = handle }
+    }
+
+    /// Stops the timer thread.
+    public func stop() {
+        stopping.store(true, ordering: .relaxed)
+        let handle = thread.withLock { current -> BackgroundThread.Handle? in
+            defer { current = nil }
+            return current
+        }
+        handle?.join()
+    }
+
+    private func persistIfChanged(
+        _ report: DriftReport, persist: @Sendable (DriftReport) throws -> Void, log: @Sendable (String) -> Void
+    ) {
+        let key = "\(report.model)/\(report.version)"
+        var timeless = report
+        timeless.computedUnixMs = 0
+        let changed = persisted.withLock { state -> Bool in
+            if state[key] == timeless { return false }
+            state[key] = timeless
+            return true
+        }
+        guard changed else { return }
+        do { try persist(report) } catch {
+            // Logged, and retried with the next report.
+            persisted.withLock { _ = $0.removeValue(forKey: key) }
+            log("monitoring: cannot write the drift state of \(key): \(error)")
+        }
+    }
+
+    /// Exposes `sluice_feature_psi`, `sluice_prediction_psi`, `sluice_drift_verdict` and the window size,
+    /// read from the latest reports at scrape time.
+    public func watch(_ registry: ModelRegistry<ServableModel>, metrics: ServiceMetrics) {
+        let cap = configuration.maxMetricFeatures
+        let reports: @Sendable () -> [DriftReport] = {
+            registry.snapshot.models.values.flatMap { entry in
+                entry.workers.values.compactMap { $0.compiled.monitoring?.monitor?.report }
+            }
+        }
+        metrics.registry.collector(
+            "sluice_feature_psi",
+            help: "PSI of a feature's live window against the version's reference profile (first \(cap) features per model).",
+            kind: .gauge
+        ) {
+            reports().flatMap { report in
+                report.features.prefix(cap).compactMap { feature in
+                    feature.psi.map {
+                        (["model": report.model, "version": String(report.version), "feature": feature.name], $0)
+                    }
+                }
+            }
+        }
+        metrics.registry.collector(
+            "sluice_prediction_psi", help: "PSI of a version's live prediction scores against its reference profile.",
+            kind: .gauge
+        ) {
+            reports().compactMap { report in
+                report.prediction?.psi.map { (["model": report.model, "version": String(report.version)], $0) }
+            }
+        }
+        metrics.registry.collector(
+            "sluice_drift_verdict",
+            help: "Worst drift verdict of a monitored version: 0 OK, 1 WARN, 2 DRIFT (PSI bands of its model).",
+            kind: .gauge
+        ) {
+            reports().map { report in
+                let value: Double = report.verdict == .drift ? 2 : report.verdict == .warn ? 1 : 0
+                return (["model": report.model, "version": String(report.version)], value)
+            }
+        }
+        metrics.registry.collector(
+            "sluice_monitoring_window_requests", help: "Requests in a monitored version's live drift window.",
+            kind: .gauge
+        ) {
+            reports().map { (["model": $0.model, "version": String($0.version)], Double($0.windowRows)) }
+        }
+    }
+}

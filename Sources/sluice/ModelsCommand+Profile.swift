@@ -1,0 +1,296 @@
+import ArgumentParser
+import Foundation
+import InferenceEngine
+import ModelRegistry
+import Monitoring
+
+extension ModelsCommand {
+    /// `sluice models profile`: builds a version's reference profile from training data.
+    struct Profile: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build a version's reference profile (profile.json) from training data, for drift monitoring.",
+            discussion: """
+                Reads CSV (header row) or JSON Lines with one column per model feature, scores the rows with the \
+                model offline, and writes <registry>/<model>/<version>/profile.json: quantile bins per numeric \
+                feature, category frequencies per string feature, and the distribution of the predictions. \
+                Parquet: convert first (docs/monitoring.md). A running server picks the profile up when the \
+                version (re)loads.
+                """)
+        @OptionGroup var options: RegistryOption
+        @Argument(help: "Model name.") var name: String
+        @Option(help: "Version (default: the newest).") var version: Int64?
+        @Option(help: "Training data: .csv with a header row, or JSON Lines (one object per row).") var data: String
+
+        func run() throws {
+            try runRegistryCommand {
+                let source = try options.localSource(for: "sluice models profile")
+                let metadata = try source.metadata(of: name)
+                guard let number = version ?? metadata.versions.last?.version else {
+                    throw CLIError(message: "model \"\(name)\" has no versions")
+                }
+                guard metadata.version(number) != nil else {
+                    throw CLIError(message: "model \"\(name)\" has no version \(number)")
+                }
+                let bytes = try source.modelBytes(model: name, version: number)
+                let profile = try ProfileMaker.build(modelBytes: bytes, featureNames: metadata.featureNames, dataPath: data)
+                try source.writeProfile(profile.encoded(), model: name, version: number)
+                print("profiled \(name) version \(number): \(ProfileMaker.summary(profile)) -> \(source.profilePath(model: name, version: number))")
+            }
+        }
+    }
+
+    /// `sluice models drift`: the server's latest drift reports of a model's versions.
+    struct Drift: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the live drift of a model's versions against their reference profiles.",
+            discussion: """
+                Reads the reports a running `sluice serve --models <registry>` writes to \
+                <registry>/.monitoring/<model>/<version>.json when a recomputed report changed (every 10 s \
+                at most, by default). The same figures are in GetModelVersion's `monitoring` section and on /metrics.
+                """)
+        @OptionGroup var options: RegistryOption
+        @Argument(help: "Model name.") var name: String
+        @Option(help: "Only this version.") var version: Int64?
+        @Flag(help: "Print the reports as JSON.") var json = false
+
+        func run() throws {
+            try runRegistryCommand {
+                let source = try options.localSource(for: "sluice models drift")
+                let metadata = try source.metadata(of: name)
+                let versions = version.map { [$0] } ?? metadata.versions.map(\.version)
+                var reports: [DriftReport] = []
+                for number in versions {
+                    guard let bytes = try source.monitoringState(model: name, version: number) else { continue }
+                    do { reports.append(try DriftReport.decode(bytes)) } catch {
+                        throw CLIError(message: "\(source.monitoringStatePath(model: name, version: number)): \(error)")
+                    }
+                }
+                guard !reports.isEmpty else {
+                    let which = version.map { "version \($0) of " } ?? ""
+                    throw CLIError(message: """
+                        no drift report for \(which)\(name) in \(source.root)/.monitoring: reports are written by a \
+                        running `sluice serve --models \(source.root)` for loaded versions that have a profile \
+                        (sluice models profile \(name) --data FILE)
+                        """)
+                }
+                if json {
+                    let text = reports.map { String(decoding: $0.encoded(), as: UTF8.self) }.joined(separator: ",\n")
+                    print(reports.count == 1 ? text : "[\n\(text)\n]")
+                } else {
+                    for report in reports { print(DriftTable.render(report, now: Date().timeIntervalSince1970)) }
+                }
+            }
+        }
+    }
+
+    /// `sluice models monitoring`: a model's window and PSI bands in model.json.
+    struct MonitoringSettings: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "monitoring",
+            abstract: "Set a model's drift-monitoring window and PSI bands (model.json), or turn it off.",
+            discussion: "Unset values take the server's defaults (10,000 requests, 3600 s, PSI 0.1 warn, 0.25 drift).")
+        @OptionGroup var options: RegistryOption
+        @Argument(help: "Model name.") var name: String
+        @Option(name: .customLong("window-requests"), help: "Most requests in a window.") var windowRequests: Int?
+        @Option(name: .customLong("window-seconds"), help: "Oldest request in a window, in seconds.") var windowSeconds: Double?
+        @Option(name: .customLong("psi-warn"), help: "PSI at or above which a feature is WARN.") var psiWarn: Double?
+        @Option(name: .customLong("psi-drift"), help: "PSI at or above which a feature is DRIFT.") var psiDrift: Double?
+        @Option(name: .customLong("min-requests"), help: "Requests a window needs before a verdict other than OK.")
+        var minRequests: Int?
+        @Flag(help: "Turn monitoring off for this model.") var off = false
+        @Flag(help: "Remove the model's settings (server defaults apply).") var clear = false
+
+        func validate() throws {
+            var settings = MonitorSettings()
+            settings.windowRows = windowRequests ?? settings.windowRows
+            settings.windowSeconds = windowSeconds ?? settings.windowSeconds
+            settings.psiWarn = psiWarn ?? settings.psiWarn
+            settings.psiDrift = psiDrift ?? max(settings.psiDrift, settings.psiWarn)
+            settings.minRows = minRequests ?? settings.minRows
+            if let problem = settings.problem { throw ValidationError(problem.replacingOccurrences(of: "_", with: "-")) }
+            if off && clear { throw ValidationError("give --off or --clear, not both") }
+        }
+
+        func run() throws {
+            try runRegistryCommand {
+                let metadata = try options.source().updateMetadata(of: name) { metadata in
+                    if clear {
+                        metadata.monitoring = nil
+                        return
+                    }
+                    var monitoring = metadata.monitoring ?? MonitoringOptions()
+                    monitoring.windowRequests = windowRequests ?? monitoring.windowRequests
+                    monitoring.windowSeconds = windowSeconds ?? monitoring.windowSeconds
+                    monitoring.psiWarn = psiWarn ?? monitoring.psiWarn
+                    monitoring.psiDrift = psiDrift ?? monitoring.psiDrift
+                    monitoring.minRequests = minRequests ?? monitoring.minRequests
+                    monitoring.enabled = off ? false : nil
+                    metadata.monitoring = monitoring
+                }
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                let text = metadata.monitoring.flatMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+                print("\(name): monitoring \(text ?? "uses the server defaults") (applies when a version loads)")
+            }
+        }
+    }
+}
+
+/// Builds a reference profile offline: reads the data, scores it with the engine, bins features and predictions.
+enum ProfileMaker {
+    /// Rows scored per engine call.
+    static let chunk = 4096
+
+    static func build(modelBytes: [UInt8], featureNames: [String]?, dataPath: String) throws -> ReferenceProfile {
+        guard let data = FileManager.default.contents(atPath: dataPath) else {
+            throw CLIError(message: "cannot read \(dataPath)")
+        }
+        let compiled: CompiledModel
+        do { compiled = try CompiledModel(bytes: modelBytes, featureNames: featureNames) } catch {
+            throw CLIError(message: "the model cannot be loaded: \(error.message)")
+        }
+        do {
+            let table = try TabularFile(bytes: Array(data))
+            guard table.rows > 0 else { throw CLIError(message: "\(dataPath) holds no rows") }
+            let signature = compiled.signature
+            var numericColumns: [[Double]] = []
+            var stringColumns: [[String]] = []
+            var features: [FeatureProfile] = []
+            for feature in signature.features {
+                if feature.kind == .string {
+                    let values = try table.strings(feature.name)
+                    stringColumns.append(values)
+                    features.append(ProfileBuilder.categorical(name: feature.name, values: values))
+                } else {
+                    let values = try table.numbers(feature.name)
+                    numericColumns.append(values)
+                    features.append(ProfileBuilder.numeric(name: feature.name, values: values))
+                }
+            }
+            let prediction = try predict(compiled, rows: table.rows, numeric: numericColumns, strings: stringColumns)
+            return ReferenceProfile(
+                rows: Int64(table.rows), features: features, prediction: prediction,
+                createdUnixMs: Int64(Date().timeIntervalSince1970 * 1000),
+                source: URL(fileURLWithPath: dataPath).standardizedFileURL.path)
+        } catch let error as ProfileError {
+            throw CLIError(message: "\(dataPath): \(error.message)")
+        }
+    }
+
+    /// Scores every row and profiles the scores and predicted classes.
+    static func predict(
+        _ compiled: CompiledModel, rows: Int, numeric: [[Double]], strings: [[String]]
+    ) throws -> PredictionProfile? {
+        let signature = compiled.signature
+        let isRegressor = signature.task == .regressor
+        let classes: [String]
+        let intLabels: [Int64]
+        var positive: Int?
+        switch signature.classLabels {
+        case .int64(let values):
+            classes = values.map { String($0) }
+            intLabels = values
+            positive = PredictionProfile.positiveClass(intLabels: values)
+        case .string(let values):
+            classes = values
+            intLabels = []
+            positive = PredictionProfile.positiveClass(stringLabels: values)
+        case .none:
+            classes = []
+            intLabels = []
+        }
+        guard isRegressor || !classes.isEmpty else { return nil }
+        let kind: PredictionProfile.Kind = isRegressor ? .regression : classes.count == 2 ? .binary : .multiclass
+        if kind != .binary { positive = nil }
+        let context = compiled.makeContext()
+        let result = PredictionResult()
+        var scores: [Double] = []
+        var classIndices: [Int] = []
+        scores.reserveCapacity(rows)
+        var start = 0
+        while start < rows {
+            let count = min(chunk, rows - start)
+            var block = [Float](repeating: 0, count: count * numeric.count)
+            for row in 0..<count {
+                for column in numeric.indices { block[row * numeric.count + column] = Float(numeric[column][start + row]) }
+            }
+            let stringBlock = strings.map { Array($0[start..<(start + count)]) }
+            do {
+                try compiled.predict(rows: count, numeric: block, strings: stringBlock, context: context, into: result)
+            } catch {
+                throw CLIError(message: "scoring rows \(start + 1)–\(start + count) failed: \(error.message)")
+            }
+            let columns = max(1, result.scoreColumns)
+            for row in 0..<count {
+                switch kind {
+                case .regression:
+                    scores.append(Double(result.scores[row * columns]))
+                case .binary, .multiclass:
+                    let index: Int
+                    if intLabels.isEmpty {
+                        index = row < result.labelIndices.count ? Int(result.labelIndices[row]) : -1
+                    } else {
+                        index = row < result.labels.count ? intLabels.firstIndex(of: result.labels[row]) ?? -1 : -1
+                    }
+                    classIndices.append(index)
+                    if kind == .binary, let positive {
+                        scores.append(Double(result.scores[row * columns + positive]))
+                    } else {
+                        scores.append(Double(result.confidences[row]))
+                    }
+                }
+            }
+            start += count
+        }
+        return ProfileBuilder.prediction(
+            kind: kind, scores: scores, classes: classes, classIndices: classIndices, positiveClass: positive)
+    }
+
+    static func summary(_ profile: ReferenceProfile) -> String {
+        let numeric = profile.features.filter { $0.kind == .numeric }.count
+        let categorical = profile.features.count - numeric
+        return "\(profile.rows) rows, \(numeric) numeric and \(categorical) categorical features"
+            + (profile.prediction.map { ", \($0.kind.rawValue) predictions" } ?? "")
+    }
+}
+
+/// The text view of `sluice models drift`.
+enum DriftTable {
+    static func render(_ report: DriftReport, now: Double) -> String {
+        func number(_ value: Double?, _ digits: Int = 4) -> String {
+            guard let value, value.isFinite else { return "-" }
+            return String(format: "%.\(digits)f", value)
+        }
+        func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
+        let age = max(0, now - Double(report.computedUnixMs) / 1000)
+        var lines = [
+            "\(report.model) version \(report.version): \(report.verdict.rawValue)  window \(report.windowRows) of at most \(report.settings.windowRows) requests, \(Int(report.settings.windowSeconds)) s; reference \(report.referenceRows) rows; PSI bands \(report.settings.psiWarn)/\(report.settings.psiDrift); computed \(Int(age)) s ago"
+        ]
+        let header = ["feature", "kind", "count", "psi", "ks", "ks_p", "chi2", "chi2_p", "missing", "unseen", "verdict"]
+        var rows = [header]
+        for feature in report.features {
+            rows.append([
+                feature.name, feature.kind.rawValue, String(feature.count), number(feature.psi),
+                number(feature.ksStatistic), number(feature.ksPValue), number(feature.chiSquare, 2),
+                number(feature.chiSquarePValue), percent(feature.missingShare), percent(feature.unseenShare),
+                feature.verdict.rawValue,
+            ])
+        }
+        if let prediction = report.prediction {
+            rows.append([
+                "(prediction)", prediction.kind.rawValue, "", number(prediction.psi), number(prediction.ksStatistic),
+                "", "", "", "", "", prediction.verdict.rawValue,
+            ])
+        }
+        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            lines.append("  " + row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+        if let prediction = report.prediction, let rate = prediction.positiveRate {
+            lines.append("  positive rate \(percent(rate)) (reference \(prediction.referencePositiveRate.map(percent) ?? "-"), shift \(number(prediction.positiveRateShift.map { $0 * 100 }, 1)) points)")
+        }
+        for note in report.notes { lines.append("  note: \(note)") }
+        return lines.joined(separator: "\n")
+    }
+}
