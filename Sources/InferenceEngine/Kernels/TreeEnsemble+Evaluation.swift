@@ -61,6 +61,19 @@ extension TreeEnsemble {
 
     /// Adds, per row and in tree order, the single leaf weight of every tree to `acc[row]` (float32).
     func sumSingleColumn(_ rows: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<Float>) {
+        if n >= LeafMaskForest.minimumRows, masksForBatches, let masks = leafMasks {
+            masks.accumulate(rows, n, stride: rowStride, acc, accStride: 1, byColumn: false)
+            return
+        }
+        if n < LeafMaskForest.minimumRows, !packedDual.isEmpty {
+            switch fastMode {
+            case .leq?: sumDual(BranchLEQ.self, rows, n, acc)
+            case .lt?: sumDual(BranchLT.self, rows, n, acc)
+            case .gte?: sumDual(BranchGTE.self, rows, n, acc)
+            default: sumDual(BranchGT.self, rows, n, acc)
+            }
+            return
+        }
         switch (fastMode, hasMissingTracks) {
         case (.leq?, false): sumFast(BranchLEQ.self, NoMissingTracks.self, rows, n, acc)
         case (.leq?, true): sumFast(BranchLEQ.self, MissingTracks.self, rows, n, acc)
@@ -80,6 +93,92 @@ extension TreeEnsemble {
         }
     }
 
+    /// Adds every tree's leaf weight to its output column, in tree order per row:
+    /// `acc[row * columns + treeColumns[tree]]`. Batches go through `leafMasks`; fewer rows than
+    /// `LeafMaskForest.minimumRows` walk the fast layout one row at a time (missing values through the doubled row).
+    /// Returns false (and adds nothing) when neither layout applies.
+    func sumColumns(_ rows: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<Float>, columns c: Int) -> Bool {
+        guard let treeColumns else { return false }
+        let walkable = fastMode != nil && (!hasMissingTracks || !packedDual.isEmpty)
+        if let masks = leafMasks, n >= LeafMaskForest.minimumRows || !walkable {
+            masks.accumulate(rows, n, stride: rowStride, acc, accStride: c, byColumn: true)
+            return true
+        }
+        guard walkable else { return false }
+        switch fastMode {
+        case .leq?: walkColumns(BranchLEQ.self, rows, n, acc, c, treeColumns)
+        case .lt?: walkColumns(BranchLT.self, rows, n, acc, c, treeColumns)
+        case .gte?: walkColumns(BranchGTE.self, rows, n, acc, c, treeColumns)
+        default: walkColumns(BranchGT.self, rows, n, acc, c, treeColumns)
+        }
+        return true
+    }
+
+    private func walkColumns<B: BranchTest>(
+        _ b: B.Type, _ rows: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<Float>, _ c: Int,
+        _ columns: [Int32]
+    ) {
+        let fc = featureCount
+        let dual = !packedDual.isEmpty
+        let passing: Float = fastMode == .leq || fastMode == .lt ? -.infinity : .infinity
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * fc + 1) { buffer in
+            let d = buffer.baseAddress!
+            d[2 * fc] = .nan
+            (dual ? packedDual : packed).withUnsafeBufferPointer { np in
+                leafValue.withUnsafeBufferPointer { lv in
+                    columns.withUnsafeBufferPointer { cols in
+                        for r in 0..<n {
+                            var row = rows + r * rowStride
+                            if dual {
+                                for j in 0..<fc {
+                                    let x = row[j]
+                                    d[j] = x
+                                    d[fc + j] = x.isNaN ? passing : x
+                                }
+                                row = UnsafePointer(d)
+                            }
+                            let out = acc + r * c
+                            let nodes = np.baseAddress!
+                            var t = 0
+                            var g = 0
+                            while t + 8 <= treeCount {
+                                var p0 = Int(roots[t]), p1 = Int(roots[t + 1]), p2 = Int(roots[t + 2])
+                                var p3 = Int(roots[t + 3]), p4 = Int(roots[t + 4]), p5 = Int(roots[t + 5])
+                                var p6 = Int(roots[t + 6]), p7 = Int(roots[t + 7])
+                                for _ in 0..<Int(groupDepths[g]) {
+                                    p0 = Self.step(b, NoMissingTracks.self, nodes, p0, row)
+                                    p1 = Self.step(b, NoMissingTracks.self, nodes, p1, row)
+                                    p2 = Self.step(b, NoMissingTracks.self, nodes, p2, row)
+                                    p3 = Self.step(b, NoMissingTracks.self, nodes, p3, row)
+                                    p4 = Self.step(b, NoMissingTracks.self, nodes, p4, row)
+                                    p5 = Self.step(b, NoMissingTracks.self, nodes, p5, row)
+                                    p6 = Self.step(b, NoMissingTracks.self, nodes, p6, row)
+                                    p7 = Self.step(b, NoMissingTracks.self, nodes, p7, row)
+                                }
+                                out[Int(cols[t])] += lv[p0]
+                                out[Int(cols[t + 1])] += lv[p1]
+                                out[Int(cols[t + 2])] += lv[p2]
+                                out[Int(cols[t + 3])] += lv[p3]
+                                out[Int(cols[t + 4])] += lv[p4]
+                                out[Int(cols[t + 5])] += lv[p5]
+                                out[Int(cols[t + 6])] += lv[p6]
+                                out[Int(cols[t + 7])] += lv[p7]
+                                t += 8
+                                g += 1
+                            }
+                            while t < treeCount {
+                                var p = Int(roots[t])
+                                for _ in 0..<Int(depths[t]) { p = Self.step(b, NoMissingTracks.self, nodes, p, row) }
+                                out[Int(cols[t])] += lv[p]
+                                t += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @inline(__always)
     private static func step<B: BranchTest, M: MissingPolicy>(
         _: B.Type, _: M.Type, _ nodes: UnsafePointer<PackedNode>, _ p: Int, _ row: UnsafePointer<Float>
@@ -91,6 +190,75 @@ extension TreeEnsemble {
         return Int(node.bits >> 9) &+ (go ? 0 : 1)
     }
 
+    /// Few rows with missing-value tracking: each row is doubled (as it is, and with NaN passing; see
+    /// `packedDual`) on the stack and walked by the one-row kernel without a NaN test.
+    private func sumDual<B: BranchTest>(
+        _ b: B.Type, _ rows: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<Float>
+    ) {
+        let fc = featureCount
+        let passing: Float = fastMode == .leq || fastMode == .lt ? -.infinity : .infinity
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * fc + 1) { dual in
+            let d = dual.baseAddress!
+            d[2 * fc] = .nan
+            packedDual.withUnsafeBufferPointer { np in
+                leafValue.withUnsafeBufferPointer { lv in
+                    for r in 0..<n {
+                        let row = rows + r * rowStride
+                        for j in 0..<fc {
+                            let x = row[j]
+                            d[j] = x
+                            d[fc + j] = x.isNaN ? passing : x
+                        }
+                        acc[r] = walkOneRow(b, NoMissingTracks.self, np.baseAddress!, lv.baseAddress!, d, acc[r])
+                    }
+                }
+            }
+        }
+    }
+
+    /// One row through every tree, eight trees advancing together; returns `start` plus the leaf weights,
+    /// added in tree order.
+    @inline(__always)
+    private func walkOneRow<B: BranchTest, M: MissingPolicy>(
+        _ b: B.Type, _ m: M.Type, _ nodes: UnsafePointer<PackedNode>, _ lv: UnsafePointer<Float>,
+        _ rows: UnsafePointer<Float>, _ start: Float
+    ) -> Float {
+        var sum = start
+        var t = 0
+        var g = 0
+        while t + 8 <= treeCount {
+            var p0 = Int(roots[t]), p1 = Int(roots[t + 1]), p2 = Int(roots[t + 2]), p3 = Int(roots[t + 3])
+            var p4 = Int(roots[t + 4]), p5 = Int(roots[t + 5]), p6 = Int(roots[t + 6]), p7 = Int(roots[t + 7])
+            for _ in 0..<Int(groupDepths[g]) {
+                p0 = Self.step(b, m, nodes, p0, rows)
+                p1 = Self.step(b, m, nodes, p1, rows)
+                p2 = Self.step(b, m, nodes, p2, rows)
+                p3 = Self.step(b, m, nodes, p3, rows)
+                p4 = Self.step(b, m, nodes, p4, rows)
+                p5 = Self.step(b, m, nodes, p5, rows)
+                p6 = Self.step(b, m, nodes, p6, rows)
+                p7 = Self.step(b, m, nodes, p7, rows)
+            }
+            sum += lv[p0]
+            sum += lv[p1]
+            sum += lv[p2]
+            sum += lv[p3]
+            sum += lv[p4]
+            sum += lv[p5]
+            sum += lv[p6]
+            sum += lv[p7]
+            t += 8
+            g += 1
+        }
+        while t < treeCount {
+            var p = Int(roots[t])
+            for _ in 0..<Int(depths[t]) { p = Self.step(b, m, nodes, p, rows) }
+            sum += lv[p]
+            t += 1
+        }
+        return sum
+    }
+
     private func sumFast<B: BranchTest, M: MissingPolicy>(
         _ b: B.Type, _ m: M.Type, _ rows: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<Float>
     ) {
@@ -99,42 +267,7 @@ extension TreeEnsemble {
             leafValue.withUnsafeBufferPointer { lv in
                 let nodes = np.baseAddress!
                 if n == 1 {
-                    // One row: eight trees advance together.
-                    var sum = acc[0]
-                    var t = 0
-                    var g = 0
-                    while t + 8 <= treeCount {
-                        var p0 = Int(roots[t]), p1 = Int(roots[t + 1]), p2 = Int(roots[t + 2]), p3 = Int(roots[t + 3])
-                        var p4 = Int(roots[t + 4]), p5 = Int(roots[t + 5]), p6 = Int(roots[t + 6]),
-                            p7 = Int(roots[t + 7])
-                        for _ in 0..<Int(groupDepths[g]) {
-                            p0 = Self.step(b, m, nodes, p0, rows)
-                            p1 = Self.step(b, m, nodes, p1, rows)
-                            p2 = Self.step(b, m, nodes, p2, rows)
-                            p3 = Self.step(b, m, nodes, p3, rows)
-                            p4 = Self.step(b, m, nodes, p4, rows)
-                            p5 = Self.step(b, m, nodes, p5, rows)
-                            p6 = Self.step(b, m, nodes, p6, rows)
-                            p7 = Self.step(b, m, nodes, p7, rows)
-                        }
-                        sum += lv[p0]
-                        sum += lv[p1]
-                        sum += lv[p2]
-                        sum += lv[p3]
-                        sum += lv[p4]
-                        sum += lv[p5]
-                        sum += lv[p6]
-                        sum += lv[p7]
-                        t += 8
-                        g += 1
-                    }
-                    while t < treeCount {
-                        var p = Int(roots[t])
-                        for _ in 0..<Int(depths[t]) { p = Self.step(b, m, nodes, p, rows) }
-                        sum += lv[p]
-                        t += 1
-                    }
-                    acc[0] = sum
+                    acc[0] = walkOneRow(b, m, nodes, lv.baseAddress!, rows, acc[0])
                     return
                 }
                 // Many rows: for each tree, eight rows advance together.
@@ -238,6 +371,18 @@ extension TreeEnsemble {
                     }
                 }
             }
+        }
+    }
+}
+
+extension TreeEnsemble {
+    /// After `sumColumns`: sets `has[row * columns + k]` for every output column some tree adds to (every leaf has
+    /// one weight, so each of those columns receives a weight on every row), as `accumulate` would.
+    func markColumns(_ has: inout [UInt8], rows n: Int, columns c: Int) {
+        guard n > 0, let treeColumns else { return }
+        for t in treeColumns { has[Int(t)] = 1 }
+        for r in 1..<max(n, 1) {
+            for k in 0..<c { has[r * c + k] = has[k] }
         }
     }
 }

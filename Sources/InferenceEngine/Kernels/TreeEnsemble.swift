@@ -32,19 +32,31 @@ struct TreeEnsemble: Sendable {
     let packed: [PackedNode]
     let fastMode: Mode?
     let hasMissingTracks: Bool
+    /// The fast layout re-pointed at a doubled row (each column as it is, then again with NaN replaced by the
+    /// value that passes the comparison, then the NaN column; see `LeafMaskForest`): nodes that track missing
+    /// values read the second copy, so rows with missing values walk without a NaN test per node. Set when
+    /// some node tracks missing values, `missingCopyIsExact` holds for every node and 2 × features + 1 fit 8 bits.
+    let packedDual: [PackedNode]
     /// Leaf weights: positions → range in `weightClass`/`weightValue`.
     let leafStart: [Int32]
     let weightClass: [Int32]
     let weightValue: [Float]
     /// When every leaf has exactly one weight and all weights go to the same output column.
     let singleColumn: Int?
-    /// Per position, the single weight (0 for internal nodes) when `singleColumn` is set.
+    /// Per position, the single weight (0 for internal nodes) when every leaf has exactly one weight.
     let leafValue: [Float]
+    /// Per tree, the output column all its leaves add to (when every leaf has one weight and each tree one column).
+    let treeColumns: [Int32]?
     let treeCount: Int
     /// Number of output columns (classes or targets).
     let columns: Int
     let allWeightsNonNegative: Bool
     let distinctWeightColumns: Int
+    /// The leaf-mask layout (`LeafMaskForest`), chosen at load when every tree is small enough for it.
+    private(set) var leafMasks: LeafMaskForest? = nil
+    /// Whether batches of single-column sums use `leafMasks` rather than the depth walk (decided at load from
+    /// the tree shapes, see `LeafMaskForest.cheaperThanWalk`).
+    private(set) var masksForBatches = false
 
     var usesFastLayout: Bool { fastMode != nil }
 
@@ -205,12 +217,28 @@ struct TreeEnsemble: Sendable {
         leafStart.append(Int32(weightClass.count))
         var singleColumn: Int? = nil
         var leafValue: [Float] = []
-        if single, columnSet.count == 1, let col = columnSet.first {
-            singleColumn = Int(col)
+        if single, columnSet.count == 1, let col = columnSet.first { singleColumn = Int(col) }
+        if single {
             leafValue = [Float](repeating: 0, count: pFeature.count)
             for p in 0..<pFeature.count where leafStart[p + 1] > leafStart[p] {
                 leafValue[p] = weightValue[Int(leafStart[p])]
             }
+        }
+        // Output column of each tree, when every leaf of a tree has one weight for the same column.
+        var treeColumns: [Int32]? = nil
+        if single {
+            var cols: [Int32] = []
+            cols.reserveCapacity(roots.count)
+            for t in 0..<roots.count {
+                let end = t + 1 < roots.count ? Int(roots[t + 1]) : pFeature.count
+                var col: Int32 = -1
+                for p in Int(roots[t])..<end where leafStart[p + 1] > leafStart[p] {
+                    let k = weightClass[Int(leafStart[p])]
+                    if col == -1 { col = k } else if col != k { col = -2 }
+                }
+                cols.append(col)
+            }
+            if !cols.contains(where: { $0 < 0 }) { treeColumns = cols }
         }
         // Fast layout eligibility.
         let branchModes = Set(pMode.filter { $0 != .leaf })
@@ -225,6 +253,19 @@ struct TreeEnsemble: Sendable {
             for p in 0..<pFeature.count {
                 let bits = UInt32(pChild[p]) << 9 | (pTracks[p] ? 1 << 8 : 0) | UInt32(pFeature[p])
                 packed.append(PackedNode(threshold: pThreshold[p], bits: bits))
+            }
+        }
+        var packedDual: [PackedNode] = []
+        let dualColumns = 2 * (Int(maxFeature) + 1)
+        if let fast, pTracks.contains(true), dualColumns < 255,
+            !(0..<pFeature.count).contains(where: {
+                pMode[$0] != .leaf && !Self.missingCopyIsExact(fast, pThreshold[$0], tracks: pTracks[$0])
+            })
+        {
+            packedDual.reserveCapacity(pFeature.count)
+            for p in 0..<pFeature.count {
+                let f = pMode[p] == .leaf ? dualColumns : (pTracks[p] ? Int(maxFeature) + 1 : 0) + Int(pFeature[p])
+                packedDual.append(PackedNode(threshold: pThreshold[p], bits: UInt32(pChild[p]) << 9 | UInt32(f)))
             }
         }
         var groupDepths: [Int32] = []
@@ -245,14 +286,35 @@ struct TreeEnsemble: Sendable {
         self.packed = packed
         self.fastMode = fast
         self.hasMissingTracks = pTracks.contains(true)
+        self.packedDual = packedDual
         self.leafStart = leafStart
         self.weightClass = weightClass
         self.weightValue = weightValue
         self.singleColumn = singleColumn
         self.leafValue = leafValue
+        self.treeColumns = treeColumns
         self.treeCount = roots.count
         self.columns = columns
         self.allWeightsNonNegative = nonNegative
         self.distinctWeightColumns = columnSet.count
+        self.leafMasks = LeafMaskForest.make(self)
+        if let masks = leafMasks {
+            self.masksForBatches = treeColumns != nil && singleColumn == nil ? true : masks.cheaperThanWalk(self)
+        }
+    }
+}
+
+extension TreeEnsemble {
+    /// Whether replacing NaN by the passing value (−∞ for LEQ/LT, +∞ for GTE/GT) at a node that tracks missing
+    /// values gives the same branch as onnxruntime's `x op t || isnan(x)` for this threshold; a node that does not
+    /// track reads the raw value, which is always exact.
+    static func missingCopyIsExact(_ mode: Mode, _ threshold: Float, tracks: Bool) -> Bool {
+        guard tracks else { return true }
+        switch mode {
+        case .leq, .gte: return !threshold.isNaN
+        case .lt: return !threshold.isNaN && threshold != -.infinity
+        case .gt: return !threshold.isNaN && threshold != .infinity
+        default: return false
+        }
     }
 }

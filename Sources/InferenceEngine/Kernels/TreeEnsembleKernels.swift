@@ -67,6 +67,8 @@ struct TreeEnsembleClassifierKernel: Kernel {
                         ensemble.sumSingleColumn(rowsP.baseAddress!, n, acc.baseAddress!)
                         for r in 0..<n { sp[r * c + col] = acc[r] }
                     }
+                } else if ensemble.sumColumns(rowsP.baseAddress!, n, sp.baseAddress!, columns: c) {
+                    ensemble.markColumns(&has, rows: n, columns: c)
                 } else {
                     has.withUnsafeMutableBufferPointer { hp in
                         ensemble.accumulate(rowsP.baseAddress!, n, .sum, sp.baseAddress!, hp.baseAddress!)
@@ -253,6 +255,10 @@ struct TreeEnsembleRegressorKernel: Kernel {
             o.f.withUnsafeMutableBufferPointer { op in
                 if fast {
                     ensemble.sumSingleColumn(rowsP.baseAddress!, n, op.baseAddress!)
+                } else if aggregate == .sum || aggregate == .average,
+                    ensemble.sumColumns(rowsP.baseAddress!, n, op.baseAddress!, columns: c)
+                {
+                    ensemble.markColumns(&has, rows: n, columns: c)
                 } else {
                     has.withUnsafeMutableBufferPointer { hp in
                         ensemble.accumulate(rowsP.baseAddress!, n, aggregate, op.baseAddress!, hp.baseAddress!)

@@ -37,6 +37,8 @@ var reps = 5
 var dirs: [String] = []
 var singleOnly = false
 var batchOnly = false
+/// Extra batch sizes to time (CPU µs per row), e.g. `--batches 64,65536`.
+var extraBatches: [Int] = []
 while let a = args.first {
     args.removeFirst()
     switch a {
@@ -44,6 +46,7 @@ while let a = args.first {
     case "--reps": reps = Int(args.removeFirst()) ?? reps
     case "--single-only": singleOnly = true
     case "--batch-only": batchOnly = true
+    case "--batches": extraBatches = args.removeFirst().split(separator: ",").compactMap { Int($0) }
     default: dirs.append(a)
     }
 }
@@ -134,11 +137,37 @@ for dir in dirs {
             singleCPU.append((cpuNow() - c0) / Double(n) * 1e6)
         }
     }
-    let out: [String: Any] = [
+    // Other batch sizes: CPU µs per row, median of reps.
+    var extra: [String: Any] = [:]
+    for size in extraBatches {
+        var tiled: [Float] = []
+        tiled.reserveCapacity(size * nf)
+        var tiledStrings = [[String]](repeating: [], count: strings.count)
+        for r in 0..<size {
+            tiled += numeric[((r % rows) * nf)..<((r % rows + 1) * nf)]
+            for k in strings.indices { tiledStrings[k].append(strings[k][r % rows]) }
+        }
+        var cpu: [Double] = []
+        try tiled.withUnsafeBufferPointer { p in
+            try model.predict(rows: size, numeric: p, strings: tiledStrings, context: ctx, into: result)
+            for _ in 0..<reps {
+                var n = 0
+                let t0 = now(), c0 = cpuNow()
+                repeat {
+                    try model.predict(rows: size, numeric: p, strings: tiledStrings, context: ctx, into: result)
+                    n += size
+                } while now() - t0 < seconds / Double(reps)
+                cpu.append((cpuNow() - c0) / Double(n) * 1e6)
+            }
+        }
+        extra["cpu_us_per_row_batch\(size)"] = median(cpu)
+    }
+    var out: [String: Any] = [
         "engine": "sluice", "model": name, "load_ms": median(loads) * 1000, "rss_per_model_mb": perModel / 1e6,
         "rows_per_s_batch1024": median(batchRates), "cpu_us_per_row_batch1024": median(batchCPU),
         "us_per_row_batch1": median(single), "cpu_us_per_row_batch1": median(singleCPU), "reps": reps,
     ]
+    out.merge(extra) { a, _ in a }
     let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
     print(String(decoding: data, as: UTF8.self))
 }
