@@ -36,6 +36,8 @@ public final class HTTPClient: Sendable {
         }
     }
 
+    /// Builds curl's header list, runs the transfer through the C shim (the write callback appends to a
+    /// ``BodySink`` passed as an unretained context pointer) and maps curl's result to a response or an error.
     private static func run(_ request: HTTPRequest, on curl: UnsafeMutableRawPointer, caFile: String?)
         throws(HTTPClientError) -> HTTPResponse
     {
@@ -117,12 +119,17 @@ private func withOptionalCString<R>(_ text: String?, _ body: (UnsafePointer<CCha
 
 /// One HTTP request.
 public struct HTTPRequest: Sendable, Equatable {
+    /// `GET`, `POST`, `DELETE`, `PATCH`.
     public var method: String
+    /// `http://…` or `https://…` (other protocols are refused by the shim).
     public var url: String
     /// Header name/value pairs in order.
     public var headers: [(String, String)]
+    /// Sent when not empty (with the caller's `Content-Type`).
     public var body: [UInt8]
+    /// Longest wait for the TCP (and TLS) connection.
     public var connectTimeoutMillis: Int64
+    /// Longest time for the whole transfer.
     public var timeoutMillis: Int64
     /// Larger responses fail the request instead of filling memory.
     public var maxResponseBytes: Int

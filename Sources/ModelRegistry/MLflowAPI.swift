@@ -33,7 +33,9 @@ struct MLflowAlias: Decodable, Equatable {
 struct MLflowRegisteredModel: Decodable, Equatable {
     var name: String
     var description: String
+    /// Registered-model tags; the `sluice.` ones carry serving settings (``MLflowTags``).
     var tags: [MLflowTag]
+    /// Every alias of the model (MLflow 2.3+); the versions' own `aliases` fields are not needed.
     var aliases: [MLflowAlias]
 
     enum CodingKeys: String, CodingKey { case name, description, tags, aliases }
@@ -49,12 +51,18 @@ struct MLflowRegisteredModel: Decodable, Equatable {
 /// A model version (`model-versions/search`). MLflow sends version numbers as strings.
 struct MLflowModelVersion: Decodable, Equatable {
     var name: String
+    /// The version number, as a decimal string.
     var version: String
+    /// Milliseconds since the Unix epoch.
     var creationTimestamp: Int64
+    /// `None`, `Staging`, `Production` or `Archived` (stages are deprecated in MLflow 3 but still set and read).
     var currentStage: String
     var description: String
+    /// Where the files are: `models:/m-…` (an MLflow 3 logged model), `runs:/RUN/PATH` or an artifact URI.
     var source: String
+    /// The run that produced it (its metrics are the version's metrics).
     var runId: String
+    /// `READY` once registration finished (`PENDING_REGISTRATION`, `FAILED_REGISTRATION` otherwise).
     var status: String
     var tags: [MLflowTag]
 
@@ -85,6 +93,7 @@ struct MLflowModelVersion: Decodable, Equatable {
     }
 }
 
+/// One page of `registered-models/search`.
 struct MLflowRegisteredModelsPage: Decodable {
     var registeredModels: [MLflowRegisteredModel]
     var nextPageToken: String?
@@ -99,6 +108,7 @@ struct MLflowRegisteredModelsPage: Decodable {
     }
 }
 
+/// One page of `model-versions/search`.
 struct MLflowModelVersionsPage: Decodable {
     var modelVersions: [MLflowModelVersion]
     var nextPageToken: String?

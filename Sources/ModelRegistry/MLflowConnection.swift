@@ -139,6 +139,7 @@ public struct MLflowEndpoint: Sendable, Equatable {
         return out + "\""
     }
 
+    /// Standard base64 with padding (HTTP basic credentials).
     static func base64(_ bytes: [UInt8]) -> String {
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".unicodeScalars)
         var out = ""
@@ -163,7 +164,9 @@ public struct MLflowEndpoint: Sendable, Equatable {
 
 /// Performs MLflow REST calls and turns failures into registry errors.
 struct MLflowClient: Sendable {
+    /// Where requests go and the credentials they carry.
     let endpoint: MLflowEndpoint
+    /// One libcurl handle: requests are serialized and reuse the connection.
     let http: HTTPClient
 
     init(endpoint: MLflowEndpoint) {
@@ -206,6 +209,7 @@ struct MLflowClient: Sendable {
         }
     }
 
+    /// The `/api/…` part of a URL without its query (error messages name the endpoint, not the whole URL).
     private static func path(of url: String) -> String {
         let parts = url.split(separator: "/api/", maxSplits: 1)
         guard parts.count == 2 else { return url }

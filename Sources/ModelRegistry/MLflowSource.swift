@@ -1,6 +1,6 @@
 import BackgroundThreads
 import DurableFiles
-public import Synchronization
+import Synchronization
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -23,6 +23,7 @@ public import Synchronization
 /// ``health()`` reports the outage. All HTTP happens on the caller's thread: the registry's background thread or
 /// the CLI, never an event loop.
 public final class MLflowSource: WritableModelSource {
+    /// The tracking server and the credentials sent to it.
     public let endpoint: MLflowEndpoint
     /// Where the index and ONNX files are kept; nil keeps nothing (the CLI).
     public let cacheDirectory: String?
@@ -36,12 +37,19 @@ public final class MLflowSource: WritableModelSource {
     private struct State {
         /// Model name → metadata as last synced; nil before the first sync (and with an empty cache).
         var models: [String: ModelMetadata]?
+        /// Digest of `models` (what ``changeToken()`` reports).
         var token = "unsynced"
+        /// The last sync succeeded.
         var up = false
+        /// `models` came from the cache index and no sync has succeeded since.
         var fromCache = false
+        /// When `models` was last read from MLflow (milliseconds since the Unix epoch; 0 = never).
         var lastSyncUnixMs: Int64 = 0
+        /// Consecutive failed syncs (the backoff exponent).
         var failures = 0
+        /// The monotonic time before which no sync is attempted (backoff).
         var nextAttemptNanos: UInt64 = 0
+        /// Why the last sync failed (health details).
         var lastError = ""
         /// Run id → metrics (read once per run).
         var runMetrics: [String: [String: Double]] = [:]
@@ -88,14 +96,17 @@ public final class MLflowSource: WritableModelSource {
         self.state = Mutex(initial)
     }
 
+    /// `mlflow+http(s)://HOST:PORT`, as given to `--models` (logs, metric labels).
     public var location: String { "mlflow+" + endpoint.baseURL }
 
     // MARK: - ModelSource
 
+    /// The registered models of the current state (synced or cached). Throws `.unavailable` when there is none yet.
     public func listModels() throws(RegistryError) -> [String] {
         try current().keys.sorted()
     }
 
+    /// One model of the current state: READY versions, stages, aliases, run metrics, `sluice.` tag settings.
     public func metadata(of model: String) throws(RegistryError) -> ModelMetadata {
         guard let metadata = try current()[model] else {
             throw RegistryError(.notFound, "model \"\(model)\" is not registered in MLflow at \(endpoint.baseURL)")
@@ -103,6 +114,8 @@ public final class MLflowSource: WritableModelSource {
         return metadata
     }
 
+    /// Syncs with MLflow (unless backing off) and returns a digest of the state, plus a generation that moves when
+    /// a download failed transiently (so that the registry retries it). An unreachable MLflow leaves it unchanged.
     public func changeToken() -> String {
         let due = state.withLock { monotonicNanos() >= $0.nextAttemptNanos }
         if due {
@@ -111,6 +124,8 @@ public final class MLflowSource: WritableModelSource {
         return state.withLock { "\($0.token)#\($0.retryGeneration)" }
     }
 
+    /// Whether MLflow answered the last sync, whether a state (synced or cached) is served, and a line for the
+    /// admin listener's `/healthz` and `/readyz`.
     public func health() -> ModelSourceHealth {
         state.withLock { state in
             let since = state.lastSyncUnixMs > 0 ? Double(state.lastSyncUnixMs) / 1000 : nil
@@ -128,6 +143,10 @@ public final class MLflowSource: WritableModelSource {
         }
     }
 
+    /// The ONNX bytes of a version: from the cache when its file is there, belongs to the same MLflow source and
+    /// matches its SHA-256; else downloaded (and cached). A download that fails because MLflow is unreachable is
+    /// `.unavailable` and retried after the next successful sync; a version without an ONNX flavor is
+    /// `.failedPrecondition` with what to log instead.
     public func modelBytes(model: String, version: Int64) throws(RegistryError) -> [UInt8] {
         guard let metadata = try current()[model], let info = metadata.version(version) else {
             throw RegistryError(.notFound, "model \"\(model)\" has no version \(version) in MLflow")
@@ -322,6 +341,7 @@ public final class MLflowSource: WritableModelSource {
         }
     }
 
+    /// The current state, or `.unavailable` when MLflow has not answered yet and nothing was cached.
     private func current() throws(RegistryError) -> [String: ModelMetadata] {
         let (models, error) = state.withLock { ($0.models, $0.lastError) }
         guard let models else {
@@ -333,6 +353,7 @@ public final class MLflowSource: WritableModelSource {
         return models
     }
 
+    /// Logs `message` the first time `key` is seen (problems found at every sync are reported once).
     private func reportOnce(_ key: String, _ message: String) {
         let first = state.withLock { $0.reportedNames.insert(key).inserted }
         if first { log(message) }
@@ -419,6 +440,8 @@ public final class MLflowSource: WritableModelSource {
         return rest.isEmpty ? nil : String(rest)
     }
 
+    /// GETs one file through the artifact proxy. `large` files (the ONNX model) get 300 s and 2 GiB; metadata files
+    /// 10 s and 1 MiB.
     private func fetchArtifact(_ path: String, large: Bool) throws(RegistryError) -> [UInt8] {
         let request = endpoint.request(
             "GET", "/api/2.0/mlflow-artifacts/artifacts/" + MLflowEndpoint.percentEncode(path, keepSlash: true),
@@ -473,6 +496,7 @@ public final class MLflowSource: WritableModelSource {
         }
     }
 
+    /// Writes the cache index atomically; a failure is logged (serving goes on from memory).
     private func persist(_ index: MLflowCacheIndex) {
         guard let cacheDirectory else { return }
         do { try MLflowCache.save(index, directory: cacheDirectory) } catch {
@@ -482,6 +506,7 @@ public final class MLflowSource: WritableModelSource {
         }
     }
 
+    /// SHA-256 of the models' canonical JSON (sorted keys): equal states have equal digests.
     static func digest(_ models: [ModelMetadata]) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -489,6 +514,7 @@ public final class MLflowSource: WritableModelSource {
         return SHA256Digest.hex(of: bytes)
     }
 
+    /// `2026-12-04T08:03:17Z` (UTC), or `never` for 0.
     static func iso(_ unixMs: Int64) -> String {
         guard unixMs > 0 else { return "never" }
         var seconds = time_t(unixMs / 1000)
@@ -509,6 +535,7 @@ public enum MLflowTags {
     /// Dynamic batching: longest wait for a batch to fill, microseconds (default 500).
     public static let maxQueueDelayMicros = "sluice.batching.max_queue_delay_us"
 
+    /// A JSON list of strings or comma-separated names; nil when neither (or a name is empty).
     static func parseList(_ text: String) -> [String]? {
         let trimmed = text.trimmedSpaces
         if trimmed.hasPrefix("[") {
@@ -520,12 +547,14 @@ public enum MLflowTags {
 }
 
 extension Optional where Wrapped == String {
+    /// True for nil and for "".
     var isNilOrEmpty: Bool { self?.isEmpty ?? true }
 }
 
 // MARK: - Writes (the CLI and the rollout controller)
 
 extension MLflowSource {
+    /// Refused: MLflow creates versions itself (`mlflow.onnx.log_model(..., registered_model_name=...)`).
     public func register(
         model: String, bytes: [UInt8], source: String, stage: Stage, aliases: [String], tags: [String: String],
         metrics: [String: Double], description: String, featureNames: [String]?

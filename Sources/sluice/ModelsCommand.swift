@@ -217,7 +217,7 @@ extension ModelsCommand {
                 throw ValidationError("--max-queue-delay-us must be between 0 and 1000000")
             }
             try runRegistryCommand {
-                try options.source().updateMetadata(of: name) { metadata in
+                _ = try options.source().updateMetadata(of: name) { metadata in
                     metadata.batching = maxBatchSize.map {
                         BatchingOptions(maxBatchSize: $0, maxQueueDelayMicros: maxQueueDelayMicros)
                     }
