@@ -185,15 +185,24 @@ extension RolloutManager {
         lastSaved.withLock { $0[rollout.id] = mark }
     }
 
-    /// The other replicas' statistics documents of `rollout` (same rollout id), sorted by replica.
+    /// The other replicas' statistics documents of `rollout` (same rollout id), sorted by replica. A document
+    /// whose bytes did not change since the last call is not decoded again (the lease holder reads them on
+    /// every tick; they change about twice a second).
     func otherStatistics(_ rollout: Rollout) -> [ReplicaStatsFile] {
         guard let store else { return [] }
-        return store.allStatistics(model: rollout.model).compactMap { entry in
-            guard let file = Self.decodeStatistics(entry.bytes), file.rolloutID == rollout.id,
-                file.replica != replicaID
-            else { return nil }
+        let entries = store.allStatistics(model: rollout.model, except: replicaID)
+        var seen: [String: (bytes: [UInt8], file: ReplicaStatsFile?)] = [:]
+        let cached = decodedStatistics.withLock { $0[rollout.model] ?? [:] }
+        let files = entries.compactMap { entry -> ReplicaStatsFile? in
+            let file =
+                cached[entry.replica].flatMap { $0.bytes == entry.bytes ? $0.file : nil }
+                ?? Self.decodeStatistics(entry.bytes)
+            seen[entry.replica] = (entry.bytes, file)
+            guard let file, file.rolloutID == rollout.id, file.replica != replicaID else { return nil }
             return file
         }
+        decodedStatistics.withLock { $0[rollout.model] = seen }
+        return files
     }
 
     /// `rollout`'s data with every replica's statistics summed (this replica's from memory), and the replicas'

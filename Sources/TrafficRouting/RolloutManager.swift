@@ -68,6 +68,8 @@ public final class RolloutManager: Sendable {
     let log: @Sendable (String) -> Void
     /// Writes of rollout state or statistics that failed (commands report theirs to the caller as well).
     let writeErrors = Atomic<UInt64>(0)
+    /// The other replicas' statistics documents as last read and decoded, per model and replica.
+    let decodedStatistics = Mutex<[String: [String: (bytes: [UInt8], file: ReplicaStatsFile?)]]>([:])
     /// Verdicts (advance, rollback, promote) this replica carried out, per model.
     let verdicts = Mutex<[VerdictKey: UInt64]>([:])
 

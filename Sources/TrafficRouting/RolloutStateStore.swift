@@ -26,8 +26,8 @@ public protocol RolloutStateStore: Sendable {
     func readStatistics(model: String, replica: String) -> [UInt8]?
     /// Replaces this replica's statistics document (only this replica writes it: no lock needed).
     func writeStatistics(model: String, replica: String, _ bytes: [UInt8]) throws(RolloutError)
-    /// Every replica's statistics documents of `model`, ordered by replica.
-    func allStatistics(model: String) -> [(replica: String, bytes: [UInt8])]
+    /// Every replica's statistics documents of `model` but `excluded`'s, ordered by replica.
+    func allStatistics(model: String, except excluded: String) -> [(replica: String, bytes: [UInt8])]
     /// `model`'s lease document; `nil` when there is none.
     func readLease(model: String) -> [UInt8]?
     /// Replaces `model`'s lease document (call inside ``exclusively(_:)``).
@@ -106,11 +106,13 @@ public struct LocalRolloutStateStore: RolloutStateStore {
         try write(bytes, to: statisticsDirectory(model) + "/" + Self.fileName(replica: replica) + ".json")
     }
 
-    public func allStatistics(model: String) -> [(replica: String, bytes: [UInt8])] {
+    public func allStatistics(model: String, except excluded: String) -> [(replica: String, bytes: [UInt8])] {
         let directory = statisticsDirectory(model)
         guard let names = AtomicFile.entries(directory) else { return [] }
+        let skip = Self.fileName(replica: excluded) + ".json"
         return names.sorted().compactMap { name in
-            guard name.hasSuffix(".json"), let bytes = try? AtomicFile.read(directory + "/" + name) else { return nil }
+            guard name.hasSuffix(".json"), name != skip, let bytes = try? AtomicFile.read(directory + "/" + name)
+            else { return nil }
             return (String(name.dropLast(5)), bytes)
         }
     }

@@ -40,8 +40,11 @@ final class MemoryStateStore: RolloutStateStore {
     func writeStatistics(model: String, replica: String, _ bytes: [UInt8]) throws(RolloutError) {
         documents.withLock { $0.statistics[model, default: [:]][replica] = bytes }
     }
-    func allStatistics(model: String) -> [(replica: String, bytes: [UInt8])] {
-        documents.withLock { ($0.statistics[model] ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+    func allStatistics(model: String, except excluded: String) -> [(replica: String, bytes: [UInt8])] {
+        documents.withLock {
+            ($0.statistics[model] ?? [:]).filter { $0.key != excluded }.sorted { $0.key < $1.key }
+                .map { ($0.key, $0.value) }
+        }
     }
     func readLease(model: String) -> [UInt8]? { documents.withLock { $0.leases[model] } }
     func writeLease(model: String, _ bytes: [UInt8]) throws(RolloutError) {
@@ -106,7 +109,8 @@ struct RolloutStateStoreTests {
         #expect(store.structureVersion(model: "churn") != first)
         try store.writeStatistics(model: "churn", replica: "b:1", [1])
         try store.writeStatistics(model: "churn", replica: "a:1", [2])
-        #expect(store.allStatistics(model: "churn").map(\.replica) == ["a_1", "b_1"])
+        #expect(store.allStatistics(model: "churn", except: "c").map(\.replica) == ["a_1", "b_1"])
+        #expect(store.allStatistics(model: "churn", except: "a:1").map(\.replica) == ["b_1"])
         #expect(store.readStatistics(model: "churn", replica: "a:1") == [2])
         #expect(store.models() == ["churn"])
     }
