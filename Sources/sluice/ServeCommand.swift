@@ -32,7 +32,8 @@ struct ServeCommand: ParsableCommand {
                "maxHeaderListBytes": 8192, "models": "registry",
                "adminListen": "127.0.0.1:9090", "securityConfig": "security.json",
                "insecureNoAuth": false, "maxConnections": 10000, "maxInflightCallsPerThread": 4096,
-               "offloadMinRequestBytes": 65536, "maxAuthFailuresPerConnection": 100}
+               "offloadMinRequestBytes": 65536, "maxAuthFailuresPerConnection": 100,
+               "cacheDir": "/var/cache/sluice", "cacheMaxBytes": 1073741824, "mlflowCA": "ca.pem"}
             Every flag and key is described in docs/configuration.md.
 
             SIGTERM or SIGINT stops accepting, sends GOAWAY, lets calls in flight finish (up to --drain-timeout), \
