@@ -66,9 +66,18 @@ final class SocketConnection: EventLoopHandler {
         do {
             if let tls {
                 tls.receiveCiphertext(bytes)
-                let wasComplete = tls.handshakeComplete
-                let result = try tls.readPlaintext { plain in try handler.receive(plain) }
-                if !wasComplete && tls.handshakeComplete {
+                // The subject is known once the handshake completes, which may be in the same read as the first
+                // request (a client that writes its request right behind its Finished): set it before any
+                // plaintext reaches the handler, or that request would be authenticated without it.
+                var subjectPending = !tls.handshakeComplete
+                let result = try tls.readPlaintext { plain in
+                    if subjectPending {
+                        handler.clientCertificateSubject = tls.peerSubject
+                        subjectPending = false
+                    }
+                    try handler.receive(plain)
+                }
+                if subjectPending && tls.handshakeComplete {
                     handler.clientCertificateSubject = tls.peerSubject
                 }
                 if result == .closed {

@@ -72,6 +72,7 @@ class Load:
             index = i % len(self.replicas)
             i += 1
             if index not in self.enabled:
+                time.sleep(0.005)
                 continue
             replica = self.replicas[index]
             features = {k: feature_value(self.pb, v) for k, v in self.rows[i % len(self.rows)].items()}
@@ -225,14 +226,15 @@ def test_fleet_rollouts(tmp_path, sluice_server, proto_modules):
 
         # ---- a candidate that breaches its guardrail only in the fleet's summed counts ------------------
         # Latency guardrails are judged from 100 candidate requests on; each replica sees fewer than 100, the
-        # fleet more. The limit (1 µs) is one any model breaches, so no client call fails.
+        # fleet more. The limit (1 µs) is one any model breaches, so no client call fails. Only candidate-bound
+        # keys are sent from here on, 50 per replica.
+        load.enabled.clear()
         status = r2.stub.Rollout(pb.RolloutRequest(
             model=MODEL, action=pb.START, strategy=pb.CANARY, candidate="3", auto=True,
             steps=[pb.CanaryStep(percent=50, min_requests=1_000_000)],
             guardrails=pb.Guardrails(max_p99_ms=0.001), min_sample_requests=10), timeout=30)
         for replica in replicas:
             wait_for(lambda: replica.get().rollout_id == status.rollout_id, 20, f"{replica.name} following")
-        load.enabled.clear()  # only candidate-bound keys from here on
         watch = subprocess.Popen([sluice_bin(), "rollout", "watch", MODEL, *everyone(), *plain, "--interval", "0.2",
                                   "--max-wait", "60"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         candidate_keys = [k for k in (f"c-{i}" for i in range(2000)) if expected_version(status, k) == 3][:150]
