@@ -7,8 +7,8 @@ import ServerMetrics
 
 /// The build this binary is, for `sluice_build_info`.
 public enum BuildInfo {
-    /// The release this source tree is.
-    public static let version = "0.12.0"
+    /// The release this source tree is (the one `sluice --version` prints).
+    public static var version: String { VersionReport.sluice }
 }
 
 /// Process metrics under the standard Prometheus client names (`process_*`), read from `/proc` at scrape time,
