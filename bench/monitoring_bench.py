@@ -157,8 +157,13 @@ def main():
                 proc.kill()
                 proc.wait()
 
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+
     def med(name, kind, key):
-        return statistics.median(r[key] for r in results[name][kind])
+        values = [r[key] for r in results[name][kind] if r[key] is not None]
+        return statistics.median(values) if values else "-"
 
     print("| call | monitoring | calls/s (median) | server CPU µs/call (median) | p50 µs | p99 µs |")
     print("|---|---|---|---|---|---|")
@@ -187,9 +192,6 @@ def main():
     print(f"- window after the runs: {report.window_requests} requests (limit {report.window_limit_requests}), "
           f"{features} monitored features + prediction; RSS after the runs: on {rss['on'] / 1024:.1f} MiB, "
           f"off {rss['off'] / 1024:.1f} MiB")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -15,16 +15,22 @@ public final class ModelMonitor: @unchecked Sendable {
         let edges: UnsafeMutablePointer<Double>
         let edgeCount: Int
 
+        /// The first `i` with `value <= edges[i]` (else `edgeCount`; NaN: the missing bin). A branch-free lower
+        /// bound: the loop runs log2(edges) times whatever the value, so live data cannot mispredict it.
         @inline(__always)
         func bin(_ value: Double) -> Int {
             if value.isNaN { return edgeCount + 1 }
-            var low = 0
-            var high = edgeCount
-            while low < high {
-                let middle = (low + high) >> 1
-                if value <= edges[middle] { high = middle } else { low = middle + 1 }
+            if edgeCount == 0 { return 0 }
+            var base = 0
+            var length = edgeCount
+            while length > 1 {
+                let half = length >> 1
+                // A mask from the comparison (setcc, no jump): all ones when the value is above the probe.
+                let above = Int(truncatingIfNeeded: unsafeBitCast(edges[base + half] < value, to: UInt8.self))
+                base &+= half & (0 &- above)
+                length &-= half
             }
-            return low
+            return base &+ Int(truncatingIfNeeded: unsafeBitCast(edges[base] < value, to: UInt8.self))
         }
     }
 
