@@ -1,8 +1,10 @@
 import Foundation
+import GRPCCore
 @testable import InferenceService
 import ModelRegistry
 import Monitoring
 import ServerMetrics
+import SluiceProto
 import Testing
 
 @Suite("VersionMonitoring")
