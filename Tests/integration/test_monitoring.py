@@ -320,8 +320,25 @@ def test_bad_profiles_and_data_are_reported(tmp_path, sluice_server, proto_modul
     report = monitoring(stub, pb, 1)
     assert not report.profiled
     assert any("profile.json has no rows" in note for note in report.notes), report
-    # Monitoring off: no section at all.
     server.stop()
+
+    # A registry where the drift state cannot be written (`.monitoring` is a file): the version is still monitored
+    # (GetModelVersion), and the failure is logged once, not every interval.
+    write_csv(tmp_path / "good.csv", make_rows(5005, 300))
+    run_cli("models", "profile", "churn", "--data", tmp_path / "good.csv", "--registry", registry)
+    (registry / ".monitoring").write_text("not a directory")
+    server = wait_serving(sluice_server("--models", registry, "--monitor-interval", "0.1"), proto_modules)
+    stub = proto_modules.inference_pb2_grpc.InferenceStub(server.channel())
+    stub.BatchPredict(batch(pb, 1, make_rows(6006, 40)), timeout=10)
+    wait_window(stub, pb, 1, 1)  # stride 64 by default: one of 40 rows
+    stub.BatchPredict(batch(pb, 1, make_rows(7007, 64)), timeout=10)
+    wait_window(stub, pb, 1, 2)
+    time.sleep(0.5)
+    failures = [line for line in server.lines if "cannot write the drift state of churn/1" in line]
+    assert len(failures) == 1, server.output
+    server.stop()
+
+    # Monitoring off: no section at all.
     off = wait_serving(sluice_server("--models", registry, "--no-monitoring"), proto_modules)
     stub = proto_modules.inference_pb2_grpc.InferenceStub(off.channel())
     reply = stub.GetModelVersion(pb.GetModelVersionRequest(model="churn", version="1"), timeout=10)
