@@ -286,6 +286,21 @@ def test_predict_calls_fill_the_window_and_restart_keeps_the_reference(setup, se
     assert any("collecting: 150 of at least 200" in note for note in report.notes), report
     assert by_name(report)["age"].count == 150
 
+    # An A/B rollout between versions 2 and 3: each variant's traffic fills its own version's window.
+    stub.Rollout(pb.RolloutRequest(model="churn", action=pb.START, strategy=pb.AB_TEST,
+                                   arms=[pb.Arm(name="a", version="2", weight=50),
+                                         pb.Arm(name="b", version="3", weight=50)]), timeout=10)
+    served = {2: 0, 3: 0}
+    for i in range(200):
+        features = {name: pb.FeatureValue(number=float(rows[name][i % 150])) for name in FEATURES}
+        features["plan"] = pb.FeatureValue(text=str(rows["plan"][i % 150]))
+        reply = stub.Predict(pb.PredictRequest(model="churn", routing_key=f"customer-{i}", features=features), timeout=10)
+        served[reply.version] += 1
+    assert served[2] > 40 and served[3] > 40, served
+    for version, count in served.items():
+        wait_window(stub, pb, version, count)
+    stub.Rollout(pb.RolloutRequest(model="churn", action=pb.ROLLBACK), timeout=10)
+
     # A restart keeps the reference profile; the window starts empty.
     assert server.stop() == 0
     again = wait_serving(sluice_server("--models", setup["registry"], "--monitor-interval", "0.2"), proto_modules)
