@@ -184,9 +184,11 @@ def main():
     with open(os.path.join(registry, "churn", "1", "profile.json")) as f:
         profile = json.load(f)
     block = 4 * 10 * 4  # bytes per counter: 4-byte counter x 10 segments x 4 stripes
-    per_feature = {p["name"]: (len(p["edges"]) + 2 if p["kind"] == "numeric" else len(p["categories"]) + 2) * block
-                   + 8 * len(p["edges"]) for p in profile["features"]}
-    prediction = (len(profile["prediction"]["score"]["edges"]) + 2 + len(profile["prediction"]["classes"])) * block
+    # Numeric features also keep their edges (8 B each) and a 256-cell bin table (4 B each) for the lookup.
+    per_feature = {p["name"]: (len(p["edges"]) + 2) * block + 8 * len(p["edges"]) + 1024 if p["kind"] == "numeric"
+                   else (len(p["categories"]) + 2) * block for p in profile["features"]}
+    score_edges = len(profile["prediction"]["score"]["edges"])
+    prediction = (score_edges + 2 + len(profile["prediction"]["classes"])) * block + 8 * score_edges + 1024
     print("- counter memory per monitored feature (bytes): " + ", ".join(f"{k} {v:,}" for k, v in per_feature.items())
           + f"; prediction {prediction:,}; whole version {sum(per_feature.values()) + prediction + block:,}")
     print(f"- window after the runs: {report.window_requests} requests (limit {report.window_limit_requests}), "
