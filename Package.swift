@@ -68,6 +68,10 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         .executableTarget(
+            name: "sluice-bench-monitoring", dependencies: ["Monitoring"], path: "bench/Sources/sluice-bench-monitoring",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "sluice-bench-engine", dependencies: ["InferenceEngine"], path: "bench/Sources/sluice-bench-engine",
             swiftSettings: swiftSettings
         ),

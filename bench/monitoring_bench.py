@@ -157,8 +157,13 @@ def main():
                 proc.kill()
                 proc.wait()
 
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+
     def med(name, kind, key):
-        return statistics.median(r[key] for r in results[name][kind])
+        values = [r[key] for r in results[name][kind] if r[key] is not None]
+        return statistics.median(values) if values else "-"
 
     print("| call | monitoring | calls/s (median) | server CPU µs/call (median) | p50 µs | p99 µs |")
     print("|---|---|---|---|---|---|")
@@ -179,17 +184,16 @@ def main():
     with open(os.path.join(registry, "churn", "1", "profile.json")) as f:
         profile = json.load(f)
     block = 4 * 10 * 4  # bytes per counter: 4-byte counter x 10 segments x 4 stripes
-    per_feature = {p["name"]: (len(p["edges"]) + 2 if p["kind"] == "numeric" else len(p["categories"]) + 2) * block
-                   + 8 * len(p["edges"]) for p in profile["features"]}
-    prediction = (len(profile["prediction"]["score"]["edges"]) + 2 + len(profile["prediction"]["classes"])) * block
+    # Numeric features also keep their edges (8 B each) and a 256-cell bin table (4 B each) for the lookup.
+    per_feature = {p["name"]: (len(p["edges"]) + 2) * block + 8 * len(p["edges"]) + 1024 if p["kind"] == "numeric"
+                   else (len(p["categories"]) + 2) * block for p in profile["features"]}
+    score_edges = len(profile["prediction"]["score"]["edges"])
+    prediction = (score_edges + 2 + len(profile["prediction"]["classes"])) * block + 8 * score_edges + 1024
     print("- counter memory per monitored feature (bytes): " + ", ".join(f"{k} {v:,}" for k, v in per_feature.items())
           + f"; prediction {prediction:,}; whole version {sum(per_feature.values()) + prediction + block:,}")
     print(f"- window after the runs: {report.window_requests} requests (limit {report.window_limit_requests}), "
           f"{features} monitored features + prediction; RSS after the runs: on {rss['on'] / 1024:.1f} MiB, "
           f"off {rss['off'] / 1024:.1f} MiB")
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump(results, f, indent=1)
 
 
 if __name__ == "__main__":

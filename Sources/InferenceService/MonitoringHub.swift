@@ -33,6 +33,8 @@ public final class MonitoringHub: Sendable {
     private let thread = Mutex<BackgroundThread.Handle?>(nil)
     /// The last report persisted per version (with its time cleared), to skip rewriting an unchanged one.
     private let persisted = Mutex<[String: DriftReport]>([:])
+    /// Versions whose state file cannot be written right now (logged once).
+    private let failing = Mutex<Set<String>>([])
 
     public init(configuration: MonitoringConfiguration, metrics: ServiceMetrics) {
         self.configuration = configuration
@@ -133,10 +135,16 @@ public final class MonitoringHub: Sendable {
             return true
         }
         guard changed else { return }
-        do { try persist(report) } catch {
-            // Logged, and retried with the next report.
+        do {
+            try persist(report)
+            if failing.withLock({ $0.remove(key) != nil }) { log("monitoring: drift state of \(key) written again") }
+        } catch {
+            // Retried with the next report; logged once until a write succeeds (a read-only registry mount would
+            // otherwise log every interval). GetModelVersion and /metrics do not depend on the file.
             persisted.withLock { _ = $0.removeValue(forKey: key) }
-            log("monitoring: cannot write the drift state of \(key): \(error)")
+            if failing.withLock({ $0.insert(key).inserted }) {
+                log("monitoring: cannot write the drift state of \(key) for `sluice models drift`: \(error)")
+            }
         }
     }
 

@@ -3,28 +3,62 @@ import Synchronization
 /// Monitors one loaded version: records requests into its ``LiveWindow`` and computes ``DriftReport``s.
 ///
 /// Everything the serving path needs is resolved once at load: for each profiled numeric feature its slot in
-/// the row and its bin edges (raw storage, binary-searched per value); for each categorical feature its slot
+/// the row, its bin edges and a cell table over their range (raw storage); for each categorical feature its slot
 /// and a category lookup; the offsets of their counters in a window block. Recording a row touches only those.
 public final class ModelMonitor: @unchecked Sendable {
     /// A monitored numeric feature (or the prediction score): where to read it and where its bins start.
+    ///
+    /// Finding a value's bin takes a multiply and a table lookup: at load, the range of the edges is cut into
+    /// ``cellCount`` equal cells and each cell stores the bin of its lower end; a value starts from its cell's bin
+    /// and steps over the (usually zero or one) edges inside the cell. No search, no branch per edge.
     struct NumericChannel {
+        static let cellCount = 256
         /// Index among the row's numeric values (unused for the score).
         let slot: Int
         /// Counter offset of bin 0; the missing bin follows the `edgeCount + 1` value bins.
         let offset: Int
         let edges: UnsafeMutablePointer<Double>
         let edgeCount: Int
+        /// The bin of each cell's lower end.
+        let cells: UnsafeMutablePointer<Int32>
+        let low: Double
+        let scale: Double
 
+        /// Allocates the edges and the cell table (freed by ``release()``).
+        init(slot: Int, offset: Int, edges values: [Double]) {
+            self.slot = slot
+            self.offset = offset
+            edgeCount = values.count
+            edges = .allocate(capacity: max(1, values.count))
+            _ = UnsafeMutableBufferPointer(start: edges, count: values.count).initialize(from: values)
+            cells = .allocate(capacity: Self.cellCount)
+            low = values.first ?? 0
+            let span = (values.last ?? 0) - low
+            scale = span > 0 ? Double(Self.cellCount) / span : 0
+            for cell in 0..<Self.cellCount {
+                let start = scale > 0 ? low + Double(cell) / scale : low
+                (cells + cell).initialize(to: Int32(ProfileBuilder.bin(of: start, edges: values)))
+            }
+        }
+
+        func release() {
+            edges.deallocate()
+            cells.deallocate()
+        }
+
+        /// The first `i` with `value <= edges[i]` (else `edgeCount`; NaN: the missing bin).
         @inline(__always)
         func bin(_ value: Double) -> Int {
-            if value.isNaN { return edgeCount + 1 }
-            var low = 0
-            var high = edgeCount
-            while low < high {
-                let middle = (low + high) >> 1
-                if value <= edges[middle] { high = middle } else { low = middle + 1 }
-            }
-            return low
+            if value.isNaN { return edgeCount &+ 1 }
+            if edgeCount == 0 || !(value > low) { return 0 }
+            if value > edges[edgeCount &- 1] { return edgeCount }
+            let position = (value - low) * scale
+            let cell = position < Double(Self.cellCount) ? Int(position) : Self.cellCount &- 1
+            var bin = Int(cells[cell])
+            // The cell's lower end is at or below the value (up to rounding, which the second loop undoes).
+            while bin < edgeCount && edges[bin] < value { bin &+= 1 }
+            while bin > 0 && edges[bin &- 1] >= value { bin &-= 1 }
+            return bin
         }
     }
 
@@ -110,11 +144,8 @@ public final class ModelMonitor: @unchecked Sendable {
             }
             switch (feature.categorical, reference.kind) {
             case (false, .numeric):
-                let edges = UnsafeMutablePointer<Double>.allocate(capacity: max(1, reference.edges.count))
-                _ = UnsafeMutableBufferPointer(start: edges, count: reference.edges.count).initialize(from: reference.edges)
                 monitored.append((reference, true, numericChannels.count))
-                numericChannels.append(
-                    NumericChannel(slot: feature.slot, offset: offset, edges: edges, edgeCount: reference.edges.count))
+                numericChannels.append(NumericChannel(slot: feature.slot, offset: offset, edges: reference.edges))
                 offset += reference.edges.count + 2
             case (true, .categorical):
                 let index = reference.categories.count > 16
@@ -134,10 +165,7 @@ public final class ModelMonitor: @unchecked Sendable {
         if let prediction, let reference = profile.prediction, reference.kind == prediction.kind,
             reference.classes == prediction.classes
         {
-            let edges = UnsafeMutablePointer<Double>.allocate(capacity: max(1, reference.score.edges.count))
-            _ = UnsafeMutableBufferPointer(start: edges, count: reference.score.edges.count)
-                .initialize(from: reference.score.edges)
-            score = NumericChannel(slot: 0, offset: offset, edges: edges, edgeCount: reference.score.edges.count)
+            score = NumericChannel(slot: 0, offset: offset, edges: reference.score.edges)
             offset += reference.score.edges.count + 2
             classOffset = offset
             classCount = prediction.classes.count
@@ -161,9 +189,9 @@ public final class ModelMonitor: @unchecked Sendable {
     }
 
     deinit {
-        for channel in numeric.prefix(numericCount) { channel.edges.deallocate() }
+        for channel in numeric.prefix(numericCount) { channel.release() }
         numeric.deallocate()
-        score?.edges.deallocate()
+        score?.release()
     }
 
     /// Records row `row` of a batch: `numeric` is row-major with `stride` values per row, `strings[k]` the

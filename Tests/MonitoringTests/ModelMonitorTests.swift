@@ -1,4 +1,5 @@
-import Monitoring
+@testable import Monitoring
+import Foundation
 import Testing
 
 @Suite("ModelMonitor")
@@ -48,6 +49,29 @@ struct ModelMonitorTests {
         #expect(ProfileBuilder.bin(of: feature.edges[0], edges: feature.edges) == 0)
         #expect(ProfileBuilder.bin(of: 1e9, edges: feature.edges) == feature.edges.count)
         #expect(throws: Never.self) { try ReferenceProfile.decode(Self.profile().encoded()) }
+    }
+
+    @Test func cellTableFindsTheSameBinsAsBinarySearch() {
+        // Skewed edges (exponential), a single edge, tiny and huge spans; values on, between and beyond the edges.
+        let edgeSets: [[Double]] = [
+            (0..<49).map { exp(Double($0) / 4) }, [5], [1, 1 + 1e-12, 2], (0..<30).map { Double($0) * 1e300 / 30 },
+            [-3, -1, 0, 0.5, 7],
+        ]
+        var state: UInt64 = 42
+        for edges in edgeSets {
+            let channel = ModelMonitor.NumericChannel(slot: 0, offset: 0, edges: edges)
+            defer { channel.release() }
+            var values = edges + edges.map { $0.nextUp } + edges.map { $0.nextDown } + [-.infinity, .infinity, 0, -1e308, 1e308]
+            for _ in 0..<2000 {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let unit = Double(state >> 11) / Double(1 << 53)
+                values.append((edges.first ?? 0) - 1 + unit * ((edges.last ?? 0) - (edges.first ?? 0) + 2))
+            }
+            for value in values {
+                #expect(channel.bin(value) == ProfileBuilder.bin(of: value, edges: edges), "value \(value) edges \(edges.count)")
+            }
+            #expect(channel.bin(.nan) == edges.count + 1)
+        }
     }
 
     @Test func sameDistributionStaysOK() throws {

@@ -286,6 +286,21 @@ def test_predict_calls_fill_the_window_and_restart_keeps_the_reference(setup, se
     assert any("collecting: 150 of at least 200" in note for note in report.notes), report
     assert by_name(report)["age"].count == 150
 
+    # An A/B rollout between versions 2 and 3: each variant's traffic fills its own version's window.
+    stub.Rollout(pb.RolloutRequest(model="churn", action=pb.START, strategy=pb.AB_TEST,
+                                   arms=[pb.Arm(name="a", version="2", weight=50),
+                                         pb.Arm(name="b", version="3", weight=50)]), timeout=10)
+    served = {2: 0, 3: 0}
+    for i in range(200):
+        features = {name: pb.FeatureValue(number=float(rows[name][i % 150])) for name in FEATURES}
+        features["plan"] = pb.FeatureValue(text=str(rows["plan"][i % 150]))
+        reply = stub.Predict(pb.PredictRequest(model="churn", routing_key=f"customer-{i}", features=features), timeout=10)
+        served[reply.version] += 1
+    assert served[2] > 40 and served[3] > 40, served
+    for version, count in served.items():
+        wait_window(stub, pb, version, count)
+    stub.Rollout(pb.RolloutRequest(model="churn", action=pb.ROLLBACK), timeout=10)
+
     # A restart keeps the reference profile; the window starts empty.
     assert server.stop() == 0
     again = wait_serving(sluice_server("--models", setup["registry"], "--monitor-interval", "0.2"), proto_modules)
@@ -320,8 +335,25 @@ def test_bad_profiles_and_data_are_reported(tmp_path, sluice_server, proto_modul
     report = monitoring(stub, pb, 1)
     assert not report.profiled
     assert any("profile.json has no rows" in note for note in report.notes), report
-    # Monitoring off: no section at all.
     server.stop()
+
+    # A registry where the drift state cannot be written (`.monitoring` is a file): the version is still monitored
+    # (GetModelVersion), and the failure is logged once, not every interval.
+    write_csv(tmp_path / "good.csv", make_rows(5005, 300))
+    run_cli("models", "profile", "churn", "--data", tmp_path / "good.csv", "--registry", registry)
+    (registry / ".monitoring").write_text("not a directory")
+    server = wait_serving(sluice_server("--models", registry, "--monitor-interval", "0.1"), proto_modules)
+    stub = proto_modules.inference_pb2_grpc.InferenceStub(server.channel())
+    stub.BatchPredict(batch(pb, 1, make_rows(6006, 40)), timeout=10)
+    wait_window(stub, pb, 1, 1)  # stride 64 by default: one of 40 rows
+    stub.BatchPredict(batch(pb, 1, make_rows(7007, 64)), timeout=10)
+    wait_window(stub, pb, 1, 2)
+    time.sleep(0.5)
+    failures = [line for line in server.lines if "cannot write the drift state of churn/1" in line]
+    assert len(failures) == 1, server.output
+    server.stop()
+
+    # Monitoring off: no section at all.
     off = wait_serving(sluice_server("--models", registry, "--no-monitoring"), proto_modules)
     stub = proto_modules.inference_pb2_grpc.InferenceStub(off.channel())
     reply = stub.GetModelVersion(pb.GetModelVersionRequest(model="churn", version="1"), timeout=10)
