@@ -86,7 +86,6 @@ def make_scorer(settings: Dict[str, object]):
         channel = sluice_client.connect(s["target"], ca_pem=s["ca_pem"], api_key=s["api_key"],
                                         insecure=s["insecure"], server_name=s["server_name"],
                                         options=[("grpc.initial_reconnect_backoff_ms", 200),
-                                                 ("grpc.min_reconnect_backoff_ms", 200),
                                                  ("grpc.max_reconnect_backoff_ms", 5000)])
         stub = sluice_client.stub(channel)
         rng = random.Random(f"{s['batch_prefix']}-{partition}-{attempt_no}")
