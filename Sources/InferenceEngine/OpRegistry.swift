@@ -43,6 +43,8 @@ enum OpRegistry {
         "ai.onnx.Exp": UnaryKernel.build(.exp),
         "ai.onnx.Log": UnaryKernel.build(.log),
         "ai.onnx.Sqrt": UnaryKernel.build(.sqrt),
+        "ai.onnx.Neg": UnaryKernel.build(.neg),
+        "ai.onnx.Reciprocal": UnaryKernel.build(.reciprocal),
         "ai.onnx.Clip": UnaryKernel.build(.clip),
         "ai.onnx.Softmax": SoftmaxKernel.build,
         "ai.onnx.ArgMax": ArgMaxKernel.build,

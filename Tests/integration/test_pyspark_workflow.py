@@ -126,7 +126,7 @@ def trained(spark, mlflow_server, workdir):
     df = spark.createDataFrame(churn_data.generate(TRAIN_ROWS, seed=churn_data.DEFAULT_SEED))
     train_df, test_df = df.randomSplit([0.8, 0.2], seed=7)
     train_df, test_df = train_df.cache(), test_df.cache()
-    candidates = train_churn.train_and_evaluate(train_df, test_df, train_churn.pipelines(20, 6, seed=7))
+    candidates = train_churn.train_and_evaluate(train_df, test_df, train_churn.pipelines(20, 6, seed=7, gbt=True))
     rf = next(c for c in candidates if c.name == "random_forest")
     onnx_model = train_churn.to_onnx(rf, spark)
     rf.metrics["onnx_max_abs_diff"] = train_churn.check_parity(rf, onnx_model, test_df)
@@ -175,6 +175,30 @@ def test_train_log_register_alias_and_gate(trained, mlflow_server):
     assert [c.name for c in info.signature.inputs.inputs] == list(churn_data.FEATURE_COLUMNS)
     loaded = mlflow.onnx.load_model("models:/churn@champion")
     assert loaded.SerializeToString() == trained["onnx"].SerializeToString()
+
+
+def test_gbt_conversion_scores_like_onnxruntime(trained, spark, workdir):
+    """Spark's GBTClassifier converts to Neg/Exp/Add/Reciprocal around the trees; the engine answers like
+    onnxruntime (`sluice score` on 2,000 rows given as CSV) and onnxruntime like Spark (check_parity)."""
+    import onnxruntime  # noqa: F401  (reference below)
+
+    gbt = next(c for c in trained["candidates"] if c.name == "gbt")
+    onnx_model = train_churn.to_onnx(gbt, spark)
+    ops = {n.op_type for n in onnx_model.graph.node}
+    assert {"Neg", "Reciprocal", "TreeEnsembleRegressor"} <= ops
+    assert train_churn.check_parity(gbt, onnx_model, trained["test_df"]) <= train_churn.PARITY_TOLERANCE
+    path = workdir / "churn-gbt.onnx"
+    path.write_bytes(onnx_model.SerializeToString())
+    inspect = subprocess.run([sluice_bin(), "inspect", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "ai.onnx.Neg" in inspect and "ai.onnx.Reciprocal" in inspect
+    pdf = churn_data.generate(2000, seed=31)
+    pdf[list(churn_data.FEATURE_COLUMNS)].to_csv(workdir / "gbt-rows.csv", index=False)
+    scored = subprocess.run([sluice_bin(), "score", "--model", str(path), "--input", str(workdir / "gbt-rows.csv")],
+                            capture_output=True, text=True, check=True).stdout
+    outputs = {o["name"]: o["data"] for o in json.loads(scored)["outputs"]}
+    labels, probabilities = ort_reference(path, pdf)
+    assert [int(v) for v in np.array(outputs["prediction"]).reshape(-1)] == labels.tolist()
+    np.testing.assert_allclose(np.array(outputs["probability"], dtype=np.float64), probabilities, atol=1e-5)
 
 
 def test_gate_refuses_a_weak_model(trained, mlflow_server, workdir, capfd):
@@ -300,20 +324,27 @@ def test_spark_job_scores_100k_rows_like_onnxruntime(served, trained, spark, wor
 
 
 def test_spark_job_retries_unavailable_until_the_server_is_up(served, spark, workdir):
-    """The server starts 3 s after the job: the first calls fail UNAVAILABLE, are retried, and no row is lost."""
+    """The server is not up when the job calls: the first calls fail UNAVAILABLE, are retried, no row is lost."""
     churn_data.generate(3000, seed=5).to_parquet(workdir / "late.parquet", index=False)
-    # Hold the port with a bound, non-listening socket: connections are refused (no other process can take
-    # the port meanwhile) until it is released for the server.
+    # A listener that takes the job's first connection and closes it (the call fails UNAVAILABLE), then frees
+    # the port; the server starts on it 1 s later, while the job backs off and retries.
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
+    holder.listen(8)
+    holder.settimeout(240)
     port = holder.getsockname()[1]
     started = []
 
     def start_late():
-        holder.close()
+        try:
+            conn, _ = holder.accept()
+            conn.close()
+        finally:
+            holder.close()
+        time.sleep(1.0)
         started.append(served(listen=f"127.0.0.1:{port}"))
 
-    timer = threading.Timer(3.0, start_late)
+    timer = threading.Thread(target=start_late, daemon=True)
     timer.start()
     try:
         summary = score_churn.run(spark, score_args(workdir, "late", port, backoff_initial=0.3, max_retries=12,
@@ -337,3 +368,72 @@ def test_spark_job_fails_fast_on_a_bad_key(served, spark, workdir):
         score_churn.run(spark, args)
     assert "UNAUTHENTICATED" in str(failure.value) and time.monotonic() - started < 60
     assert not (workdir / "badkey-out" / "_SUCCESS").exists()
+
+
+def wait_for_version(stub, pb, model, selector, version, timeout=90.0):
+    """Polls GetModelVersion until `selector` resolves to `version` in state READY (the source loads in the
+    background); returns the ModelVersion message."""
+    import grpc
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            reply = stub.GetModelVersion(pb.GetModelVersionRequest(model=model, version=selector), timeout=5)
+            last = reply.versions[0] if reply.versions else None
+            if last is not None and last.version == version and last.state == pb.READY:
+                return last
+        except grpc.RpcError as error:
+            last = f"{error.code().name}: {error.details()}"
+        time.sleep(0.25)
+    raise AssertionError(f"{model} {selector} did not become version {version} READY within {timeout} s: {last}")
+
+
+def test_sluice_serving_from_mlflow_answers_like_onnxruntime(trained, mlflow_server, api_key, spark, workdir,
+                                                              sluice_server, dev_certs):
+    """Train in PySpark -> mlflow.onnx.log_model -> register -> @champion (the gate) -> `sluice serve --models
+    mlflow+http://...` picks it up -> Predict equals onnxruntime on the exported model; the Spark job scores
+    through the same server and records the MLflow version it got."""
+    import sluice_client
+    from sluice.v1 import inference_pb2 as pb
+
+    server = sluice_server("--models", f"mlflow+{mlflow_server.uri}", "--cache-dir", workdir / "mlflow-cache",
+                           "--security-config", workdir / "security.json", tls=True)
+    stub = sluice_client.stub(sluice_client.connect(server.address, ca_file=str(dev_certs / "ca.pem"),
+                                                    api_key=api_key))
+    rf, version = trained["rf"], trained["version"]
+    mv = wait_for_version(stub, pb, "churn", "@champion", version)
+    assert mv.run_id == rf.run_id and mv.metrics["auc_roc"] == pytest.approx(rf.metrics["auc_roc"])
+    assert "champion" in mv.aliases and mv.stage == "Production"
+
+    pdf = churn_data.generate(200, seed=77)
+    labels, probabilities = ort_reference(trained["onnx_path"], pdf)
+    for i, row in enumerate(pdf.itertuples(index=False)):
+        features = {c: pb.FeatureValue(number=float(getattr(row, c))) for c in churn_data.NUMERIC_COLUMNS}
+        features["contract_type"] = pb.FeatureValue(text=row.contract_type)
+        reply = stub.Predict(pb.PredictRequest(version="models:/churn@champion", features=features), timeout=10)
+        assert reply.version == version and reply.label_int == labels[i], i
+        np.testing.assert_allclose(reply.scores, probabilities[i], atol=1e-5, err_msg=str(i))
+
+    bulk = churn_data.generate(10_000, seed=78)
+    bulk.to_parquet(workdir / "from-mlflow.parquet", index=False)
+    summary = score_churn.run(spark, score_args(workdir, "from-mlflow", server.port))
+    assert summary["rows_out"] == 10_000 and summary["model_versions"] == [version]
+    out = read_output(workdir / "from-mlflow-out")
+    labels, probabilities = ort_reference(trained["onnx_path"], bulk)
+    assert (out["label"].to_numpy() == labels).all()
+    np.testing.assert_allclose(out["probability"].to_numpy(), probabilities[:, 1], atol=1e-5)
+
+
+def test_client_package_installs_with_pip(tmp_path):
+    """`pip install clients/python` gives one importable package: the generated stubs and the helpers."""
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(CLIENT)],
+                   check=True, timeout=300)
+    code = ("import sluice_client, sluice.v1.inference_pb2 as pb, sluice.v1.inference_pb2_grpc as rpc;"
+            "assert sluice_client.__file__.startswith(%r);"
+            "assert pb.ModelVersion.DESCRIPTOR.fields_by_name['run_id'].number == 15;"
+            "assert rpc.InferenceStub" % str(target))
+    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ, PYTHONPATH=str(target)), cwd=tmp_path)
+    for leftover in ("build", "sluice_client.egg-info"):
+        shutil.rmtree(CLIENT / leftover, ignore_errors=True)

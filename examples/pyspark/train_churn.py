@@ -7,7 +7,8 @@ Steps (each is a function below, so tests and notebooks can call them one by one
 
 1. Data: a Parquet file (`--data`) or the synthetic generator of `churn_data.py` (`--rows`, `--seed`).
 2. Two pipelines on the same features: StringIndexer + OneHotEncoder on `contract_type`, then VectorAssembler ->
-   StandardScaler -> RandomForestClassifier, and the same with LogisticRegression.
+   StandardScaler -> RandomForestClassifier, and the same with LogisticRegression (`--with-gbt`: also
+   GBTClassifier).
 3. Held-out evaluation (`--test-fraction`): AUC-ROC and F1 of the churn class.
 4. The better pipeline by AUC (or the one `--register` names) is converted with onnxmltools (`convert_sparkml`), one ONNX input per column,
    and checked against Spark's own predictions on held-out rows (the conversion must agree before anything is
@@ -81,15 +82,16 @@ def load_data(spark, data: Optional[str], rows: int, seed: int):
     return spark.createDataFrame(churn_data.generate(rows, seed))
 
 
-def pipelines(rf_trees: int, rf_depth: int, seed: int, stump: bool = False):
-    """The unfitted pipelines by name: `random_forest` and `logistic_regression` (or one weak `stump`).
+def pipelines(rf_trees: int, rf_depth: int, seed: int, stump: bool = False, gbt: bool = False):
+    """The unfitted pipelines by name: `random_forest` and `logistic_regression` (or one weak `stump`), plus
+    `gbt` (GBTClassifier, 20 rounds of depth-4 trees) when asked.
 
     The categorical column is indexed with handleInvalid="error" and one-hot encoded without dropping a level:
     that is one of the two OneHotEncoder settings onnxmltools converts, and it leaves no constant column for the
     scaler (a zero standard deviation would become an infinite ONNX scale).
     """
     from pyspark.ml import Pipeline
-    from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
+    from pyspark.ml.classification import GBTClassifier, LogisticRegression, RandomForestClassifier
     from pyspark.ml.feature import OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler
 
     def prefix():
@@ -111,12 +113,16 @@ def pipelines(rf_trees: int, rf_depth: int, seed: int, stump: bool = False):
                                                              "max_depth": 1, "seed": seed})}
     rf = RandomForestClassifier(labelCol=label, numTrees=rf_trees, maxDepth=rf_depth, seed=seed)
     lr = LogisticRegression(labelCol=label, maxIter=100, regParam=0.001)
-    return {
+    specs = {
         "random_forest": (Pipeline(stages=prefix() + [rf]),
                           {"algorithm": "random_forest", "num_trees": rf_trees, "max_depth": rf_depth, "seed": seed}),
         "logistic_regression": (Pipeline(stages=prefix() + [lr]),
                                 {"algorithm": "logistic_regression", "max_iter": 100, "reg_param": 0.001}),
     }
+    if gbt:
+        specs["gbt"] = (Pipeline(stages=prefix() + [GBTClassifier(labelCol=label, maxIter=20, maxDepth=4, seed=seed)]),
+                        {"algorithm": "gbt", "max_iter": 20, "max_depth": 4, "seed": seed})
+    return specs
 
 
 def train_and_evaluate(train_df, test_df, specs) -> List[Candidate]:
@@ -296,7 +302,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--test-fraction", type=float, default=0.2)
     parser.add_argument("--rf-trees", type=int, default=100)
     parser.add_argument("--rf-depth", type=int, default=10)
-    parser.add_argument("--register", default="best", choices=["best", "random_forest", "logistic_regression"],
+    parser.add_argument("--with-gbt", action="store_true", help="also train a GBTClassifier candidate")
+    parser.add_argument("--register", default="best", choices=["best", "random_forest", "logistic_regression", "gbt"],
                         help="which pipeline to convert and register (default: the better held-out AUC-ROC)")
     parser.add_argument("--weak", action="store_true", help="train only a one-split stump (to see the gate refuse)")
     parser.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI; none: no MLflow)")
@@ -315,7 +322,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     train_df, test_df = df.randomSplit([1.0 - args.test_fraction, args.test_fraction], seed=args.seed)
     train_df, test_df = train_df.cache(), test_df.cache()
     candidates = train_and_evaluate(train_df, test_df,
-                                    pipelines(args.rf_trees, args.rf_depth, args.seed, stump=args.weak))
+                                    pipelines(args.rf_trees, args.rf_depth, args.seed, stump=args.weak,
+                                              gbt=args.with_gbt))
     if args.register == "best" or args.weak:
         best = max(candidates, key=lambda c: c.metrics["auc_roc"])
     else:

@@ -156,9 +156,10 @@ struct WhereKernel: Kernel {
     }
 }
 
-/// Relu, Sigmoid, Tanh, Abs, Exp, Log, Sqrt, and Clip (float and double; Abs/Relu/Clip also int64).
+/// Relu, Sigmoid, Tanh, Abs, Exp, Log, Sqrt, Neg, Reciprocal and Clip (float and double; Abs/Relu/Neg/Clip also
+/// int64). Neg and Reciprocal appear in onnxmltools' conversion of Spark's GBTClassifier (its sigmoid written out).
 struct UnaryKernel: Kernel {
-    enum Op: Sendable { case relu, sigmoid, tanh, abs, exp, log, sqrt, clip }
+    enum Op: Sendable { case relu, sigmoid, tanh, abs, exp, log, sqrt, neg, reciprocal, clip }
     let name: String
     let op: Op
     let x: Int, out: Int
@@ -169,7 +170,7 @@ struct UnaryKernel: Kernel {
         return { (nb: inout NodeBuilder) throws(EngineError) -> any Kernel in
             try nb.requireInputs(op == .clip ? 1...3 : 1...1)
             try nb.requireOutputs(1)
-            let intOK = op == .relu || op == .abs || op == .clip
+            let intOK = op == .relu || op == .abs || op == .neg || op == .clip
             let k = try nb.inputKind(0, allowed: intOK ? [.float, .double, .int64] : [.float, .double])
             nb.setOutput(0, ValueType(k, shape: try nb.input(0).shape, onnxType: try nb.input(0).onnxType))
             var kernel = UnaryKernel(name: nb.node.name, op: op, x: nb.inputs[0], out: nb.outputs[0])
@@ -221,6 +222,8 @@ struct UnaryKernel: Kernel {
                     case .exp: for k in 0..<n { y[k] = expf(x[k]) }
                     case .log: for k in 0..<n { y[k] = logf(x[k]) }
                     case .sqrt: for k in 0..<n { y[k] = x[k].squareRoot() }
+                    case .neg: for k in 0..<n { y[k] = -x[k] }
+                    case .reciprocal: for k in 0..<n { y[k] = 1 / x[k] }
                     case .clip: for k in 0..<n { y[k] = x[k].isNaN ? x[k] : Swift.min(Swift.max(x[k], lo), hi) }
                     }
                 }
@@ -241,6 +244,8 @@ struct UnaryKernel: Kernel {
             case .exp: for v in i.d { o.d.append(Glibc.exp(v)) }
             case .log: for v in i.d { o.d.append(Glibc.log(v)) }
             case .sqrt: for v in i.d { o.d.append(v.squareRoot()) }
+            case .neg: for v in i.d { o.d.append(-v) }
+            case .reciprocal: for v in i.d { o.d.append(1 / v) }
             case .clip: for v in i.d { o.d.append(v.isNaN ? v : Swift.min(Swift.max(v, dlo), dhi)) }
             }
         default:
@@ -248,6 +253,8 @@ struct UnaryKernel: Kernel {
             switch op {
             case .relu: for v in i.i { o.i.append(Swift.max(v, 0)) }
             case .abs: for v in i.i { o.i.append(v == .min ? v : Swift.abs(v)) }
+            // Two's-complement wrap like onnxruntime: -Int64.min stays Int64.min.
+            case .neg: for v in i.i { o.i.append(0 &- v) }
             default:
                 if minInput < 0, lo.isFinite { loI = Int64(lo) }
                 if maxInput < 0, hi.isFinite { hiI = Int64(hi) }
