@@ -193,7 +193,8 @@ def test_gbt_conversion_scores_like_onnxruntime(trained, spark, workdir):
     assert "ai.onnx.Neg" in inspect and "ai.onnx.Reciprocal" in inspect
     pdf = churn_data.generate(2000, seed=31)
     pdf[list(churn_data.FEATURE_COLUMNS)].to_csv(workdir / "gbt-rows.csv", index=False)
-    scored = subprocess.run([sluice_bin(), "score", "--model", str(path), "--input", str(workdir / "gbt-rows.csv")],
+    scored = subprocess.run([sluice_bin(), "score", "--model", str(path), "--input", str(workdir / "gbt-rows.csv"),
+                             "--format", "tensors"],
                             capture_output=True, text=True, check=True).stdout
     outputs = {o["name"]: o["data"] for o in json.loads(scored)["outputs"]}
     labels, probabilities = ort_reference(path, pdf)
