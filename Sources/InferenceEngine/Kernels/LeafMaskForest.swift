@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A second evaluation layout for ensembles of small trees (at most 64 leaves each), the shape of LightGBM,
