@@ -12,7 +12,14 @@ from collections import defaultdict
 ENGINES = ["sluice", "onnxruntime", "lleaves", "treelite"]
 BATCHES = [1, 64, 1024, 65536]
 
-rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+rows = []
+for line in open(sys.argv[1]):
+    try:  # the compiled-tree tools print their own log lines on stdout; keep the JSON objects only
+        r = json.loads(line)
+    except ValueError:
+        continue
+    if isinstance(r, dict) and "engine" in r and "model" in r:
+        rows.append(r)
 vals = defaultdict(lambda: defaultdict(list))
 compile_s = {}
 models = []

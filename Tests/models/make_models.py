@@ -165,6 +165,24 @@ def main():
     onx = convert_lightgbm(m, initial_types=[("X", MLFloat([None, 6]))], target_opset=15)
     save(out, "lgbm_regressor", onx, {"X": Xr_te}, "LGBMRegressor")
 
+    # LightGBM categorical splits (onnxmltools writes them as chains of BRANCH_EQ nodes) and a 3-class model with
+    # missing values (the leaf-mask kernel adds each tree into its class).
+    Xcat_tr, Xcat_te = Xn_tr.copy(), Xn_te.copy()
+    Xcat_tr[:, 0] = rng.integers(0, 12, len(Xcat_tr))
+    Xcat_te[:, 0] = rng.integers(0, 14, len(Xcat_te))  # 12, 13: categories never seen in training
+    ycat_tr = (yc_tr + (Xcat_tr[:, 0] % 3 == 0)) % 2
+    m = lightgbm.LGBMClassifier(n_estimators=20, num_leaves=15, min_data_per_group=5, cat_smooth=1, random_state=0,
+                                verbose=-1).fit(Xcat_tr, ycat_tr, categorical_feature=[0])
+    onx = convert_lightgbm(m, initial_types=[("X", MLFloat([None, 8]))], target_opset=15, zipmap=False)
+    save(out, "lgbm_categorical", onx, {"X": Xcat_te}, "LGBMClassifier with a categorical feature: BRANCH_EQ chains")
+    m = lightgbm.LGBMClassifier(n_estimators=20, num_leaves=31, random_state=0, verbose=-1).fit(
+        with_nans(X3_tr, rng), y3_tr)
+    onx = convert_lightgbm(m, initial_types=[("X", MLFloat([None, 8]))], target_opset=15, zipmap=False)
+    save(out, "lgbm_multiclass_nan", onx, {"X": with_nans(X3_te, rng)}, "LGBMClassifier 3 classes, NaN inputs")
+
+    # scikit-learn HistGradientBoosting is not here: skl2onnx 1.20.0 fails to convert it with scikit-learn 1.9.1
+    # (numpy booleans in an ints attribute), with or without missing values, so there is no file to load.
+
     # Preprocessing ops: Imputer, Normalizer L1/L2/MAX.
     m = Pipeline([("imp", SimpleImputer(strategy="mean")), ("lr", LogisticRegression(max_iter=500))]).fit(Xn_tr, yc_tr)
     save(out, "skl_imputer_logreg", convert_sklearn(m, initial_types=fc, target_opset=15, options={id(m): nozip}),

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A second evaluation layout for ensembles of small trees (at most 64 leaves each), the shape of LightGBM,
@@ -41,8 +41,9 @@ struct LeafMaskForest: Sendable {
     /// Output column each tree adds to.
     let treeColumn: [Int32]
 
-    /// Rows evaluated together per tree (a chunk of eight-row blocks, so each tree stays in L1 across them).
-    static let chunkBlocks = 8
+    /// Most eight-row blocks evaluated together per tree (so each tree's nodes are loaded once for the chunk);
+    /// fewer when the transposed chunk would pass 32 KiB (wide rows), so it stays in L1 and on the stack.
+    static let chunkBlocks = 32
     /// Below this many rows a single-column ensemble keeps the depth walk (the vector lanes would sit idle).
     static let minimumRows = 4
 
@@ -143,7 +144,7 @@ struct LeafMaskForest: Sendable {
     ) {
         let fc = featureCount
         let perBlock = 2 * fc
-        let chunk = Self.chunkBlocks
+        let chunk = max(1, min(Self.chunkBlocks, 32768 / (max(perBlock, 1) * MemoryLayout<SIMD8<Float>>.stride)))
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: max(perBlock * chunk, 1)) { blocks in
             let block = blocks.baseAddress!
             let lanes = UnsafeMutableRawPointer(block).assumingMemoryBound(to: Float.self)

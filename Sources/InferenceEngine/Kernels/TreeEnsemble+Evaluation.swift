@@ -97,7 +97,8 @@ extension TreeEnsemble {
     /// `acc[row * columns + treeColumns[tree]]`. Batches go through `leafMasks`; fewer rows than
     /// `LeafMaskForest.minimumRows` walk the fast layout one row at a time (missing values through the doubled row).
     /// Returns false (and adds nothing) when neither layout applies.
-    func sumColumns(_ rows: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<Float>, columns c: Int) -> Bool {
+    func sumColumns(_ rows: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<Float>, columns c: Int) -> Bool
+    {
         guard let treeColumns else { return false }
         let walkable = fastMode != nil && (!hasMissingTracks || !packedDual.isEmpty)
         if let masks = leafMasks, n >= LeafMaskForest.minimumRows || !walkable {
