@@ -37,6 +37,7 @@ import tempfile
 import time
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterator, List, Optional
 
 _CLIENT_DIR = pathlib.Path(__file__).resolve().parents[2] / "clients" / "python"
@@ -307,8 +308,11 @@ def run(spark, args) -> Dict[str, object]:
     def id_checksum():
         return F.sum(F.xxhash64(F.col(id_column).cast("long")).cast("decimal(38,0)"))
 
-    totals = df.agg(F.count(F.lit(1)).alias("rows"), id_checksum().alias("ids")).first()
-    rows_in, ids_in = int(totals["rows"]), totals["ids"] or 0
+    # The input's totals are their own job (an independent pass over the input, not rows counted on their way
+    # to the scorer), submitted from a second thread: it runs while the driver plans and starts the scoring job.
+    totals_pool = ThreadPoolExecutor(1, thread_name_prefix="input-totals")
+    input_totals = totals_pool.submit(
+        lambda: df.agg(F.count(F.lit(1)).alias("rows"), id_checksum().alias("ids")).first())
 
     batch_prefix = args.batch_prefix or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     sc = spark.sparkContext
@@ -325,7 +329,12 @@ def run(spark, args) -> Dict[str, object]:
     schema = (f"{id_column} long, label long, probability float, confidence float, model_version long, "
               f"batch_id string, risk_category string")
     scored = df.mapInArrow(make_scorer(settings), schema)
-    scored.write.mode("overwrite").partitionBy("risk_category").parquet(args.output)
+    try:
+        scored.write.mode("overwrite").partitionBy("risk_category").parquet(args.output)
+        totals = input_totals.result()
+    finally:
+        totals_pool.shutdown(wait=True)
+    rows_in, ids_in = int(totals["rows"]), totals["ids"] or 0
 
     written = spark.read.parquet(args.output)
     groups = (written.groupBy("risk_category", "model_version")
