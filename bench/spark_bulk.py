@@ -13,7 +13,7 @@ Timed, alternating per round:
 - transform: read Parquet -> PipelineModel.transform -> label, probability of churn, confidence, risk category
   -> write Parquet partitioned by risk category (bench/spark_transform_job.py);
 - sluice: score_churn.py with the same input and output shape (BatchPredict per partition, chunks of 10,000,
-  over TLS with the key; its read-back count and distinct-id checks included).
+  over TLS with the key; its read-back count and id-checksum checks included).
 Also reported: the server's CPU seconds during the Sluice job. Results go to bench/results/spark_bulk.json.
 """
 

@@ -37,6 +37,7 @@ import tempfile
 import time
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterator, List, Optional
 
 _CLIENT_DIR = pathlib.Path(__file__).resolve().parents[2] / "clients" / "python"
@@ -58,6 +59,80 @@ def risk_categories(labels, confidence, positive_label: int = 1, threshold: floa
 
     churn = labels == positive_label
     return np.where(churn & (confidence > threshold), "high_risk", np.where(churn, "medium_risk", "low_risk"))
+
+
+def risk_indices(labels, confidence, positive_label: int = 1, threshold: float = HIGH_RISK_CONFIDENCE):
+    """Like `risk_categories`, as indices into `RISK_CATEGORIES` (int8), for a dictionary-style take."""
+    import numpy as np
+
+    churn = labels == positive_label
+    return np.where(churn & (confidence > threshold), 0, np.where(churn, 1, 2)).astype(np.int8)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field(tag: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field: tag byte, varint length, payload."""
+    return bytes((tag,)) + _varint(len(payload)) + payload
+
+
+def _packed_strings(array) -> bytes:
+    """`repeated string` field 3 of `Column` (tag 0x1A per value) encoded from an Arrow string array's buffers.
+
+    With every value shorter than 128 bytes (one-byte length varints) the encoding is done with numpy in one
+    go; longer values fall back to a loop. Nulls are sent as "".
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pc.fill_null(array, "")
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    array = array.cast(pa.string())
+    n = len(array)
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int32, count=n + 1, offset=array.offset * 4)
+    lengths = np.diff(offsets)
+    if n and lengths.max() >= 0x80:
+        return b"".join(_field(0x1A, v.encode()) for v in array.to_pylist())
+    data = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if n else np.empty(0, np.uint8)
+    out = np.empty(2 * n + len(data), dtype=np.uint8)
+    heads = np.arange(n) * 2 + (offsets[:-1] - offsets[0])
+    is_data = np.ones(len(out), dtype=bool)
+    is_data[heads] = False
+    is_data[heads + 1] = False
+    out[heads] = 0x1A
+    out[heads + 1] = lengths
+    out[is_data] = data
+    return out.tobytes()
+
+
+def encode_request(chunk, model: str, version: str, request_id: str, numeric, strings) -> bytes:
+    """The serialized `BatchPredictRequest` for an Arrow record batch, built from the columns' buffers.
+
+    Same message as filling the protobuf object (model 1, version 2, rows 4, one `Column` 5 per feature with
+    the numbers as packed float32 `values` (2) and the strings as `strings` (3), request_id 7), without
+    converting every value to a Python object: a numeric column is its float32 little-endian bytes
+    (nulls are NaN), a string column is encoded by `_packed_strings`.
+    """
+    import numpy as np
+
+    parts = [_field(0x0A, model.encode()), _field(0x12, version.encode()), b"\x20" + _varint(chunk.num_rows)]
+    for name in numeric:
+        values = chunk.column(name).to_numpy(zero_copy_only=False).astype("<f4", copy=False)
+        column = _field(0x0A, name.encode()) + (_field(0x12, values.tobytes()) if len(values) else b"")
+        parts.append(_field(0x2A, column))
+    for name in strings:
+        parts.append(_field(0x2A, _field(0x0A, name.encode()) + _packed_strings(chunk.column(name))))
+    parts.append(_field(0x3A, request_id.encode()))
+    return b"".join(parts)
 
 
 def make_scorer(settings: Dict[str, object]):
@@ -87,36 +162,29 @@ def make_scorer(settings: Dict[str, object]):
                                         insecure=s["insecure"], server_name=s["server_name"],
                                         options=[("grpc.initial_reconnect_backoff_ms", 200),
                                                  ("grpc.max_reconnect_backoff_ms", 5000)])
-        stub = sluice_client.stub(channel)
+        # Requests go out as bytes encoded straight from the Arrow buffers (`encode_request`), replies come back
+        # through protobuf's C parser; the method is the stub's `/sluice.v1.Inference/BatchPredict`.
+        batch_predict = channel.unary_unary("/sluice.v1.Inference/BatchPredict", request_serializer=None,
+                                            response_deserializer=pb.BatchPredictResponse.FromString)
         rng = random.Random(f"{s['batch_prefix']}-{partition}-{attempt_no}")
         id_column = s["id_column"]
         out_schema = pa.schema([(id_column, pa.int64()), ("label", pa.int64()), ("probability", pa.float32()),
                                 ("confidence", pa.float32()), ("model_version", pa.int64()),
                                 ("batch_id", pa.string()), ("risk_category", pa.string())])
+        category_names = pa.array(RISK_CATEGORIES, type=pa.string())
 
         def request(chunk, batch_id):
-            req = pb.BatchPredictRequest(model=s["model"], version=s["version"], rows=chunk.num_rows,
-                                         request_id=batch_id)
-            for name in s["numeric"]:
-                values = chunk.column(name).to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-                col = req.columns.add()
-                col.name = name
-                col.values.extend(values)
-            for name in s["strings"]:
-                col = req.columns.add()
-                col.name = name
-                col.strings.extend(chunk.column(name).fill_null("").to_pylist())
-            return req
+            return encode_request(chunk, s["model"], s["version"], batch_id, s["numeric"], s["strings"])
 
-        def call(req):
+        def call(req, batch_id):
             """The reply to `req`, retrying UNAVAILABLE with exponential backoff and jitter."""
             delay = s["backoff_initial"]
             for attempt in range(s["max_retries"] + 1):
                 try:
-                    return stub.BatchPredict(req, timeout=s["timeout"])
+                    return batch_predict(req, timeout=s["timeout"])
                 except grpc.RpcError as error:
                     if error.code() != grpc.StatusCode.UNAVAILABLE or attempt == s["max_retries"]:
-                        raise RuntimeError(f"BatchPredict {req.request_id} failed after {attempt + 1} attempt(s): "
+                        raise RuntimeError(f"BatchPredict {batch_id} failed after {attempt + 1} attempt(s): "
                                            f"{error.code().name}: {error.details()}") from None
                     retries_acc.add(1)
                     time.sleep(delay * rng.uniform(0.5, 1.0))
@@ -132,23 +200,23 @@ def make_scorer(settings: Dict[str, object]):
                         from None
                 retries_acc.add(1)
                 time.sleep(s["backoff_initial"] * rng.uniform(0.5, 1.0))
-                reply = call(req)
+                reply = call(req, batch_id)
             n = chunk.num_rows
             if reply.rows != n or len(reply.labels_int) != n or len(reply.confidence) != n:
                 raise RuntimeError(f"BatchPredict {batch_id}: sent {n} rows, the answer has {reply.rows} rows, "
                                    f"{len(reply.labels_int)} labels, {len(reply.confidence)} confidences")
-            labels = np.array(reply.labels_int, dtype=np.int64)
-            confidence = np.array(reply.confidence, dtype=np.float32)
-            scores = np.array(reply.scores, dtype=np.float32).reshape(n, reply.num_classes)
+            labels = np.fromiter(reply.labels_int, dtype=np.int64, count=n)
+            confidence = np.fromiter(reply.confidence, dtype=np.float32, count=n)
+            scores = np.fromiter(reply.scores, dtype=np.float32, count=n * reply.num_classes)
             chunks_acc.add(1)
             return pa.RecordBatch.from_arrays([
                 chunk.column(id_column).cast(pa.int64()),
                 pa.array(labels),
-                pa.array(scores[:, s["positive_index"]]),
+                pa.array(scores[s["positive_index"]::reply.num_classes]),
                 pa.array(confidence),
-                pa.array(np.full(n, reply.version, dtype=np.int64)),
-                pa.array([batch_id] * n, type=pa.string()),
-                pa.array(risk_categories(labels, confidence, s["positive_label"]), type=pa.string()),
+                pa.repeat(pa.scalar(reply.version, pa.int64()), n),
+                pa.repeat(pa.scalar(batch_id, pa.string()), n),
+                category_names.take(risk_indices(labels, confidence, s["positive_label"])),
             ], schema=out_schema)
 
         pending = []
@@ -160,7 +228,7 @@ def make_scorer(settings: Dict[str, object]):
                     batch_id = f"{s['batch_prefix']}-p{partition}-a{attempt_no}-c{chunk_no}"
                     chunk_no += 1
                     req = request(chunk, batch_id)
-                    pending.append((chunk, batch_id, stub.BatchPredict.future(req, timeout=s["timeout"]), req))
+                    pending.append((chunk, batch_id, batch_predict.future(req, timeout=s["timeout"]), req))
                     while len(pending) >= s["in_flight"]:
                         yield finish(*pending.pop(0))
             while pending:
@@ -240,8 +308,11 @@ def run(spark, args) -> Dict[str, object]:
     def id_checksum():
         return F.sum(F.xxhash64(F.col(id_column).cast("long")).cast("decimal(38,0)"))
 
-    totals = df.agg(F.count(F.lit(1)).alias("rows"), id_checksum().alias("ids")).first()
-    rows_in, ids_in = int(totals["rows"]), totals["ids"] or 0
+    # The input's totals are their own job (an independent pass over the input, not rows counted on their way
+    # to the scorer), submitted from a second thread: it runs while the driver plans and starts the scoring job.
+    totals_pool = ThreadPoolExecutor(1, thread_name_prefix="input-totals")
+    input_totals = totals_pool.submit(
+        lambda: df.agg(F.count(F.lit(1)).alias("rows"), id_checksum().alias("ids")).first())
 
     batch_prefix = args.batch_prefix or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     sc = spark.sparkContext
@@ -258,7 +329,12 @@ def run(spark, args) -> Dict[str, object]:
     schema = (f"{id_column} long, label long, probability float, confidence float, model_version long, "
               f"batch_id string, risk_category string")
     scored = df.mapInArrow(make_scorer(settings), schema)
-    scored.write.mode("overwrite").partitionBy("risk_category").parquet(args.output)
+    try:
+        scored.write.mode("overwrite").partitionBy("risk_category").parquet(args.output)
+        totals = input_totals.result()
+    finally:
+        totals_pool.shutdown(wait=True)
+    rows_in, ids_in = int(totals["rows"]), totals["ids"] or 0
 
     written = spark.read.parquet(args.output)
     groups = (written.groupBy("risk_category", "model_version")
