@@ -5,10 +5,11 @@ extension ONNXGraph {
     init(proto g: Onnx__GraphProto, opsets: [String: Int64]) throws(ONNXFormatError) {
         var initializers: [String: ONNXTensor] = [:]
         for i in 0..<g.n_initializer {
-            guard let t = g.initializer[i]?.pointee else { continue }
-            let tensor = try ONNXTensor(proto: t, context: "initializer")
+            guard let t = g.initializer[i] else { continue }
+            let tensor = try ONNXTensor(proto: t.pointee, context: "initializer")
             guard !tensor.name.isEmpty else { throw ONNXFormatError("an initializer has no name") }
             initializers[tensor.name] = tensor
+            releaseUnpacked(g.initializer, i)
         }
         var inputs: [ONNXValueInfo] = []
         for i in 0..<g.n_input {
@@ -108,6 +109,7 @@ extension ONNXNode {
             } catch {
                 throw ONNXFormatError("node \"\(name)\": attribute \(attrName): \(error.message)")
             }
+            releaseUnpacked(n.attribute, i)
         }
         self.init(
             name: name, opType: opType, domain: str(n.domain), inputs: inputs, outputs: outputs,
@@ -220,4 +222,16 @@ extension ONNXType {
             self = .unknown
         }
     }
+}
+
+/// Frees element `index` of an unpacked repeated message field as soon as its Swift copy exists, and clears the
+/// slot so that freeing the whole message later skips it (protobuf-c ignores NULL elements).
+///
+/// A tree ensemble keeps all of its nodes in a few attributes of one node, and an MLP its weights in a few
+/// initializers; releasing each one after conversion keeps the C copy and the Swift copy of the same data from
+/// being alive at once, which roughly halves the memory a large model needs while it loads.
+func releaseUnpacked<Message>(_ array: UnsafeMutablePointer<UnsafeMutablePointer<Message>?>?, _ index: Int) {
+    guard let array, let element = array[index] else { return }
+    array[index] = nil
+    element.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { protobuf_c_message_free_unpacked($0, nil) }
 }

@@ -34,20 +34,41 @@ extension ONNXModel {
         try self.init(bytes: ONNXModel.readFile(path))
     }
 
-    /// Reads a whole file; errors name the path.
+    /// Reads a whole file into an array of exactly its size (one read, no growth copies); errors name the path.
     public static func readFile(_ path: String) throws(ONNXFormatError) -> [UInt8] {
-        guard let file = fopen(path, "rb") else {
-            throw ONNXFormatError("cannot open \(path): \(String(cString: strerror(errno)))")
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ONNXFormatError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw ONNXFormatError("cannot read \(path): \(String(cString: strerror(errno)))")
         }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-            if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
-            if n < chunk.count {
-                if ferror(file) != 0 { throw ONNXFormatError("cannot read \(path): \(String(cString: strerror(errno)))") }
-                break
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw ONNXFormatError("cannot read \(path): not a regular file") }
+        let size = Int(info.st_size)
+        var failure: Int32 = 0
+        var bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            guard let base = buffer.baseAddress else { return }
+            while count < size {
+                let n = read(fd, base + count, size - count)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return
+                }
+                if n == 0 { return }  // the file shrank while being read
+                count += n
+            }
+        }
+        if failure != 0 { throw ONNXFormatError("cannot read \(path): \(String(cString: strerror(failure)))") }
+        // A file that grew while being read: take the rest too, so the bytes are the whole file.
+        if bytes.count == size {
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw ONNXFormatError("cannot read \(path): \(String(cString: strerror(errno)))") }
+                if n == 0 { break }
+                bytes.append(contentsOf: chunk[0..<n])
             }
         }
         return bytes

@@ -84,17 +84,15 @@ struct TreeEnsemble: Sendable {
         guard tracks.isEmpty || tracks.count == n else {
             throw nb.fail("nodes_missing_value_tracks_true has \(tracks.count) entries for \(n) nodes")
         }
-        struct Key: Hashable { var tree: Int64, node: Int64 }
-        var index: [Key: Int] = [:]
-        index.reserveCapacity(n)
+        let index = NodeIndex(trees: treeIDs, nodes: nodeIDs)
+        if let (tree, node) = index.duplicate {
+            throw nb.fail("node \(node) of tree \(tree) is defined twice")
+        }
         var treeOrder: [Int64] = []
         var treeRoot: [Int64: Int] = [:]
         var nodeModes: [Mode] = []
         nodeModes.reserveCapacity(n)
         for i in 0..<n {
-            let key = Key(tree: treeIDs[i], node: nodeIDs[i])
-            guard index[key] == nil else { throw nb.fail("node \(nodeIDs[i]) of tree \(treeIDs[i]) is defined twice") }
-            index[key] = i
             if treeRoot[treeIDs[i]] == nil {
                 treeRoot[treeIDs[i]] = i
                 treeOrder.append(treeIDs[i])
@@ -117,7 +115,7 @@ struct TreeEnsemble: Sendable {
                 }
             }
         }
-        // Leaf weights.
+        // Leaf weights, grouped by node (compressed rows: node i's weights are weightsAt[weightsFrom[i]..<weightsFrom[i+1]]).
         let wTree = try nb.ints("\(prefix)_treeids") ?? []
         let wNode = try nb.ints("\(prefix)_nodeids") ?? []
         let wID = try nb.ints("\(prefix)_ids") ?? []
@@ -126,20 +124,33 @@ struct TreeEnsemble: Sendable {
         guard wTree.count == wNode.count, wTree.count == wID.count, wTree.count == wValue.count else {
             throw nb.fail("\(prefix)_treeids, \(prefix)_nodeids, \(prefix)_ids and \(prefix)_weights differ in length")
         }
-        var weightsOf = [[(Int32, Float)]](repeating: [], count: n)
+        var weightNode = [Int32](repeating: 0, count: wTree.count)
+        var weightsFrom = [Int32](repeating: 0, count: n + 1)
         var columnSet = Set<Int64>()
         var nonNegative = true
         for k in 0..<wTree.count {
-            guard let i = index[Key(tree: wTree[k], node: wNode[k])] else {
+            guard let i = index.position(tree: wTree[k], node: wNode[k]) else {
                 throw nb.fail("weight \(k) refers to node \(wNode[k]) of tree \(wTree[k]), which does not exist")
             }
             guard wID[k] >= 0, wID[k] < Int64(columns) else {
                 throw nb.fail("weight \(k) targets column \(wID[k]) but there are \(columns)")
             }
-            weightsOf[i].append((Int32(wID[k]), wValue[k]))
+            weightNode[k] = Int32(i)
+            weightsFrom[i + 1] += 1
             columnSet.insert(wID[k])
             if wValue[k] < 0 { nonNegative = false }
         }
+        for i in 0..<n { weightsFrom[i + 1] += weightsFrom[i] }
+        // Weights in node order, each node's in file order (a stable counting sort), so sums keep their order.
+        var weightsAt = [Int32](repeating: 0, count: wTree.count)
+        var fill = weightsFrom
+        for k in 0..<wTree.count {
+            let i = Int(weightNode[k])
+            weightsAt[Int(fill[i])] = Int32(k)
+            fill[i] += 1
+        }
+        weightNode = []
+        fill = []
         // Flatten each tree breadth-first with sibling pairs.
         var maxFeature: Int64 = -1
         for i in 0..<n where nodeModes[i] != .leaf { maxFeature = max(maxFeature, featureIDs[i]) }
@@ -180,8 +191,8 @@ struct TreeEnsemble: Sendable {
                     treeDepth = max(treeDepth, depth)
                     continue
                 }
-                guard let t = index[Key(tree: tree, node: trueIDs[src])],
-                    let f = index[Key(tree: tree, node: falseIDs[src])]
+                guard let t = index.position(tree: tree, node: trueIDs[src]),
+                    let f = index.position(tree: tree, node: falseIDs[src])
                 else {
                     throw nb.fail("node \(nodeIDs[src]) of tree \(tree) points to a child that does not exist")
                 }
@@ -207,11 +218,13 @@ struct TreeEnsemble: Sendable {
         for p in 0..<pFeature.count {
             leafStart.append(Int32(weightClass.count))
             guard pMode[p] == .leaf, pSource[p] >= 0 else { continue }
-            let ws = weightsOf[pSource[p]]
-            if ws.count != 1 { single = false }
-            for (c, v) in ws {
-                weightClass.append(c)
-                weightValue.append(v)
+            let node = pSource[p]
+            let from = Int(weightsFrom[node]), to = Int(weightsFrom[node + 1])
+            if to - from != 1 { single = false }
+            for j in from..<to {
+                let k = Int(weightsAt[j])
+                weightClass.append(Int32(wID[k]))
+                weightValue.append(wValue[k])
             }
         }
         leafStart.append(Int32(weightClass.count))
@@ -316,5 +329,50 @@ extension TreeEnsemble {
         case .gt: return !threshold.isNaN && threshold != .infinity
         default: return false
         }
+    }
+}
+
+/// Finds a node's position in the attribute arrays from its (tree id, node id) pair, for the few lookups a load
+/// makes per node (children, leaf weights).
+///
+/// A sorted permutation of 32-bit positions with binary search: a quarter of the memory of a hash map over
+/// 64-bit key pairs, which matters for forests of hundreds of thousands of nodes loaded next to a serving process.
+struct NodeIndex {
+    private let trees: [Int64]
+    private let nodes: [Int64]
+    /// Positions ordered by (tree id, node id).
+    private let order: [Int32]
+
+    init(trees: [Int64], nodes: [Int64]) {
+        self.trees = trees
+        self.nodes = nodes
+        var order = (0..<Int32(trees.count)).map { $0 }
+        order.sort { a, b in
+            let ta = trees[Int(a)], tb = trees[Int(b)]
+            return ta != tb ? ta < tb : nodes[Int(a)] < nodes[Int(b)]
+        }
+        self.order = order
+    }
+
+    /// The (tree, node) of the first pair defined twice, if any.
+    var duplicate: (Int64, Int64)? {
+        for j in order.indices.dropFirst() {
+            let a = Int(order[j - 1]), b = Int(order[j])
+            if trees[a] == trees[b] && nodes[a] == nodes[b] { return (trees[b], nodes[b]) }
+        }
+        return nil
+    }
+
+    /// The position of node `node` of tree `tree`, or nil when it is not defined.
+    func position(tree: Int64, node: Int64) -> Int? {
+        var low = 0, high = order.count
+        while low < high {
+            let mid = (low + high) / 2
+            let p = Int(order[mid])
+            if trees[p] < tree || (trees[p] == tree && nodes[p] < node) { low = mid + 1 } else { high = mid }
+        }
+        guard low < order.count else { return nil }
+        let p = Int(order[low])
+        return trees[p] == tree && nodes[p] == node ? p : nil
     }
 }
