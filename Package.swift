@@ -87,21 +87,25 @@ let package = Package(
         .target(name: "HTTPClient", dependencies: ["CCurl", "CCurlShims"], swiftSettings: swiftSettings),
         // ---- Shared: atomic, durable file writes (registry metadata, rollout state) -------------
         .target(name: "DurableFiles", swiftSettings: swiftSettings),
+        // JSON text written by hand (log lines, small request bodies, CLI rows): the one string escaper.
+        .target(name: "TextFormats", swiftSettings: swiftSettings),
 
         // ---- Model side --------------------------------------------------------------------------
         .target(name: "ONNXFormat", dependencies: ["CONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
         .target(
-            name: "InferenceEngine", dependencies: ["ONNXFormat"],
+            name: "InferenceEngine", dependencies: ["ONNXFormat", "BackgroundThreads", "TextFormats"],
             swiftSettings: swiftSettings + engineCPU
         ),
         .target(
-            name: "ModelRegistry", dependencies: ["COpenSSL", "DurableFiles", "BackgroundThreads", "HTTPClient"], swiftSettings: swiftSettings),
+            name: "ModelRegistry", dependencies: ["CryptoPrimitives", "TextFormats", "DurableFiles", "BackgroundThreads", "HTTPClient"], swiftSettings: swiftSettings),
         .target(name: "TrafficRouting", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
         // ---- Model side: reference profiles, live drift windows and statistics (pure; no I/O) ----------
         .target(name: "Monitoring", swiftSettings: swiftSettings),
 
         // ---- Security (pure logic: takes header strings, returns principals and decisions) -------
-        .target(name: "Auth", dependencies: ["COpenSSL", "COpenSSLShims", "CSystemShims", "BackgroundThreads"], swiftSettings: swiftSettings),
+        .target(
+            name: "CryptoPrimitives", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
+        .target(name: "Auth", dependencies: ["CryptoPrimitives", "CSystemShims", "BackgroundThreads"], swiftSettings: swiftSettings),
 
         // ---- Service layer and composition -------------------------------------------------------
         .target(
@@ -124,7 +128,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "SluiceServer", "InferenceEngine", "ModelRegistry", "Auth", "GRPCClient", "GRPCCore", "SluiceProto",
-                "TLS", "TrafficRouting", "Monitoring",
+                "TLS", "TrafficRouting", "Monitoring", "TextFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -150,7 +154,9 @@ let package = Package(
         .testTarget(name: "ServerMetricsTests", dependencies: ["ServerMetrics"], swiftSettings: swiftSettings),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "TrafficRoutingTests", dependencies: ["TrafficRouting"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthTests", dependencies: ["Auth", "CryptoPrimitives"], swiftSettings: swiftSettings),
+        .testTarget(name: "TextFormatsTests", dependencies: ["TextFormats"], swiftSettings: swiftSettings),
+        .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BackgroundThreadsTests", dependencies: ["BackgroundThreads"], swiftSettings: swiftSettings),
         .testTarget(

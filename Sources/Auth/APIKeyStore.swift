@@ -1,3 +1,4 @@
+import CryptoPrimitives
 /// API keys by SHA-256. A presented key is hashed once and compared in constant time against every stored hash
 /// (no early exit), so timing reveals neither which key nor how much of a hash matched.
 struct APIKeyStore: Sendable {

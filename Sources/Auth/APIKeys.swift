@@ -1,3 +1,4 @@
+import CryptoPrimitives
 /// Creating API keys (`sluice keys create`). Keys are 32 random bytes, base64url, with a `slk_` prefix so secret
 /// scanners can find leaked ones; the configuration stores only their SHA-256.
 public enum APIKeys {

@@ -1,3 +1,4 @@
+import CryptoPrimitives
 /// A JWS algorithm Sluice accepts. Each key is pinned to exactly one; the token's `alg` only has to agree.
 public enum JWTAlgorithm: String, Sendable, CaseIterable {
     case rs256 = "RS256"

@@ -1,5 +1,6 @@
 import Foundation
 import ONNXFormat
+import TextFormats
 
 /// File formats of offline scoring (`sluice score`) and the parity tests: the JSON layout of
 /// `Tests/fixtures/models/*/inputs.json` / `expected.json`, and CSV with a header row. Not used on the serving path.
@@ -261,19 +262,5 @@ public enum BatchIO {
         return "\(v)"
     }
 
-    static func quote(_ v: String) -> String {
-        var s = "\""
-        for u in v.unicodeScalars {
-            switch u {
-            case "\"": s += "\\\""
-            case "\\": s += "\\\\"
-            case "\n": s += "\\n"
-            case "\r": s += "\\r"
-            case "\t": s += "\\t"
-            default:
-                if u.value < 0x20 { s += String(format: "\\u%04x", u.value) } else { s.unicodeScalars.append(u) }
-            }
-        }
-        return s + "\""
-    }
+    static func quote(_ v: String) -> String { JSONText.quoted(v) }
 }

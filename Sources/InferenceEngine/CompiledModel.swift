@@ -1,3 +1,4 @@
+import BackgroundThreads
 public import ONNXFormat
 
 #if canImport(Glibc)
@@ -60,11 +61,8 @@ public final class CompiledModel: Sendable {
         self.info = info
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
+    /// Seconds on the process's one monotonic clock (`BackgroundThreads.monotonicNanos`).
+    static func now() -> Double { Double(monotonicNanos()) * 1e-9 }
 
     /// A fresh execution context (scratch buffers) for this model. Keep one per thread and reuse it.
     public func makeContext() -> ExecutionContext {

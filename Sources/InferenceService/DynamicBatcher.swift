@@ -135,51 +135,43 @@ final class ServableModelRef: @unchecked Sendable {
 }
 
 /// One thread that flushes batch queues whose delay has expired.
-final class BatchScheduler: @unchecked Sendable {
+final class BatchScheduler: Sendable {
     static let shared = BatchScheduler()
 
-    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var waiting: [ObjectIdentifier: Weak] = [:]
-    private var started = false
+    private struct State {
+        var waiting: [ObjectIdentifier: Weak] = [:]
+        var started = false
+        /// Bumped by every `schedule`, so the loop does not sleep past a batcher that arrived while it worked.
+        var generation: UInt64 = 0
+    }
 
     private struct Weak {
         weak var batcher: DynamicBatcher?
     }
 
-    private init() {
-        pthread_mutex_init(lock, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-    }
+    private let state = ConditionLock(State())
+
+    private init() {}
 
     func schedule(_ batcher: DynamicBatcher) {
-        pthread_mutex_lock(lock)
-        waiting[ObjectIdentifier(batcher)] = Weak(batcher: batcher)
-        if !started {
-            started = true
-            startLoop()
+        let start = state.withLockSignalling { s -> Bool in
+            s.waiting[ObjectIdentifier(batcher)] = Weak(batcher: batcher)
+            s.generation &+= 1
+            if s.started { return false }
+            s.started = true
+            return true
         }
-        pthread_cond_signal(condition)
-        pthread_mutex_unlock(lock)
-    }
-
-    private func startLoop() {
         // Lives as long as the process (the scheduler is a singleton); never joined.
-        if BackgroundThread.start(name: "sluice-batching", { self.loop() }) == nil {
-            started = false
+        if start, BackgroundThread.start(name: "sluice-batching", { self.loop() }) == nil {
+            state.withLock { $0.started = false }
         }
     }
 
     private func loop() {
-        pthread_mutex_lock(lock)
         while true {
+            let (entries, generation) = state.withLock { ($0.waiting, $0.generation) }
             let now = monotonicNanos()
             var next: UInt64 = 0
-            let entries = waiting
-            pthread_mutex_unlock(lock)
             var idle: [ObjectIdentifier] = []
             for (key, entry) in entries {
                 guard let batcher = entry.batcher else {
@@ -189,18 +181,13 @@ final class BatchScheduler: @unchecked Sendable {
                 let deadline = batcher.flushIfDue(now: now)
                 if deadline == 0 { idle.append(key) } else if next == 0 || deadline < next { next = deadline }
             }
-            pthread_mutex_lock(lock)
-            for key in idle where waiting[key]?.batcher.map({ $0.flushIfDue(now: 0) == 0 }) ?? true {
-                waiting[key] = nil
-            }
-            if waiting.isEmpty {
-                pthread_cond_wait(condition, lock)
-            } else {
-                var deadline = timespec()
-                let target = next == 0 ? monotonicNanos() + 1_000_000 : next
-                deadline.tv_sec = Int(target / 1_000_000_000)
-                deadline.tv_nsec = Int(target % 1_000_000_000)
-                _ = pthread_cond_timedwait(condition, lock, &deadline)
+            state.wait { s in
+                for key in idle where s.waiting[key]?.batcher.map({ $0.flushIfDue(now: 0) == 0 }) ?? true {
+                    s.waiting[key] = nil
+                }
+                if s.generation != generation { return .no }
+                if s.waiting.isEmpty { return .untilSignalled }
+                return .until(next == 0 ? monotonicNanos() + 1_000_000 : next)
             }
         }
     }

@@ -1,4 +1,5 @@
 public import HTTPClient
+import TextFormats
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -118,26 +119,7 @@ public struct MLflowEndpoint: Sendable, Equatable {
     }
 
     /// A JSON string literal.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ text: String) -> String { JSONText.quoted(text) }
 
     /// Standard base64 with padding (HTTP basic credentials).
     static func base64(_ bytes: [UInt8]) -> String {

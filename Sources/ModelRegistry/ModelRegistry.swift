@@ -24,8 +24,8 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
     /// (`@usableFromInline`: `snapshot` is inlined into serving code, so that it is specialized there instead of
     /// instantiating generic metadata on every call.)
     @usableFromInline let current = Mutex<RegistrySnapshot<Model>>(.empty)
-    private let control = Mutex<Control>(Control())
-    private let wake = Condition()
+    /// The loader thread's control flags; the thread sleeps on it between polls.
+    private let control = ConditionLock<Control>(Control())
     /// Called after each published snapshot (health, metrics).
     private let listeners = Mutex<[@Sendable (RegistrySnapshot<Model>) -> Void]>([])
 
@@ -72,8 +72,7 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
 
     /// Asks the registry thread to rescan now instead of at the next poll.
     public func refresh() {
-        control.withLock { $0.refreshRequested = true }
-        wake.signal()
+        control.withLockSignalling { $0.refreshRequested = true }
     }
 
     /// Rescans and loads synchronously on the calling thread (startup, tests, the CLI).
@@ -97,11 +96,10 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
 
     /// Stops the background thread and waits for it.
     public func stop() {
-        let thread = control.withLock { state -> BackgroundThread.Handle? in
+        let thread = control.withLockSignalling { state -> BackgroundThread.Handle? in
             state.stopRequested = true
             return state.thread
         }
-        wake.signal()
         thread?.join()
     }
 
@@ -120,9 +118,8 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
                 scan(previousToken: token)
                 token = newToken
             }
-            wake.wait(nanoseconds: pollIntervalNanos) {
-                self.control.withLock { $0.stopRequested || $0.refreshRequested }
-            }
+            let deadline = monotonicNanos() + pollIntervalNanos
+            control.wait { $0.stopRequested || $0.refreshRequested ? .no : .until(deadline) }
         }
     }
 

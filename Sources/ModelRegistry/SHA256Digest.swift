@@ -1,19 +1,6 @@
-internal import COpenSSL
+import CryptoPrimitives
 
-/// SHA-256 of model files (the registry records it; GetModelVersion reports it).
+/// SHA-256 of model files (the registry records it; GetModelVersion reports it), through the one digest wrapper.
 enum SHA256Digest {
-    static func hex(of bytes: [UInt8]) -> String {
-        var digest = [UInt8](repeating: 0, count: 32)
-        bytes.withUnsafeBufferPointer { input in
-            _ = SHA256(input.baseAddress, input.count, &digest)
-        }
-        let hexDigits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex(of bytes: [UInt8]) -> String { Crypto.sha256Hex(bytes) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TextFormats
 import SluiceServer
 
 #if canImport(Glibc)
@@ -79,12 +80,10 @@ struct StderrLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(
-        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-        function: String, line: UInt
-    ) {
+    func log(event: LogEvent) {
         var text = Self.render(
-            time: LogTimestamp.now(), level: level, component: label, message: message.description, format: format)
+            time: LogTimestamp.now(), level: event.level, component: label, message: event.message.description,
+            format: format)
         text += "\n"
         text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     }
@@ -106,24 +105,5 @@ struct StderrLogHandler: LogHandler {
     }
 
     /// A JSON string literal.
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ text: String) -> String { JSONText.quoted(text) }
 }

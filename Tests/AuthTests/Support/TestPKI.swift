@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import Foundation
 
 @testable import Auth

@@ -1,29 +1,30 @@
 internal import COpenSSL
 
-/// The OpenSSL 3.0 calls Auth needs, kept in one place so no C type leaves this target.
-/// (Everything here is callable from Swift directly; no C shim is needed.)
-enum Crypto {
+/// The OpenSSL 3.0 calls the server's Swift modules need (digests, HMAC, randomness, public-key signatures),
+/// kept in this one wrapper target so that no other module imports the C library. Keys are `EVP_PKEY` handles
+/// as `OpaquePointer`s, freed with `free(_:)`.
+public enum Crypto {
     /// Kinds of public key we accept.
-    enum KeyKind: Equatable { case rsa, p256, p384, ed25519, other }
+    public enum KeyKind: Equatable { case rsa, p256, p384, ed25519, other }
 
     /// SHA-256 fetched once: OpenSSL 3 otherwise looks the implementation up on every call (most of the cost
     /// of hashing a short API key).
     private nonisolated(unsafe) static let fetchedSHA256: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
 
-    static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+    public static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         var len: UInt32 = 0
         let ok = EVP_Digest(bytes.baseAddress, bytes.count, &out, &len, fetchedSHA256 ?? EVP_sha256(), nil)
         return ok == 1 && len == 32 ? out : []
     }
 
-    static func sha256(_ s: String) -> [UInt8] {
+    public static func sha256(_ s: String) -> [UInt8] {
         var s = s
         return s.withUTF8 { sha256(UnsafeRawBufferPointer($0)) }
     }
 
     /// HMAC-SHA256; empty on failure.
-    static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
+    public static func hmacSHA256(key: [UInt8], message: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         var outLen = 0
         let r = EVP_Q_mac(nil, "HMAC", nil, "SHA256", nil, key, key.count, message, message.count, &out, 32, &outLen)
@@ -31,18 +32,18 @@ enum Crypto {
     }
 
     /// Constant-time equality of two buffers (false when lengths differ).
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count, !a.isEmpty else { return false }
         return CRYPTO_memcmp(a, b, a.count) == 0
     }
 
-    static func randomBytes(_ n: Int) -> [UInt8]? {
+    public static func randomBytes(_ n: Int) -> [UInt8]? {
         var out = [UInt8](repeating: 0, count: n)
         return RAND_bytes(&out, Int32(n)) == 1 ? out : nil
     }
 
     /// Public key from PEM text: SubjectPublicKeyInfo or an X.509 certificate.
-    static func publicKey(pem: [UInt8]) -> OpaquePointer? {
+    public static func publicKey(pem: [UInt8]) -> OpaquePointer? {
         pem.withUnsafeBytes { raw -> OpaquePointer? in
             guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return nil }
             defer { BIO_free(bio) }
@@ -75,7 +76,7 @@ enum Crypto {
     }
 
     /// RSA public key from big-endian JWK `n` and `e`.
-    static func rsaPublicKey(n: [UInt8], e: [UInt8]) -> OpaquePointer? {
+    public static func rsaPublicKey(n: [UInt8], e: [UInt8]) -> OpaquePointer? {
         guard !n.isEmpty, !e.isEmpty, n.count <= 2048, e.count <= 16 else { return nil }
         // OSSL_PARAM integers are native-endian (little-endian here).
         var nLE = Array(n.reversed())
@@ -97,7 +98,7 @@ enum Crypto {
     }
 
     /// EC public key on "P-256"/"P-384" from JWK `x` and `y`.
-    static func ecPublicKey(curve: String, x: [UInt8], y: [UInt8]) -> OpaquePointer? {
+    public static func ecPublicKey(curve: String, x: [UInt8], y: [UInt8]) -> OpaquePointer? {
         let coord = curve == "P-256" ? 32 : curve == "P-384" ? 48 : 0
         guard coord > 0, x.count == coord, y.count == coord else { return nil }
         var point: [UInt8] = [0x04] + x + y
@@ -134,16 +135,16 @@ enum Crypto {
         return EVP_PKEY_public_check(ctx) == 1
     }
 
-    static func ed25519PublicKey(_ x: [UInt8]) -> OpaquePointer? {
+    public static func ed25519PublicKey(_ x: [UInt8]) -> OpaquePointer? {
         guard x.count == 32 else { return nil }
         return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, x, 32)
     }
 
-    static func free(_ key: OpaquePointer) { EVP_PKEY_free(key) }
+    public static func free(_ key: OpaquePointer) { EVP_PKEY_free(key) }
 
-    static func bits(_ key: OpaquePointer) -> Int { Int(EVP_PKEY_get_bits(key)) }
+    public static func bits(_ key: OpaquePointer) -> Int { Int(EVP_PKEY_get_bits(key)) }
 
-    static func kind(_ key: OpaquePointer) -> KeyKind {
+    public static func kind(_ key: OpaquePointer) -> KeyKind {
         switch EVP_PKEY_get_base_id(key) {
         case EVP_PKEY_RSA: return .rsa
         case EVP_PKEY_ED25519: return .ed25519
@@ -158,7 +159,7 @@ enum Crypto {
     }
 
     /// Verifies `signature` over `message`; `digestSHA256` false for Ed25519 (which hashes internally).
-    static func verify(key: OpaquePointer, digestSHA256: Bool, message: [UInt8], signature: [UInt8]) -> Bool {
+    public static func verify(key: OpaquePointer, digestSHA256: Bool, message: [UInt8], signature: [UInt8]) -> Bool {
         guard let ctx = EVP_MD_CTX_new() else { return false }
         defer {
             EVP_MD_CTX_free(ctx)
@@ -170,7 +171,7 @@ enum Crypto {
     }
 
     /// JOSE ECDSA signature (r || s, fixed width) → DER `ECDSA-Sig-Value`, as OpenSSL expects.
-    static func joseToDER(_ sig: [UInt8]) -> [UInt8]? {
+    public static func joseToDER(_ sig: [UInt8]) -> [UInt8]? {
         guard sig.count % 2 == 0, !sig.isEmpty, sig.count <= 132 else { return nil }
         func integer(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
             var b = Array(bytes.drop(while: { $0 == 0 }))
@@ -182,5 +183,20 @@ enum Crypto {
         let body = integer(sig[..<half]) + integer(sig[half...])
         if body.count < 128 { return [0x30, UInt8(body.count)] + body }
         return [0x30, 0x81, UInt8(body.count)] + body
+    }
+}
+
+extension Crypto {
+    /// SHA-256 of `bytes` as 64 lowercase hex digits (how the registry records model files).
+    public static func sha256Hex(_ bytes: [UInt8]) -> String {
+        let digest = bytes.withUnsafeBytes { sha256($0) }
+        let hexDigits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(64)
+        for byte in digest {
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
