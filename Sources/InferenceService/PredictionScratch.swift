@@ -17,6 +17,9 @@ public final class PredictionScratch {
     public var confidence: [Float] = []
     /// Filled by the model: regression outputs, one per row.
     public var values: [Double] = []
+    /// Open Inference outputs that need re-encoding: BYTES labels (length-prefixed) and FP32 regression values.
+    public var openInferenceBytes: [UInt8] = []
+    public var openInferenceFloats: [Float] = []
     /// Model-specific execution state (the engine's context), keyed by the model it belongs to.
     public var engineState: (owner: ObjectIdentifier, state: AnyObject)?
 

@@ -37,7 +37,8 @@ extension ServableModel {
         }
         self.init(
             features: table, classLabels: labels, isRegressor: isRegressor,
-            signature: Self.describe(signature), batching: batching, okSeries: okSeries, monitoring: monitoring
+            signature: Self.describe(signature), batching: batching, okSeries: okSeries, monitoring: monitoring,
+            openInference: OpenInference.Signature(signature, table: table, classLabels: labels)
         ) { rows, scratch in
             try pool.withContext { context, result in
                 try scratch.numeric.withUnsafeBufferPointer { numeric in
