@@ -193,6 +193,17 @@ extension InferenceAPI {
         }
     }
 
+    /// A request that did not decode: authenticated first (an unauthenticated caller learns only UNAUTHENTICATED),
+    /// then INVALID_ARGUMENT; recorded in metrics and the audit log like any failed call.
+    public func openInferenceMalformed(_ error: any Error, inference: Bool, context: CallContext) -> ServiceError {
+        let started = monotonicNanos()
+        var record = CallRecord(rpc: inference ? .modelInfer : .modelMetadata, audited: gate != nil, started: started)
+        let status = admitMalformed(&record, context: context, error)
+        _ = finish(inference ? .modelInfer : .modelMetadata, status: status, served: nil, record: &record,
+                   context: context, started: started)
+        return ServiceError(rpcError: status)
+    }
+
     // MARK: - Inference
 
     /// `ModelInfer` (and REST infer): admits the call (`Predict` permission), resolves the version (an empty
@@ -245,6 +256,8 @@ extension InferenceAPI {
         return try scratchPool.withScratch { scratch in
             let rows = try fillOpenInference(request, entry: entry, model: model, scratch: scratch)
             let inputDone = monotonicNanos()
+            scratch.keepAllTargets = model.isRegressor
+            defer { scratch.keepAllTargets = false }
             if rows > 0 { try model.run(rows, scratch) }
             let inferDone = monotonicNanos()
             let variant = target.assignment?.variantName ?? ""
@@ -452,8 +465,16 @@ extension InferenceAPI {
                         .internal, "the engine returned \(scratch.scores.count) scores for \(rows) rows of \(classes) classes")
                 }
             case .value:
+                // Every target when the engine kept them, else the one value per row.
                 scratch.openInferenceFloats.removeAll(keepingCapacity: true)
-                for row in 0..<rows { scratch.openInferenceFloats.append(Float(row < scratch.values.count ? scratch.values[row] : .nan)) }
+                let targets = output.spec.shape.count == 2 ? Int(output.spec.shape[1]) : 1
+                if scratch.targets.count == rows * targets {
+                    scratch.openInferenceFloats.append(contentsOf: scratch.targets)
+                } else if targets == 1 && scratch.values.count == rows {
+                    for value in scratch.values { scratch.openInferenceFloats.append(Float(value)) }
+                } else {
+                    throw ServiceError(.internal, "the engine returned \(scratch.values.count) values for \(rows) rows of \(targets) targets")
+                }
             }
         }
         let requested = request.requestedOutputCount
@@ -488,7 +509,7 @@ extension InferenceAPI {
                                     shape.append(Int64(classes))
                                     data = scores
                                 case .value:
-                                    if output.spec.shape.count == 2 { shape.append(1) }
+                                    if output.spec.shape.count == 2 { shape.append(output.spec.shape[1]) }
                                     data = floats
                                 }
                                 (outputs.baseAddress! + index).initialize(to: OpenInference.OutputTensor(

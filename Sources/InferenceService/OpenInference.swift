@@ -166,7 +166,7 @@ public enum OpenInference {
             case label
             /// Class scores per row in class-label order: FP32 [rows, classes] (ZipMap outputs included).
             case scores
-            /// The regression value per row: FP32 [rows, 1] (or [rows] when the model declares rank 1).
+            /// The regression targets per row: FP32 [rows, targets] (or [rows] when the model declares rank 1).
             case value
         }
 
@@ -178,7 +178,7 @@ public enum OpenInference {
 
         public var inputs: [Input]
         public var outputs: [Output]
-        /// Set when the model cannot be served by ModelInfer (the reason), e.g. a multi-target regressor.
+        /// Set when the model cannot be served by ModelInfer (the reason), e.g. an input of rank above 4.
         public var unsupported: String?
 
         public init(inputs: [Input], outputs: [Output], unsupported: String? = nil) {
@@ -218,13 +218,10 @@ public enum OpenInference {
                             spec: TensorSpec(name: value.name, datatype: .fp32, shape: [-1, Int64(classLabels.count)]),
                             role: .scores))
                     } else {
-                        if signature.scoreColumns > 1 {
-                            unsupported =
-                                "this regressor has \(signature.scoreColumns) targets; ModelInfer serves single-target regressors (Predict returns the first target)"
-                        }
                         let rank = value.shape?.count ?? 2
+                        let targets = Int64(max(1, signature.scoreColumns))
                         outputs.append(Output(
-                            spec: TensorSpec(name: value.name, datatype: .fp32, shape: rank == 1 ? [-1] : [-1, 1]),
+                            spec: TensorSpec(name: value.name, datatype: .fp32, shape: rank == 1 ? [-1] : [-1, targets]),
                             role: .value))
                     }
                 }
