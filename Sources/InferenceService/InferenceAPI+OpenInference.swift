@@ -236,8 +236,8 @@ extension InferenceAPI {
             status = RPCError.from(error)
         }
         if status.code != .ok, let served {
-            served.worker.compiled.openInferenceCounters.recordFailure(
-                total: monotonicNanos() - started, nowMillis: UInt64(WallClock.now() * 1000))
+            let now = monotonicNanos()
+            served.worker.compiled.openInferenceCounters.recordFailure(total: now - started, now: now)
         }
         _ = finish(.modelInfer, status: status, served: served, record: &record, context: context, started: started)
         guard status.code == .ok, let result else { throw ServiceError(rpcError: status) }
@@ -264,10 +264,11 @@ extension InferenceAPI {
             let result = try respond(
                 request, entry: entry, version: target.worker.version, variant: variant, model: model, rows: rows,
                 scratch: scratch, body)
-            let elapsed = monotonicNanos() - started
+            let now = monotonicNanos()
+            let elapsed = now - started
             model.openInferenceCounters.recordSuccess(
                 rows: rows, total: elapsed, input: inputDone - started, infer: inferDone - inputDone,
-                output: monotonicNanos() - inferDone, nowMillis: UInt64(WallClock.now() * 1000))
+                output: now - inferDone, now: now)
             if !model.isRegressor && rows > 0 {
                 var sum = 0.0
                 for value in scratch.confidence { sum += Double(value) }
@@ -303,7 +304,7 @@ extension InferenceAPI {
             var rowsFrom = 0
             for index in 0..<request.inputCount {
                 let tensor = request.input(at: index)
-                guard let position = signature.inputs.firstIndex(where: { tensor.name.elementsEqual($0.spec.name.utf8) })
+                guard let position = signature.inputs.firstIndex(where: { $0.named(tensor.name) })
                 else {
                     throw ServiceError.invalidArgument(
                         "input \"\(Self.text(tensor.name))\" is not an input of model \"\(entry.name)\" (inputs: \(signature.inputs.map(\.spec.name).joined(separator: ", ")))")
@@ -483,7 +484,7 @@ extension InferenceAPI {
             chosen = []
             for index in 0..<requested {
                 let name = request.requestedOutput(at: index)
-                guard let position = signature.outputs.firstIndex(where: { name.elementsEqual($0.spec.name.utf8) }) else {
+                guard let position = signature.outputs.firstIndex(where: { $0.named(name) }) else {
                     throw ServiceError.invalidArgument(
                         "output \"\(Self.text(name))\" is not an output of model \"\(entry.name)\" (outputs: \(signature.outputs.map(\.spec.name).joined(separator: ", ")))")
                 }
