@@ -163,7 +163,9 @@ public final class AuthService: Sendable {
             return .denied(
                 AuthDenial(
                     code: .permissionDenied,
-                    message: "permission denied: \(rpc.name) on model \"\(model)\"",
+                    message: rpc.permission == rpc
+                        ? "permission denied: \(rpc.name) on model \"\(model)\""
+                        : "permission denied: \(rpc.name) on model \"\(model)\" (needs the \(rpc.permission.name) permission)",
                     reason: "no role of \(principal.name) allows \(rpc.name) on \(model)",
                     principal: principal))
         }

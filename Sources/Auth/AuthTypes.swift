@@ -6,6 +6,10 @@ public enum AuthRPC: Sendable, Hashable {
     case rollout
     /// A health RPC (`grpc.health.v1.Health/*`): open by default, see `SecurityConfig.Health`.
     case health
+    /// Open Inference Protocol `ModelInfer` (gRPC or REST): governed by the `Predict` permission.
+    case modelInfer
+    /// Open Inference Protocol model metadata, readiness, config and statistics: governed by `GetModelVersion`.
+    case modelMetadata
 
     /// The name used in policies, audit records and messages (`Predict`, ...).
     public var name: String {
@@ -15,6 +19,8 @@ public enum AuthRPC: Sendable, Hashable {
         case .getModelVersion: "GetModelVersion"
         case .rollout: "Rollout"
         case .health: "Health"
+        case .modelInfer: "ModelInfer"
+        case .modelMetadata: "ModelMetadata"
         }
     }
 
@@ -33,10 +39,20 @@ public enum AuthRPC: Sendable, Hashable {
     /// The rate-limit class: `predict` (Predict, BatchPredict), `metadata` (GetModelVersion), `rollout`, `health`.
     public var rateClass: RateClass {
         switch self {
-        case .predict, .batchPredict: .predict
-        case .getModelVersion: .metadata
+        case .predict, .batchPredict, .modelInfer: .predict
+        case .getModelVersion, .modelMetadata: .metadata
         case .rollout: .rollout
         case .health: .health
+        }
+    }
+
+    /// The permission that governs this RPC: Open Inference Protocol calls share the sluice.v1 ones, so one
+    /// policy covers both protocols.
+    public var permission: AuthRPC {
+        switch self {
+        case .modelInfer: .predict
+        case .modelMetadata: .getModelVersion
+        default: self
         }
     }
 

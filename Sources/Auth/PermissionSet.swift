@@ -64,9 +64,9 @@ struct PermissionSet: Sendable {
 
     static func bit(_ rpc: AuthRPC) -> UInt8 {
         switch rpc {
-        case .predict: 1
+        case .predict, .modelInfer: 1
         case .batchPredict: 2
-        case .getModelVersion: 4
+        case .getModelVersion, .modelMetadata: 4
         case .rollout: 8
         case .health: 16
         }

@@ -33,6 +33,10 @@ public final class ServableModel: Sendable {
     let batcher: DynamicBatcher?
     /// Metric series for successful calls outside rollouts, resolved at load (nil in tests).
     let okSeries: OKSeries?
+    /// How the model's tensors appear in the Open Inference Protocol.
+    public let openInference: OpenInference.Signature
+    /// Counters of this version's Open Inference calls (ModelStatistics).
+    public let openInferenceCounters = OpenInference.Counters()
     /// Drift monitoring of this version (nil when monitoring is off).
     public let monitoring: VersionMonitoring?
     /// The OK series under the first rollout variant this version served as, resolved on its first call: a
@@ -54,6 +58,8 @@ public final class ServableModel: Sendable {
     public struct OKSeries: Sendable {
         public var predict: (requests: Counter, latency: Histogram)
         public var batch: (requests: Counter, latency: Histogram)
+        /// Open Inference Protocol ModelInfer (gRPC and REST).
+        public var modelInfer: (requests: Counter, latency: Histogram)
     }
 
     /// Dynamic batching settings: (model name, version, max batch size, max queue delay in µs).
@@ -74,6 +80,7 @@ public final class ServableModel: Sendable {
     public init(
         features: FeatureTable, classLabels: ClassLabels, isRegressor: Bool, signature: SignatureInfo,
         batching: Batching? = nil, okSeries: OKSeries? = nil, monitoring: VersionMonitoring? = nil,
+        openInference: OpenInference.Signature? = nil,
         run: @escaping @Sendable (_ rows: Int, _ scratch: PredictionScratch) throws -> Void
     ) {
         self.okSeries = okSeries
@@ -93,6 +100,8 @@ public final class ServableModel: Sendable {
         self.classLabels = classLabels
         self.isRegressor = isRegressor
         self.signature = signature
+        self.openInference =
+            openInference ?? OpenInference.Signature(table: features, classLabels: classLabels, isRegressor: isRegressor)
         self.run = run
         switch classLabels {
         case .int(let labels) where labels.count == 2: positiveClass = labels.firstIndex(of: 1) ?? 1

@@ -25,6 +25,9 @@ import TrafficRouting
 /// | `AuthDenial.unavailable` (audit log full or failed, fail-closed) | UNAVAILABLE |
 /// | `ProtoDecodeError` (request bytes are not the message) | INVALID_ARGUMENT |
 /// | dynamic batching: the version was unloaded while the call waited | UNAVAILABLE (retrying reaches the new version) |
+///
+/// Protocols without gRPC statuses (the Open Inference REST routes) answer with ``httpStatus``, the standard
+/// google.rpc mapping of the same status: one table, so both protocols agree on every failure.
 public struct ServiceError: Error, RPCErrorConvertible, Sendable {
     public let rpcError: RPCError
 
@@ -32,7 +35,46 @@ public struct ServiceError: Error, RPCErrorConvertible, Sendable {
         rpcError = RPCError(code, message, trailers: trailers)
     }
 
+    /// Wraps a status already decided (e.g. by ``from(_:)``).
+    public init(rpcError: RPCError) { self.rpcError = rpcError }
+
     static func invalidArgument(_ message: String) -> ServiceError { ServiceError(.invalidArgument, message) }
+
+    /// Any error a handler may throw, as the service error (and status) to answer with.
+    public static func from(_ error: any Error) -> ServiceError {
+        if let error = error as? ServiceError { return error }
+        return ServiceError(rpcError: RPCError.from(error))
+    }
+
+    /// The gRPC status code.
+    public var code: StatusCode { rpcError.code }
+
+    /// The message for the caller.
+    public var message: String { rpcError.message }
+
+    /// The HTTP status of this failure for HTTP protocols (Open Inference REST).
+    public var httpStatus: Int { Self.httpStatus(of: rpcError.code) }
+
+    /// The HTTP status for a gRPC status code (the google.rpc `Code` mapping): 400 INVALID_ARGUMENT,
+    /// FAILED_PRECONDITION and OUT_OF_RANGE; 401 UNAUTHENTICATED; 403 PERMISSION_DENIED; 404 NOT_FOUND;
+    /// 409 ALREADY_EXISTS and ABORTED; 429 RESOURCE_EXHAUSTED; 499 CANCELLED; 501 UNIMPLEMENTED;
+    /// 503 UNAVAILABLE; 504 DEADLINE_EXCEEDED; 500 otherwise.
+    public static func httpStatus(of code: StatusCode) -> Int {
+        switch code {
+        case .ok: 200
+        case .invalidArgument, .failedPrecondition, .outOfRange: 400
+        case .unauthenticated: 401
+        case .permissionDenied: 403
+        case .notFound: 404
+        case .alreadyExists, .aborted: 409
+        case .resourceExhausted: 429
+        case .cancelled: 499
+        case .unimplemented: 501
+        case .unavailable: 503
+        case .deadlineExceeded: 504
+        default: 500
+        }
+    }
 
     /// Maps a registry failure to its status.
     init(_ error: RegistryError) {

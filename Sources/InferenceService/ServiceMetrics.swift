@@ -29,6 +29,10 @@ public final class ServiceMetrics: Sendable {
         case batchPredict = "BatchPredict"
         case getModelVersion = "GetModelVersion"
         case rollout = "Rollout"
+        /// Open Inference Protocol inference (gRPC ModelInfer, REST infer).
+        case modelInfer = "ModelInfer"
+        /// Open Inference Protocol metadata, readiness, config and statistics calls.
+        case modelMetadata = "ModelMetadata"
     }
 
     public init(registry: MetricsRegistry = MetricsRegistry()) {
@@ -64,6 +68,10 @@ public final class ServiceMetrics: Sendable {
             batch: (
                 requests.labels(["BatchPredict", model, String(version), variant, "OK"]),
                 latency.labels(["BatchPredict", model, String(version)])
+            ),
+            modelInfer: (
+                requests.labels(["ModelInfer", model, String(version), variant, "OK"]),
+                latency.labels(["ModelInfer", model, String(version)])
             ))
     }
 
