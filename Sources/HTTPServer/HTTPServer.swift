@@ -1,0 +1,273 @@
+internal import BackgroundThreads
+internal import CMicroHTTPD
+internal import NetCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An HTTP/1.1 listener: libmicrohttpd parses, our ``EventLoop`` drives it.
+///
+/// The daemon runs in external-select mode with its own epoll set (`MHD_USE_EPOLL`, no internal thread). That
+/// epoll descriptor is registered in a NetCore loop on the listener's thread; when it is readable, or when
+/// `MHD_get_timeout` says a connection times out, the loop calls `MHD_run`. Handlers therefore run
+/// synchronously on the loop thread, as gRPC calls do, and never block it.
+///
+/// The library enforces the wire rules: request-line and header syntax (strict mode), chunked decoding (bad
+/// chunks close the connection with 400), the header memory limit (431), the connection limit and the idle
+/// timeout. This class adds the body bound (413 on a declared `Content-Length`, a close on a chunked body that
+/// grows past it) and refuses a request that carries both `Content-Length` and `Transfer-Encoding` (400 and a
+/// close: the classic request-smuggling shape).
+public final class HTTPServer: @unchecked Sendable {
+    /// Answers one complete request on the loop thread.
+    public typealias Handler = @Sendable (borrowing HTTPRequest) -> HTTPResponse
+
+    /// Why the listener could not start.
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let configuration: HTTPServerConfiguration
+    private let handler: Handler
+    private var daemon: OpaquePointer?
+    private var loop: EventLoop?
+    private var thread: BackgroundThread.Handle?
+    private var epollToken: UInt64 = 0
+    private var epollFD: Int32 = -1
+    /// The deadline (monotonic ns) of the armed MHD timer, if any; later timers are not queued twice.
+    private var armedDeadline: UInt64 = .max
+    /// C copies of the PEM texts; libmicrohttpd keeps pointers to them while it runs.
+    private var pemCopies: [UnsafeMutablePointer<CChar>] = []
+    /// The bound port (after ``start()``).
+    public private(set) var port: Int = 0
+
+    public init(configuration: HTTPServerConfiguration, handler: @escaping Handler) {
+        self.configuration = configuration
+        self.handler = handler
+    }
+
+    deinit { for copy in pemCopies { free(copy) } }
+
+    /// Binds, starts the daemon and its loop thread. Throws ``StartError`` when the port, the certificate or
+    /// the library refuses.
+    public func start() throws(StartError) {
+        let listenFD: Int32
+        do {
+            listenFD = try Socket.listen(host: configuration.host, port: configuration.port, exclusive: true)
+        } catch {
+            throw StartError(description: "\(error)")
+        }
+        port = Socket.localPort(listenFD)
+        var flags = UInt32(MHD_USE_EPOLL.rawValue)
+        var options: [MHD_OptionItem] = [
+            option(.LISTEN_SOCKET, Int(listenFD)),
+            option(.CONNECTION_LIMIT, configuration.maxConnections),
+            option(.CONNECTION_TIMEOUT, configuration.idleTimeoutSeconds),
+            option(.CONNECTION_MEMORY_LIMIT, configuration.maxHeaderBytes),
+            // Reject what RFC 9112 lets a server reject (whitespace before colons, bare LF, ...): lenient
+            // parsing is where request smuggling lives.
+            option(.STRICT_FOR_CLIENT, 1),
+            MHD_OptionItem(
+                option: .NOTIFY_COMPLETED, value: unsafeBitCast(requestCompleted, to: Int.self),
+                ptr_value: nil),
+        ]
+        if let tls = configuration.tls {
+            guard MHD_is_feature_supported(.FEATURE_TLS) == .YES else {
+                Socket.close(listenFD)
+                throw StartError(description: "--http-listen with TLS: this libmicrohttpd was built without TLS")
+            }
+            flags |= UInt32(MHD_USE_TLS.rawValue)
+            let cert = strdup(tls.certificatePEM)!
+            let key = strdup(tls.keyPEM)!
+            // TLS 1.2 and 1.3 with AEAD ciphers only, as the gRPC port's intermediate profile.
+            let priorities = strdup(
+                "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
+                    + "+CHACHA20-POLY1305:-SHA1:-RSA:-DHE-RSA:-CAMELLIA-128-GCM:-CAMELLIA-256-GCM")!
+            pemCopies += [cert, key, priorities]
+            options.append(MHD_OptionItem(option: .HTTPS_MEM_CERT, value: 0, ptr_value: UnsafeMutableRawPointer(cert)))
+            options.append(MHD_OptionItem(option: .HTTPS_MEM_KEY, value: 0, ptr_value: UnsafeMutableRawPointer(key)))
+            options.append(
+                MHD_OptionItem(option: .HTTPS_PRIORITIES, value: 0, ptr_value: UnsafeMutableRawPointer(priorities)))
+        }
+        options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        // The completion callback finds the server through the same pointer as the access handler.
+        for index in options.indices where options[index].option == .NOTIFY_COMPLETED {
+            options[index].ptr_value = context
+        }
+        guard let started = options.withUnsafeBufferPointer({ CMHD_start_daemon(flags, accessHandler, context, $0.baseAddress) })
+        else {
+            Socket.close(listenFD)
+            throw StartError(
+                description: configuration.tls == nil
+                    ? "libmicrohttpd refused to start on \(configuration.host):\(port)"
+                    : "libmicrohttpd refused to start: is the TLS certificate or key PEM valid?")
+        }
+        daemon = started
+        epollFD = CMHD_daemon_epoll_fd(started)
+        let loop: EventLoop
+        do {
+            loop = try EventLoop()
+            epollToken = try loop.register(fd: epollFD, events: .readable, handler: DaemonReadiness(server: self))
+        } catch {
+            MHD_stop_daemon(started)
+            daemon = nil
+            throw StartError(description: "HTTP listener loop: \(error)")
+        }
+        self.loop = loop
+        guard
+            let thread = BackgroundThread.start(
+                name: configuration.threadName,
+                { [self] in
+                    self.drive()
+                    loop.run()
+                })
+        else {
+            MHD_stop_daemon(started)
+            daemon = nil
+            throw StartError(description: "HTTP listener: cannot start its thread")
+        }
+        self.thread = thread
+    }
+
+    /// Stops the loop, closes the listener and every connection. Any thread but the listener's own.
+    public func stop() {
+        guard let loop, let thread else { return }
+        loop.execute { [self] in
+            loop.deregister(fd: epollFD, token: epollToken)
+            loop.stop()
+        }
+        thread.join()
+        self.thread = nil
+        if let daemon {
+            MHD_stop_daemon(daemon)
+            self.daemon = nil
+        }
+        self.loop = nil
+    }
+
+    /// Connections open now (read on the loop thread or after ``stop()``; approximate elsewhere).
+    public var openConnections: Int { daemon.map { Int(CMHD_daemon_connection_count($0)) } ?? 0 }
+
+    // MARK: - Driving the daemon (loop thread)
+
+    /// Lets the daemon do its work, then arms a timer for its next timeout.
+    fileprivate func drive() {
+        guard let daemon, let loop else { return }
+        _ = MHD_run(daemon)
+        let timeout = CMHD_timeout_ms(daemon)
+        guard timeout >= 0 else { return }
+        let deadline = monotonicNanos() + UInt64(timeout) * 1_000_000
+        // One timer at a time (the heap cannot cancel): only an earlier deadline arms another.
+        guard deadline < armedDeadline else { return }
+        armedDeadline = deadline
+        loop.schedule(at: deadline) { [unowned self] in
+            if self.armedDeadline == deadline { self.armedDeadline = .max }
+            self.drive()
+        }
+    }
+
+    // MARK: - Requests (loop thread, called by libmicrohttpd)
+
+    /// One call of the access handler; see `accessHandler` for the protocol.
+    fileprivate func access(
+        connection: OpaquePointer, url: String, method: String, upload: UnsafePointer<CChar>?,
+        uploadSize: UnsafeMutablePointer<Int>, state slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    ) -> MHD_Result {
+        guard let raw = slot.pointee else {
+            // First call: headers are complete, the body has not been read.
+            let state = RequestState()
+            slot.pointee = Unmanaged.passRetained(state).toOpaque()
+            let length = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
+            let encoding = MHD_lookup_connection_value(connection, .HEADER_KIND, "Transfer-Encoding")
+            if length != nil && encoding != nil {
+                state.answered = true
+                return queue(
+                    connection,
+                    .text(400, "request has both Content-Length and Transfer-Encoding\n", closeConnection: true))
+            }
+            if let length, let declared = Int(String(cString: length)), declared > configuration.maxBodyBytes {
+                state.answered = true
+                return queue(
+                    connection,
+                    .text(
+                        413, "request body of \(declared) bytes is over the limit of \(configuration.maxBodyBytes)\n",
+                        closeConnection: true))
+            }
+            if let length, let declared = Int(String(cString: length)) { state.body.reserveCapacity(declared) }
+            return .YES
+        }
+        let state = Unmanaged<RequestState>.fromOpaque(raw).takeUnretainedValue()
+        if state.answered { return .YES }
+        if uploadSize.pointee > 0 {
+            let count = uploadSize.pointee
+            guard state.body.count + count <= configuration.maxBodyBytes, let upload else {
+                // A chunked body past the bound: no status can be queued mid-body, so close the connection.
+                return .NO
+            }
+            upload.withMemoryRebound(to: UInt8.self, capacity: count) {
+                state.body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count))
+            }
+            uploadSize.pointee = 0
+            return .YES
+        }
+        let request = HTTPRequest(method: method, path: url, body: state.body, connection: connection)
+        state.body = []
+        let response = handler(request)
+        return queue(connection, response)
+    }
+
+    private func queue(_ connection: OpaquePointer, _ response: HTTPResponse) -> MHD_Result {
+        let created = response.body.withUnsafeBytes { bytes in
+            MHD_create_response_from_buffer(
+                bytes.count, UnsafeMutableRawPointer(mutating: bytes.baseAddress), .RESPMEM_MUST_COPY)
+        }
+        guard let created else { return .NO }
+        defer { MHD_destroy_response(created) }
+        _ = MHD_add_response_header(created, "Content-Type", response.contentType)
+        for (name, value) in response.headers { _ = MHD_add_response_header(created, name, value) }
+        if response.closeConnection { _ = MHD_add_response_header(created, "Connection", "close") }
+        return MHD_queue_response(connection, UInt32(response.status), created)
+    }
+
+    fileprivate func completed(_ slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) {
+        guard let slot, let raw = slot.pointee else { return }
+        Unmanaged<RequestState>.fromOpaque(raw).release()
+        slot.pointee = nil
+    }
+}
+
+/// Per-request state kept by libmicrohttpd between access-handler calls: the body read so far.
+private final class RequestState {
+    var body: [UInt8] = []
+    /// A response was queued before the body (an early refusal); later calls only drain.
+    var answered = false
+}
+
+/// Readiness of the daemon's epoll descriptor.
+private final class DaemonReadiness: EventLoopHandler {
+    unowned let server: HTTPServer
+    init(server: HTTPServer) { self.server = server }
+    func handleEvents(_ events: EventLoop.Events) { server.drive() }
+}
+
+private func option(_ name: MHD_OPTION, _ value: Int) -> MHD_OptionItem {
+    MHD_OptionItem(option: name, value: value, ptr_value: nil)
+}
+
+/// libmicrohttpd's access handler: called once when the headers are in (`*con_cls` is nil), then once per body
+/// piece (`*upload_data_size` > 0; the handler consumes it), then once more with size 0 to answer.
+private let accessHandler: MHD_AccessHandlerCallback = {
+    context, connection, url, method, _, upload, uploadSize, slot in
+    guard let context, let connection, let url, let method, let uploadSize, let slot else { return .NO }
+    let server = Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue()
+    return server.access(
+        connection: connection, url: String(cString: url), method: String(cString: method), upload: upload,
+        uploadSize: uploadSize, state: slot)
+}
+
+/// Frees the per-request state when libmicrohttpd is done with a request (answered, failed or timed out).
+private let requestCompleted: MHD_RequestCompletedCallback = { context, _, slot, _ in
+    guard let context else { return }
+    Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().completed(slot)
+}
