@@ -51,6 +51,8 @@ let package = Package(
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
         .target(name: "CSluiceProto", dependencies: ["CProtobufC"]),
         .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
+        // Triton's grpc_service.proto / model_config.proto (Open Inference Protocol), wrapped by SluiceProto.
+        .target(name: "CTritonProto", dependencies: ["CProtobufC"]),
         .target(name: "CSluiceProtoSupport", dependencies: ["CProtobufC"]),
 
         // ---- Protocol stack ----------------------------------------------------------------------
@@ -82,7 +84,7 @@ let package = Package(
         ),
 
         // ---- Messages ----------------------------------------------------------------------------
-        .target(name: "SluiceProto", dependencies: ["CSluiceProto", "CSluiceProtoSupport", "CProtobufC", "GRPCCore"], swiftSettings: swiftSettings),
+        .target(name: "SluiceProto", dependencies: ["CSluiceProto", "CTritonProto", "CSluiceProtoSupport", "CProtobufC", "GRPCCore"], swiftSettings: swiftSettings),
 
         // ---- Shared: counters, histograms, Prometheus text (no I/O) ---------------------------
         .target(name: "ServerMetrics", swiftSettings: swiftSettings),

@@ -145,16 +145,27 @@ public final class InferenceStack: @unchecked Sendable {
         ) { [([:], Double(app.transportCounters().refusedCalls))] }
     }
 
+    /// The server's health table, for the application to serve (health checks, drain) and ServerReady to read.
+    public let health = HealthStatusTable()
+
+    /// The gRPC services on the port: `sluice.v1.Inference` and the Open Inference Protocol's
+    /// `inference.GRPCInferenceService` (whose ServerReady reads ``health``).
+    public var services: [any GRPCService] {
+        [api, OpenInferenceService(api: api, health: health, version: VersionReport.sluice)]
+    }
+
     /// Starts loading models and the rollout ticker; health turns SERVING once the first load completes.
     public func start(health: HealthStatusTable, log: @escaping @Sendable (String) -> Void) {
         health.set("", .notServing)
         health.set(api.serviceName, .notServing)
+        health.set("inference.GRPCInferenceService", .notServing)
         let registry = self.registry
         registry.onChange { snapshot in
             // A remote source that has never answered (and has nothing cached) has nothing to serve yet.
             guard registry.initialLoadComplete, registry.source.health().hasState else { return }
             health.set("", .serving)
             health.set("sluice.v1.Inference", .serving)
+            health.set("inference.GRPCInferenceService", .serving)
         }
         // Versions that restored rollouts route to must stay loaded.
         for model in registry.source.listModelsOrEmpty() {

@@ -191,8 +191,14 @@ struct ServeCommand: ParsableCommand {
                     replicaID: replicaID ?? defaultReplicaID(configuration),
                     monitoring: try monitoring.configuration(), log: log)
             }
-            let app = SluiceApplication(
-                configuration: configuration, services: stack.map { [$0.api] } ?? [], healthGate: stack?.healthGate)
+            let app =
+                if let stack {
+                    SluiceApplication(
+                        configuration: configuration, services: stack.services, health: stack.health,
+                        healthGate: stack.healthGate)
+                } else {
+                    SluiceApplication(configuration: configuration, services: [])
+                }
             app.log = log
             try app.prepareSignals()
             if let stack {
