@@ -148,6 +148,7 @@ let package = Package(
             dependencies: ["GRPCServer", "GRPCCore", "HTTP2", "NetCore", "TLS", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: swiftSettings),
         .testTarget(name: "GRPCClientTests", dependencies: ["GRPCClient", "GRPCCore", "HTTP2"], swiftSettings: swiftSettings),
         .testTarget(name: "SluiceProtoTests", dependencies: ["SluiceProto", "TestSupport", "GRPCCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),
