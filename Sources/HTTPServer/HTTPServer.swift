@@ -29,91 +29,72 @@ public final class HTTPServer: @unchecked Sendable {
 
     public let configuration: HTTPServerConfiguration
     private let handler: Handler
-    private var daemon: OpaquePointer?
+    /// The daemon that accepts new connections.
+    private var daemon: Daemon?
+    /// Daemons replaced by ``replaceTLS(certificatePEM:keyPEM:completion:)`` that still serve their open
+    /// connections; each is stopped once it has none left.
+    private var retiring: [Daemon] = []
     private var loop: EventLoop?
     private var thread: BackgroundThread.Handle?
-    private var epollToken: UInt64 = 0
-    private var epollFD: Int32 = -1
+    /// The listening socket. Each daemon gets its own duplicate (libmicrohttpd closes the descriptor it was given
+    /// when it stops, or when it fails to start), so a reload can start a second daemon on the same socket.
+    private var listenFD: Int32 = -1
     /// The deadline (monotonic ns) of the armed MHD timer, if any; later timers are not queued twice.
     private var armedDeadline: UInt64 = .max
-    /// C copies of the PEM texts; libmicrohttpd keeps pointers to them while it runs.
-    private var pemCopies: [UnsafeMutablePointer<CChar>] = []
     /// The bound port (after ``start()``).
     public private(set) var port: Int = 0
+
+    /// One libmicrohttpd daemon, its epoll descriptor's registration, and the C strings it points into.
+    private final class Daemon {
+        let pointer: OpaquePointer
+        let epollFD: Int32
+        var token: UInt64 = 0
+        let strings: [UnsafeMutablePointer<CChar>]
+
+        init(pointer: OpaquePointer, strings: [UnsafeMutablePointer<CChar>]) {
+            self.pointer = pointer
+            self.epollFD = CMHD_daemon_epoll_fd(pointer)
+            self.strings = strings
+        }
+
+        /// Stops the daemon (closing its connections) and frees its strings.
+        func stop() {
+            MHD_stop_daemon(pointer)
+            for string in strings { free(string) }
+        }
+    }
 
     public init(configuration: HTTPServerConfiguration, handler: @escaping Handler) {
         self.configuration = configuration
         self.handler = handler
     }
 
-    deinit { for copy in pemCopies { free(copy) } }
-
     /// Binds, starts the daemon and its loop thread. Throws ``StartError`` when the port, the certificate or
     /// the library refuses.
     public func start() throws(StartError) {
-        let listenFD: Int32
         do {
             listenFD = try Socket.listen(host: configuration.host, port: configuration.port, exclusive: true)
         } catch {
             throw StartError(description: "\(error)")
         }
         port = Socket.localPort(listenFD)
-        var flags = UInt32(MHD_USE_EPOLL.rawValue)
-        var options: [MHD_OptionItem] = [
-            option(.LISTEN_SOCKET, Int(listenFD)),
-            option(.CONNECTION_LIMIT, configuration.maxConnections),
-            option(.CONNECTION_TIMEOUT, configuration.idleTimeoutSeconds),
-            option(.CONNECTION_MEMORY_LIMIT, configuration.maxHeaderBytes),
-            // Reject what RFC 9112 lets a server reject (whitespace before colons, bare LF, ...): lenient
-            // parsing is where request smuggling lives.
-            option(.STRICT_FOR_CLIENT, 1),
-            MHD_OptionItem(
-                option: .NOTIFY_COMPLETED, value: unsafeBitCast(requestCompleted, to: Int.self),
-                ptr_value: nil),
-        ]
-        if let tls = configuration.tls {
-            guard MHD_is_feature_supported(.FEATURE_TLS) == .YES else {
-                Socket.close(listenFD)
-                throw StartError(description: "--http-listen with TLS: this libmicrohttpd was built without TLS")
-            }
-            flags |= UInt32(MHD_USE_TLS.rawValue)
-            let cert = strdup(tls.certificatePEM)!
-            let key = strdup(tls.keyPEM)!
-            // TLS 1.2 and 1.3 with AEAD ciphers only, as the gRPC port's intermediate profile.
-            let priorities = strdup(
-                "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
-                    + "+CHACHA20-POLY1305:-SHA1:-RSA:-DHE-RSA:-CAMELLIA-128-GCM:-CAMELLIA-256-GCM")!
-            pemCopies += [cert, key, priorities]
-            options.append(MHD_OptionItem(option: .HTTPS_MEM_CERT, value: 0, ptr_value: UnsafeMutableRawPointer(cert)))
-            options.append(MHD_OptionItem(option: .HTTPS_MEM_KEY, value: 0, ptr_value: UnsafeMutableRawPointer(key)))
-            options.append(
-                MHD_OptionItem(option: .HTTPS_PRIORITIES, value: 0, ptr_value: UnsafeMutableRawPointer(priorities)))
-        }
-        options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
-        let context = Unmanaged.passUnretained(self).toOpaque()
-        // The completion callback finds the server through the same pointer as the access handler.
-        for index in options.indices where options[index].option == .NOTIFY_COMPLETED {
-            options[index].ptr_value = context
-        }
-        guard let started = options.withUnsafeBufferPointer({ CMHD_start_daemon(flags, accessHandler, context, $0.baseAddress) })
-        else {
+        let daemon: Daemon
+        do {
+            daemon = try startDaemon(tls: configuration.tls)
+        } catch {
             Socket.close(listenFD)
-            throw StartError(
-                description: configuration.tls == nil
-                    ? "libmicrohttpd refused to start on \(configuration.host):\(port)"
-                    : "libmicrohttpd refused to start: is the TLS certificate or key PEM valid?")
+            throw error
         }
-        daemon = started
-        epollFD = CMHD_daemon_epoll_fd(started)
         let loop: EventLoop
         do {
             loop = try EventLoop()
-            epollToken = try loop.register(fd: epollFD, events: .readable, handler: DaemonReadiness(server: self))
+            daemon.token = try loop.register(fd: daemon.epollFD, events: .readable, handler: DaemonReadiness(server: self))
         } catch {
-            MHD_stop_daemon(started)
-            daemon = nil
+            daemon.stop()
+            Socket.close(listenFD)
             throw StartError(description: "HTTP listener loop: \(error)")
         }
+        self.daemon = daemon
         self.loop = loop
         guard
             let thread = BackgroundThread.start(
@@ -123,39 +104,145 @@ public final class HTTPServer: @unchecked Sendable {
                     loop.run()
                 })
         else {
-            MHD_stop_daemon(started)
-            daemon = nil
+            daemon.stop()
+            self.daemon = nil
+            Socket.close(listenFD)
             throw StartError(description: "HTTP listener: cannot start its thread")
         }
         self.thread = thread
+    }
+
+    /// A daemon on the listening socket with `tls` (nil: cleartext).
+    private func startDaemon(tls: (certificatePEM: String, keyPEM: String)?) throws(StartError) -> Daemon {
+        var flags = UInt32(MHD_USE_EPOLL.rawValue)
+        var strings: [UnsafeMutablePointer<CChar>] = []
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        let socket = dup(listenFD)
+        guard socket >= 0 else { throw StartError(description: "HTTP listener: dup(): out of descriptors") }
+        var options: [MHD_OptionItem] = [
+            option(.LISTEN_SOCKET, Int(socket)),
+            option(.CONNECTION_LIMIT, configuration.maxConnections),
+            option(.CONNECTION_TIMEOUT, configuration.idleTimeoutSeconds),
+            option(.CONNECTION_MEMORY_LIMIT, configuration.maxHeaderBytes),
+            // Reject what RFC 9112 lets a server reject (whitespace before colons, bare LF, ...): lenient
+            // parsing is where request smuggling lives.
+            option(.STRICT_FOR_CLIENT, 1),
+            MHD_OptionItem(
+                option: .NOTIFY_COMPLETED, value: unsafeBitCast(requestCompleted, to: Int.self), ptr_value: context),
+        ]
+        if let tls {
+            guard MHD_is_feature_supported(.FEATURE_TLS) == .YES else {
+                Socket.close(socket)
+                throw StartError(description: "HTTP listener with TLS: this libmicrohttpd was built without TLS")
+            }
+            flags |= UInt32(MHD_USE_TLS.rawValue)
+            // TLS 1.2 and 1.3 with AEAD ciphers and ECDHE only, as the gRPC port's intermediate profile.
+            let priorities =
+                "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:"
+                + "+CHACHA20-POLY1305:-SHA1:-RSA:-DHE-RSA:-CAMELLIA-128-GCM:-CAMELLIA-256-GCM"
+            strings = [strdup(tls.certificatePEM), strdup(tls.keyPEM), strdup(priorities)].compactMap { $0 }
+            guard strings.count == 3 else {
+                for string in strings { free(string) }
+                Socket.close(socket)
+                throw StartError(description: "HTTP listener: out of memory")
+            }
+            options.append(MHD_OptionItem(option: .HTTPS_MEM_CERT, value: 0, ptr_value: UnsafeMutableRawPointer(strings[0])))
+            options.append(MHD_OptionItem(option: .HTTPS_MEM_KEY, value: 0, ptr_value: UnsafeMutableRawPointer(strings[1])))
+            options.append(
+                MHD_OptionItem(option: .HTTPS_PRIORITIES, value: 0, ptr_value: UnsafeMutableRawPointer(strings[2])))
+        }
+        options.append(MHD_OptionItem(option: .END, value: 0, ptr_value: nil))
+        guard
+            let started = options.withUnsafeBufferPointer({
+                CMHD_start_daemon(flags, accessHandler, context, $0.baseAddress)
+            })
+        else {
+            // libmicrohttpd closed `socket` itself.
+            for string in strings { free(string) }
+            throw StartError(
+                description: tls == nil
+                    ? "libmicrohttpd refused to start on \(configuration.host):\(port)"
+                    : "libmicrohttpd refused to start: is the TLS certificate or key PEM valid?")
+        }
+        return Daemon(pointer: started, strings: strings)
+    }
+
+    /// Serves new connections with a new certificate and key; open connections finish on the old ones. Any
+    /// thread; `completion` runs on the listener's thread with nil on success or why the old pair stays.
+    ///
+    /// A second daemon starts on the same listening socket with the new pair (if it cannot, nothing changes),
+    /// then the old daemon is quiesced: it stops accepting but keeps serving its connections, and is stopped once
+    /// they have all closed.
+    public func replaceTLS(
+        certificatePEM: String, keyPEM: String, completion: @escaping @Sendable (String?) -> Void
+    ) {
+        guard let loop else { return completion("the listener is not running") }
+        loop.execute { [self] in
+            guard let old = daemon else { return completion("the listener is stopped") }
+            let fresh: Daemon
+            do {
+                fresh = try startDaemon(tls: (certificatePEM, keyPEM))
+                fresh.token = try loop.register(
+                    fd: fresh.epollFD, events: .readable, handler: DaemonReadiness(server: self))
+            } catch {
+                return completion("\(error)")
+            }
+            // The old daemon's duplicate of the listening socket comes back; the new daemon has its own.
+            let released = MHD_quiesce_daemon(old.pointer)
+            if released >= 0 { Socket.close(released) }
+            daemon = fresh
+            retiring.append(old)
+            drive()
+            completion(nil)
+        }
     }
 
     /// Stops the loop, closes the listener and every connection. Any thread but the listener's own.
     public func stop() {
         guard let loop, let thread else { return }
         loop.execute { [self] in
-            loop.deregister(fd: epollFD, token: epollToken)
+            for daemon in [daemon].compactMap({ $0 }) + retiring { loop.deregister(fd: daemon.epollFD, token: daemon.token) }
             loop.stop()
         }
         thread.join()
         self.thread = nil
-        if let daemon {
-            MHD_stop_daemon(daemon)
-            self.daemon = nil
-        }
+        for daemon in retiring { daemon.stop() }
+        retiring = []
+        daemon?.stop()
+        daemon = nil
+        Socket.close(listenFD)
+        listenFD = -1
         self.loop = nil
     }
 
-    /// Connections open now (read on the loop thread or after ``stop()``; approximate elsewhere).
-    public var openConnections: Int { daemon.map { Int(CMHD_daemon_connection_count($0)) } ?? 0 }
+    /// Connections open now, on the accepting daemon (read on the loop thread or after ``stop()``; approximate
+    /// elsewhere).
+    public var openConnections: Int { daemon.map { Int(CMHD_daemon_connection_count($0.pointer)) } ?? 0 }
 
-    // MARK: - Driving the daemon (loop thread)
+    // MARK: - Driving the daemons (loop thread)
 
-    /// Lets the daemon do its work, then arms a timer for its next timeout.
+    /// Lets every daemon do its work, stops retired daemons without connections, then arms a timer for the
+    /// nearest timeout.
     fileprivate func drive() {
-        guard let daemon, let loop else { return }
-        _ = MHD_run(daemon)
-        let timeout = CMHD_timeout_ms(daemon)
+        guard let loop else { return }
+        var timeout: Int64 = -1
+        if let daemon {
+            _ = MHD_run(daemon.pointer)
+            timeout = Int64(CMHD_timeout_ms(daemon.pointer))
+        }
+        if !retiring.isEmpty {
+            for old in retiring {
+                _ = MHD_run(old.pointer)
+                let next = Int64(CMHD_timeout_ms(old.pointer))
+                if next >= 0 && (timeout < 0 || next < timeout) { timeout = next }
+            }
+            retiring.removeAll { old in
+                guard CMHD_daemon_connection_count(old.pointer) == 0 else { return false }
+                loop.deregister(fd: old.epollFD, token: old.token)
+                old.stop()
+                return true
+            }
+        }
         guard timeout >= 0 else { return }
         let deadline = monotonicNanos() + UInt64(timeout) * 1_000_000
         // One timer at a time (the heap cannot cancel): only an earlier deadline arms another.

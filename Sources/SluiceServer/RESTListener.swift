@@ -50,6 +50,27 @@ public final class RESTListener: @unchecked Sendable {
         return server.port
     }
 
+    /// Re-reads the certificate and key files (SIGHUP): new connections get the new pair, open ones keep theirs;
+    /// on any error the old pair stays. `log` receives one line either way (on the listener's thread).
+    public func reloadCertificate(configuration: ServerConfiguration, log: @escaping @Sendable (String) -> Void) {
+        guard usesTLS, let certPath = configuration.tlsCert, let keyPath = configuration.tlsKey else { return }
+        let certificate: String
+        let key: String
+        do {
+            certificate = try Self.read(certPath, "--tls-cert")
+            key = try Self.read(keyPath, "--tls-key")
+        } catch {
+            return log("sluice: SIGHUP: the REST listener keeps its TLS certificate: \(error.message)")
+        }
+        server.replaceTLS(certificatePEM: certificate, keyPEM: key) { problem in
+            if let problem {
+                log("sluice: SIGHUP: the REST listener keeps its TLS certificate: \(problem)")
+            } else {
+                log("sluice: SIGHUP: reloaded the REST listener's TLS certificate \(certPath)")
+            }
+        }
+    }
+
     /// Closes the listener and its connections.
     public func stop() { server.stop() }
 

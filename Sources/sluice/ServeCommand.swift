@@ -242,6 +242,11 @@ struct ServeCommand: ParsableCommand {
                 let host = httpListen.split(separator: ":").dropLast().joined(separator: ":")
                 log("sluice: serving Open Inference REST on \(listener.usesTLS ? "https" : "http")://\(host):\(port)/v2")
                 rest = listener
+                let reload = app.onReload
+                app.onReload = {
+                    listener.reloadCertificate(configuration: configuration, log: log)
+                    reload?()
+                }
             }
             try app.run()
             rest?.stop()
