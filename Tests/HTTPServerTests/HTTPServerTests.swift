@@ -63,8 +63,8 @@ struct HTTPServerTests {
         let answer = exchange(
             port: server.port,
             "GET /one HTTP/1.1\r\nHost: t\r\n\r\nGET /two HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        let one = try #require(answer.range(of: "GET /one - 0"))
-        let two = try #require(answer.range(of: "GET /two - 0"))
+        let one = try #require(answer.firstRange(of: "GET /one - 0"))
+        let two = try #require(answer.firstRange(of: "GET /two - 0"))
         #expect(one.lowerBound < two.lowerBound)
     }
 
