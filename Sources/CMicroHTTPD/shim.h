@@ -53,3 +53,57 @@ static inline void CMHD_peer_address(struct MHD_Connection *connection, char *ou
         snprintf(out, size, "[%s]:%u", host, (unsigned)ntohs(v6->sin6_port));
     }
 }
+
+#include <strings.h>
+
+/// Header shapes a request-smuggling defence refuses (bits of CMHD_header_anomalies).
+enum {
+    /// A field name with a character outside RFC 9110's `token` (e.g. `Transfer-Encoding :`).
+    CMHD_INVALID_NAME = 1,
+    /// More than one Content-Length field.
+    CMHD_REPEATED_LENGTH = 2,
+    /// Content-Length together with Transfer-Encoding.
+    CMHD_LENGTH_AND_ENCODING = 4,
+    /// A Transfer-Encoding other than exactly `chunked` (or more than one Transfer-Encoding field).
+    CMHD_UNSUPPORTED_ENCODING = 8,
+};
+
+struct CMHD_header_scan { int lengths; int encodings; int flags; };
+
+static inline int CMHD_is_token_char(unsigned char c) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
+    case '^': case '_': case '`': case '|': case '~': return 1;
+    default: return 0;
+    }
+}
+
+static inline enum MHD_Result CMHD_scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                               const char *value) {
+    (void)kind;
+    struct CMHD_header_scan *scan = (struct CMHD_header_scan *)cls;
+    if (key == NULL || key[0] == 0) {
+        scan->flags |= CMHD_INVALID_NAME;
+        return MHD_YES;
+    }
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+        if (!CMHD_is_token_char(*p)) { scan->flags |= CMHD_INVALID_NAME; break; }
+    }
+    if (strcasecmp(key, "Content-Length") == 0) scan->lengths++;
+    if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        scan->encodings++;
+        if (value == NULL || strcasecmp(value, "chunked") != 0) scan->flags |= CMHD_UNSUPPORTED_ENCODING;
+    }
+    return MHD_YES;
+}
+
+/// Scans a request's header fields once (when they are complete) for the shapes request smuggling relies on.
+static inline int CMHD_header_anomalies(struct MHD_Connection *connection) {
+    struct CMHD_header_scan scan = {0, 0, 0};
+    MHD_get_connection_values(connection, MHD_HEADER_KIND, CMHD_scan_header, &scan);
+    if (scan.lengths > 1) scan.flags |= CMHD_REPEATED_LENGTH;
+    if (scan.lengths > 0 && scan.encodings > 0) scan.flags |= CMHD_LENGTH_AND_ENCODING;
+    if (scan.encodings > 1) scan.flags |= CMHD_UNSUPPORTED_ENCODING;
+    return scan.flags;
+}

@@ -265,14 +265,24 @@ public final class HTTPServer: @unchecked Sendable {
             // First call: headers are complete, the body has not been read.
             let state = RequestState()
             slot.pointee = Unmanaged.passRetained(state).toOpaque()
-            let length = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
-            let encoding = MHD_lookup_connection_value(connection, .HEADER_KIND, "Transfer-Encoding")
-            if length != nil && encoding != nil {
+            let anomalies = CMHD_header_anomalies(connection)
+            if anomalies != 0 {
                 state.answered = true
-                return queue(
-                    connection,
-                    .text(400, "request has both Content-Length and Transfer-Encoding\n", closeConnection: true))
+                let reason: String
+                if anomalies & Int32(CMHD_LENGTH_AND_ENCODING) != 0 {
+                    reason = "request has both Content-Length and Transfer-Encoding"
+                } else if anomalies & Int32(CMHD_REPEATED_LENGTH) != 0 {
+                    reason = "request has more than one Content-Length"
+                } else if anomalies & Int32(CMHD_INVALID_NAME) != 0 {
+                    reason = "a header field name has a character outside RFC 9110's token (e.g. a space before ':')"
+                } else {
+                    return queue(
+                        connection,
+                        .text(501, "only Transfer-Encoding: chunked is supported\n", closeConnection: true))
+                }
+                return queue(connection, .text(400, reason + "\n", closeConnection: true))
             }
+            let length = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
             if let length, let declared = Int(String(cString: length)), declared > configuration.maxBodyBytes {
                 state.answered = true
                 return queue(
