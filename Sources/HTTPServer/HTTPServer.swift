@@ -227,7 +227,11 @@ public final class HTTPServer: @unchecked Sendable {
         guard let loop else { return }
         var timeout: Int64 = -1
         if let daemon {
+            let before = CMHD_daemon_connection_count(daemon.pointer)
             _ = MHD_run(daemon.pointer)
+            // A connection closed: libmicrohttpd puts the listening socket (taken out of its epoll set at the
+            // connection limit) back only on its next run, and no event may come to trigger that run.
+            if CMHD_daemon_connection_count(daemon.pointer) < before { _ = MHD_run(daemon.pointer) }
             timeout = Int64(CMHD_timeout_ms(daemon.pointer))
         }
         if !retiring.isEmpty {

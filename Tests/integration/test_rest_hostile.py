@@ -164,3 +164,27 @@ def test_many_concurrent_keepalive_clients(rest):
         thread.join(60)
     assert errors == []
     still_serves(server, port)
+
+
+def test_connection_limit_holds_extra_clients_back_until_a_slot_frees(registry, sluice_server):
+    server, port = start_rest(sluice_server, registry, "--max-connections", 4, idle=30)
+    held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(4)]
+    extra = None
+    try:
+        for sock in held:
+            sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        # A fifth client waits in the kernel's backlog: the listener does not take it while four are open.
+        extra = socket.create_connection(("127.0.0.1", port), timeout=2)
+        extra.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        with pytest.raises(socket.timeout):
+            extra.recv(4096)
+        held.pop().close()
+        extra.settimeout(15)
+        assert extra.recv(4096).startswith(b"HTTP/1.1 200")  # served once a slot is free
+    finally:
+        for sock in held:
+            sock.close()
+        if extra is not None:
+            extra.close()
+    still_serves(server, port)

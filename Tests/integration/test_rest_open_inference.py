@@ -263,3 +263,29 @@ def test_tls_bearer_token_api_key_and_rbac(secured):
     status, _, _ = request(admin, "GET", "/healthz")
     assert status == 200
     server.assert_alive()
+
+
+def test_closed_health_needs_a_credential_on_rest_too(tmp_path):
+    """With `health.open` false, /v2/health/* and /v2 need a credential, as gRPC health checks do."""
+    from conftest import SluiceProcess
+
+    registry = tmp_path / "registry"
+    register(sluice_bin(), registry, "churn", SHARED_MODELS / "skl_logreg_churn" / "model.onnx")
+    key = "slk_" + secrets.token_urlsafe(32)
+    config = {"apiKeys": [api_key_entry("id-v", "p-v", ["viewer"], key)], "health": {"open": False}}
+    (tmp_path / "security.json").write_text(json.dumps(config))
+    port = free_port()
+    server = SluiceProcess([sluice_bin(), "serve", "--listen", "127.0.0.1:0", "--plaintext", "--models",
+                            str(registry), "--security-config", str(tmp_path / "security.json"),
+                            "--http-listen", f"127.0.0.1:{port}"], tls=False).wait_ready()
+    try:
+        deadline = time.monotonic() + 30
+        while request(port, "GET", "/v2/health/ready", headers={"x-api-key": key})[0] != 200:
+            assert time.monotonic() < deadline, server.output
+            time.sleep(0.05)
+        for path in ["/v2/health/live", "/v2/health/ready", "/v2"]:
+            status, _, body = request(port, "GET", path)
+            assert status == 401 and "error" in json.loads(body), (path, body)
+            assert request(port, "GET", path, headers={"x-api-key": key})[0] == 200
+    finally:
+        assert server.stop() == 0, server.output
