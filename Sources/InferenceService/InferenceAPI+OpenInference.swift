@@ -193,6 +193,17 @@ extension InferenceAPI {
         }
     }
 
+    /// A request that did not decode: authenticated first (an unauthenticated caller learns only UNAUTHENTICATED),
+    /// then INVALID_ARGUMENT; recorded in metrics and the audit log like any failed call.
+    public func openInferenceMalformed(_ error: any Error, inference: Bool, context: CallContext) -> ServiceError {
+        let started = monotonicNanos()
+        var record = CallRecord(rpc: inference ? .modelInfer : .modelMetadata, audited: gate != nil, started: started)
+        let status = admitMalformed(&record, context: context, error)
+        _ = finish(inference ? .modelInfer : .modelMetadata, status: status, served: nil, record: &record,
+                   context: context, started: started)
+        return ServiceError(rpcError: status)
+    }
+
     // MARK: - Inference
 
     /// `ModelInfer` (and REST infer): admits the call (`Predict` permission), resolves the version (an empty
@@ -225,8 +236,8 @@ extension InferenceAPI {
             status = RPCError.from(error)
         }
         if status.code != .ok, let served {
-            served.worker.compiled.openInferenceCounters.recordFailure(
-                total: monotonicNanos() - started, nowMillis: UInt64(WallClock.now() * 1000))
+            let now = monotonicNanos()
+            served.worker.compiled.openInferenceCounters.recordFailure(total: now - started, now: now)
         }
         _ = finish(.modelInfer, status: status, served: served, record: &record, context: context, started: started)
         guard status.code == .ok, let result else { throw ServiceError(rpcError: status) }
@@ -245,16 +256,19 @@ extension InferenceAPI {
         return try scratchPool.withScratch { scratch in
             let rows = try fillOpenInference(request, entry: entry, model: model, scratch: scratch)
             let inputDone = monotonicNanos()
+            scratch.keepAllTargets = model.isRegressor
+            defer { scratch.keepAllTargets = false }
             if rows > 0 { try model.run(rows, scratch) }
             let inferDone = monotonicNanos()
             let variant = target.assignment?.variantName ?? ""
             let result = try respond(
                 request, entry: entry, version: target.worker.version, variant: variant, model: model, rows: rows,
                 scratch: scratch, body)
-            let elapsed = monotonicNanos() - started
+            let now = monotonicNanos()
+            let elapsed = now - started
             model.openInferenceCounters.recordSuccess(
                 rows: rows, total: elapsed, input: inputDone - started, infer: inferDone - inputDone,
-                output: monotonicNanos() - inferDone, nowMillis: UInt64(WallClock.now() * 1000))
+                output: now - inferDone, now: now)
             if !model.isRegressor && rows > 0 {
                 var sum = 0.0
                 for value in scratch.confidence { sum += Double(value) }
@@ -290,7 +304,7 @@ extension InferenceAPI {
             var rowsFrom = 0
             for index in 0..<request.inputCount {
                 let tensor = request.input(at: index)
-                guard let position = signature.inputs.firstIndex(where: { tensor.name.elementsEqual($0.spec.name.utf8) })
+                guard let position = signature.inputs.firstIndex(where: { $0.named(tensor.name) })
                 else {
                     throw ServiceError.invalidArgument(
                         "input \"\(Self.text(tensor.name))\" is not an input of model \"\(entry.name)\" (inputs: \(signature.inputs.map(\.spec.name).joined(separator: ", ")))")
@@ -452,8 +466,16 @@ extension InferenceAPI {
                         .internal, "the engine returned \(scratch.scores.count) scores for \(rows) rows of \(classes) classes")
                 }
             case .value:
+                // Every target when the engine kept them, else the one value per row.
                 scratch.openInferenceFloats.removeAll(keepingCapacity: true)
-                for row in 0..<rows { scratch.openInferenceFloats.append(Float(row < scratch.values.count ? scratch.values[row] : .nan)) }
+                let targets = output.spec.shape.count == 2 ? Int(output.spec.shape[1]) : 1
+                if scratch.targets.count == rows * targets {
+                    scratch.openInferenceFloats.append(contentsOf: scratch.targets)
+                } else if targets == 1 && scratch.values.count == rows {
+                    for value in scratch.values { scratch.openInferenceFloats.append(Float(value)) }
+                } else {
+                    throw ServiceError(.internal, "the engine returned \(scratch.values.count) values for \(rows) rows of \(targets) targets")
+                }
             }
         }
         let requested = request.requestedOutputCount
@@ -462,7 +484,7 @@ extension InferenceAPI {
             chosen = []
             for index in 0..<requested {
                 let name = request.requestedOutput(at: index)
-                guard let position = signature.outputs.firstIndex(where: { name.elementsEqual($0.spec.name.utf8) }) else {
+                guard let position = signature.outputs.firstIndex(where: { $0.named(name) }) else {
                     throw ServiceError.invalidArgument(
                         "output \"\(Self.text(name))\" is not an output of model \"\(entry.name)\" (outputs: \(signature.outputs.map(\.spec.name).joined(separator: ", ")))")
                 }
@@ -488,7 +510,7 @@ extension InferenceAPI {
                                     shape.append(Int64(classes))
                                     data = scores
                                 case .value:
-                                    if output.spec.shape.count == 2 { shape.append(1) }
+                                    if output.spec.shape.count == 2 { shape.append(output.spec.shape[1]) }
                                     data = floats
                                 }
                                 (outputs.baseAddress! + index).initialize(to: OpenInference.OutputTensor(

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BackgroundThreads
 import InferenceEngine
 import Synchronization
 
@@ -47,11 +51,17 @@ public enum OpenInference {
             }
         }
 
-        /// Parses a datatype name given as raw bytes (no String is made).
+        /// The names as bytes, in `allCases` order (built once: `allCases` makes a new array on every use).
+        private static let names: [(type: DataType, utf8: [UInt8])] = allCases.map { ($0, Array($0.name.utf8)) }
+
+        /// Parses a datatype name given as raw bytes (no String, no allocation).
         public init?(name bytes: UnsafeRawBufferPointer) {
-            for candidate in Self.allCases where bytes.elementsEqual(candidate.name.utf8) {
-                self = candidate
-                return
+            for candidate in Self.names where candidate.utf8.count == bytes.count {
+                let equal = candidate.utf8.withUnsafeBytes { $0.elementsEqual(bytes) }
+                if equal {
+                    self = candidate.type
+                    return
+                }
             }
             return nil
         }
@@ -147,17 +157,37 @@ public enum OpenInference {
 
     /// How a model's ONNX inputs and outputs appear in the protocol. Built once per loaded version.
     public struct Signature: Sendable {
-        /// One graph input: its spec and where its columns go in the engine's feature row.
-        public struct Input: Sendable {
-            public var spec: TensorSpec
+        /// One graph input: its spec and where its columns go in the engine's feature row. A class, so the per-call
+        /// path reads it by reference (one retain) instead of copying five fields.
+        public final class Input: Sendable {
+            public let spec: TensorSpec
+            /// The name as bytes, compared with the request's without making a String.
+            public let nameBytes: [UInt8]
             /// Numeric columns go into the numeric block, string columns into the string columns.
-            public var isString: Bool
+            public let isString: Bool
             /// Per column of the input (the last dimension; 1 for a rank-1 input): the feature's position in the
             /// numeric block or among the string columns.
-            public var slots: [Int]
+            public let slots: [Int]
             /// Per column: its feature's name and whether it may be NaN (for messages and the NaN check).
-            public var columnNames: [String]
-            public var acceptsNaN: [Bool]
+            public let columnNames: [String]
+            public let acceptsNaN: [Bool]
+
+            public init(spec: TensorSpec, isString: Bool, slots: [Int], columnNames: [String], acceptsNaN: [Bool]) {
+                self.spec = spec
+                nameBytes = Array(spec.name.utf8)
+                self.isString = isString
+                self.slots = slots
+                self.columnNames = columnNames
+                self.acceptsNaN = acceptsNaN
+            }
+
+            /// Whether `bytes` is this input's name.
+            @inline(__always)
+            func named(_ bytes: UnsafeRawBufferPointer) -> Bool {
+                guard nameBytes.count == bytes.count else { return false }
+                guard let base = bytes.baseAddress, !nameBytes.isEmpty else { return bytes.isEmpty }
+                return nameBytes.withUnsafeBytes { own in own.baseAddress.map { memcmp($0, base, bytes.count) == 0 } ?? false }
+            }
         }
 
         /// What an output carries.
@@ -166,19 +196,35 @@ public enum OpenInference {
             case label
             /// Class scores per row in class-label order: FP32 [rows, classes] (ZipMap outputs included).
             case scores
-            /// The regression value per row: FP32 [rows, 1] (or [rows] when the model declares rank 1).
+            /// The regression targets per row: FP32 [rows, targets] (or [rows] when the model declares rank 1).
             case value
         }
 
         /// One output the protocol serves.
-        public struct Output: Sendable {
-            public var spec: TensorSpec
-            public var role: Role
+        public final class Output: Sendable {
+            public let spec: TensorSpec
+            public let role: Role
+            /// The name as bytes, compared with requested output names without making a String.
+            public let nameBytes: [UInt8]
+
+            public init(spec: TensorSpec, role: Role) {
+                self.spec = spec
+                self.role = role
+                nameBytes = Array(spec.name.utf8)
+            }
+
+            /// Whether `bytes` is this output's name.
+            @inline(__always)
+            func named(_ bytes: UnsafeRawBufferPointer) -> Bool {
+                guard nameBytes.count == bytes.count else { return false }
+                guard let base = bytes.baseAddress, !nameBytes.isEmpty else { return bytes.isEmpty }
+                return nameBytes.withUnsafeBytes { own in own.baseAddress.map { memcmp($0, base, bytes.count) == 0 } ?? false }
+            }
         }
 
         public var inputs: [Input]
         public var outputs: [Output]
-        /// Set when the model cannot be served by ModelInfer (the reason), e.g. a multi-target regressor.
+        /// Set when the model cannot be served by ModelInfer (the reason), e.g. an input of rank above 4.
         public var unsupported: String?
 
         public init(inputs: [Input], outputs: [Output], unsupported: String? = nil) {
@@ -218,13 +264,10 @@ public enum OpenInference {
                             spec: TensorSpec(name: value.name, datatype: .fp32, shape: [-1, Int64(classLabels.count)]),
                             role: .scores))
                     } else {
-                        if signature.scoreColumns > 1 {
-                            unsupported =
-                                "this regressor has \(signature.scoreColumns) targets; ModelInfer serves single-target regressors (Predict returns the first target)"
-                        }
                         let rank = value.shape?.count ?? 2
+                        let targets = Int64(max(1, signature.scoreColumns))
                         outputs.append(Output(
-                            spec: TensorSpec(name: value.name, datatype: .fp32, shape: rank == 1 ? [-1] : [-1, 1]),
+                            spec: TensorSpec(name: value.name, datatype: .fp32, shape: rank == 1 ? [-1] : [-1, targets]),
                             role: .value))
                     }
                 }
@@ -434,34 +477,37 @@ public enum OpenInference {
         let inputNanos = Atomic<UInt64>(0)
         let inferNanos = Atomic<UInt64>(0)
         let outputNanos = Atomic<UInt64>(0)
-        let lastMillis = Atomic<UInt64>(0)
+        /// When the last call ended, on the monotonic clock (0: none yet); reported as wall-clock milliseconds.
+        let last = Atomic<UInt64>(0)
 
         public init() {}
 
         /// Records one successful call: its rows, total time, and the input / engine / output phases.
         @inline(__always)
-        func recordSuccess(rows count: Int, total: UInt64, input: UInt64, infer: UInt64, output: UInt64, nowMillis: UInt64) {
+        func recordSuccess(rows count: Int, total: UInt64, input: UInt64, infer: UInt64, output: UInt64, now: UInt64) {
             successCount.wrappingAdd(1, ordering: .relaxed)
             successNanos.wrappingAdd(total, ordering: .relaxed)
             rows.wrappingAdd(UInt64(count), ordering: .relaxed)
             inputNanos.wrappingAdd(input, ordering: .relaxed)
             inferNanos.wrappingAdd(infer, ordering: .relaxed)
             outputNanos.wrappingAdd(output, ordering: .relaxed)
-            lastMillis.store(nowMillis, ordering: .relaxed)
+            last.store(now, ordering: .relaxed)
         }
 
         /// Records one call that reached this version and failed.
         @inline(__always)
-        func recordFailure(total: UInt64, nowMillis: UInt64) {
+        func recordFailure(total: UInt64, now: UInt64) {
             failureCount.wrappingAdd(1, ordering: .relaxed)
             failureNanos.wrappingAdd(total, ordering: .relaxed)
-            lastMillis.store(nowMillis, ordering: .relaxed)
+            last.store(now, ordering: .relaxed)
         }
 
         func snapshot(name: String, version: Int64) -> VersionStatistics {
             let ok = successCount.load(ordering: .relaxed)
+            let ended = last.load(ordering: .relaxed)
+            let lastMillis = ended == 0 ? 0 : UInt64(max(0, WallClock.seconds(atMonotonic: ended) * 1000))
             return VersionStatistics(
-                name: name, version: version, lastInferenceMs: lastMillis.load(ordering: .relaxed),
+                name: name, version: version, lastInferenceMs: lastMillis,
                 inferenceCount: rows.load(ordering: .relaxed), executionCount: ok,
                 success: (ok, successNanos.load(ordering: .relaxed)),
                 failure: (failureCount.load(ordering: .relaxed), failureNanos.load(ordering: .relaxed)),

@@ -22,21 +22,21 @@ public final class OpenInferenceService: GRPCService, Sendable {
     public var methods: [UnaryMethod] {
         [
             UnaryMethod("ServerLive") { [self] request, context, response in
-                answer {
+                answer(context) {
                     try EmptyRequest.validate(request, kind: .serverLive)
                     let live = try api.openInferenceServerLive(context: context)
                     OpenInferenceEncoders.encodeBool(live, kind: .serverLive, into: &response)
                 }
             },
             UnaryMethod("ServerReady") { [self] request, context, response in
-                answer {
+                answer(context) {
                     try EmptyRequest.validate(request, kind: .serverReady)
                     let ready = try api.openInferenceServerReady(context: context, health: health)
                     OpenInferenceEncoders.encodeBool(ready, kind: .serverReady, into: &response)
                 }
             },
             UnaryMethod("ServerMetadata") { [self] request, context, response in
-                answer {
+                answer(context) {
                     try EmptyRequest.validate(request, kind: .serverMetadata)
                     let metadata = try api.openInferenceServerMetadata(context: context, version: version)
                     OpenInferenceEncoders.encodeServerMetadata(
@@ -45,7 +45,7 @@ public final class OpenInferenceService: GRPCService, Sendable {
                 }
             },
             UnaryMethod("ModelReady") { [self] request, context, response in
-                answer {
+                answer(context) {
                     let message = try ModelNameVersionRequest(decoding: request, kind: .ready)
                     let ready = try api.openInferenceModelReady(
                         model: message.name, version: message.version, context: context)
@@ -53,7 +53,7 @@ public final class OpenInferenceService: GRPCService, Sendable {
                 }
             },
             UnaryMethod("ModelMetadata") { [self] request, context, response in
-                answer {
+                answer(context) {
                     let message = try ModelNameVersionRequest(decoding: request, kind: .metadata)
                     let metadata = try api.openInferenceModelMetadata(
                         model: message.name, version: message.version, context: context)
@@ -64,7 +64,7 @@ public final class OpenInferenceService: GRPCService, Sendable {
                 }
             },
             UnaryMethod("ModelConfig") { [self] request, context, response in
-                answer {
+                answer(context) {
                     let message = try ModelNameVersionRequest(decoding: request, kind: .config)
                     let config = try api.openInferenceModelConfig(
                         model: message.name, version: message.version, context: context)
@@ -75,7 +75,7 @@ public final class OpenInferenceService: GRPCService, Sendable {
                 }
             },
             UnaryMethod("ModelStatistics") { [self] request, context, response in
-                answer {
+                answer(context) {
                     let message = try ModelNameVersionRequest(decoding: request, kind: .statistics)
                     let stats = try api.openInferenceStatistics(
                         model: message.name, version: message.version, context: context)
@@ -125,19 +125,19 @@ public final class OpenInferenceService: GRPCService, Sendable {
             }
             return .ok
         } catch let error as ProtoDecodeError {
-            return .failure(RPCError(.invalidArgument, error.description))
+            return .failure(api.openInferenceMalformed(error, inference: true, context: context).rpcError)
         } catch {
             return .failure(ServiceError.from(error).rpcError)
         }
     }
 
     /// Runs a non-inference handler, mapping any failure to its status.
-    private func answer(_ body: () throws -> Void) -> UnaryOutcome {
+    private func answer(_ context: CallContext, _ body: () throws -> Void) -> UnaryOutcome {
         do {
             try body()
             return .ok
         } catch let error as ProtoDecodeError {
-            return .failure(RPCError(.invalidArgument, error.description))
+            return .failure(api.openInferenceMalformed(error, inference: false, context: context).rpcError)
         } catch {
             return .failure(ServiceError.from(error).rpcError)
         }

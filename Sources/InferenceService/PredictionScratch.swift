@@ -17,6 +17,10 @@ public final class PredictionScratch {
     public var confidence: [Float] = []
     /// Filled by the model: regression outputs, one per row.
     public var values: [Double] = []
+    /// Set by the Open Inference path: regressors then also fill `targets` with every target (rows x targets),
+    /// which Predict, answering the first target only, does not pay for.
+    public var keepAllTargets = false
+    public var targets: [Float] = []
     /// Open Inference outputs that need re-encoding: BYTES labels (length-prefixed) and FP32 regression values.
     public var openInferenceBytes: [UInt8] = []
     public var openInferenceFloats: [Float] = []
@@ -32,6 +36,7 @@ public final class PredictionScratch {
         scores.removeAll(keepingCapacity: true)
         confidence.removeAll(keepingCapacity: true)
         values.removeAll(keepingCapacity: true)
+        targets.removeAll(keepingCapacity: true)
     }
 
     /// Sizes the input buffers for `rows` rows and clears the outputs, keeping capacity.

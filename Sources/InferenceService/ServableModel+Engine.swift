@@ -50,6 +50,10 @@ extension ServableModel {
                     // One value per row: the first target (multi-target regressors report the first).
                     let columns = max(1, result.scoreColumns)
                     for row in 0..<rows { scratch.values.append(Double(result.scores[row * columns])) }
+                    if scratch.keepAllTargets {  // Open Inference returns every target
+                        scratch.targets.removeAll(keepingCapacity: true)
+                        scratch.targets.append(contentsOf: result.scores.prefix(rows * columns))
+                    }
                 } else {
                     switch labels {
                     case .string: scratch.labelIndices.append(contentsOf: result.labelIndices)

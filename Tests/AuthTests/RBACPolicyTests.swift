@@ -70,6 +70,28 @@ struct RBACPolicyTests {
         }
     }
 
+    @Test("Open Inference RPCs take the decision of the permission they share", arguments: roles)
+    func openInferenceSharesPermissions(role: String) throws {
+        let key = try #require(keys[role])
+        for (rpc, permission) in [(AuthRPC.modelInfer, AuthRPC.predict), (.modelMetadata, .getModelVersion)] {
+            #expect(rpc.permission == permission)
+            #expect(rpc.rateClass == permission.rateClass)
+            #expect(AuthRPC(name: rpc.name) == nil)  // policies name the shared permission, not the OIP RPC
+            for model in Self.models {
+                let decision = service.authorize(AuthRequest(rpc: rpc, model: model, apiKey: key))
+                let want = Self.expected(role: role, rpc: permission, model: model)
+                switch decision {
+                case .allowed:
+                    #expect(want, "\(role) was allowed \(rpc.name) on \(model)")
+                case .denied(let denial):
+                    #expect(!want, "\(role) was denied \(rpc.name) on \(model): \(denial.reason)")
+                    #expect(denial.message
+                        == "permission denied: \(rpc.name) on model \"\(model)\" (needs the \(permission.name) permission)")
+                }
+            }
+        }
+    }
+
     @Test("model patterns: exact, prefix, suffix glob, any")
     func patterns() {
         #expect(ModelPattern("churn").matches("churn"))
