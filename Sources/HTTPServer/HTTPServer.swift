@@ -64,6 +64,9 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
+    /// The version of the libmicrohttpd this binary runs with (for `sluice --version`).
+    public static var libraryVersion: String { String(cString: MHD_get_version()) }
+
     public init(configuration: HTTPServerConfiguration, handler: @escaping Handler) {
         self.configuration = configuration
         self.handler = handler

@@ -36,6 +36,9 @@ public final class OpenInferenceREST: Sendable {
     public func handle(
         method: String, path: String, body: [UInt8], peer: String, header: (String) -> String?
     ) -> Response {
+        if let encoding = header("content-encoding"), encoding.lowercased() != "identity" {
+            return Self.error(415, "Content-Encoding \(encoding) is not supported: send the body uncompressed")
+        }
         var metadata = Metadata()
         if let authorization = header("authorization") { metadata.append(name: "authorization", value: authorization) }
         if let apiKey = header("x-api-key") { metadata.append(name: "x-api-key", value: apiKey) }

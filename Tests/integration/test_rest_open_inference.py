@@ -151,6 +151,9 @@ def test_server_health_metadata_stats_and_errors(served):
         client.infer("skl_rf_churn", [bad])
     status, headers, body = request(port, "POST", "/v2/models/skl_rf_churn/infer", body=b"{not json")
     assert status == 400 and "not valid JSON" in json.loads(body)["error"]
+    status, _, body = request(port, "POST", "/v2/models/skl_rf_churn/infer", body=b"\x1f\x8b\x08\x00",
+                              headers={"Content-Encoding": "gzip"})
+    assert status == 415 and "uncompressed" in json.loads(body)["error"]
     status, _, body = request(port, "GET", "/v2/models/skl_rf_churn/infer")
     assert status == 501 and "POST" in json.loads(body)["error"]
     status, _, body = request(port, "GET", "/v1/models")
