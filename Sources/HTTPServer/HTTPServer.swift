@@ -302,7 +302,11 @@ public final class HTTPServer: @unchecked Sendable {
             return .YES
         }
         let state = Unmanaged<RequestState>.fromOpaque(raw).takeUnretainedValue()
-        if state.answered { return .YES }
+        if state.answered {
+            // Refused before its body: whatever body arrives is dropped (the connection closes after the answer).
+            uploadSize.pointee = 0
+            return .YES
+        }
         if uploadSize.pointee > 0 {
             let count = uploadSize.pointee
             guard state.body.count + count <= configuration.maxBodyBytes, let upload else {
