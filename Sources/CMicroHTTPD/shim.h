@@ -107,3 +107,9 @@ static inline int CMHD_header_anomalies(struct MHD_Connection *connection) {
     if (scan.encodings > 1) scan.flags |= CMHD_UNSUPPORTED_ENCODING;
     return scan.flags;
 }
+
+/// The socket of a connection, or -1.
+static inline int CMHD_connection_fd(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info == NULL ? -1 : (int)info->connect_fd;
+}

@@ -43,6 +43,10 @@ public final class HTTPServer: @unchecked Sendable {
     private var armedDeadline: UInt64 = .max
     /// The bound port (after ``start()``).
     public private(set) var port: Int = 0
+    /// Per open connection (by socket, from libmicrohttpd's open to its close notification): since when it has
+    /// been waiting for a complete request (the connection's start or the previous answer); 0 while a request is
+    /// being answered or after the sweep cut it.
+    private var waiting: [Int32: UInt64] = [:]
 
     /// One libmicrohttpd daemon, its epoll descriptor's registration, and the C strings it points into.
     private final class Daemon {
@@ -104,6 +108,7 @@ public final class HTTPServer: @unchecked Sendable {
                 name: configuration.threadName,
                 { [self] in
                     self.drive()
+                    self.scheduleSweep()
                     loop.run()
                 })
         else {
@@ -132,6 +137,8 @@ public final class HTTPServer: @unchecked Sendable {
             option(.STRICT_FOR_CLIENT, 1),
             MHD_OptionItem(
                 option: .NOTIFY_COMPLETED, value: unsafeBitCast(requestCompleted, to: Int.self), ptr_value: context),
+            MHD_OptionItem(
+                option: .NOTIFY_CONNECTION, value: unsafeBitCast(connectionNotified, to: Int.self), ptr_value: context),
         ]
         if let tls {
             guard MHD_is_feature_supported(.FEATURE_TLS) == .YES else {
@@ -261,6 +268,41 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
+    // MARK: - Slow requests (loop thread)
+
+    /// Once a second: shuts down connections that have been waiting longer than the idle timeout for a complete
+    /// request. libmicrohttpd's own timeout counts from the last byte received, so a client trickling a byte a
+    /// second (slowloris) would otherwise keep its connection for ever; this bounds the whole request.
+    private func scheduleSweep() {
+        guard let loop else { return }
+        loop.schedule(at: monotonicNanos() + 1_000_000_000) { [unowned self] in
+            let limit = UInt64(max(1, configuration.idleTimeoutSeconds)) * 1_000_000_000
+            let now = monotonicNanos()
+            var cut = false
+            for (socket, since) in waiting where since != 0 && now &- since > limit {
+                // libmicrohttpd sees the end of the stream and closes the connection itself (the close notification
+                // then drops the entry, so the descriptor is never touched after it is closed).
+                _ = shutdown(socket, Int32(SHUT_RDWR))
+                waiting[socket] = 0
+                cut = true
+            }
+            if cut { drive() }
+            scheduleSweep()
+        }
+    }
+
+    /// The connection's request is complete (or refused): no deadline while it is answered.
+    private func markAnswering(_ connection: OpaquePointer) {
+        let socket = CMHD_connection_fd(connection)
+        if waiting[socket] != nil { waiting[socket] = 0 }
+    }
+
+    fileprivate func connection(_ connection: OpaquePointer, started: Bool) {
+        let socket = CMHD_connection_fd(connection)
+        guard socket >= 0 else { return }
+        waiting[socket] = started ? monotonicNanos() : nil
+    }
+
     // MARK: - Requests (loop thread, called by libmicrohttpd)
 
     /// One call of the access handler; see `accessHandler` for the protocol.
@@ -275,6 +317,7 @@ public final class HTTPServer: @unchecked Sendable {
             let anomalies = CMHD_header_anomalies(connection)
             if anomalies != 0 {
                 state.answered = true
+                markAnswering(connection)
                 let reason: String
                 if anomalies & Int32(CMHD_LENGTH_AND_ENCODING) != 0 {
                     reason = "request has both Content-Length and Transfer-Encoding"
@@ -292,6 +335,7 @@ public final class HTTPServer: @unchecked Sendable {
             let length = MHD_lookup_connection_value(connection, .HEADER_KIND, "Content-Length")
             if let length, let declared = Int(String(cString: length)), declared > configuration.maxBodyBytes {
                 state.answered = true
+                markAnswering(connection)
                 return queue(
                     connection,
                     .text(
@@ -319,6 +363,7 @@ public final class HTTPServer: @unchecked Sendable {
             uploadSize.pointee = 0
             return .YES
         }
+        markAnswering(connection)
         let request = HTTPRequest(method: method, path: url, body: state.body, connection: connection)
         state.body = []
         let response = handler(request)
@@ -338,7 +383,12 @@ public final class HTTPServer: @unchecked Sendable {
         return MHD_queue_response(connection, UInt32(response.status), created)
     }
 
-    fileprivate func completed(_ slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) {
+    fileprivate func completed(_ connection: OpaquePointer?, _ slot: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) {
+        // The answer is out (or the request failed): the next request's clock starts now, if the connection stays.
+        if let connection {
+            let socket = CMHD_connection_fd(connection)
+            if waiting[socket] == 0 { waiting[socket] = monotonicNanos() }
+        }
         guard let slot, let raw = slot.pointee else { return }
         Unmanaged<RequestState>.fromOpaque(raw).release()
         slot.pointee = nil
@@ -375,7 +425,14 @@ private let accessHandler: MHD_AccessHandlerCallback = {
 }
 
 /// Frees the per-request state when libmicrohttpd is done with a request (answered, failed or timed out).
-private let requestCompleted: MHD_RequestCompletedCallback = { context, _, slot, _ in
+private let requestCompleted: MHD_RequestCompletedCallback = { context, connection, slot, _ in
     guard let context else { return }
-    Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().completed(slot)
+    Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().completed(connection, slot)
+}
+
+/// Tracks connections opening and closing (the whole-request deadline of the slow-request sweep).
+private let connectionNotified: MHD_NotifyConnectionCallback = { context, connection, _, code in
+    guard let context, let connection else { return }
+    Unmanaged<HTTPServer>.fromOpaque(context).takeUnretainedValue().connection(
+        connection, started: code == .CONNECTION_NOTIFY_STARTED)
 }

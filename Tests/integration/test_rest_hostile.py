@@ -130,6 +130,52 @@ def test_slowloris_is_closed_after_the_idle_timeout_and_others_are_served(rest):
     still_serves(server, port)
 
 
+def test_trickling_client_is_cut_after_the_idle_timeout_in_total(rest):
+    """A client that sends one header byte every 0.5 s never trips an inactivity timeout; the whole request must
+    still arrive within the idle timeout (2 s here), so the server cuts it."""
+    server, port = rest
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    started = time.monotonic()
+    cut = False
+    try:
+        sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n")
+        for _ in range(40):  # 20 s of trickling at most
+            try:
+                sock.sendall(b"X")
+            except (BrokenPipeError, ConnectionResetError):
+                cut = True
+                break
+            sock.settimeout(0.5)
+            try:
+                if sock.recv(1024) == b"":
+                    cut = True
+                    break
+            except socket.timeout:
+                pass
+            except ConnectionResetError:
+                cut = True
+                break
+        assert cut, "the trickling connection was not closed"
+        assert time.monotonic() - started < 12
+    finally:
+        sock.close()
+    still_serves(server, port)
+
+
+def test_keepalive_connection_serves_many_requests_and_idles_out(rest):
+    server, port = rest
+    from resthelpers import connection
+
+    conn = connection(port)
+    for _ in range(5):  # requests keep coming: the connection stays open past the 2 s idle timeout in total
+        conn.request("GET", "/v2/health/live")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read() == b'{"live":true}'
+        time.sleep(0.6)
+    conn.close()
+    still_serves(server, port)
+
+
 def test_malformed_request_line_gets_400(rest):
     server, port = rest
     raw = raw_exchange(port, b"GET /v2/health/live HTTP/1.1 extra\r\nHost: x\r\n\r\n")
