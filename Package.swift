@@ -46,6 +46,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CCurlShims", dependencies: ["CCurl"]),
+        .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .target(name: "CSystemShims"),
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
         .target(name: "CSluiceProto", dependencies: ["CProtobufC"]),
@@ -64,6 +65,10 @@ let package = Package(
             dependencies: ["NetCore", "TLS", "HTTP2", "GRPCCore", "CZlib", "CSystemShims"],
             swiftSettings: swiftSettings
         ),
+        // HTTP/1.1 listener (REST and admin ports): libmicrohttpd parses, a NetCore loop drives it.
+        .target(
+            name: "HTTPServer", dependencies: ["CMicroHTTPD", "NetCore", "BackgroundThreads"],
+            swiftSettings: swiftSettings),
         // A small blocking client (the `sluice rollout` command): HTTP/2 by libnghttp2, TLS by OpenSSL.
         .target(
             name: "GRPCClient", dependencies: ["GRPCCore", "HTTP2", "TLS", "BackgroundThreads"],
@@ -121,7 +126,7 @@ let package = Package(
         .target(
             name: "SluiceServer",
             dependencies: [
-                "GRPCServer", "GRPCCore", "InferenceService", "ModelRegistry", "InferenceEngine", "NetCore",
+                "GRPCServer", "GRPCCore", "HTTPServer", "InferenceService", "ModelRegistry", "InferenceEngine", "NetCore",
                 "ServerMetrics", "TrafficRouting", "Auth", "BackgroundThreads", "DurableFiles", "Monitoring",
             ],
             swiftSettings: swiftSettings
@@ -147,6 +152,7 @@ let package = Package(
             dependencies: ["GRPCServer", "GRPCCore", "HTTP2", "NetCore", "TLS", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"], swiftSettings: swiftSettings),
         .testTarget(name: "GRPCClientTests", dependencies: ["GRPCClient", "GRPCCore", "HTTP2"], swiftSettings: swiftSettings),
         .testTarget(name: "SluiceProtoTests", dependencies: ["SluiceProto", "TestSupport", "GRPCCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: swiftSettings),

@@ -1,7 +1,7 @@
 /// A parsed JSON value. Used for JWT headers and claims, where we need exact types (a string `exp` is not a
 /// number), and duplicate member names must be rejected (two parsers reading "the same" token differently is a
-/// classic JWT confusion).
-enum JSONValue: Sendable, Equatable {
+/// classic JWT confusion). Public for the REST layer's request bodies (Open Inference JSON tensors).
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
@@ -9,37 +9,37 @@ enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    var stringValue: String? {
+    public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
-    var numberValue: Double? {
+    public var numberValue: Double? {
         if case .number(let n) = self { return n }
         return nil
     }
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
         return nil
     }
 }
 
 /// Why a JSON document was rejected.
-struct JSONParseError: Error, Equatable, CustomStringConvertible {
-    let offset: Int
-    let what: String
-    var description: String { "invalid JSON at byte \(offset): \(what)" }
+public struct JSONParseError: Error, Equatable, CustomStringConvertible {
+    public let offset: Int
+    public let what: String
+    public var description: String { "invalid JSON at byte \(offset): \(what)" }
 }
 
 /// A strict RFC 8259 parser over UTF-8 bytes: no trailing garbage, no duplicate names, bounded nesting.
-struct JSONParser {
+public struct JSONParser {
     private let bytes: [UInt8]
     private var i = 0
     private var depth = 0
     private static let maxDepth = 32
 
-    static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         var p = JSONParser(bytes: bytes)
         p.skipWhitespace()
         let v = try p.value()

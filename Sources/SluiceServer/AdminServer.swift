@@ -1,13 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import BackgroundThreads
+import HTTPServer
 
-/// The admin listener: HTTP/1.1 on its own thread, off the serving path.
+/// The admin listener: HTTP/1.1 on its own thread (libmicrohttpd driven by a NetCore loop, as the REST port),
+/// off the serving path.
 ///
 /// `GET /metrics` (Prometheus text format 0.0.4), `GET /healthz` (the process is up), `GET /readyz`
-/// (200 once models are loaded, 503 before and while draining). One request per connection; requests
-/// over 8 KiB or slower than 2 s are dropped so a stuck client cannot hold the thread.
+/// (200 once models are loaded, 503 before and while draining). Requests are bounded (8 KiB of headers, no
+/// body, 5 s of inactivity, 64 connections) so a stuck client cannot hold the listener.
 public final class AdminServer: @unchecked Sendable {
     public struct Handlers: Sendable {
         public var metrics: @Sendable () -> String
@@ -16,15 +14,20 @@ public final class AdminServer: @unchecked Sendable {
         public var details: String
         /// Lines computed per request and appended to `/healthz` and `/readyz` (e.g. versions that failed to load).
         public var report: @Sendable () -> [String]
+        /// When set, `/metrics` asks it first with the `Authorization` and `x-api-key` headers; a non-nil answer
+        /// (HTTP status and message) refuses the scrape.
+        public var metricsGate: (@Sendable (_ authorization: String?, _ apiKey: String?) -> (Int, String)?)?
 
         public init(
             metrics: @escaping @Sendable () -> String, ready: @escaping @Sendable () -> Bool, details: String = "",
-            report: @escaping @Sendable () -> [String] = { [] }
+            report: @escaping @Sendable () -> [String] = { [] },
+            metricsGate: (@Sendable (_ authorization: String?, _ apiKey: String?) -> (Int, String)?)? = nil
         ) {
             self.metrics = metrics
             self.ready = ready
             self.details = details
             self.report = report
+            self.metricsGate = metricsGate
         }
     }
 
@@ -34,137 +37,63 @@ public final class AdminServer: @unchecked Sendable {
     }
 
     private let handlers: Handlers
-    private var listener: Int32 = -1
-    private var thread: BackgroundThread.Handle?
+    private var server: HTTPServer?
     public private(set) var port: UInt16 = 0
 
     public init(handlers: Handlers) { self.handlers = handlers }
 
     /// Binds `host:port` (port 0 picks a free one) and starts serving on a background thread.
     public func start(host: String, port: UInt16) throws {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &address.sin_addr) == 1 else {
-            throw StartError(description: "--admin-listen: \(host) is not an IPv4 address")
+        let address = host == "localhost" ? "127.0.0.1" : host
+        let handlers = self.handlers
+        let server = HTTPServer(
+            configuration: HTTPServerConfiguration(
+                host: address, port: Int(port), maxBodyBytes: 0, maxHeaderBytes: 8192, maxConnections: 64,
+                idleTimeoutSeconds: 5, threadName: "sluice-admin"),
+            handler: { request in Self.answer(request, handlers: handlers) })
+        do { try server.start() } catch {
+            throw StartError(description: "admin listener: cannot listen on \(host):\(port): \(error)")
         }
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw StartError(description: "admin listener: socket() failed") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0, listen(fd, 64) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw StartError(description: "admin listener: cannot listen on \(host):\(port): \(reason)")
-        }
-        var actual = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        self.port = UInt16(bigEndian: actual.sin_port)
-        listener = fd
-        guard let started = BackgroundThread.start(name: "sluice-admin", { self.acceptLoop() }) else {
-            close(fd)
-            throw StartError(description: "admin listener: cannot start its thread")
-        }
-        thread = started
+        self.server = server
+        self.port = UInt16(server.port)
     }
 
     /// Stops accepting and closes the listener.
     public func stop() {
-        if listener >= 0 {
-            shutdown(listener, Int32(SHUT_RDWR))
-            close(listener)
-            listener = -1
-        }
-        thread?.join()
-        thread = nil
+        server?.stop()
+        server = nil
     }
 
-    private func acceptLoop() {
-        while true {
-            let fd = listener
-            if fd < 0 { return }
-            let client = accept(fd, nil, nil)
-            if client < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
-                return
-            }
-            serve(client)
-            close(client)
+    /// The response to one admin request (on the listener's thread).
+    private static func answer(_ request: borrowing HTTPRequest, handlers: Handlers) -> HTTPResponse {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            return .text(405, "only GET\n")
         }
-    }
-
-    private func serve(_ client: Int32) {
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var request: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 2048)
-        while request.count < 8192 {
-            let n = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { return }
-            request += chunk[0..<n]
-            if request.count >= 4, request.suffix(4) == [13, 10, 13, 10] || containsHeaderEnd(request) { break }
-        }
-        guard let lineEnd = request.firstIndex(of: 13) ?? request.firstIndex(of: 10) else { return }
-        let line = String(decoding: request[..<lineEnd], as: UTF8.self).split(separator: " ")
-        guard line.count >= 2 else { return respond(client, 400, "text/plain", "bad request\n") }
-        let method = line[0]
-        let path = line[1].split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
-        guard method == "GET" || method == "HEAD" else {
-            return respond(client, 405, "text/plain", "only GET\n", head: false)
-        }
-        let head = method == "HEAD"
-        switch path {
+        // HEAD: libmicrohttpd sends the headers of the GET response (with its Content-Length) and no body.
+        let response: HTTPResponse
+        switch request.path {
         case "/metrics":
-            respond(client, 200, "text/plain; version=0.0.4; charset=utf-8", handlers.metrics(), head: head)
-        case "/healthz":
-            respond(client, 200, "text/plain", "ok\n" + detailLine, head: head)
-        case "/readyz":
-            if handlers.ready() {
-                respond(client, 200, "text/plain", "ready\n" + detailLine, head: head)
+            if let gate = handlers.metricsGate,
+                let (status, message) = gate(request.header("Authorization"), request.header("x-api-key"))
+            {
+                response = .text(status, message + "\n")
             } else {
-                respond(client, 503, "text/plain", "not ready\n" + detailLine, head: head)
+                response = HTTPResponse(
+                    status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                    body: Array(handlers.metrics().utf8))
             }
+        case "/healthz":
+            response = .text(200, "ok\n" + detailLines(handlers))
+        case "/readyz":
+            response = handlers.ready()
+                ? .text(200, "ready\n" + detailLines(handlers)) : .text(503, "not ready\n" + detailLines(handlers))
         default:
-            respond(client, 404, "text/plain", "not found: try /metrics, /healthz, /readyz\n", head: head)
+            response = .text(404, "not found: try /metrics, /healthz, /readyz\n")
         }
+        return response
     }
 
-    private var detailLine: String {
+    private static func detailLines(_ handlers: Handlers) -> String {
         (handlers.details.isEmpty ? "" : handlers.details + "\n") + handlers.report().map { $0 + "\n" }.joined()
-    }
-
-    private func containsHeaderEnd(_ bytes: [UInt8]) -> Bool {
-        guard bytes.count >= 4 else { return false }
-        for index in 0...(bytes.count - 4) where bytes[index] == 13 && bytes[index + 1] == 10
-            && bytes[index + 2] == 13 && bytes[index + 3] == 10
-        {
-            return true
-        }
-        return false
-    }
-
-    private func respond(_ client: Int32, _ status: Int, _ type: String, _ body: String, head: Bool = false) {
-        let reason = [200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-                      503: "Service Unavailable"][status] ?? "Error"
-        let bodyBytes = Array(body.utf8)
-        var out = Array(
-            "HTTP/1.1 \(status) \(reason)\r\nContent-Type: \(type)\r\nContent-Length: \(bodyBytes.count)\r\nConnection: close\r\n\r\n"
-                .utf8)
-        if !head { out += bodyBytes }
-        var sent = 0
-        while sent < out.count {
-            let n = out.withUnsafeBytes { send(client, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return }
-            sent += n
-        }
     }
 }

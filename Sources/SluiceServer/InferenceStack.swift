@@ -190,8 +190,11 @@ public final class InferenceStack: @unchecked Sendable {
         }
     }
 
-    /// Serves `/metrics`, `/healthz` and `/readyz` on `host:port`; returns the bound port.
-    public func startAdmin(listen: String, health: HealthStatusTable) throws(ConfigurationError) -> UInt16 {
+    /// Serves `/metrics`, `/healthz` and `/readyz` on `host:port`; returns the bound port. With
+    /// `metricsRequireCredential`, `/metrics` needs a credential allowed GetModelVersion (401/403 otherwise).
+    public func startAdmin(
+        listen: String, health: HealthStatusTable, metricsRequireCredential: Bool = false
+    ) throws(ConfigurationError) -> UInt16 {
         let parts = listen.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2, let port = UInt16(parts[1]) else {
             throw ConfigurationError("--admin-listen '\(listen)': expected HOST:PORT, e.g. 127.0.0.1:9090")
@@ -199,6 +202,17 @@ public final class InferenceStack: @unchecked Sendable {
         let registry = self.registry
         let metrics = self.metrics
         let mode = auth.modeDescription
+        let auth = self.auth
+        var gate: (@Sendable (String?, String?) -> (Int, String)?)?
+        if metricsRequireCredential {
+            gate = { authorization, apiKey in
+                let decision = auth.authorize(
+                    rpc: .getModelVersion, model: "", authorization: authorization, apiKey: apiKey, mtlsSubject: nil,
+                    peer: "admin")
+                guard case .denied(let denial) = decision else { return nil }
+                return (CallGate.error(for: denial).httpStatus, "/metrics: " + denial.message)
+            }
+        }
         let server = AdminServer(handlers: .init(
             metrics: { metrics.registry.render() },
             ready: { registry.initialLoadComplete && health.status(of: "") == .serving && registry.servesProduction },
@@ -206,7 +220,7 @@ public final class InferenceStack: @unchecked Sendable {
             report: {
                 let source = registry.source.health().detail
                 return registry.healthReport + (source.isEmpty ? [] : [source])
-            }))
+            }, metricsGate: gate))
         do { try server.start(host: String(parts[0]), port: port) } catch {
             throw ConfigurationError("\(error)")
         }

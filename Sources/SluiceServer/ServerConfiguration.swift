@@ -46,6 +46,14 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var mlflowCA: String?
     /// HOST:PORT of the HTTP admin listener (`/metrics`, `/healthz`, `/readyz`); off when nil.
     public var adminListen: String?
+    /// HOST:PORT of the HTTP/1.1 listener for the Open Inference Protocol REST routes (`/v2/...`); off when nil.
+    /// It uses the gRPC port's certificate (`tlsCert`/`tlsKey`) and security configuration.
+    public var httpListen: String?
+    /// Seconds without traffic after which the REST listener closes a connection (default 30); this also bounds
+    /// a client that trickles its request.
+    public var httpIdleTimeoutSeconds: Int?
+    /// `/metrics` on the admin port asks for a credential (bearer token or `x-api-key`) allowed GetModelVersion.
+    public var metricsRequireCredential: Bool?
     /// Security configuration file (authentication, RBAC, audit, rate limits).
     public var securityConfig: String?
     /// Serve without authentication (explicit opt-out).
@@ -69,7 +77,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
         "maxConcurrentStreams", "maxHeaderListBytes", "models", "adminListen", "securityConfig", "insecureNoAuth",
         "maxConnections", "maxInflightCallsPerThread", "offloadMinRequestBytes", "maxAuthFailuresPerConnection",
-        "cacheDir", "cacheMaxBytes", "mlflowCA",
+        "cacheDir", "cacheMaxBytes", "mlflowCA", "httpListen", "httpIdleTimeoutSeconds", "metricsRequireCredential",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
@@ -130,6 +138,9 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.cacheMaxBytes = other.cacheMaxBytes ?? cacheMaxBytes
         merged.mlflowCA = other.mlflowCA ?? mlflowCA
         merged.adminListen = other.adminListen ?? adminListen
+        merged.httpListen = other.httpListen ?? httpListen
+        merged.httpIdleTimeoutSeconds = other.httpIdleTimeoutSeconds ?? httpIdleTimeoutSeconds
+        merged.metricsRequireCredential = other.metricsRequireCredential ?? metricsRequireCredential
         merged.securityConfig = other.securityConfig ?? securityConfig
         merged.insecureNoAuth = other.insecureNoAuth ?? insecureNoAuth
         merged.maxConnections = other.maxConnections ?? maxConnections

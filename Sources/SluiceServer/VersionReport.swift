@@ -1,3 +1,4 @@
+import HTTPServer
 import GRPCServer
 import InferenceService
 
@@ -22,7 +23,7 @@ public enum VersionReport {
     }
 
     /// One line per component: `sluice 0.9.0`, `nghttp2 1.52.0`, `OpenSSL 3.0.x ...`, `protobuf-c 1.4.1`,
-    /// `Swift 6.3`.
+    /// `Swift 6.3`, `libmicrohttpd 0.9.75` (the REST and admin listeners).
     public static var text: String {
         let openSSL = TransportLibraries.openSSL
         return [
@@ -31,6 +32,7 @@ public enum VersionReport {
             openSSL.hasPrefix("OpenSSL") ? openSSL : "OpenSSL \(openSSL)",
             "protobuf-c \(MessageLibraries.protobufC)",
             "Swift \(swift)",
+            "libmicrohttpd \(HTTPServer.libraryVersion)",
         ].joined(separator: "\n")
     }
 }

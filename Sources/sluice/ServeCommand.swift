@@ -33,7 +33,9 @@ struct ServeCommand: ParsableCommand {
                "adminListen": "127.0.0.1:9090", "securityConfig": "security.json",
                "insecureNoAuth": false, "maxConnections": 10000, "maxInflightCallsPerThread": 4096,
                "offloadMinRequestBytes": 65536, "maxAuthFailuresPerConnection": 100,
-               "cacheDir": "/var/cache/sluice", "cacheMaxBytes": 1073741824, "mlflowCA": "ca.pem"}
+               "cacheDir": "/var/cache/sluice", "cacheMaxBytes": 1073741824, "mlflowCA": "ca.pem",
+               "httpListen": "127.0.0.1:8000", "httpIdleTimeoutSeconds": 30,
+               "metricsRequireCredential": false}
             Every flag and key is described in docs/configuration.md.
 
             SIGTERM or SIGINT stops accepting, sends GOAWAY, lets calls in flight finish (up to --drain-timeout), \
@@ -111,6 +113,16 @@ struct ServeCommand: ParsableCommand {
     var adminListen: String?
 
     @Option(
+        name: .customLong("http-listen"),
+        help: "HOST:PORT for the Open Inference Protocol REST routes (/v2/...) over HTTP/1.1; TLS as the gRPC port.")
+    var httpListen: String?
+
+    @Option(
+        name: .customLong("http-idle-timeout"),
+        help: "Seconds without traffic before the REST listener closes a connection. (default: 30)")
+    var httpIdleTimeout: Int?
+
+    @Option(
         name: .customLong("security-config"),
         help: "Security configuration (JWT keys, API keys, RBAC, rate limits, audit log); see docs/security.md.")
     var securityConfig: String?
@@ -159,6 +171,8 @@ struct ServeCommand: ParsableCommand {
             flags.cacheMaxBytes = cacheMaxBytes
             flags.mlflowCA = mlflowCA
             flags.adminListen = adminListen
+            flags.httpListen = httpListen
+            flags.httpIdleTimeoutSeconds = httpIdleTimeout
             flags.securityConfig = securityConfig
             flags.insecureNoAuth = insecureNoAuth ? true : nil
             var base = ServerConfiguration()
@@ -206,7 +220,9 @@ struct ServeCommand: ParsableCommand {
             }
             if let adminListen = configuration.adminListen {
                 if let stack {
-                    let port = try stack.startAdmin(listen: adminListen, health: app.health)
+                    let port = try stack.startAdmin(
+                        listen: adminListen, health: app.health,
+                        metricsRequireCredential: configuration.metricsRequireCredential ?? false)
                     let host = adminListen.split(separator: ":").first ?? "127.0.0.1"
                     log("sluice: admin listener on http://\(host):\(port)/metrics")
                 } else {
@@ -215,7 +231,25 @@ struct ServeCommand: ParsableCommand {
                     log("sluice: admin listener on http://\(host):\(admin.port)/metrics")
                 }
             }
+            var rest: RESTListener?
+            if let httpListen = configuration.httpListen {
+                guard let stack else {
+                    throw ConfigurationError("--http-listen serves models: it needs --models (or \"models\" in the config)")
+                }
+                let listener = try RESTListener(
+                    listen: httpListen, configuration: configuration, api: stack.api, health: app.health)
+                let port = try listener.start()
+                let host = httpListen.split(separator: ":").dropLast().joined(separator: ":")
+                log("sluice: serving Open Inference REST on \(listener.usesTLS ? "https" : "http")://\(host):\(port)/v2")
+                rest = listener
+                let reload = app.onReload
+                app.onReload = {
+                    listener.reloadCertificate(configuration: configuration, log: log)
+                    reload?()
+                }
+            }
             try app.run()
+            rest?.stop()
             stack?.stop()
         } catch {
             OperatorLog.emit("sluice: error: \(error)")

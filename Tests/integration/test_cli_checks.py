@@ -136,6 +136,7 @@ def test_version_prints_library_versions():
     assert re.match(r"OpenSSL \d+\.\d+\.\d+", lines[2]), lines
     assert re.fullmatch(r"protobuf-c \d+\.\d+\.\d+", lines[3]), lines
     assert re.fullmatch(r"Swift \d+\.\d+.*", lines[4]), lines
+    assert re.fullmatch(r"libmicrohttpd \d+\.\d+\.\d+", lines[5]), lines
 
 
 TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (info|warning|error|notice|debug|trace|critical) +"

@@ -720,7 +720,7 @@ def test_image_layout(built_image):
     # Every library the binary links resolves inside the image.
     ldd = run(["chroot", root, "/usr/bin/ldd", "/usr/local/bin/sluice"])
     assert ldd.returncode == 0 and "not found" not in ldd.stdout, ldd.stdout + ldd.stderr
-    for library in ("libnghttp2.so.14", "libssl.so.3", "libprotobuf-c.so.1", "libz.so.1"):
+    for library in ("libnghttp2.so.14", "libssl.so.3", "libprotobuf-c.so.1", "libz.so.1", "libmicrohttpd.so.12"):
         assert library in ldd.stdout
     help_text = run(["chroot", "--userspec=10001:10001", root, "/usr/local/bin/sluice", "--help"])
     assert help_text.returncode == 0 and "serve" in help_text.stdout
