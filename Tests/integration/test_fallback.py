@@ -149,3 +149,39 @@ def test_fallback_answers_when_the_chosen_version_fails_at_run_time(tmp_path, sl
                      r'code="FAILED_PRECONDITION"\} \d+', metrics, re.M), metrics
     status, body = http_get(port, "/readyz")
     assert status == 200, body
+
+
+def test_fallback_answers_for_a_rollout_arm_that_fails_at_run_time(tmp_path, sluice_server, proto_modules):
+    """An A/B arm whose version cannot score rows: its calls are answered by the fallback (variant `fallback`),
+    and the arm's statistics still count them as errors, so the rollout judges the arm on its failures."""
+    pb, pb_grpc = proto_modules.inference_pb2, proto_modules.inference_pb2_grpc
+    registry = tmp_path / "registry"
+    dynamic = tmp_path / "dynamic.onnx"
+    write_runtime_failing_model(dynamic)
+    assert register(registry, "churn", LOGREG, "--stage", "Production", "--feature-names", ",".join(FEATURES)) == 1
+    assert register(registry, "churn", dynamic) == 2
+    models("fallback", "churn", "1", "--registry", registry)
+
+    server = wait_serving(sluice_server("--models", registry), proto_modules)
+    stub = pb_grpc.InferenceStub(server.channel())
+    stub.Rollout(pb.RolloutRequest(model="churn", action=pb.START, strategy=pb.AB_TEST,
+                                   arms=[pb.Arm(name="control", version="1", weight=50),
+                                         pb.Arm(name="treatment", version="2", weight=50)]), timeout=30)
+
+    def loaded():
+        versions = stub.GetModelVersion(pb.GetModelVersionRequest(model="churn", list=True), timeout=10).versions
+        return all(v.state == pb.READY for v in versions)
+
+    assert wait_for(loaded)
+    features = {k: pb.FeatureValue(number=v) for k, v in ROW.items()}
+    variants = []
+    for i in range(40):
+        reply = stub.Predict(pb.PredictRequest(model="churn", routing_key=f"user-{i}", features=features), timeout=10)
+        assert reply.version == 1, reply
+        variants.append(reply.variant)
+    assert set(variants) == {"control", "fallback"}, variants
+    status = stub.Rollout(pb.RolloutRequest(model="churn", action=pb.GET), timeout=30)
+    treatment = next(v for v in status.variants if v.name == "treatment")
+    assert treatment.overall.errors == variants.count("fallback") and treatment.overall.requests == treatment.overall.errors
+    control = next(v for v in status.variants if v.name == "control")
+    assert control.overall.errors == 0 and control.overall.requests == variants.count("control")
