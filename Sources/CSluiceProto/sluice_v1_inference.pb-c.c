@@ -2280,7 +2280,7 @@ const ProtobufCMessageDescriptor sluice__v1__model_version__metrics_entry__descr
   (ProtobufCMessageInit) sluice__v1__model_version__metrics_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__v1__model_version__field_descriptors[16] =
+static const ProtobufCFieldDescriptor sluice__v1__model_version__field_descriptors[17] =
 {
   {
     "model",
@@ -2463,6 +2463,18 @@ static const ProtobufCFieldDescriptor sluice__v1__model_version__field_descripto
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "is_fallback",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__ModelVersion, is_fallback),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "monitoring",
     40,
     PROTOBUF_C_LABEL_NONE,
@@ -2479,9 +2491,10 @@ static const unsigned sluice__v1__model_version__field_indices_by_name[] = {
   3,   /* field[3] = aliases */
   11,   /* field[11] = created_unix_ms */
   7,   /* field[7] = description */
+  15,   /* field[15] = is_fallback */
   9,   /* field[9] = metrics */
   0,   /* field[0] = model */
-  15,   /* field[15] = monitoring */
+  16,   /* field[16] = monitoring */
   14,   /* field[14] = run_id */
   10,   /* field[10] = sha256 */
   6,   /* field[6] = signature */
@@ -2496,8 +2509,8 @@ static const unsigned sluice__v1__model_version__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__v1__model_version__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 40, 15 },
-  { 0, 16 }
+  { 40, 16 },
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor sluice__v1__model_version__descriptor =
 {
@@ -2507,7 +2520,7 @@ const ProtobufCMessageDescriptor sluice__v1__model_version__descriptor =
   "Sluice__V1__ModelVersion",
   "sluice.v1",
   sizeof(Sluice__V1__ModelVersion),
-  16,
+  17,
   sluice__v1__model_version__field_descriptors,
   sluice__v1__model_version__field_indices_by_name,
   2,  sluice__v1__model_version__number_ranges,

@@ -12,12 +12,15 @@ public struct CallContext: Sendable {
     public var completion: (any DeferredCompletionSink)?
     /// Identifies this call to `completion`.
     public var completionToken: UInt64
+    /// The connection's allowance of expensive work (first-sight signature checks); nil: unlimited.
+    public var budget: ConnectionBudget?
 
     public init(
         metadata: Metadata = Metadata(), deadline: UInt64? = nil, peer: String = "",
         clientCertificateSubject: String? = nil, completion: (any DeferredCompletionSink)? = nil,
-        completionToken: UInt64 = 0
+        completionToken: UInt64 = 0, budget: ConnectionBudget? = nil
     ) {
+        self.budget = budget
         self.metadata = metadata
         self.deadline = deadline
         self.peer = peer

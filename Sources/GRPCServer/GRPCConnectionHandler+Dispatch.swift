@@ -74,7 +74,7 @@ extension GRPCConnectionHandler {
         var context = CallContext(
             metadata: state.metadata, deadline: state.deadline, peer: peer,
             clientCertificateSubject: clientCertificateSubject, completion: completionSink,
-            completionToken: connectionID << 32 | UInt64(UInt32(bitPattern: state.id)))
+            completionToken: connectionID << 32 | UInt64(UInt32(bitPattern: state.id)), budget: budget)
         state.response.removeAll()
         let handler = method.handler
         let outcome: Result<UnaryOutcome, RPCError>

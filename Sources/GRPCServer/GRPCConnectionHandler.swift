@@ -56,12 +56,16 @@ public final class GRPCConnectionHandler {
     public var scheduleWakeup: ((UInt64) -> Void)?
     /// The monotonic clock (replaceable in tests).
     public var clock: () -> UInt64 = monotonicNanoseconds
+    /// This connection's allowance of first-sight signature checks, handed to every call.
+    let budget: ConnectionBudget
 
     public init(router: GRPCRouter, configuration: GRPCServerConfiguration, peer: String = "") throws(HTTP2Error) {
         self.router = router
         self.configuration = configuration
         self.peer = peer
         self.maxHeaderListBytes = Int(configuration.http2.maxHeaderListSize)
+        self.budget = ConnectionBudget(
+            perSecond: configuration.maxSignatureChecksPerSecondPerConnection, nowNanos: monotonicNanoseconds())
         self.session = try HTTP2Session(delegate: self, settings: configuration.http2)
     }
 

@@ -37,6 +37,9 @@ public struct GRPCServerConfiguration: Sendable {
     public var maxInflightCallsPerLoop: Int = 4096
     /// Calls answered UNAUTHENTICATED on one connection before it gets GOAWAY(ENHANCE_YOUR_CALM).
     public var maxAuthenticationFailuresPerConnection: Int = 100
+    /// First-sight signature checks (credentials no thread has verified yet) one connection may cause per
+    /// second, with a burst of the same size; past it such calls get RESOURCE_EXHAUSTED (see ``ConnectionBudget``).
+    public var maxSignatureChecksPerSecondPerConnection: Int = 100
 
     public init() {}
 }

@@ -66,14 +66,14 @@ extension InferenceAPI {
     /// answer was made), the rollout outcome, and the audit record.
     func finish(
         _ rpc: ServiceMetrics.RPCKind, status: RPCError,
-        served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?, record: inout CallRecord,
+        served: RoutedTarget?, record: inout CallRecord,
         context: CallContext, started: UInt64
     ) -> UnaryOutcome {
         let elapsed = monotonicNanos() - started
         if status.code != .ok {
             if let served {
                 metrics.record(rpc, model: served.worker.model, version: served.worker.version,
-                               variant: served.assignment?.variantName ?? "", code: status.code.rawValue, nanos: elapsed)
+                               variant: served.variantName, code: status.code.rawValue, nanos: elapsed)
                 if let assignment = served.assignment, let rollouts {
                     rollouts.record(assignment, outcome: Outcome(ok: false, latencyNs: elapsed))
                 }
@@ -83,7 +83,7 @@ extension InferenceAPI {
         }
         if let gate {
             record.version = served?.worker.version
-            record.variant = served?.assignment?.variantName ?? ""
+            record.variant = served?.variantName ?? ""
             gate.audit(record, context: context, status: status.code, latencyNanos: elapsed)
         }
         return status.code == .ok ? .ok : .failure(status)
@@ -94,7 +94,7 @@ extension InferenceAPI {
     func admitAndRoute(
         _ view: some ScoringRequestView, requestID: UnsafeRawBufferPointer, _ record: inout CallRecord,
         context: CallContext
-    ) throws -> (ModelEntry<ServableModel>, (worker: ModelWorker<ServableModel>, assignment: Assignment?)) {
+    ) throws -> (ModelEntry<ServableModel>, RoutedTarget) {
         if gate != nil {
             record.requestID = String(decoding: requestID, as: UTF8.self)
             if !view.version.isEmpty { record.selector = String(decoding: view.version, as: UTF8.self) }

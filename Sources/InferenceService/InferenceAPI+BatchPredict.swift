@@ -15,15 +15,23 @@ extension InferenceAPI {
         metrics.enter()
         defer { metrics.leave() }
         var record = CallRecord(rpc: .batchPredict, audited: gate != nil, started: started)
-        var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
+        var served: RoutedTarget?
         var status = RPCError(.ok, "")
         do {
             try BatchPredictRequestView.decode(request) { view in
                 try RequestID.with(view.requestID) { requestID in
                     let (entry, target) = try admitAndRoute(view, requestID: requestID, &record, context: context)
                     served = target
-                    try predictBatch(view, entry: entry, target: target, requestID: requestID, started: started,
-                                     response: &response)
+                    do {
+                        try predictBatch(view, entry: entry, target: target, requestID: requestID, started: started,
+                                         response: &response)
+                    } catch {
+                        guard let fallback = target.fallback(in: entry, after: error) else { throw error }
+                        recordFallback(.batchPredict, failed: target, fallback: fallback, error: error, started: started)
+                        served = fallback
+                        try predictBatch(view, entry: entry, target: fallback, requestID: requestID, started: started,
+                                         response: &response)
+                    }
                 }
             }
         } catch let error as ProtoDecodeError {
@@ -37,14 +45,14 @@ extension InferenceAPI {
     /// Scores an admitted, routed batch and encodes the columnar answer.
     private func predictBatch(
         _ view: BatchPredictRequestView, entry: ModelEntry<ServableModel>,
-        target: (worker: ModelWorker<ServableModel>, assignment: Assignment?), requestID: UnsafeRawBufferPointer,
+        target: RoutedTarget, requestID: UnsafeRawBufferPointer,
         started: UInt64, response: inout ResponseBuffer
     ) throws {
         let model = target.worker.compiled
         try scratchPool.withScratch { scratch in
             let rows = try fillBatch(view, model: model, scratch: scratch)
             if rows > 0 { try model.run(rows, scratch) }
-            let variant = target.assignment?.variantName ?? ""
+            let variant = target.variantName
             let stringLabels: [String]
             if case .string(let labels) = model.classLabels { stringLabels = labels } else { stringLabels = [] }
             scratch.labelsInt.withUnsafeBufferPointer { intLabels in

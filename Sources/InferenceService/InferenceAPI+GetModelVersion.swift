@@ -72,7 +72,7 @@ extension InferenceAPI {
         let metadata = entry.metadata
         switch selector {
         case .routed, .stage(.production):
-            if let worker = entry.production, selector == .routed { return worker.version }
+            if let worker = entry.productionFallback ?? entry.production, selector == .routed { return worker.version }
             if let version = metadata.latest(in: .production) { return version.version }
             throw ServiceError(.notFound, "model \"\(entry.name)\" has no Production version")
         case .stage(let stage):
@@ -101,6 +101,9 @@ extension InferenceAPI {
         case .failed(let reason):
             info.state = .failed
             info.stateReason = reason
+            if let fallback = entry.productionFallback, entry.metadata.latest(in: .production)?.version == version {
+                info.stateReason += "; fallback version \(fallback.version) serves in its place"
+            }
         case .retired: info.state = .retired
         }
         let worker = entry.workers[version]
@@ -113,6 +116,7 @@ extension InferenceAPI {
         info.source = metadata?.source ?? ""
         info.trafficShare = share ?? entry.defaultTrafficShare(of: version)
         info.runId = metadata?.runId ?? ""
+        info.isFallback = entry.metadata.fallback == version
         info.monitoring = worker.flatMap { monitoringInfo($0.compiled) }
         return info
     }

@@ -14,7 +14,7 @@ extension InferenceAPI {
         metrics.enter()
         defer { metrics.leave() }
         var record = CallRecord(rpc: .predict, audited: gate != nil, started: started)
-        var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
+        var served: RoutedTarget?
         var status = RPCError(.ok, "")
         var deferred = false
         do {
@@ -30,8 +30,16 @@ extension InferenceAPI {
                         deferred = true
                         return
                     }
-                    try predictRow(view, entry: entry, target: target, requestID: requestID, started: started,
-                                   response: &response)
+                    do {
+                        try predictRow(view, entry: entry, target: target, requestID: requestID, started: started,
+                                       response: &response)
+                    } catch {
+                        guard let fallback = target.fallback(in: entry, after: error) else { throw error }
+                        recordFallback(.predict, failed: target, fallback: fallback, error: error, started: started)
+                        served = fallback
+                        try predictRow(view, entry: entry, target: fallback, requestID: requestID, started: started,
+                                       response: &response)
+                    }
                 }
             }
         } catch let error as ProtoDecodeError {
@@ -46,7 +54,7 @@ extension InferenceAPI {
     /// Validates the row and queues it for the model's dynamic batcher; the promise completes the call.
     private func enqueue(
         _ view: PredictRequestView, batcher: DynamicBatcher,
-        target: (worker: ModelWorker<ServableModel>, assignment: Assignment?), requestID: UnsafeRawBufferPointer,
+        target: RoutedTarget, requestID: UnsafeRawBufferPointer,
         started: UInt64, promise: UnaryPromise, record: CallRecord, context: CallContext
     ) throws {
         let model = target.worker.compiled
@@ -56,7 +64,7 @@ extension InferenceAPI {
         }
         let worker = target.worker
         let assignment = target.assignment
-        let variant = assignment?.variantName ?? ""
+        let variant = target.variantName
         var record = record
         record.version = worker.version
         record.variant = variant
@@ -79,7 +87,7 @@ extension InferenceAPI {
     /// Scores one admitted, routed row and encodes the answer.
     private func predictRow(
         _ view: PredictRequestView, entry: ModelEntry<ServableModel>,
-        target: (worker: ModelWorker<ServableModel>, assignment: Assignment?), requestID: UnsafeRawBufferPointer,
+        target: RoutedTarget, requestID: UnsafeRawBufferPointer,
         started: UInt64, response: inout ResponseBuffer
     ) throws {
         let model = target.worker.compiled
@@ -88,7 +96,7 @@ extension InferenceAPI {
             try model.run(1, scratch)
             let prediction = label(model, scratch, row: 0)
             let confidence = scratch.confidence.first ?? 0
-            let variant = target.assignment?.variantName ?? ""
+            let variant = target.variantName
             scratch.scores.withUnsafeBufferPointer { scores in
                 PredictResponseEncoder(
                     model: entry.name, version: target.worker.version, variant: variant,
@@ -126,14 +134,20 @@ extension InferenceAPI {
     @inline(__always)
     func route(
         _ entry: ModelEntry<ServableModel>, _ selector: VersionSelector, routingKey: UnsafeRawBufferPointer
-    ) throws -> (worker: ModelWorker<ServableModel>, assignment: Assignment?) {
+    ) throws -> RoutedTarget {
+        let production = selector == .routed || selector == .stage(.production)
         if selector == .routed, let rollouts,
             let assignment = rollouts.assign(model: entry.name, routingKeyBytes: routingKey),
             let worker = entry.workers[assignment.version]
         {
-            return (worker, assignment)
+            return RoutedTarget(worker: worker, assignment: assignment, mayFallBack: true)
         }
-        return (try entry.resolve(selector), nil)
+        if production, let fallback = entry.productionFallback {
+            metrics.countFallback(model: entry.name, failed: entry.metadata.latest(in: .production)?.version ?? 0,
+                                  fallback: fallback.version, reason: .loadFailed)
+            return RoutedTarget(worker: fallback, assignment: nil, isFallback: true)
+        }
+        return RoutedTarget(worker: try entry.resolve(selector), assignment: nil, mayFallBack: production)
     }
 
     /// The OK metric series of `model` (version `version` of `name`) serving as `variant` ("" outside a

@@ -6,6 +6,7 @@ public import ModelRegistry
 import BackgroundThreads
 import Auth
 import SluiceProto
+import Synchronization
 public import TrafficRouting
 
 /// The `sluice.v1.Inference` service: decode → route → registry → engine → encode, with metrics.
@@ -49,7 +50,7 @@ public final class InferenceAPI: GRPCService {
                     ?? getModelVersion(request, context, &response)
             },
             UnaryMethod("Rollout") { [self] request, context, response in
-                rollout(request, context, &response)
+                refuseOverBudget(context) ?? rollout(request, context, &response)
             },
         ]
     }
@@ -57,17 +58,41 @@ public final class InferenceAPI: GRPCService {
     /// Moves a heavy call to the workers: a request of at least `offload.minRequestBytes`, or one whose bearer
     /// token needs a signature check first (a token this thread has not seen and no thread has verified), so
     /// neither a big batch nor a stream of fresh tokens can stall the loop. Nil: run on the loop.
+    ///
+    /// A call that needs a signature check first takes one from its connection's ``ConnectionBudget``; with
+    /// none left it is refused here (RESOURCE_EXHAUSTED), before any verification work.
     @inline(__always)
     func offloadIfHeavy(
         _ request: UnsafeRawBufferPointer, _ context: CallContext,
         _ handler: @escaping @Sendable (UnsafeRawBufferPointer, CallContext, inout ResponseBuffer) -> UnaryOutcome
     ) -> UnaryOutcome? {
-        guard let offload else { return nil }
-        if request.count < offload.minRequestBytes {
-            guard let gate, gate.auth.needsSignatureCheck(authorization: context.metadata.first("authorization"))
-            else { return nil }
+        guard let gate else {
+            guard let offload, request.count >= offload.minRequestBytes else { return nil }
+            return offload.run(request, context, handler)
         }
+        let needsCheck = gate.auth.needsSignatureCheck(authorization: context.metadata.first("authorization"))
+        if needsCheck, let refused = takeSignatureCheck(context) { return refused }
+        guard let offload, needsCheck || request.count >= offload.minRequestBytes else { return nil }
         return offload.run(request, context, handler)
+    }
+
+    /// Refuses a call whose credential needs a signature check when its connection has none left (nil: go on).
+    @inline(__always)
+    func refuseOverBudget(_ context: CallContext) -> UnaryOutcome? {
+        guard let gate, gate.auth.needsSignatureCheck(authorization: context.metadata.first("authorization"))
+        else { return nil }
+        return takeSignatureCheck(context)
+    }
+
+    /// Takes one signature check from the call's connection budget; the refusal when there is none left.
+    func takeSignatureCheck(_ context: CallContext) -> UnaryOutcome? {
+        guard let budget = context.budget, let waitMs = budget.take(nowNanos: monotonicNanos()) else { return nil }
+        metrics.denials.signatureBudget.add(1, ordering: .relaxed)
+        return .failure(
+            RPCError(
+                .resourceExhausted,
+                "too many new credentials on this connection: at most \(budget.perSecond) signature checks per second per connection (--max-signature-checks-per-second); reuse a verified token, or retry after \(waitMs) ms",
+                trailers: [RPCError.Trailer("retry-after-ms", String(waitMs))]))
     }
 
     /// Resolves the model a request names (by field or by a models:/ URI in the selector) and the selector.

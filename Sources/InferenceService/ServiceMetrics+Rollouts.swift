@@ -59,8 +59,14 @@ extension ServiceMetrics {
                 (["reason": "unauthenticated"], Double(denials.unauthenticated.load(ordering: .relaxed))),
                 (["reason": "permission_denied"], Double(denials.permissionDenied.load(ordering: .relaxed))),
                 (["reason": "rate_limited"], Double(denials.rateLimited.load(ordering: .relaxed))),
+                (["reason": "signature_checks"], Double(denials.signatureBudget.load(ordering: .relaxed))),
             ]
         }
+        registry.collector(
+            "sluice_signature_checks_refused_total",
+            help: "Calls refused because their connection used up its first-sight signature checks for the second.",
+            kind: .counter
+        ) { [([:], Double(denials.signatureBudget.load(ordering: .relaxed)))] }
         registry.collector(
             "sluice_rate_limited_total", help: "Calls refused because the caller exceeded its rate limit.",
             kind: .counter

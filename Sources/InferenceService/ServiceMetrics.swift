@@ -12,6 +12,9 @@ public final class ServiceMetrics: Sendable {
     let inFlight = Atomic<Int>(0)
     /// Refused calls by reason (`sluice_auth_denied_total`).
     let denials = DenialCounters()
+    /// Calls answered by a model's fallback version (`sluice_fallback_total`), and its series by key.
+    let fallbacks: MetricFamily<Counter>
+    let fallbackSeries = Mutex<[FallbackKey: Counter]>([:])
     /// Hot-path cache of series objects so a call does not build label arrays.
     private let requestSeries = Mutex<[RequestKey: (Counter, Histogram)]>([:])
 
@@ -46,6 +49,10 @@ public final class ServiceMetrics: Sendable {
         batchRows = registry.histogram(
             "sluice_batch_rows", help: "Rows per BatchPredict call.", labels: ["model"],
             bounds: [1, 8, 32, 128, 512, 1024, 4096, 16384, 65536], unitScale: 1)
+        fallbacks = registry.counter(
+            "sluice_fallback_total",
+            help: "Calls answered by the model's fallback version in place of a version that failed (to load, or at run time).",
+            labels: ["model", "version", "fallback_version", "reason"])
         registerAuthMetrics()
     }
 
@@ -54,6 +61,8 @@ public final class ServiceMetrics: Sendable {
         let unauthenticated = Atomic<UInt64>(0)
         let permissionDenied = Atomic<UInt64>(0)
         let rateLimited = Atomic<UInt64>(0)
+        /// Calls refused because their connection had no signature checks left this second.
+        let signatureBudget = Atomic<UInt64>(0)
     }
 
     /// The OK series of one version's Predict and BatchPredict calls outside rollouts (or as one rollout

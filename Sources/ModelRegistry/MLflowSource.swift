@@ -258,6 +258,13 @@ public final class MLflowSource: WritableModelSource {
                 )
             }
         }
+        if let fallback = tags[MLflowTags.fallback] {
+            if let number = Int64(fallback.trimmedSpaces), number > 0 {
+                metadata.fallback = number
+            } else {
+                problems.append("tag \(MLflowTags.fallback) ignored: expected a version number, got \"\(fallback)\"")
+            }
+        }
         return (metadata, problems)
     }
 
@@ -534,6 +541,8 @@ public enum MLflowTags {
     public static let maxBatchSize = "sluice.batching.max_batch_size"
     /// Dynamic batching: longest wait for a batch to fill, microseconds (default 500).
     public static let maxQueueDelayMicros = "sluice.batching.max_queue_delay_us"
+    /// The fallback version (a version number); no fallback without it.
+    public static let fallback = "sluice.fallback"
 
     /// A JSON list of strings or comma-separated names; nil when neither (or a name is empty).
     static func parseList(_ text: String) -> [String]? {
@@ -566,8 +575,8 @@ extension MLflowSource {
     }
 
     /// Reads the model fresh from MLflow, applies `change`, and writes the difference back through MLflow's
-    /// API: stage transitions (`transition-stage`), aliases (`registered-models/alias`), and feature names and
-    /// batching as `sluice.` registered-model tags. Descriptions, tags and metrics of versions are MLflow's.
+    /// API: stage transitions (`transition-stage`), aliases (`registered-models/alias`), and feature names,
+    /// batching and the fallback version as `sluice.` registered-model tags. Descriptions, tags and metrics of versions are MLflow's.
     public func updateMetadata(
         of model: String, _ change: (inout ModelMetadata) throws(RegistryError) -> Void
     ) throws(RegistryError) -> ModelMetadata {
@@ -633,6 +642,9 @@ extension MLflowSource {
         if before.batching != after.batching {
             tags.append((MLflowTags.maxBatchSize, after.batching.map { String($0.maxBatchSize) }))
             tags.append((MLflowTags.maxQueueDelayMicros, after.batching.map { String($0.maxQueueDelayMicros) }))
+        }
+        if before.fallback != after.fallback {
+            tags.append((MLflowTags.fallback, after.fallback.map { String($0) }))
         }
         for (key, value) in tags {
             if let value {

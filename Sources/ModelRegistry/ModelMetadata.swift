@@ -11,6 +11,9 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
     public var batching: BatchingOptions?
     /// Drift-monitoring settings (window, PSI bands); nil takes the server's defaults.
     public var monitoring: MonitoringOptions?
+    /// The version that answers routed and Production calls when the chosen version fails at run time (for a
+    /// reason that is not the client's) or the Production version failed to load; kept loaded. Nil: none.
+    public var fallback: Int64?
 
     public init(
         name: String, description: String = "", aliases: [String: Int64] = [:], versions: [VersionMetadata] = [],
@@ -39,6 +42,7 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
         case featureNames = "feature_names"
         case batching
         case monitoring
+        case fallback
     }
 
     public init(from decoder: any Decoder) throws {
@@ -50,6 +54,7 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
         featureNames = try container.decodeIfPresent([String].self, forKey: .featureNames)
         batching = try container.decodeIfPresent(BatchingOptions.self, forKey: .batching)
         monitoring = try container.decodeIfPresent(MonitoringOptions.self, forKey: .monitoring)
+        fallback = try container.decodeIfPresent(Int64.self, forKey: .fallback)
     }
 }
 

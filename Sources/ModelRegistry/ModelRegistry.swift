@@ -10,7 +10,8 @@ import Synchronization
 /// versions that became needed, releases those no longer needed, and publishes a new immutable
 /// ``RegistrySnapshot`` after each change. Serving threads only read the current snapshot.
 ///
-/// Loaded: versions in Staging or Production, versions with an alias, and versions pinned by a rollout.
+/// Loaded: versions in Staging or Production, versions with an alias, the model's fallback version, and versions
+/// pinned by a rollout.
 /// A newly promoted version takes traffic only once it is ready; until then (or forever, if it fails
 /// to load) the previous one keeps serving.
 public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
@@ -219,6 +220,7 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
                 needed.insert(version.version)
             }
             for version in meta.aliases.values { needed.insert(version) }
+            if let fallback = meta.fallback, meta.version(fallback) != nil { needed.insert(fallback) }
             needed.formUnion(pinned[name] ?? [])
 
             var workers: [Int64: ModelWorker<Model>] = [:]
@@ -278,7 +280,7 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
             }
             models[name] = ModelEntry(
                 name: name, metadata: meta, workers: workers, states: states, production: production,
-                staging: staging, aliasWorkers: aliasWorkers)
+                staging: staging, aliasWorkers: aliasWorkers, fallback: meta.fallback.flatMap { workers[$0] })
         }
         let next = RegistrySnapshot(models: models)
         current.withLock { $0 = next }

@@ -40,11 +40,25 @@ public final class ModelEntry<Model: AnyObject & Sendable>: Sendable {
     public let staging: ModelWorker<Model>?
     /// What each alias serves, with the same hand-over rule.
     public let aliasWorkers: [String: ModelWorker<Model>]
+    /// The model's fallback version (metadata `fallback`), once it is ready.
+    public let fallback: ModelWorker<Model>?
+    /// The fallback when it answers routed and `production` calls in place of a Production version that failed
+    /// to load (it wins over the hand-over to the version before: the operator named it); nil otherwise.
+    public let productionFallback: ModelWorker<Model>?
 
     init(
         name: String, metadata: ModelMetadata, workers: [Int64: ModelWorker<Model>], states: [Int64: VersionState],
-        production: ModelWorker<Model>?, staging: ModelWorker<Model>?, aliasWorkers: [String: ModelWorker<Model>]
+        production: ModelWorker<Model>?, staging: ModelWorker<Model>?, aliasWorkers: [String: ModelWorker<Model>],
+        fallback: ModelWorker<Model>? = nil
     ) {
+        self.fallback = fallback
+        if let fallback, let target = metadata.latest(in: .production), target.version != fallback.version,
+            case .failed? = states[target.version]
+        {
+            productionFallback = fallback
+        } else {
+            productionFallback = nil
+        }
         self.name = name
         self.metadata = metadata
         self.workers = workers
@@ -107,5 +121,7 @@ public final class ModelEntry<Model: AnyObject & Sendable>: Sendable {
     }
 
     /// Share of routed traffic each version receives when no rollout is active.
-    public func defaultTrafficShare(of version: Int64) -> Double { production?.version == version ? 1 : 0 }
+    public func defaultTrafficShare(of version: Int64) -> Double {
+        (productionFallback ?? production)?.version == version ? 1 : 0
+    }
 }

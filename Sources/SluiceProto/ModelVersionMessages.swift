@@ -87,6 +87,8 @@ public struct ModelVersionInfo: Sendable, Equatable {
     public var trafficShare: Double = 0
     /// The MLflow run that produced the version (empty for local registries).
     public var runId: String = ""
+    /// This version is the model's fallback.
+    public var isFallback: Bool = false
     /// Drift monitoring of the version (nil: not reported).
     public var monitoring: MonitoringInfo?
 
@@ -99,7 +101,7 @@ public struct ModelVersionInfo: Sendable, Equatable {
             && lhs.tags.map(\.value) == rhs.tags.map(\.value) && lhs.metrics.map(\.key) == rhs.metrics.map(\.key)
             && lhs.metrics.map(\.value) == rhs.metrics.map(\.value) && lhs.sha256 == rhs.sha256
             && lhs.createdUnixMs == rhs.createdUnixMs && lhs.source == rhs.source
-            && lhs.trafficShare == rhs.trafficShare && lhs.runId == rhs.runId
+            && lhs.trafficShare == rhs.trafficShare && lhs.runId == rhs.runId && lhs.isFallback == rhs.isFallback
             && lhs.monitoring == rhs.monitoring
     }
 }
@@ -144,6 +146,7 @@ public struct GetModelVersionResponse: Sendable, Equatable {
         message.pointee.source = arena.string(info.source)
         message.pointee.traffic_share = info.trafficShare
         message.pointee.run_id = arena.string(info.runId)
+        message.pointee.is_fallback = info.isFallback ? 1 : 0
         let tags = arena.allocate(UnsafeMutablePointer<Sluice__V1__ModelVersion__TagsEntry>?.self, count: info.tags.count)
         for (index, tag) in info.tags.enumerated() {
             let entry = arena.allocate(Sluice__V1__ModelVersion__TagsEntry.self, count: 1)

@@ -102,6 +102,13 @@ extension ServerConfiguration {
             }
             config.maxAuthenticationFailuresPerConnection = maxAuthFailuresPerConnection
         }
+        if let maxSignatureChecksPerSecond {
+            guard (1...1_000_000).contains(maxSignatureChecksPerSecond) else {
+                throw ConfigurationError(
+                    "--max-signature-checks-per-second must be between 1 and 1000000, got \(maxSignatureChecksPerSecond)")
+            }
+            config.maxSignatureChecksPerSecondPerConnection = maxSignatureChecksPerSecond
+        }
         try configureTLS(&config)
         return config
     }

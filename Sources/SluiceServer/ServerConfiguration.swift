@@ -67,6 +67,9 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var offloadMinRequestBytes: Int?
     /// Calls with bad credentials one connection may make before it is closed with GOAWAY (default 100).
     public var maxAuthFailuresPerConnection: Int?
+    /// First-sight signature checks one connection may cause per second (default 100, also the burst); past
+    /// it such calls get RESOURCE_EXHAUSTED.
+    public var maxSignatureChecksPerSecond: Int?
 
     public init() {}
 
@@ -77,6 +80,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
         "maxConcurrentStreams", "maxHeaderListBytes", "models", "adminListen", "securityConfig", "insecureNoAuth",
         "maxConnections", "maxInflightCallsPerThread", "offloadMinRequestBytes", "maxAuthFailuresPerConnection",
+        "maxSignatureChecksPerSecond",
         "cacheDir", "cacheMaxBytes", "mlflowCA", "httpListen", "httpIdleTimeoutSeconds", "metricsRequireCredential",
     ]
 
@@ -147,6 +151,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.maxInflightCallsPerThread = other.maxInflightCallsPerThread ?? maxInflightCallsPerThread
         merged.offloadMinRequestBytes = other.offloadMinRequestBytes ?? offloadMinRequestBytes
         merged.maxAuthFailuresPerConnection = other.maxAuthFailuresPerConnection ?? maxAuthFailuresPerConnection
+        merged.maxSignatureChecksPerSecond = other.maxSignatureChecksPerSecond ?? maxSignatureChecksPerSecond
         // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.
         if other.tlsCert != nil && other.plaintext == nil { merged.plaintext = nil }
         if other.plaintext == true && other.tlsCert == nil && other.tlsKey == nil {

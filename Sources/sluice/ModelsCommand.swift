@@ -15,8 +15,8 @@ struct ModelsCommand: ParsableCommand {
             A running `sluice serve --models <registry>` sees every change within a second or two.
             """,
         subcommands: [
-            List.self, Register.self, Promote.self, Alias.self, Batching.self, Show.self, Profile.self, Drift.self,
-            MonitoringSettings.self,
+            List.self, Register.self, Promote.self, Alias.self, Batching.self, Fallback.self, Show.self, Profile.self,
+            Drift.self, MonitoringSettings.self,
         ]
     )
 }
@@ -79,7 +79,8 @@ extension ModelsCommand {
                     let metadata = try source.metadata(of: name)
                     print(name + (metadata.description.isEmpty ? "" : "  — \(metadata.description)"))
                     for version in metadata.versions {
-                        let aliases = metadata.aliases(of: version.version).map { "@" + $0 }.joined(separator: " ")
+                        var aliases = metadata.aliases(of: version.version).map { "@" + $0 }.joined(separator: " ")
+                        if metadata.fallback == version.version { aliases += aliases.isEmpty ? "(fallback)" : " (fallback)" }
                         let line = "  v\(version.version)  \(version.stage.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(aliases)"
                         print(line.trimmingCharacters(in: .whitespaces))
                     }
@@ -224,6 +225,40 @@ extension ModelsCommand {
                 }
                 print(off ? "\(name): batching off"
                     : "\(name): batches of up to \(maxBatchSize!) rows, waiting at most \(maxQueueDelayMicros) µs")
+            }
+        }
+    }
+
+    struct Fallback: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Name the version that answers when the chosen one fails, or clear it.",
+            discussion: """
+                The fallback version is kept loaded. It answers routed and production calls (variant `fallback`) \
+                when the Production version failed to load, and when the chosen version (Production or a rollout \
+                arm) fails at run time for a reason that is not the client's. Explicit versions, aliases and \
+                staging calls never fall back. See docs/routing.md.
+                """)
+        @OptionGroup var options: RegistryOption
+        @Argument(help: "Model name.") var name: String
+        @Argument(help: "Version number (omit with --clear).") var version: Int64?
+        @Flag(help: "Remove the model's fallback.") var clear = false
+        @Flag(help: "Name the version even if it does not load (prints a warning).") var force = false
+
+        func run() throws {
+            if clear == (version != nil) { throw ValidationError("give a version, or --clear to remove the fallback") }
+            try runRegistryCommand {
+                let source = try options.source()
+                if let version {
+                    try RegistryChecks.requireLoadable(
+                        model: name, version: version, source: source, action: "make it the fallback", force: force)
+                }
+                _ = try source.updateMetadata(of: name) { (metadata: inout ModelMetadata) throws(RegistryError) in
+                    if let version, metadata.version(version) == nil {
+                        throw RegistryError(.notFound, "model \"\(name)\" has no version \(version)")
+                    }
+                    metadata.fallback = version
+                }
+                print(version.map { "\(name): fallback -> version \($0)" } ?? "\(name): no fallback")
             }
         }
     }

@@ -33,6 +33,7 @@ struct ServeCommand: ParsableCommand {
                "adminListen": "127.0.0.1:9090", "securityConfig": "security.json",
                "insecureNoAuth": false, "maxConnections": 10000, "maxInflightCallsPerThread": 4096,
                "offloadMinRequestBytes": 65536, "maxAuthFailuresPerConnection": 100,
+               "maxSignatureChecksPerSecond": 100,
                "cacheDir": "/var/cache/sluice", "cacheMaxBytes": 1073741824, "mlflowCA": "ca.pem",
                "httpListen": "127.0.0.1:8000", "httpIdleTimeoutSeconds": 30,
                "metricsRequireCredential": false}
@@ -92,6 +93,11 @@ struct ServeCommand: ParsableCommand {
         name: .customLong("max-auth-failures-per-connection"),
         help: "Calls with bad credentials a connection may make before it is closed (GOAWAY). (default: 100)")
     var maxAuthFailuresPerConnection: Int?
+
+    @Option(
+        name: .customLong("max-signature-checks-per-second"),
+        help: "Signature checks of new tokens one connection may cause per second (also the burst); more get RESOURCE_EXHAUSTED. (default: 100)")
+    var maxSignatureChecksPerSecond: Int?
 
     @Option(help: "JSON configuration file; flags override its values.")
     var config: String?
@@ -166,6 +172,7 @@ struct ServeCommand: ParsableCommand {
             flags.maxInflightCallsPerThread = maxInflightPerThread
             flags.offloadMinRequestBytes = offloadMinBytes
             flags.maxAuthFailuresPerConnection = maxAuthFailuresPerConnection
+            flags.maxSignatureChecksPerSecond = maxSignatureChecksPerSecond
             flags.models = models
             flags.cacheDir = cacheDir
             flags.cacheMaxBytes = cacheMaxBytes

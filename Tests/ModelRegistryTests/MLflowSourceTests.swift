@@ -50,6 +50,17 @@ struct MLflowSourceTests {
         #expect(problems.count == 1)
     }
 
+    @Test func fallbackTagNamesAVersionOrIsReported() throws {
+        let good = try decode(
+            MLflowRegisteredModel.self, #"{"name": "m", "tags": [{"key": "sluice.fallback", "value": " 3 "}]}"#)
+        #expect(MLflowSource.metadata(good, versions: [], runMetrics: [:]).0.fallback == 3)
+        let bad = try decode(
+            MLflowRegisteredModel.self, #"{"name": "m", "tags": [{"key": "sluice.fallback", "value": "v3"}]}"#)
+        let (metadata, problems) = MLflowSource.metadata(bad, versions: [], runMetrics: [:])
+        #expect(metadata.fallback == nil)
+        #expect(problems.count == 1 && problems[0].contains("sluice.fallback"))
+    }
+
     @Test func unreachableServerWithEmptyCacheHasNoStateAndBacksOff() throws {
         // Port 1 on loopback refuses connections immediately.
         let endpoint = try MLflowEndpoint(url: "mlflow+http://127.0.0.1:1", environment: [:])

@@ -291,6 +291,12 @@ def test_cli_lists_shows_promotes_and_aliases_against_mlflow(world):
     assert tags["sluice.batching.max_batch_size"] == "8" and tags["sluice.batching.max_queue_delay_us"] == "500"
     assert cli("batching", "churn", "--off", *registry).returncode == 0
     assert not any(k.startswith("sluice.batching") for k in world.client.get_registered_model("churn").tags)
+    # The fallback version lives in the sluice.fallback registered-model tag.
+    assert cli("fallback", "churn", "1", *registry).returncode == 0
+    assert world.client.get_registered_model("churn").tags["sluice.fallback"] == "1"
+    assert json.loads(cli("show", "churn", *registry).stdout)["fallback"] == 1
+    assert cli("fallback", "churn", "--clear", *registry).returncode == 0
+    assert "sluice.fallback" not in world.client.get_registered_model("churn").tags
     refused = cli("register", "--name", "churn", "--file", str(V1 / "model.onnx"), *registry)
     assert refused.returncode != 0 and "mlflow.onnx.log_model" in refused.stderr
 

@@ -371,8 +371,14 @@ def test_shadow_never_answers_and_reports_agreement(client):
     client.canary(shadow="3")
     for i in range(300):
         assert client.predict(i).version in (1, 2)
-    status = client.rollout(pb.GET)
-    shadow = next(v for v in status.variants if v.shadow)
+    # Shadow runs go to the worker threads after the answer is sent: poll until all 300 are recorded.
+    deadline = time.monotonic() + 30
+    while True:
+        status = client.rollout(pb.GET)
+        shadow = next(v for v in status.variants if v.shadow)
+        if shadow.overall.requests >= 300 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert shadow.version == 3 and shadow.weight == 0
     assert shadow.overall.requests == 300
     assert 0 < shadow.agreement_rate <= 1

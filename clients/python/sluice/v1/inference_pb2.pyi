@@ -243,7 +243,7 @@ class Signature(_message.Message):
     def __init__(self, inputs: _Optional[_Iterable[_Union[TensorInfo, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorInfo, _Mapping]]] = ..., class_labels_int: _Optional[_Iterable[int]] = ..., class_labels_string: _Optional[_Iterable[str]] = ..., features: _Optional[_Iterable[_Union[FeatureInfo, _Mapping]]] = ..., task: _Optional[str] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
-    __slots__ = ("model", "version", "stage", "aliases", "state", "state_reason", "signature", "description", "tags", "metrics", "sha256", "created_unix_ms", "source", "traffic_share", "run_id", "monitoring")
+    __slots__ = ("model", "version", "stage", "aliases", "state", "state_reason", "signature", "description", "tags", "metrics", "sha256", "created_unix_ms", "source", "traffic_share", "run_id", "is_fallback", "monitoring")
     class TagsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -273,6 +273,7 @@ class ModelVersion(_message.Message):
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TRAFFIC_SHARE_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    IS_FALLBACK_FIELD_NUMBER: _ClassVar[int]
     MONITORING_FIELD_NUMBER: _ClassVar[int]
     model: str
     version: int
@@ -289,8 +290,9 @@ class ModelVersion(_message.Message):
     source: str
     traffic_share: float
     run_id: str
+    is_fallback: bool
     monitoring: MonitoringReport
-    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., stage: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[VersionState, str]] = ..., state_reason: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., sha256: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., source: _Optional[str] = ..., traffic_share: _Optional[float] = ..., run_id: _Optional[str] = ..., monitoring: _Optional[_Union[MonitoringReport, _Mapping]] = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[int] = ..., stage: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[VersionState, str]] = ..., state_reason: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., description: _Optional[str] = ..., tags: _Optional[_Mapping[str, str]] = ..., metrics: _Optional[_Mapping[str, float]] = ..., sha256: _Optional[str] = ..., created_unix_ms: _Optional[int] = ..., source: _Optional[str] = ..., traffic_share: _Optional[float] = ..., run_id: _Optional[str] = ..., is_fallback: bool = ..., monitoring: _Optional[_Union[MonitoringReport, _Mapping]] = ...) -> None: ...
 
 class FeatureDrift(_message.Message):
     __slots__ = ("name", "kind", "count", "psi", "ks_statistic", "ks_p_value", "chi_square", "chi_square_p_value", "missing_share", "unseen_share", "verdict")

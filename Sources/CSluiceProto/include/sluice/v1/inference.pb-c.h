@@ -190,7 +190,7 @@ struct  Sluice__V1__PredictResponse
   char *model;
   int64_t version;
   /*
-   * The rollout variant that served the call ("" outside a rollout).
+   * The rollout variant that served the call ("" outside a rollout; "fallback" when the fallback version answered).
    */
   char *variant;
   /*
@@ -438,6 +438,11 @@ struct  Sluice__V1__ModelVersion
    */
   char *run_id;
   /*
+   * This version is the model's fallback (`sluice models fallback`): it answers routed and production calls when
+   * the Production version failed to load or the chosen version fails at run time (docs/routing.md).
+   */
+  protobuf_c_boolean is_fallback;
+  /*
    * Drift of live traffic against the version's reference profile (docs/monitoring.md). Field numbers from 40
    * are kept for monitoring.
    */
@@ -445,7 +450,7 @@ struct  Sluice__V1__ModelVersion
 };
 #define SLUICE__V1__MODEL_VERSION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__v1__model_version__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, SLUICE__V1__VERSION_STATE__VERSION_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, SLUICE__V1__VERSION_STATE__VERSION_STATE_UNSPECIFIED, (char *)protobuf_c_empty_string, NULL, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, NULL }
 
 
 /*
