@@ -217,7 +217,7 @@ extension InferenceAPI {
         metrics.enter()
         defer { metrics.leave() }
         var record = CallRecord(rpc: .modelInfer, audited: gate != nil, started: started)
-        var served: (worker: ModelWorker<ServableModel>, assignment: Assignment?)?
+        var served: RoutedTarget?
         var status = RPCError(.ok, "")
         var result: R?
         do {
@@ -231,7 +231,16 @@ extension InferenceAPI {
                 model: request.model, version: request.version, snapshot: registry.snapshot)
             let target = try route(entry, selector, routingKey: request.routingKey)
             served = target
-            result = try infer(request, entry: entry, target: target, started: started, body)
+            do {
+                result = try infer(request, entry: entry, target: target, started: started, body)
+            } catch {
+                // As for Predict: a server-side failure of a routed or Production version is answered by the
+                // model's fallback version, and counted against the version that failed.
+                guard let fallback = target.fallback(in: entry, after: error) else { throw error }
+                recordFallback(.modelInfer, failed: target, fallback: fallback, error: error, started: started)
+                served = fallback
+                result = try infer(request, entry: entry, target: fallback, started: started, body)
+            }
         } catch {
             status = RPCError.from(error)
         }
@@ -247,7 +256,7 @@ extension InferenceAPI {
     /// Runs an admitted, routed inference on a pooled scratch and hands the outputs to `body`.
     private func infer<R>(
         _ request: some OpenInference.Request, entry: ModelEntry<ServableModel>,
-        target: (worker: ModelWorker<ServableModel>, assignment: Assignment?), started: UInt64,
+        target: RoutedTarget, started: UInt64,
         _ body: (OpenInference.Response) -> R
     ) throws -> R {
         let model = target.worker.compiled
@@ -260,7 +269,7 @@ extension InferenceAPI {
             defer { scratch.keepAllTargets = false }
             if rows > 0 { try model.run(rows, scratch) }
             let inferDone = monotonicNanos()
-            let variant = target.assignment?.variantName ?? ""
+            let variant = target.variantName
             let result = try respond(
                 request, entry: entry, version: target.worker.version, variant: variant, model: model, rows: rows,
                 scratch: scratch, body)
