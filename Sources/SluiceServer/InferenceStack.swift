@@ -131,6 +131,11 @@ public final class InferenceStack: @unchecked Sendable {
     /// Exports the transport's admission counters (open and refused connections, calls refused at the per-thread
     /// in-flight cap) from `app`.
     public func exportTransportCounters(of app: SluiceApplication) {
+        let health = app.health
+        metrics.registry.collector(
+            "sluice_health_watch_streams",
+            help: "Open grpc.health.v1.Health/Watch streams (a cancelled or closed stream leaves at once).", kind: .gauge
+        ) { [([:], Double(health.watcherCount))] }
         metrics.registry.collector(
             "sluice_connections_open", help: "Open client connections.", kind: .gauge
         ) { [([:], Double(app.transportCounters().openConnections))] }

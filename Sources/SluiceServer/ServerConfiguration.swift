@@ -59,6 +59,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var offloadMinRequestBytes: Int?
     /// Calls with bad credentials one connection may make before it is closed with GOAWAY (default 100).
     public var maxAuthFailuresPerConnection: Int?
+    /// `grpc.health.v1.Health/Watch` streams one connection may hold open (default 16); more get RESOURCE_EXHAUSTED.
+    public var maxWatchStreamsPerConnection: Int?
 
     public init() {}
 
@@ -69,7 +71,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
         "maxConcurrentStreams", "maxHeaderListBytes", "models", "adminListen", "securityConfig", "insecureNoAuth",
         "maxConnections", "maxInflightCallsPerThread", "offloadMinRequestBytes", "maxAuthFailuresPerConnection",
-        "cacheDir", "cacheMaxBytes", "mlflowCA",
+        "cacheDir", "cacheMaxBytes", "mlflowCA", "maxWatchStreamsPerConnection",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
@@ -136,6 +138,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.maxInflightCallsPerThread = other.maxInflightCallsPerThread ?? maxInflightCallsPerThread
         merged.offloadMinRequestBytes = other.offloadMinRequestBytes ?? offloadMinRequestBytes
         merged.maxAuthFailuresPerConnection = other.maxAuthFailuresPerConnection ?? maxAuthFailuresPerConnection
+        merged.maxWatchStreamsPerConnection = other.maxWatchStreamsPerConnection ?? maxWatchStreamsPerConnection
         // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.
         if other.tlsCert != nil && other.plaintext == nil { merged.plaintext = nil }
         if other.plaintext == true && other.tlsCert == nil && other.tlsKey == nil {

@@ -4,5 +4,5 @@
 
 /// A serialized google.protobuf.FileDescriptorSet of the served proto files and their imports:
 /// sluice/v1/inference.proto, grpc/health/v1/health.proto, grpc/reflection/v1/reflection.proto, grpc/reflection/v1alpha/reflection.proto.
-extern const unsigned char sluice_served_descriptor_set[];
-extern const size_t sluice_served_descriptor_set_size;
+const unsigned char *sluice_served_descriptor_set(void);
+size_t sluice_served_descriptor_set_size(void);
