@@ -1,4 +1,4 @@
-public import GRPCCore
+import GRPCCore
 import HTTP2
 
 /// Streaming calls (server-streaming, client-streaming, bidirectional). A call opens when its request headers

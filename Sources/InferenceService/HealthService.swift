@@ -22,6 +22,8 @@ public final class HealthStatusTable: Sendable {
         var statuses: [String: Status]
         var watchers: [UInt64: Watcher] = [:]
         var nextWatcher: UInt64 = 1
+        /// Set by ``setAllNotServing()``: a draining server never turns SERVING again.
+        var draining = false
 
         /// Tells the watchers of `service` (all when nil) whose last news differs from the table. Runs under the
         /// lock, so watchers see changes in order.
@@ -42,9 +44,10 @@ public final class HealthStatusTable: Sendable {
     /// Starts with the whole server ("") SERVING.
     public init() { table = Mutex(Table(statuses: ["": .serving])) }
 
-    /// Sets the status of `service` ("" for the whole server).
+    /// Sets the status of `service` ("" for the whole server). Once draining, SERVING is ignored.
     public func set(_ service: String, _ status: Status) {
         table.withLock { table in
+            if table.draining && status == .serving { return }
             table.statuses[service] = status
             if service.isEmpty { overall.store(status == .serving ? 1 : 2, ordering: .releasing) }
             if !table.watchers.isEmpty { table.notify(service) }
@@ -54,6 +57,7 @@ public final class HealthStatusTable: Sendable {
     /// Marks every known service NOT_SERVING (used while draining).
     public func setAllNotServing() {
         table.withLock { table in
+            table.draining = true
             for key in table.statuses.keys { table.statuses[key] = .notServing }
             overall.store(2, ordering: .releasing)
             table.notify(nil)

@@ -11,6 +11,7 @@ import Monitoring
 public import Auth
 public import GRPCCore
 import FoundationEssentials
+import Synchronization
 
 /// The model side of a running server, wired together: registry (with background loading), rollouts,
 /// the Inference service and its metrics, and the admin listener. Built from the configuration by `serve`.
@@ -155,7 +156,18 @@ public final class InferenceStack: @unchecked Sendable {
         health.set("", .notServing)
         health.set(api.serviceName, .notServing)
         let registry = self.registry
+        // Model names known to health, so that a model removed from the registry turns NOT_SERVING.
+        let knownModels = Mutex<Set<String>>([])
         registry.onChange { snapshot in
+            // Per model (the model's name as the health service name): SERVING while calls that name no version
+            // have a ready Production version to go to, NOT_SERVING before it has loaded or after it is removed.
+            knownModels.withLock { known in
+                for (name, entry) in snapshot.models {
+                    health.set(name, entry.production != nil ? .serving : .notServing)
+                }
+                for name in known.subtracting(snapshot.models.keys) { health.set(name, .notServing) }
+                known = Set(snapshot.models.keys)
+            }
             // A remote source that has never answered (and has nothing cached) has nothing to serve yet.
             guard registry.initialLoadComplete, registry.source.health().hasState else { return }
             health.set("", .serving)
