@@ -213,3 +213,38 @@ def test_watch_cap_and_cancellation_free_streams(tmp_path, sluice_server, proto_
     other.close()
     assert poll(lambda: watch_streams() == 0)
     server.assert_alive()
+
+
+def test_closed_health_also_closes_reflection_and_watch(tmp_path, sluice_server, proto_modules):
+    import hashlib
+    import json
+    import secrets
+
+    pb, pb_grpc = proto_modules.health_pb2, proto_modules.health_pb2_grpc
+    registry = tmp_path / "registry"
+    register(sluice_bin(), registry, "churn", CHURN / "model.onnx")
+    key = "slk_" + secrets.token_urlsafe(32)
+    config = tmp_path / "security.json"
+    config.write_text(json.dumps({
+        "apiKeys": [{"id": "k1", "sha256": hashlib.sha256(key.encode()).hexdigest(), "principal": "ops",
+                     "roles": ["viewer"]}],
+        "health": {"open": False}}))
+    server = sluice_server("--models", registry, "--security-config", config)
+    with server.channel() as channel:
+        stub = pb_grpc.HealthStub(channel)
+        credentials = [("x-api-key", key)]
+        assert poll(lambda: stub.Check(pb.HealthCheckRequest(), metadata=credentials).status ==
+                    pb.HealthCheckResponse.SERVING)
+        with pytest.raises(grpc.RpcError) as info:
+            next(stub.Watch(pb.HealthCheckRequest(), timeout=10))
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(grpc.RpcError) as info:
+            list(reflection_call(channel, "v1alpha")(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+                                                     timeout=10))
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        watch = stub.Watch(pb.HealthCheckRequest(), metadata=credentials, timeout=10)
+        assert next(watch).status == pb.HealthCheckResponse.SERVING
+        watch.cancel()
+        answers = list(reflection_call(channel, "v1alpha")(
+            iter([reflection_pb2.ServerReflectionRequest(list_services="")]), metadata=credentials, timeout=10))
+        assert {s.name for s in answers[0].list_services_response.service} == SERVED
