@@ -74,10 +74,19 @@ private final class StreamHarness {
         try flush()
     }
 
+    /// Header blocks decoded once, in arrival order (HPACK state moves with each block).
+    var blocks: [(stream: UInt32, fields: [String: String])] = []
+
     func flush() throws {
         var queue = ByteQueue()
         try handler.produceOutput(into: &queue, highWater: 1 << 24)
-        frames += HTTP2TestFrames.parse(queue.removeAll())
+        let parsed = HTTP2TestFrames.parse(queue.removeAll())
+        for frame in parsed where frame.type == 1 {
+            var block: [String: String] = [:]
+            for field in try decoder.decode(frame.payload) { block[field.name] = field.value }
+            blocks.append((frame.stream, block))
+        }
+        frames += parsed
     }
 
     /// Delivers pending wake-ups as the loop would.
@@ -97,15 +106,11 @@ private final class StreamHarness {
     }
 
     func response(_ stream: UInt32) throws -> (headers: [[String: String]], data: [UInt8], ended: Bool) {
-        var headers: [[String: String]] = []
+        let headers = blocks.filter { $0.stream == stream }.map(\.fields)
         var data: [UInt8] = []
         var ended = false
         for frame in frames where frame.stream == stream {
-            if frame.type == 1 {
-                var block: [String: String] = [:]
-                for field in try decoder.decode(frame.payload) { block[field.name] = field.value }
-                headers.append(block)
-            } else if frame.type == 0 {
+            if frame.type == 0 {
                 data += frame.payload
             }
             if (frame.type == 0 || frame.type == 1) && frame.endStream { ended = true }
