@@ -130,6 +130,8 @@ extension GRPCConnectionHandler {
         case .finished(let error):
             state.phase = .responded
             state.trailers = error.map { HTTP2HeaderBlock(StatusTrailers.fields(for: $0), persistent: false) }
+            // The call is over for its producer now, even if the client keeps its half of the stream open.
+            closeStreamingCall(state)
             return (0, true)
         }
     }
@@ -142,7 +144,8 @@ extension GRPCConnectionHandler {
         session?.resumeData(id)
     }
 
-    /// The stream is gone: cancel the writer, tell the call (exactly once), give back its cap slot.
+    /// The stream is gone, or its trailers are out: cancel the writer, tell the call (exactly once), give back its
+    /// cap slot.
     func closeStreamingCall(_ state: GRPCStreamState) {
         guard let call = state.call else { return }
         state.call = nil

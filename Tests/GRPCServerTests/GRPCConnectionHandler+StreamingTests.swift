@@ -181,6 +181,25 @@ struct GRPCConnectionHandlerStreamingTests {
         #expect(harness.log.events.withLock { $0 } == ["closed", "closed"])
     }
 
+    @Test func deadlineEndsAnOpenStream() throws {
+        let harness = try StreamHarness()
+        var now: UInt64 = 1_000_000_000
+        harness.handler.clock = { now }
+        try harness.feed(
+            HTTP2TestFrames.requestHeaders(stream: 1, path: "/test.Stream/Push", extra: [("grpc-timeout", "5m")]))
+        harness.handler.expireDeadlines(now: now + 1_000_000)
+        try harness.flush()
+        #expect(!(try harness.response(1).ended))
+        now += 6_000_000
+        harness.handler.expireDeadlines(now: now)
+        try harness.flush()
+        let response = try harness.response(1)
+        #expect(response.ended && response.headers.last?["grpc-status"] == "4")
+        #expect(harness.log.events.withLock { $0 } == ["closed"])
+        let writer = try #require(harness.log.writers.withLock { $0.first })
+        #expect(writer.isClosed)
+    }
+
     @Test func refusedOpenIsTrailersOnly() throws {
         let harness = try StreamHarness()
         try harness.open(1, "/test.Stream/Refused")
