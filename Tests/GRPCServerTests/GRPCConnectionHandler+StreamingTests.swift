@@ -200,6 +200,26 @@ struct GRPCConnectionHandlerStreamingTests {
         #expect(writer.isClosed)
     }
 
+    @Test func flowControlHoldsTheRestUntilWindowUpdate() throws {
+        let harness = try StreamHarness()
+        // SETTINGS_INITIAL_WINDOW_SIZE = 10: the client takes 10 bytes per stream until it says otherwise.
+        try harness.feed(HTTP2TestFrames.frame(type: 4, flags: 0, stream: 0, payload: [0, 4, 0, 0, 0, 10]))
+        try harness.open(1, "/test.Stream/Push")
+        let writer = try #require(harness.log.writers.withLock { $0.first })
+        var message = ResponseBuffer()
+        message.appendMessage(Array(repeating: 3, count: 25))
+        writer.send(message)
+        writer.finish()
+        try harness.deliverWakes()
+        #expect(try harness.response(1).data.count == 10)
+        #expect(!(try harness.response(1).ended))
+        // WINDOW_UPDATE on the stream: the rest and the trailers follow.
+        try harness.feed(HTTP2TestFrames.frame(type: 8, flags: 0, stream: 1, payload: [0, 0, 1, 0]))
+        let response = try harness.response(1)
+        #expect(response.data == HTTP2TestFrames.grpcMessage(Array(repeating: 3, count: 25)))
+        #expect(response.ended && response.headers.last == ["grpc-status": "0"])
+    }
+
     @Test func refusedOpenIsTrailersOnly() throws {
         let harness = try StreamHarness()
         try harness.open(1, "/test.Stream/Refused")
