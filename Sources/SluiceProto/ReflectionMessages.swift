@@ -2,10 +2,6 @@ internal import CProtobufC
 internal import CSluiceProto
 public import GRPCCore
 
-#if canImport(Glibc)
-    internal import Glibc
-#endif
-
 /// A decoded `grpc.reflection.v1.ServerReflectionRequest`. The v1alpha message is the same on the wire, so one
 /// codec (protobuf-c's v1 types) serves both services.
 public struct ServerReflectionRequest: Sendable, Equatable {
@@ -68,17 +64,21 @@ public enum ServerReflectionAnswer: Sendable, Equatable {
 
     /// Appends the framed response to `buffer`; `originalRequest` (the request's bytes) is echoed back.
     public func encode(host: String, originalRequest: UnsafeRawBufferPointer, into buffer: inout ResponseBuffer) {
+        // protobuf-c reads C strings and arrays: lay them out in memory released when the message is packed.
         var allocations: [UnsafeMutableRawPointer] = []
-        defer { for pointer in allocations { free(pointer) } }
-        func cString(_ text: String) -> UnsafeMutablePointer<CChar> {
-            let copy = strdup(text)!
-            allocations.append(UnsafeMutableRawPointer(copy))
-            return copy
-        }
+        defer { for pointer in allocations { pointer.deallocate() } }
         func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
-            let raw = malloc(max(1, count * MemoryLayout<T>.stride))!
+            let raw = UnsafeMutableRawPointer.allocate(
+                byteCount: max(1, count) * MemoryLayout<T>.stride, alignment: MemoryLayout<T>.alignment)
             allocations.append(raw)
             return raw.bindMemory(to: T.self, capacity: max(1, count))
+        }
+        func cString(_ text: String) -> UnsafeMutablePointer<CChar> {
+            let utf8 = Array(text.utf8)
+            let copy = allocate(CChar.self, count: utf8.count + 1)
+            for (index, byte) in utf8.enumerated() { copy[index] = CChar(bitPattern: byte) }
+            copy[utf8.count] = 0
+            return copy
         }
 
         var response = Grpc__Reflection__V1__ServerReflectionResponse()
@@ -99,9 +99,7 @@ public enum ServerReflectionAnswer: Sendable, Equatable {
             let entries = allocate(ProtobufCBinaryData.self, count: descriptors.count)
             for (index, descriptor) in descriptors.enumerated() {
                 let bytes = allocate(UInt8.self, count: descriptor.count)
-                descriptor.withUnsafeBufferPointer { source in
-                    bytes.initialize(from: source.baseAddress!, count: source.count)
-                }
+                for (offset, byte) in descriptor.enumerated() { bytes[offset] = byte }
                 entries[index] = ProtobufCBinaryData(len: descriptor.count, data: bytes)
             }
             files.n_file_descriptor_proto = descriptors.count
@@ -155,8 +153,9 @@ public enum ServerReflectionAnswer: Sendable, Equatable {
                         }
                         let size = grpc__reflection__v1__server_reflection_response__get_packed_size(&response)
                         buffer.appendMessage(count: size) { out in
+                            guard let base = out.baseAddress else { return }  // an empty message: nothing to write
                             _ = grpc__reflection__v1__server_reflection_response__pack(
-                                &response, out.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                                &response, base.assumingMemoryBound(to: UInt8.self))
                         }
                     }
                 }
