@@ -51,10 +51,11 @@ public struct ReflectionService: GRPCService {
         ]
     }
 
-    /// The answer to one request.
-    static func answer(_ query: ServerReflectionRequest.Query, catalog: ServiceCatalog, descriptors: ServedDescriptors)
-        -> ServerReflectionAnswer
-    {
+    /// The answer to one request: files with their transitive imports, the service list, extension numbers, or an
+    /// in-band error (NOT_FOUND for what is not served, INVALID_ARGUMENT for a request that asks nothing).
+    public static func answer(
+        _ query: ServerReflectionRequest.Query, catalog: ServiceCatalog, descriptors: ServedDescriptors
+    ) -> ServerReflectionAnswer {
         func files(_ found: [ServedDescriptors.File]?, _ missing: @autoclosure () -> String) -> ServerReflectionAnswer {
             guard let found else { return .error(code: .notFound, message: missing()) }
             return .files(found.map(\.bytes))
