@@ -6,6 +6,8 @@ public struct GRPCRouter: Sendable {
     /// The outcome of a lookup.
     public enum Route: Sendable {
         case method(UnaryMethod)
+        /// A streaming method (checked after every unary one, so unary lookups cost the same as before).
+        case streaming(StreamingMethod)
         case unknownService(String)
         case unknownMethod(service: String, method: String)
     }
@@ -15,20 +17,35 @@ public struct GRPCRouter: Sendable {
         let method: UnaryMethod
     }
 
+    private struct StreamingEntry: Sendable {
+        let path: [UInt8]
+        let method: StreamingMethod
+    }
+
     private let entries: [Entry]
+    private let streamingEntries: [StreamingEntry]
     private let serviceNames: Set<String>
+    /// Every service this router serves, sorted (what server reflection lists).
+    public let services: [String]
 
     public init(services: [any GRPCService]) {
         var entries: [Entry] = []
+        var streaming: [StreamingEntry] = []
         var names = Set<String>()
         for service in services {
             names.insert(service.serviceName)
             for method in service.methods {
                 entries.append(Entry(path: Array("/\(service.serviceName)/\(method.name)".utf8), method: method))
             }
+            for method in service.streamingMethods {
+                streaming.append(
+                    StreamingEntry(path: Array("/\(service.serviceName)/\(method.name)".utf8), method: method))
+            }
         }
         self.entries = entries
+        self.streamingEntries = streaming
         self.serviceNames = names
+        self.services = names.sorted()
     }
 
     /// Finds the handler for a `:path` value given as raw bytes.
@@ -38,6 +55,9 @@ public struct GRPCRouter: Sendable {
                 candidate.elementsEqual(path)
             }
             if equal { return .method(entry.method) }
+        }
+        for entry in streamingEntries where entry.path.count == path.count {
+            if entry.path.withUnsafeBytes({ $0.elementsEqual(path) }) { return .streaming(entry.method) }
         }
         let text = String(decoding: path, as: UTF8.self)
         let trimmed = text.hasPrefix("/") ? text.dropFirst() : Substring(text)

@@ -48,6 +48,9 @@ public struct MessageDeframer: Sendable {
 
     public init(maxMessageBytes: Int) { self.maxMessageBytes = maxMessageBytes }
 
+    /// Bytes the buffer holds, consumed ones included (for tests of compaction).
+    public var retainedByteCount: Int { buffer.count }
+
     /// Bytes held that do not yet form a complete message.
     public var bufferedByteCount: Int { buffer.count - readIndex }
 
@@ -55,6 +58,10 @@ public struct MessageDeframer: Sendable {
     public mutating func append(_ bytes: UnsafeRawBufferPointer) throws(Failure) {
         if readIndex > 0 && readIndex == buffer.count {
             buffer.removeAll(keepingCapacity: true)
+            readIndex = 0
+        } else if readIndex >= 64 << 10 {
+            // A long stream (many messages, frames ending mid-message) must not keep every consumed byte.
+            buffer.removeFirst(readIndex)
             readIndex = 0
         }
         buffer.append(contentsOf: bytes)

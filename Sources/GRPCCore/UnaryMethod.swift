@@ -86,4 +86,10 @@ public protocol GRPCService: Sendable {
     /// Fully qualified, e.g. `sluice.v1.Inference` or `grpc.health.v1.Health`.
     var serviceName: String { get }
     var methods: [UnaryMethod] { get }
+    /// Server-streaming, client-streaming and bidirectional methods (none by default).
+    var streamingMethods: [StreamingMethod] { get }
+}
+
+extension GRPCService {
+    public var streamingMethods: [StreamingMethod] { [] }
 }

@@ -6,6 +6,11 @@ extension GRPCConnectionHandler {
     /// Answers with a Trailers-Only response (no message was sent yet).
     func respondError(_ state: GRPCStreamState, _ error: RPCError, httpStatus: Int = 200) {
         guard state.phase != .responded else { return }
+        if state.phase == .streaming {
+            // Headers are out already: the status goes in the trailers, after what is queued.
+            finishStream(state, error)
+            return
+        }
         releaseInflightSlot(state)
         state.phase = .responded
         bufferedRequestBytes -= state.deframer.bufferedByteCount
@@ -147,7 +152,7 @@ extension GRPCConnectionHandler {
     public func expireDeadlines(now: UInt64) {
         for state in streams.values {
             guard let deadline = state.deadline, deadline <= now else { continue }
-            if state.phase == .receiving || state.phase == .deferred {
+            if state.phase == .receiving || state.phase == .deferred || state.phase == .streaming {
                 respondError(state, RPCError(.deadlineExceeded, "deadline exceeded"))
             }
         }
@@ -170,7 +175,7 @@ extension GRPCConnectionHandler {
     /// The earliest deadline among calls still waiting, if any.
     public var nextDeadline: UInt64? {
         var earliest: UInt64?
-        for state in streams.values where state.phase == .receiving || state.phase == .deferred {
+        for state in streams.values where state.phase == .receiving || state.phase == .deferred || state.phase == .streaming {
             if let deadline = state.deadline, deadline < (earliest ?? .max) { earliest = deadline }
         }
         return earliest

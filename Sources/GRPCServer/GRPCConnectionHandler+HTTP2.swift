@@ -46,6 +46,8 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
                 switch router.route(path: value) {
                 case .method(let method):
                     state.method = method
+                case .streaming(let method):
+                    state.streamingMethod = method
                 case .unknownService(let service):
                     setPendingError(state, RPCError(.unimplemented, "unknown service '\(service)'"))
                 case .unknownMethod(let service, let method):
@@ -120,6 +122,10 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
                 return
             }
             if !state.sawPath || state.method == nil {
+                if let streaming = state.streamingMethod {
+                    openStreaming(state, streaming, endStream: endStream)
+                    return
+                }
                 respondError(state, RPCError(.unimplemented, "request has no :path naming a method"))
                 return
             }
@@ -139,6 +145,13 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
             }
         case .discarding:
             if endStream { respondPlain(state) }
+        case .streaming:
+            // Request trailers of a streaming call.
+            if let error = state.pendingError {
+                respondError(state, error)
+            } else if endStream {
+                streamRequestEnded(state)
+            }
         case .deferred, .responded:
             break
         }
@@ -149,7 +162,10 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     private func data(_ state: GRPCStreamState, _ bytes: UnsafeRawBufferPointer) {
-        guard state.phase == .receiving else { return }
+        guard state.phase == .receiving else {
+            if state.phase == .streaming { streamData(state, bytes) }
+            return
+        }
         if bufferedRequestBytes + bytes.count > configuration.maxBufferedRequestBytesPerConnection {
             respondError(
                 state,
@@ -176,6 +192,8 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
                 finishRequest(state)
             } else if state.phase == .discarding {
                 respondPlain(state)
+            } else if state.phase == .streaming {
+                streamRequestEnded(state)
             }
         }
     }
@@ -190,6 +208,7 @@ extension GRPCConnectionHandler: HTTP2SessionDelegate {
     }
 
     private func readBody(_ state: GRPCStreamState, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, end: Bool) {
+        if let writer = state.writer { return streamBody(state, writer, into: buffer) }
         let remaining = state.response.bytes.count - state.responseOffset
         let count = min(remaining, buffer.count)
         if count > 0 {

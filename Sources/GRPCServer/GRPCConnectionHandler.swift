@@ -46,6 +46,10 @@ public final class GRPCConnectionHandler {
     public var peer: String
     /// The verified TLS client certificate subject, given to handlers.
     public var clientCertificateSubject: String?
+    /// Wakes the loop when a streaming call's writer has something to send (`nil`: nothing wakes it).
+    public var streamWakeup: (any StreamWakeup)?
+    /// Open streaming calls per capped method (see ``StreamingCallLimit``).
+    @exclusivity(unchecked) var streamingCallsOpen: [ObjectIdentifier: Int] = [:]
     /// Where deferred calls report; `nil` makes ``CallContext/makePromise()`` return `nil`.
     public var completionSink: (any DeferredCompletionSink)?
     /// The loop's count of deferred calls and its cap (`nil` when driven without a loop, as in unit tests).
@@ -83,7 +87,11 @@ public final class GRPCConnectionHandler {
 
     /// Ends the connection's HTTP/2 session and releases it (and, with it, the session's hold on this handler).
     /// Call once the socket is closed; the handler then reads and writes nothing.
-    public func detach() { session = nil }
+    public func detach() {
+        // nghttp2 reports no stream closes when its session is deleted: end the streaming calls here.
+        for state in streams.values where state.call != nil { closeStreamingCall(state) }
+        session = nil
+    }
 
     /// Streams opened and not yet closed.
     public var activeStreamCount: Int { streams.count }
@@ -108,6 +116,10 @@ public final class GRPCConnectionHandler {
     /// Sends the final GOAWAY (last processed stream id); the connection ends when the streams in flight end.
     public func finishGracefulShutdown() {
         guard shutdownState != .goawaySent else { return }
+        // Streaming calls (health Watch, reflection) never end by themselves: end them after what they queued.
+        for state in streams.values where state.phase == .streaming {
+            finishStream(state, RPCError(.unavailable, "server is shutting down; reconnect to another replica"))
+        }
         session?.submitGoaway(errorCode: HTTP2Session.ErrorCode.noError)
         shutdownState = .goawaySent
     }
@@ -171,6 +183,7 @@ public final class GRPCConnectionHandler {
         if recentStream != nil && recentStreamID == id { recentStream = nil }
         guard let state = streams.removeValue(forKey: id) else { return }
         releaseInflightSlot(state)
+        if state.call != nil { closeStreamingCall(state) }
         bufferedRequestBytes -= state.deframer.bufferedByteCount
         state.reset(id: 0)  // drops references and oversized buffers while pooled
         if pool.count < 128 { pool.append(state) }

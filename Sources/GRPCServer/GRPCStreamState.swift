@@ -18,6 +18,9 @@ final class GRPCStreamState {
         case deferred
         /// A response has been submitted (or the stream is being discarded).
         case responded
+        /// A streaming call is open: response headers sent, request messages delivered as they arrive,
+        /// responses pulled from its ``ServerStreamWriter``.
+        case streaming
     }
 
     @exclusivity(unchecked) var id: Int32 = 0
@@ -46,6 +49,15 @@ final class GRPCStreamState {
     @exclusivity(unchecked) var plainHTTP = false
     /// The call is deferred and counted in its loop's in-flight calls.
     @exclusivity(unchecked) var holdsInflightSlot = false
+    /// The streaming method the `:path` named (nil for unary calls).
+    @exclusivity(unchecked) var streamingMethod: StreamingMethod?
+    /// The open streaming call and its writer (nil for unary calls).
+    @exclusivity(unchecked) var call: (any StreamingCall)?
+    @exclusivity(unchecked) var writer: ServerStreamWriter?
+    /// The per-connection cap this call is counted against, if any.
+    @exclusivity(unchecked) var countedLimit: StreamingCallLimit?
+    /// Request messages delivered to the streaming call so far.
+    @exclusivity(unchecked) var requestMessages = 0
 
     init(maxMessageBytes: Int) { deframer = MessageDeframer(maxMessageBytes: maxMessageBytes) }
 
@@ -68,5 +80,12 @@ final class GRPCStreamState {
         trailers = nil
         plainHTTP = false
         holdsInflightSlot = false
+        if streamingMethod != nil {
+            streamingMethod = nil
+            call = nil
+            writer = nil
+            countedLimit = nil
+            requestMessages = 0
+        }
     }
 }

@@ -2,7 +2,7 @@ import GRPCCore
 import NetCore
 
 /// Carries deferred-call results from any thread back to the loop that owns the call, waking it (eventfd).
-final class LoopCompletionSink: DeferredCompletionSink, @unchecked Sendable {
+final class LoopCompletionSink: DeferredCompletionSink, StreamWakeup, @unchecked Sendable {
     /// Strong: a promise may be completed after its server stopped; the loop then just never runs the task.
     private let loop: EventLoop
     /// Unretained. The task that uses it runs only inside `loop.run()`, which only `owner.run()` calls, so the
@@ -18,6 +18,12 @@ final class LoopCompletionSink: DeferredCompletionSink, @unchecked Sendable {
     func complete(token: UInt64, with result: Result<ResponseBuffer, RPCError>) {
         let target = UnretainedLoop(owner: owner)
         loop.execute { target.owner._withUnsafeGuaranteedRef { $0.deliver(token: token, result: result) } }
+    }
+
+    /// A streaming call's writer has something to send: resume its stream on the loop.
+    func wake(token: UInt64) {
+        let target = UnretainedLoop(owner: owner)
+        loop.execute { target.owner._withUnsafeGuaranteedRef { $0.wakeStream(token: token) } }
     }
 }
 

@@ -98,6 +98,7 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
             created = handler
             handler.connectionID = id
             handler.completionSink = sink
+            handler.streamWakeup = sink
             handler.inflight = inflight
             let connection = SocketConnection(fd: fd, id: id, peer: peer, owner: self, handler: handler, tls: tls)
             // The timer finds the connection by id: a captured reference would be a cycle (the handler keeps this
@@ -131,6 +132,13 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         guard let connection = connections[token >> 32], !connection.closed else { return }
         connection.handler.completeDeferred(
             stream: Int32(bitPattern: UInt32(truncatingIfNeeded: token)), result: result)
+        connection.pump()
+    }
+
+    /// Resumes a streaming call whose writer queued something (see ``LoopCompletionSink/wake(token:)``).
+    func wakeStream(token: UInt64) {
+        guard let connection = connections[token >> 32], !connection.closed else { return }
+        connection.handler.streamWoken(token: token)
         connection.pump()
     }
 

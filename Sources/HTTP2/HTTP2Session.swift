@@ -103,7 +103,11 @@ public final class HTTP2Session {
                 return HTTP2Session.with(userData) { this -> Int in
                     let (count, end) = this.delegate.http2ReadBody(
                         stream, into: UnsafeMutableRawBufferPointer(start: buffer, count: length))
-                    guard end else { return count }
+                    guard end else {
+                        // Nothing to send yet (a streaming call waiting for its producer): park the stream until
+                        // ``resumeData(_:)``.
+                        return count == 0 ? Int(NGHTTP2_ERR_DEFERRED.rawValue) : count
+                    }
                     if let trailers = this.delegate.http2Trailers(stream) {
                         flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue
                         let rc = nghttp2_submit_trailer(session, stream, trailers.fields, trailers.count)
@@ -117,6 +121,13 @@ public final class HTTP2Session {
             return nghttp2_submit_response(session, stream, headers.fields, headers.count, &provider) == 0
         }
         return nghttp2_submit_response(session, stream, headers.fields, headers.count, nil) == 0
+    }
+
+    /// Wakes a stream whose body read was deferred (``HTTP2SessionDelegate/http2ReadBody`` returned 0 bytes and
+    /// not the end): its body is read again on the next ``send(into:highWater:)``. Harmless for other streams.
+    public func resumeData(_ stream: Int32) {
+        guard let session else { return }
+        _ = nghttp2_session_resume_data(session, stream)
     }
 
     /// Resets a stream (RST_STREAM with the HTTP/2 error code, e.g. 0x8 CANCEL, 0x7 REFUSED_STREAM).

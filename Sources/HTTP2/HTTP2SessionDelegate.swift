@@ -17,7 +17,8 @@ public protocol HTTP2SessionDelegate: AnyObject {
     /// The stream is gone (answered, reset by either side, or the connection is closing). `errorCode` is the
     /// HTTP/2 error code (0 when it closed normally).
     func http2StreamClosed(_ stream: Int32, errorCode: UInt32)
-    /// Fills `buffer` with response body bytes; returns the count and whether the body is complete.
+    /// Fills `buffer` with response body bytes; returns the count and whether the body is complete. Returning
+    /// `(0, false)` defers the stream (nothing to send yet) until ``HTTP2Session/resumeData(_:)``.
     func http2ReadBody(_ stream: Int32, into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, end: Bool)
     /// The trailers to send after the body, if any (asked once, right after the body ended).
     func http2Trailers(_ stream: Int32) -> HTTP2HeaderBlock?

@@ -11,6 +11,7 @@ import Monitoring
 public import Auth
 public import GRPCCore
 import FoundationEssentials
+import Synchronization
 
 /// The model side of a running server, wired together: registry (with background loading), rollouts,
 /// the Inference service and its metrics, and the admin listener. Built from the configuration by `serve`.
@@ -131,6 +132,11 @@ public final class InferenceStack: @unchecked Sendable {
     /// Exports the transport's admission counters (open and refused connections, calls refused at the per-thread
     /// in-flight cap) from `app`.
     public func exportTransportCounters(of app: SluiceApplication) {
+        let health = app.health
+        metrics.registry.collector(
+            "sluice_health_watch_streams",
+            help: "Open grpc.health.v1.Health/Watch streams (a cancelled or closed stream leaves at once).", kind: .gauge
+        ) { [([:], Double(health.watcherCount))] }
         metrics.registry.collector(
             "sluice_connections_open", help: "Open client connections.", kind: .gauge
         ) { [([:], Double(app.transportCounters().openConnections))] }
@@ -160,7 +166,18 @@ public final class InferenceStack: @unchecked Sendable {
         health.set(api.serviceName, .notServing)
         health.set("inference.GRPCInferenceService", .notServing)
         let registry = self.registry
+        // Model names known to health, so that a model removed from the registry turns NOT_SERVING.
+        let knownModels = Mutex<Set<String>>([])
         registry.onChange { snapshot in
+            // Per model (the model's name as the health service name): SERVING while calls that name no version
+            // have a ready Production version to go to, NOT_SERVING before it has loaded or after it is removed.
+            knownModels.withLock { known in
+                for (name, entry) in snapshot.models {
+                    health.set(name, entry.production != nil ? .serving : .notServing)
+                }
+                for name in known.subtracting(snapshot.models.keys) { health.set(name, .notServing) }
+                known = Set(snapshot.models.keys)
+            }
             // A remote source that has never answered (and has nothing cached) has nothing to serve yet.
             guard registry.initialLoadComplete, registry.source.health().hasState else { return }
             health.set("", .serving)

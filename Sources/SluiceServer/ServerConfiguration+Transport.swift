@@ -109,6 +109,11 @@ extension ServerConfiguration {
             }
             config.maxSignatureChecksPerSecondPerConnection = maxSignatureChecksPerSecond
         }
+        if let maxWatchStreamsPerConnection, !(1...1000).contains(maxWatchStreamsPerConnection) {
+            // The cap is applied by the health service (SluiceApplication); checked here with the other limits.
+            throw ConfigurationError(
+                "--max-watch-streams-per-connection must be between 1 and 1000, got \(maxWatchStreamsPerConnection)")
+        }
         try configureTLS(&config)
         return config
     }

@@ -70,6 +70,8 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     /// First-sight signature checks one connection may cause per second (default 100, also the burst); past
     /// it such calls get RESOURCE_EXHAUSTED.
     public var maxSignatureChecksPerSecond: Int?
+    /// `grpc.health.v1.Health/Watch` streams one connection may hold open (default 16); more get RESOURCE_EXHAUSTED.
+    public var maxWatchStreamsPerConnection: Int?
 
     public init() {}
 
@@ -80,7 +82,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
         "maxConcurrentStreams", "maxHeaderListBytes", "models", "adminListen", "securityConfig", "insecureNoAuth",
         "maxConnections", "maxInflightCallsPerThread", "offloadMinRequestBytes", "maxAuthFailuresPerConnection",
-        "maxSignatureChecksPerSecond",
+        "maxSignatureChecksPerSecond", "maxWatchStreamsPerConnection",
         "cacheDir", "cacheMaxBytes", "mlflowCA", "httpListen", "httpIdleTimeoutSeconds", "metricsRequireCredential",
     ]
 
@@ -152,6 +154,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.offloadMinRequestBytes = other.offloadMinRequestBytes ?? offloadMinRequestBytes
         merged.maxAuthFailuresPerConnection = other.maxAuthFailuresPerConnection ?? maxAuthFailuresPerConnection
         merged.maxSignatureChecksPerSecond = other.maxSignatureChecksPerSecond ?? maxSignatureChecksPerSecond
+        merged.maxWatchStreamsPerConnection = other.maxWatchStreamsPerConnection ?? maxWatchStreamsPerConnection
         // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.
         if other.tlsCert != nil && other.plaintext == nil { merged.plaintext = nil }
         if other.plaintext == true && other.tlsCert == nil && other.tlsKey == nil {

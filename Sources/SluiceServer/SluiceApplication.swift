@@ -60,14 +60,23 @@ public final class SluiceApplication: @unchecked Sendable {
             all.append(InferenceUnavailableService())
             health.set("sluice.v1.Inference", .notServing)
         }
-        let healthService = HealthService(table: health)
-        if let healthGate {
-            all.append(GatedService(wrapping: healthService, gate: healthGate))
-        } else {
-            all.append(healthService)
+        let healthService = HealthService(
+            table: health,
+            maxWatchStreamsPerConnection: configuration.maxWatchStreamsPerConnection
+                ?? HealthService.defaultMaxWatchStreamsPerConnection)
+        // Reflection is as open as health checks: the same gate.
+        let catalog = ServiceCatalog()
+        let open: [any GRPCService] = [healthService] + ReflectionService.all(catalog: catalog)
+        for service in open {
+            if let healthGate {
+                all.append(GatedService(wrapping: service, gate: healthGate))
+            } else {
+                all.append(service)
+            }
         }
         health.set("grpc.health.v1.Health", .serving)
         self.router = GRPCRouter(services: all)
+        catalog.publish(router.services)
     }
 
     /// Reloads the TLS certificate and key from their files for new connections; keeps the old ones on error.

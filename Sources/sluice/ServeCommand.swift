@@ -13,7 +13,8 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Run the gRPC server.",
         discussion: """
-            Serves sluice.v1.Inference and grpc.health.v1.Health over HTTP/2. TLS is on when a certificate is \
+            Serves sluice.v1.Inference, grpc.health.v1.Health (Check and Watch) and gRPC server reflection \
+            (grpc.reflection.v1 and v1alpha) over HTTP/2. TLS is on when a certificate is \
             given; cleartext HTTP/2 needs an explicit --plaintext.
 
             Examples:
@@ -33,7 +34,7 @@ struct ServeCommand: ParsableCommand {
                "adminListen": "127.0.0.1:9090", "securityConfig": "security.json",
                "insecureNoAuth": false, "maxConnections": 10000, "maxInflightCallsPerThread": 4096,
                "offloadMinRequestBytes": 65536, "maxAuthFailuresPerConnection": 100,
-               "maxSignatureChecksPerSecond": 100,
+               "maxSignatureChecksPerSecond": 100, "maxWatchStreamsPerConnection": 16,
                "cacheDir": "/var/cache/sluice", "cacheMaxBytes": 1073741824, "mlflowCA": "ca.pem",
                "httpListen": "127.0.0.1:8000", "httpIdleTimeoutSeconds": 30,
                "metricsRequireCredential": false}
@@ -98,6 +99,9 @@ struct ServeCommand: ParsableCommand {
         name: .customLong("max-signature-checks-per-second"),
         help: "Signature checks of new tokens one connection may cause per second (also the burst); more get RESOURCE_EXHAUSTED. (default: 100)")
     var maxSignatureChecksPerSecond: Int?
+        name: .customLong("max-watch-streams-per-connection"),
+        help: "grpc.health.v1.Health/Watch streams one connection may hold open; more get RESOURCE_EXHAUSTED. (default: 16)")
+    var maxWatchStreamsPerConnection: Int?
 
     @Option(help: "JSON configuration file; flags override its values.")
     var config: String?
@@ -173,6 +177,7 @@ struct ServeCommand: ParsableCommand {
             flags.offloadMinRequestBytes = offloadMinBytes
             flags.maxAuthFailuresPerConnection = maxAuthFailuresPerConnection
             flags.maxSignatureChecksPerSecond = maxSignatureChecksPerSecond
+            flags.maxWatchStreamsPerConnection = maxWatchStreamsPerConnection
             flags.models = models
             flags.cacheDir = cacheDir
             flags.cacheMaxBytes = cacheMaxBytes

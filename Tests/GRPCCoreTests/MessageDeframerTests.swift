@@ -15,6 +15,19 @@ struct MessageDeframerTests {
         try deframer.finish()
     }
 
+    @Test func longStreamDropsConsumedBytes() throws {
+        // Every chunk ends inside the next message, so the buffer is never empty between appends.
+        var deframer = MessageDeframer(maxMessageBytes: 1 << 20)
+        let message: [UInt8] = [0, 0, 0, 0x10, 0] + Array(repeating: 5, count: 4096)
+        try deframer.append(Array(message[0..<100]))
+        for _ in 0..<100 {
+            try deframer.append(Array(message[100...]) + Array(message[0..<100]))
+            #expect(try deframer.next()?.payload.count == 4096)
+            #expect(deframer.bufferedByteCount == 100)
+        }
+        #expect(deframer.retainedByteCount < 80 << 10)
+    }
+
     @Test func severalMessagesInOneChunk() throws {
         var deframer = MessageDeframer(maxMessageBytes: 100)
         try deframer.append([0, 0, 0, 0, 1, 42, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 1, 2])

@@ -83,16 +83,6 @@ def test_inference_rpcs_without_model_source_say_so(sluice_server, proto_modules
     assert "no model registry configured" in server.output
 
 
-def test_health_watch_is_unimplemented(sluice_server):
-    server = sluice_server()
-    with server.channel() as channel:
-        call = channel.unary_unary("/grpc.health.v1.Health/Watch", request_serializer=lambda b: b,
-                                   response_deserializer=lambda b: b)
-        with pytest.raises(grpc.RpcError) as info:
-            call(b"", timeout=5)
-        assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
-
-
 @pytest.mark.parametrize("tls", [False, True], ids=["h2c", "tls"])
 def test_oversized_message_resource_exhausted(sluice_server, proto_modules, tls):
     server = sluice_server("--max-message-bytes", "1024", tls=tls)
