@@ -99,6 +99,8 @@ struct ServeCommand: ParsableCommand {
         name: .customLong("max-signature-checks-per-second"),
         help: "Signature checks of new tokens one connection may cause per second (also the burst); more get RESOURCE_EXHAUSTED. (default: 100)")
     var maxSignatureChecksPerSecond: Int?
+
+    @Option(
         name: .customLong("max-watch-streams-per-connection"),
         help: "grpc.health.v1.Health/Watch streams one connection may hold open; more get RESOURCE_EXHAUSTED. (default: 16)")
     var maxWatchStreamsPerConnection: Int?
