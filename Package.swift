@@ -124,7 +124,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "SluiceServer", "InferenceEngine", "ModelRegistry", "Auth", "GRPCClient", "GRPCCore", "SluiceProto",
-                "TLS", "TrafficRouting", "Monitoring",
+                "TLS", "TrafficRouting", "Monitoring", "DurableFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

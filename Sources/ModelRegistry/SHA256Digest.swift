@@ -1,8 +1,9 @@
 internal import COpenSSL
 
 /// SHA-256 of model files (the registry records it; GetModelVersion reports it).
-enum SHA256Digest {
-    static func hex(of bytes: [UInt8]) -> String {
+public enum SHA256Digest {
+    /// Lowercase hex SHA-256 of `bytes`.
+    public static func hex(of bytes: [UInt8]) -> String {
         var digest = [UInt8](repeating: 0, count: 32)
         bytes.withUnsafeBufferPointer { input in
             _ = SHA256(input.baseAddress, input.count, &digest)

@@ -59,6 +59,26 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var offloadMinRequestBytes: Int?
     /// Calls with bad credentials one connection may make before it is closed with GOAWAY (default 100).
     public var maxAuthFailuresPerConnection: Int?
+    /// Drift monitoring on (default) or off (`--no-monitoring`).
+    public var monitoring: Bool?
+    /// Most requests in a version's drift window (default 10000; `model.json` overrides per model).
+    public var monitorWindowRequests: Int?
+    /// Oldest request in a drift window, in seconds (default 3600).
+    public var monitorWindowSeconds: Double?
+    /// Seconds between drift statistics updates (default 10).
+    public var monitorIntervalSeconds: Double?
+    /// PSI at or above which a feature is WARN (default 0.1).
+    public var monitorPsiWarn: Double?
+    /// PSI at or above which a feature is DRIFT (default 0.25).
+    public var monitorPsiDrift: Double?
+    /// Requests a window needs before a verdict other than OK (default 100).
+    public var monitorMinRequests: Int?
+    /// Most `sluice_feature_psi` series per model (default 50).
+    public var monitorMaxFeatures: Int?
+    /// BatchPredict records every n-th row (default 64).
+    public var monitorBatchStride: Int?
+    /// Seconds between snapshots of the live windows, which a restart restores (default 60; 0: only at shutdown).
+    public var monitorSnapshotSeconds: Double?
 
     public init() {}
 
@@ -69,7 +89,9 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
         "maxConcurrentStreams", "maxHeaderListBytes", "models", "adminListen", "securityConfig", "insecureNoAuth",
         "maxConnections", "maxInflightCallsPerThread", "offloadMinRequestBytes", "maxAuthFailuresPerConnection",
-        "cacheDir", "cacheMaxBytes", "mlflowCA",
+        "cacheDir", "cacheMaxBytes", "mlflowCA", "monitoring", "monitorWindowRequests", "monitorWindowSeconds",
+        "monitorIntervalSeconds", "monitorPsiWarn", "monitorPsiDrift", "monitorMinRequests", "monitorMaxFeatures",
+        "monitorBatchStride", "monitorSnapshotSeconds",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
@@ -136,6 +158,16 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.maxInflightCallsPerThread = other.maxInflightCallsPerThread ?? maxInflightCallsPerThread
         merged.offloadMinRequestBytes = other.offloadMinRequestBytes ?? offloadMinRequestBytes
         merged.maxAuthFailuresPerConnection = other.maxAuthFailuresPerConnection ?? maxAuthFailuresPerConnection
+        merged.monitoring = other.monitoring ?? monitoring
+        merged.monitorWindowRequests = other.monitorWindowRequests ?? monitorWindowRequests
+        merged.monitorWindowSeconds = other.monitorWindowSeconds ?? monitorWindowSeconds
+        merged.monitorIntervalSeconds = other.monitorIntervalSeconds ?? monitorIntervalSeconds
+        merged.monitorPsiWarn = other.monitorPsiWarn ?? monitorPsiWarn
+        merged.monitorPsiDrift = other.monitorPsiDrift ?? monitorPsiDrift
+        merged.monitorMinRequests = other.monitorMinRequests ?? monitorMinRequests
+        merged.monitorMaxFeatures = other.monitorMaxFeatures ?? monitorMaxFeatures
+        merged.monitorBatchStride = other.monitorBatchStride ?? monitorBatchStride
+        merged.monitorSnapshotSeconds = other.monitorSnapshotSeconds ?? monitorSnapshotSeconds
         // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.
         if other.tlsCert != nil && other.plaintext == nil { merged.plaintext = nil }
         if other.plaintext == true && other.tlsCert == nil && other.tlsKey == nil {

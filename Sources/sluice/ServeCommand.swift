@@ -33,7 +33,11 @@ struct ServeCommand: ParsableCommand {
                "adminListen": "127.0.0.1:9090", "securityConfig": "security.json",
                "insecureNoAuth": false, "maxConnections": 10000, "maxInflightCallsPerThread": 4096,
                "offloadMinRequestBytes": 65536, "maxAuthFailuresPerConnection": 100,
-               "cacheDir": "/var/cache/sluice", "cacheMaxBytes": 1073741824, "mlflowCA": "ca.pem"}
+               "cacheDir": "/var/cache/sluice", "cacheMaxBytes": 1073741824, "mlflowCA": "ca.pem",
+               "monitoring": true, "monitorWindowRequests": 10000, "monitorWindowSeconds": 3600,
+               "monitorIntervalSeconds": 10, "monitorPsiWarn": 0.1, "monitorPsiDrift": 0.25,
+               "monitorMinRequests": 100, "monitorMaxFeatures": 50, "monitorBatchStride": 64,
+               "monitorSnapshotSeconds": 60}
             Every flag and key is described in docs/configuration.md.
 
             SIGTERM or SIGINT stops accepting, sends GOAWAY, lets calls in flight finish (up to --drain-timeout), \
@@ -161,6 +165,7 @@ struct ServeCommand: ParsableCommand {
             flags.adminListen = adminListen
             flags.securityConfig = securityConfig
             flags.insecureNoAuth = insecureNoAuth ? true : nil
+            monitoring.apply(to: &flags)
             var base = ServerConfiguration()
             if let config { base = try ServerConfiguration.load(path: config) }
             let configuration = base.overridden(by: flags)
@@ -175,7 +180,7 @@ struct ServeCommand: ParsableCommand {
                         mlflowCA: configuration.mlflowCA),
                     auth: auth, offload: try configuration.callOffload(),
                     replicaID: replicaID ?? defaultReplicaID(configuration),
-                    monitoring: try monitoring.configuration(), log: log)
+                    monitoring: try MonitoringFlags.configuration(from: configuration), log: log)
             }
             let app = SluiceApplication(
                 configuration: configuration, services: stack.map { [$0.api] } ?? [], healthGate: stack?.healthGate)
