@@ -169,6 +169,7 @@ struct ServeCommand: ParsableCommand {
             var base = ServerConfiguration()
             if let config { base = try ServerConfiguration.load(path: config) }
             let configuration = base.overridden(by: flags)
+            let monitoringConfiguration = try MonitoringFlags.configuration(from: configuration)
             let log: @Sendable (String) -> Void = { line in OperatorLog.emit(line) }
             var stack: InferenceStack?
             if let directory = configuration.models {
@@ -180,7 +181,7 @@ struct ServeCommand: ParsableCommand {
                         mlflowCA: configuration.mlflowCA),
                     auth: auth, offload: try configuration.callOffload(),
                     replicaID: replicaID ?? defaultReplicaID(configuration),
-                    monitoring: try MonitoringFlags.configuration(from: configuration), log: log)
+                    monitoring: monitoringConfiguration, log: log)
             }
             let app = SluiceApplication(
                 configuration: configuration, services: stack.map { [$0.api] } ?? [], healthGate: stack?.healthGate)
