@@ -55,6 +55,14 @@ extension ModelsCommand {
                 return
             }
             let name = name ?? ""
+            let location = options.registry ?? ProcessInfo.processInfo.environment["SLUICE_REGISTRY"] ?? "registry"
+            if MLflowEndpoint.isMLflowURL(location) {
+                throw CLIError(
+                    message: "MLflow keeps a version's profile as an artifact beside its MLmodel file: build it with "
+                        + "`sluice models profile --model-file model.onnx --data FILE --output profile.json` and log it "
+                        + "with mlflow.MlflowClient().log_model_artifact(model_id, \"profile.json\") before registering "
+                        + "(docs/mlflow.md)")
+            }
             try runRegistryCommand {
                 let source = try options.localSource(for: "sluice models profile")
                 let metadata = try source.metadata(of: name)

@@ -297,6 +297,9 @@ def test_cli_lists_shows_promotes_and_aliases_against_mlflow(world):
     assert world.client.get_model_version_by_alias("churn", "backup").version == "1"
     assert cli("alias", "churn", "backup", "--delete", *registry).returncode == 0
     assert "backup" not in world.client.get_registered_model("churn").aliases
+    # Profiles of MLflow versions are artifacts logged by the training job; the CLI says how instead of writing one.
+    profiled = cli("profile", "churn", "--data", "train.csv", *registry)
+    assert profiled.returncode != 0 and "log_model_artifact" in profiled.stderr and "--model-file" in profiled.stderr
     refused = cli("alias", "churn", "x", "9", *registry)
     assert refused.returncode != 0 and "no version 9" in refused.stderr
     # Batching lives in sluice.batching.* registered-model tags.
