@@ -178,7 +178,11 @@ public final class MonitoringHub: Sendable {
         }
         handle?.join()
         // The windows as they are at shutdown, for the next start.
-        if let registry = watched.withLock({ $0 }) {
+        let registry = watched.withLock { current -> ModelRegistry<ServableModel>? in
+            defer { current = nil }
+            return current
+        }
+        if let registry {
             let log = logger.withLock { $0 }
             saveWindows(registry, log: { line in log?(line) })
         }
