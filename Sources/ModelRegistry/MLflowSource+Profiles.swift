@@ -29,9 +29,10 @@ extension MLflowSource: ProfileStore {
         }
         let key = MLflowCache.key(model, version)
         if let cacheDirectory, let entry = state.withLock({ $0.artifacts[key] }), entry.source == info.source {
-            do { return try AtomicFile.read(Self.profileCachePath(cacheDirectory, model: model, version: version)) } catch {
+            let path = Self.profileCachePath(cacheDirectory, model: model, version: version)
+            do { return try AtomicFile.read(path) } catch {
                 if !error.notFound {
-                    log("mlflow: cannot read the cached profile of \(model) version \(version) (reading it from MLflow): \(error.description)")
+                    log("mlflow: cannot read the cached profile \(path) (reading it from MLflow): \(error.description)")
                 }
             }
         }

@@ -20,7 +20,9 @@ public struct WindowSnapshot: Codable, Sendable, Equatable {
     /// Segments holding rows, oldest first.
     public var segments: [LiveWindow.SegmentSnapshot]
 
-    public init(model: String, version: Int64, layout: String, takenUnixMs: Int64, segments: [LiveWindow.SegmentSnapshot]) {
+    public init(
+        model: String, version: Int64, layout: String, takenUnixMs: Int64, segments: [LiveWindow.SegmentSnapshot]
+    ) {
         format = Self.currentFormat
         self.model = model
         self.version = version

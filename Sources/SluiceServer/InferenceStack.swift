@@ -86,7 +86,8 @@ public final class InferenceStack: @unchecked Sendable {
             let setup = monitoring.setup(
                 model: model, version: version.version,
                 profile: { try (source as? any ProfileStore)?.profileBytes(model: model.name, version: version.version) },
-                missingHint: (source as? any ProfileStore)?.missingProfileHint(model: model.name, version: version.version),
+                missingHint: (source as? any ProfileStore)?.missingProfileHint(
+                    model: model.name, version: version.version),
                 log: log)
             return try ServableModel.load(
                 bytes: bytes, featureNames: model.featureNames, batching: batching,

@@ -22,10 +22,14 @@ extension ModelsCommand {
         @Argument(help: "Model name (not with --model-file).") var name: String?
         @Option(help: "Version (default: the newest).") var version: Int64?
         @Option(help: "Training data: .csv with a header row, or JSON Lines (one object per row).") var data: String
-        @Option(name: .customLong("model-file"), help: "Profile this ONNX file instead of a registered version (with --output).")
+        @Option(
+            name: .customLong("model-file"),
+            help: "Profile this ONNX file instead of a registered version (with --output).")
         var modelFile: String?
         @Option(help: "With --model-file: where to write profile.json.") var output: String?
-        @Option(name: .customLong("feature-names"), help: "With --model-file: the feature names, comma-separated (a model with one numeric input tensor).")
+        @Option(
+            name: .customLong("feature-names"),
+            help: "With --model-file: the feature names, comma-separated (a model with one numeric input tensor).")
         var featureNames: String?
 
         func validate() throws {
@@ -99,7 +103,12 @@ extension ModelsCommand {
                 let source = try options.localSource(for: "sluice models drift")
                 try VersionSelector.validateModelName(name)
                 // A registry directory lists its versions; an MLflow source's --cache-dir has only the reports.
-                let registered = try? source.metadata(of: name).versions.map(\.version)
+                let registered: [Int64]?
+                do {
+                    registered = try source.metadata(of: name).versions.map(\.version)
+                } catch let error as RegistryError where error.code == .notFound {
+                    registered = nil
+                }
                 let saved = ((try? FileManager.default.contentsOfDirectory(atPath: "\(source.root)/.monitoring/\(name)")) ?? [])
                     .compactMap { $0.hasSuffix(".json") && !$0.hasSuffix(".window.json") ? Int64($0.dropLast(5)) : nil }
                     .sorted()
