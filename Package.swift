@@ -135,7 +135,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "SluiceServer", "InferenceEngine", "ModelRegistry", "Auth", "GRPCClient", "GRPCCore", "SluiceProto",
-                "TLS", "TrafficRouting", "Monitoring", "TextFormats",
+                "TLS", "TrafficRouting", "Monitoring", "TextFormats", "DurableFiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -19,8 +19,26 @@ public struct MonitoringConfiguration: Sendable {
     public var maxMetricFeatures = 50
     /// BatchPredict records every n-th row of a batch.
     public var batchStride = 64
+    /// Seconds between snapshots of the live windows (0: only when the server stops).
+    public var snapshotSeconds = 60.0
 
     public init() {}
+}
+
+/// Where the live windows are saved between runs (`<registry or cache>/.monitoring/<model>/<version>.window.json`).
+public struct WindowStore: Sendable {
+    /// The saved window of a version, or nil.
+    public var read: @Sendable (_ model: String, _ version: Int64) throws -> [UInt8]?
+    /// Saves a version's window atomically.
+    public var write: @Sendable (_ model: String, _ version: Int64, _ bytes: [UInt8]) throws -> Void
+
+    public init(
+        read: @escaping @Sendable (String, Int64) throws -> [UInt8]?,
+        write: @escaping @Sendable (String, Int64, [UInt8]) throws -> Void
+    ) {
+        self.read = read
+        self.write = write
+    }
 }
 
 /// Prepares each loading version's monitoring, recomputes every monitored version's statistics on a timer
@@ -35,9 +53,23 @@ public final class MonitoringHub: Sendable {
     private let persisted = Mutex<[String: DriftReport]>([:])
     /// Versions whose state file cannot be written right now (logged once).
     private let failing = Mutex<Set<String>>([])
+    /// Where windows are saved and restored from; nil keeps them in memory only.
+    private let windows: WindowStore?
+    /// The registry the timer thread watches (kept for the snapshot at ``stop()``).
+    private let watched = Mutex<ModelRegistry<ServableModel>?>(nil)
+    private let logger = Mutex<(@Sendable (String) -> Void)?>(nil)
+    /// `sluice_monitoring_snapshot_failures_total`: window snapshots that could not be written.
+    private let snapshotFailures: Counter
+    /// Versions whose window snapshot cannot be written right now (logged once).
+    private let failingSnapshots = Mutex<Set<String>>([])
 
-    public init(configuration: MonitoringConfiguration, metrics: ServiceMetrics) {
+    public init(configuration: MonitoringConfiguration, metrics: ServiceMetrics, windows: WindowStore? = nil) {
         self.configuration = configuration
+        self.windows = windows
+        snapshotFailures = metrics.registry.counter(
+            "sluice_monitoring_snapshot_failures_total",
+            help: "Snapshots of drift windows that could not be written (a restart would start those windows empty).")
+            .labels([])
         confidence = metrics.registry.histogram(
             "sluice_prediction_confidence",
             help: "Confidence (largest class score) of monitored classifier versions' answers (BatchPredict sampled).",
@@ -48,7 +80,8 @@ public final class MonitoringHub: Sendable {
     /// The monitoring setup of a version about to load: its settings (model.json over the server defaults) and
     /// its profile. Nil when monitoring is off for it.
     public func setup(
-        model: ModelMetadata, version: Int64, profile: () throws -> [UInt8]?, log: (String) -> Void
+        model: ModelMetadata, version: Int64, profile: () throws -> [UInt8]?, missingHint: String? = nil,
+        log: @escaping @Sendable (String) -> Void
     ) -> VersionMonitoring.Setup? {
         guard configuration.enabled, model.monitoring?.enabled ?? true else { return nil }
         var settings = configuration.defaults
@@ -61,6 +94,7 @@ public final class MonitoringHub: Sendable {
         }
         var note: String?
         var reference: ReferenceProfile?
+        var digest = ""
         if let problem = settings.problem {
             note = "model.json monitoring: \(problem)"
             settings = configuration.defaults
@@ -68,17 +102,31 @@ public final class MonitoringHub: Sendable {
         do {
             if let bytes = try profile() {
                 reference = try ReferenceProfile.decode(bytes)
+                digest = SHA256Digest.hex(of: bytes)
             } else {
-                note = "no reference profile (build one with: sluice models profile \(model.name) --version \(version) --data FILE)"
+                note = missingHint
+                    ?? "no reference profile (build one with: sluice models profile \(model.name) --version \(version) --data FILE)"
             }
         } catch {
             note = "\(error)"
             log("monitoring: \(model.name) version \(version): \(error); not monitored")
         }
-        return VersionMonitoring.Setup(
+        var setup = VersionMonitoring.Setup(
             model: model.name, version: version, profile: reference, note: note, settings: settings,
             batchStride: configuration.batchStride,
             confidence: reference == nil ? nil : confidence.labels([model.name, String(version)]))
+        setup.profileDigest = digest
+        if reference != nil, let windows {
+            do {
+                if let bytes = try windows.read(model.name, version) {
+                    setup.savedWindow = try WindowSnapshot.decode(bytes)
+                }
+            } catch {
+                log("monitoring: \(model.name) version \(version): ignoring the saved window: \(error)")
+            }
+        }
+        setup.log = log
+        return setup
     }
 
     /// Starts the timer thread: every 100 ms it advances the windows; every `intervalSeconds` it recomputes
@@ -88,13 +136,21 @@ public final class MonitoringHub: Sendable {
         log: @escaping @Sendable (String) -> Void
     ) {
         guard configuration.enabled else { return }
+        watched.withLock { $0 = registry }
+        logger.withLock { $0 = log }
         let interval = UInt64(max(0.05, configuration.intervalSeconds) * 1e9)
+        let snapshotInterval = UInt64(configuration.snapshotSeconds * 1e9)
         let handle = BackgroundThread.start(name: "sluice-monitor") { [self] in
             var last: UInt64 = 0
+            var lastSnapshot = monotonicNanos()
             while !stopping.load(ordering: .relaxed) {
                 let now = monotonicNanos()
                 let due = now &- last >= interval
                 if due { last = now }
+                if snapshotInterval > 0 && now &- lastSnapshot >= snapshotInterval {
+                    lastSnapshot = now
+                    saveWindows(registry, log: log)
+                }
                 for (_, entry) in registry.snapshot.models {
                     for (_, worker) in entry.workers {
                         guard let monitor = worker.compiled.monitoring?.monitor else { continue }
@@ -121,6 +177,41 @@ public final class MonitoringHub: Sendable {
             return current
         }
         handle?.join()
+        // The windows as they are at shutdown, for the next start.
+        let registry = watched.withLock { current -> ModelRegistry<ServableModel>? in
+            defer { current = nil }
+            return current
+        }
+        if let registry {
+            let log = logger.withLock { $0 }
+            saveWindows(registry, log: { line in log?(line) })
+        }
+    }
+
+    /// Writes the window of every monitored version (timer thread, or after it stopped). A failed write is
+    /// logged (once per version until one succeeds) and counted in `sluice_monitoring_snapshot_failures_total`.
+    func saveWindows(_ registry: ModelRegistry<ServableModel>, log: @Sendable (String) -> Void) {
+        guard let windows else { return }
+        let now = monotonicNanos()
+        let wall = Int64(WallClock.now() * 1000)
+        for (_, entry) in registry.snapshot.models {
+            for (_, worker) in entry.workers {
+                guard let monitoring = worker.compiled.monitoring, let monitor = monitoring.monitor else { continue }
+                let key = "\(monitor.model)/\(monitor.version)"
+                do {
+                    let snapshot = monitor.snapshot(layout: monitoring.layout, now: now, wallMillis: wall)
+                    try windows.write(monitor.model, monitor.version, try snapshot.encoded())
+                    if failingSnapshots.withLock({ $0.remove(key) != nil }) {
+                        log("monitoring: the window of \(key) is saved again")
+                    }
+                } catch {
+                    snapshotFailures.increment()
+                    if failingSnapshots.withLock({ $0.insert(key).inserted }) {
+                        log("monitoring: cannot save the window of \(key) (a restart would start it empty): \(error)")
+                    }
+                }
+            }
+        }
     }
 
     private func persistIfChanged(

@@ -1,3 +1,4 @@
+import BackgroundThreads
 public import Monitoring
 public import ServerMetrics
 import Synchronization
@@ -9,6 +10,8 @@ public final class VersionMonitoring: Sendable {
     public let monitor: ModelMonitor?
     /// Why the version is not monitored (no profile, an unreadable one), or nil.
     public let note: String?
+    /// Identifies the counter layout in window snapshots: the profile's SHA-256 and the counter width.
+    public let layout: String
     /// `sluice_prediction_confidence{model,version}` (classifiers with a monitor).
     let confidence: Histogram?
     /// BatchPredict records every `batchStride`-th row (from a rotating offset).
@@ -30,6 +33,12 @@ public final class VersionMonitoring: Sendable {
         public var settings: MonitorSettings
         public var batchStride: Int
         public var confidence: Histogram?
+        /// SHA-256 of the profile file (part of the window snapshots' layout).
+        public var profileDigest = ""
+        /// The window a previous run saved, restored when its layout matches.
+        public var savedWindow: WindowSnapshot?
+        /// Where the restore is reported.
+        public var log: (@Sendable (String) -> Void)?
 
         public init(
             model: String, version: Int64, profile: ReferenceProfile?, note: String?, settings: MonitorSettings,
@@ -82,6 +91,12 @@ public final class VersionMonitoring: Sendable {
                     : nil,
                 settings: setup.settings, now: now)
             if monitor == nil { note = "the profile shares no feature or prediction with this version" }
+        }
+        layout = monitor.map { "\(setup.profileDigest)/\($0.window.width)" } ?? ""
+        if let monitor, let saved = setup.savedWindow {
+            let outcome = monitor.restore(
+                saved, layout: layout, now: now, wallMillis: Int64(WallClock.now() * 1000))
+            setup.log?("monitoring: \(setup.model) version \(setup.version): \(outcome)")
         }
         self.monitor = monitor
         self.note = note

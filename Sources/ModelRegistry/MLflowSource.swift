@@ -30,11 +30,11 @@ public final class MLflowSource: WritableModelSource {
     /// Upper bound of the cached ONNX files' total size.
     public let cacheMaxBytes: Int
     private let client: MLflowClient
-    private let log: @Sendable (String) -> Void
-    private let state: Mutex<State>
+    let log: @Sendable (String) -> Void
+    let state: Mutex<State>
 
     /// Mutable state, only touched under `state`'s lock (never held across HTTP).
-    private struct State {
+    struct State {
         /// Model name → metadata as last synced; nil before the first sync (and with an empty cache).
         var models: [String: ModelMetadata]?
         /// Digest of `models` (what ``changeToken()`` reports).
@@ -349,7 +349,7 @@ public final class MLflowSource: WritableModelSource {
     }
 
     /// The current state, or `.unavailable` when MLflow has not answered yet and nothing was cached.
-    private func current() throws(RegistryError) -> [String: ModelMetadata] {
+    func current() throws(RegistryError) -> [String: ModelMetadata] {
         let (models, error) = state.withLock { ($0.models, $0.lastError) }
         guard let models else {
             throw RegistryError(
@@ -396,7 +396,7 @@ public final class MLflowSource: WritableModelSource {
     }
 
     /// The artifact-proxy path (relative to `/api/2.0/mlflow-artifacts/artifacts/`) of a version's files.
-    private func artifactRoot(model: String, version: Int64, source: String) throws(RegistryError) -> String {
+    func artifactRoot(model: String, version: Int64, source: String) throws(RegistryError) -> String {
         var uri = source
         // MLflow resolves `models:/…` and `runs:/…` sources (MLflow 3 logged models included) itself.
         if !source.hasPrefix("mlflow-artifacts:") {
@@ -449,10 +449,10 @@ public final class MLflowSource: WritableModelSource {
 
     /// GETs one file through the artifact proxy. `large` files (the ONNX model) get 300 s and 2 GiB; metadata files
     /// 10 s and 1 MiB.
-    private func fetchArtifact(_ path: String, large: Bool) throws(RegistryError) -> [UInt8] {
+    func fetchArtifact(_ path: String, large: Bool, maxBytes: Int? = nil) throws(RegistryError) -> [UInt8] {
         let request = endpoint.request(
             "GET", "/api/2.0/mlflow-artifacts/artifacts/" + MLflowEndpoint.percentEncode(path, keepSlash: true),
-            timeoutMillis: large ? 300_000 : 10_000, maxResponseBytes: large ? 2 << 30 : 1 << 20)
+            timeoutMillis: large ? 300_000 : 10_000, maxResponseBytes: maxBytes ?? (large ? 2 << 30 : 1 << 20))
         return try client.send(request)
     }
 
@@ -464,6 +464,8 @@ public final class MLflowSource: WritableModelSource {
         let entry = MLflowCacheEntry(
             model: model, version: version, source: source, sha256: SHA256Digest.hex(of: bytes), bytes: bytes.count,
             file: "artifacts/\(model)/\(version).onnx", cachedUnixMs: Int64((WallClock.now() * 1000).rounded()))
+        // A profile cached for what was there before (another source) must not outlive it.
+        unlink(Self.profileCachePath(cacheDirectory, model: model, version: version))
         do {
             try AtomicFile.makeDirectory("\(cacheDirectory)/artifacts/\(model)")
             try AtomicFile.write(bytes, to: "\(cacheDirectory)/\(entry.file)")
@@ -497,6 +499,7 @@ public final class MLflowSource: WritableModelSource {
         persist(index)
         for gone in evicted {
             unlink("\(cacheDirectory)/\(gone.file)")
+            unlink(Self.profileCachePath(cacheDirectory, model: gone.model, version: gone.version))
             log(
                 "mlflow: cache: evicted \(gone.model) version \(gone.version) (\(gone.bytes) bytes; limit \(cacheMaxBytes))"
             )

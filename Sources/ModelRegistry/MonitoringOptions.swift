@@ -42,6 +42,14 @@ public protocol ProfileStore: Sendable {
     func profileBytes(model: String, version: Int64) throws(RegistryError) -> [UInt8]?
     /// Stores a version's profile, replacing any previous one atomically.
     func writeProfile(_ bytes: [UInt8], model: String, version: Int64) throws(RegistryError)
+    /// What to do when a version has no profile (the note GetModelVersion and `models drift` show).
+    func missingProfileHint(model: String, version: Int64) -> String
+}
+
+extension ProfileStore {
+    public func missingProfileHint(model: String, version: Int64) -> String {
+        "no reference profile (build one with: sluice models profile \(model) --version \(version) --data FILE)"
+    }
 }
 
 extension LocalDirectorySource: ProfileStore {
@@ -75,6 +83,28 @@ extension LocalDirectorySource: ProfileStore {
         try Self.makeDirectory("\(root)/.monitoring")
         try Self.makeDirectory("\(root)/.monitoring/\(model)")
         try Self.write(bytes, to: monitoringStatePath(model: model, version: version))
+    }
+
+    /// Where the server saves a version's live drift window for the next start:
+    /// `<root>/.monitoring/<model>/<version>.window.json`.
+    public func windowStatePath(model: String, version: Int64) -> String {
+        "\(root)/.monitoring/\(model)/\(version).window.json"
+    }
+
+    /// Saves a window snapshot atomically (creating `.monitoring/<model>/`).
+    public func writeWindowState(_ bytes: [UInt8], model: String, version: Int64) throws(RegistryError) {
+        try VersionSelector.validateModelName(model)
+        try Self.makeDirectory("\(root)/.monitoring")
+        try Self.makeDirectory("\(root)/.monitoring/\(model)")
+        try Self.write(bytes, to: windowStatePath(model: model, version: version))
+    }
+
+    /// The window snapshot saved for a version, or nil.
+    public func windowState(model: String, version: Int64) throws(RegistryError) -> [UInt8]? {
+        try VersionSelector.validateModelName(model)
+        let path = windowStatePath(model: model, version: version)
+        guard Self.fileExists(path) else { return nil }
+        return try Self.read(path)
     }
 
     /// The drift report the server last wrote for a version, or nil.

@@ -27,6 +27,8 @@ public final class LiveWindow: @unchecked Sendable {
     private let current = Atomic<Int>(0)
     /// Monotonic start time of each segment (timer thread only).
     private let starts: Mutex<[UInt64]>
+    /// Monotonic time each closed segment ended (when the next one became current).
+    private let ends: Mutex<[UInt64]>
 
     /// A window of `width` counters per block, starting now (`now` in monotonic nanoseconds).
     public init(width: Int, now: UInt64) {
@@ -35,6 +37,7 @@ public final class LiveWindow: @unchecked Sendable {
         cells = .allocate(capacity: cellCount)
         for index in 0..<cellCount { (cells + index).initialize(to: Atomic(0)) }
         starts = Mutex(Array(repeating: now, count: Self.segments))
+        ends = Mutex(Array(repeating: now, count: Self.segments))
     }
 
     deinit {
@@ -79,6 +82,7 @@ public final class LiveWindow: @unchecked Sendable {
         let base = cells + next * Self.stripes * width
         for index in 0..<(Self.stripes * width) { base[index].store(0, ordering: .relaxed) }
         starts.withLock { $0[next] = now }
+        ends.withLock { $0[segment] = now }
         current.store(next, ordering: .releasing)
     }
 
@@ -96,12 +100,11 @@ public final class LiveWindow: @unchecked Sendable {
     public func merged(now: UInt64, maxRows: Int, maxAgeNanos: UInt64) -> [UInt64] {
         var totals = Array(repeating: UInt64(0), count: width)
         let newest = current.load(ordering: .acquiring)
-        let startTimes = starts.withLock { $0 }
+        let endTimes = ends.withLock { $0 }
         var rows: UInt64 = 0
-        var end = now
         for back in 0..<Self.segments {
             let segment = (newest - back + Self.segments) % Self.segments
-            if back > 0 && now &- end > maxAgeNanos { break }
+            if back > 0 && now &- endTimes[segment] > maxAgeNanos { break }
             let segmentRows = segmentRows(segment)
             if back > 0 && (segmentRows == 0 || rows + segmentRows > UInt64(maxRows)) { break }
             for stripe in 0..<Self.stripes {
@@ -109,8 +112,81 @@ public final class LiveWindow: @unchecked Sendable {
                 for index in 0..<width { totals[index] += UInt64(base[index].load(ordering: .relaxed)) }
             }
             rows += segmentRows
-            end = startTimes[segment]
         }
         return totals
+    }
+
+    /// One segment of a snapshot: its wall-clock span and its counts (stripes summed).
+    public struct SegmentSnapshot: Codable, Sendable, Equatable {
+        /// Milliseconds since the Unix epoch.
+        public var startUnixMs: Int64
+        public var endUnixMs: Int64
+        public var counts: [UInt64]
+
+        public init(startUnixMs: Int64, endUnixMs: Int64, counts: [UInt64]) {
+            self.startUnixMs = startUnixMs
+            self.endUnixMs = endUnixMs
+            self.counts = counts
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case counts
+            case startUnixMs = "start_unix_ms"
+            case endUnixMs = "end_unix_ms"
+        }
+    }
+
+    /// The segments holding rows, oldest first, with wall-clock times (`now` monotonic, `wallMillis` the same
+    /// instant on the wall clock). The current segment ends now. Timer thread (or shutdown) only.
+    public func snapshot(now: UInt64, wallMillis: Int64) -> [SegmentSnapshot] {
+        let newest = current.load(ordering: .acquiring)
+        let startTimes = starts.withLock { $0 }
+        let endTimes = ends.withLock { $0 }
+        func wall(_ mono: UInt64) -> Int64 { wallMillis - Int64(min(now &- mono, UInt64(Int64.max)) / 1_000_000) }
+        var out: [SegmentSnapshot] = []
+        for forward in 1...Self.segments {
+            let segment = (newest + forward) % Self.segments
+            guard segmentRows(segment) > 0 else { continue }
+            var counts = Array(repeating: UInt64(0), count: width)
+            for stripe in 0..<Self.stripes {
+                let base = cells + (segment * Self.stripes + stripe) * width
+                for index in 0..<width { counts[index] += UInt64(base[index].load(ordering: .relaxed)) }
+            }
+            out.append(
+                SegmentSnapshot(
+                    startUnixMs: wall(startTimes[segment]),
+                    endUnixMs: segment == newest ? wallMillis : wall(endTimes[segment]), counts: counts))
+        }
+        return out
+    }
+
+    /// Loads snapshot segments (oldest first) into an unused window, before any row is recorded: segments of
+    /// another width or that ended more than `maxAgeMillis` ago are skipped, at most `segments - 1` of the newest
+    /// are kept, and a fresh current segment starts now. Wall-clock times map to monotonic ones through the
+    /// pair (`now`, `wallMillis`), so the age limit counts the time the server was down. Returns the rows loaded.
+    @discardableResult
+    public func restore(_ snapshot: [SegmentSnapshot], now: UInt64, wallMillis: Int64, maxAgeMillis: Int64) -> UInt64 {
+        let usable = snapshot.filter {
+            $0.counts.count == width && wallMillis - $0.endUnixMs <= maxAgeMillis && $0.startUnixMs <= $0.endUnixMs
+        }.suffix(Self.segments - 1)
+        func mono(_ wall: Int64) -> UInt64 { now &- UInt64(max(0, wallMillis - wall)) &* 1_000_000 }
+        var rows: UInt64 = 0
+        var startTimes = Array(repeating: now, count: Self.segments)
+        var endTimes = Array(repeating: now, count: Self.segments)
+        for (slot, segment) in usable.enumerated() {
+            let base = cells + slot * Self.stripes * width
+            for index in 0..<(Self.stripes * width) { base[index].store(0, ordering: .relaxed) }
+            for index in 0..<width { base[index].store(UInt32(clamping: segment.counts[index]), ordering: .relaxed) }
+            startTimes[slot] = mono(segment.startUnixMs)
+            endTimes[slot] = mono(segment.endUnixMs)
+            rows += UInt64(UInt32(clamping: segment.counts[0]))
+        }
+        let fresh = usable.count
+        let base = cells + fresh * Self.stripes * width
+        for index in 0..<(Self.stripes * width) { base[index].store(0, ordering: .relaxed) }
+        starts.withLock { $0 = startTimes }
+        ends.withLock { $0 = endTimes }
+        current.store(fresh, ordering: .releasing)
+        return rows
     }
 }

@@ -68,10 +68,15 @@ public final class InferenceStack: @unchecked Sendable {
             stateDirectory = models
         }
         // Drift reports for `sluice models drift` go beside the registry (or the MLflow cache).
-        stateSource = LocalDirectorySource(root: stateDirectory)
+        let state = LocalDirectorySource(root: stateDirectory)
+        stateSource = state
         let metrics = ServiceMetrics()
         self.metrics = metrics
-        let monitoring = MonitoringHub(configuration: configuration, metrics: metrics)
+        // Live windows are saved beside the drift reports and restored when a version loads again.
+        let windows = WindowStore(
+            read: { model, version in try state.windowState(model: model, version: version) },
+            write: { model, version, bytes in try state.writeWindowState(bytes, model: model, version: version) })
+        let monitoring = MonitoringHub(configuration: configuration, metrics: metrics, windows: windows)
         self.monitoring = monitoring
         registry = ModelRegistry<ServableModel>(source: source, log: log) { bytes, model, version in
             let batching = model.batching.map {
@@ -82,6 +87,8 @@ public final class InferenceStack: @unchecked Sendable {
             let setup = monitoring.setup(
                 model: model, version: version.version,
                 profile: { try (source as? any ProfileStore)?.profileBytes(model: model.name, version: version.version) },
+                missingHint: (source as? any ProfileStore)?.missingProfileHint(
+                    model: model.name, version: version.version),
                 log: log)
             return try ServableModel.load(
                 bytes: bytes, featureNames: model.featureNames, batching: batching,

@@ -72,6 +72,26 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var maxSignatureChecksPerSecond: Int?
     /// `grpc.health.v1.Health/Watch` streams one connection may hold open (default 16); more get RESOURCE_EXHAUSTED.
     public var maxWatchStreamsPerConnection: Int?
+    /// Drift monitoring on (default) or off (`--no-monitoring`).
+    public var monitoring: Bool?
+    /// Most requests in a version's drift window (default 10000; `model.json` overrides per model).
+    public var monitorWindowRequests: Int?
+    /// Oldest request in a drift window, in seconds (default 3600).
+    public var monitorWindowSeconds: Double?
+    /// Seconds between drift statistics updates (default 10).
+    public var monitorIntervalSeconds: Double?
+    /// PSI at or above which a feature is WARN (default 0.1).
+    public var monitorPsiWarn: Double?
+    /// PSI at or above which a feature is DRIFT (default 0.25).
+    public var monitorPsiDrift: Double?
+    /// Requests a window needs before a verdict other than OK (default 100).
+    public var monitorMinRequests: Int?
+    /// Most `sluice_feature_psi` series per model (default 50).
+    public var monitorMaxFeatures: Int?
+    /// BatchPredict records every n-th row (default 64).
+    public var monitorBatchStride: Int?
+    /// Seconds between snapshots of the live windows, which a restart restores (default 60; 0: only at shutdown).
+    public var monitorSnapshotSeconds: Double?
 
     public init() {}
 
@@ -84,6 +104,9 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         "maxConnections", "maxInflightCallsPerThread", "offloadMinRequestBytes", "maxAuthFailuresPerConnection",
         "maxSignatureChecksPerSecond", "maxWatchStreamsPerConnection",
         "cacheDir", "cacheMaxBytes", "mlflowCA", "httpListen", "httpIdleTimeoutSeconds", "metricsRequireCredential",
+        "monitoring", "monitorWindowRequests", "monitorWindowSeconds",
+        "monitorIntervalSeconds", "monitorPsiWarn", "monitorPsiDrift", "monitorMinRequests", "monitorMaxFeatures",
+        "monitorBatchStride", "monitorSnapshotSeconds",
     ]
 
     /// Reads a JSON configuration file. Errors name the file and the problem.
@@ -155,6 +178,16 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.maxAuthFailuresPerConnection = other.maxAuthFailuresPerConnection ?? maxAuthFailuresPerConnection
         merged.maxSignatureChecksPerSecond = other.maxSignatureChecksPerSecond ?? maxSignatureChecksPerSecond
         merged.maxWatchStreamsPerConnection = other.maxWatchStreamsPerConnection ?? maxWatchStreamsPerConnection
+        merged.monitoring = other.monitoring ?? monitoring
+        merged.monitorWindowRequests = other.monitorWindowRequests ?? monitorWindowRequests
+        merged.monitorWindowSeconds = other.monitorWindowSeconds ?? monitorWindowSeconds
+        merged.monitorIntervalSeconds = other.monitorIntervalSeconds ?? monitorIntervalSeconds
+        merged.monitorPsiWarn = other.monitorPsiWarn ?? monitorPsiWarn
+        merged.monitorPsiDrift = other.monitorPsiDrift ?? monitorPsiDrift
+        merged.monitorMinRequests = other.monitorMinRequests ?? monitorMinRequests
+        merged.monitorMaxFeatures = other.monitorMaxFeatures ?? monitorMaxFeatures
+        merged.monitorBatchStride = other.monitorBatchStride ?? monitorBatchStride
+        merged.monitorSnapshotSeconds = other.monitorSnapshotSeconds ?? monitorSnapshotSeconds
         // Choosing a transport on the command line replaces the file's choice instead of conflicting with it.
         if other.tlsCert != nil && other.plaintext == nil { merged.plaintext = nil }
         if other.plaintext == true && other.tlsCert == nil && other.tlsKey == nil {

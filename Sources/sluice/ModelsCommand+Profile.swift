@@ -1,4 +1,5 @@
 import ArgumentParser
+import DurableFiles
 import Foundation
 import InferenceEngine
 import ModelRegistry
@@ -14,14 +15,58 @@ extension ModelsCommand {
                 model offline, and writes <registry>/<model>/<version>/profile.json: quantile bins per numeric \
                 feature, category frequencies per string feature, and the distribution of the predictions. \
                 Parquet: convert first (docs/monitoring.md). A running server picks the profile up when the \
-                version (re)loads.
+                version (re)loads. Without a registry (for MLflow, which keeps the profile as an artifact): \
+                sluice models profile --model-file model.onnx --data FILE --output profile.json
                 """)
         @OptionGroup var options: RegistryOption
-        @Argument(help: "Model name.") var name: String
+        @Argument(help: "Model name (not with --model-file).") var name: String?
         @Option(help: "Version (default: the newest).") var version: Int64?
         @Option(help: "Training data: .csv with a header row, or JSON Lines (one object per row).") var data: String
+        @Option(
+            name: .customLong("model-file"),
+            help: "Profile this ONNX file instead of a registered version (with --output).")
+        var modelFile: String?
+        @Option(help: "With --model-file: where to write profile.json.") var output: String?
+        @Option(
+            name: .customLong("feature-names"),
+            help: "With --model-file: the feature names, comma-separated (a model with one numeric input tensor).")
+        var featureNames: String?
+
+        func validate() throws {
+            if modelFile != nil {
+                guard output != nil else { throw ValidationError("--model-file needs --output (where to write profile.json)") }
+                guard name == nil, version == nil else {
+                    throw ValidationError("give a model name (a registered version) or --model-file, not both")
+                }
+            } else {
+                guard name != nil else { throw ValidationError("give a model name, or --model-file with --output") }
+                guard output == nil, featureNames == nil else {
+                    throw ValidationError("--output and --feature-names go with --model-file")
+                }
+            }
+        }
 
         func run() throws {
+            if let modelFile, let output {
+                let bytes: [UInt8]
+                do { bytes = try FileAccess.read(modelFile) } catch { throw CLIError(message: error.description) }
+                let profile = try ProfileMaker.build(
+                    modelBytes: bytes, featureNames: RegistryChecks.featureNames(featureNames), dataPath: data)
+                do { try AtomicFile.write(profile.encoded(), to: output) } catch {
+                    throw CLIError(message: "cannot write \(output): \(error.description)")
+                }
+                print("profiled \(modelFile): \(ProfileMaker.summary(profile)) -> \(output)")
+                return
+            }
+            let name = name ?? ""
+            let location = options.registry ?? ProcessInfo.processInfo.environment["SLUICE_REGISTRY"] ?? "registry"
+            if MLflowEndpoint.isMLflowURL(location) {
+                throw CLIError(
+                    message: "MLflow keeps a version's profile as an artifact beside its MLmodel file: build it with "
+                        + "`sluice models profile --model-file model.onnx --data FILE --output profile.json` and log it "
+                        + "with mlflow.MlflowClient().log_model_artifact(model_id, \"profile.json\") before registering "
+                        + "(docs/mlflow.md)")
+            }
             try runRegistryCommand {
                 let source = try options.localSource(for: "sluice models profile")
                 let metadata = try source.metadata(of: name)
@@ -56,8 +101,18 @@ extension ModelsCommand {
         func run() throws {
             try runRegistryCommand {
                 let source = try options.localSource(for: "sluice models drift")
-                let metadata = try source.metadata(of: name)
-                let versions = version.map { [$0] } ?? metadata.versions.map(\.version)
+                try VersionSelector.validateModelName(name)
+                // A registry directory lists its versions; an MLflow source's --cache-dir has only the reports.
+                let registered: [Int64]?
+                do {
+                    registered = try source.metadata(of: name).versions.map(\.version)
+                } catch let error as RegistryError where error.code == .notFound {
+                    registered = nil
+                }
+                let saved = ((try? FileManager.default.contentsOfDirectory(atPath: "\(source.root)/.monitoring/\(name)")) ?? [])
+                    .compactMap { $0.hasSuffix(".json") && !$0.hasSuffix(".window.json") ? Int64($0.dropLast(5)) : nil }
+                    .sorted()
+                let versions = version.map { [$0] } ?? registered ?? saved
                 var reports: [DriftReport] = []
                 for number in versions {
                     guard let bytes = try source.monitoringState(model: name, version: number) else { continue }

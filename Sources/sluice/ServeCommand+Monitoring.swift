@@ -2,9 +2,11 @@ import ArgumentParser
 import Foundation
 import InferenceService
 import Monitoring
+import SluiceServer
 
 /// The `--monitor-*` flags of `sluice serve`: server-wide drift-monitoring defaults (model.json overrides the
-/// window and bands per model; see docs/monitoring.md).
+/// window and bands per model; see docs/monitoring.md). The config file's `monitor*` keys set the same values;
+/// flags override the file.
 struct MonitoringFlags: ParsableArguments {
     @Flag(name: .customLong("no-monitoring"), help: "Turn drift monitoring off (no recording, no statistics).")
     var off = false
@@ -14,37 +16,83 @@ struct MonitoringFlags: ParsableArguments {
     var windowSeconds: Double?
     @Option(name: .customLong("monitor-interval"), help: "Seconds between drift statistics updates. (default: 10)")
     var interval: Double?
+    @Option(name: .customLong("monitor-psi-warn"), help: "PSI at or above which a feature is WARN. (default: 0.1)")
+    var psiWarn: Double?
+    @Option(name: .customLong("monitor-psi-drift"), help: "PSI at or above which a feature is DRIFT. (default: 0.25)")
+    var psiDrift: Double?
+    @Option(name: .customLong("monitor-min-requests"), help: "Requests a window needs before a verdict other than OK. (default: 100)")
+    var minRequests: Int?
     @Option(name: .customLong("monitor-max-features"), help: "Most sluice_feature_psi series per model. (default: 50)")
     var maxFeatures: Int?
     @Option(name: .customLong("monitor-batch-stride"), help: "BatchPredict records every n-th row. (default: 64)")
     var batchStride: Int?
+    @Option(
+        name: .customLong("monitor-snapshot-interval"),
+        help: "Seconds between snapshots of the drift windows, which a restart restores; 0: only at shutdown. (default: 60)")
+    var snapshotSeconds: Double?
 
     func validate() throws {
-        _ = try configuration()
+        var flags = ServerConfiguration()
+        apply(to: &flags)
+        _ = try Self.configuration(from: flags)
     }
 
-    /// The hub configuration these flags describe.
-    func configuration() throws -> MonitoringConfiguration {
+    /// Copies the flags that were given into `configuration` (the command line's layer over the config file).
+    func apply(to configuration: inout ServerConfiguration) {
+        configuration.monitoring = off ? false : nil
+        configuration.monitorWindowRequests = windowRequests
+        configuration.monitorWindowSeconds = windowSeconds
+        configuration.monitorIntervalSeconds = interval
+        configuration.monitorPsiWarn = psiWarn
+        configuration.monitorPsiDrift = psiDrift
+        configuration.monitorMinRequests = minRequests
+        configuration.monitorMaxFeatures = maxFeatures
+        configuration.monitorBatchStride = batchStride
+        configuration.monitorSnapshotSeconds = snapshotSeconds
+    }
+
+    /// The hub configuration of the merged settings (config file under flags). Errors name the flag and the key.
+    static func configuration(from settings: ServerConfiguration) throws -> MonitoringConfiguration {
         var configuration = MonitoringConfiguration()
-        configuration.enabled = !off
-        configuration.defaults.windowRows = windowRequests ?? configuration.defaults.windowRows
-        configuration.defaults.windowSeconds = windowSeconds ?? configuration.defaults.windowSeconds
+        configuration.enabled = settings.monitoring ?? true
+        configuration.defaults.windowRows = settings.monitorWindowRequests ?? configuration.defaults.windowRows
+        configuration.defaults.windowSeconds = settings.monitorWindowSeconds ?? configuration.defaults.windowSeconds
+        configuration.defaults.psiWarn = settings.monitorPsiWarn ?? configuration.defaults.psiWarn
+        configuration.defaults.psiDrift =
+            settings.monitorPsiDrift ?? max(configuration.defaults.psiDrift, configuration.defaults.psiWarn)
+        configuration.defaults.minRows = settings.monitorMinRequests ?? configuration.defaults.minRows
         if let problem = configuration.defaults.problem {
-            throw ValidationError("--monitor-" + problem.replacingOccurrences(of: "_", with: "-"))
+            // "window_requests must be ..." -> "--monitor-window-requests (monitorWindowRequests) must be ..."
+            let key = String(problem.prefix { $0 != " " })
+            let flag = "--monitor-" + key.replacingOccurrences(of: "_", with: "-")
+            let camel = "monitor" + key.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+            throw ValidationError("\(flag) (config key \"\(camel)\")" + problem.dropFirst(key.count)
+                .replacingOccurrences(of: "psi_drift", with: "--monitor-psi-drift")
+                .replacingOccurrences(of: "psi_warn", with: "--monitor-psi-warn"))
         }
-        if let interval {
+        if let interval = settings.monitorIntervalSeconds {
             guard interval >= 0.05 && interval <= 3600 else {
-                throw ValidationError("--monitor-interval must be between 0.05 and 3600 seconds")
+                throw ValidationError("--monitor-interval (config key \"monitorIntervalSeconds\") must be between 0.05 and 3600 seconds")
             }
             configuration.intervalSeconds = interval
         }
-        if let maxFeatures {
-            guard maxFeatures >= 0 else { throw ValidationError("--monitor-max-features must not be negative") }
+        if let maxFeatures = settings.monitorMaxFeatures {
+            guard maxFeatures >= 0 else {
+                throw ValidationError("--monitor-max-features (config key \"monitorMaxFeatures\") must not be negative")
+            }
             configuration.maxMetricFeatures = maxFeatures
         }
-        if let batchStride {
-            guard batchStride >= 1 else { throw ValidationError("--monitor-batch-stride must be at least 1") }
+        if let batchStride = settings.monitorBatchStride {
+            guard batchStride >= 1 else {
+                throw ValidationError("--monitor-batch-stride (config key \"monitorBatchStride\") must be at least 1")
+            }
             configuration.batchStride = batchStride
+        }
+        if let snapshot = settings.monitorSnapshotSeconds {
+            guard snapshot == 0 || (snapshot >= 1 && snapshot <= 86_400) else {
+                throw ValidationError("--monitor-snapshot-interval (config key \"monitorSnapshotSeconds\") must be 0 (only at shutdown) or between 1 and 86400 seconds")
+            }
+            configuration.snapshotSeconds = snapshot
         }
         return configuration
     }

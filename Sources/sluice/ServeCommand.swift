@@ -37,7 +37,11 @@ struct ServeCommand: ParsableCommand {
                "maxSignatureChecksPerSecond": 100, "maxWatchStreamsPerConnection": 16,
                "cacheDir": "/var/cache/sluice", "cacheMaxBytes": 1073741824, "mlflowCA": "ca.pem",
                "httpListen": "127.0.0.1:8000", "httpIdleTimeoutSeconds": 30,
-               "metricsRequireCredential": false}
+               "metricsRequireCredential": false,
+               "monitoring": true, "monitorWindowRequests": 10000, "monitorWindowSeconds": 3600,
+               "monitorIntervalSeconds": 10, "monitorPsiWarn": 0.1, "monitorPsiDrift": 0.25,
+               "monitorMinRequests": 100, "monitorMaxFeatures": 50, "monitorBatchStride": 64,
+               "monitorSnapshotSeconds": 60}
             Every flag and key is described in docs/configuration.md.
 
             SIGTERM or SIGINT stops accepting, sends GOAWAY, lets calls in flight finish (up to --drain-timeout), \
@@ -189,9 +193,11 @@ struct ServeCommand: ParsableCommand {
             flags.httpIdleTimeoutSeconds = httpIdleTimeout
             flags.securityConfig = securityConfig
             flags.insecureNoAuth = insecureNoAuth ? true : nil
+            monitoring.apply(to: &flags)
             var base = ServerConfiguration()
             if let config { base = try ServerConfiguration.load(path: config) }
             let configuration = base.overridden(by: flags)
+            let monitoringConfiguration = try MonitoringFlags.configuration(from: configuration)
             let log: @Sendable (String) -> Void = { line in OperatorLog.emit(line) }
             var stack: InferenceStack?
             if let directory = configuration.models {
@@ -203,7 +209,7 @@ struct ServeCommand: ParsableCommand {
                         mlflowCA: configuration.mlflowCA),
                     auth: auth, offload: try configuration.callOffload(),
                     replicaID: replicaID ?? defaultReplicaID(configuration),
-                    monitoring: try monitoring.configuration(), log: log)
+                    monitoring: monitoringConfiguration, log: log)
             }
             let app =
                 if let stack {

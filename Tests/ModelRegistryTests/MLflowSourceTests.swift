@@ -103,6 +103,14 @@ struct MLflowSourceTests {
         #expect(try source.listModels() == ["churn"])
         #expect(try source.metadata(of: "churn").aliases == ["champion": 1])
         #expect(try source.modelBytes(model: "churn", version: 1) == bytes)
+        // No profile cached and MLflow unreachable: an error (the version serves unmonitored, saying why).
+        #expect(throws: RegistryError.self) { try source.profileBytes(model: "churn", version: 1) }
+        #expect(source.missingProfileHint(model: "churn", version: 1).contains("no profile.json artifact"))
+        #expect(throws: RegistryError.self) { try source.writeProfile([], model: "churn", version: 1) }
+        // A profile cached with the model is used while MLflow is down.
+        let profile = Array("{\"format\": 1}".utf8)
+        try Data(profile).write(to: URL(fileURLWithPath: directory + "/artifacts/churn/1.profile.json"))
+        #expect(try source.profileBytes(model: "churn", version: 1) == profile)
         // A cache written for another server is ignored.
         let other = MLflowSource(
             endpoint: try MLflowEndpoint(url: "mlflow+http://127.0.0.1:2", environment: [:]), cacheDirectory: directory)

@@ -115,6 +115,12 @@ def world(tmp_path_factory):
                                          registered_model_name="churn", pip_requirements=["onnx"],
                                          await_registration_for=0)
             versions[number] = (info.model_uri, run.info.run_id)
+            if number == 2:
+                # A malformed drift profile beside v2's MLmodel: v2 must still serve, unmonitored, saying why.
+                bad = root / "profile.json"
+                bad.write_text('{"format": 1, "rows": 10, "features": [{"name": "x", "kind": "numeric", '
+                               '"edges": [2, 1], "counts": [1, 2, 3]}]}')
+                client.log_model_artifact(info.model_id, str(bad))
     # A Spark MLlib model as MLflow's Spark flavor stores it: sparkml/ data and no ONNX flavor.
     with mlflow.start_run() as run:
         mlflow.log_artifacts(str(V1 / "spark_pipeline_model"), "spark-model/sparkml")
@@ -189,6 +195,10 @@ def test_serves_aliased_version_equal_to_onnxruntime(world, proto_modules):
     assert info.description == "Spark churn forest" and dict(info.tags) == {"team": "risk"}
     assert info.sha256 == hashlib.sha256((V1 / "model.onnx").read_bytes()).hexdigest()
     assert info.state == pb.READY and list(info.aliases) == ["champion"]
+    # v1 has no profile.json artifact: served, not monitored, and the note says what to log.
+    assert not info.monitoring.profiled
+    assert any("has no profile.json artifact beside its MLmodel file in MLflow" in n for n in info.monitoring.notes), \
+        info.monitoring
     status, body = admin_get(server, "/readyz")
     assert status == 200 and "model source mlflow+http://127.0.0.1" in body and ": up" in body
     _, metrics = admin_get(server, "/metrics")
@@ -240,6 +250,10 @@ def test_alias_move_under_load_loses_no_call(world, proto_modules):
     # Every call that started after the first answer from version 2 is answered by version 2.
     after = [v for started, _, v, _ in results if started > switched]
     assert after and set(after) == {2}
+    # v2's profile artifact is malformed: v2 serves (above), unmonitored, with the reason.
+    report = stub.GetModelVersion(pb.GetModelVersionRequest(model="churn", version="2")).versions[0].monitoring
+    assert not report.profiled
+    assert any("edges must be finite and strictly increasing" in n for n in report.notes), report
 
 
 def test_non_onnx_version_fails_with_advice_and_takes_no_traffic(world, proto_modules):
@@ -283,6 +297,9 @@ def test_cli_lists_shows_promotes_and_aliases_against_mlflow(world):
     assert world.client.get_model_version_by_alias("churn", "backup").version == "1"
     assert cli("alias", "churn", "backup", "--delete", *registry).returncode == 0
     assert "backup" not in world.client.get_registered_model("churn").aliases
+    # Profiles of MLflow versions are artifacts logged by the training job; the CLI says how instead of writing one.
+    profiled = cli("profile", "churn", "--data", "train.csv", *registry)
+    assert profiled.returncode != 0 and "log_model_artifact" in profiled.stderr and "--model-file" in profiled.stderr
     refused = cli("alias", "churn", "x", "9", *registry)
     assert refused.returncode != 0 and "no version 9" in refused.stderr
     # Batching lives in sluice.batching.* registered-model tags.

@@ -131,6 +131,16 @@ def wait_window(stub, pb, version, rows, timeout=30.0):
     raise AssertionError(f"window of version {version} never held {rows} requests: {report}")
 
 
+def wait_line(server, text, timeout=10.0):
+    """Waits until the server's log (read by a thread) has a line containing `text`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(text in line for line in server.lines):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no log line with {text!r}:\n{server.output}")
+
+
 def by_name(report):
     return {feature.name: feature for feature in report.features}
 
@@ -301,13 +311,45 @@ def test_predict_calls_fill_the_window_and_restart_keeps_the_reference(setup, se
         wait_window(stub, pb, version, count)
     stub.Rollout(pb.RolloutRequest(model="churn", action=pb.ROLLBACK), timeout=10)
 
-    # A restart keeps the reference profile; the window starts empty.
+    # A restart keeps the reference profile and the windows (saved at shutdown, restored at load); this time the
+    # settings come from a config file: the PSI bands apply (model.json sets only the window and min_requests).
     assert server.stop() == 0
-    again = wait_serving(sluice_server("--models", setup["registry"], "--monitor-interval", "0.2"), proto_modules)
+    registry = setup["registry"]
+    assert (registry / ".monitoring" / "churn" / "1.window.json").exists()
+    config = registry.parent / "serve.json"
+    config.write_text(json.dumps({"models": str(registry), "plaintext": True, "insecureNoAuth": True,
+                                  "monitorIntervalSeconds": 0.2, "monitorPsiWarn": 0.05, "monitorPsiDrift": 0.5,
+                                  "monitorSnapshotSeconds": 0}))
+    again = wait_serving(sluice_server("--config", config), proto_modules)
     stub = proto_modules.inference_pb2_grpc.InferenceStub(again.channel())
-    restarted = monitoring(stub, pb, 1)
+    restarted = wait_window(stub, pb, 1, 150)
     assert restarted.profiled and restarted.reference_rows == 5000
-    assert restarted.window_requests == 0
+    assert restarted.psi_warn == pytest.approx(0.05) and restarted.psi_drift == pytest.approx(0.5)
+    assert restarted.window_limit_requests == WINDOW  # model.json still wins over the server's default
+    assert by_name(restarted)["age"].count == 150
+    for version, count in served.items():
+        wait_window(stub, pb, version, count)
+    assert again.stop() == 0
+
+    # A saved window older than the window's time limit (1 hour) is not restored: shift it 2 hours back.
+    path = registry / ".monitoring" / "churn" / "1.window.json"
+    saved = json.loads(path.read_text())
+    for segment in saved["segments"]:
+        segment["start_unix_ms"] -= 7_200_000
+        segment["end_unix_ms"] -= 7_200_000
+    path.write_text(json.dumps(saved))
+    # A snapshot file that is not JSON: logged, ignored, the version still loads.
+    (registry / ".monitoring" / "churn" / "2.window.json").write_text("{broken")
+    stale = wait_serving(sluice_server("--config", config), proto_modules)
+    stub = proto_modules.inference_pb2_grpc.InferenceStub(stale.channel())
+    report = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (report is None or report.computed_unix_ms == 0):
+        report = monitoring(stub, pb, 1)
+        time.sleep(0.05)
+    assert report.window_requests == 0, report
+    wait_line(stale, "churn version 1: restored the saved window: 0 requests")
+    wait_line(stale, "churn version 2: ignoring the saved window")
 
 
 def test_bad_profiles_and_data_are_reported(tmp_path, sluice_server, proto_modules):
@@ -352,6 +394,8 @@ def test_bad_profiles_and_data_are_reported(tmp_path, sluice_server, proto_modul
     failures = [line for line in server.lines if "cannot write the drift state of churn/1" in line]
     assert len(failures) == 1, server.output
     server.stop()
+    # The window snapshot at shutdown cannot be written either: logged (a restart would start it empty).
+    wait_line(server, "cannot save the window of churn/1")
 
     # Monitoring off: no section at all.
     off = wait_serving(sluice_server("--models", registry, "--no-monitoring"), proto_modules)

@@ -130,13 +130,17 @@ def trained(spark, mlflow_server, workdir):
     rf = next(c for c in candidates if c.name == "random_forest")
     onnx_model = train_churn.to_onnx(rf, spark)
     rf.metrics["onnx_max_abs_diff"] = train_churn.check_parity(rf, onnx_model, test_df)
-    train_churn.log_candidates(candidates, "churn-it", {"rows": TRAIN_ROWS})
-    version = train_churn.log_and_register(rf, onnx_model, train_churn.input_example(test_df), "churn")
-    promoted = train_churn.gate_mlflow("churn", version, rf.metrics["auc_roc"], 0.85, stage_transition=True)
     path = workdir / "churn-rf.onnx"
     path.write_bytes(onnx_model.SerializeToString())
+    # The reference profile of the training rows, built by the binary and logged beside the model.
+    rows = train_churn.write_profile_rows(train_df, workdir / "train-rows.jsonl")
+    profile = train_churn.build_profile(sluice_bin(), path, workdir / "train-rows.jsonl", workdir / "profile.json")
+    train_churn.log_candidates(candidates, "churn-it", {"rows": TRAIN_ROWS})
+    version = train_churn.log_and_register(rf, onnx_model, train_churn.input_example(test_df), "churn",
+                                           profile_path=workdir / "profile.json")
+    promoted = train_churn.gate_mlflow("churn", version, rf.metrics["auc_roc"], 0.85, stage_transition=True)
     return {"candidates": candidates, "rf": rf, "onnx": onnx_model, "onnx_path": path, "version": version,
-            "promoted": promoted, "test_df": test_df}
+            "promoted": promoted, "test_df": test_df, "train_rows": rows, "profile": profile}
 
 
 def ort_reference(onnx_path, pdf):
@@ -176,6 +180,14 @@ def test_train_log_register_alias_and_gate(trained, mlflow_server):
     loaded = mlflow.onnx.load_model("models:/churn@champion")
     assert loaded.SerializeToString() == trained["onnx"].SerializeToString()
 
+    # The reference profile sits beside MLmodel in the model's artifact directory: the training rows' bins.
+    location = client.get_logged_model(mv.source.split("/")[-1]).artifact_location
+    profile = json.loads(pathlib.Path(mlflow.artifacts.download_artifacts(
+        artifact_uri=f"{location}/profile.json", dst_path=str(tempfile.mkdtemp()))).read_text())
+    assert profile == trained["profile"] and profile["rows"] == trained["train_rows"]
+    assert [f["name"] for f in profile["features"]] == list(churn_data.FEATURE_COLUMNS)
+    assert profile["prediction"]["kind"] == "binary"
+
 
 def test_gbt_conversion_scores_like_onnxruntime(trained, spark, workdir):
     """Spark's GBTClassifier converts to Neg/Exp/Add/Reciprocal around the trees; the engine answers like
@@ -210,7 +222,7 @@ def test_gate_refuses_a_weak_model(trained, mlflow_server, workdir, capfd):
     champion = client.get_model_version_by_alias("churn", "champion").version
     code = train_churn.main(["--rows", "3000", "--weak", "--tracking-uri", mlflow_server.uri,
                              "--experiment", "churn-it", "--promote", "--stage-transition",
-                             "--export-dir", str(workdir / "weak")])
+                             "--export-dir", str(workdir / "weak"), "--sluice-bin", sluice_bin()])
     out, err = capfd.readouterr()
     assert code == train_churn.EXIT_GATE_REFUSED, out + err
     summary = json.loads(next(line for line in out.splitlines() if line.startswith("TRAIN-SUMMARY "))[14:])
@@ -222,6 +234,7 @@ def test_gate_refuses_a_weak_model(trained, mlflow_server, workdir, capfd):
     mv = client.get_model_version("churn", str(weak))
     assert mv.tags["validation_status"] == "rejected" and mv.current_stage != "Production"
     assert (workdir / "weak" / "churn.onnx").stat().st_size > 0
+    assert summary["profile"]["rows"] == json.loads((workdir / "weak" / "profile.json").read_text())["rows"] > 2000
 
 
 @pytest.fixture(scope="module")
@@ -438,3 +451,85 @@ def test_client_package_installs_with_pip(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ, PYTHONPATH=str(target)), cwd=tmp_path)
     for leftover in ("build", "sluice_client.egg-info"):
         shutil.rmtree(CLIENT / leftover, ignore_errors=True)
+
+
+def test_drift_monitoring_from_the_mlflow_profile(trained, mlflow_server, workdir, sluice_server):
+    """`sluice serve --models mlflow+http://...` reads the version's profile.json artifact (logged by the training
+    job) and caches it with the model; monitoring settings come from the config file. Held-out rows of the
+    training distribution stay OK; the same rows with income x 1.5 flag income, and only income, as DRIFT; a
+    restart keeps the reference and the window (from the cache's saved window)."""
+    import sluice_client
+    from sluice.v1 import inference_pb2 as pb
+
+    cache = workdir / "monitor-cache"
+    config = workdir / "monitor-serve.json"
+    config.write_text(json.dumps({
+        "models": f"mlflow+{mlflow_server.uri}", "cacheDir": str(cache), "plaintext": True, "insecureNoAuth": True,
+        "monitorWindowRequests": 1000, "monitorMinRequests": 200, "monitorIntervalSeconds": 0.2,
+        "monitorBatchStride": 1, "monitorPsiWarn": 0.12, "monitorPsiDrift": 0.3, "monitorSnapshotSeconds": 1}))
+    server = sluice_server("--config", config)
+    stub = sluice_client.stub(sluice_client.connect(server.address, insecure=True))
+    version = trained["version"]
+    wait_for_version(stub, pb, "churn", str(version), version)
+
+    def report():
+        reply = stub.GetModelVersion(pb.GetModelVersionRequest(model="churn", version=str(version)), timeout=10)
+        return reply.versions[0].monitoring
+
+    def until(check, what, timeout=60.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            current = report()
+            if check(current):
+                return current
+            time.sleep(0.1)
+        raise AssertionError(f"{what}: {current}")
+
+    def send(pdf):
+        request = pb.BatchPredictRequest(model="churn", version=str(version))
+        for c in churn_data.NUMERIC_COLUMNS:
+            request.columns.add(name=c, values=[float(v) for v in pdf[c]])
+        request.columns.add(name="contract_type", strings=[str(v) for v in pdf["contract_type"]])
+        assert stub.BatchPredict(request, timeout=30).rows == len(pdf)
+
+    first = report()
+    assert first.profiled and first.reference_rows == trained["train_rows"]
+    assert first.psi_warn == pytest.approx(0.12) and first.psi_drift == pytest.approx(0.3)
+    assert first.window_limit_requests == 1000
+    assert (cache / "artifacts" / "churn" / f"{version}.profile.json").exists()
+
+    held_out = churn_data.generate(1000, seed=4242)
+    send(held_out)
+    same = until(lambda r: r.window_requests == 1000 and r.computed_unix_ms > 0, "window never held 1000 requests")
+    assert same.verdict == pb.DRIFT_OK, same
+    assert {f.name for f in same.features} == set(churn_data.FEATURE_COLUMNS)
+
+    shifted = held_out.copy()
+    shifted["income"] = shifted["income"] * 1.5
+    send(shifted)
+    drift = until(lambda r: {f.name: f.verdict for f in r.features}.get("income") == pb.DRIFT_DRIFT,
+                  "income never reached DRIFT")
+    verdicts = {f.name: f.verdict for f in drift.features}
+    assert verdicts == {"income": pb.DRIFT_DRIFT, "age": pb.DRIFT_OK, "tenure_months": pb.DRIFT_OK,
+                        "credit_score": pb.DRIFT_OK, "contract_type": pb.DRIFT_OK}, drift
+    assert drift.verdict == pb.DRIFT_DRIFT and drift.window_requests == 1000
+    # `sluice models drift` reads the reports the server writes under its MLflow cache directory.
+    deadline = time.monotonic() + 30
+    while True:
+        table = subprocess.run([sluice_bin(), "models", "drift", "churn", "--version", str(version), "--registry",
+                                str(cache)], capture_output=True, text=True).stdout
+        if f"churn version {version}: DRIFT" in table or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert f"churn version {version}: DRIFT" in table, table
+
+    # Restart: the profile comes from the cache with the model, the window from its snapshot at shutdown.
+    assert server.stop() == 0
+    assert (cache / ".monitoring" / "churn" / f"{version}.window.json").exists()
+    again = sluice_server("--config", config)
+    stub = sluice_client.stub(sluice_client.connect(again.address, insecure=True))
+    wait_for_version(stub, pb, "churn", str(version), version)
+    kept = until(lambda r: r.computed_unix_ms > 0, "no statistics after the restart")
+    assert kept.profiled and kept.window_requests == 1000, kept
+    assert {f.name: f.verdict for f in kept.features}["income"] == pb.DRIFT_DRIFT
+    assert any(f"churn version {version}: restored the saved window" in line for line in again.lines), again.lines

@@ -13,16 +13,20 @@ Steps (each is a function below, so tests and notebooks can call them one by one
 4. The better pipeline by AUC (or the one `--register` names) is converted with onnxmltools (`convert_sparkml`), one ONNX input per column,
    and checked against Spark's own predictions on held-out rows (the conversion must agree before anything is
    registered).
-5. MLflow (`--tracking-uri`): one run per pipeline (params, metrics); the best one's ONNX logged with
-   `mlflow.onnx.log_model` (signature, input example), registered as a new version of `--model-name` and
-   aliased `@challenger`.
-6. The validation gate (`--promote`): `@champion` moves to the new version (and, with `--stage-transition`, it
+5. Reference profile (for Sluice's drift monitoring): the training rows' features are written as JSON Lines and
+   `sluice models profile --model-file churn.onnx --data rows.jsonl --output profile.json` builds the profile
+   (quantile bins, category frequencies, the model's own score distribution; `--sluice-bin`, `--no-profile`).
+6. MLflow (`--tracking-uri`): one run per pipeline (params, metrics); the best one's ONNX logged with
+   `mlflow.onnx.log_model` (signature, input example), `profile.json` logged beside it in the same model
+   artifact directory (`MlflowClient.log_model_artifact`), then registered as a new version of `--model-name` (so
+   a server never sees the version without its profile) and aliased `@challenger`.
+7. The validation gate (`--promote`): `@champion` moves to the new version (and, with `--stage-transition`, it
    is transitioned to Production) only when its held-out AUC is at least `--auc-threshold` (default 0.85);
    otherwise the version is tagged `validation_status=rejected`, `@champion` stays where it is and the job
    exits with status 3.
-7. Without MLflow: `--export-dir DIR` writes `churn.onnx` and `metrics.json`; `--sluice-registry DIR` registers
-   the ONNX in a Sluice registry directory with `sluice models register` (alias `challenger`) and applies the
-   same gate to its `champion` alias.
+8. Without MLflow: `--export-dir DIR` writes `churn.onnx`, `metrics.json` and `profile.json`; `--sluice-registry
+   DIR` registers the ONNX in a Sluice registry directory with `sluice models register` (alias `challenger`, its
+   profile beside it) and applies the same gate to its `champion` alias.
 
 The summary is printed as one JSON line starting with `TRAIN-SUMMARY `.
 """
@@ -37,6 +41,7 @@ import pathlib
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -240,8 +245,28 @@ def log_candidates(candidates: List[Candidate], experiment: str, data_params: Di
             c.run_id = run.info.run_id
 
 
-def log_and_register(best: Candidate, onnx_model, example_pdf, model_name: str, alias: str = "challenger") -> int:
-    """Logs the ONNX model into the best candidate's run, registers it, points `alias` at it; returns the version."""
+def write_profile_rows(train_df, path) -> int:
+    """The training rows' feature columns as JSON Lines (what `sluice models profile --data` reads); returns the
+    row count. Numbers stay numbers, the category a string, a missing value null."""
+    pdf = train_df.select(*churn_data.FEATURE_COLUMNS).toPandas()
+    pdf.to_json(path, orient="records", lines=True)
+    return len(pdf)
+
+
+def build_profile(sluice_bin: str, onnx_path, rows_path, profile_path) -> Dict[str, object]:
+    """Runs `sluice models profile --model-file` on the exported training rows: the reference profile the server
+    compares live traffic with (the same file `sluice models register --profile-data` stores). Returns it."""
+    done = subprocess.run([sluice_bin, "models", "profile", "--model-file", str(onnx_path), "--data", str(rows_path),
+                           "--output", str(profile_path)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"sluice models profile failed ({done.returncode}): {done.stderr.strip()}")
+    return json.loads(pathlib.Path(profile_path).read_text())
+
+
+def log_and_register(best: Candidate, onnx_model, example_pdf, model_name: str, alias: str = "challenger",
+                     profile_path=None) -> int:
+    """Logs the ONNX model into the best candidate's run (with `profile_path` as `profile.json` beside it),
+    registers it, points `alias` at it; returns the version."""
     import mlflow
     import onnxruntime as ort
     from mlflow import MlflowClient
@@ -250,12 +275,16 @@ def log_and_register(best: Candidate, onnx_model, example_pdf, model_name: str, 
     session = ort.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
     labels, probabilities = session.run(["prediction", "probability"], onnx_feeds(example_pdf))
     signature = infer_signature(example_pdf, {"prediction": labels, "probability": probabilities})
+    client = MlflowClient()
     with mlflow.start_run(run_id=best.run_id):
         # One self-contained model.onnx (no external-data side files): what a server downloads and loads.
         info = mlflow.onnx.log_model(onnx_model, name="model", signature=signature, input_example=example_pdf,
-                                     registered_model_name=model_name, save_as_external_data=False)
-    version = int(info.registered_model_version)
-    client = MlflowClient()
+                                     save_as_external_data=False)
+    if profile_path is not None:
+        # Beside MLmodel and model.onnx in the model's artifact directory, where the server looks for it.
+        client.log_model_artifact(info.model_id, str(profile_path))
+    # Registered only now, so that a server polling MLflow never loads the version before its profile is there.
+    version = int(mlflow.register_model(info.model_uri, model_name).version)
     client.set_model_version_tag(model_name, str(version), "auc_roc", f"{best.metrics['auc_roc']:.6f}")
     client.set_model_version_tag(model_name, str(version), "source_run", best.run_id)
     client.set_registered_model_alias(model_name, alias, str(version))
@@ -278,11 +307,14 @@ def gate_mlflow(model_name: str, version: int, auc: float, threshold: float, sta
 
 
 def register_local(sluice_bin: str, registry: str, model_name: str, onnx_path: str, best: Candidate,
-                   threshold: float, promote: bool) -> Dict[str, object]:
-    """Registers the ONNX in a Sluice registry directory (alias `challenger`) and applies the gate to `champion`."""
+                   threshold: float, promote: bool, profile_rows=None) -> Dict[str, object]:
+    """Registers the ONNX in a Sluice registry directory (alias `challenger`, profiled from `profile_rows` when
+    given) and applies the gate to `champion`."""
     metrics = [arg for k in ("auc_roc", "f1") for arg in ("--metric", f"{k}={best.metrics[k]:.6f}")]
+    profile = ["--profile-data", str(profile_rows)] if profile_rows else []
     out = subprocess.run([sluice_bin, "models", "register", "--registry", registry, "--name", model_name,
-                          "--file", onnx_path, "--alias", "challenger", "--tag", f"algorithm={best.name}", *metrics],
+                          "--file", onnx_path, "--alias", "challenger", "--tag", f"algorithm={best.name}", *metrics,
+                          *profile],
                          check=True, capture_output=True, text=True).stdout
     # "registered churn version 3 (None)"
     version = int(out.split(" version ")[1].split()[0])
@@ -314,7 +346,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--stage-transition", action="store_true", help="with --promote: also transition to Production")
     parser.add_argument("--export-dir", help="write churn.onnx and metrics.json here")
     parser.add_argument("--sluice-registry", help="register the ONNX in this Sluice registry directory")
-    parser.add_argument("--sluice-bin", default=shutil.which("sluice") or "sluice")
+    parser.add_argument("--sluice-bin", default=shutil.which("sluice") or "sluice",
+                        help="the sluice binary (builds the reference profile, registers locally)")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="do not build or log the reference profile (no drift monitoring for the version)")
     args = parser.parse_args(argv)
 
     spark = spark_session()
@@ -333,17 +368,28 @@ def main(argv: Optional[List[str]] = None) -> int:
     summary: Dict[str, object] = {"best": best.name, "auc_threshold": args.auc_threshold,
                                   "candidates": {c.name: c.metrics for c in candidates}}
 
-    onnx_path = None
+    tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    scratch = None
     if args.export_dir or args.sluice_registry:
         export = pathlib.Path(args.export_dir or args.sluice_registry + ".export")
         export.mkdir(parents=True, exist_ok=True)
-        onnx_path = export / "churn.onnx"
-        onnx_path.write_bytes(onnx_model.SerializeToString())
+    else:
+        scratch = tempfile.TemporaryDirectory(prefix="churn-train-")
+        export = pathlib.Path(scratch.name)
+    onnx_path = export / "churn.onnx"
+    onnx_path.write_bytes(onnx_model.SerializeToString())
+    if args.export_dir or args.sluice_registry:
         (export / "metrics.json").write_text(json.dumps({"model": best.name, **best.metrics}, indent=1))
         summary["onnx"] = str(onnx_path)
+    profile_path = rows_path = None
+    if not args.no_profile and (tracking_uri or args.export_dir or args.sluice_registry):
+        rows_path = export / "profile-rows.jsonl"
+        write_profile_rows(train_df, rows_path)
+        profile_path = export / "profile.json"
+        profile = build_profile(args.sluice_bin, onnx_path, rows_path, profile_path)
+        summary["profile"] = {"path": str(profile_path), "rows": profile["rows"]}
 
     gate_passed = best.metrics["auc_roc"] >= args.auc_threshold
-    tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if tracking_uri:
         import mlflow
 
@@ -351,14 +397,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         data_params = {"data": args.data or f"synthetic(rows={args.rows}, seed={args.seed})",
                        "test_fraction": args.test_fraction}
         log_candidates(candidates, args.experiment, data_params)
-        version = log_and_register(best, onnx_model, input_example(test_df), args.model_name)
+        version = log_and_register(best, onnx_model, input_example(test_df), args.model_name,
+                                   profile_path=profile_path)
         summary["mlflow"] = {"version": version, "run_id": best.run_id, "alias": "challenger"}
         if args.promote:
             summary["mlflow"]["champion"] = gate_mlflow(args.model_name, version, best.metrics["auc_roc"],
                                                         args.auc_threshold, args.stage_transition)
     if args.sluice_registry:
         summary["sluice"] = register_local(args.sluice_bin, args.sluice_registry, args.model_name, str(onnx_path),
-                                           best, args.auc_threshold, args.promote)
+                                           best, args.auc_threshold, args.promote, profile_rows=rows_path)
+    if scratch is not None:
+        scratch.cleanup()
 
     print("TRAIN-SUMMARY " + json.dumps(summary), flush=True)
     if args.promote and not gate_passed:
