@@ -20,7 +20,7 @@ from modelfixtures import SHARED_MODELS, Fixture, register, wait_serving
 
 CHURN = SHARED_MODELS / "spark_churn_rf"
 SERVED = {"sluice.v1.Inference", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
-          "grpc.reflection.v1alpha.ServerReflection"}
+          "grpc.reflection.v1alpha.ServerReflection", "inference.GRPCInferenceService"}
 
 
 def poll(predicate, timeout=30.0, interval=0.05):
@@ -51,6 +51,10 @@ def test_reflection_resolves_types_and_calls_predict(tmp_path, sluice_server, pr
         assert {"Predict", "BatchPredict", "GetModelVersion", "Rollout"} <= set(service.methods_by_name)
         assert pool.FindMethodByName("grpc.health.v1.Health.Watch").output_type.full_name == \
             "grpc.health.v1.HealthCheckResponse"
+        # The Open Inference Protocol service resolves too (Triton's grpc_service.proto and its import).
+        infer = pool.FindMethodByName("inference.GRPCInferenceService.ModelInfer")
+        assert infer.input_type.full_name == "inference.ModelInferRequest"
+        assert pool.FindMessageTypeByName("inference.ModelConfig").fields_by_name["max_batch_size"]
         predict = service.methods_by_name["Predict"]
         request_class = message_factory.GetMessageClass(predict.input_type)
         reply_class = message_factory.GetMessageClass(predict.output_type)
