@@ -164,5 +164,6 @@ let package = Package(
             dependencies: ["InferenceService", "GRPCCore", "SluiceProto", "ModelRegistry", "InferenceEngine", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "DurableFilesTests", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
     ]
 )
