@@ -165,5 +165,6 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DurableFilesTests", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
+        .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: swiftSettings),
     ]
 )
