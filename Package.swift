@@ -166,5 +166,7 @@ let package = Package(
         ),
         .testTarget(name: "DurableFilesTests", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
         .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SluiceServerTests", dependencies: ["SluiceServer", "GRPCServer"], swiftSettings: swiftSettings),
     ]
 )
