@@ -168,5 +168,6 @@ let package = Package(
         .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SluiceServerTests", dependencies: ["SluiceServer", "GRPCServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
     ]
 )
