@@ -172,5 +172,10 @@ let package = Package(
             dependencies: ["InferenceService", "GRPCCore", "SluiceProto", "ModelRegistry", "InferenceEngine", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "DurableFilesTests", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
+        .testTarget(name: "TLSTests", dependencies: ["TLS"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SluiceServerTests", dependencies: ["SluiceServer", "GRPCServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
     ]
 )
