@@ -169,7 +169,8 @@ let package = Package(
             name: "BackgroundThreadsTests", dependencies: ["BackgroundThreads"], swiftSettings: swiftSettings),
         .testTarget(
             name: "InferenceServiceTests",
-            dependencies: ["InferenceService", "GRPCCore", "SluiceProto", "ModelRegistry", "InferenceEngine", "TestSupport"],
+            dependencies: ["InferenceService", "GRPCCore", "SluiceProto", "ModelRegistry", "InferenceEngine", "TestSupport",
+                           "BackgroundThreads", "TrafficRouting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DurableFilesTests", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
