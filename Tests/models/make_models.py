@@ -78,7 +78,8 @@ def save(out, name, onx, feeds, note):
             outputs.append({"name": o.name, "type": o.type, "dtype": dtype_name(r), "shape": list(r.shape),
                             "data": tolist(r)})
     with open(os.path.join(d, "inputs.json"), "w") as f:
-        json.dump({"model": name, "rows": ROWS, "note": note, "inputs": inputs}, f)
+        rows = len(next(iter(feeds.values())))
+        json.dump({"model": name, "rows": rows, "note": note, "inputs": inputs}, f)
     with open(os.path.join(d, "expected.json"), "w") as f:
         json.dump({"model": name, "produced_by": f"onnxruntime {ort.__version__}, one run, 1 thread",
                    "outputs": outputs}, f)
