@@ -4,7 +4,8 @@ run (onnxmltools' `convert_sparkml` for Spark ML pipelines, CatBoost's own ONNX 
 
 These models are committed (each directory holds model.onnx, inputs.json and expected.json in the layout of
 Tests/fixtures/models, see make_models.py) because building them needs a JVM + PySpark session and CatBoost,
-which would cost the CI run more than its budget; this script rebuilds them byte-for-byte from fixed seeds.
+which would cost the CI run more than its budget; this script rebuilds the same models from fixed seeds
+(the bytes may differ where an exporter stamps metadata).
 The converters' output is saved as they write it (no clean-up), since that is the file a user loads.
 
 A converter that cannot write a model is recorded, with its exact error, in Tests/fixtures/converters/FAILED.md.
