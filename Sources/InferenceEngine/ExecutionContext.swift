@@ -9,10 +9,23 @@ public final class ExecutionContext {
     var scratchI: [Int32] = []
     /// Reusable row buffer for the tree kernels (row-major, padded with a NaN column).
     var treeRows: [Float] = []
+    /// Reusable per-row, per-column "has a weight" flags for the tree kernels (see `takeFlags`).
+    var flags: [UInt8] = []
     let modelID: ObjectIdentifier
 
     init(slots: [Slot], modelID: ObjectIdentifier) {
         self.slots = slots
         self.modelID = modelID
+    }
+
+    /// The flag buffer, zeroed to `n` entries, moved out of the context so a kernel can hold it across closures
+    /// that borrow other buffers; put it back with `ctx.flags = buffer` (its capacity is kept, so steady-state
+    /// calls allocate nothing).
+    func takeFlags(_ n: Int) -> [UInt8] {
+        var f: [UInt8] = []
+        swap(&f, &flags)
+        f.removeAll(keepingCapacity: true)
+        f.append(contentsOf: repeatElement(0, count: n))
+        return f
     }
 }

@@ -26,6 +26,7 @@ enum OpRegistry {
         "ai.onnx.Cast": CastKernel.build,
         "ai.onnx.Concat": ConcatKernel.build,
         "ai.onnx.Gather": GatherKernel.build,
+        "ai.onnx.Split": SplitKernel.build,
         "ai.onnx.Reshape": ReshapeKernel.build(.reshape),
         "ai.onnx.Flatten": ReshapeKernel.build(.flatten),
         "ai.onnx.Squeeze": ReshapeKernel.build(.squeeze),

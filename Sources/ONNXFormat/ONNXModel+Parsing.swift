@@ -93,9 +93,8 @@ extension ONNXModel {
             guard op.has_version != 0, op.version >= 1 else {
                 throw ONNXFormatError("opset import for domain \(domain) has no valid version")
             }
-            if let previous = opsets[domain], previous != op.version {
-                throw ONNXFormatError("domain \(domain) is imported twice (opsets \(previous) and \(op.version))")
-            }
+            // A domain imported twice (onnxmltools' `convert_sparkml` imports the default domain as both "" and
+            // "ai.onnx", at different opsets): the later import wins, as in onnxruntime, which loads such files.
             opsets[domain] = op.version
         }
         guard !opsets.isEmpty else { throw ONNXFormatError("the model imports no opset") }

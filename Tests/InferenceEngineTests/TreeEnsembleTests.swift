@@ -165,4 +165,61 @@ struct TreeEnsembleTests {
         #expect(try model("MIN").run(["X": x])["y"]!.floats == [101, 103])
         #expect(try model("MAX").run(["X": x])["y"]!.floats == [110, 130])
     }
+
+    @Test("several weights per leaf (multi-class forests, CatBoost): 8-tree groups plus a remainder, NaN tracking")
+    func multiWeightLeaves() throws {
+        // 11 stumps (a group of eight and three more): tree t tests feature t % 2 with LEQ 0.5, odd trees send NaN
+        // to the true leaf; the true leaf adds (t + 1, 0.5) to the two targets, the false leaf (0, t + 1).
+        var tree: [Int64] = [], node: [Int64] = [], feature: [Int64] = [], modes: [String] = []
+        var trueIDs: [Int64] = [], falseIDs: [Int64] = [], tracks: [Int64] = [], values: [Float] = []
+        var wTree: [Int64] = [], wNode: [Int64] = [], wID: [Int64] = [], wValue: [Float] = []
+        for t in 0..<11 {
+            tree += [Int64(t), Int64(t), Int64(t)]
+            node += [0, 1, 2]
+            feature += [Int64(t % 2), 0, 0]
+            modes += ["BRANCH_LEQ", "LEAF", "LEAF"]
+            trueIDs += [1, 0, 0]
+            falseIDs += [2, 0, 0]
+            tracks += [t % 2 == 1 ? 1 : 0, 0, 0]
+            values += [0.5, 0, 0]
+            wTree += [Int64(t), Int64(t), Int64(t), Int64(t)]
+            wNode += [1, 1, 2, 2]
+            wID += [0, 1, 0, 1]
+            wValue += [Float(t + 1), 0.5, 0, Float(t + 1)]
+        }
+        var g = GraphBuilder()
+        g.input("X", .float, [nil, 2])
+        g.node(
+            "TreeEnsembleRegressor", ["X"], ["y"], domain: "ai.onnx.ml",
+            [
+                "nodes_treeids": .ints(tree), "nodes_nodeids": .ints(node), "nodes_featureids": .ints(feature),
+                "nodes_values": .floats(values), "nodes_modes": .strings(modes), "nodes_truenodeids": .ints(trueIDs),
+                "nodes_falsenodeids": .ints(falseIDs), "nodes_missing_value_tracks_true": .ints(tracks),
+                "target_treeids": .ints(wTree), "target_nodeids": .ints(wNode), "target_ids": .ints(wID),
+                "target_weights": .floats(wValue), "n_targets": .int(2),
+            ])
+        g.output("y")
+        let model = try g.compile()
+        let rows: [[Float]] = [[0, 0], [1, 1], [0, 1], [.nan, 0], [1, .nan], [.nan, .nan], [0.5, 0.75]]
+        var expected: [Float] = []
+        for x in rows {
+            var y0: Float = 0, y1: Float = 0
+            for t in 0..<11 {
+                let v = x[t % 2]
+                if v.isNaN ? t % 2 == 1 : v <= 0.5 {
+                    y0 += Float(t + 1)
+                    y1 += 0.5
+                } else {
+                    y1 += Float(t + 1)
+                }
+            }
+            expected += [y0, y1]
+        }
+        let out = try model.run(["X": .float(rows.flatMap { $0 }, shape: [rows.count, 2])])
+        #expect(out["y"]!.shape == [rows.count, 2])
+        #expect(out["y"]!.floats == expected)
+        for (r, x) in rows.enumerated() {
+            #expect(try model.run(["X": .float(x, shape: [1, 2])])["y"]!.floats == [expected[2 * r], expected[2 * r + 1]])
+        }
+    }
 }

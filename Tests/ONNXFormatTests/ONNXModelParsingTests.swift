@@ -112,3 +112,17 @@ struct SplitMix {
         return z ^ (z >> 31)
     }
 }
+
+/// Opset imports as converters write them.
+@Suite("Opset imports")
+struct OpsetImportTests {
+    @Test("the default domain imported as both \"\" and \"ai.onnx\" (convert_sparkml) loads; the later import wins")
+    func duplicateDefaultDomain() throws {
+        // The converter fixture as onnxmltools' convert_sparkml wrote it: "" at opset 12, then "ai.onnx" at 13.
+        let url = SharedModels.dir.deletingLastPathComponent()
+            .appendingPathComponent("converters/spark_gbt_classifier/model.onnx")
+        let m = try ONNXModel(bytes: [UInt8](try Data(contentsOf: url)))
+        #expect(m.opsets["ai.onnx"] == 13)
+        #expect(m.opsets["ai.onnx.ml"] != nil)
+    }
+}

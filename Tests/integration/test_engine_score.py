@@ -1,7 +1,8 @@
 """Black-box tests of the inference engine through the real binary: `sluice score` and `sluice inspect`.
 
-Parity: every model in Tests/fixtures/models and every model built by Tests/models/make_models.py (into
-Tests/integration/_models) reproduces onnxruntime's expected.json: labels exactly, floats within 1e-5 (relative
+Parity: every model in Tests/fixtures/models, every converter fixture in Tests/fixtures/converters (Spark ML via
+convert_sparkml, CatBoost's ONNX export, HistGradientBoosting via skl2onnx) and every model built by
+Tests/models/make_models.py (into Tests/integration/_models) reproduces onnxruntime's expected.json: labels exactly, floats within 1e-5 (relative
 for values above 1). Malformed models are refused with a clear message and a non-zero exit, never a crash.
 
 Binary: $SLUICE_BIN, else .build/release/sluice, else .build/debug/sluice.
@@ -18,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT / "Tests" / "fixtures" / "models"
 EXTRA = ROOT / "Tests" / "integration" / "_models"
+CONVERTERS = ROOT / "Tests" / "fixtures" / "converters"
 
 
 def sluice():
@@ -32,7 +34,7 @@ def sluice():
 
 def model_dirs():
     dirs = []
-    for base in (SHARED, EXTRA):
+    for base in (SHARED, CONVERTERS, EXTRA):
         if base.is_dir():
             dirs += [d for d in sorted(base.iterdir()) if (d / "model.onnx").exists() and (d / "expected.json").exists()]
     return dirs

@@ -78,7 +78,8 @@ def save(out, name, onx, feeds, note):
             outputs.append({"name": o.name, "type": o.type, "dtype": dtype_name(r), "shape": list(r.shape),
                             "data": tolist(r)})
     with open(os.path.join(d, "inputs.json"), "w") as f:
-        json.dump({"model": name, "rows": ROWS, "note": note, "inputs": inputs}, f)
+        rows = len(next(iter(feeds.values())))
+        json.dump({"model": name, "rows": rows, "note": note, "inputs": inputs}, f)
     with open(os.path.join(d, "expected.json"), "w") as f:
         json.dump({"model": name, "produced_by": f"onnxruntime {ort.__version__}, one run, 1 thread",
                    "outputs": outputs}, f)
@@ -180,8 +181,8 @@ def main():
     onx = convert_lightgbm(m, initial_types=[("X", MLFloat([None, 8]))], target_opset=15, zipmap=False)
     save(out, "lgbm_multiclass_nan", onx, {"X": with_nans(X3_te, rng)}, "LGBMClassifier 3 classes, NaN inputs")
 
-    # scikit-learn HistGradientBoosting is not here: skl2onnx 1.20.0 fails to convert it with scikit-learn 1.9.1
-    # (numpy booleans in an ints attribute), with or without missing values, so there is no file to load.
+    # scikit-learn HistGradientBoosting, Spark ML stages and CatBoost: committed converter fixtures in
+    # Tests/fixtures/converters (make_converter_fixtures.py).
 
     # Preprocessing ops: Imputer, Normalizer L1/L2/MAX.
     m = Pipeline([("imp", SimpleImputer(strategy="mean")), ("lr", LogisticRegression(max_iter=500))]).fit(Xn_tr, yc_tr)

@@ -457,6 +457,25 @@ struct LinearRegressorKernel: Kernel {
             targets: targets, post: post)
     }
 
+    /// One row's prediction in onnxruntime's order: its LinearRegressor is a GEMM with the intercepts as the
+    /// bias, which MLAS computes as fused multiply-adds from 0 over the features in blocks of 128 (its K stride),
+    /// each block's sum added to the output that starts as the intercept. A plain `s += x * w` differs from it by
+    /// float32 roundings, more than the parity tolerance when large coefficients cancel (Spark's MinMaxScaler +
+    /// LinearRegression).
+    @inline(__always)
+    static func dot(_ x: UnsafePointer<Float>, _ w: [Float], _ offset: Int, _ f: Int, _ intercept: Float) -> Float {
+        var out = intercept
+        var start = 0
+        while start < f {
+            let end = min(f, start + 128)
+            var s: Float = 0
+            for j in start..<end { s = s.addingProduct(x[j], w[offset + j]) }
+            out += s
+            start = end
+        }
+        return out
+    }
+
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let xs = ctx.slots[x], o = ctx.slots[out]
         let (n, f, converted) = floatMatrix(xs, &ctx.scratch)
@@ -471,9 +490,7 @@ struct LinearRegressorKernel: Kernel {
             o.f.withUnsafeMutableBufferPointer { op in
                 for r in 0..<n {
                     for t in 0..<targets {
-                        var s: Float = 0
-                        for j in 0..<f { s += xp[r * f + j] * coefficients[t * f + j] }
-                        op[r * targets + t] = s + intercepts[t]
+                        op[r * targets + t] = Self.dot(xp.baseAddress! + r * f, coefficients, t * f, f, intercepts[t])
                     }
                     if targets == 1 {
                         if post == .probit { op[r] = PostTransform.probit(op[r]) }

@@ -343,6 +343,17 @@ extension TreeEnsemble {
         _ has: UnsafeMutablePointer<UInt8>
     ) {
         let c = columns
+        // Sums over the fast layout: the branch-free walk, eight trees at a time (Spark and scikit-learn
+        // multi-class forests, whose leaves hold one weight per class).
+        if aggregate == .sum || aggregate == .average, let fast = fastMode, !hasMissingTracks || !packedDual.isEmpty {
+            switch fast {
+            case .leq: accumulateFast(BranchLEQ.self, rows, n, scores, has)
+            case .lt: accumulateFast(BranchLT.self, rows, n, scores, has)
+            case .gte: accumulateFast(BranchGTE.self, rows, n, scores, has)
+            default: accumulateFast(BranchGT.self, rows, n, scores, has)
+            }
+            return
+        }
         for r in 0..<n {
             let row = rows + r * rowStride
             let s = scores + r * c
@@ -377,6 +388,86 @@ extension TreeEnsemble {
 }
 
 extension TreeEnsemble {
+    /// `accumulate` for SUM/AVERAGE over the fast layout: per row, eight trees walk together to their depth
+    /// (missing values through the doubled row, as in `walkColumns`), then each tree's leaf weights are added in
+    /// tree order, so the sums are the generic walk's to the bit.
+    private func accumulateFast<B: BranchTest>(
+        _ b: B.Type, _ rows: UnsafePointer<Float>, _ n: Int, _ scores: UnsafeMutablePointer<Float>,
+        _ has: UnsafeMutablePointer<UInt8>
+    ) {
+        let c = columns
+        let fc = featureCount
+        let dual = !packedDual.isEmpty
+        let passing: Float = fastMode == .leq || fastMode == .lt ? -.infinity : .infinity
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * fc + 1) { buffer in
+            let d = buffer.baseAddress!
+            d[2 * fc] = .nan
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: 8) { leaves in
+                let lp = leaves.baseAddress!
+                (dual ? packedDual : packed).withUnsafeBufferPointer { np in
+                    leafStart.withUnsafeBufferPointer { ls in
+                        weightClass.withUnsafeBufferPointer { wc in
+                            weightValue.withUnsafeBufferPointer { wv in
+                                let nodes = np.baseAddress!
+                                @inline(__always) func add(_ p: Int, _ s: UnsafeMutablePointer<Float>,
+                                                           _ h: UnsafeMutablePointer<UInt8>) {
+                                    for w in Int(ls[p])..<Int(ls[p + 1]) {
+                                        let k = Int(wc[w])
+                                        s[k] += wv[w]
+                                        h[k] = 1
+                                    }
+                                }
+                                for r in 0..<n {
+                                    var row = rows + r * rowStride
+                                    if dual {
+                                        for j in 0..<fc {
+                                            let x = row[j]
+                                            d[j] = x
+                                            d[fc + j] = x.isNaN ? passing : x
+                                        }
+                                        row = UnsafePointer(d)
+                                    }
+                                    let s = scores + r * c
+                                    let h = has + r * c
+                                    var t = 0
+                                    var g = 0
+                                    while t + 8 <= treeCount {
+                                        var p0 = Int(roots[t]), p1 = Int(roots[t + 1]), p2 = Int(roots[t + 2])
+                                        var p3 = Int(roots[t + 3]), p4 = Int(roots[t + 4]), p5 = Int(roots[t + 5])
+                                        var p6 = Int(roots[t + 6]), p7 = Int(roots[t + 7])
+                                        for _ in 0..<Int(groupDepths[g]) {
+                                            p0 = Self.step(b, NoMissingTracks.self, nodes, p0, row)
+                                            p1 = Self.step(b, NoMissingTracks.self, nodes, p1, row)
+                                            p2 = Self.step(b, NoMissingTracks.self, nodes, p2, row)
+                                            p3 = Self.step(b, NoMissingTracks.self, nodes, p3, row)
+                                            p4 = Self.step(b, NoMissingTracks.self, nodes, p4, row)
+                                            p5 = Self.step(b, NoMissingTracks.self, nodes, p5, row)
+                                            p6 = Self.step(b, NoMissingTracks.self, nodes, p6, row)
+                                            p7 = Self.step(b, NoMissingTracks.self, nodes, p7, row)
+                                        }
+                                        lp[0] = p0; lp[1] = p1; lp[2] = p2; lp[3] = p3
+                                        lp[4] = p4; lp[5] = p5; lp[6] = p6; lp[7] = p7
+                                        for k in 0..<8 { add(lp[k], s, h) }
+                                        t += 8
+                                        g += 1
+                                    }
+                                    while t < treeCount {
+                                        var p = Int(roots[t])
+                                        for _ in 0..<Int(depths[t]) {
+                                            p = Self.step(b, NoMissingTracks.self, nodes, p, row)
+                                        }
+                                        add(p, s, h)
+                                        t += 1
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// After `sumColumns`: sets `has[row * columns + k]` for every output column some tree adds to (every leaf has
     /// one weight, so each of those columns receives a weight on every row), as `accumulate` would.
     func markColumns(_ has: inout [UInt8], rows n: Int, columns c: Int) {

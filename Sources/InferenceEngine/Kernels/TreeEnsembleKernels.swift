@@ -57,7 +57,8 @@ struct TreeEnsembleClassifierKernel: Kernel {
         if ctx.scratch2.count < n * c {
             ctx.scratch2.append(contentsOf: repeatElement(0, count: n * c - ctx.scratch2.count))
         }
-        var has = [UInt8](repeating: 0, count: ensemble.singleColumn == nil ? n * c : 0)
+        var has = ctx.takeFlags(ensemble.singleColumn == nil ? n * c : 0)
+        defer { ctx.flags = has }
         ctx.treeRows.withUnsafeBufferPointer { rowsP in
             ctx.scratch.withUnsafeMutableBufferPointer { sp in
                 if let col = ensemble.singleColumn {
@@ -250,7 +251,8 @@ struct TreeEnsembleRegressorKernel: Kernel {
         o.f.removeAll(keepingCapacity: true)
         o.f.append(contentsOf: repeatElement(0, count: n * c))
         let fast = ensemble.singleColumn != nil && c == 1 && (aggregate == .sum || aggregate == .average)
-        var has = [UInt8](repeating: 0, count: fast ? 0 : n * c)
+        var has = ctx.takeFlags(fast ? 0 : n * c)
+        defer { ctx.flags = has }
         ctx.treeRows.withUnsafeBufferPointer { rowsP in
             o.f.withUnsafeMutableBufferPointer { op in
                 if fast {
