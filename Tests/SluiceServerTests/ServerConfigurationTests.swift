@@ -106,7 +106,11 @@ struct ServerConfigurationTests {
              "requestBodyTimeoutSeconds": 7, "maxConcurrentStreams": 8, "maxHeaderListBytes": 9, "models": "m",
              "adminListen": "a:2", "securityConfig": "s", "insecureNoAuth": true, "maxConnections": 10,
              "maxInflightCallsPerThread": 11, "offloadMinRequestBytes": 12, "maxAuthFailuresPerConnection": 13,
-             "cacheDir": "d", "cacheMaxBytes": 14, "mlflowCA": "mca"}
+             "cacheDir": "d", "cacheMaxBytes": 14, "mlflowCA": "mca", "maxSignatureChecksPerSecond": 15,
+             "maxWatchStreamsPerConnection": 16, "httpListen": "h:3", "httpIdleTimeoutSeconds": 17,
+             "metricsRequireCredential": true, "monitoring": false, "monitorWindowRequests": 18,
+             "monitorWindowSeconds": 19, "monitorIntervalSeconds": 20, "monitorPsiWarn": 0.2, "monitorPsiDrift": 0.3,
+             "monitorMinRequests": 21, "monitorMaxFeatures": 22, "monitorBatchStride": 23, "monitorSnapshotSeconds": 24}
             """#)
         let setCount = Mirror(reflecting: full).children.filter { child in
             let value = Mirror(reflecting: child.value)

@@ -11,8 +11,8 @@ struct VersionReportTests {
 
     @Test func oneLinePerComponentWithVersions() {
         let lines = VersionReport.text.split(separator: "\n")
-        #expect(lines.count == 5)
-        let names = ["sluice ", "nghttp2 ", "OpenSSL ", "protobuf-c ", "Swift "]
+        #expect(lines.count == 6)
+        let names = ["sluice ", "nghttp2 ", "OpenSSL ", "protobuf-c ", "Swift ", "libmicrohttpd "]
         for (line, name) in zip(lines, names) {
             #expect(line.hasPrefix(name), "\(line)")
             #expect(startsWithVersion(line.dropFirst(name.count)), "\(line)")
