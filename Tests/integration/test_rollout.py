@@ -280,9 +280,10 @@ def test_slow_candidate_is_rolled_back_automatically(tmp_path, sluice_server, pr
     assert "candidate p99 latency" in status.last_decision and "baseline" in status.last_decision
     candidate = next(v for v in status.variants if v.name == "candidate")
     baseline = next(v for v in status.variants if v.name == "baseline")
-    # Judged at the first evaluation past 100 candidate requests; a descheduled call landing in the baseline's
-    # top percentile can defer the verdict, but not past the first step (300 requests).
-    assert 100 <= candidate.overall.requests <= 300, (candidate.overall, baseline.overall)
+    # Judged at the first evaluation past 100 candidate requests; on a loaded machine a descheduled call landing in
+    # the baseline's top percentile can defer the verdict past the first step (300 requests), but the candidate
+    # never completes the rollout (both steps: 600).
+    assert 100 <= candidate.overall.requests < 600, (candidate.overall, baseline.overall)
     assert candidate.overall.latency.p99_ms > 1.5 * baseline.overall.latency.p99_ms
     for i in range(200):
         assert client.predict(i).version == 1
