@@ -13,7 +13,7 @@ import FuzzDriver
 @main
 enum FuzzAuth {
     static func main() {
-        _ = setup
+        _ = fuzzSetup { setup }
         runLibFuzzer(LLVMFuzzerTestOneInput)
     }
 

@@ -19,7 +19,7 @@ import SluiceProto
 @main
 enum FuzzServiceRequests {
     static func main() {
-        _ = api
+        _ = fuzzSetup { api }
         runLibFuzzer(LLVMFuzzerTestOneInput)
     }
 
