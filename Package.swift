@@ -180,3 +180,25 @@ let package = Package(
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"], swiftSettings: swiftSettings),
     ]
 )
+
+// ---- Fuzz targets (libFuzzer): declared only for `scripts/fuzz` (SLUICE_FUZZ=1), so that `swift build` and
+// `swift test` never build them. See docs/fuzzing.md.
+if ProcessInfo.processInfo.environment["SLUICE_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("fuzz-grpc-deframer", ["GRPCCore"]),
+        ("fuzz-http2-session", ["GRPCServer", "GRPCCore", "HTTP2", "NetCore"]),
+        ("fuzz-service-requests", ["InferenceService", "SluiceProto", "GRPCCore", "ModelRegistry"]),
+        ("fuzz-onnx-loader", ["InferenceEngine"]),
+        ("fuzz-auth", ["Auth"]),
+    ]
+    package.targets += [
+        .target(name: "CLibFuzzer", path: "fuzz/Sources/CLibFuzzer"),
+        .target(name: "FuzzDriver", dependencies: ["CLibFuzzer"], path: "fuzz/Sources/FuzzDriver"),
+    ]
+    for target in fuzzTargets {
+        package.targets.append(
+            .executableTarget(
+                name: target.name, dependencies: ["FuzzDriver"] + target.dependencies, path: "fuzz/Sources/\(target.name)",
+                swiftSettings: swiftSettings))
+    }
+}

@@ -17,6 +17,8 @@ public final class AuditLog: Sendable {
     }
     private let queue = Mutex(Queue())
     private let pending = Atomic<Int>(0)
+    /// The writer thread, joined by `shutdown()` (a finished thread nobody joins keeps its stack until exit).
+    private let writerThread = Mutex<BackgroundThread.Handle?>(nil)
     private let failed = Atomic<Bool>(false)
     private let dropped = Atomic<UInt64>(0)
     private let written = Atomic<UInt64>(0)
@@ -36,7 +38,8 @@ public final class AuditLog: Sendable {
         byteCapacity = max(1 << 20, min(settings.queueCapacity, Int.max / 1024) * 512)
         mode = settings.onFailure
         writer = try AuditFileWriter(path: path, maxBytes: settings.maxBytes, keep: settings.keep)
-        BackgroundThread.start(name: "sluice-audit") { [self] in self.run() }
+        let handle = BackgroundThread.start(name: "sluice-audit") { [self] in self.run() }
+        writerThread.withLock { $0 = handle }
     }
 
     /// False when calls must be refused (fail-closed and the sink failed or the queue is full).
@@ -132,6 +135,10 @@ public final class AuditLog: Sendable {
     public func shutdown() {
         queue.withLock { $0.stopping = true }
         while !finished.load(ordering: .acquiring) { usleep(1000) }
+        writerThread.withLock { handle in
+            defer { handle = nil }
+            return handle
+        }?.join()
     }
 
     private func run() {

@@ -54,6 +54,7 @@ extension AuthService {
         watchThreads.withLock { $0.append(stop) }
         let service = UnownedService(Unmanaged.passUnretained(self))
         let slice: UInt32 = 50_000  // µs: the stop flag is checked at least this often
+        // Detached: `deinit` waits on the token's `exited` flag, not on the thread.
         BackgroundThread.start(name: "sluice-auth-watch") {
             defer { stop.exited.store(true, ordering: .releasing) }
             var last = baseline
@@ -84,7 +85,7 @@ extension AuthService {
                 }
                 if let reloaded { onReload(reloaded) }
             }
-        }
+        }?.detach()
     }
 
     /// Stops the watcher started by `startWatching`.

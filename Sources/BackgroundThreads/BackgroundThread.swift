@@ -14,6 +14,10 @@ public enum BackgroundThread {
 
         /// Waits until the thread's body returns.
         public func join() { pthread_join(thread, nil) }
+
+        /// Lets the system reclaim the thread when its body returns, for a thread nobody joins (one that signals
+        /// its end another way). Without either, a finished thread keeps its stack until the process exits.
+        public func detach() { pthread_detach(thread) }
     }
 
     /// Starts `body` on a new thread named `name` (at most 15 bytes are kept); nil if the system refuses.

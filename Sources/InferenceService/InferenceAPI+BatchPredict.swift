@@ -128,6 +128,22 @@ extension InferenceAPI {
         if rows == 0, view.columnCount > 0, let first = view.column(at: 0) {
             rows = max(first.values.count, first.stringCount)
         }
+        // The buffers are sized by `rows`, so the declared count must be backed by data first: `rows: 4294967295`
+        // with one short column would otherwise ask for rows × features floats before any column is checked.
+        for index in 0..<view.columnCount {
+            guard let column = view.column(at: index) else { continue }
+            guard let position = table.position(of: column.name) else {
+                throw ServiceError.invalidArgument(
+                    "column \"\(String(decoding: column.name, as: UTF8.self))\" is not an input of this model (expected: \(table.namesList))")
+            }
+            if column.values.count != rows && column.stringCount != rows {
+                throw ServiceError.invalidArgument(
+                    "column \"\(table.features[position].name)\" has \(max(column.values.count, column.stringCount)) values but the batch has \(rows) rows")
+            }
+        }
+        if rows > 0, view.columnCount == 0, let first = table.features.first {
+            throw ServiceError.invalidArgument("column \"\(first.name)\" is missing")
+        }
         scratch.prepare(rows: rows, numericCount: table.numericCount, stringCount: table.stringCount)
         var seen = Array(repeating: false, count: table.features.count)
         for index in 0..<view.columnCount {
