@@ -189,7 +189,7 @@ if ProcessInfo.processInfo.environment["SLUICE_FUZZ"] != nil {
         ("fuzz-http2-session", ["GRPCServer", "GRPCCore", "HTTP2", "NetCore"]),
         ("fuzz-service-requests", ["InferenceService", "SluiceProto", "GRPCCore", "ModelRegistry"]),
         ("fuzz-onnx-loader", ["InferenceEngine"]),
-        ("fuzz-auth", ["Auth"]),
+        ("fuzz-auth", ["Auth", "CryptoPrimitives"]),
     ]
     package.targets += [
         .target(name: "CLibFuzzer", path: "fuzz/Sources/CLibFuzzer"),

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import FuzzDriver
 @testable import Auth
+import CryptoPrimitives
 
 /// libFuzzer target: the credential parsers of ``AuthService`` (bearer JWTs, API keys, the `authorization`
 /// header) and the JSON parser behind them.
