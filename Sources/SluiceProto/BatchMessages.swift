@@ -67,11 +67,12 @@ public struct BatchPredictResponseEncoder {
     public var version: Int64
     /// The rollout variant that served the call, "fallback" when the fallback version answered, else empty.
     public var variant: String
-    /// Rows in the batch; every output buffer holds `rows` entries (scores: `rows * numClasses`).
+    /// Rows in the batch; each non-empty output buffer holds `rows` entries (scores: `rows * numClasses`).
     public var rows: Int
     /// Class-score columns per row; 0 for regressors.
     public var numClasses: Int
 
+    /// Captures the response header; the per-row buffers are passed to `encode` so they are borrowed, not copied.
     public init(model: String, version: Int64, variant: String, rows: Int, numClasses: Int) {
         self.model = model
         self.version = version
