@@ -42,7 +42,7 @@ final class DynamicBatcher: Sendable {
     private let servable: ServableModelRef
     /// Waiting calls and the monotonic deadline (ns) set when the first of them arrived.
     private let queue = Mutex<(rows: [Pending], deadline: UInt64)>(([], 0))
-    /// Scratch buffers for running batches; few are needed since batches of one version rarely run in parallel.
+    /// Scratch buffers for running batches; at most 4 idle sets are kept between batches.
     private let scratch = ScratchPool(limit: 4)
     /// Batches run and rows they held (for `sluice_dynamic_batches_total` / `..._rows_total`).
     let batches = Atomic<UInt64>(0)
