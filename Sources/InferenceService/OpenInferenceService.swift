@@ -24,7 +24,8 @@ public final class OpenInferenceService: GRPCService, Sendable {
     }
 
     /// The methods this service answers, each decoding its request, calling the matching `openInference…` entry point
-    /// and encoding the answer. `ModelStreamInfer` is listed only to answer UNIMPLEMENTED with a hint to use ModelInfer.
+    /// and encoding the answer. `ModelStreamInfer` is listed only to answer UNIMPLEMENTED with a hint to use
+    /// ModelInfer.
     public var methods: [UnaryMethod] {
         [
             UnaryMethod("ServerLive") { [self] request, context, response in
