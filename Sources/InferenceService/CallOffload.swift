@@ -10,6 +10,7 @@ public struct CallOffload: Sendable {
     /// Requests of at least this many bytes run on the pool (about 4,000 rows of 4 features at the default).
     public let minRequestBytes: Int
 
+    /// `minRequestBytes` defaults to 64 KiB; the pool is shared, not owned, so several services can offload to it.
     public init(pool: WorkerPool, minRequestBytes: Int = 64 << 10) {
         self.pool = pool
         self.minRequestBytes = minRequestBytes

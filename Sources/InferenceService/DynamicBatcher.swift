@@ -14,27 +14,43 @@ import Synchronization
 final class DynamicBatcher: Sendable {
     /// One queued call.
     struct Pending: Sendable {
+        /// The call's numeric features in dense order, copied out of the request arena (the call outlives its decode).
         var numeric: [Float]
+        /// The call's string features, one per string column, in slot order.
         var strings: [String]
+        /// The request id to echo (the caller's or a generated one), copied for the same reason.
         var requestID: [UInt8]
+        /// Completes the call on its own event loop, with the encoded response or a status.
         var promise: UnaryPromise
         /// Called with (status, latency in ns, label, confidence) when the call completes.
         var finish: @Sendable (StatusCode, UInt64, PredictionLabel?, Float) -> Void
+        /// The rollout variant (or "fallback") echoed in the response.
         var variant: String
+        /// Monotonic time in ns when the call arrived; latencies are measured from here, queueing included.
         var started: UInt64
     }
 
+    /// Rows that trigger an immediate batch on the submitting thread; at least 1.
     let maxBatchSize: Int
+    /// How long the oldest queued call may wait before the scheduler flushes the queue, in ns.
     let maxDelayNanos: UInt64
+    /// Model name echoed in responses.
     let model: String
+    /// The version this batcher serves, echoed in responses.
     let version: Int64
+    /// Weak link to the model; nil once the version is unloaded, and queued calls then fail with UNAVAILABLE.
     private let servable: ServableModelRef
+    /// Waiting calls and the monotonic deadline (ns) set when the first of them arrived.
     private let queue = Mutex<(rows: [Pending], deadline: UInt64)>(([], 0))
+    /// Scratch buffers for running batches; at most 4 idle sets are kept between batches.
     private let scratch = ScratchPool(limit: 4)
     /// Batches run and rows they held (for `sluice_dynamic_batches_total` / `..._rows_total`).
     let batches = Atomic<UInt64>(0)
+    /// Rows (calls) across all batches run; divided by `batches` this is the mean batch size.
     let rows = Atomic<UInt64>(0)
 
+    /// Clamps the settings: a batch size below 1 becomes 1, a negative delay 0. Starts no thread; the shared scheduler
+    /// starts on the first queued call.
     init(model: String, version: Int64, maxBatchSize: Int, maxQueueDelayMicros: Int, servable: ServableModelRef) {
         self.model = model
         self.version = version
@@ -76,6 +92,9 @@ final class DynamicBatcher: Sendable {
         return 0
     }
 
+    /// Scores a batch in one engine call and completes every call in it, each through its own promise. Runs on the
+    /// submitting thread or the scheduler thread, never under the queue lock. A failed run fails every call with the
+    /// same status.
     private func run(_ batch: [Pending]) {
         batches.wrappingAdd(1, ordering: .relaxed)
         rows.wrappingAdd(UInt64(batch.count), ordering: .relaxed)
@@ -131,28 +150,36 @@ final class DynamicBatcher: Sendable {
 
 /// A weak handle from a batcher to the model it batches for (the model owns the batcher).
 final class ServableModelRef: @unchecked Sendable {
+    /// The model, or nil once it has been released; weak so the batcher does not keep an unloaded version alive.
     weak var model: ServableModel?
 }
 
 /// One thread that flushes batch queues whose delay has expired.
 final class BatchScheduler: Sendable {
+    /// The process-wide scheduler; its thread starts on the first `schedule` call.
     static let shared = BatchScheduler()
 
     private struct State {
+        /// Batchers with queued calls, held weakly; removed once their queue is empty.
         var waiting: [ObjectIdentifier: Weak] = [:]
+        /// Whether the scheduler thread has been started.
         var started = false
         /// Bumped by every `schedule`, so the loop does not sleep past a batcher that arrived while it worked.
         var generation: UInt64 = 0
     }
 
+    /// A weak reference, so a queued entry does not keep an unloaded model's batcher alive.
     private struct Weak {
         weak var batcher: DynamicBatcher?
     }
 
+    /// Guards `State`; signalled by `schedule` to wake the loop early.
     private let state = ConditionLock(State())
 
     private init() {}
 
+    /// Registers a batcher whose queue just became non-empty and wakes the scheduler, starting its thread the first
+    /// time. If the thread cannot be started, the next call tries again.
     func schedule(_ batcher: DynamicBatcher) {
         let start = state.withLockSignalling { s -> Bool in
             s.waiting[ObjectIdentifier(batcher)] = Weak(batcher: batcher)
@@ -167,6 +194,8 @@ final class BatchScheduler: Sendable {
         }
     }
 
+    /// The scheduler thread's body: flushes due queues, then sleeps until the earliest deadline (polling each 1 ms when
+    /// a deadline is unknown), until signalled when nothing waits. Never returns.
     private func loop() {
         while true {
             let (entries, generation) = state.withLock { ($0.waiting, $0.generation) }

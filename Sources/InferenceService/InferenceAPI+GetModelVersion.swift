@@ -87,6 +87,10 @@ extension InferenceAPI {
         }
     }
 
+    /// Builds the `ModelVersionInfo` for one version from the registry metadata plus the loaded worker, if any. `share`
+    /// is the live traffic share from an active rollout; nil falls back to the entry's default share. A failed
+    /// Production version notes which fallback version serves in its place. Does not throw: a version missing from the
+    /// metadata gets stage "None".
     func describe(_ entry: ModelEntry<ServableModel>, version: Int64, share: Double?) -> ModelVersionInfo {
         var info = ModelVersionInfo()
         let metadata = entry.metadata.version(version)

@@ -55,6 +55,8 @@ extension InferenceAPI {
         return info
     }
 
+    /// Maps the monitor's drift verdict onto the wire enum of `MonitoringInfo`; the two enums are kept separate so the
+    /// proto layer does not depend on the Monitoring module.
     static func verdict(_ verdict: DriftVerdict) -> DriftVerdictInfo {
         switch verdict {
         case .ok: return .ok

@@ -103,6 +103,9 @@ extension InferenceAPI {
         }
     }
 
+    /// Translates the wire request into a controller command. Throws `ServiceError.invalidArgument` for a missing
+    /// action, SET_WEIGHTS without weights, START without a known strategy (1 canary, 2 A/B) or an unknown A/B metric;
+    /// metric 0 means the default, positive rate. Guardrails not sent keep the controller's defaults.
     static func command(from m: RolloutRequestMessage) throws -> RolloutCommand {
         switch m.action {
         case .unspecified:
@@ -150,6 +153,8 @@ extension InferenceAPI {
         }
     }
 
+    /// Encodes a controller status as the wire message. The numeric state, strategy and metric codes here must match
+    /// the enum values in the rollout proto; nil strategy is 0.
     static func message(from status: RolloutStatus) -> RolloutResponseMessage {
         var out = RolloutResponseMessage()
         out.model = status.model
@@ -202,6 +207,7 @@ extension InferenceAPI {
         return out
     }
 
+    /// Copies one variant's request, error and latency (ms) counters into the wire form, field for field.
     private static func stats(_ s: VariantStats) -> VariantStatsMessage {
         var out = VariantStatsMessage()
         out.requests = s.requests
@@ -217,6 +223,7 @@ extension InferenceAPI {
     }
 }
 
+/// Blocks the calling thread for `milliseconds`; used by the bounded wait-for-load loops, which run off the event loop.
 func usleepMillis(_ milliseconds: Int) {
     var request = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
     nanosleep(&request, nil)

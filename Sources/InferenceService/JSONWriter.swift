@@ -1,12 +1,15 @@
 /// Writes JSON text into a byte buffer (the REST responses): keys, strings with escapes, numbers, nesting.
 /// Commas are placed automatically; the caller only says what comes next.
 struct JSONWriter {
+    /// The UTF-8 JSON written so far; complete once the outermost object or array has closed.
     private(set) var bytes: [UInt8] = []
     /// Whether the next value at the current level needs a comma first.
     private var needsComma = false
 
+    /// Starts empty with `capacity` bytes reserved, so small responses are written without regrowing the buffer.
     init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 
+    /// Writes the comma a new value needs after a sibling, and marks the level as non-empty.
     private mutating func separate() {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
         needsComma = true
@@ -40,6 +43,7 @@ struct JSONWriter {
         needsComma = false
     }
 
+    /// A JSON string, escaping quotes, backslashes and control characters; other UTF-8 is copied unchanged.
     mutating func string(_ value: String) {
         separate()
         appendString(value)
@@ -51,11 +55,13 @@ struct JSONWriter {
         appendString(String(decoding: value, as: UTF8.self))
     }
 
+    /// An integer in decimal. Values beyond 2^53 lose precision in JavaScript clients but are written exactly.
     mutating func integer(_ value: Int64) {
         separate()
         bytes.append(contentsOf: String(value).utf8)
     }
 
+    /// `true` or `false`.
     mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
@@ -71,6 +77,7 @@ struct JSONWriter {
         }
     }
 
+    /// A double in Swift's shortest round-tripping form; NaN and infinities are written as `null`.
     mutating func number(_ value: Double) {
         separate()
         if value.isFinite {
@@ -80,6 +87,8 @@ struct JSONWriter {
         }
     }
 
+    /// Appends `value` quoted, with `\"`, `\\`, `\n`, `\r`, `\t` and `\u00XX` for the other control characters below
+    /// 0x20.
     private mutating func appendString(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
         for byte in value.utf8 {

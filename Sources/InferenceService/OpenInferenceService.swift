@@ -6,19 +6,26 @@ import SluiceProto
 /// A thin wire layer: it decodes the protobuf-c messages, calls the ``OpenInference`` entry points of
 /// ``InferenceAPI`` and encodes their answers; outputs always go to `raw_output_contents`.
 public final class OpenInferenceService: GRPCService, Sendable {
+    /// The fully qualified gRPC service name tritonclient calls (the first segment of each method's path).
     public let serviceName = "inference.GRPCInferenceService"
+    /// The shared core that also serves `sluice.v1.Inference`, so both protocols see the same models, rollouts and
+    /// metrics.
     public let api: InferenceAPI
     /// The server's health (ServerReady); nil answers from the registry's first load.
     public let health: HealthStatusTable?
     /// What ServerMetadata reports as the version.
     public let version: String
 
+    /// Wraps an existing `InferenceAPI`; creating the service starts nothing and allocates no per-call state.
     public init(api: InferenceAPI, health: HealthStatusTable?, version: String) {
         self.api = api
         self.health = health
         self.version = version
     }
 
+    /// The methods this service answers, each decoding its request, calling the matching `openInference…` entry point
+    /// and encoding the answer. `ModelStreamInfer` is listed only to answer UNIMPLEMENTED with a hint to use
+    /// ModelInfer.
     public var methods: [UnaryMethod] {
         [
             UnaryMethod("ServerLive") { [self] request, context, response in
@@ -143,6 +150,8 @@ public final class OpenInferenceService: GRPCService, Sendable {
         }
     }
 
+    /// A tensor spec as ModelMetadata/ModelConfig report it: name, datatype name, Triton's numeric type and shape (-1
+    /// for a variable dimension).
     static func info(_ spec: OpenInference.TensorSpec) -> TritonTensorInfo {
         TritonTensorInfo(
             name: spec.name, datatype: spec.datatype.name, configType: Int32(configType(spec.datatype)), shape: spec.shape)
@@ -171,6 +180,8 @@ public final class OpenInferenceService: GRPCService, Sendable {
 
 /// A decoded ModelInferRequest as the core's request.
 struct InferRequest: OpenInference.Request {
+    /// The decoded message; only valid inside `ModelInferRequestView.decode`'s closure, like everything read through
+    /// it.
     let view: ModelInferRequestView
 
     var model: UnsafeRawBufferPointer { view.model }
@@ -180,6 +191,7 @@ struct InferRequest: OpenInference.Request {
     var requestedOutputCount: Int { view.requestedOutputCount }
     var routingKey: UnsafeRawBufferPointer { view.routingKey }
 
+    /// The `index`th input's name, datatype, shape and raw bytes, all borrowed from the request arena (no copies).
     func input(at index: Int) -> OpenInference.InputTensor {
         OpenInference.InputTensor(
             name: view.inputName(at: index), datatype: view.inputDatatype(at: index), shape: view.inputShape(at: index),

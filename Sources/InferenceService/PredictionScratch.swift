@@ -60,11 +60,16 @@ public final class PredictionScratch {
 
 /// A small pool of scratch objects shared by the event-loop threads.
 final class ScratchPool: Sendable {
+    /// Idle scratch objects; popped and pushed under the lock, used outside it.
     private let free = Mutex<[PredictionScratch]>([])
+    /// Most idle objects kept; extras returned beyond it are freed.
     private let limit: Int
 
+    /// Starts empty; scratch objects are created on demand the first time calls overlap.
     init(limit: Int = 64) { self.limit = limit }
 
+    /// Runs `body` with a scratch object no other caller holds, then returns it to the pool (also on throw) unless its
+    /// numeric buffer has grown past 2^20 floats, so one huge batch does not pin its memory. Safe from any thread.
     @inline(__always)
     func withScratch<R>(_ body: (PredictionScratch) throws -> R) rethrows -> R {
         let scratch = free.withLock { $0.popLast() } ?? PredictionScratch()

@@ -5,8 +5,10 @@ import Synchronization
 /// The service names server reflection lists. Published once the router exists (the router serves reflection
 /// itself, so the list cannot be known when the reflection services are made); read per `list_services`.
 public final class ServiceCatalog: Sendable {
+    /// Fully qualified service names; empty until `publish` is called.
     private let names = Mutex<[String]>([])
 
+    /// Starts with an empty list, so `list_services` answers nothing until the router publishes.
     public init() {}
 
     /// Sets the list (e.g. ``GRPCRouter/services``).
@@ -21,13 +23,17 @@ public final class ServiceCatalog: Sendable {
 /// the router's service list and the descriptor set compiled in by `proto/generate` (``ServedDescriptors``).
 /// Unknown files, symbols and extensions get an in-band `error_response` (NOT_FOUND); the stream stays open.
 public struct ReflectionService: GRPCService {
+    /// Which of ``serviceNames`` this instance registers as; the behaviour is identical for both.
     public let serviceName: String
+    /// The service list shared with the router, read on every `list_services`.
     let catalog: ServiceCatalog
+    /// The compiled-in descriptor set that file and symbol queries are answered from.
     let descriptors: ServedDescriptors
 
     /// The two service names grpcurl, grpcui and grpcio-reflection clients ask for.
     public static let serviceNames = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]
 
+    /// `descriptors` defaults to the set compiled in by `proto/generate`; tests pass their own.
     public init(serviceName: String, catalog: ServiceCatalog, descriptors: ServedDescriptors = .compiled) {
         self.serviceName = serviceName
         self.catalog = catalog
@@ -39,8 +45,10 @@ public struct ReflectionService: GRPCService {
         serviceNames.map { ReflectionService(serviceName: $0, catalog: catalog) }
     }
 
+    /// None: reflection has only the streaming `ServerReflectionInfo` method.
     public var methods: [UnaryMethod] { [] }
 
+    /// `ServerReflectionInfo`, with a fresh ``ReflectionCall`` per stream.
     public var streamingMethods: [StreamingMethod] {
         let catalog = self.catalog
         let descriptors = self.descriptors
@@ -85,12 +93,15 @@ public struct ReflectionService: GRPCService {
         }
     }
 
+    /// Caps client-supplied names at 200 characters before they are echoed in an error message.
     private static func clip(_ text: String) -> String { text.count > 200 ? text.prefix(200) + "..." : text }
 }
 
 /// One `ServerReflectionInfo` stream: answers every request message at once; holds nothing between them.
 final class ReflectionCall: StreamingCall {
+    /// Shared with the service (and the router); read per message, never written.
     let catalog: ServiceCatalog
+    /// Immutable descriptor set, shared by every stream.
     let descriptors: ServedDescriptors
 
     init(catalog: ServiceCatalog, descriptors: ServedDescriptors) {
@@ -98,6 +109,8 @@ final class ReflectionCall: StreamingCall {
         self.descriptors = descriptors
     }
 
+    /// Answers one request message at once on the stream. An undecodable message ends the stream with INVALID_ARGUMENT;
+    /// every other problem is answered in-band and the stream stays open.
     func received(_ message: UnsafeRawBufferPointer, writer: ServerStreamWriter) {
         guard let request = ServerReflectionRequest(decoding: message) else {
             writer.finish(
@@ -118,5 +131,6 @@ final class ReflectionCall: StreamingCall {
         writer.finish()
     }
 
+    /// Nothing to release: the call keeps no state between messages.
     func closed() {}
 }

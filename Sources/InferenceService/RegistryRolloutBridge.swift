@@ -3,7 +3,9 @@ public import TrafficRouting
 
 /// Lets the rollout controller resolve selectors and change stages in the model registry.
 public struct RegistryRolloutBridge: RolloutRegistry {
+    /// The live registry: pinned versions stay loaded, and `refresh`/`scanNow` make stage changes visible to serving.
     let registry: ModelRegistry<ServableModel>
+    /// Where metadata is read and stage transitions are written; changes reach serving only after the registry rescans.
     let source: any WritableModelSource
 
     public init(registry: ModelRegistry<ServableModel>, source: any WritableModelSource) {
@@ -11,6 +13,10 @@ public struct RegistryRolloutBridge: RolloutRegistry {
         self.source = source
     }
 
+    /// Turns a selector (version number, stage, `@alias` or a version URI) into a version number using the source's
+    /// current metadata, not the serving snapshot, so a version that is not loaded yet still resolves. Throws
+    /// `RolloutError` `.notFound` for an unknown model or selector target and `.invalidArgument` for a malformed
+    /// selector or a URI that names another model.
     public func resolve(model: String, selector: String) throws -> Int64 {
         let metadata: ModelMetadata
         do { metadata = try source.metadata(of: model) } catch {
@@ -37,10 +43,14 @@ public struct RegistryRolloutBridge: RolloutRegistry {
         }
     }
 
+    /// The latest Production version in the source metadata, or nil when there is none or the metadata cannot be read.
     public func productionVersion(model: String) -> Int64? {
         (try? source.metadata(of: model))?.latest(in: .production)?.version
     }
 
+    /// Makes `candidate` the only Production version in one metadata update, archiving every other Production version
+    /// and `baseline`, then triggers a rescan. Throws `RolloutError(.failedPrecondition)` if the candidate is gone or
+    /// the write fails.
     public func promote(model: String, candidate: Int64, archiving baseline: Int64?) throws {
         do {
             try source.updateMetadata(of: model) { (metadata: inout ModelMetadata) throws(RegistryError) in
@@ -87,6 +97,8 @@ public struct RegistryRolloutBridge: RolloutRegistry {
         }
     }
 
+    /// Moves one version to Archived (leaving other versions alone) and refreshes the registry; used to roll back a
+    /// candidate. Throws `RolloutError(.failedPrecondition)` when the source refuses the transition.
     public func archive(model: String, version: Int64) throws {
         do { try source.transition(model: model, version: version, to: .archived, archiveExisting: false) } catch {
             throw RolloutError(.failedPrecondition, error.message)

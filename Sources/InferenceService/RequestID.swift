@@ -8,8 +8,12 @@ import Synchronization
 /// generating one allocates nothing. Fifteen digits also fit Swift's inline small-string storage, so the
 /// audit record's copy of the id allocates nothing either.
 enum RequestID {
+    /// Chosen once per process; only its low 28 bits are used, so ids from different runs are unlikely to collide.
     private static let prefix = UInt32.random(in: 0...UInt32.max)
+    /// Incremented (relaxed, wrapping) for every id; ids repeat only after 2^32 generated ids in one run.
     private static let counter = Atomic<UInt32>(0)
+    /// ASCII "0123456789abcdef" as a tuple, so it lives inline and reading it allocates nothing (an array would be on
+    /// the heap).
     private static let hexDigits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                                    UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
         (48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102)

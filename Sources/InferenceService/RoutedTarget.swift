@@ -8,7 +8,9 @@ import BackgroundThreads
 /// Where one scoring call goes: the worker that answers, the rollout assignment that chose it (if any), and
 /// whether it is the model's fallback version.
 struct RoutedTarget {
+    /// The loaded version that scores the call.
     let worker: ModelWorker<ServableModel>
+    /// The rollout arm that chose `worker`; nil outside a rollout and for explicit version selectors.
     let assignment: Assignment?
     /// The model's fallback answers (variant `fallback`), in place of a failed Production version or of a
     /// chosen version that failed at run time.
@@ -16,6 +18,7 @@ struct RoutedTarget {
     /// Whether a run-time failure of `worker` may be answered by the fallback: routed and `production` calls.
     let mayFallBack: Bool
 
+    /// The defaults describe a plain call: not the fallback, and not eligible to fall back.
     init(worker: ModelWorker<ServableModel>, assignment: Assignment?, isFallback: Bool = false, mayFallBack: Bool = false) {
         self.worker = worker
         self.assignment = assignment

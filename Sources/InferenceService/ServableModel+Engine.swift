@@ -15,6 +15,9 @@ extension ServableModel {
         return ServableModel(compiled: compiled, batching: batching, okSeries: okSeries, monitoring: monitoring)
     }
 
+    /// Wraps an already-compiled model: derives the feature table and class labels from its signature and installs the
+    /// prediction closure, which borrows a context from an `EngineContextPool` and copies results into the caller's
+    /// scratch (first target only for regressors unless `keepAllTargets`). Compilation is not repeated here.
     convenience init(
         compiled: CompiledModel, batching: Batching? = nil, okSeries: OKSeries? = nil,
         monitoring setup: VersionMonitoring.Setup? = nil
@@ -88,11 +91,17 @@ extension ServableModel {
 
 /// Engine execution contexts for one compiled model, reused across calls (one per concurrent caller).
 final class EngineContextPool: Sendable {
+    /// The model that creates new contexts when the pool is empty.
     private let model: CompiledModel
+    /// Idle context/result pairs; at most 32 are kept, extras are dropped when returned.
     private let free = Mutex<[(ExecutionContext, PredictionResult)]>([])
 
+    /// Starts empty; contexts are created lazily on first use, so an idle model holds none.
     init(_ model: CompiledModel) { self.model = model }
 
+    /// Runs `body` with a context and result buffer that no other caller holds, taking an idle pair or allocating a new
+    /// one, and returns the pair to the pool afterwards (also on throw). Safe from any thread; the lock is held only to
+    /// pop and push.
     @inline(__always)
     func withContext<R>(_ body: (ExecutionContext, PredictionResult) throws -> R) rethrows -> R {
         let pair = free.withLock { $0.popLast() } ?? (model.makeContext(), PredictionResult())

@@ -11,9 +11,13 @@ extension ServiceMetrics {
         case runtimeError = "runtime_error"
     }
 
+    /// Cache key for one `sluice_fallback_total` series: the labels as typed values, so a lookup needs no strings
+    /// built.
     struct FallbackKey: Hashable {
         let model: String
+        /// The version that could not answer.
         let failed: Int64
+        /// The fallback version that answered instead.
         let fallback: Int64
         let reason: FallbackReason
     }

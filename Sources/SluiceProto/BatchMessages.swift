@@ -5,8 +5,10 @@ public import GRPCCore
 
 /// One column of a decoded batch request.
 public struct ColumnView {
+    /// The unpacked column inside the request's arena; dangles once the decode closure returns.
     let column: UnsafeMutablePointer<Sluice__V1__Column>
 
+    /// The feature name as UTF-8 bytes (no terminating NUL), borrowed from the arena.
     public var name: UnsafeRawBufferPointer { cStringBytes(column.pointee.name) }
     /// Numeric values, one per row.
     public var values: UnsafeBufferPointer<Float> {
@@ -20,8 +22,11 @@ public struct ColumnView {
 
 /// A decoded `sluice.v1.BatchPredictRequest`, valid only inside ``decode(_:_:)``'s closure.
 public struct BatchPredictRequestView: ScoringRequestView {
+    /// The unpacked message in the decode arena; freed when ``decode(_:_:)`` returns, so the view must not escape.
     let message: UnsafeMutablePointer<Sluice__V1__BatchPredictRequest>
 
+    /// Unpacks `bytes` into an arena and runs `body` with a view of the message; the view and every buffer it hands out
+    /// are valid only inside `body`. Throws `ProtoDecodeError` when the bytes are not a valid `BatchPredictRequest`.
     public static func decode<R>(
         _ bytes: UnsafeRawBufferPointer, _ body: (BatchPredictRequestView) throws -> R
     ) throws -> R {
@@ -31,15 +36,24 @@ public struct BatchPredictRequestView: ScoringRequestView {
         ) { try body(BatchPredictRequestView(message: $0)) }
     }
 
+    /// The model name as UTF-8 bytes; may be empty when the version field carries a model URI.
     public var model: UnsafeRawBufferPointer { cStringBytes(message.pointee.model) }
+    /// The version selector as sent (number, stage, `@alias` or URI); empty means the routed default.
     public var version: UnsafeRawBufferPointer { cStringBytes(message.pointee.version) }
+    /// Sticky-routing key for rollouts: calls with the same key land on the same variant. Empty when not sent.
     public var routingKey: UnsafeRawBufferPointer { cStringBytes(message.pointee.routing_key) }
+    /// The caller's request id, or empty when the server should generate one.
     public var requestID: UnsafeRawBufferPointer { cStringBytes(message.pointee.request_id) }
+    /// The number of rows the caller declares; columns and `dense` are checked against it.
     public var rows: Int { Int(message.pointee.rows) }
+    /// Number of named columns; 0 when the batch is sent as a `dense` block instead.
     public var columnCount: Int { message.pointee.n_columns }
+    /// The `index`th column (in request order, not signature order), or nil for a null entry; `index` must be below
+    /// `columnCount`.
     public func column(at index: Int) -> ColumnView? {
         message.pointee.columns[index].map(ColumnView.init(column:))
     }
+    /// Row-major block of numeric features in signature order (rows × features); empty when `columns` is used.
     public var dense: UnsafeBufferPointer<Float> {
         UnsafeBufferPointer(start: message.pointee.dense, count: message.pointee.n_dense)
     }
@@ -47,12 +61,18 @@ public struct BatchPredictRequestView: ScoringRequestView {
 
 /// The per-row outputs of a batch, borrowed from the engine's result buffers.
 public struct BatchPredictResponseEncoder {
+    /// The model name echoed in the response.
     public var model: String
+    /// The version that actually scored the batch (a fallback version if one answered).
     public var version: Int64
+    /// The rollout variant that served the call, "fallback" when the fallback version answered, else empty.
     public var variant: String
+    /// Rows in the batch; each non-empty output buffer holds `rows` entries (scores: `rows * numClasses`).
     public var rows: Int
+    /// Class-score columns per row; 0 for regressors.
     public var numClasses: Int
 
+    /// Captures the response header; the per-row buffers are passed to `encode` so they are borrowed, not copied.
     public init(model: String, version: Int64, variant: String, rows: Int, numClasses: Int) {
         self.model = model
         self.version = version

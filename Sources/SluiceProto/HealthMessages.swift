@@ -4,8 +4,10 @@ public import GRPCCore
 
 /// `grpc.health.v1.HealthCheckRequest`.
 public struct HealthCheckRequest: Sendable, Equatable {
+    /// The service to check; empty means the server as a whole.
     public var service: String
 
+    /// Builds a request, mostly for tests and clients; the default asks about the whole server.
     public init(service: String = "") { self.service = service }
 
     /// Decodes the message; `nil` when the bytes are not a valid message.
@@ -21,15 +23,22 @@ public struct HealthCheckRequest: Sendable, Equatable {
 
 /// `grpc.health.v1.HealthCheckResponse`.
 public struct HealthCheckResponse: Sendable, Equatable {
+    /// The standard health states; raw values are the wire values of `grpc.health.v1`.
     public enum ServingStatus: Int32, Sendable {
+        /// Not known yet; also what an unrecognised wire value decodes to.
         case unknown = 0
+        /// Ready to take requests.
         case serving = 1
+        /// Up but not taking requests, e.g. while the server drains before shutdown.
         case notServing = 2
+        /// Only for `Watch`: the requested service name is not known to the server.
         case serviceUnknown = 3
     }
 
+    /// The status to report.
     public var status: ServingStatus
 
+    /// Builds a response carrying `status`.
     public init(status: ServingStatus) { self.status = status }
 
     /// Appends the encoded message to `buffer` as one framed gRPC message.

@@ -5,16 +5,22 @@ public import GRPCCore
 
 /// `sluice.v1.GetModelVersionRequest`.
 public struct GetModelVersionRequest: Sendable, Equatable {
+    /// The registered model name; may be empty when `version` is a model URI that names it.
     public var model: String
+    /// A version selector: number, stage, `@alias` or model URI; empty means the version routed calls get.
     public var version: String
+    /// With an empty `version`: describe every version of the model instead of one.
     public var list: Bool
 
+    /// Builds a request, for tests and clients; the defaults ask for the routed version only.
     public init(model: String, version: String = "", list: Bool = false) {
         self.model = model
         self.version = version
         self.list = list
     }
 
+    /// Decodes and copies the fields out of the arena; throws `ProtoDecodeError` when the bytes are not a valid
+    /// message.
     public init(decoding bytes: UnsafeRawBufferPointer) throws {
         (model, version, list) = try withArenaDecoded(
             bytes, messageType: "sluice.v1.GetModelVersionRequest",
@@ -27,11 +33,14 @@ public struct GetModelVersionRequest: Sendable, Equatable {
 
 /// `sluice.v1.TensorInfo`.
 public struct TensorInfo: Sendable, Equatable {
+    /// The ONNX graph's input or output name.
     public var name: String
+    /// "float32", "float64", "int64", "string", "map(int64,float32)", ...
     public var elementType: String
     /// -1 marks a dynamic dimension.
     public var shape: [Int64]
 
+    /// Memberwise; `shape` uses -1 for dynamic dimensions.
     public init(name: String, elementType: String, shape: [Int64]) {
         self.name = name
         self.elementType = elementType
@@ -41,16 +50,22 @@ public struct TensorInfo: Sendable, Equatable {
 
 /// `sluice.v1.Signature`.
 public struct SignatureInfo: Sendable, Equatable {
+    /// The ONNX graph's inputs as the model file declares them.
     public var inputs: [TensorInfo] = []
+    /// The ONNX graph's outputs (labels, probabilities or values).
     public var outputs: [TensorInfo] = []
+    /// Class labels of a classifier with int64 labels, in score-column order; empty otherwise.
     public var classLabelsInt: [Int64] = []
+    /// Class labels of a classifier with string labels, in score-column order; empty otherwise.
     public var classLabelsString: [String] = []
     /// (name, type) in dense order.
     public var features: [(name: String, type: String)] = []
+    /// "classifier" or "regressor".
     public var task: String = ""
 
     public init() {}
 
+    /// Written by hand because tuple arrays (`features`) do not synthesize `Equatable`; compares every field.
     public static func == (lhs: SignatureInfo, rhs: SignatureInfo) -> Bool {
         lhs.inputs == rhs.inputs && lhs.outputs == rhs.outputs && lhs.classLabelsInt == rhs.classLabelsInt
             && lhs.classLabelsString == rhs.classLabelsString && lhs.task == rhs.task
@@ -61,29 +76,49 @@ public struct SignatureInfo: Sendable, Equatable {
 
 /// `sluice.v1.VersionState`.
 public enum VersionStateInfo: UInt32, Sendable {
+    /// Not set (proto3 default); the server always sends one of the other states.
     case unspecified = 0
+    /// Registered but not loaded: not in Staging/Production, no alias, not in a rollout.
     case notLoaded = 1
+    /// Being read and compiled by the registry.
     case loading = 2
+    /// Loaded and able to serve.
     case ready = 3
+    /// Failed to load; `stateReason` says why.
     case failed = 4
+    /// Was loaded, is no longer needed, and has been released.
     case retired = 5
 }
 
 /// `sluice.v1.ModelVersion`.
 public struct ModelVersionInfo: Sendable, Equatable {
+    /// The registered model name.
     public var model: String = ""
+    /// The registry's version number.
     public var version: Int64 = 0
+    /// "None", "Staging", "Production" or "Archived".
     public var stage: String = "None"
+    /// Aliases that point at this version, without the `@`.
     public var aliases: [String] = []
+    /// Where the version is in its serving lifecycle on this replica.
     public var state: VersionStateInfo = .unspecified
+    /// Why the version is FAILED (and which fallback serves instead); empty otherwise.
     public var stateReason: String = ""
+    /// The compiled model's signature; nil unless the version is loaded.
     public var signature: SignatureInfo?
+    /// The registry's free-text description of the version.
     public var description: String = ""
+    /// Registry tags, sorted by key so responses are deterministic.
     public var tags: [(key: String, value: String)] = []
+    /// Registry metrics (e.g. the MLflow run's metrics), sorted by key.
     public var metrics: [(key: String, value: Double)] = []
+    /// Hex SHA-256 of the model file, from the metadata or else computed at load; empty when neither is known.
     public var sha256: String = ""
+    /// When the version was registered, in milliseconds since the Unix epoch.
     public var createdUnixMs: Int64 = 0
+    /// The version's source (where its model file came from), as the registry records it.
     public var source: String = ""
+    /// Share of the model's routed traffic this version currently receives, 0...1.
     public var trafficShare: Double = 0
     /// The MLflow run that produced the version (empty for local registries).
     public var runId: String = ""
@@ -94,6 +129,7 @@ public struct ModelVersionInfo: Sendable, Equatable {
 
     public init() {}
 
+    /// Written by hand because tuple arrays (`tags`, `metrics`) do not synthesize `Equatable`; compares every field.
     public static func == (lhs: ModelVersionInfo, rhs: ModelVersionInfo) -> Bool {
         lhs.model == rhs.model && lhs.version == rhs.version && lhs.stage == rhs.stage && lhs.aliases == rhs.aliases
             && lhs.state == rhs.state && lhs.stateReason == rhs.stateReason && lhs.signature == rhs.signature
@@ -108,10 +144,13 @@ public struct ModelVersionInfo: Sendable, Equatable {
 
 /// `sluice.v1.GetModelVersionResponse`.
 public struct GetModelVersionResponse: Sendable, Equatable {
+    /// One entry, or every version of the model when the request set `list`.
     public var versions: [ModelVersionInfo]
 
     public init(versions: [ModelVersionInfo]) { self.versions = versions }
 
+    /// Appends the response as one framed gRPC message; the C message is laid out in a scratch arena freed before
+    /// returning.
     public func encode(into buffer: inout ResponseBuffer) {
         withArenaScope { arena in
             var message = Sluice__V1__GetModelVersionResponse()

@@ -9,6 +9,7 @@ public struct ProtoDecodeError: Error, Sendable, CustomStringConvertible {
     /// The protobuf message type, e.g. `sluice.v1.PredictRequest`.
     public let messageType: String
 
+    /// The message clients see in the INVALID_ARGUMENT status; names the type but not the bytes, which may be anything.
     public var description: String { "the request is not a valid \(messageType) message" }
 }
 
@@ -41,6 +42,7 @@ func cStringBytes(_ pointer: UnsafeMutablePointer<CChar>?) -> UnsafeRawBufferPoi
     return UnsafeRawBufferPointer(start: pointer, count: strlen(pointer))
 }
 
+/// A Swift copy of a protobuf-c string, "" for nil; allocates unless the string is short, so keep it off the hot path.
 @inline(__always)
 func cString(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
     guard let pointer else { return "" }
@@ -103,8 +105,12 @@ struct ArenaBuilder {
 
 /// The fields every scoring request carries, as raw UTF-8 (valid inside the decode closure).
 public protocol ScoringRequestView {
+    /// The model name; may be empty when `version` is a model URI that names it.
     var model: UnsafeRawBufferPointer { get }
+    /// The version selector as sent; empty means the routed default.
     var version: UnsafeRawBufferPointer { get }
+    /// Sticky-routing key for rollouts; empty when not sent.
     var routingKey: UnsafeRawBufferPointer { get }
+    /// The caller's request id; empty when the server should generate one.
     var requestID: UnsafeRawBufferPointer { get }
 }

@@ -7,18 +7,26 @@ public import GRPCCore
 public struct ServerReflectionRequest: Sendable, Equatable {
     /// What the client asks for (the request's `message_request` oneof).
     public enum Query: Sendable, Equatable {
+        /// The file descriptor with this name, e.g. `sluice/v1/inference.proto`, plus its dependencies.
         case fileByFilename(String)
+        /// The file that defines a fully qualified service, method or message name, e.g. `sluice.v1.Inference`.
         case fileContainingSymbol(String)
+        /// The file that declares extension `number` of message `type`.
         case fileContainingExtension(type: String, number: Int32)
+        /// Every extension number known for message `type`.
         case allExtensionNumbersOfType(String)
+        /// The names of all services the server exposes.
         case listServices
         /// No field of the oneof was set.
         case none
     }
 
+    /// The `host` field; echoed in the response, otherwise unused.
     public var host: String
+    /// What is asked for; `.none` when the oneof is unset or has a field this codec does not know.
     public var query: Query
 
+    /// Builds a request, for tests and clients (the server only decodes).
     public init(host: String = "", query: Query) {
         self.host = host
         self.query = query
@@ -33,6 +41,7 @@ public struct ServerReflectionRequest: Sendable, Equatable {
         defer { grpc__reflection__v1__server_reflection_request__free_unpacked(message, nil) }
         let m = message.pointee
         host = m.host.map { String(cString: $0) } ?? ""
+        /// Copies a protobuf-c string out before the message is freed; a null pointer reads as "".
         func text(_ pointer: UnsafeMutablePointer<CChar>?) -> String { pointer.map { String(cString: $0) } ?? "" }
         switch m.message_request_case {
         case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
@@ -57,7 +66,9 @@ public struct ServerReflectionRequest: Sendable, Equatable {
 public enum ServerReflectionAnswer: Sendable, Equatable {
     /// Serialized FileDescriptorProtos.
     case files([[UInt8]])
+    /// The extension numbers the served files declare for message `type` (empty when none do).
     case extensionNumbers(type: String, numbers: [Int32])
+    /// Fully qualified service names, for `list_services`.
     case services([String])
     /// A gRPC status code and message, answered in-band (the stream stays open).
     case error(code: StatusCode, message: String)
@@ -67,12 +78,14 @@ public enum ServerReflectionAnswer: Sendable, Equatable {
         // protobuf-c reads C strings and arrays: lay them out in memory released when the message is packed.
         var allocations: [UnsafeMutableRawPointer] = []
         defer { for pointer in allocations { pointer.deallocate() } }
+        /// Uninitialized memory for `count` values, freed by the `defer` above once the message is packed.
         func allocate<T>(_ type: T.Type, count: Int) -> UnsafeMutablePointer<T> {
             let raw = UnsafeMutableRawPointer.allocate(
                 byteCount: max(1, count) * MemoryLayout<T>.stride, alignment: MemoryLayout<T>.alignment)
             allocations.append(raw)
             return raw.bindMemory(to: T.self, capacity: max(1, count))
         }
+        /// A NUL-terminated copy of `text` that lives until the message is packed.
         func cString(_ text: String) -> UnsafeMutablePointer<CChar> {
             let utf8 = Array(text.utf8)
             let copy = allocate(CChar.self, count: utf8.count + 1)

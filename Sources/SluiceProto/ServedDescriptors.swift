@@ -17,7 +17,10 @@ public struct ServedDescriptors: Sendable {
 
     /// The files in the order of the set (imports before the files that import them).
     public let files: [File]
+    /// Position in `files` by import path.
     private let fileIndex: [String: Int]
+    /// Position in `files` of the file declaring each fully qualified symbol (no leading dot): messages (nested ones
+    /// too), enums, services, methods and extensions.
     private let symbolIndex: [String: Int]
     /// Extension numbers per extended type (`.pkg.Message` without the leading dot), with the file declaring each.
     private let extensionIndex: [String: [(number: Int32, file: Int)]]
@@ -90,6 +93,8 @@ public struct ServedDescriptors: Sendable {
         return ""
     }
 
+    /// Records a message, its nested messages (field 3) and enums (field 4) under their full names, and the extensions
+    /// declared inside it (field 6), recursing into nested messages.
     private static func indexMessage(
         _ bytes: [UInt8], scope: String, into declared: inout [(prefixed: Bool, name: String)],
         extensions: inout [String: [(number: Int32, file: Int)]], file: Int
@@ -107,6 +112,8 @@ public struct ServedDescriptors: Sendable {
         }
     }
 
+    /// Records an extension field's full name as a symbol and its number under the extended type (field 2 `extendee`,
+    /// leading dot removed; field 3 `number`).
     private static func indexExtension(
         _ bytes: [UInt8], scope: String, into declared: inout [(prefixed: Bool, name: String)],
         extensions: inout [String: [(number: Int32, file: Int)]], file: Int
@@ -148,6 +155,8 @@ public struct ServedDescriptors: Sendable {
         return (extensionIndex[type] ?? []).map(\.number)
     }
 
+    /// The file at `index` followed by its transitive dependencies, breadth-first, each once; dependencies missing from
+    /// the set are skipped.
     private func closure(_ index: Int) -> [File] {
         var seen: Set<Int> = [index]
         var order = [index]
@@ -165,16 +174,23 @@ public struct ServedDescriptors: Sendable {
 /// The top-level fields of a protobuf message, as (field number, value); stops at the first malformed byte.
 struct WireFields: Sequence, IteratorProtocol {
     enum Value {
+        /// Wire type 0.
         case varint(UInt64)
+        /// Wire type 2 (length-delimited): strings, bytes and nested messages, copied out.
         case bytes([UInt8])
+        /// Wire types 1 and 5 (64- and 32-bit); skipped, since the descriptor fields read here never use them.
         case fixed
     }
 
+    /// The message being walked.
     private let bytes: [UInt8]
+    /// Read position in `bytes`.
     private var offset = 0
 
+    /// Walks `bytes` from the start; nothing is parsed until iteration.
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
+    /// Reads a base-128 varint at `offset`; nil when the bytes end first or it runs past 64 bits.
     private mutating func varint() -> UInt64? {
         var result: UInt64 = 0
         var shift: UInt64 = 0
@@ -188,6 +204,7 @@ struct WireFields: Sequence, IteratorProtocol {
         return nil
     }
 
+    /// The next (field number, value), or nil at the end, at a malformed field, or at a group (wire types 3 and 4).
     mutating func next() -> (Int, Value)? {
         guard offset < bytes.count, let key = varint() else { return nil }
         let field = Int(key >> 3)
