@@ -39,7 +39,7 @@ final class RoutingTable: Sendable {
     let upperBounds: [Int]
     /// The variant of each range.
     let targets: [Target]
-    /// The shadow variant, which receives a copy of traffic but never answers; nil when there is none.
+    /// The shadow variant, evaluated as well (its answer is recorded, never returned); nil when there is none.
     let shadow: Target?
     /// The rollout's routing generation this table was built from.
     let generation: UInt64
