@@ -10,7 +10,7 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
     let configuration: GRPCServerConfiguration
     /// Maps a `:path` to its handler; shared, immutable, by every loop.
     let router: GRPCRouter
-    /// This loop's own SO_REUSEPORT listening socket; closed when `run()` returns.
+    /// This loop's own SO_REUSEPORT listening socket; closed (and set to -1) by `beginDrain()`, else when `run()` ends.
     private var listenFD: Int32
     private var listenToken: UInt64 = 0
     /// Open connections by id. The id is also the high 32 bits of a deferred call's token, which is how
@@ -170,8 +170,8 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         }
     }
 
-    /// Expires stalled request bodies, then closes connections that were idle too long, never finished the
-    /// handshake, or overstayed a GOAWAY. Timeouts come from the configuration in seconds and are compared in ns.
+    /// Expires stalled request bodies; closes connections that never finished the handshake or outstayed a GOAWAY
+    /// by 5 s; sends idle ones a GOAWAY first. Timeouts are configured in seconds and compared in ns.
     private func sweep() {
         let now = monotonicNanoseconds()
         let idle = UInt64(configuration.idleTimeoutSeconds * 1e9)
