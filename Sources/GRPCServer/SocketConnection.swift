@@ -21,7 +21,8 @@ final class SocketConnection: EventLoopHandler {
     /// Bytes for the socket (ciphertext with TLS).
     @exclusivity(unchecked) private var output = ByteQueue(reservingCapacity: 16_384)
     /// Plaintext staged for TLS.
-    /// The epoll events currently asked for; writable is added only while `output` could not be written in full.
+    /// The epoll events currently asked for: writable while `output` holds bytes, readable only while `output` is
+    /// below the high-water mark (backpressure).
     @exclusivity(unchecked) private var plaintext = ByteQueue()
     private var watching: EventLoop.Events = .readable
     /// Set once by `close()`; after it nothing is read or written, since the descriptor number may be reused.
