@@ -1,8 +1,12 @@
 /// The RPCs the security layer knows. Anything else the service routes is a health check or unknown.
 public enum AuthRPC: Sendable, Hashable {
+    /// The `Predict` RPC (one request, one response).
     case predict
+    /// The `BatchPredict` RPC; a separate permission bit from `Predict`.
     case batchPredict
+    /// The `GetModelVersion` RPC (model metadata).
     case getModelVersion
+    /// The `Rollout` RPC, which changes traffic between model versions; normally only `deployer` and `admin` hold it.
     case rollout
     /// A health RPC (`grpc.health.v1.Health/*`): open by default, see `SecurityConfig.Health`.
     case health
@@ -62,16 +66,23 @@ public enum AuthRPC: Sendable, Hashable {
 
 /// A rate-limit class: RPCs that share one token bucket per principal.
 public enum RateClass: String, Sendable, Hashable, CaseIterable {
+    /// `Predict`, `BatchPredict` and OIP `ModelInfer`.
     case predict
+    /// `GetModelVersion` and the OIP metadata RPCs.
     case metadata
+    /// `Rollout`.
     case rollout
+    /// Health checks.
     case health
 }
 
 /// How a caller proved who it is.
 public enum AuthMethod: String, Sendable, Hashable {
+    /// A bearer JWT in the `authorization` header, verified against the configured keys.
     case jwt
+    /// A key from the `x-api-key` header, matched by SHA-256 against the configured keys.
     case apiKey = "api-key"
+    /// A verified TLS client certificate; the principal is its subject (or SAN).
     case mtls
     /// `--insecure-no-auth`, or an open health check without credentials.
     case none
@@ -79,6 +90,7 @@ public enum AuthMethod: String, Sendable, Hashable {
 
 /// What the service knows about one call before authorizing it. Values are the raw header strings.
 public struct AuthRequest: Sendable {
+    /// The RPC being called; chooses the permission bit and the rate class.
     public var rpc: AuthRPC
     /// The `model` field of the request ("" for health checks).
     public var model: String
@@ -112,6 +124,7 @@ public struct AuthRequest: Sendable {
 public final class Principal: Sendable {
     /// The principal name: JWT `sub`, API-key principal, mTLS subject, or `anonymous`.
     public let name: String
+    /// Which credential authenticated this principal.
     public let method: AuthMethod
     /// The API-key id or the token's `jti` (`kid` when the token has no `jti`); never a secret.
     public let credentialID: String
@@ -148,7 +161,9 @@ public final class Principal: Sendable {
 
 /// The outcome of `AuthService.authorize`: allowed with the principal, or denied with a status-ready reason.
 public enum AuthDecision: Sendable {
+    /// The call may proceed as this principal.
     case allowed(Principal)
+    /// The call must be refused with the denial's status and message.
     case denied(AuthDenial)
 
     /// The principal when allowed.

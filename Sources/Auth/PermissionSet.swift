@@ -2,6 +2,7 @@ import Foundation
 
 /// A model-name pattern: exact (`churn`), prefix (`fraud-*`), any (`*`), or a general `*` glob (`*-eu`).
 struct ModelPattern: Sendable, Equatable {
+    /// The compiled form of the pattern, chosen once at init so the common cases avoid the general glob walk.
     private enum Kind: Sendable, Equatable {
         case any
         case exact(String)
@@ -10,6 +11,7 @@ struct ModelPattern: Sendable, Equatable {
     }
     private let kind: Kind
 
+    /// Compiles `text`: `*` alone is any, no `*` is exact, a single trailing `*` is a prefix, anything else a glob.
     init(_ text: String) {
         if text == "*" {
             kind = .any
@@ -25,6 +27,7 @@ struct ModelPattern: Sendable, Equatable {
     /// True for `*`.
     var matchesEverything: Bool { kind == .any }
 
+    /// True when `model` (a model name, compared byte-for-byte and case-sensitively) fits the pattern.
     func matches(_ model: String) -> Bool {
         switch kind {
         case .any: return true
@@ -54,14 +57,19 @@ struct PermissionSet: Sendable {
     struct Entry: Sendable {
         /// Bit per `AuthRPC.policyRPCs` index.
         let rpcMask: UInt8
+        /// The models on which the RPCs in `rpcMask` are allowed.
         let model: ModelPattern
     }
+    /// One entry per configured permission, in configuration order; any match allows (there are no deny entries).
     let entries: [Entry]
     /// RPC bits allowed on every model (`*` patterns): answered without looking at `entries`.
     let anyModelMask: UInt8
 
+    /// Allows nothing: a principal whose roles grant no permissions.
     static let empty = PermissionSet(entries: [])
 
+    /// The mask bit for `rpc`. OIP `ModelInfer` shares `Predict`'s bit and model metadata shares `GetModelVersion`'s,
+    /// so one permission governs both protocols.
     static func bit(_ rpc: AuthRPC) -> UInt8 {
         switch rpc {
         case .predict, .modelInfer: 1
@@ -72,11 +80,14 @@ struct PermissionSet: Sendable {
         }
     }
 
+    /// Precomputes `anyModelMask` from the entries whose model pattern is `*`.
     init(entries: [Entry]) {
         self.entries = entries
         anyModelMask = entries.reduce(0) { $0 | ($1.model.matchesEverything ? $1.rpcMask : 0) }
     }
 
+    /// Compiles configured permissions. An `rpc` of `*` sets the four policy RPC bits (0x0F) but not health, which
+    /// `SecurityConfig.Health` governs; an unknown RPC name grants nothing.
     init(permissions: [SecurityConfig.Permission]) {
         self.init(
             entries: permissions.map { p in
@@ -85,6 +96,7 @@ struct PermissionSet: Sendable {
             })
     }
 
+    /// True when some entry allows `rpc` on `model`. Per-call path: no allocation; `*` grants take one mask test.
     @inline(__always)
     func allows(_ rpc: AuthRPC, model: String) -> Bool {
         let b = Self.bit(rpc)

@@ -34,13 +34,16 @@ final class PrincipalCache: Sendable {
         func hash(into hasher: inout Hasher) { hasher.combine(tail) }
     }
 
+    /// One lock and map; a key's shard is chosen by the top bits of its tail hash.
     private final class Shard: Sendable {
         let map = Mutex<[Key: Principal]>([:])
     }
     private static let shardCount = 16
     private let shards: [Shard]
+    /// Maximum entries per shard (`capacity / shardCount`, at least 1); reaching it triggers the purge in `put`.
     private let perShard: Int
 
+    /// A cache of about `capacity` principals in total, split evenly across 16 shards.
     init(capacity: Int) {
         perShard = max(1, capacity / Self.shardCount)
         shards = (0..<Self.shardCount).map { _ in Shard() }
@@ -48,12 +51,16 @@ final class PrincipalCache: Sendable {
 
     private func shard(_ key: Key) -> Shard { shards[Int(key.tail >> 60) % Self.shardCount] }
 
+    /// The cached principal for exactly this credential, or nil when absent or expired at `now` (seconds since
+    /// the epoch). An expired entry is left in place for `put`'s purge to drop.
     func get(_ text: String, now: Double) -> Principal? {
         let key = Key(text)
         guard let p = shard(key).map.withLock({ $0[key] }) else { return nil }
         return now <= p.validUntil ? p : nil
     }
 
+    /// Caches `p` for a credential that was just verified. Never call it for a failed verification: the cache is
+    /// what lets a caller skip signature checks.
     func put(_ text: String, _ p: Principal, now: Double) {
         let key = Key(text)
         let cap = perShard
@@ -66,5 +73,6 @@ final class PrincipalCache: Sendable {
         }
     }
 
+    /// Entries across all shards. Takes every shard lock in turn, so it is for tests and metrics, not the hot path.
     var count: Int { shards.reduce(0) { $0 + $1.map.withLock { $0.count } } }
 }

@@ -2,13 +2,16 @@ import Synchronization
 
 /// One token bucket (requests per second, burst). Its own lock, so principals never contend with each other.
 final class TokenBucket: Sendable {
+    /// The rate and burst this bucket enforces. Fixed for its lifetime: a changed limit gets a new bucket.
     let limit: SecurityConfig.RateLimit
+    /// Tokens left (fractional, at most `limit.burst`) and the monotonic time, in ns, of the last refill.
     private struct State {
         var tokens: Double
         var lastNanos: UInt64
     }
     private let state: Mutex<State>
 
+    /// A full bucket (`limit.burst` tokens) as of `nowNanos`, a monotonic clock reading in nanoseconds.
     init(limit: SecurityConfig.RateLimit, nowNanos: UInt64) {
         self.limit = limit
         self.state = Mutex(State(tokens: limit.burst, lastNanos: nowNanos))
@@ -34,6 +37,7 @@ final class TokenBucket: Sendable {
 
 /// A principal's buckets, one per rate class (nil = unlimited).
 struct RateBuckets: Sendable {
+    /// One slot per rate class, indexed by `RateBuckets.index(_:)`; nil means that class is not limited.
     let byClass: [TokenBucket?]
     /// False when every class is unlimited (the usual case): nothing to take per call.
     let limited: Bool
@@ -43,12 +47,15 @@ struct RateBuckets: Sendable {
         limited = byClass.contains { $0 != nil }
     }
 
+    /// The shared value for principals with no limits: no buckets are allocated and `limited` is false.
     static let unlimited = RateBuckets(byClass: Array(repeating: nil, count: RateClass.allCases.count))
 
+    /// The bucket that limits `c`, or nil when that class is unlimited for this principal.
     func bucket(_ c: RateClass) -> TokenBucket? {
         byClass[Self.index(c)]
     }
 
+    /// The fixed slot of `c` in `byClass` (which always has `RateClass.allCases.count` slots).
     static func index(_ c: RateClass) -> Int {
         switch c {
         case .predict: 0
@@ -62,11 +69,13 @@ struct RateBuckets: Sendable {
 /// Shared buckets by principal, class and limit. Kept across policy reloads so a reload does not refill every
 /// bucket (a bucket whose limit changed is replaced).
 final class RateLimiterRegistry: Sendable {
+    /// Buckets are shared only for the same principal, class and exact limit, so a changed limit starts afresh.
     private struct Key: Hashable {
         let principal: String
         let rateClass: RateClass
         let limit: SecurityConfig.RateLimit
     }
+    /// Every bucket handed out so far, created lazily under the lock. This type never removes entries.
     private let buckets = Mutex<[Key: TokenBucket]>([:])
 
     /// Resolves the buckets for a principal from the matching bindings' limits (first binding that limits a class

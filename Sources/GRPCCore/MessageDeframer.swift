@@ -8,6 +8,7 @@ public struct MessageDeframer: Sendable {
     public struct Message: Sendable, Equatable {
         /// The compressed flag (byte 0 of the prefix was 1).
         public var compressed: Bool
+        /// The message bytes after the 5-byte prefix, still compressed when `compressed` is set.
         public var payload: [UInt8]
 
         public init(compressed: Bool, payload: [UInt8]) {

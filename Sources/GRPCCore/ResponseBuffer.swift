@@ -7,6 +7,7 @@ public struct ResponseBuffer: Sendable {
     /// The framed bytes.
     public private(set) var bytes: [UInt8]
 
+    /// An empty buffer with room for `capacity` bytes (prefix included) before it must grow.
     public init(reservingCapacity capacity: Int = 256) {
         bytes = []
         bytes.reserveCapacity(capacity)
@@ -42,5 +43,6 @@ public struct ResponseBuffer: Sendable {
     /// Empties the buffer and keeps its capacity (for pooling).
     public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
 
+    /// True when nothing has been written: no message, not even an empty one (which still has its 5-byte prefix).
     public var isEmpty: Bool { bytes.isEmpty }
 }

@@ -5,6 +5,7 @@ public struct StatusCode: Hashable, Sendable, CustomStringConvertible {
     /// The numeric value carried in the `grpc-status` trailer.
     public let rawValue: UInt8
 
+    /// A status from its number; nil outside 0...16, the codes gRPC defines.
     public init?(rawValue: Int) {
         guard (0...16).contains(rawValue) else { return nil }
         self.rawValue = UInt8(rawValue)

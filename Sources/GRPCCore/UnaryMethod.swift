@@ -15,6 +15,7 @@ public struct CallContext: Sendable {
     /// The connection's allowance of expensive work (first-sight signature checks); nil: unlimited.
     public var budget: ConnectionBudget?
 
+    /// A context with every field optional; the transport fills in what it knows for each call.
     public init(
         metadata: Metadata = Metadata(), deadline: UInt64? = nil, peer: String = "",
         clientCertificateSubject: String? = nil, completion: (any DeferredCompletionSink)? = nil,
@@ -40,15 +41,21 @@ public struct CallContext: Sendable {
 
 /// Receives the results of deferred calls. Implemented by the transport; safe to call from any thread.
 public protocol DeferredCompletionSink: Sendable {
+    /// Hands the result of the call identified by `token` to its connection. Called once per deferred call, from
+    /// any thread; must not block.
     func complete(token: UInt64, with result: Result<ResponseBuffer, RPCError>)
 }
 
 /// The answer-to-be of a deferred unary call. Complete it exactly once.
 public struct UnaryPromise: Sendable {
+    /// Where the result goes (the transport's sink for the call's event loop).
     let sink: any DeferredCompletionSink
+    /// Which call this promise answers; opaque to the handler.
     let token: UInt64
 
+    /// Answers the call with OK and `response` (an already framed message). Callable from any thread.
     public func succeed(_ response: ResponseBuffer) { sink.complete(token: token, with: .success(response)) }
+    /// Ends the call with `error`'s status, message and trailers. Callable from any thread.
     public func fail(_ error: RPCError) { sink.complete(token: token, with: .failure(error)) }
 }
 
@@ -73,8 +80,10 @@ public typealias UnaryHandler =
 public struct UnaryMethod: Sendable {
     /// The method's simple name, e.g. `Predict`.
     public let name: String
+    /// Called once per request on the connection's event-loop thread; see ``UnaryHandler``.
     public let handler: UnaryHandler
 
+    /// A method called `name` (the last component of the `:path`) served by `handler`.
     public init(_ name: String, handler: @escaping UnaryHandler) {
         self.name = name
         self.handler = handler
@@ -85,11 +94,13 @@ public struct UnaryMethod: Sendable {
 public protocol GRPCService: Sendable {
     /// Fully qualified, e.g. `sluice.v1.Inference` or `grpc.health.v1.Health`.
     var serviceName: String { get }
+    /// The unary methods, each routed at `/<serviceName>/<name>`.
     var methods: [UnaryMethod] { get }
     /// Server-streaming, client-streaming and bidirectional methods (none by default).
     var streamingMethods: [StreamingMethod] { get }
 }
 
 extension GRPCService {
+    /// No streaming methods: services that have none need not implement this.
     public var streamingMethods: [StreamingMethod] { [] }
 }

@@ -154,6 +154,8 @@ public final class GRPCConnectionHandler {
 
     // MARK: - Stream pool
 
+    /// Takes a pooled stream state (or allocates one), resets it for stream `id`, registers it and makes it
+    /// the one-entry lookup cache. Loop thread only.
     func acquireStream(_ id: Int32) -> GRPCStreamState {
         let state = pool.popLast() ?? GRPCStreamState(maxMessageBytes: configuration.maxMessageBytes)
         state.reset(id: id)
@@ -179,6 +181,8 @@ public final class GRPCConnectionHandler {
         return body(state)
     }
 
+    /// Forgets stream `id` once nghttp2 reports it closed: frees its in-flight slot, closes any streaming call,
+    /// un-counts its buffered request bytes, and keeps up to 128 reset states for reuse.
     func releaseStream(_ id: Int32) {
         if recentStream != nil && recentStreamID == id { recentStream = nil }
         guard let state = streams.removeValue(forKey: id) else { return }

@@ -10,11 +10,14 @@ final class LoopCompletionSink: DeferredCompletionSink, StreamWakeup, @unchecked
     /// retain and release of it on the loop would take the slow path.)
     private let owner: Unmanaged<ServerLoop>
 
+    /// A sink for `owner`'s calls. `owner` must create it and keep it; the sink does not retain the owner.
     init(owner: ServerLoop) {
         self.loop = owner.loop
         self.owner = Unmanaged.passUnretained(owner)
     }
 
+    /// A deferred unary call finished, on whatever thread ran it: hands `result` to the owning loop, which
+    /// completes the stream. Allocates one task per call; never blocks.
     func complete(token: UInt64, with result: Result<ResponseBuffer, RPCError>) {
         let target = UnretainedLoop(owner: owner)
         loop.execute { target.owner._withUnsafeGuaranteedRef { $0.deliver(token: token, result: result) } }

@@ -5,17 +5,25 @@ import TLS
 
 /// One event-loop thread of the server: its epoll loop, its SO_REUSEPORT listener and its connections.
 final class ServerLoop: EventLoopHandler, @unchecked Sendable {
+    /// The epoll loop this object's thread runs; every other member is touched only from that thread.
     let loop: EventLoop
     let configuration: GRPCServerConfiguration
+    /// Maps a `:path` to its handler; shared, immutable, by every loop.
     let router: GRPCRouter
+    /// This loop's own SO_REUSEPORT listening socket; closed (and set to -1) by `beginDrain()`, else when `run()` ends.
     private var listenFD: Int32
     private var listenToken: UInt64 = 0
+    /// Open connections by id. The id is also the high 32 bits of a deferred call's token, which is how
+    /// `deliver(token:result:)` finds the connection again.
     private var connections: [UInt64: SocketConnection] = [:]
     private var nextConnectionID: UInt64 = 1
+    /// Hands results of calls finished off the loop back to it; set once in `init` (it needs `self`).
     private(set) var sink: LoopCompletionSink!
     /// Shared receive buffer: reads are processed synchronously, so one per loop suffices.
     let readBuffer: UnsafeMutableRawBufferPointer
+    /// True once a graceful stop began: no more accepts, and the loop stops when the last connection closes.
     private var draining = false
+    /// True while accepting is paused after `accept` ran out of descriptors or memory (retried after 100 ms).
     private var acceptPaused = false
     /// The loop's cached clock, refreshed once per iteration.
     private(set) var now: UInt64 = monotonicNanoseconds()
@@ -28,6 +36,8 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
     /// Calls of this loop's connections now deferred off the loop thread.
     let inflight: InflightCalls
 
+    /// Creates the epoll loop and registers `listenFD` on it; called on the thread that starts the server, before
+    /// `run()`. Allocates the 64 KiB read buffer, freed in `deinit`.
     init(
         listenFD: Int32, configuration: GRPCServerConfiguration, router: GRPCRouter, limits: ServerLimits
     ) throws(SystemError) {
@@ -57,6 +67,8 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
 
     // MARK: - Accepting
 
+    /// The listener is readable: accept up to 64 connections per wakeup, so a flood of connects cannot starve
+    /// the connections already open on this loop.
     func handleEvents(_ events: EventLoop.Events) {
         guard !draining, !acceptPaused else { return }
         for _ in 0..<64 {
@@ -81,6 +93,8 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         }
     }
 
+    /// Admits one accepted socket: checks the server-wide connection cap, builds its handler and optional TLS
+    /// state, registers it and queues the server SETTINGS. Any failure closes the socket and releases the slot.
     private func accept(fd: Int32, peer: String) {
         guard limits.admitConnection() else {
             // Over the cap: refuse now rather than queue. A cleartext client learns why; a TLS client would need
@@ -121,6 +135,8 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         }
     }
 
+    /// Called by a connection once its socket is closed: forgets it, releases its admission slot, and stops the
+    /// loop if draining and this was the last one.
     func connectionClosed(_ connection: SocketConnection) {
         if connections.removeValue(forKey: connection.id) != nil { limits.connectionClosed() }
         if draining && connections.isEmpty { loop.stop() }
@@ -128,6 +144,8 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
 
     // MARK: - Deferred calls
 
+    /// Completes a deferred unary call on the loop thread. `token` is the connection id (high 32 bits) and stream
+    /// id (low 32 bits); a result for a connection that has since closed is dropped.
     func deliver(token: UInt64, result: Result<ResponseBuffer, RPCError>) {
         guard let connection = connections[token >> 32], !connection.closed else { return }
         connection.handler.completeDeferred(
@@ -152,6 +170,8 @@ final class ServerLoop: EventLoopHandler, @unchecked Sendable {
         }
     }
 
+    /// Expires stalled request bodies; closes connections that never finished the handshake or outstayed a GOAWAY
+    /// by 5 s; sends idle ones a GOAWAY first. Timeouts are configured in seconds and compared in ns.
     private func sweep() {
         let now = monotonicNanoseconds()
         let idle = UInt64(configuration.idleTimeoutSeconds * 1e9)

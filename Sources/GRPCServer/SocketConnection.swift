@@ -6,17 +6,26 @@ import TLS
 /// One accepted socket: reads into the connection handler (through TLS when configured), writes what the
 /// handler produces through a coalescing queue, pauses reading while the peer does not read (backpressure).
 final class SocketConnection: EventLoopHandler {
+    /// The accepted socket, owned by this object: only `close()` closes it.
     let fd: Int32
+    /// The owning loop's id for this connection; the high 32 bits of its deferred-call tokens.
     let id: UInt64
+    /// The loop's registration token for `fd`, set right after registering.
     var token: UInt64 = 0
+    /// The loop that accepted this connection; it outlives its connections (it closes them all before it ends).
     unowned let owner: ServerLoop
+    /// The HTTP/2 and gRPC state of this connection (sans-IO: fed bytes, asked for bytes).
     let handler: GRPCConnectionHandler
+    /// The TLS session, nil for cleartext connections.
     let tls: TLSConnection?
     /// Bytes for the socket (ciphertext with TLS).
     @exclusivity(unchecked) private var output = ByteQueue(reservingCapacity: 16_384)
     /// Plaintext staged for TLS.
+    /// The epoll events currently asked for: writable while `output` holds bytes, readable only while `output` is
+    /// below the high-water mark (backpressure).
     @exclusivity(unchecked) private var plaintext = ByteQueue()
     private var watching: EventLoop.Events = .readable
+    /// Set once by `close()`; after it nothing is read or written, since the descriptor number may be reused.
     private(set) var closed = false
     /// Monotonic time of the last byte received.
     @exclusivity(unchecked) var lastActivity: UInt64
@@ -25,6 +34,7 @@ final class SocketConnection: EventLoopHandler {
     /// When the handler first asked to close (after a GOAWAY for protocol abuse or idleness), if it has.
     var closingSince: UInt64?
 
+    /// Wraps an accepted, registered-later socket; takes ownership of `fd`. Loop thread only.
     init(fd: Int32, id: UInt64, peer: String, owner: ServerLoop, handler: GRPCConnectionHandler, tls: TLSConnection?) {
         self.fd = fd
         self.id = id
@@ -34,6 +44,8 @@ final class SocketConnection: EventLoopHandler {
         self.lastActivity = monotonicNanoseconds()
     }
 
+    /// Epoll readiness: flush pending output first, read what arrived (hang-ups and errors surface as a failed
+    /// read), then let the handler produce more output.
     func handleEvents(_ events: EventLoop.Events) {
         if events.contains(.writable) { flush() }
         if !closed && (events.contains(.readable) || events.contains(.hangup) || events.contains(.error)) {
@@ -42,6 +54,7 @@ final class SocketConnection: EventLoopHandler {
         if !closed { pump() }
     }
 
+    /// Reads at most 16 times per wakeup into the loop's shared buffer, so one busy peer cannot starve the rest.
     private func readAvailable() {
         let buffer = owner.readBuffer
         for _ in 0..<16 {
@@ -136,6 +149,7 @@ final class SocketConnection: EventLoopHandler {
         }
     }
 
+    /// Writes queued bytes until done or the socket would block; any other write failure closes the connection.
     private func flush() {
         // Never write after close: the descriptor number may already belong to another connection.
         while !closed && !output.isEmpty {
@@ -151,12 +165,14 @@ final class SocketConnection: EventLoopHandler {
         }
     }
 
+    /// Writes out whatever can still be sent (including TLS's final records) and closes, without waiting.
     private func flushAndClose() {
         if let tls { tls.drainCiphertext(into: &output) }
         flush()
         close()
     }
 
+    /// Idempotent: deregisters and closes the socket, detaches the handler, and tells the owning loop.
     func close() {
         guard !closed else { return }
         closed = true

@@ -9,12 +9,16 @@
 
 /// `{"key": ..., "value": ...}` (tags).
 struct MLflowTag: Decodable, Equatable {
+    /// The tag name; required on the wire.
     var key: String
+    /// The tag value; "" when MLflow omits it.
     var value: String
+    /// A tag built in code (tests, request bodies) rather than decoded.
     init(key: String, value: String) {
         self.key = key
         self.value = value
     }
+    /// Decodes a tag; a missing `value` becomes "" rather than an error.
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         key = try container.decode(String.self, forKey: .key)
@@ -25,13 +29,17 @@ struct MLflowTag: Decodable, Equatable {
 
 /// `{"alias": ..., "version": "3"}`.
 struct MLflowAlias: Decodable, Equatable {
+    /// The alias name, without `@`.
     var alias: String
+    /// The version it points at, as MLflow sends it: a decimal string.
     var version: String
 }
 
 /// A registered model (`registered-models/search`).
 struct MLflowRegisteredModel: Decodable, Equatable {
+    /// The registered model name; required.
     var name: String
+    /// Free-text description; "" when absent.
     var description: String
     /// Registered-model tags; the `sluice.` ones carry serving settings (``MLflowTags``).
     var tags: [MLflowTag]
@@ -39,6 +47,7 @@ struct MLflowRegisteredModel: Decodable, Equatable {
     var aliases: [MLflowAlias]
 
     enum CodingKeys: String, CodingKey { case name, description, tags, aliases }
+    /// Decodes the model; only `name` is required, the rest default to empty.
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
@@ -50,6 +59,7 @@ struct MLflowRegisteredModel: Decodable, Equatable {
 
 /// A model version (`model-versions/search`). MLflow sends version numbers as strings.
 struct MLflowModelVersion: Decodable, Equatable {
+    /// The registered model this version belongs to.
     var name: String
     /// The version number, as a decimal string.
     var version: String
@@ -57,6 +67,7 @@ struct MLflowModelVersion: Decodable, Equatable {
     var creationTimestamp: Int64
     /// `None`, `Staging`, `Production` or `Archived` (stages are deprecated in MLflow 3 but still set and read).
     var currentStage: String
+    /// Free-text description of this version; "" when absent.
     var description: String
     /// Where the files are: `models:/m-…` (an MLflow 3 logged model), `runs:/RUN/PATH` or an artifact URI.
     var source: String
@@ -64,6 +75,7 @@ struct MLflowModelVersion: Decodable, Equatable {
     var runId: String
     /// `READY` once registration finished (`PENDING_REGISTRATION`, `FAILED_REGISTRATION` otherwise).
     var status: String
+    /// Version tags (as opposed to the registered model's tags).
     var tags: [MLflowTag]
 
     enum CodingKeys: String, CodingKey {
@@ -72,6 +84,8 @@ struct MLflowModelVersion: Decodable, Equatable {
         case currentStage = "current_stage"
         case runId = "run_id"
     }
+    /// Decodes a version; `name` and `version` are required. A missing stage reads as `None` and a missing status
+    /// as `READY`, matching protobuf JSON's omission of defaults.
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
@@ -95,7 +109,9 @@ struct MLflowModelVersion: Decodable, Equatable {
 
 /// One page of `registered-models/search`.
 struct MLflowRegisteredModelsPage: Decodable {
+    /// The models on this page; empty when the field is omitted.
     var registeredModels: [MLflowRegisteredModel]
+    /// Pass back as `page_token` for the next page; nil or absent on the last page.
     var nextPageToken: String?
     enum CodingKeys: String, CodingKey {
         case registeredModels = "registered_models"
@@ -110,7 +126,9 @@ struct MLflowRegisteredModelsPage: Decodable {
 
 /// One page of `model-versions/search`.
 struct MLflowModelVersionsPage: Decodable {
+    /// The versions on this page; empty when the field is omitted.
     var modelVersions: [MLflowModelVersion]
+    /// Pass back as `page_token` for the next page; nil or absent on the last page.
     var nextPageToken: String?
     enum CodingKeys: String, CodingKey {
         case modelVersions = "model_versions"

@@ -100,7 +100,9 @@ public struct MLflowEndpoint: Sendable, Equatable {
 
     /// A JSON value of a request body field.
     public enum JSONScalar: Sendable, Equatable {
+        /// Written as a JSON string literal, escaped.
         case string(String)
+        /// Written as `true` or `false`.
         case bool(Bool)
     }
 
@@ -151,6 +153,7 @@ struct MLflowClient: Sendable {
     /// One libcurl handle: requests are serialized and reuse the connection.
     let http: HTTPClient
 
+    /// Opens the libcurl handle, trusting `endpoint.caFile` for TLS when set. Does not contact the server yet.
     init(endpoint: MLflowEndpoint) {
         self.endpoint = endpoint
         self.http = HTTPClient(caFile: endpoint.caFile)
@@ -201,7 +204,9 @@ struct MLflowClient: Sendable {
 
 /// `{"error_code": "...", "message": "..."}`.
 struct MLflowErrorBody: Decodable {
+    /// MLflow's machine-readable code, e.g. `RESOURCE_DOES_NOT_EXIST` (mapped to `.notFound`).
     var errorCode: String?
+    /// The human-readable explanation, passed through into the `RegistryError` message.
     var message: String?
     enum CodingKeys: String, CodingKey {
         case errorCode = "error_code"

@@ -1,9 +1,12 @@
 /// Durable metadata of one registered model: `<registry>/<model>/model.json`.
 public struct ModelMetadata: Codable, Sendable, Equatable {
+    /// The model name; the same as its directory under the registry root.
     public var name: String
+    /// Free-text description; "" when absent from `model.json`.
     public var description: String
     /// alias → version.
     public var aliases: [String: Int64]
+    /// Every registered version, in file order (not necessarily sorted by number).
     public var versions: [VersionMetadata]
     /// Names for the model's numeric feature columns, in dense order (optional; e.g. for a single `X` input).
     public var featureNames: [String]?
@@ -15,6 +18,7 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
     /// reason that is not the client's) or the Production version failed to load; kept loaded. Nil: none.
     public var fallback: Int64?
 
+    /// Metadata built in code. Monitoring settings and the fallback version start nil and are set afterwards.
     public init(
         name: String, description: String = "", aliases: [String: Int64] = [:], versions: [VersionMetadata] = [],
         featureNames: [String]? = nil, batching: BatchingOptions? = nil
@@ -27,6 +31,7 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
         self.batching = batching
     }
 
+    /// The version numbered `number`, or nil; a linear scan of `versions`.
     public func version(_ number: Int64) -> VersionMetadata? { versions.first { $0.version == number } }
 
     /// The newest version in `stage`, if any.
@@ -45,6 +50,7 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
         case fallback
     }
 
+    /// Decodes `model.json`. Only `name` is required; older files without the newer keys still load.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
@@ -60,9 +66,13 @@ public struct ModelMetadata: Codable, Sendable, Equatable {
 
 /// Durable metadata of one version.
 public struct VersionMetadata: Codable, Sendable, Equatable {
+    /// The version number: positive and unique within the model.
     public var version: Int64
+    /// The registry stage; `.none` when absent.
     public var stage: Stage
+    /// Free-text description; "" when absent.
     public var description: String
+    /// Free-form key/value tags from the registry.
     public var tags: [String: String]
     /// Training metrics (e.g. `auc`).
     public var metrics: [String: Double]
@@ -70,10 +80,12 @@ public struct VersionMetadata: Codable, Sendable, Equatable {
     public var source: String
     /// SHA-256 of `model.onnx`, hex.
     public var sha256: String
+    /// When the version was registered, in milliseconds since the Unix epoch (0 when unknown).
     public var createdUnixMs: Int64
     /// The MLflow run that produced the version (MLflow sources; absent in local registries).
     public var runId: String?
 
+    /// Version metadata built in code; every field but the number has an empty default.
     public init(
         version: Int64, stage: Stage = .none, description: String = "", tags: [String: String] = [:],
         metrics: [String: Double] = [:], source: String = "", sha256: String = "", createdUnixMs: Int64 = 0,
@@ -96,6 +108,7 @@ public struct VersionMetadata: Codable, Sendable, Equatable {
         case runId = "run_id"
     }
 
+    /// Decodes one entry of `versions`; only `version` is required.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         version = try container.decode(Int64.self, forKey: .version)
@@ -112,7 +125,9 @@ public struct VersionMetadata: Codable, Sendable, Equatable {
 
 /// Dynamic batching settings for a model.
 public struct BatchingOptions: Codable, Sendable, Equatable {
+    /// The most rows one batched model run may combine (JSON `max_batch_size`).
     public var maxBatchSize: Int
+    /// How long, in microseconds, a call may wait for others to join its batch (JSON `max_queue_delay_us`).
     public var maxQueueDelayMicros: Int
 
     public init(maxBatchSize: Int, maxQueueDelayMicros: Int) {

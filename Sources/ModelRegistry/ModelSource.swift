@@ -34,6 +34,7 @@ public struct ModelSourceHealth: Sendable, Equatable {
     /// One line for `/healthz` and `/readyz` (empty for local sources).
     public var detail: String
 
+    /// A health report; sources build one after each read attempt.
     public init(up: Bool, hasState: Bool, lastSyncUnixSeconds: Double?, detail: String) {
         self.up = up
         self.hasState = hasState

@@ -14,6 +14,7 @@ public struct MonitoringOptions: Codable, Sendable, Equatable {
     /// False turns monitoring off for this model.
     public var enabled: Bool?
 
+    /// Settings built in code; every field defaults to nil, meaning "use the server's default".
     public init(
         windowRequests: Int? = nil, windowSeconds: Double? = nil, psiWarn: Double? = nil, psiDrift: Double? = nil,
         minRequests: Int? = nil, enabled: Bool? = nil
@@ -47,6 +48,7 @@ public protocol ProfileStore: Sendable {
 }
 
 extension ProfileStore {
+    /// The default hint: the `sluice models profile` command that builds the missing profile.
     public func missingProfileHint(model: String, version: Int64) -> String {
         "no reference profile (build one with: sluice models profile \(model) --version \(version) --data FILE)"
     }
@@ -56,6 +58,8 @@ extension LocalDirectorySource: ProfileStore {
     /// `<root>/<model>/<version>/profile.json`.
     public func profilePath(model: String, version: Int64) -> String { "\(root)/\(model)/\(version)/profile.json" }
 
+    /// Reads `profile.json` for the version; nil when the file does not exist. Throws for an invalid model name
+    /// or an unreadable file.
     public func profileBytes(model: String, version: Int64) throws(RegistryError) -> [UInt8]? {
         try VersionSelector.validateModelName(model)
         let path = profilePath(model: model, version: version)
@@ -63,6 +67,8 @@ extension LocalDirectorySource: ProfileStore {
         return try Self.read(path)
     }
 
+    /// Writes `profile.json` beside `model.onnx`; throws `.notFound` when that version has no `model.onnx`, so a
+    /// profile is never stored for a version that does not exist.
     public func writeProfile(_ bytes: [UInt8], model: String, version: Int64) throws(RegistryError) {
         try VersionSelector.validateModelName(model)
         guard Self.fileExists("\(root)/\(model)/\(version)/model.onnx") else {

@@ -17,10 +17,13 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
         /// The registry's files could not be read or written.
         public static let io = Code(.io)
 
+        /// The code's name (`notFound`, `io`, ...), for logs.
         public var description: String { wrapped.rawValue }
     }
 
+    /// The kind of failure; decides the gRPC status.
     public let code: Code
+    /// A complete sentence for the client and the log, naming the model or file involved.
     public let message: String
 
     public init(_ code: Code, _ message: String) {
@@ -28,5 +31,6 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
         self.message = message
     }
 
+    /// Just the message; the code is reported separately as the status.
     public var description: String { message }
 }

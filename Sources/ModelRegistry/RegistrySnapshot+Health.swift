@@ -3,7 +3,9 @@
 extension RegistrySnapshot {
     /// One version that failed to load.
     public struct FailedVersion: Sendable, Equatable {
+        /// The registered model name.
         public var model: String
+        /// The registry version number that failed.
         public var version: Int64
         /// Its registry stage (`Production`, `Staging`, ...).
         public var stage: String

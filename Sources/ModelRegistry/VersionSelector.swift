@@ -5,13 +5,18 @@
 public enum VersionSelector: Hashable, Sendable, CustomStringConvertible {
     /// Let traffic routing decide: the active rollout's split, else the Production version.
     case routed
+    /// An explicit version number (`"7"`, `models:/churn/7`); always positive.
     case version(Int64)
+    /// Whichever version holds this stage; only `production` and `staging` parse (any case).
     case stage(Stage)
+    /// The version a registry alias points at (`@champion`), stored without the `@`.
     case alias(String)
 
     /// A parsed selector plus the model name a URI carried, if any.
     public struct Parsed: Hashable, Sendable {
+        /// The model name from a `models:/` URI; nil for the bare forms, which leave the model to the request.
         public var model: String?
+        /// The version part; never `.routed` when `model` came from a URI.
         public var selector: VersionSelector
     }
 
@@ -62,6 +67,7 @@ public enum VersionSelector: Hashable, Sendable, CustomStringConvertible {
         )
     }
 
+    /// The selector as logs and error messages show it: `(routed)`, `7`, the stage's raw value, or `@alias`.
     public var description: String {
         switch self {
         case .routed: return "(routed)"

@@ -7,8 +7,11 @@ import HTTPServer
 /// (200 once models are loaded, 503 before and while draining). Requests are bounded (8 KiB of headers, no
 /// body, 5 s of inactivity, 64 connections) so a stuck client cannot hold the listener.
 public final class AdminServer: @unchecked Sendable {
+    /// What the admin endpoints answer with; each closure is called on the admin thread, once per request.
     public struct Handlers: Sendable {
+        /// The whole `/metrics` body in Prometheus text format, rendered per scrape.
         public var metrics: @Sendable () -> String
+        /// Whether `/readyz` answers 200 (true) or 503 (false).
         public var ready: @Sendable () -> Bool
         /// Appended to `/healthz` and `/readyz` bodies (e.g. that authentication is disabled).
         public var details: String
@@ -18,6 +21,7 @@ public final class AdminServer: @unchecked Sendable {
         /// (HTTP status and message) refuses the scrape.
         public var metricsGate: (@Sendable (_ authorization: String?, _ apiKey: String?) -> (Int, String)?)?
 
+        /// Handlers with no extra health detail, no report lines and an open `/metrics` unless a gate is given.
         public init(
             metrics: @escaping @Sendable () -> String, ready: @escaping @Sendable () -> Bool, details: String = "",
             report: @escaping @Sendable () -> [String] = { [] },
@@ -33,13 +37,17 @@ public final class AdminServer: @unchecked Sendable {
 
     /// Why the listener could not start.
     public struct StartError: Error, CustomStringConvertible {
+        /// Names the address and the underlying error, e.g. `admin listener: cannot listen on HOST:PORT: ...`.
         public let description: String
     }
 
     private let handlers: Handlers
+    /// The running HTTP listener; nil before `start` and after it is stopped.
     private var server: HTTPServer?
+    /// The bound port, known after `start` (useful when 0 asked for a free one).
     public private(set) var port: UInt16 = 0
 
+    /// An admin server that does nothing until `start(host:port:)`.
     public init(handlers: Handlers) { self.handlers = handlers }
 
     /// Binds `host:port` (port 0 picks a free one) and starts serving on a background thread.

@@ -15,6 +15,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     public var threads: Int?
     /// PEM certificate chain; TLS is on when this and `tlsKey` are set.
     public var tlsCert: String?
+    /// PEM private key for `tlsCert`; both must be set, or neither.
     public var tlsKey: String?
     /// `modern` (TLS 1.3 only) or `intermediate` (TLS 1.2 + 1.3, default).
     public var tlsProfile: String?
@@ -200,8 +201,10 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
 
 /// A configuration problem a person can fix (bad file, bad value, missing certificate).
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong and, where possible, how to fix it; shown to the operator as is.
     public let message: String
     public init(_ message: String) { self.message = message }
+    /// Just the message.
     public var description: String { message }
 }
 

@@ -31,6 +31,7 @@ final class RoutingTable: Sendable {
         let version: Int64
     }
 
+    /// The rollout this table routes for; calls record their outcomes on it.
     let rollout: Rollout
     /// FNV-1a state after the rollout id (see ``RoutingKeyHash``).
     let prefix: UInt64
@@ -38,10 +39,12 @@ final class RoutingTable: Sendable {
     let upperBounds: [Int]
     /// The variant of each range.
     let targets: [Target]
+    /// The shadow variant, evaluated as well (its answer is recorded, never returned); nil when there is none.
     let shadow: Target?
     /// The rollout's routing generation this table was built from.
     let generation: UInt64
 
+    /// Builds the ranges from `ranges` in order, skipping zero weights; the weights are expected to sum to 10000.
     init(
         rollout: Rollout, prefix: UInt64, generation: UInt64, ranges: [(weightBP: Int, target: Target)], shadow: Target?
     ) {

@@ -6,9 +6,13 @@ import Glibc
 /// The automatic canary decision: guardrails first (roll back at once on a breach), then the step's minimums
 /// (advance, or promote after the last step).
 enum CanaryJudge {
+    /// What the judge wants done; each case carries the human-readable reason recorded in the rollout's history.
     enum Decision: Equatable {
+        /// A guardrail was breached: send all traffic back to the baseline.
         case rollback(String)
+        /// The current step's minimums are met: move to the next step's weights.
         case advance(String)
+        /// The last step's minimums are met: make the candidate the Production version.
         case promote(String)
     }
 
@@ -22,6 +26,8 @@ enum CanaryJudge {
     /// observations the p99 is the maximum and a single slow call would decide.
     static let minimumLatencySample: UInt64 = 100
 
+    /// The decision for `data` at `now` (ms since the Unix epoch), or nil to keep waiting. Always nil for A/B
+    /// tests (no candidate) and once every step is done. Pure: the caller applies the decision under the lock.
     static func decide(_ data: RolloutData, now: Int64) -> Decision? {
         guard let candidateIndex = data.candidateIndex, data.stepIndex < data.steps.count else { return nil }
         let step = data.steps[data.stepIndex]

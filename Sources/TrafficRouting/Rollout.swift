@@ -22,6 +22,8 @@ final class Rollout: Sendable {
     /// holder's ticker, from every replica's counts summed.
     let judgesOnRecord: Bool
 
+    /// Wraps `data`, computing the key-hash prefix from its id. `judgesOnRecord` is false for rollouts shared
+    /// through a registry directory, which the lease holder judges.
     init(data: RolloutData, judgesOnRecord: Bool = true) {
         self.judgesOnRecord = judgesOnRecord
         self.id = data.id

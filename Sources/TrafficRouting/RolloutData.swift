@@ -9,9 +9,13 @@ struct VariantDefinition: Codable, Sendable, Equatable {
 
 /// One state change, kept in the rollout's history.
 public struct RolloutTransition: Codable, Sendable, Hashable {
+    /// When the change happened, in milliseconds since the Unix epoch.
     public var unixMs: Int64
+    /// The state before the change.
     public var from: RolloutState
+    /// The state after the change.
     public var to: RolloutState
+    /// Why it changed: the operator's request or the judge's verdict, as shown in the history.
     public var reason: String
 }
 

@@ -21,6 +21,7 @@ public struct RolloutError: Error, Hashable, Sendable, CustomStringConvertible {
         /// check failed twice in a row): `ABORTED`, retry.
         public static let aborted = Code(.aborted)
 
+        /// The kind in words (`invalid argument`, `aborted`, ...), used as the prefix of `RolloutError.description`.
         public var description: String {
             switch wrapped {
             case .invalidArgument: "invalid argument"
@@ -32,6 +33,7 @@ public struct RolloutError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The kind of failure; decides the gRPC status.
     public var code: Code
     /// A message a person can act on.
     public var message: String
@@ -41,8 +43,11 @@ public struct RolloutError: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
+    /// `<code>: <message>`, for logs and the CLI.
     public var description: String { "\(code): \(message)" }
 
+    /// Shorthand for an `.invalidArgument` error.
     static func invalid(_ message: String) -> RolloutError { RolloutError(.invalidArgument, message) }
+    /// Shorthand for a `.failedPrecondition` error.
     static func precondition(_ message: String) -> RolloutError { RolloutError(.failedPrecondition, message) }
 }

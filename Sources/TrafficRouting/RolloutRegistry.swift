@@ -39,12 +39,14 @@ extension RolloutRegistry {
 /// Wall-clock time in milliseconds since the Unix epoch. Step durations and history timestamps use it, so
 /// they survive restarts; tests substitute a clock they move by hand.
 public protocol RolloutClock: Sendable {
+    /// The current wall-clock time in milliseconds since the Unix epoch; may jump if the system clock is set.
     func nowUnixMs() -> Int64
 }
 
 /// The system clock.
 public struct SystemRolloutClock: RolloutClock {
     public init() {}
+    /// Reads `CLOCK_REALTIME`, truncated to whole milliseconds. No allocation.
     public func nowUnixMs() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)

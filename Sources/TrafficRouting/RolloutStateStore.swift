@@ -44,12 +44,16 @@ public protocol RolloutStateStore: Sendable {
 ///                                               the model directory the registry watches)
 /// ```
 public struct LocalRolloutStateStore: RolloutStateStore {
+    /// The registry directory, without a trailing `/` (except for `/` itself).
     public let root: String
 
+    /// A store under `root`; touches no files until the first read or write.
     public init(root: String) { self.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root }
 
+    /// The registry directory.
     public var location: String { root }
 
+    /// `<root>/<model>`; `model` must already be a validated model name, since it becomes a path component.
     func modelDirectory(_ model: String) -> String { root + "/" + model }
 
     /// A replica's name as a file name: characters other than letters, digits, `.`, `_` and `-` become `_`.
@@ -62,16 +66,21 @@ public struct LocalRolloutStateStore: RolloutStateStore {
         return name.isEmpty || name.hasPrefix(".") ? "_" + name : name
     }
 
+    /// The entries of `root` that do not start with `.`, sorted; nil when `root` cannot be listed.
     public func models() -> [String]? {
         AtomicFile.entries(root)?.filter { !$0.hasPrefix(".") }.sorted()
     }
 
+    /// `<root>/<model>/rollout.json`.
     public func structureLocation(model: String) -> String { modelDirectory(model) + "/rollout.json" }
 
+    /// The file's inode, size and modification time (ns) joined with `:`, so an atomic rename is seen even when
+    /// size and time happen to match.
     public func structureVersion(model: String) -> String? {
         FileStamp.of(structureLocation(model: model)).map { "\($0.inode):\($0.size):\($0.modifiedNanos)" }
     }
 
+    /// Nil when `rollout.json` does not exist; a file that exists but cannot be read is an `.internalError`.
     public func readStructure(model: String) throws(RolloutError) -> [UInt8]? {
         let path = structureLocation(model: model)
         guard AtomicFile.exists(path) else { return nil }
@@ -84,6 +93,8 @@ public struct LocalRolloutStateStore: RolloutStateStore {
         try write(bytes, to: structureLocation(model: model))
     }
 
+    /// Takes the registry's `flock` on `<root>/.lock` (creating `root` if needed), blocking until it is free,
+    /// and releases it when `body` returns or throws.
     public func exclusively<R>(_ body: () throws(RolloutError) -> R) throws(RolloutError) -> R {
         let lock: FileLock
         do {
@@ -96,8 +107,10 @@ public struct LocalRolloutStateStore: RolloutStateStore {
         return try body()
     }
 
+    /// `<root>/<model>/rollout-stats`, one `<replica>.json` per replica.
     func statisticsDirectory(_ model: String) -> String { modelDirectory(model) + "/rollout-stats" }
 
+    /// Nil when the file is missing or unreadable: a replica's statistics are advisory, never an error.
     public func readStatistics(model: String, replica: String) -> [UInt8]? {
         try? AtomicFile.read(statisticsDirectory(model) + "/" + Self.fileName(replica: replica) + ".json")
     }
@@ -106,6 +119,8 @@ public struct LocalRolloutStateStore: RolloutStateStore {
         try write(bytes, to: statisticsDirectory(model) + "/" + Self.fileName(replica: replica) + ".json")
     }
 
+    /// The `replica` of each result is the file name without `.json`, i.e. the sanitized name from
+    /// `fileName(replica:)`, not necessarily the original string. Unreadable files are skipped.
     public func allStatistics(model: String, except excluded: String) -> [(replica: String, bytes: [UInt8])] {
         let directory = statisticsDirectory(model)
         guard let names = AtomicFile.entries(directory) else { return [] }
@@ -117,8 +132,10 @@ public struct LocalRolloutStateStore: RolloutStateStore {
         }
     }
 
+    /// `<root>/<model>/rollout-lease/lease.json`.
     func leasePath(_ model: String) -> String { modelDirectory(model) + "/rollout-lease/lease.json" }
 
+    /// Nil when there is no lease file or it cannot be read.
     public func readLease(model: String) -> [UInt8]? { try? AtomicFile.read(leasePath(model)) }
 
     public func writeLease(model: String, _ bytes: [UInt8]) throws(RolloutError) {
