@@ -107,19 +107,19 @@ let package = Package(
             name: "ModelRegistry", dependencies: ["CryptoPrimitives", "TextFormats", "DurableFiles", "BackgroundThreads", "HTTPClient"], swiftSettings: swiftSettings),
         .target(name: "TrafficRouting", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
         // ---- Model side: reference profiles, live drift windows and statistics (pure; no I/O) ----------
-        .target(name: "Monitoring", swiftSettings: swiftSettings),
+        .target(name: "Monitoring", dependencies: ["TextFormats"], swiftSettings: swiftSettings),
 
         // ---- Security (pure logic: takes header strings, returns principals and decisions) -------
         .target(
             name: "CryptoPrimitives", dependencies: ["COpenSSL"], swiftSettings: swiftSettings),
-        .target(name: "Auth", dependencies: ["CryptoPrimitives", "CSystemShims", "BackgroundThreads"], swiftSettings: swiftSettings),
+        .target(name: "Auth", dependencies: ["CryptoPrimitives", "CSystemShims", "BackgroundThreads", "TextFormats"], swiftSettings: swiftSettings),
 
         // ---- Service layer and composition -------------------------------------------------------
         .target(
             name: "InferenceService",
             dependencies: [
                 "GRPCCore", "SluiceProto", "InferenceEngine", "ModelRegistry", "ServerMetrics", "TrafficRouting", "Auth",
-                "BackgroundThreads", "Monitoring",
+                "BackgroundThreads", "Monitoring", "TextFormats",
             ],
             swiftSettings: swiftSettings
         ),
@@ -162,7 +162,7 @@ let package = Package(
         .testTarget(name: "ServerMetricsTests", dependencies: ["ServerMetrics"], swiftSettings: swiftSettings),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring"], swiftSettings: swiftSettings),
         .testTarget(name: "TrafficRoutingTests", dependencies: ["TrafficRouting"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthTests", dependencies: ["Auth", "CryptoPrimitives"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthTests", dependencies: ["Auth", "CryptoPrimitives", "TextFormats"], swiftSettings: swiftSettings),
         .testTarget(name: "TextFormatsTests", dependencies: ["TextFormats"], swiftSettings: swiftSettings),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"], swiftSettings: swiftSettings),
         .testTarget(
@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(
             name: "InferenceServiceTests",
             dependencies: ["InferenceService", "GRPCCore", "SluiceProto", "ModelRegistry", "InferenceEngine", "TestSupport",
-                           "BackgroundThreads", "TrafficRouting"],
+                           "BackgroundThreads", "TrafficRouting", "TextFormats"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DurableFilesTests", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
@@ -189,7 +189,7 @@ if ProcessInfo.processInfo.environment["SLUICE_FUZZ"] != nil {
         ("fuzz-http2-session", ["GRPCServer", "GRPCCore", "HTTP2", "NetCore"]),
         ("fuzz-service-requests", ["InferenceService", "SluiceProto", "GRPCCore", "ModelRegistry"]),
         ("fuzz-onnx-loader", ["InferenceEngine"]),
-        ("fuzz-auth", ["Auth", "CryptoPrimitives"]),
+        ("fuzz-auth", ["Auth", "CryptoPrimitives", "TextFormats"]),
     ]
     package.targets += [
         .target(name: "CLibFuzzer", path: "fuzz/Sources/CLibFuzzer"),

@@ -1,6 +1,10 @@
 import BackgroundThreads
-import Foundation
+import FoundationEssentials
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The audit log. The calling thread copies each record's fields as bytes into a shared queue (a lock and a few
 /// `memcpy`s: no `String` is retained, nothing is formatted); a dedicated writer thread swaps the queue out

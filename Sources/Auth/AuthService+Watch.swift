@@ -1,5 +1,5 @@
 import BackgroundThreads
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import TextFormats
 /// Reads a JWKS document (RFC 7517) into verification keys. Each JWK must carry a `kid` and an `alg`
 /// (pinning its algorithm); keys of other types or algorithms are refused, not skipped, so a typo cannot
 /// silently disable a key.

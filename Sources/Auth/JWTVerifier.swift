@@ -1,3 +1,4 @@
+import TextFormats
 /// The verified content of a JWT that authorization needs.
 struct VerifiedToken: Sendable {
     let subject: String

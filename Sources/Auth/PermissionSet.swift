@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A model-name pattern: exact (`churn`), prefix (`fraud-*`), any (`*`), or a general `*` glob (`*-eu`).
 struct ModelPattern: Sendable, Equatable {
@@ -45,7 +45,7 @@ struct ModelPattern: Sendable, Equatable {
         guard rest.hasSuffix(last) else { return false }
         rest = rest.dropLast(last.count)
         for part in parts.dropFirst().dropLast() where !part.isEmpty {
-            guard let r = rest.range(of: part) else { return false }
+            guard let r = rest.firstRange(of: part) else { return false }
             rest = rest[r.upperBound...]
         }
         return true

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import TextFormats
 
 extension SecurityConfig {
     /// Reads and validates a configuration file. Relative file paths inside it resolve against its directory.
@@ -9,16 +10,27 @@ extension SecurityConfig {
         case .failure(let error):
             throw SecurityConfigError("\(path): cannot read the security configuration: \(error.reason)")
         }
-        let base = (path as NSString).deletingLastPathComponent
+        let base = directory(of: path)
         return try parse(data, source: path, baseDirectory: base.isEmpty ? "." : base)
     }
 
-    /// RFC 3339 / ISO 8601 text (`2027-01-31T00:00:00Z`) → seconds since the epoch.
+    /// The directory part of `path` as `NSString.deletingLastPathComponent` gives it: `a/b/c.json` → `a/b`,
+    /// `c.json` → `` (empty), `/c.json` → `/`; trailing slashes are ignored.
+    static func directory(of path: String) -> String {
+        var text = Substring(path)
+        while text.count > 1, text.hasSuffix("/") { text = text.dropLast() }
+        guard let slash = text.lastIndex(of: "/") else { return "" }
+        if slash == text.startIndex { return "/" }
+        var parent = text[..<slash]
+        while parent.count > 1, parent.hasSuffix("/") { parent = parent.dropLast() }
+        return String(parent)
+    }
+
+    /// RFC 3339 / ISO 8601 text (`2027-01-31T00:00:00Z`, with or without fractional seconds) → seconds since the
+    /// epoch.
     static func parseTimestamp(_ s: String) -> Double? {
-        let f = ISO8601DateFormatter()
-        if let d = f.date(from: s) { return d.timeIntervalSince1970 }
-        f.formatOptions.insert(.withFractionalSeconds)
-        return f.date(from: s)?.timeIntervalSince1970
+        if let d = try? Date.ISO8601FormatStyle().parse(s) { return d.timeIntervalSince1970 }
+        return (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(s))?.timeIntervalSince1970
     }
 
     /// Parses configuration JSON.

@@ -1,5 +1,5 @@
 import BackgroundThreads
-import Foundation
+import FoundationEssentials
 
 /// One loaded configuration, compiled for the hot path: keys, API keys, RBAC, caches. Immutable apart from its
 /// caches; `AuthService` swaps a new one in on reload, which also empties the token cache (revocation).

@@ -1,4 +1,3 @@
-import Foundation
 import ONNXFormat
 import TextFormats
 
@@ -10,27 +9,30 @@ public enum BatchIO {
     public static func readJSONInputs(_ bytes: [UInt8], signature: ModelSignature) throws(EngineError) -> (
         rows: Int, feeds: [String: Tensor]
     ) {
-        let root: Any
-        do { root = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) } catch {
-            throw EngineError.input("input is not valid JSON: \(error.localizedDescription)")
+        let root: JSONValue
+        do { root = try JSONParser.parse(bytes) } catch {
+            throw EngineError.input("input is not valid JSON: \(error)")
         }
-        guard let obj = root as? [String: Any], let inputs = obj["inputs"] as? [[String: Any]] else {
+        guard case .array(let inputs)? = root["inputs"],
+            inputs.allSatisfy({ if case .object = $0 { true } else { false } })
+        else {
             throw EngineError.input("input JSON must be an object with an \"inputs\" array")
         }
         var feeds: [String: Tensor] = [:]
         var rows = -1
         for entry in inputs {
-            guard let name = entry["name"] as? String else { throw EngineError.input("an input has no \"name\"") }
+            guard let name = entry["name"]?.stringValue else { throw EngineError.input("an input has no \"name\"") }
             guard let sig = signature.inputs.first(where: { $0.name == name }) else {
                 throw EngineError.input(
                     "the model has no input \"\(name)\" (inputs: \(signature.inputs.map(\.name).joined(separator: ", ")))"
                 )
             }
             guard let data = entry["data"] else { throw EngineError.input("input \"\(name)\" has no \"data\"") }
-            var flat: [Any] = []
+            var flat: [JSONValue] = []
             var inferred: [Int] = []
             try flatten(data, &flat, &inferred, depth: 0, name: name)
-            var shape = (entry["shape"] as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue } ?? inferred
+            var shape = inferred
+            if case .array(let dimensions)? = entry["shape"] { shape = dimensions.compactMap(Self.dimension) }
             if shape.isEmpty { shape = inferred }
             guard shape.reduce(1, *) == flat.count else {
                 throw EngineError.input("input \"\(name)\": shape \(shape) does not match \(flat.count) values")
@@ -46,11 +48,44 @@ public enum BatchIO {
         return (max(rows, 0), feeds)
     }
 
-    private static func flatten(_ v: Any, _ out: inout [Any], _ shape: inout [Int], depth: Int, name: String)
-        throws(EngineError)
-    {
+    /// A `shape` entry as an `Int`: numbers truncate toward zero, booleans count as 1 and 0 (as Foundation's
+    /// `NSNumber.intValue` read them); anything else is dropped.
+    private static func dimension(_ value: JSONValue) -> Int? {
+        switch value {
+        case .number(let n): return n.isFinite && abs(n) < 9.2e18 ? Int(n) : nil
+        case .bool(let flag): return flag ? 1 : 0
+        default: return nil
+        }
+    }
+
+    /// A value's numeric reading: numbers as they are, booleans as 1 and 0 (as Foundation's JSON reader gave them).
+    private static func numeric(_ value: JSONValue) -> Double? {
+        switch value {
+        case .number(let n): return n
+        case .bool(let flag): return flag ? 1 : 0
+        default: return nil
+        }
+    }
+
+    /// A value as error messages show it: numbers in their shortest form, `<null>` for null.
+    private static func shown(_ value: JSONValue) -> String {
+        switch value {
+        case .null: return "<null>"
+        case .bool(let flag): return flag ? "1" : "0"
+        case .number(let n): return n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+        case .string(let s): return s
+        case .array(let items): return "[" + items.map(shown).joined(separator: ", ") + "]"
+        case .object(let members):
+            let shownMembers = members.keys.sorted().map { "\($0): \(shown(members[$0] ?? .null))" }
+            return "{" + shownMembers.joined(separator: ", ") + "}"
+        }
+    }
+
+    private static func flatten(
+        _ v: JSONValue, _ out: inout [JSONValue], _ shape: inout [Int], depth: Int, name: String
+    ) throws(EngineError) {
         guard depth < 8 else { throw EngineError.input("input \"\(name)\" is nested too deeply") }
-        if let list = v as? [Any] {
+        if case .array(let list) = v {
             if shape.count == depth { shape.append(list.count) }
             for item in list { try flatten(item, &out, &shape, depth: depth + 1, name: name) }
         } else {
@@ -58,22 +93,23 @@ public enum BatchIO {
         }
     }
 
-    private static func tensor(_ flat: [Any], shape: [Int], type: ONNXDataType?, name: String) throws(EngineError)
+    private static func tensor(_ flat: [JSONValue], shape: [Int], type: ONNXDataType?, name: String)
+        throws(EngineError)
         -> Tensor
     {
         switch type {
         case .string?:
             var v: [String] = []
             for x in flat {
-                guard let s = x as? String else { throw EngineError.input("input \"\(name)\" expects strings") }
+                guard let s = x.stringValue else { throw EngineError.input("input \"\(name)\" expects strings") }
                 v.append(s)
             }
             return .string(v, shape: shape)
         case .int64?, .int32?, .int16?, .int8?, .uint8?, .uint16?, .uint32?, .uint64?, .bool?:
             var v: [Int64] = []
             for x in flat {
-                guard let n = x as? NSNumber, let i = Int64(exactly: n.doubleValue) else {
-                    throw EngineError.input("input \"\(name)\" expects integers, got \(x)")
+                guard let n = numeric(x), let i = Int64(exactly: n) else {
+                    throw EngineError.input("input \"\(name)\" expects integers, got \(shown(x))")
                 }
                 v.append(i)
             }
@@ -89,12 +125,12 @@ public enum BatchIO {
         }
     }
 
-    private static func number(_ x: Any, _ name: String) throws(EngineError) -> Double {
-        if let n = x as? NSNumber { return n.doubleValue }
-        if x is NSNull { return .nan }
-        if let s = x as? String, let d = Double(s) { return d }
-        if let s = x as? String, s.lowercased() == "nan" || s.isEmpty { return .nan }
-        throw EngineError.input("input \"\(name)\" expects numbers, got \(x)")
+    private static func number(_ x: JSONValue, _ name: String) throws(EngineError) -> Double {
+        if let n = numeric(x) { return n }
+        if case .null = x { return .nan }
+        if let s = x.stringValue, let d = Double(s) { return d }
+        if let s = x.stringValue, s.lowercased() == "nan" || s.isEmpty { return .nan }
+        throw EngineError.input("input \"\(name)\" expects numbers, got \(shown(x))")
     }
 
     /// Reads CSV with a header row. Columns are matched by name to features (`age`, `X[0]`) or, for inputs with
@@ -103,12 +139,12 @@ public enum BatchIO {
         rows: Int, feeds: [String: Tensor]
     ) {
         var lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map { String($0) }.filter {
-            !$0.trimmingCharacters(in: .whitespaces).isEmpty
+            !$0.trimmingSpaces().isEmpty
         }
         guard !lines.isEmpty else { throw EngineError.input("the CSV file is empty") }
         let header = splitCSV(lines.removeFirst())
         var columnOf: [String: Int] = [:]
-        for (i, h) in header.enumerated() { columnOf[h.trimmingCharacters(in: .whitespaces)] = i }
+        for (i, h) in header.enumerated() { columnOf[h.trimmingSpaces()] = i }
         let rows = lines.count
         let table = lines.map(splitCSV)
         for (n, row) in table.enumerated() where row.count != header.count {
@@ -127,19 +163,19 @@ public enum BatchIO {
             }
             let width = max(cols.count, 1)
             let shape = input.shape?.count == 1 ? [rows] : [rows, width]
-            var cells: [Any] = []
+            var cells: [JSONValue] = []
             for row in table {
                 for c in cols {
-                    let cell = row[c].trimmingCharacters(in: .whitespaces)
+                    let cell = row[c].trimmingSpaces()
                     if input.elementType == .string {
-                        cells.append(cell)
+                        cells.append(.string(cell))
                     } else if cell.isEmpty {
-                        cells.append(NSNull())
+                        cells.append(.null)
                     } else {
                         guard let d = Double(cell) else {
                             throw EngineError.input("CSV column \"\(header[c])\": \"\(cell)\" is not a number")
                         }
-                        cells.append(NSNumber(value: d))
+                        cells.append(.number(d))
                     }
                 }
             }

@@ -1,5 +1,6 @@
 import Auth
 import GRPCCore
+import TextFormats
 
 /// `POST /v2/models/{name}[/versions/{v}]/infer`: JSON tensors (KServe v2) and Triton's binary-tensor extension.
 ///

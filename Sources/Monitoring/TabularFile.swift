@@ -1,5 +1,4 @@
-// Full Foundation: JSONSerialization and CharacterSet trimming (offline CLI code only).
-import Foundation
+import TextFormats
 
 /// Rows of training data read from CSV (header row) or JSON Lines (one object per line), by column name.
 ///
@@ -28,18 +27,18 @@ public struct TabularFile: Sendable {
         var lines = text.split(omittingEmptySubsequences: true) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
         guard !lines.isEmpty else { throw ProfileError("the data file is empty") }
         let header = Self.splitCSV(String(lines.removeFirst())).map {
-            $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\u{FEFF}", with: "")
+            $0.trimmingSpaces().replacing("\u{FEFF}", with: "")
         }
         guard Set(header).count == header.count else { throw ProfileError("the CSV header names a column twice") }
         var cells = header.map { _ in [Cell]() }
         for (index, line) in lines.enumerated() {
             let fields = Self.splitCSV(String(line))
-            if fields.count == 1 && fields[0].trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            if fields.count == 1 && fields[0].trimmingSpaces().isEmpty { continue }
             guard fields.count == header.count else {
                 throw ProfileError("CSV line \(index + 2) has \(fields.count) fields; the header has \(header.count)")
             }
             for (column, field) in fields.enumerated() {
-                let trimmed = field.trimmingCharacters(in: .whitespaces)
+                let trimmed = field.trimmingSpaces()
                 cells[column].append(trimmed.isEmpty ? .missing : .text(trimmed))
             }
             rows += 1
@@ -50,24 +49,26 @@ public struct TabularFile: Sendable {
     private mutating func readJSONLines(_ text: String) throws(ProfileError) {
         var cells: [String: [Cell]] = [:]
         for (index, line) in text.split(separator: "\n").enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = line.trimmingWhitespace()
             if trimmed.isEmpty { continue }
-            let object: Any
-            do { object = try JSONSerialization.jsonObject(with: Data(trimmed.utf8)) } catch {
+            let object: JSONValue
+            do { object = try JSONParser.parse(Array(trimmed.utf8)) } catch {
                 throw ProfileError("JSON Lines line \(index + 1) is not valid JSON")
             }
-            guard let row = object as? [String: Any] else {
-                throw ProfileError("JSON Lines line \(index + 1) is not an object")
+            guard case .object(let row) = object else {
+                // A bare number, string or literal is not a JSON document to a strict reader.
+                if case .array = object { throw ProfileError("JSON Lines line \(index + 1) is not an object") }
+                throw ProfileError("JSON Lines line \(index + 1) is not valid JSON")
             }
             for (key, value) in row {
                 let cell: Cell
-                if let number = value as? NSNumber, !(value is String) {
-                    cell = .number(number.doubleValue)
-                } else if let string = value as? String {
-                    cell = .text(string)
-                } else if value is NSNull {
-                    cell = .missing
-                } else {
+                switch value {
+                case .number(let number): cell = .number(number)
+                // A JSON boolean counts as the number 1 or 0, as Foundation's JSON reader gave it.
+                case .bool(let flag): cell = .number(flag ? 1 : 0)
+                case .string(let string): cell = .text(string)
+                case .null: cell = .missing
+                case .array, .object:
                     throw ProfileError("JSON Lines line \(index + 1): \"\(key)\" must be a number, a string or null")
                 }
                 if cells[key] == nil { cells[key] = Array(repeating: .missing, count: rows) }

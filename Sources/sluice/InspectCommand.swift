@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import InferenceEngine
 
 /// `sluice inspect`: loads a model and prints its signature, ops, opsets and load time.

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Auth
-import Foundation
+import FoundationEssentials
 
 /// `sluice keys`: API-key tooling.
 struct KeysCommand: ParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import DurableFiles
-import Foundation
+import FoundationEssentials
 import InferenceEngine
 import ModelRegistry
 import Monitoring

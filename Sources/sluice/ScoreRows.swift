@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import InferenceEngine
 
 /// A table's rows laid out as the serving path takes them: numeric features row-major in signature order, string

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Rows read from a file for `sluice score`: named columns and, per row, where it came from (for messages).
 ///

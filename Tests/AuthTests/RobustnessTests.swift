@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Auth
+import TextFormats
 
 /// Input a peer controls must never crash the verifier, and no modification of a valid token may be accepted.
 @Suite("Robustness")

@@ -1,6 +1,7 @@
 import Auth
 @testable import InferenceService
 import Testing
+import TextFormats
 
 /// Calls the REST routes directly (no listener) on the fake `churn` model of `makeAPI()`: inputs `a`, `b` (FP32
 /// [-1, 1]) and `plan` (BYTES [-1, 1]); outputs `label` and `probabilities`.

@@ -5,6 +5,7 @@ import Foundation
 import FuzzDriver
 @testable import Auth
 import CryptoPrimitives
+import TextFormats
 
 /// libFuzzer target: the credential parsers of ``AuthService`` (bearer JWTs, API keys, the `authorization`
 /// header) and the JSON parser behind them.

@@ -1,6 +1,8 @@
 /// A parsed JSON value. Used for JWT headers and claims, where we need exact types (a string `exp` is not a
 /// number), and duplicate member names must be rejected (two parsers reading "the same" token differently is a
-/// classic JWT confusion). Public for the REST layer's request bodies (Open Inference JSON tensors).
+/// classic JWT confusion); also for the REST layer's request bodies (Open Inference JSON tensors) and the offline
+/// batch files (`sluice score` inputs, `sluice models profile` JSON Lines), so that no target needs Foundation's
+/// `JSONSerialization`.
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)

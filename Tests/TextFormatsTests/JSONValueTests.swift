@@ -1,9 +1,9 @@
 import Testing
 
-@testable import Auth
+import TextFormats
 
-@Suite("Strict JSON and base64url")
-struct JSONParserTests {
+@Suite("Strict JSON")
+struct JSONValueTests {
     func parse(_ s: String) -> JSONValue? { try? JSONParser.parse(Array(s.utf8)) }
 
     @Test("types are exact: numbers, booleans and strings stay apart")
@@ -30,19 +30,5 @@ struct JSONParserTests {
     @Test("invalid UTF-8 inside a string is refused")
     func badUTF8() {
         #expect((try? JSONParser.parse([0x22, 0xC3, 0x28, 0x22])) == nil)
-    }
-
-    @Test("base64url is strict and round-trips")
-    func base64url() {
-        for n in 0..<20 {
-            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 * 53 + 7) }
-            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
-        }
-        #expect(Base64URL.decode("AQAB") == [1, 0, 1])
-        #expect(Base64URL.decode("AQ==") == nil)  // padding
-        #expect(Base64URL.decode("A+/B") == nil)  // standard alphabet
-        #expect(Base64URL.decode("A") == nil)  // impossible length
-        #expect(Base64URL.decode("AR") == nil)  // non-zero trailing bits (canonical form is "AQ")
-        #expect(Base64URL.decode("AQ") == [1])
     }
 }
