@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import InferenceEngine
+import TextFormats
 
 /// `sluice inspect`: loads a model and prints its signature, ops, opsets and load time.
 struct InspectCommand: ParsableCommand {
@@ -15,7 +16,7 @@ struct InspectCommand: ParsableCommand {
         do {
             model = try CompiledModel(contentsOf: path)
         } catch {
-            FileHandle.standardError.write(Data("error: \(path): \(error.message)\n".utf8))
+            FileAccess.writeStandardError("error: \(path): \(error.message)\n")
             throw ExitCode(1)
         }
         print(Self.describe(model, path: path), terminator: "")
@@ -38,7 +39,7 @@ struct InspectCommand: ParsableCommand {
         out +=
             "opsets: " + info.opsets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             + "\n"
-        out += String(format: "load time: %.3f ms\n", info.loadTime * 1000)
+        out += CFormat.string("load time: %.3f ms\n", info.loadTime * 1000)
         out += "task: \(sig.task.rawValue)\n"
         out += "inputs:\n"
         for i in sig.inputs { out += "  \(i.name): \(i.type) \(shape(i.shape))\n" }

@@ -77,8 +77,8 @@ struct KeysCommand: ParsableCommand {
             } else {
                 let known = SecurityConfig.builtInRoleNames
                 for role in roles where !known.contains(role) {
-                    FileHandle.standardError.write(Data(
-                        "warning: --role \(role) is not a built-in role (\(known.joined(separator: ", "))); it must be defined under \"roles\" in your security configuration (pass --security-config FILE to check)\n".utf8))
+                    FileAccess.writeStandardError(
+                        "warning: --role \(role) is not a built-in role (\(known.joined(separator: ", "))); it must be defined under \"roles\" in your security configuration (pass --security-config FILE to check)\n")
                 }
             }
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import ModelRegistry
 import SluiceServer
+import TextFormats
 
 /// Checks the `models` subcommands run before they write: a registry only records what the server can serve.
 enum RegistryChecks {
@@ -41,10 +42,10 @@ enum RegistryChecks {
 
     /// Feature names as given to `--feature-names` (comma-separated, trimmed).
     static func featureNames(_ text: String?) -> [String]? {
-        text.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        text.map { $0.split(separator: ",").map { $0.trimmingSpaces() } }
     }
 
     static func warn(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        FileAccess.writeStandardError(text + "\n")
     }
 }

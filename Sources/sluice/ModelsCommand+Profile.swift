@@ -4,6 +4,7 @@ import FoundationEssentials
 import InferenceEngine
 import ModelRegistry
 import Monitoring
+import TextFormats
 
 extension ModelsCommand {
     /// `sluice models profile`: builds a version's reference profile from training data.
@@ -162,7 +163,7 @@ extension ModelsCommand {
             settings.psiWarn = psiWarn ?? settings.psiWarn
             settings.psiDrift = psiDrift ?? max(settings.psiDrift, settings.psiWarn)
             settings.minRows = minRequests ?? settings.minRows
-            if let problem = settings.problem { throw ValidationError(problem.replacingOccurrences(of: "_", with: "-")) }
+            if let problem = settings.problem { throw ValidationError(problem.replacing("_", with: "-")) }
             if off && clear { throw ValidationError("give --off or --clear, not both") }
         }
 
@@ -314,9 +315,9 @@ enum DriftTable {
     static func render(_ report: DriftReport, now: Double) -> String {
         func number(_ value: Double?, _ digits: Int = 4) -> String {
             guard let value, value.isFinite else { return "-" }
-            return String(format: "%.\(digits)f", value)
+            return CFormat.string("%.\(digits)f", value)
         }
-        func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }
+        func percent(_ value: Double) -> String { CFormat.string("%.1f%%", value * 100) }
         let age = max(0, now - Double(report.computedUnixMs) / 1000)
         var lines = [
             "\(report.model) version \(report.version): \(report.verdict.rawValue)  window \(report.windowRows) of at most \(report.settings.windowRows) requests, \(Int(report.settings.windowSeconds)) s; reference \(report.referenceRows) rows; PSI bands \(report.settings.psiWarn)/\(report.settings.psiDrift); computed \(Int(age)) s ago"
@@ -339,8 +340,8 @@ enum DriftTable {
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         for row in rows {
-            lines.append("  " + row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+            lines.append("  " + row.enumerated().map { $1.padded(toLength: widths[$0]) }
+                .joined(separator: "  ").trimmingSpaces())
         }
         if let prediction = report.prediction, let rate = prediction.positiveRate {
             lines.append("  positive rate \(percent(rate)) (reference \(prediction.referencePositiveRate.map(percent) ?? "-"), shift \(number(prediction.positiveRateShift.map { $0 * 100 }, 1)) points)")

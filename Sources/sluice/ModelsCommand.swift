@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 import ModelRegistry
 import Monitoring
+import TextFormats
 
 /// `sluice models ...`: manage a registry directory (the server picks changes up without a restart).
 struct ModelsCommand: ParsableCommand {
@@ -81,8 +82,8 @@ extension ModelsCommand {
                     for version in metadata.versions {
                         var aliases = metadata.aliases(of: version.version).map { "@" + $0 }.joined(separator: " ")
                         if metadata.fallback == version.version { aliases += aliases.isEmpty ? "(fallback)" : " (fallback)" }
-                        let line = "  v\(version.version)  \(version.stage.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) \(aliases)"
-                        print(line.trimmingCharacters(in: .whitespaces))
+                        let line = "  v\(version.version)  \(version.stage.rawValue.padded(toLength: 10)) \(aliases)"
+                        print(line.trimmingSpaces())
                     }
                 }
             }

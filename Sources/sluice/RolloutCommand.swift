@@ -5,6 +5,11 @@ import GRPCCore
 import SluiceProto
 import TLS
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+import TextFormats
+
 /// `sluice rollout ...`: drive a canary or A/B rollout on running servers over gRPC (the `Rollout` RPC).
 struct RolloutCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -69,7 +74,7 @@ struct ServerOptions: ParsableArguments {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw CLIError(message: "cannot read \(what) file '\(path)'")
             }
-            let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let value = text.trimmingWhitespace()
             guard !value.isEmpty else { throw CLIError(message: "\(what) file '\(path)' is empty") }
             return value
         }
@@ -98,7 +103,7 @@ struct ServerOptions: ParsableArguments {
         let metadata = try metadata()
         var addresses: [(host: String, port: UInt16, name: String)] = []
         for item in (replicas ?? server ?? "127.0.0.1:50051").split(separator: ",") {
-            let (host, port) = try Self.split(String(item.trimmingCharacters(in: .whitespaces)))
+            let (host, port) = try Self.split(item.trimmingSpaces())
             let resolved: [String]
             if replicas != nil {
                 do { resolved = try GRPCClient.resolve(host) } catch { throw CLIError(message: error.message) }
@@ -194,7 +199,7 @@ func pad(_ text: String, _ width: Int) -> String {
 }
 
 func format(_ value: Double) -> String {
-    value == value.rounded() && abs(value) < 1e12 ? String(Int64(value)) : String(format: "%.2f", value)
+    value == value.rounded() && abs(value) < 1e12 ? String(Int64(value)) : CFormat.string("%.2f", value)
 }
 
 extension RolloutCommand {
@@ -462,14 +467,25 @@ extension RolloutCommand {
                 if let maxWait, Date().timeIntervalSince(start) > maxWait {
                     throw CLIError(message: "the rollout of \(model) did not end within \(format(maxWait)) s")
                 }
-                Thread.sleep(forTimeInterval: max(0.05, interval))
+                Self.sleep(seconds: max(0.05, interval))
             }
         }
 
+        /// The local wall-clock time as `HH:mm:ss`.
         func timestamp() -> String {
-            let formatter = DateFormatter()
-            formatter.dateFormat = "HH:mm:ss"
-            return formatter.string(from: Date())
+            var now = time(nil)
+            var parts = tm()
+            guard localtime_r(&now, &parts) != nil else { return "??:??:??" }
+            var buffer = [CChar](repeating: 0, count: 16)
+            let length = strftime(&buffer, buffer.count, "%H:%M:%S", &parts)
+            return String(decoding: buffer.prefix(length).map(UInt8.init(bitPattern:)), as: UTF8.self)
+        }
+
+        /// Blocks the calling thread for `seconds` (resuming after signal interruptions).
+        static func sleep(seconds: Double) {
+            var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+            var remaining = timespec()
+            while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import InferenceEngine
+import TextFormats
 
 #if canImport(Glibc)
     import Glibc
@@ -76,12 +77,12 @@ struct ScoreCommand: ParsableCommand {
     }
 
     private func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-        Foundation.exit(1)
+        FileAccess.writeStandardError("error: \(message)\n")
+        Glibc.exit(1)
     }
 
     private func score() throws {
-        let names = featureNames.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let names = featureNames.map { $0.split(separator: ",").map { $0.trimmingSpaces() } }
         let compiled: CompiledModel
         do { compiled = try CompiledModel(contentsOf: model, featureNames: names) } catch {
             throw ScoreInputError(description: "\(model): \(error.message)")
@@ -104,11 +105,11 @@ struct ScoreCommand: ParsableCommand {
                 text = try rowOutput(compiled, table: table, format: chosen)
             }
             if let sink {
-                do { try sink.write(contentsOf: Data(text.utf8)) } catch {
+                guard sink.write(text) else {
                     throw FileAccess.Failure(description: "cannot write \(output ?? ""): \(FileAccess.reason())")
                 }
             } else {
-                FileHandle.standardOutput.write(Data(text.utf8))
+                FileAccess.writeStandardOutput(text)
             }
         } catch {
             if let output { unlink(output) }
@@ -280,10 +281,10 @@ final class Progress {
         let percent = done * 100 / max(total, 1)
         guard percent != lastShown else { return }
         lastShown = percent
-        FileHandle.standardError.write(Data("\rscored \(done) of \(total) rows (\(percent)%)".utf8))
+        FileAccess.writeStandardError("\rscored \(done) of \(total) rows (\(percent)%)")
     }
 
     func finish() {
-        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+        if enabled { FileAccess.writeStandardError("\n") }
     }
 }

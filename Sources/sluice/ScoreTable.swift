@@ -1,4 +1,5 @@
 import FoundationEssentials
+import TextFormats
 
 /// Rows read from a file for `sluice score`: named columns and, per row, where it came from (for messages).
 ///
@@ -200,7 +201,7 @@ extension ScoreTable {
         }
         guard let header = records.first else { throw ScoreInputError(description: "\(path): the file is empty") }
         var table = ScoreTable()
-        table.columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        table.columns = header.fields.map { $0.trimmingSpaces() }
         var seen = Set<String>()
         for name in table.columns where !seen.insert(name).inserted {
             throw ScoreInputError(
@@ -216,7 +217,7 @@ extension ScoreTable {
             }
             table.rows.append(
                 record.fields.map { raw in
-                    let cell = raw.trimmingCharacters(in: .whitespaces)
+                    let cell = raw.trimmingSpaces()
                     if cell.isEmpty { return .missing }
                     if let d = Double(cell) { return .number(d) }
                     return .text(cell)

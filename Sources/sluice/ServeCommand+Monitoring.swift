@@ -64,11 +64,11 @@ struct MonitoringFlags: ParsableArguments {
         if let problem = configuration.defaults.problem {
             // "window_requests must be ..." -> "--monitor-window-requests (monitorWindowRequests) must be ..."
             let key = String(problem.prefix { $0 != " " })
-            let flag = "--monitor-" + key.replacingOccurrences(of: "_", with: "-")
+            let flag = "--monitor-" + key.replacing("_", with: "-")
             let camel = "monitor" + key.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
             throw ValidationError("\(flag) (config key \"\(camel)\")" + problem.dropFirst(key.count)
-                .replacingOccurrences(of: "psi_drift", with: "--monitor-psi-drift")
-                .replacingOccurrences(of: "psi_warn", with: "--monitor-psi-warn"))
+                .replacing("psi_drift", with: "--monitor-psi-drift")
+                .replacing("psi_warn", with: "--monitor-psi-warn"))
         }
         if let interval = settings.monitorIntervalSeconds {
             guard interval >= 0.05 && interval <= 3600 else {
