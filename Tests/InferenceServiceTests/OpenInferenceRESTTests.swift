@@ -1,4 +1,3 @@
-import Auth
 @testable import InferenceService
 import Testing
 import TextFormats
