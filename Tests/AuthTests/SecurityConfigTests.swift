@@ -71,6 +71,27 @@ struct SecurityConfigTests {
         #expect(c.bindings.first?.rateLimits["predict"] == .init(requestsPerSecond: 50, burst: 50))
         #expect(c.healthOpen)
     }
+
+    @Test("relative paths resolve against the directory NSString.deletingLastPathComponent gave")
+    func configDirectory() {
+        for path in ["sec.json", "/sec.json", "/etc/sluice/sec.json", "conf/sec.json", "a/b/", "a//b", "/", "", "./x"] {
+            #expect(SecurityConfig.directory(of: path) == (path as NSString).deletingLastPathComponent, "\(path)")
+        }
+    }
+
+    @Test("expiry timestamps parse as ISO8601DateFormatter read them (with or without fractional seconds)")
+    func timestamps() {
+        let formatter = ISO8601DateFormatter()
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions.insert(.withFractionalSeconds)
+        for text in [
+            "2027-01-31T00:00:00Z", "2027-01-31T01:30:00+01:30", "2027-01-31T00:00:00.25Z", "2027-01-31",
+            "2027-01-31T00:00:00", "2027-01-31 00:00:00Z", "garbage", "",
+        ] {
+            let expected = (formatter.date(from: text) ?? fractional.date(from: text))?.timeIntervalSince1970
+            #expect(SecurityConfig.parseTimestamp(text) == expected, "\(text)")
+        }
+    }
 }
 
 @Suite("Example configuration")
