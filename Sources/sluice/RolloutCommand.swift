@@ -481,8 +481,9 @@ extension RolloutCommand {
             return String(decoding: buffer.prefix(length).map(UInt8.init(bitPattern:)), as: UTF8.self)
         }
 
-        /// Blocks the calling thread for `seconds` (resuming after signal interruptions).
+        /// Blocks the calling thread for `seconds`, at most 10^9 (resuming after signal interruptions).
         static func sleep(seconds: Double) {
+            let seconds = seconds.isNaN ? 0 : min(max(seconds, 0), 1e9)
             var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
             var remaining = timespec()
             while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
