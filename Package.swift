@@ -98,7 +98,7 @@ let package = Package(
         .target(name: "TextFormats", swiftSettings: swiftSettings),
 
         // ---- Model side --------------------------------------------------------------------------
-        .target(name: "ONNXFormat", dependencies: ["CONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
+        .target(name: "ONNXFormat", swiftSettings: swiftSettings),
         .target(
             name: "InferenceEngine", dependencies: ["ONNXFormat", "BackgroundThreads", "TextFormats"],
             swiftSettings: swiftSettings + engineCPU

@@ -26,10 +26,23 @@ public final class CompiledModel: Sendable {
     let binding: PredictBinding
 
     /// Loads and compiles a `.onnx` file. `featureNames` optionally renames the numeric features in order.
+    ///
+    /// The file's bytes are released as soon as they are parsed, before compiling, so that the file, the parsed
+    /// `ONNXModel` and the compiled plan are never all in memory at once.
     public convenience init(contentsOf path: String, featureNames: [String]? = nil) throws(EngineError) {
-        let bytes: [UInt8]
-        do { bytes = try ONNXModel.readFile(path) } catch { throw EngineError(.invalidModel, error.message) }
-        try self.init(bytes: bytes, featureNames: featureNames)
+        let start = CompiledModel.now()
+        let (model, size) = try CompiledModel.parse(path)
+        try self.init(model: model, featureNames: featureNames, started: start, fileBytes: size)
+    }
+
+    /// Reads and parses a file; the bytes are freed when this returns.
+    private static func parse(_ path: String) throws(EngineError) -> (ONNXModel, Int) {
+        do {
+            let bytes = try ONNXModel.readFile(path)
+            return (try ONNXModel(bytes: bytes), bytes.count)
+        } catch {
+            throw EngineError(.invalidModel, error.message)
+        }
     }
 
     /// Parses and compiles a model from the bytes of a `.onnx` file.
