@@ -70,7 +70,7 @@ struct WireReader {
     /// The error for malformed wire data at `offset`.
     func malformed(_ what: String, at offset: Int) -> ONNXFormatError {
         ONNXFormatError(
-            "not a valid ONNX protobuf (\(fileSize) bytes): \(what) at byte \(offset) (in a \(message)); "
+            "not a valid ONNX protobuf (\(fileSize) bytes): \(what) at byte \(offset) (in \(message)); "
                 + "the file is truncated, corrupt or not an ONNX model")
     }
 
