@@ -53,6 +53,21 @@ public final class CompiledModel: Sendable {
         try self.init(model: model, featureNames: featureNames, started: start, fileBytes: bytes.count)
     }
 
+    /// Parses and compiles a model from the bytes of a `.onnx` file that the caller hands over: they are released
+    /// once parsed, before compiling, so that the file is not in memory next to the parsed model and the compiled
+    /// plan (the server's registry loads models this way).
+    public convenience init(consuming bytes: consuming [UInt8], featureNames: [String]? = nil) throws(EngineError) {
+        let start = CompiledModel.now()
+        let size = bytes.count
+        let parsed: Result<ONNXModel, ONNXFormatError> = bytes.withUnsafeBytes { raw in
+            do throws(ONNXFormatError) { return .success(try ONNXModel(wire: raw)) } catch { return .failure(error) }
+        }
+        _ = consume bytes
+        let model: ONNXModel
+        do { model = try parsed.get() } catch { throw EngineError(.invalidModel, error.message) }
+        try self.init(model: model, featureNames: featureNames, started: start, fileBytes: size)
+    }
+
     /// Compiles an already parsed model.
     public convenience init(model: ONNXModel, featureNames: [String]? = nil) throws(EngineError) {
         try self.init(model: model, featureNames: featureNames, started: CompiledModel.now(), fileBytes: 0)
