@@ -27,6 +27,7 @@ public enum AllocatorSettings {
 
     /// Fixes glibc's mmap threshold at ``mmapThreshold``, unless the operator chose one through `GLIBC_TUNABLES`
     /// or `MALLOC_MMAP_THRESHOLD_`, which then wins. Idempotent. Returns true when this call set it.
+    /// `sluice serve` calls it at start; libraries and tests leave the process's allocator alone.
     @discardableResult
     public static func fixMmapThreshold() -> Bool {
         if let tunables = getenv("GLIBC_TUNABLES"), String(cString: tunables).contains("mmap_threshold") { return false }

@@ -89,8 +89,6 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
             return false
         }
         if alreadyRunning { return }
-        // Model arrays in their own mappings, so that a replaced version's memory goes back to the system.
-        AllocatorSettings.fixMmapThreshold()
         guard let thread = BackgroundThread.start(name: "sluice-registry", { self.runLoop() }) else {
             log("registry: cannot start the loader thread; loading synchronously")
             scanNow()
