@@ -25,8 +25,10 @@ extension ONNXModel {
     /// The protobuf wire format is decoded by ``WireReader`` straight into the Swift values: no intermediate
     /// copy of the message exists, so the transient memory of a load is the file plus the model being built.
     public init(wire bytes: UnsafeRawBufferPointer) throws(ONNXFormatError) {
-        guard !bytes.isEmpty else { throw ONNXFormatError("the file is empty, not an ONNX model") }
-        try self.init(reader: WireReader(file: bytes, message: "ModelProto"))
+        guard !bytes.isEmpty, let reader = WireReader(file: bytes, message: "ModelProto") else {
+            throw ONNXFormatError("the file is empty, not an ONNX model")
+        }
+        try self.init(reader: reader)
     }
 
     /// Reads and parses a `.onnx` file.

@@ -46,10 +46,10 @@ struct WireReader {
     /// One past the last byte of this message, as an offset from `origin`.
     let end: Int
 
-    /// A reader over a whole file holding one top-level `message`.
-    init(file: UnsafeRawBufferPointer, message: StaticString) {
-        // An empty buffer has no base address; any non-null pointer works because no byte is ever read from it.
-        self.origin = file.baseAddress.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(bitPattern: 1)!
+    /// A reader over a whole file holding one top-level `message`; nil for an empty buffer (no base address).
+    init?(file: UnsafeRawBufferPointer, message: StaticString) {
+        guard let base = file.baseAddress else { return nil }
+        self.origin = UnsafeRawPointer(base)
         self.fileSize = file.count
         self.message = message
         self.position = 0
