@@ -50,7 +50,6 @@ let package = Package(
         .target(name: "CSystemShims"),
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
         .target(name: "CSluiceProto", dependencies: ["CProtobufC"]),
-        .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
         // Triton's grpc_service.proto / model_config.proto (Open Inference Protocol), wrapped by SluiceProto.
         .target(name: "CTritonProto", dependencies: ["CProtobufC"]),
         .target(name: "CSluiceProtoSupport", dependencies: ["CProtobufC"]),
@@ -98,7 +97,7 @@ let package = Package(
         .target(name: "TextFormats", swiftSettings: swiftSettings),
 
         // ---- Model side --------------------------------------------------------------------------
-        .target(name: "ONNXFormat", dependencies: ["CONNXProto", "CProtobufC"], swiftSettings: swiftSettings),
+        .target(name: "ONNXFormat", swiftSettings: swiftSettings),
         .target(
             name: "InferenceEngine", dependencies: ["ONNXFormat", "BackgroundThreads", "TextFormats"],
             swiftSettings: swiftSettings + engineCPU

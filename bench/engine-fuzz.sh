@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# libFuzzer run of the ONNX loader (ONNXFormat + the protobuf-c schema code), with AddressSanitizer.
+# libFuzzer run of the ONNX loader (ONNXFormat: the protobuf wire decoder and the model checks), with AddressSanitizer.
 # Builds a standalone fuzzer from the same sources, seeds the corpus with the fixture models, and runs for
 # FUZZ_SECONDS (default 60). Any crash or sanitizer report fails the script (libFuzzer exits non-zero).
 # Usage: bench/engine-fuzz.sh [extra libFuzzer flags]
@@ -16,10 +16,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 SWIFT
-clang -c -O1 -g -fsanitize=fuzzer-no-link,address -I "$root/Sources/CONNXProto/include" \
-  "$root/Sources/CONNXProto/onnx_onnx.pb-c.c" -o "$work/onnx.o"
 swiftc -O -g -sanitize=fuzzer,address -parse-as-library -module-name ONNXFuzz \
-  -I "$root/Sources/CONNXProto/include" -I "$root/Sources/CProtobufC" \
-  "$root"/Sources/ONNXFormat/*.swift "$work/entry.swift" "$work/onnx.o" -lprotobuf-c -o "$work/fuzz-onnx-loader"
+  "$root"/Sources/ONNXFormat/*.swift "$work/entry.swift" -o "$work/fuzz-onnx-loader"
 "$work/fuzz-onnx-loader" -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 -max_len=3000000 \
   "$@" "$work/corpus"

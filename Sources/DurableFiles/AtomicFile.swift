@@ -67,8 +67,27 @@ public enum AtomicFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .current("open", path) }
         defer { close(fd) }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        // One buffer of exactly the size fstat reports (a model file is megabytes: growing an array by appends
+        // would leave up to half of its capacity unused while the model loads); more only if the file grew.
+        var info = stat()
+        let expected = fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG ? Int(info.st_size) : 0
+        var failed = false
+        var result = [UInt8](unsafeUninitializedCapacity: expected) { buffer, count in
+            guard let base = buffer.baseAddress else { return }
+            while count < expected {
+                let n = Glibc.read(fd, base + count, expected - count)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failed = true
+                    return
+                }
+                if n == 0 { return }  // the file shrank while being read
+                count += n
+            }
+        }
+        if failed { throw .current("read", path) }
+        if result.count < expected { return result }
+        var chunk = [UInt8](repeating: 0, count: expected == 0 ? 1 << 16 : 4096)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
             if n < 0 {

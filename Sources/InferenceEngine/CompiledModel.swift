@@ -26,10 +26,23 @@ public final class CompiledModel: Sendable {
     let binding: PredictBinding
 
     /// Loads and compiles a `.onnx` file. `featureNames` optionally renames the numeric features in order.
+    ///
+    /// The file's bytes are released as soon as they are parsed, before compiling, so that the file, the parsed
+    /// `ONNXModel` and the compiled plan are never all in memory at once.
     public convenience init(contentsOf path: String, featureNames: [String]? = nil) throws(EngineError) {
-        let bytes: [UInt8]
-        do { bytes = try ONNXModel.readFile(path) } catch { throw EngineError(.invalidModel, error.message) }
-        try self.init(bytes: bytes, featureNames: featureNames)
+        let start = CompiledModel.now()
+        let (model, size) = try CompiledModel.parse(path)
+        try self.init(model: model, featureNames: featureNames, started: start, fileBytes: size)
+    }
+
+    /// Reads and parses a file; the bytes are freed when this returns.
+    private static func parse(_ path: String) throws(EngineError) -> (ONNXModel, Int) {
+        do {
+            let bytes = try ONNXModel.readFile(path)
+            return (try ONNXModel(bytes: bytes), bytes.count)
+        } catch {
+            throw EngineError(.invalidModel, error.message)
+        }
     }
 
     /// Parses and compiles a model from the bytes of a `.onnx` file.
@@ -38,6 +51,21 @@ public final class CompiledModel: Sendable {
         let model: ONNXModel
         do { model = try ONNXModel(bytes: bytes) } catch { throw EngineError(.invalidModel, error.message) }
         try self.init(model: model, featureNames: featureNames, started: start, fileBytes: bytes.count)
+    }
+
+    /// Parses and compiles a model from the bytes of a `.onnx` file that the caller hands over: they are released
+    /// once parsed, before compiling, so that the file is not in memory next to the parsed model and the compiled
+    /// plan (the server's registry loads models this way).
+    public convenience init(consuming bytes: consuming [UInt8], featureNames: [String]? = nil) throws(EngineError) {
+        let start = CompiledModel.now()
+        let size = bytes.count
+        let parsed: Result<ONNXModel, ONNXFormatError> = bytes.withUnsafeBytes { raw in
+            do throws(ONNXFormatError) { return .success(try ONNXModel(wire: raw)) } catch { return .failure(error) }
+        }
+        _ = consume bytes
+        let model: ONNXModel
+        do { model = try parsed.get() } catch { throw EngineError(.invalidModel, error.message) }
+        try self.init(model: model, featureNames: featureNames, started: start, fileBytes: size)
     }
 
     /// Compiles an already parsed model.

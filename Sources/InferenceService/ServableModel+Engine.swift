@@ -5,13 +5,13 @@ import SluiceProto
 import Synchronization
 
 extension ServableModel {
-    /// Compiles ONNX bytes with the engine and wraps the result for serving. The registry's feature names
+    /// Compiles ONNX bytes with the engine and wraps the result for serving; the bytes are released once parsed. The registry's feature names
     /// (metadata `feature_names`) rename the numeric columns of multi-column inputs.
     public static func load(
-        bytes: [UInt8], featureNames: [String]?, batching: Batching? = nil, okSeries: OKSeries? = nil,
+        bytes: consuming [UInt8], featureNames: [String]?, batching: Batching? = nil, okSeries: OKSeries? = nil,
         monitoring: VersionMonitoring.Setup? = nil
     ) throws -> ServableModel {
-        let compiled = try CompiledModel(bytes: bytes, featureNames: featureNames)
+        let compiled = try CompiledModel(consuming: bytes, featureNames: featureNames)
         return ServableModel(compiled: compiled, batching: batching, okSeries: okSeries, monitoring: monitoring)
     }
 

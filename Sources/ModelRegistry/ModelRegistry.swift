@@ -16,7 +16,9 @@ import Synchronization
 /// to load) the previous one keeps serving.
 public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
     /// Compiles a model. Called on the registry's thread; errors become the version's FAILED reason.
-    public typealias Loader = @Sendable (_ bytes: [UInt8], _ model: ModelMetadata, _ version: VersionMetadata) throws -> Model
+    /// Compiles a version's file. The loader owns the bytes (`consuming`), so that it can release them as soon
+    /// as they are parsed, before compiling: the file and the compiled model need not be in memory together.
+    public typealias Loader = @Sendable (_ bytes: consuming [UInt8], _ model: ModelMetadata, _ version: VersionMetadata) throws -> Model
 
     public let source: any ModelSource
     private let loader: Loader
@@ -189,7 +191,7 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
         do {
             let bytes = try source.modelBytes(model: model, version: version.version)
             let digest = try VersionIntegrity.check(bytes, recorded: version.sha256)
-            let compiled = try loader(bytes, metadata, version)
+            let compiled = try loader(consume bytes, metadata, version)
             let seconds = Double(monotonicNanos() - started) / 1e9
             log("registry: loaded \(model) version \(version.version) in \(String(format3(seconds * 1000))) ms")
             return .ready(ModelWorker(model: model, version: version.version, compiled: compiled, sha256: digest,

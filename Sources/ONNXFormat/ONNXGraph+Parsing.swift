@@ -1,32 +1,50 @@
-internal import CONNXProto
-internal import CProtobufC
-
 extension ONNXGraph {
-    init(proto g: Onnx__GraphProto, opsets: [String: Int64]) throws(ONNXFormatError) {
+    /// Reads a `GraphProto` in the order the checks need it: initializers, then inputs (less the initializers
+    /// listed as inputs), outputs and nodes. Each step is one walk over the graph's top-level fields that skips
+    /// the others by their length, so no field is decoded twice.
+    init(reader graph: WireReader, opsets: [String: Int64]) throws(ONNXFormatError) {
+        var name = ""
+        var initializerCount = 0
+        var nodeCount = 0
+        var r = graph
+        while let f = try r.nextField() {
+            switch f.number {
+            case 1: nodeCount += 1
+            case 2: name = try r.string(f)
+            case 5: initializerCount += 1
+            default: break
+            }
+            if f.number != 2 { try r.skip(f) }
+        }
+
         var initializers: [String: ONNXTensor] = [:]
-        for i in 0..<g.n_initializer {
-            guard let t = g.initializer[i] else { continue }
-            let tensor = try ONNXTensor(proto: t.pointee, context: "initializer")
+        initializers.reserveCapacity(initializerCount)
+        r = graph
+        while let f = try r.nextField() {
+            guard f.number == 5 else { try r.skip(f); continue }
+            let tensor = try ONNXTensor(reader: r.message(f, "TensorProto"), context: "initializer")
             guard !tensor.name.isEmpty else { throw ONNXFormatError("an initializer has no name") }
             initializers[tensor.name] = tensor
-            releaseUnpacked(g.initializer, i)
         }
         var inputs: [ONNXValueInfo] = []
-        for i in 0..<g.n_input {
-            guard let v = g.input[i]?.pointee else { continue }
-            let info = try ONNXValueInfo(proto: v, role: "graph input")
+        var outputs: [ONNXValueInfo] = []
+        r = graph
+        while let f = try r.nextField() {
+            guard f.number == 11 else { try r.skip(f); continue }
+            let info = try ONNXValueInfo(reader: r.message(f, "ValueInfoProto"), role: "graph input")
             if initializers[info.name] == nil { inputs.append(info) }
         }
-        var outputs: [ONNXValueInfo] = []
-        for i in 0..<g.n_output {
-            guard let v = g.output[i]?.pointee else { continue }
-            outputs.append(try ONNXValueInfo(proto: v, role: "graph output"))
+        r = graph
+        while let f = try r.nextField() {
+            guard f.number == 12 else { try r.skip(f); continue }
+            outputs.append(try ONNXValueInfo(reader: r.message(f, "ValueInfoProto"), role: "graph output"))
         }
         var nodes: [ONNXNode] = []
-        nodes.reserveCapacity(g.n_node)
-        for i in 0..<g.n_node {
-            guard let n = g.node[i]?.pointee else { continue }
-            nodes.append(try ONNXNode(proto: n, index: i))
+        nodes.reserveCapacity(nodeCount)
+        r = graph
+        while let f = try r.nextField() {
+            guard f.number == 1 else { try r.skip(f); continue }
+            nodes.append(try ONNXNode(reader: r.message(f, "NodeProto"), index: nodes.count))
         }
         for node in nodes where opsets[node.domain] == nil {
             throw ONNXFormatError(
@@ -40,7 +58,7 @@ extension ONNXGraph {
             throw ONNXFormatError("graph output \"\(output.name)\" is not produced by any node, input or initializer")
         }
         guard !outputs.isEmpty else { throw ONNXFormatError("the graph declares no outputs") }
-        self.init(name: str(g.name), nodes: sorted, initializers: initializers, inputs: inputs, outputs: outputs)
+        self.init(name: name, nodes: sorted, initializers: initializers, inputs: inputs, outputs: outputs)
     }
 
     /// Orders nodes so every input is produced first (Kahn's algorithm, stable for already sorted graphs).
@@ -93,73 +111,170 @@ extension ONNXGraph {
 }
 
 extension ONNXNode {
-    init(proto n: Onnx__NodeProto, index: Int) throws(ONNXFormatError) {
-        let opType = str(n.op_type)
-        var name = str(n.name)
+    /// Reads a `NodeProto`: one pass for the name, op and domain (attribute errors name the node) and the
+    /// number of inputs and outputs, a second for the inputs, outputs and attributes.
+    init(reader node: WireReader, index: Int) throws(ONNXFormatError) {
+        var opType = ""
+        var name = ""
+        var domain = ""
+        var inputCount = 0
+        var outputCount = 0
+        var attributeCount = 0
+        var r = node
+        while let f = try r.nextField() {
+            switch f.number {
+            case 1: inputCount += 1; try r.skip(f)
+            case 2: outputCount += 1; try r.skip(f)
+            case 3: name = try r.string(f)
+            case 4: opType = try r.string(f)
+            case 5: attributeCount += 1; try r.skip(f)
+            case 7: domain = try r.string(f)
+            default: try r.skip(f)
+            }
+        }
         if name.isEmpty { name = "\(opType.isEmpty ? "node" : opType)#\(index)" }
         guard !opType.isEmpty else { throw ONNXFormatError("node \"\(name)\" has no op_type") }
-        let inputs = (0..<n.n_input).map { str(n.input[$0]) }
-        let outputs = (0..<n.n_output).map { str(n.output[$0]) }
+        var inputs: [String] = []
+        inputs.reserveCapacity(inputCount)
+        var outputs: [String] = []
+        outputs.reserveCapacity(outputCount)
         var attributes: [String: ONNXAttribute] = [:]
-        for i in 0..<n.n_attribute {
-            guard let a = n.attribute[i]?.pointee else { continue }
-            let attrName = str(a.name)
-            do {
-                if let value = try ONNXAttribute(proto: a) { attributes[attrName] = value }
-            } catch {
-                throw ONNXFormatError("node \"\(name)\": attribute \(attrName): \(error.message)")
+        attributes.reserveCapacity(attributeCount)
+        r = node
+        while let f = try r.nextField() {
+            switch f.number {
+            case 1: inputs.append(try r.string(f))
+            case 2: outputs.append(try r.string(f))
+            case 5:
+                let attribute = try r.message(f, "AttributeProto")
+                var attrName = ""
+                do {
+                    attrName = try ONNXAttribute.name(attribute)
+                    if let value = try ONNXAttribute(reader: attribute) { attributes[attrName] = value }
+                } catch {
+                    throw ONNXFormatError("node \"\(name)\": attribute \(attrName): \(error.message)")
+                }
+            default: try r.skip(f)
             }
-            releaseUnpacked(n.attribute, i)
         }
         self.init(
-            name: name, opType: opType, domain: str(n.domain), inputs: inputs, outputs: outputs,
-            attributes: attributes)
+            name: name, opType: opType, domain: domain, inputs: inputs, outputs: outputs, attributes: attributes)
     }
 }
 
 extension ONNXAttribute {
-    /// Converts an attribute; returns nil for kinds the engine never reads (graphs, sparse tensors, types).
-    init?(proto a: Onnx__AttributeProto) throws(ONNXFormatError) {
-        var type = a.has_type != 0 ? a.type.rawValue : 0
+    /// The `name` field of an `AttributeProto`.
+    static func name(_ attribute: WireReader) throws(ONNXFormatError) -> String {
+        var r = attribute
+        var name = ""
+        while let f = try r.nextField() {
+            if f.number == 1 { name = try r.string(f) } else { try r.skip(f) }
+        }
+        return name
+    }
+
+    /// Reads an `AttributeProto`; returns nil for kinds the engine never reads (graphs, sparse tensors, types).
+    ///
+    /// A first pass finds the declared type and counts the elements of the repeated fields (converters write
+    /// tree ensembles as a few attributes of tens of thousands of unpacked elements each), a second decodes only
+    /// the field the type selects into an array of exactly that size.
+    init?(reader attribute: WireReader) throws(ONNXFormatError) {
+        var declared: Int32? = nil
+        var f32: Float? = nil
+        var i64: Int64? = nil
+        var s: UnsafeRawBufferPointer? = nil
+        var t: WireReader? = nil
+        var floatCount = 0
+        var intCount = 0
+        var stringCount = 0
+        var r = attribute
+        while let f = try r.nextField() {
+            switch f.number {
+            case 20: declared = try r.int32(f)
+            case 2: f32 = try r.float(f)
+            case 3: i64 = try r.int64(f)
+            case 4: s = try r.bytes(f)
+            case 5: t = try r.message(f, "TensorProto")
+            case 7: floatCount += try r.countElements(f, .fixed32)
+            case 8: intCount += try r.countElements(f, .varint)
+            case 9: try r.expect(f, wireType: 2); stringCount += 1; try r.skip(f)
+            default: try r.skip(f)
+            }
+        }
+        var type = declared ?? 0
         if type == 0 {  // IR < 2: infer from the populated field
-            if a.n_floats > 0 {
+            if floatCount > 0 {
                 type = 6
-            } else if a.n_ints > 0 {
+            } else if intCount > 0 {
                 type = 7
-            } else if a.n_strings > 0 {
+            } else if stringCount > 0 {
                 type = 8
-            } else if a.t != nil {
+            } else if t != nil {
                 type = 4
-            } else if a.has_s != 0 {
+            } else if s != nil {
                 type = 3
-            } else if a.has_i != 0 {
+            } else if i64 != nil {
                 type = 2
-            } else if a.has_f != 0 {
+            } else if f32 != nil {
                 type = 1
             }
         }
         switch type {
-        case 1: self = .float(a.f)
-        case 2: self = .int(a.i)
-        case 3: self = .string(bytesString(a.s))
+        case 1: self = .float(f32 ?? 0)
+        case 2: self = .int(i64 ?? 0)
+        case 3: self = .string(s.map { String(decoding: $0, as: UTF8.self) } ?? "")
         case 4:
-            guard let t = a.t?.pointee else { throw ONNXFormatError("tensor attribute without a tensor") }
-            self = .tensor(try ONNXTensor(proto: t, context: "attribute tensor"))
-        case 6: self = .floats(Array(UnsafeBufferPointer(start: a.floats, count: a.n_floats)))
-        case 7: self = .ints(Array(UnsafeBufferPointer(start: a.ints, count: a.n_ints)))
-        case 8: self = .strings((0..<a.n_strings).map { bytesString(a.strings[$0]) })
+            guard let t else { throw ONNXFormatError("tensor attribute without a tensor") }
+            self = .tensor(try ONNXTensor(reader: t, context: "attribute tensor"))
+        case 6:
+            var floats: [Float] = []
+            floats.reserveCapacity(floatCount)
+            r = attribute
+            while let f = try r.nextField() {
+                guard f.number == 7 else { try r.skip(f); continue }
+                try r.forEachElement(f, .fixed32) { floats.append(Float(bitPattern: UInt32(truncatingIfNeeded: $0))) }
+            }
+            self = .floats(floats)
+        case 7:
+            var ints: [Int64] = []
+            ints.reserveCapacity(intCount)
+            r = attribute
+            while let f = try r.nextField() {
+                guard f.number == 8 else { try r.skip(f); continue }
+                try r.forEachElement(f, .varint) { ints.append(Int64(bitPattern: $0)) }
+            }
+            self = .ints(ints)
+        case 8:
+            var strings: [String] = []
+            strings.reserveCapacity(stringCount)
+            r = attribute
+            while let f = try r.nextField() {
+                guard f.number == 9 else { try r.skip(f); continue }
+                strings.append(try r.bytesString(f))
+            }
+            self = .strings(strings)
         default: return nil
         }
     }
 }
 
 extension ONNXValueInfo {
-    init(proto v: Onnx__ValueInfoProto, role: String) throws(ONNXFormatError) {
-        let name = str(v.name)
+    /// Reads a `ValueInfoProto` (name and type; the doc string is skipped).
+    init(reader valueInfo: WireReader, role: String) throws(ONNXFormatError) {
+        var name = ""
+        var typeReader: WireReader? = nil
+        var r = valueInfo
+        while let f = try r.nextField() {
+            switch f.number {
+            case 1: name = try r.string(f)
+            case 2: typeReader = try r.message(f, "TypeProto")
+            default: try r.skip(f)
+            }
+        }
         guard !name.isEmpty else { throw ONNXFormatError("a \(role) has no name") }
         let type: ONNXType
-        if let t = v.type {
-            type = try ONNXType(proto: t.pointee, depth: 0, context: "\(role) \"\(name)\"")
+        if let typeReader {
+            type = try ONNXType(reader: typeReader, depth: 0, context: "\(role) \"\(name)\"")
         } else {
             type = .unknown
         }
@@ -168,70 +283,119 @@ extension ONNXValueInfo {
 }
 
 extension ONNXType {
-    /// Unpacks a nested TypeProto kept as bytes by the schema (see proto/onnx/onnx.proto), with the depth limit.
-    init(nested b: ProtobufCBinaryData, depth: Int, context: String) throws(ONNXFormatError) {
+    /// Reads a `TypeProto` nested `depth` levels deep. Sequence and map element types are kept as bytes by the
+    /// schema (see proto/onnx/onnx.proto) and read here with the depth limit, so a deeply nested type is refused
+    /// without deep recursion.
+    init(reader type: WireReader, depth: Int, context: String) throws(ONNXFormatError) {
         guard depth < ONNXModel.maxTypeDepth else { throw ONNXFormatError("\(context): type nested too deeply") }
-        guard let p = onnx__type_proto__unpack(nil, b.len, b.data) else {
-            throw ONNXFormatError("\(context): invalid nested type")
+        // `value` is a oneof: the last member present wins.
+        var value: (number: Int, reader: WireReader)? = nil
+        var r = type
+        while let f = try r.nextField() {
+            switch f.number {
+            case 1: value = (1, try r.message(f, "TypeProto.Tensor"))
+            case 4: value = (4, try r.message(f, "TypeProto.Sequence"))
+            case 5: value = (5, try r.message(f, "TypeProto.Map"))
+            default: try r.skip(f)
+            }
         }
-        defer { onnx__type_proto__free_unpacked(p, nil) }
-        try self.init(proto: p.pointee, depth: depth, context: context)
-    }
-
-    init(proto t: Onnx__TypeProto, depth: Int, context: String) throws(ONNXFormatError) {
-        guard depth < ONNXModel.maxTypeDepth else { throw ONNXFormatError("\(context): type nested too deeply") }
-        switch t.value_case {
-        case ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE:
-            guard let tt = t.tensor_type?.pointee else { self = .unknown; return }
-            let elem = ONNXDataType(rawValue: tt.elem_type) ?? .undefined
+        guard let value else { self = .unknown; return }
+        var v = value.reader
+        switch value.number {
+        case 1:
+            var elemType: Int32 = 0
+            var shapeReader: WireReader? = nil
+            while let f = try v.nextField() {
+                switch f.number {
+                case 1: elemType = try v.int32(f)
+                case 2: shapeReader = try v.message(f, "TensorShapeProto")
+                default: try v.skip(f)
+                }
+            }
+            let elem = ONNXDataType(rawValue: elemType) ?? .undefined
             var shape: [ONNXDimension]? = nil
-            if let s = tt.shape?.pointee {
-                guard s.n_dim <= ONNXModel.maxRank else {
-                    throw ONNXFormatError("\(context): rank \(s.n_dim) exceeds the maximum of \(ONNXModel.maxRank)")
-                }
-                var dims: [ONNXDimension] = []
-                for i in 0..<s.n_dim {
-                    guard let d = s.dim[i]?.pointee else { dims.append(.dynamic(nil)); continue }
-                    switch d.value_case {
-                    case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE:
-                        guard d.dim_value >= 0, d.dim_value <= Int64(ONNXModel.maxTensorElements) else {
-                            throw ONNXFormatError("\(context): dimension \(i) has invalid size \(d.dim_value)")
-                        }
-                        dims.append(.fixed(Int(d.dim_value)))
-                    case ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM:
-                        dims.append(.dynamic(str(d.dim_param)))
-                    default:
-                        dims.append(.dynamic(nil))
-                    }
-                }
-                shape = dims
+            if let shapeReader {
+                shape = try ONNXType.dimensions(shapeReader, context: context)
             }
             self = .tensor(elem, shape: shape)
-        case ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE:
-            guard let s = t.sequence_type?.pointee, s.has_elem_type != 0 else { self = .sequence(.unknown); return }
-            self = .sequence(try ONNXType(nested: s.elem_type, depth: depth + 1, context: context))
-        case ONNX__TYPE_PROTO__VALUE_MAP_TYPE:
-            guard let mt = t.map_type?.pointee else { self = .unknown; return }
-            let key = ONNXDataType(rawValue: mt.key_type) ?? .undefined
-            var value = ONNXType.unknown
-            if mt.has_value_type != 0 {
-                value = try ONNXType(nested: mt.value_type, depth: depth + 1, context: context)
+        case 4:
+            var elemType: UnsafeRawBufferPointer? = nil
+            while let f = try v.nextField() {
+                if f.number == 1 { elemType = try v.bytes(f) } else { try v.skip(f) }
             }
-            self = .map(key: key, value: value)
+            guard let elemType else { self = .sequence(.unknown); return }
+            self = .sequence(try ONNXType(nested: v.nested(elemType, "TypeProto"), depth: depth + 1, context: context))
         default:
-            self = .unknown
+            var keyType: Int32 = 0
+            var valueType: UnsafeRawBufferPointer? = nil
+            while let f = try v.nextField() {
+                switch f.number {
+                case 1: keyType = try v.int32(f)
+                case 2: valueType = try v.bytes(f)
+                default: try v.skip(f)
+                }
+            }
+            let key = ONNXDataType(rawValue: keyType) ?? .undefined
+            var valueTypeParsed = ONNXType.unknown
+            if let valueType {
+                valueTypeParsed = try ONNXType(
+                    nested: v.nested(valueType, "TypeProto"), depth: depth + 1, context: context)
+            }
+            self = .map(key: key, value: valueTypeParsed)
         }
     }
-}
 
-/// Frees element `index` of an unpacked repeated message field as soon as its Swift copy exists, and clears the
-/// slot so that freeing the whole message later skips it (protobuf-c ignores NULL elements).
-///
-/// A tree ensemble keeps all of its nodes in a few attributes of one node, and an MLP its weights in a few
-/// initializers; releasing each one after conversion keeps the C copy and the Swift copy of the same data from
-/// being alive at once, which roughly halves the memory a large model needs while it loads.
-func releaseUnpacked<Message>(_ array: UnsafeMutablePointer<UnsafeMutablePointer<Message>?>?, _ index: Int) {
-    guard let array, let element = array[index] else { return }
-    array[index] = nil
-    element.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { protobuf_c_message_free_unpacked($0, nil) }
+    /// Reads a `TypeProto` kept as bytes; a malformed one is reported as an invalid nested type.
+    init(nested reader: WireReader, depth: Int, context: String) throws(ONNXFormatError) {
+        guard depth < ONNXModel.maxTypeDepth else { throw ONNXFormatError("\(context): type nested too deeply") }
+        do {
+            try self.init(reader: reader, depth: depth, context: context)
+        } catch {
+            if error.message.hasPrefix("not a valid ONNX protobuf") {
+                throw ONNXFormatError("\(context): invalid nested type (\(error.message))")
+            }
+            throw error
+        }
+    }
+
+    /// The dimensions of a `TensorShapeProto`, at most `ONNXModel.maxRank` of them.
+    static func dimensions(_ shape: WireReader, context: String) throws(ONNXFormatError) -> [ONNXDimension] {
+        var count = 0
+        var r = shape
+        while let f = try r.nextField() {
+            if f.number == 1 { try r.expect(f, wireType: 2); count += 1 }
+            try r.skip(f)
+        }
+        guard count <= ONNXModel.maxRank else {
+            throw ONNXFormatError("\(context): rank \(count) exceeds the maximum of \(ONNXModel.maxRank)")
+        }
+        var dims: [ONNXDimension] = []
+        dims.reserveCapacity(count)
+        r = shape
+        while let f = try r.nextField() {
+            guard f.number == 1 else { try r.skip(f); continue }
+            var d = try r.message(f, "TensorShapeProto.Dimension")
+            // `value` is a oneof (dim_value or dim_param): the last one present wins.
+            var dimValue: Int64? = nil
+            var dimParam: String? = nil
+            while let g = try d.nextField() {
+                switch g.number {
+                case 1: dimValue = try d.int64(g); dimParam = nil
+                case 2: dimParam = try d.string(g); dimValue = nil
+                default: try d.skip(g)
+                }
+            }
+            if let dimValue {
+                guard dimValue >= 0, dimValue <= Int64(ONNXModel.maxTensorElements) else {
+                    throw ONNXFormatError("\(context): dimension \(dims.count) has invalid size \(dimValue)")
+                }
+                dims.append(.fixed(Int(dimValue)))
+            } else if let dimParam {
+                dims.append(.dynamic(dimParam))
+            } else {
+                dims.append(.dynamic(nil))
+            }
+        }
+        return dims
+    }
 }

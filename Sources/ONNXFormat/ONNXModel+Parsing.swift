@@ -1,6 +1,3 @@
-internal import CONNXProto
-internal import CProtobufC
-
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -17,16 +14,21 @@ extension ONNXModel {
 
     /// Parses and validates an ONNX model from the bytes of a `.onnx` file.
     public init(bytes: [UInt8]) throws(ONNXFormatError) {
-        guard !bytes.isEmpty else { throw ONNXFormatError("the file is empty, not an ONNX model") }
-        let parsed: UnsafeMutablePointer<Onnx__ModelProto>? = bytes.withUnsafeBufferPointer { buffer in
-            onnx__model_proto__unpack(nil, buffer.count, buffer.baseAddress)
+        let result: Result<ONNXModel, ONNXFormatError> = bytes.withUnsafeBytes { raw in
+            do throws(ONNXFormatError) { return .success(try ONNXModel(wire: raw)) } catch { return .failure(error) }
         }
-        guard let parsed else {
-            throw ONNXFormatError(
-                "not a valid ONNX protobuf (\(bytes.count) bytes): the file is truncated, corrupt or not an ONNX model")
+        self = try result.get()
+    }
+
+    /// Parses and validates an ONNX model from bytes in memory (a file read or mapped by the caller).
+    ///
+    /// The protobuf wire format is decoded by ``WireReader`` straight into the Swift values: no intermediate
+    /// copy of the message exists, so the transient memory of a load is the file plus the model being built.
+    public init(wire bytes: UnsafeRawBufferPointer) throws(ONNXFormatError) {
+        guard !bytes.isEmpty, let reader = WireReader(file: bytes, message: "ModelProto") else {
+            throw ONNXFormatError("the file is empty, not an ONNX model")
         }
-        defer { onnx__model_proto__free_unpacked(parsed, nil) }
-        try self.init(proto: parsed.pointee)
+        try self.init(reader: reader)
     }
 
     /// Reads and parses a `.onnx` file.
@@ -74,49 +76,75 @@ extension ONNXModel {
         return bytes
     }
 
-    init(proto m: Onnx__ModelProto) throws(ONNXFormatError) {
-        guard m.has_ir_version != 0 else {
+    /// Reads a `ModelProto`: the header fields and opset imports first (one pass that only records where the
+    /// graph is), then the graph, which needs the opsets to check every node's domain.
+    init(reader model: WireReader) throws(ONNXFormatError) {
+        var r = model
+        var irVersion: Int64? = nil
+        var opsets: [String: Int64] = [:]
+        var producerName = ""
+        var producerVersion = ""
+        var metadata: [String: String] = [:]
+        var graphReader: WireReader? = nil
+        var invalidOpset: String? = nil
+        while let f = try r.nextField() {
+            switch f.number {
+            case 1: irVersion = try r.int64(f)
+            case 2: producerName = try r.string(f)
+            case 3: producerVersion = try r.string(f)
+            case 7: graphReader = try r.message(f, "GraphProto")
+            case 8:
+                var op = try r.message(f, "OperatorSetIdProto")
+                var domain = ""
+                var version: Int64? = nil
+                while let g = try op.nextField() {
+                    switch g.number {
+                    case 1: domain = try op.string(g)
+                    case 2: version = try op.int64(g)
+                    default: try op.skip(g)
+                    }
+                }
+                domain = ONNXModel.canonicalDomain(domain)
+                guard let version, version >= 1 else {
+                    // Reported after the IR version checks, which come first for a file that fails both.
+                    if invalidOpset == nil { invalidOpset = domain }
+                    continue
+                }
+                // A domain imported twice (onnxmltools' `convert_sparkml` imports the default domain as both "" and
+                // "ai.onnx", at different opsets): the later import wins, as in onnxruntime, which loads such files.
+                opsets[domain] = version
+            case 14:
+                var entry = try r.message(f, "StringStringEntryProto")
+                var key = ""
+                var value = ""
+                while let g = try entry.nextField() {
+                    switch g.number {
+                    case 1: key = try entry.string(g)
+                    case 2: value = try entry.string(g)
+                    default: try entry.skip(g)
+                    }
+                }
+                metadata[key] = value
+            default: try r.skip(f)
+            }
+        }
+        guard let irVersion else {
             throw ONNXFormatError("not an ONNX model: ir_version is missing (wrong file type or corrupt file)")
         }
         // Newer IR versions are read like the newest known one: what they add (new element types, new
         // constructs) is refused where it is used, by name, so a model that uses nothing new loads as it is.
-        guard m.ir_version >= ONNXModel.supportedIRVersions.lowerBound else {
+        guard irVersion >= ONNXModel.supportedIRVersions.lowerBound else {
             throw ONNXFormatError(
-                "unsupported IR version \(m.ir_version): this engine reads IR version "
+                "unsupported IR version \(irVersion): this engine reads IR version "
                     + "\(ONNXModel.supportedIRVersions.lowerBound) and newer (ONNX 1.0, 2017, on); re-export the model with "
                     + "a current converter (skl2onnx, onnxmltools, spark-onnx, torch.onnx)")
         }
-        var opsets: [String: Int64] = [:]
-        for i in 0..<m.n_opset_import {
-            guard let op = m.opset_import[i]?.pointee else { continue }
-            let domain = ONNXModel.canonicalDomain(str(op.domain))
-            guard op.has_version != 0, op.version >= 1 else {
-                throw ONNXFormatError("opset import for domain \(domain) has no valid version")
-            }
-            // A domain imported twice (onnxmltools' `convert_sparkml` imports the default domain as both "" and
-            // "ai.onnx", at different opsets): the later import wins, as in onnxruntime, which loads such files.
-            opsets[domain] = op.version
-        }
+        if let invalidOpset { throw ONNXFormatError("opset import for domain \(invalidOpset) has no valid version") }
         guard !opsets.isEmpty else { throw ONNXFormatError("the model imports no opset") }
-        guard let g = m.graph?.pointee else { throw ONNXFormatError("the model has no graph") }
-        var metadata: [String: String] = [:]
-        for i in 0..<m.n_metadata_props {
-            if let e = m.metadata_props[i]?.pointee { metadata[str(e.key)] = str(e.value) }
-        }
-        let graph = try ONNXGraph(proto: g, opsets: opsets)
+        guard let graphReader else { throw ONNXFormatError("the model has no graph") }
+        let graph = try ONNXGraph(reader: graphReader, opsets: opsets)
         self.init(
-            irVersion: m.ir_version, opsets: opsets, producerName: str(m.producer_name),
-            producerVersion: str(m.producer_version), metadata: metadata, graph: graph)
+            irVersion: irVersion, opsets: opsets, producerName: producerName, producerVersion: producerVersion,
+            metadata: metadata, graph: graph)
     }
-}
-
-/// A C string (possibly NULL) as a Swift String.
-func str(_ p: UnsafeMutablePointer<CChar>?) -> String {
-    guard let p else { return "" }
-    return String(cString: p)
-}
-
-func bytesString(_ b: ProtobufCBinaryData) -> String {
-    guard b.len > 0, let data = b.data else { return "" }
-    return String(decoding: UnsafeBufferPointer(start: data, count: b.len), as: UTF8.self)
 }

@@ -1,17 +1,50 @@
-internal import CONNXProto
-internal import CProtobufC
-
 extension ONNXTensor {
-    init(proto t: Onnx__TensorProto, context: String) throws(ONNXFormatError) {
-        let name = str(t.name)
+    /// Reads a `TensorProto`. A first pass reads the header fields and counts the elements of each value field;
+    /// the values are then copied once, straight from the file into an array of exactly the right size (raw
+    /// data with one memory copy).
+    init(reader tensor: WireReader, context: String) throws(ONNXFormatError) {
+        var name = ""
+        var dimCount = 0
+        var dataType: Int32 = 0
+        var dataLocation: Int32 = 0
+        var raw: UnsafeRawBufferPointer? = nil
+        // Element counts of float_data (4), int32_data (5), int64_data (7), double_data (10), uint64_data (11)
+        // and string_data (6).
+        var counts = (float: 0, int32: 0, int64: 0, double: 0, uint64: 0, string: 0)
+        var r = tensor
+        while let f = try r.nextField() {
+            switch f.number {
+            case 1: dimCount += try r.countElements(f, .varint)
+            case 2: dataType = try r.int32(f)
+            case 4: counts.float += try r.countElements(f, .fixed32)
+            case 5: counts.int32 += try r.countElements(f, .varint)
+            case 6: try r.expect(f, wireType: 2); counts.string += 1; try r.skip(f)
+            case 7: counts.int64 += try r.countElements(f, .varint)
+            case 8: name = try r.string(f)
+            case 9: raw = try r.bytes(f)
+            case 10: counts.double += try r.countElements(f, .fixed64)
+            case 11: counts.uint64 += try r.countElements(f, .varint)
+            case 14: dataLocation = try r.int32(f)
+            default: try r.skip(f)
+            }
+        }
         let label = name.isEmpty ? context : "\(context) \"\(name)\""
-        guard t.n_dims <= ONNXModel.maxRank else {
-            throw ONNXFormatError("\(label): rank \(t.n_dims) exceeds the maximum of \(ONNXModel.maxRank)")
+        guard dimCount <= ONNXModel.maxRank else {
+            throw ONNXFormatError("\(label): rank \(dimCount) exceeds the maximum of \(ONNXModel.maxRank)")
+        }
+        var declared: [Int64] = []
+        declared.reserveCapacity(dimCount)
+        if dimCount > 0 {
+            r = tensor
+            while let f = try r.nextField() {
+                guard f.number == 1 else { try r.skip(f); continue }
+                try r.forEachElement(f, .varint) { declared.append(Int64(bitPattern: $0)) }
+            }
         }
         var dims: [Int] = []
+        dims.reserveCapacity(dimCount)
         var count = 1
-        for i in 0..<t.n_dims {
-            let d = t.dims[i]
+        for (i, d) in declared.enumerated() {
             guard d >= 0, d <= Int64(ONNXModel.maxTensorElements) else {
                 throw ONNXFormatError("\(label): dimension \(i) has invalid size \(d)")
             }
@@ -23,60 +56,70 @@ extension ONNXTensor {
             }
             count = product
         }
-        if t.has_data_location != 0, t.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL {
+        if dataLocation == 1 {  // TensorProto.DataLocation.EXTERNAL
             throw ONNXFormatError("\(label): tensors stored in external files are not supported")
         }
-        guard let dataType = ONNXDataType(rawValue: t.data_type) else {
-            throw ONNXFormatError("\(label): unknown element type \(t.data_type)")
+        guard let type = ONNXDataType(rawValue: dataType) else {
+            throw ONNXFormatError("\(label): unknown element type \(dataType)")
         }
-        let raw: UnsafeBufferPointer<UInt8>? =
-            t.has_raw_data != 0 ? UnsafeBufferPointer(start: t.raw_data.data, count: t.raw_data.len) : nil
+        let values = ValueSource(tensor: tensor, raw: raw, count: count, label: label)
         let storage: Storage
-        switch dataType {
+        switch type {
         case .float:
-            storage = .float(try ONNXTensor.values(raw, Float.self, t.float_data, t.n_float_data, count, label))
+            storage = .float(try values.fixed(Float.self, field: 4, n: counts.float, .fixed32) { Float(bitPattern: UInt32(truncatingIfNeeded: $0)) })
         case .double:
-            storage = .double(try ONNXTensor.values(raw, Double.self, t.double_data, t.n_double_data, count, label))
+            storage = .double(try values.fixed(Double.self, field: 10, n: counts.double, .fixed64) { Double(bitPattern: $0) })
         case .int64:
-            storage = .int64(try ONNXTensor.values(raw, Int64.self, t.int64_data, t.n_int64_data, count, label))
+            storage = .int64(try values.fixed(Int64.self, field: 7, n: counts.int64, .varint) { Int64(bitPattern: $0) })
         case .int32, .int16, .int8, .uint16, .uint8, .bool:
             let widths: [ONNXDataType: Int] = [.int32: 4, .int16: 2, .int8: 1, .uint16: 2, .uint8: 1, .bool: 1]
+            let width = widths[type] ?? 4
             if let raw {
                 storage = .int64(
                     try ONNXTensor.rawIntegers(
-                        raw, width: widths[dataType] ?? 4,
-                        signed: [.int32, .int16, .int8].contains(dataType), count: count, label: label))
+                        raw, width: width, signed: [.int32, .int16, .int8].contains(type), count: count, label: label))
             } else {
-                let v = try ONNXTensor.values(nil, Int32.self, t.int32_data, t.n_int32_data, count, label)
-                storage = .int64(v.map { Int64($0) })
+                storage = .int64(
+                    try values.typed(field: 5, n: counts.int32, .varint) { Int64(Int32(truncatingIfNeeded: $0)) })
             }
         case .uint32, .uint64:
             if let raw {
                 storage = .int64(
                     try ONNXTensor.rawIntegers(
-                        raw, width: dataType == .uint32 ? 4 : 8, signed: false,
-                        count: count, label: label))
+                        raw, width: type == .uint32 ? 4 : 8, signed: false, count: count, label: label))
             } else {
-                let v = try ONNXTensor.values(nil, UInt64.self, t.uint64_data, t.n_uint64_data, count, label)
-                storage = .int64(v.map { Int64(truncatingIfNeeded: $0) })
+                storage = .int64(try values.typed(field: 11, n: counts.uint64, .varint) { Int64(bitPattern: $0) })
             }
         case .string:
-            guard t.n_string_data == count else {
-                throw ONNXFormatError("\(label): shape \(dims) needs \(count) strings, the file has \(t.n_string_data)")
+            guard counts.string == count else {
+                throw ONNXFormatError("\(label): shape \(dims) needs \(count) strings, the file has \(counts.string)")
             }
-            storage = .string((0..<t.n_string_data).map { bytesString(t.string_data[$0]) })
+            var strings: [String] = []
+            strings.reserveCapacity(count)
+            r = tensor
+            while let f = try r.nextField() {
+                guard f.number == 6 else { try r.skip(f); continue }
+                strings.append(try r.bytesString(f))
+            }
+            storage = .string(strings)
         default:
-            throw ONNXFormatError("\(label): element type \(dataType) is not supported")
+            throw ONNXFormatError("\(label): element type \(type) is not supported")
         }
-        self.init(name: name, dataType: dataType, dims: dims, storage: storage)
+        self.init(name: name, dataType: type, dims: dims, storage: storage)
     }
 
-    /// Values of a fixed-width type from raw little-endian bytes or from the typed repeated field.
-    static func values<T>(
-        _ raw: UnsafeBufferPointer<UInt8>?, _: T.Type, _ field: UnsafeMutablePointer<T>?, _ n: Int, _ count: Int,
-        _ label: String
-    ) throws(ONNXFormatError) -> [T] {
-        if let raw {
+    /// Where a tensor's values come from: `raw_data` when present, else one typed repeated field.
+    private struct ValueSource {
+        var tensor: WireReader
+        var raw: UnsafeRawBufferPointer?
+        var count: Int
+        var label: String
+
+        /// Values of a fixed-width type: copied from raw little-endian bytes, or decoded from the typed field.
+        func fixed<T>(
+            _: T.Type, field: Int, n: Int, _ kind: WireReader.Scalar, _ convert: (UInt64) -> T
+        ) throws(ONNXFormatError) -> [T] {
+            guard let raw else { return try typed(field: field, n: n, kind, convert) }
             guard raw.count == count * MemoryLayout<T>.size else {
                 throw ONNXFormatError(
                     "\(label): raw data has \(raw.count) bytes, the shape needs \(count * MemoryLayout<T>.size)")
@@ -87,12 +130,27 @@ extension ONNXTensor {
                 initialized = count
             }
         }
-        guard n == count else { throw ONNXFormatError("\(label): the shape needs \(count) values, the file has \(n)") }
-        return Array(UnsafeBufferPointer(start: field, count: n))
+
+        /// Values of the typed repeated field `field` (packed or not), which must hold exactly `count` of them.
+        func typed<T>(
+            field: Int, n: Int, _ kind: WireReader.Scalar, _ convert: (UInt64) -> T
+        ) throws(ONNXFormatError) -> [T] {
+            guard n == count else {
+                throw ONNXFormatError("\(label): the shape needs \(count) values, the file has \(n)")
+            }
+            var values: [T] = []
+            values.reserveCapacity(n)
+            var r = tensor
+            while let f = try r.nextField() {
+                guard f.number == field else { try r.skip(f); continue }
+                try r.forEachElement(f, kind) { values.append(convert($0)) }
+            }
+            return values
+        }
     }
 
     static func rawIntegers(
-        _ raw: UnsafeBufferPointer<UInt8>, width: Int, signed: Bool, count: Int, label: String
+        _ raw: UnsafeRawBufferPointer, width: Int, signed: Bool, count: Int, label: String
     ) throws(ONNXFormatError) -> [Int64] {
         guard raw.count == count * width else {
             throw ONNXFormatError("\(label): raw data has \(raw.count) bytes, the shape needs \(count * width)")

@@ -166,6 +166,9 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         OperatorLog.bootstrap(format: OperatorLog.Format(rawValue: logFormat) ?? .text)
+        // Before any thread starts: model arrays in their own mappings, so a replaced version's memory goes back
+        // to the system (docs/architecture.md, Memory).
+        AllocatorSettings.fixMmapThreshold()
         do {
             var flags = ServerConfiguration()
             flags.listen = listen

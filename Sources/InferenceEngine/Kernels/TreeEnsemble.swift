@@ -163,6 +163,17 @@ struct TreeEnsemble: Sendable {
         var pSource: [Int] = [-1]
         var roots: [Int32] = []
         var depths: [Int32] = []
+        // Well-formed trees place every node exactly once, after the shared leaf at position 0: sizing the arrays
+        // for n + 1 positions up front keeps them at their final size (no doubling slack kept for the model's
+        // lifetime, no growth copies while it loads).
+        pFeature.reserveCapacity(n + 1)
+        pThreshold.reserveCapacity(n + 1)
+        pMode.reserveCapacity(n + 1)
+        pChild.reserveCapacity(n + 1)
+        pTracks.reserveCapacity(n + 1)
+        pSource.reserveCapacity(n + 1)
+        roots.reserveCapacity(treeOrder.count)
+        depths.reserveCapacity(treeOrder.count)
         let limit = 4 * n + 16
         for tree in treeOrder {
             let root = treeRoot[tree]!
@@ -214,6 +225,8 @@ struct TreeEnsemble: Sendable {
         var weightClass: [Int32] = []
         var weightValue: [Float] = []
         leafStart.reserveCapacity(pFeature.count + 1)
+        weightClass.reserveCapacity(wTree.count)
+        weightValue.reserveCapacity(wTree.count)
         var single = true
         for p in 0..<pFeature.count {
             leafStart.append(Int32(weightClass.count))
@@ -282,6 +295,7 @@ struct TreeEnsemble: Sendable {
             }
         }
         var groupDepths: [Int32] = []
+        groupDepths.reserveCapacity((depths.count + 7) / 8)
         var g = 0
         while g < depths.count {
             groupDepths.append(depths[g..<min(g + 8, depths.count)].max() ?? 0)

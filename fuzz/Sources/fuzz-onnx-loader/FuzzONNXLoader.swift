@@ -1,7 +1,7 @@
 import FuzzDriver
 import InferenceEngine
 
-/// libFuzzer target: arbitrary bytes as an ONNX model file. The loader (protobuf-c unpacking, then
+/// libFuzzer target: arbitrary bytes as an ONNX model file. The loader (the Swift wire decoder, then
 /// ``ONNXModel``), the compiler (``CompiledModel``) and, for a model that compiles, one two-row prediction must
 /// either succeed or throw; never crash, hang or run out of memory.
 @main
