@@ -337,6 +337,27 @@ def test_spark_job_scores_100k_rows_like_onnxruntime(served, trained, spark, wor
     assert run.data.metrics["high_risk"] == summary["high_risk"]
 
 
+def test_driver_input_totals_equal_the_spark_aggregation(spark, workdir):
+    """The input totals read on the driver (id column, numpy xxhash64) are Spark's own count and id checksum."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark.sql import functions as F
+
+    rng = np.random.default_rng(7)
+    ids = np.concatenate([np.array([0, 1, -1, 42, 2**63 - 1, -2**63], dtype=np.int64),
+                          rng.integers(-2**63, 2**63 - 1, 20_000, dtype=np.int64)])
+    path = workdir / "totals.parquet"
+    pq.write_table(pa.table({"customer_id": ids, "age": np.ones(len(ids))}), path, row_group_size=7_000)
+    expected = spark.read.parquet(str(path)).agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(F.xxhash64(F.col("customer_id").cast("long")).cast("decimal(38,0)")).alias("ids")).first()
+    totals = score_churn.local_input_totals(str(path), "customer_id")
+    assert totals == {"rows": len(ids), "ids": int(expected["ids"])}
+    # Not a local integer id column: the job falls back to the Spark aggregation.
+    assert score_churn.local_input_totals(str(path), "age") is None
+    assert score_churn.local_input_totals("s3a://bucket/in.parquet", "customer_id") is None
+
+
 def test_spark_job_retries_unavailable_until_the_server_is_up(served, spark, workdir):
     """The server is not up when the job calls: the first calls fail UNAVAILABLE, are retried, no row is lost."""
     churn_data.generate(3000, seed=5).to_parquet(workdir / "late.parquet", index=False)

@@ -16,6 +16,8 @@
 - Every row carries its id (`--id-column`, default `customer_id`; a generated `row_id` if the input has none).
   After the write the job reads the output back (one aggregation) and fails unless it has exactly the input's
   row count and the same checksum of ids (the exact sum of their 64-bit hashes), so no row is lost or doubled.
+  The input's totals come from the id column read on the driver for a local Parquet input (no Spark job),
+  from a Spark aggregation otherwise.
 - Output: Parquet partitioned by `risk_category` (`high_risk`: churn predicted with confidence > 0.8,
   `medium_risk`: churn predicted otherwise, `low_risk`: churn not predicted), with the id, `label`,
   `probability` (of churn), `confidence`, `model_version` and `batch_id` (also the request id the server logs).
@@ -133,6 +135,70 @@ def encode_request(chunk, model: str, version: str, request_id: str, numeric, st
         parts.append(_field(0x2A, _field(0x0A, name.encode()) + _packed_strings(chunk.column(name))))
     parts.append(_field(0x3A, request_id.encode()))
     return b"".join(parts)
+
+
+_P1, _P2, _P3 = 0x9E3779B185EBCA87, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9
+_P4, _P5 = 0x85EBCA77C2B2AE63, 0x27D4EB2F165667C5
+#: Spark's seed of `xxhash64`.
+_XXHASH_SEED = 42
+
+
+def spark_xxhash64_longs(ids):
+    """Spark's `xxhash64(col)` of 64-bit integers (seed 42), vectorized: an int64 numpy array in, int64 out.
+
+    XXH64 of one 8-byte little-endian value (`XXH64.hashLong`), computed with wrapping uint64 arithmetic so the
+    driver can checksum the input's ids exactly as the read-back check's Spark aggregation checksums the output.
+    """
+    import numpy as np
+
+    def rotl(x, r):
+        return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
+
+    with np.errstate(over="ignore"):
+        x = np.asarray(ids, dtype=np.int64).view(np.uint64)
+        h = np.full(x.shape, (_XXHASH_SEED + _P5 + 8) & 0xFFFFFFFFFFFFFFFF, dtype=np.uint64)
+        h ^= rotl(x * np.uint64(_P2), 31) * np.uint64(_P1)
+        h = rotl(h, 27) * np.uint64(_P1) + np.uint64(_P4)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(_P2)
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(_P3)
+        h ^= h >> np.uint64(32)
+    return h.view(np.int64)
+
+
+def exact_sum(values) -> int:
+    """The exact (unbounded) sum of an int64 numpy array, as a Python int (high and low 32 bits summed apart)."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.int64)
+    return int((values >> 32).sum()) * (1 << 32) + int((values & 0xFFFFFFFF).sum())
+
+
+def local_input_totals(path: str, id_column: str):
+    """Row count and id checksum of a local Parquet input, read on the driver from its id column alone.
+
+    The same totals as the Spark aggregation `count(*)`, `sum(xxhash64(cast(id as long)))` over the input, without a
+    Spark job (the first job of a session pays the executors' warm-up). None when the input is not a local path
+    or its id column is not a non-null integer column; the caller then runs the Spark aggregation instead.
+    """
+    if "://" in path and not path.startswith("file://"):
+        return None
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:
+        dataset = ds.dataset(path.removeprefix("file://"), format="parquet", partitioning="hive")
+        if id_column not in dataset.schema.names or not pa.types.is_integer(dataset.schema.field(id_column).type):
+            return None
+        ids = dataset.to_table(columns=[id_column]).column(id_column)
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+    if ids.null_count:
+        return None
+    total = sum(exact_sum(spark_xxhash64_longs(chunk.to_numpy().astype("int64", copy=False)))
+                for chunk in ids.chunks)
+    return {"rows": len(ids), "ids": total}
 
 
 def make_scorer(settings: Dict[str, object]):
@@ -308,11 +374,16 @@ def run(spark, args) -> Dict[str, object]:
     def id_checksum():
         return F.sum(F.xxhash64(F.col(id_column).cast("long")).cast("decimal(38,0)"))
 
-    # The input's totals are their own job (an independent pass over the input, not rows counted on their way
-    # to the scorer), submitted from a second thread: it runs while the driver plans and starts the scoring job.
+    # The input's totals are an independent pass over the input (not rows counted on their way to the scorer),
+    # run from a second thread while the driver plans and starts the scoring job: for a local Parquet input with
+    # an integer id the driver reads the id column itself (no Spark job), otherwise it is a Spark aggregation.
     totals_pool = ThreadPoolExecutor(1, thread_name_prefix="input-totals")
-    input_totals = totals_pool.submit(
-        lambda: df.agg(F.count(F.lit(1)).alias("rows"), id_checksum().alias("ids")).first())
+
+    def input_totals_job():
+        local = local_input_totals(args.input, id_column) if id_column == args.id_column else None
+        return local or df.agg(F.count(F.lit(1)).alias("rows"), id_checksum().alias("ids")).first()
+
+    input_totals = totals_pool.submit(input_totals_job)
 
     batch_prefix = args.batch_prefix or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     sc = spark.sparkContext
