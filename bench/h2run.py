@@ -12,6 +12,7 @@ The load is bounded (--requests) and goes to the given loopback URL only.
 import argparse
 import json
 import os
+import signal
 import re
 import statistics
 import subprocess
@@ -28,15 +29,34 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def rss_kib(pid):
-    peak = now = 0
+MEMORY_FIELDS = ("VmHWM", "VmRSS", "RssAnon", "RssFile")
+
+
+def memory_status(pid, fields=MEMORY_FIELDS):
+    """The memory fields of /proc/PID/status (peak, resident, anonymous, file-backed), in KiB."""
+    out = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
-                peak = int(line.split()[1])
-            elif line.startswith("VmRSS:"):
-                now = int(line.split()[1])
-    return peak, now
+            key = line.split(":", 1)[0]
+            if key in fields:
+                out[key] = int(line.split()[1])
+    return out
+
+
+def rss_kib(pid):
+    """(VmHWM, VmRSS) of a process, in KiB."""
+    status = memory_status(pid, ("VmHWM", "VmRSS"))
+    return status.get("VmHWM", 0), status.get("VmRSS", 0)
+
+
+def stop(proc, timeout=30):
+    """Stops a process started by a benchmark: SIGTERM (the server drains), then SIGKILL after `timeout` s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def free_port():

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,17 +30,6 @@ from soak import make_certs  # noqa: E402
 pb, pb_grpc, _, _ = protos.load()
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(ROOT, ".build", "release", "sluice"))
 REGISTRY = os.path.join(ROOT, "deploy", "registry")
-
-
-def status(pid):
-    """VmRSS, VmHWM, RssAnon and RssFile of a process, in KiB."""
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
-                out[key] = int(value.split()[0])
-    return out
 
 
 def sluice(*args):
@@ -95,7 +83,7 @@ def main():
                 raise SystemExit("the model did not become ready in 60 s")
             time.sleep(0.1)
         time.sleep(1)
-        rows.append({"step": "idle", **status(server.pid)})
+        rows.append({"step": "idle", **h2run.memory_status(server.pid)})
         print(json.dumps(rows[-1]), flush=True)
 
         request = pb.PredictRequest(model="churn", features={
@@ -105,7 +93,7 @@ def main():
         for _ in range(a.predicts):
             stub.Predict(request, metadata=md, timeout=30)
         rows.append({"step": f"after {a.predicts} Predicts", "seconds": round(time.monotonic() - started, 1),
-                     **status(server.pid)})
+                     **h2run.memory_status(server.pid)})
         print(json.dumps(rows[-1]), flush=True)
 
         staging = None
@@ -128,15 +116,10 @@ def main():
                 sluice("models", "promote", "churn", str(staging), "--stage", "Archived", "--registry", registry)
             staging = new
             time.sleep(1.5)
-            rows.append({"step": f"reload {i + 1}", **status(server.pid)})
+            rows.append({"step": f"reload {i + 1}", **h2run.memory_status(server.pid)})
             print(json.dumps(rows[-1]), flush=True)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        h2run.stop(server)
         shutil.rmtree(work, ignore_errors=True)
 
     idle, after = rows[0], rows[1]

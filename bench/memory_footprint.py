@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -35,18 +34,6 @@ import protos  # noqa: E402
 
 pb, pb_grpc, _, _ = protos.load()
 CERTS = os.path.join(ROOT, "certs", "dev")
-FIELDS = ("VmHWM", "VmRSS", "RssAnon", "RssFile")
-
-
-def status(pid):
-    """The memory fields of /proc/PID/status, in KiB."""
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key = line.split(":", 1)[0]
-            if key in FIELDS:
-                out[key] = int(line.split()[1])
-    return out
 
 
 def sections(binary):
@@ -115,14 +102,14 @@ def one_run(binary, requests, body, row):
         try:
             startup = wait_ready(proc, admin)
             time.sleep(1.0)
-            idle = status(proc.pid)
+            idle = h2run.memory_status(proc.pid)
             check_predict(port, key, row)
             samples = []
             done = threading.Event()
 
             def sample():
                 while not done.is_set():
-                    samples.append(status(proc.pid)["VmRSS"])
+                    samples.append(h2run.memory_status(proc.pid)["VmRSS"])
                     time.sleep(0.02)
 
             sampler = threading.Thread(target=sample)
@@ -135,14 +122,9 @@ def one_run(binary, requests, body, row):
                 sampler.join()
             if load["completed"] != requests or load["failed"]:
                 raise RuntimeError(f"h2load: {load}")
-            after = status(proc.pid)
+            after = h2run.memory_status(proc.pid)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            h2run.stop(proc, timeout=15)
         return {"startup_ms": startup * 1000, "idle": idle, "after": after,
                 "rss_under_load": max(samples) if samples else after["VmRSS"]}
     finally:
