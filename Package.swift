@@ -97,7 +97,7 @@ let package = Package(
         .target(name: "TextFormats", swiftSettings: swiftSettings),
 
         // ---- Model side --------------------------------------------------------------------------
-        .target(name: "ONNXFormat", swiftSettings: swiftSettings),
+        .target(name: "ONNXFormat", dependencies: ["DurableFiles"], swiftSettings: swiftSettings),
         .target(
             name: "InferenceEngine", dependencies: ["ONNXFormat", "BackgroundThreads", "TextFormats"],
             swiftSettings: swiftSettings + engineCPU

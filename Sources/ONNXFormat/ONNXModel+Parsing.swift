@@ -1,3 +1,4 @@
+internal import DurableFiles
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -36,44 +37,18 @@ extension ONNXModel {
         try self.init(bytes: ONNXModel.readFile(path))
     }
 
-    /// Reads a whole file into an array of exactly its size (one read, no growth copies); errors name the path.
+    /// Reads a whole file into an array of exactly its size (`AtomicFile.read`: one read, no growth copies);
+    /// errors name the path. A directory or device is refused before it is opened.
     public static func readFile(_ path: String) throws(ONNXFormatError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ONNXFormatError("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw ONNXFormatError("cannot read \(path): \(String(cString: strerror(errno)))")
+        if stat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+            throw ONNXFormatError("cannot read \(path): not a regular file")
         }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw ONNXFormatError("cannot read \(path): not a regular file") }
-        let size = Int(info.st_size)
-        var failure: Int32 = 0
-        var bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            guard let base = buffer.baseAddress else { return }
-            while count < size {
-                let n = read(fd, base + count, size - count)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                if n == 0 { return }  // the file shrank while being read
-                count += n
-            }
+        do {
+            return try AtomicFile.read(path)
+        } catch {
+            throw ONNXFormatError(error.description)
         }
-        if failure != 0 { throw ONNXFormatError("cannot read \(path): \(String(cString: strerror(failure)))") }
-        // A file that grew while being read: take the rest too, so the bytes are the whole file.
-        if bytes.count == size {
-            var chunk = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { throw ONNXFormatError("cannot read \(path): \(String(cString: strerror(errno)))") }
-                if n == 0 { break }
-                bytes.append(contentsOf: chunk[0..<n])
-            }
-        }
-        return bytes
     }
 
     /// Reads a `ModelProto`: the header fields and opset imports first (one pass that only records where the
