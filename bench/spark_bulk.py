@@ -14,7 +14,9 @@ Timed, alternating per round:
   -> write Parquet partitioned by risk category (bench/spark_transform_job.py);
 - sluice: score_churn.py with the same input and output shape (BatchPredict per partition, chunks of 10,000,
   over TLS with the key; its read-back count and id-checksum checks included).
-Also reported: the server's CPU seconds during the Sluice job. Results go to bench/results/spark_bulk.json.
+Also reported: the server's CPU seconds during the Sluice job. With `--floor`, each round also times
+bench/spark_floor_job.py: the Sluice job with the BatchPredict call replaced by a constant answer, i.e. the
+least any scorer can cost in this job's shape. Results go to bench/results/spark_bulk.json.
 """
 
 import argparse
@@ -92,6 +94,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--floor", action="store_true",
+                        help="also time bench/spark_floor_job.py (the Sluice job with a constant scorer)")
     parser.add_argument("--workdir", default=str(pathlib.Path(tempfile.gettempdir()) / "sluice-spark-bench"))
     args = parser.parse_args()
     work = pathlib.Path(args.workdir)
@@ -112,7 +116,7 @@ def main():
             break
     assert port, "sluice did not start"
     env = dict(os.environ, SLUICE_API_KEY_FILE=str(work / "api-key"))
-    results = {"rows": args.rows, "transform_s": [], "sluice_s": [], "server_cpu_s": []}
+    results = {"rows": args.rows, "transform_s": [], "sluice_s": [], "server_cpu_s": [], "floor_s": []}
     try:
         time.sleep(1.0)
         for r in range(args.rounds):
@@ -127,14 +131,25 @@ def main():
             results["sluice_s"].append(round(wall, 2))
             summary = json.loads(next(l for l in out.splitlines() if l.startswith("SCORE-SUMMARY "))[14:])
             assert summary["rows_out"] == args.rows
+            floor = ""
+            if args.floor:
+                wall_floor, _ = spark_submit([str(ROOT / "bench" / "spark_floor_job.py"), "--input", str(data),
+                                              "--output", str(work / "out-floor"), "--server", "unused:0"], env)
+                results["floor_s"].append(round(wall_floor, 2))
+                floor = f", floor (constant scorer) {wall_floor:.1f} s"
             print(f"round {r + 1}: transform {results['transform_s'][-1]:.1f} s, sluice {wall:.1f} s "
-                  f"(server CPU {results['server_cpu_s'][-1]:.2f} s)", flush=True)
+                  f"(server CPU {results['server_cpu_s'][-1]:.2f} s){floor}", flush=True)
     finally:
         server.terminate()
         server.wait(30)
     t, s = statistics.median(results["transform_s"]), statistics.median(results["sluice_s"])
     results["speedup"] = round(t / s, 2)
     print(f"median: transform {t:.1f} s, sluice {s:.1f} s, speed-up {t / s:.2f}x")
+    if results["floor_s"]:
+        f = statistics.median(results["floor_s"])
+        results["floor_speedup"] = round(t / f, 2)
+        print(f"median floor (constant scorer) {f:.1f} s: transform / floor {t / f:.2f}x, "
+              f"Sluice job - floor {s - f:+.1f} s")
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(exist_ok=True)
     (out_dir / "spark_bulk.json").write_text(json.dumps(results, indent=1))

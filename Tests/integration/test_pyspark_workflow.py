@@ -358,6 +358,32 @@ def test_driver_input_totals_equal_the_spark_aggregation(spark, workdir):
     assert score_churn.local_input_totals("s3a://bucket/in.parquet", "customer_id") is None
 
 
+def test_driver_output_totals_equal_the_spark_aggregation(spark, workdir):
+    """The read-back totals read on the driver from a partitioned output are Spark's own per-category counts,
+    id checksum and model versions over the same files."""
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    rng = np.random.default_rng(11)
+    n = 12_000
+    ids = np.concatenate([np.array([0, -1, 2**63 - 1, -2**63], dtype=np.int64),
+                          rng.integers(-2**63, 2**63 - 1, n - 4, dtype=np.int64)])
+    pdf = pd.DataFrame({"customer_id": ids, "label": rng.integers(0, 2, n), "model_version": rng.integers(3, 5, n),
+                        "batch_id": "b", "risk_category": rng.choice(list(score_churn.RISK_CATEGORIES), n)})
+    out = workdir / "totals-out"
+    spark.createDataFrame(pdf).repartition(3).write.mode("overwrite").partitionBy("risk_category").parquet(str(out))
+    groups = (spark.read.parquet(str(out)).groupBy("risk_category")
+              .agg(F.count(F.lit(1)).alias("rows"),
+                   F.sum(F.xxhash64(F.col("customer_id").cast("long")).cast("decimal(38,0)")).alias("ids"))
+              .collect())
+    totals = score_churn.local_output_totals(str(out), "customer_id")
+    assert totals == {"per_category": {g["risk_category"]: g["rows"] for g in groups},
+                      "ids": sum(int(g["ids"]) for g in groups), "versions": [3, 4]}
+    # Not local, or no such id column: the job falls back to the Spark aggregation.
+    assert score_churn.local_output_totals("s3a://bucket/out", "customer_id") is None
+    assert score_churn.local_output_totals(str(out), "row_id") is None
+
+
 def test_spark_job_retries_unavailable_until_the_server_is_up(served, spark, workdir):
     """The server is not up when the job calls: the first calls fail UNAVAILABLE, are retried, no row is lost."""
     churn_data.generate(3000, seed=5).to_parquet(workdir / "late.parquet", index=False)

@@ -14,10 +14,10 @@
   and jitter (`--max-retries`, `--backoff-initial`, `--backoff-max`); any other status fails the job with the
   server's message. A chunk's answer must have exactly as many rows as the chunk, or the job fails.
 - Every row carries its id (`--id-column`, default `customer_id`; a generated `row_id` if the input has none).
-  After the write the job reads the output back (one aggregation) and fails unless it has exactly the input's
-  row count and the same checksum of ids (the exact sum of their 64-bit hashes), so no row is lost or doubled.
-  The input's totals come from the id column read on the driver for a local Parquet input (no Spark job),
-  from a Spark aggregation otherwise.
+  After the write the job reads the output back and fails unless it has exactly the input's row count and the
+  same checksum of ids (the exact sum of their 64-bit hashes), so no row is lost or doubled. For local Parquet
+  the input's totals and the output's read-back come from the files, read on the driver (no Spark job); for
+  other file systems each is one Spark aggregation.
 - Output: Parquet partitioned by `risk_category` (`high_risk`: churn predicted with confidence > 0.8,
   `medium_risk`: churn predicted otherwise, `low_risk`: churn not predicted), with the id, `label`,
   `probability` (of churn), `confidence`, `model_version` and `batch_id` (also the request id the server logs).
@@ -199,6 +199,40 @@ def local_input_totals(path: str, id_column: str):
     total = sum(exact_sum(spark_xxhash64_longs(chunk.to_numpy().astype("int64", copy=False)))
                 for chunk in ids.chunks)
     return {"rows": len(ids), "ids": total}
+
+
+def local_output_totals(path: str, id_column: str):
+    """Rows per risk category, id checksum and model versions of a local Parquet output, read on the driver.
+
+    The read-back check of what the job wrote, from the files themselves (pyarrow: the id and `model_version`
+    columns, the category from the `risk_category=` directories), with the same checksum as the Spark aggregation
+    (`sum(xxhash64(id))`, exact). None when the output is not a local path, is empty, or its id column is not a
+    non-null integer column; the caller then runs the Spark aggregation instead.
+    """
+    if "://" in path and not path.startswith("file://"):
+        return None
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:
+        dataset = ds.dataset(path.removeprefix("file://"), format="parquet", partitioning="hive")
+        names = dataset.schema.names
+        if (id_column not in names or "model_version" not in names or "risk_category" not in names
+                or not pa.types.is_integer(dataset.schema.field(id_column).type)):
+            return None
+        table = dataset.to_table(columns=[id_column, "model_version", "risk_category"])
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+    if table.num_rows == 0 or any(table.column(c).null_count for c in table.column_names):
+        return None
+    per_category: Dict[str, int] = {}
+    for value in table.column("risk_category").value_counts().to_pylist():
+        per_category[str(value["values"])] = int(value["counts"])
+    ids = sum(exact_sum(spark_xxhash64_longs(chunk.to_numpy().astype("int64", copy=False)))
+              for chunk in table.column(id_column).chunks)
+    versions = sorted(int(v) for v in np.unique(table.column("model_version").to_numpy()))
+    return {"per_category": per_category, "ids": ids, "versions": versions}
 
 
 def make_scorer(settings: Dict[str, object]):
@@ -407,15 +441,21 @@ def run(spark, args) -> Dict[str, object]:
         totals_pool.shutdown(wait=True)
     rows_in, ids_in = int(totals["rows"]), totals["ids"] or 0
 
-    written = spark.read.parquet(args.output)
-    groups = (written.groupBy("risk_category", "model_version")
-              .agg(F.count(F.lit(1)).alias("rows"), id_checksum().alias("ids")).collect())
-    per_category: Dict[str, int] = {}
-    for g in groups:
-        per_category[g["risk_category"]] = per_category.get(g["risk_category"], 0) + int(g["rows"])
+    # The read-back check reads what was written, independently of the scoring job: on the driver for a local
+    # output (pyarrow, no Spark job), else one Spark aggregation over the output.
+    written = local_output_totals(args.output, id_column)
+    if written is None:
+        groups = (spark.read.parquet(args.output).groupBy("risk_category", "model_version")
+                  .agg(F.count(F.lit(1)).alias("rows"), id_checksum().alias("ids")).collect())
+        per_category: Dict[str, int] = {}
+        for g in groups:
+            per_category[g["risk_category"]] = per_category.get(g["risk_category"], 0) + int(g["rows"])
+        written = {"per_category": per_category, "ids": sum((g["ids"] or 0) for g in groups),
+                   "versions": sorted({int(g["model_version"]) for g in groups})}
+    per_category = written["per_category"]
     rows_out = sum(per_category.values())
-    ids_out = sum((g["ids"] or 0) for g in groups)
-    versions = sorted({int(g["model_version"]) for g in groups})
+    ids_out = written["ids"]
+    versions = written["versions"]
     summary: Dict[str, object] = {
         "input": args.input, "output": args.output, "model": args.model, "version_selector": args.version,
         "model_versions": versions, "rows_in": rows_in, "rows_out": rows_out,
