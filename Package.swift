@@ -44,8 +44,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .target(name: "CCurlShims", dependencies: ["CCurl"]),
+        // libcurl (apt libcurl4-openssl-dev for the header) is loaded at first use, not linked: see CCurlShims.h.
+        .target(name: "CCurlShims"),
         .systemLibrary(name: "CMicroHTTPD", pkgConfig: "libmicrohttpd", providers: [.apt(["libmicrohttpd-dev"])]),
         .target(name: "CSystemShims"),
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
@@ -90,7 +90,7 @@ let package = Package(
         // ---- Shared: helper threads with signals blocked, the monotonic clock ---------------------
         .target(name: "BackgroundThreads", swiftSettings: swiftSettings),
         // ---- Shared: a blocking HTTP client on libcurl, for background threads (model sources) -------
-        .target(name: "HTTPClient", dependencies: ["CCurl", "CCurlShims"], swiftSettings: swiftSettings),
+        .target(name: "HTTPClient", dependencies: ["CCurlShims"], swiftSettings: swiftSettings),
         // ---- Shared: atomic, durable file writes (registry metadata, rollout state) -------------
         .target(name: "DurableFiles", swiftSettings: swiftSettings),
         // JSON text written by hand (log lines, small request bodies, CLI rows): the one string escaper.

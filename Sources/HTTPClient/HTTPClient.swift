@@ -1,10 +1,11 @@
-internal import CCurl
 internal import CCurlShims
 import Synchronization
 
 /// A blocking HTTP/1.1 + HTTPS client on libcurl, for background threads (model sources), never the event loop.
 ///
 /// One client holds one curl easy handle, so consecutive requests to the same host reuse the connection.
+/// libcurl is loaded when the first client is made (see `CCurlShims`), so a process that never makes one never
+/// maps it; if it cannot be loaded, every request fails with an ``HTTPClientError`` that says why.
 /// Requests on one client are serialized by a lock; use one client per background thread for parallelism.
 public final class HTTPClient: Sendable {
     /// libcurl's handle; only touched under `lock`.
@@ -12,15 +13,24 @@ public final class HTTPClient: Sendable {
     /// PEM CA bundle for HTTPS, or nil for the system trust store.
     public let caFile: String?
 
-    /// Owns the curl easy handle.
+    /// Owns the curl easy handle, or says why there is none.
     private final class Handle: @unchecked Sendable {
         let pointer: UnsafeMutableRawPointer?
-        init() { pointer = curl_easy_init() }
-        deinit { if let pointer { curl_easy_cleanup(pointer) } }
+        /// Why libcurl could not be loaded, when it could not.
+        let loadFailure: String?
+        init() {
+            if let failure = CCurlShims_load() {
+                loadFailure = String(cString: failure)
+                pointer = nil
+            } else {
+                loadFailure = nil
+                pointer = CCurlShims_easy_init()
+            }
+        }
+        deinit { CCurlShims_easy_cleanup(pointer) }
     }
 
     public init(caFile: String? = nil) {
-        _ = CCurlShims_global_init()
         self.caFile = caFile
         self.handle = Mutex(Handle())
     }
@@ -30,7 +40,8 @@ public final class HTTPClient: Sendable {
     public func perform(_ request: HTTPRequest) throws(HTTPClientError) -> HTTPResponse {
         try handle.withLock { (handle: inout Handle) throws(HTTPClientError) -> HTTPResponse in
             guard let curl = handle.pointer else {
-                throw HTTPClientError(url: request.url, message: "libcurl could not create a handle")
+                throw HTTPClientError(
+                    url: request.url, message: handle.loadFailure ?? "libcurl could not create a handle")
             }
             return try Self.run(request, on: curl, caFile: caFile)
         }
@@ -43,15 +54,15 @@ public final class HTTPClient: Sendable {
     {
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
         for (name, value) in request.headers {
-            guard let appended = curl_slist_append(headerList, "\(name): \(value)") else {
-                curl_slist_free_all(headerList)
+            guard let appended = CCurlShims_slist_append(headerList, "\(name): \(value)") else {
+                CCurlShims_slist_free_all(headerList)
                 throw HTTPClientError(url: request.url, message: "out of memory building headers")
             }
             headerList = appended
         }
         // An explicit empty Expect stops curl from waiting for `100 Continue` on larger bodies.
-        headerList = curl_slist_append(headerList, "Expect:") ?? headerList
-        defer { curl_slist_free_all(headerList) }
+        headerList = CCurlShims_slist_append(headerList, "Expect:") ?? headerList
+        defer { CCurlShims_slist_free_all(headerList) }
 
         let sink = BodySink(limit: request.maxResponseBytes)
         let context = Unmanaged.passRetained(sink)
@@ -88,7 +99,7 @@ public final class HTTPClient: Sendable {
                     url: request.url, message: "response is larger than \(request.maxResponseBytes) bytes")
             }
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let text = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            let text = detail.isEmpty ? String(cString: CCurlShims_easy_strerror(code)) : detail
             throw HTTPClientError(url: request.url, message: text)
         }
         return HTTPResponse(status: status, body: sink.bytes)

@@ -39,3 +39,41 @@ def test_binary_links_no_foundation_corefoundation_or_icu():
         assert marker not in names, f"{marker.decode()} is linked in: a target imports Foundation"
     rodata = sections[".rodata"][1]
     assert rodata < 16 * 1024 * 1024, f".rodata is {rodata / 1e6:.1f} MB (ICU data is 30 MB)"
+
+
+def needed_libraries(data, sections):
+    """The DT_NEEDED entries of the binary's `.dynamic` section (shared libraries the loader maps at start)."""
+    offset, size = sections[".dynamic"]
+    strings_offset, _ = sections[".dynstr"]
+    names = []
+    for i in range(0, size, 16):
+        tag, value = struct.unpack_from("<qQ", data, offset + i)
+        if tag == 0:  # DT_NULL
+            break
+        if tag == 1:  # DT_NEEDED
+            start = strings_offset + value
+            names.append(data[start:data.index(b"\0", start)].decode())
+    return names
+
+
+def test_libcurl_is_loaded_on_first_use_not_linked():
+    """libcurl (and the LDAP, Kerberos, SSH and RTMP libraries it pulls in) is only for HTTP model sources: it is
+    `dlopen`ed by the first HTTP client, so a server without one never maps it. The MLflow tests exercise the
+    loaded path."""
+    data, sections = elf_sections(sluice_bin())
+    needed = needed_libraries(data, sections)
+    assert "libssl.so.3" in needed and "libc.so.6" in needed, needed  # sanity: the table was read
+    assert not [n for n in needed if n.startswith("libcurl")], f"libcurl is linked: {needed}"
+
+
+def test_a_server_without_http_sources_does_not_map_libcurl(tmp_path):
+    from conftest import SluiceProcess
+
+    (tmp_path / "registry").mkdir()
+    server = SluiceProcess([sluice_bin(), "serve", "--plaintext", "--insecure-no-auth", "--listen", "127.0.0.1:0",
+                            "--models", str(tmp_path / "registry")], False).wait_ready()
+    try:
+        maps = open(f"/proc/{server.proc.pid}/maps").read()
+        assert "libssl.so.3" in maps and "libcurl" not in maps
+    finally:
+        server.stop()
