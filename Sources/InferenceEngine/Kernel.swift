@@ -121,16 +121,27 @@ struct NodeBuilder {
     }
 
     func ints(_ name: String) throws(EngineError) -> [Int64]? {
+        try intList(name).map { Array($0) }
+    }
+
+    /// A list-of-ints attribute in its compact parsed form (no `[Int64]` copy): for the large per-node
+    /// attributes of tree ensembles, which would otherwise double the load's peak memory.
+    func intList(_ name: String) throws(EngineError) -> ONNXIntList? {
         switch attr(name) {
         case nil: return nil
         case .ints(let v): return v
         case .int(let v): return [v]
-        case .tensor(let t): return t.int64Values
+        case .tensor(let t): return ONNXIntList(t.int64Values)
         default: throw fail("attribute \(name) must be a list of ints")
         }
     }
 
     func strings(_ name: String) throws(EngineError) -> [String]? {
+        try stringList(name).map { Array($0) }
+    }
+
+    /// A list-of-strings attribute in its interned parsed form (see ``intList(_:)``).
+    func stringList(_ name: String) throws(EngineError) -> ONNXStringList? {
         switch attr(name) {
         case nil: return nil
         case .strings(let v): return v

@@ -236,8 +236,7 @@ extension ONNXAttribute {
             }
             self = .floats(floats)
         case 7:
-            var ints: [Int64] = []
-            ints.reserveCapacity(intCount)
+            var ints = ONNXIntList(reservingCapacity: intCount)
             r = attribute
             while let f = try r.nextField() {
                 guard f.number == 8 else { try r.skip(f); continue }
@@ -245,8 +244,7 @@ extension ONNXAttribute {
             }
             self = .ints(ints)
         case 8:
-            var strings: [String] = []
-            strings.reserveCapacity(stringCount)
+            var strings = ONNXStringList(reservingCapacity: stringCount)
             r = attribute
             while let f = try r.nextField() {
                 guard f.number == 9 else { try r.skip(f); continue }

@@ -96,8 +96,16 @@ public enum ONNXAttribute: Sendable, Equatable {
     case string(String)
     case tensor(ONNXTensor)
     case floats([Float])
-    case ints([Int64])
-    case strings([String])
+    /// Ints, narrowed to 32 bits when they fit (see ``ONNXIntList``).
+    case ints(ONNXIntList)
+    /// Strings, interned (see ``ONNXStringList``).
+    case strings(ONNXStringList)
+
+    /// An ints attribute from an array (narrowed when every value fits in 32 bits).
+    public static func ints(_ values: [Int64]) -> ONNXAttribute { .ints(ONNXIntList(values)) }
+
+    /// A strings attribute from an array.
+    public static func strings(_ values: [String]) -> ONNXAttribute { .strings(ONNXStringList(values)) }
 }
 
 /// Declared type and shape of a graph input, output or intermediate value.

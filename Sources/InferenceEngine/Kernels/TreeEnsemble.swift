@@ -63,15 +63,15 @@ struct TreeEnsemble: Sendable {
     /// Builds the flattened ensemble from the node and leaf-weight attributes.
     /// `prefix` is `class` for classifiers and `target` for regressors.
     init(_ nb: NodeBuilder, prefix: String, columns: Int) throws(EngineError) {
-        let treeIDs = try nb.ints("nodes_treeids") ?? []
-        let nodeIDs = try nb.ints("nodes_nodeids") ?? []
-        let featureIDs = try nb.ints("nodes_featureids") ?? []
+        let treeIDs = try nb.intList("nodes_treeids") ?? []
+        let nodeIDs = try nb.intList("nodes_nodeids") ?? []
+        let featureIDs = try nb.intList("nodes_featureids") ?? []
         var values = try nb.floats("nodes_values") ?? []
         if values.isEmpty { values = try nb.floats("nodes_values_as_tensor") ?? [] }
-        let modes = try nb.strings("nodes_modes") ?? []
-        let trueIDs = try nb.ints("nodes_truenodeids") ?? []
-        let falseIDs = try nb.ints("nodes_falsenodeids") ?? []
-        let tracks = try nb.ints("nodes_missing_value_tracks_true") ?? []
+        let modes = try nb.stringList("nodes_modes") ?? []
+        let trueIDs = try nb.intList("nodes_truenodeids") ?? []
+        let falseIDs = try nb.intList("nodes_falsenodeids") ?? []
+        let tracks = try nb.intList("nodes_missing_value_tracks_true") ?? []
         let n = treeIDs.count
         guard n > 0 else { throw nb.fail("the ensemble has no nodes") }
         for (name, count) in [
@@ -116,9 +116,9 @@ struct TreeEnsemble: Sendable {
             }
         }
         // Leaf weights, grouped by node (compressed rows: node i's weights are weightsAt[weightsFrom[i]..<weightsFrom[i+1]]).
-        let wTree = try nb.ints("\(prefix)_treeids") ?? []
-        let wNode = try nb.ints("\(prefix)_nodeids") ?? []
-        let wID = try nb.ints("\(prefix)_ids") ?? []
+        let wTree = try nb.intList("\(prefix)_treeids") ?? []
+        let wNode = try nb.intList("\(prefix)_nodeids") ?? []
+        let wID = try nb.intList("\(prefix)_ids") ?? []
         var wValue = try nb.floats("\(prefix)_weights") ?? []
         if wValue.isEmpty { wValue = try nb.floats("\(prefix)_weights_as_tensor") ?? [] }
         guard wTree.count == wNode.count, wTree.count == wID.count, wTree.count == wValue.count else {
@@ -352,12 +352,14 @@ extension TreeEnsemble {
 /// A sorted permutation of 32-bit positions with binary search: a quarter of the memory of a hash map over
 /// 64-bit key pairs, which matters for forests of hundreds of thousands of nodes loaded next to a serving process.
 struct NodeIndex {
-    private let trees: [Int64]
-    private let nodes: [Int64]
+    private let trees: ONNXIntList
+    private let nodes: ONNXIntList
     /// Positions ordered by (tree id, node id).
     private let order: [Int32]
 
-    init(trees: [Int64], nodes: [Int64]) {
+    init(trees: [Int64], nodes: [Int64]) { self.init(trees: ONNXIntList(trees), nodes: ONNXIntList(nodes)) }
+
+    init(trees: ONNXIntList, nodes: ONNXIntList) {
         self.trees = trees
         self.nodes = nodes
         var order = (0..<Int32(trees.count)).map { $0 }
