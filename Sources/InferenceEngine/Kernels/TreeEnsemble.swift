@@ -74,6 +74,8 @@ struct TreeEnsemble: Sendable {
         let tracks = try nb.intList("nodes_missing_value_tracks_true") ?? []
         let n = treeIDs.count
         guard n > 0 else { throw nb.fail("the ensemble has no nodes") }
+        // Positions are 32-bit (and a well-formed ensemble places at most 2n + 1 of them).
+        guard n < Int(Int32.max) / 4 else { throw nb.fail("the ensemble has too many nodes (\(n))") }
         for (name, count) in [
             ("nodes_nodeids", nodeIDs.count), ("nodes_featureids", featureIDs.count),
             ("nodes_values", values.count), ("nodes_modes", modes.count), ("nodes_truenodeids", trueIDs.count),
@@ -160,7 +162,7 @@ struct TreeEnsemble: Sendable {
         var pMode: [Mode] = [.leaf]
         var pChild: [Int32] = [0]
         var pTracks: [Bool] = [false]
-        var pSource: [Int] = [-1]
+        var pSource: [Int32] = [-1]
         var roots: [Int32] = []
         var depths: [Int32] = []
         // Well-formed trees place every node exactly once, after the shared leaf at position 0: sizing the arrays
@@ -185,7 +187,7 @@ struct TreeEnsemble: Sendable {
                 pMode.append(.leaf)
                 pChild.append(0)
                 pTracks.append(false)
-                pSource.append(source)
+                pSource.append(Int32(source))
                 return pFeature.count - 1
             }
             queue.append((root, place(root), 0))
@@ -220,6 +222,9 @@ struct TreeEnsemble: Sendable {
             depths.append(Int32(treeDepth))
         }
         guard pFeature.count < Int(Int32.max) else { throw nb.fail("the ensemble is too large") }
+        // The node-order scratch is done with: release it before the layouts below are built, so it does not add
+        // to the load's peak memory.
+        nodeModes = []
         // Leaf weights by position.
         var leafStart: [Int32] = []
         var weightClass: [Int32] = []
@@ -231,7 +236,7 @@ struct TreeEnsemble: Sendable {
         for p in 0..<pFeature.count {
             leafStart.append(Int32(weightClass.count))
             guard pMode[p] == .leaf, pSource[p] >= 0 else { continue }
-            let node = pSource[p]
+            let node = Int(pSource[p])
             let from = Int(weightsFrom[node]), to = Int(weightsFrom[node + 1])
             if to - from != 1 { single = false }
             for j in from..<to {
@@ -241,6 +246,9 @@ struct TreeEnsemble: Sendable {
             }
         }
         leafStart.append(Int32(weightClass.count))
+        pSource = []
+        weightsFrom = []
+        weightsAt = []
         var singleColumn: Int? = nil
         var leafValue: [Float] = []
         if single, columnSet.count == 1, let col = columnSet.first { singleColumn = Int(col) }
