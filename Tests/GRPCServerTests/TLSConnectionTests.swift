@@ -24,6 +24,8 @@ private enum TestCertificates {
               -keyout client-key.pem -out client.csr
             openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 1 -out client.pem
             """
+        // The directory lives as long as the test process: removed when it exits.
+        atexit { _ = system("rm -rf /tmp/sluice-tls-test-\(getpid())") }
         return system("(\(script)) >/dev/null 2>&1") == 0 ? dir : nil
     }()
 }

@@ -27,7 +27,7 @@ func fakeServable(numericNames: [String] = ["a", "b"], stringNames: [String] = [
 }
 
 func makeAPI() throws -> InferenceAPI {
-    let root = NSTemporaryDirectory() + "sluice-api-\(UUID().uuidString)"
+    let root = ScratchDirectory.make("api")
     let source = LocalDirectorySource(root: root)
     _ = try source.register(
         model: "churn", bytes: Array("fake".utf8), source: "", stage: .production, aliases: ["champion"], tags: [:],

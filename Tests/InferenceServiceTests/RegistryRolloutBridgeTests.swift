@@ -12,7 +12,7 @@ private struct BridgeFixture {
     let bridge: RegistryRolloutBridge
 
     init() throws {
-        root = NSTemporaryDirectory() + "sluice-bridge-\(UUID().uuidString)"
+        root = ScratchDirectory.make("bridge")
         source = LocalDirectorySource(root: root)
         for (stage, aliases) in [(Stage.production, ["champion"]), (.staging, ["challenger"]), (.none, [])] {
             _ = try source.register(

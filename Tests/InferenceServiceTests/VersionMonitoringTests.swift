@@ -39,7 +39,7 @@ struct VersionMonitoringTests {
     }
 
     @Test func predictCallsAreRecordedPerVersion() throws {
-        let root = NSTemporaryDirectory() + "sluice-monitoring-\(UUID().uuidString)"
+        let root = ScratchDirectory.make("monitoring")
         let source = LocalDirectorySource(root: root)
         _ = try source.register(
             model: "churn", bytes: Array("fake".utf8), source: "", stage: .production, aliases: [], tags: [:],
