@@ -79,7 +79,9 @@ struct Compiler {
         for output in graph.outputs { readers[output.name, default: 0] += 1 }
         var splitAt: [String: (plan: Int, node: ONNXNode, input: Int)] = [:]  // Split output → its Split
         for node in graph.nodes {
-            if rewrites, let x = concatUndoingSplit(node, splitAt: splitAt, readers: readers, types: types, slotOf: slotOf) {
+            if rewrites,
+                let x = concatUndoingSplit(node, splitAt: splitAt, readers: readers, types: types, slotOf: slotOf)
+            {
                 // Concat(Split(x)) is x: the Concat's output names x's slot, and the Split's pieces are read by
                 // no one else, so neither kernel runs.
                 slotOf[node.outputs[0]] = x.slot

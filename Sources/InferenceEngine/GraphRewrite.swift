@@ -37,7 +37,9 @@ enum GraphRewrite {
         for node in graph.nodes { for name in node.inputs where !name.isEmpty { uses[name, default: 0] += 1 } }
         for output in graph.outputs { uses[output.name, default: 0] += 1 }
         var producer: [String: Int] = [:]
-        for (i, node) in graph.nodes.enumerated() { for name in node.outputs where !name.isEmpty { producer[name] = i } }
+        for (i, node) in graph.nodes.enumerated() {
+            for name in node.outputs where !name.isEmpty { producer[name] = i }
+        }
         var removed = Set<Int>()
         var replacement: [Int: ONNXNode] = [:]
         for (ci, concat) in graph.nodes.enumerated() {
@@ -95,8 +97,9 @@ enum GraphRewrite {
             case .ints(let wIDs)? = a["target_ids"], case .floats(let weights)? = a["target_weights"]
         else { return nil }
         let n = treeIDs.count
-        guard [nodeIDs.count, featureIDs.count, values.count, modes.count, trueIDs.count, falseIDs.count]
-            .allSatisfy({ $0 == n }),
+        guard
+            [nodeIDs.count, featureIDs.count, values.count, modes.count, trueIDs.count, falseIDs.count]
+                .allSatisfy({ $0 == n }),
             wTrees.count == wNodes.count, wIDs.count == wNodes.count, weights.count == wNodes.count,
             wTrees.allSatisfy({ $0 == first }), wIDs.allSatisfy({ $0 == 0 })
         else { return nil }

@@ -111,7 +111,8 @@ struct PredictBinder {
                 let columns = features.filter { $0.kind == .numeric }.map(\.name).joined(separator: ", ")
                 throw EngineError(
                     .invalidInput,
-                    "\(names.count) feature names given for \(numeric) numeric features (the model's columns: \(columns))")
+                    "\(names.count) feature names given for \(numeric) numeric features (the model's columns: \(columns))"
+                )
             }
             var k = 0
             for i in features.indices where features[i].kind == .numeric {
@@ -190,7 +191,8 @@ struct PredictBinder {
         var predictIndices = plan.indices.filter { needed.contains($0) }
         if rewrites {
             feedConcatenatedBlocks(
-                &feeds, &predictIndices, protected: Set([labelIdx.map { outputSlots[$0] }, scoreSlot].compactMap { $0 }))
+                &feeds, &predictIndices,
+                protected: Set([labelIdx.map { outputSlots[$0] }, scoreSlot].compactMap { $0 }))
         }
         let predictPlan = predictIndices.map { plan[$0] }
         // NaN handling.

@@ -403,61 +403,61 @@ struct LinearClassifierKernel: Kernel {
         input.withUnsafeBufferPointer { xp in
             coefficients.withUnsafeBufferPointer { cp in
                 coefficientsByFeature.withUnsafeBufferPointer { wv in
-                so.f.withUnsafeMutableBufferPointer { sp in
-                    lo.i.withUnsafeMutableBufferPointer { lp in
-                        for r in 0..<n {
-                            let row = xp.baseAddress! + r * f
-                            let out = sp.baseAddress! + r * cols
-                            if lanes {
-                                var acc = SIMD8<Float>(repeating: 0)
-                                for j in 0..<f { acc += SIMD8<Float>(repeating: row[j]) * wv[j] }
-                                acc += interceptLanes
-                                for c in 0..<classCount { out[c] = acc[c] }
-                            } else {
-                                for c in 0..<classCount {
-                                    let w = cp.baseAddress! + c * f
-                                    var s: Float = 0
-                                    for j in 0..<f { s += row[j] * w[j] }
-                                    out[c] = s + intercepts[c]
+                    so.f.withUnsafeMutableBufferPointer { sp in
+                        lo.i.withUnsafeMutableBufferPointer { lp in
+                            for r in 0..<n {
+                                let row = xp.baseAddress! + r * f
+                                let out = sp.baseAddress! + r * cols
+                                if lanes {
+                                    var acc = SIMD8<Float>(repeating: 0)
+                                    for j in 0..<f { acc += SIMD8<Float>(repeating: row[j]) * wv[j] }
+                                    acc += interceptLanes
+                                    for c in 0..<classCount { out[c] = acc[c] }
+                                } else {
+                                    for c in 0..<classCount {
+                                        let w = cp.baseAddress! + c * f
+                                        var s: Float = 0
+                                        for j in 0..<f { s += row[j] * w[j] }
+                                        out[c] = s + intercepts[c]
+                                    }
+                                }
+                                // Label from raw scores.
+                                var labelIdx = 0
+                                if classCount == 1 {
+                                    labelIdx = out[0] > 0 ? 1 : 0
+                                } else {
+                                    var best = out[0]
+                                    for c in 1..<classCount where out[c] > best {
+                                        best = out[c]
+                                        labelIdx = c
+                                    }
+                                }
+                                if useStrings {
+                                    ctx.scratchI.append(Int32(labelIdx))
+                                } else {
+                                    lp[r] =
+                                        classCount == 1
+                                        ? (labelsInt.count == 2 ? labelsInt[labelIdx] : Int64(labelIdx))
+                                        : labelsInt[labelIdx]
+                                }
+                                // Scores.
+                                if classCount == 1 {
+                                    if post == .probit {
+                                        out[0] = PostTransform.probit(out[0])
+                                    } else if addSecondClass {
+                                        let s = out[0]
+                                        out[0] = 1 - s
+                                        out[1] = s
+                                    }
+                                } else if !flatLogistic {
+                                    post.apply(out, classCount)
                                 }
                             }
-                            // Label from raw scores.
-                            var labelIdx = 0
-                            if classCount == 1 {
-                                labelIdx = out[0] > 0 ? 1 : 0
-                            } else {
-                                var best = out[0]
-                                for c in 1..<classCount where out[c] > best {
-                                    best = out[c]
-                                    labelIdx = c
-                                }
+                            if flatLogistic {
+                                for k in 0..<(n * cols) { sp[k] = PostTransform.logistic(sp[k]) }
                             }
-                            if useStrings {
-                                ctx.scratchI.append(Int32(labelIdx))
-                            } else {
-                                lp[r] =
-                                    classCount == 1
-                                    ? (labelsInt.count == 2 ? labelsInt[labelIdx] : Int64(labelIdx))
-                                    : labelsInt[labelIdx]
-                            }
-                            // Scores.
-                            if classCount == 1 {
-                                if post == .probit {
-                                    out[0] = PostTransform.probit(out[0])
-                                } else if addSecondClass {
-                                    let s = out[0]
-                                    out[0] = 1 - s
-                                    out[1] = s
-                                }
-                            } else if !flatLogistic {
-                                post.apply(out, classCount)
-                            }
-                        }
-                        if flatLogistic {
-                            for k in 0..<(n * cols) { sp[k] = PostTransform.logistic(sp[k]) }
                         }
                     }
-                }
                 }
             }
         }

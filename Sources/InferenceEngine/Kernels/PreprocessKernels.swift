@@ -89,6 +89,19 @@ struct NormalizerKernel: Kernel {
         let c = i.lastDim
         guard c > 0 else { return }
         let norm = self.norm
+        if norm == .l1 {
+            // The common case (class probabilities after a LOGISTIC classifier): its own loop, no switch per row.
+            o.f.withUnsafeMutableBufferPointer { p in
+                var r = 0
+                while r < p.count {
+                    var s: Float = 0
+                    for j in 0..<c { s += Swift.abs(p[r + j]) }
+                    if s != 0 { for j in 0..<c { p[r + j] /= s } }
+                    r += c
+                }
+            }
+            return
+        }
         o.f.withUnsafeMutableBufferPointer { p in
             var r = 0
             while r < p.count {
