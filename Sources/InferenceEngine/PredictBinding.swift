@@ -29,11 +29,13 @@ final class PredictBinding: Sendable {
     let stringCount: Int
     /// Set when the serving plan is a single tree-ensemble classifier over float features (fused fast path).
     let fusedTree: FusedTreePlan?
+    /// Set when the serving plan is a multi-class linear classifier (and L1 normalizer) over one float block.
+    let fusedLinear: FusedLinearPlan?
 
     init(
         feeds: [Feed], unusableReason: String?, task: ModelSignature.Task, labelSlot: Int?, scoreSlot: Int?,
         scoreColumns: Int, labelsInt: [Int64], labelsString: [String], stringIndex: [String: Int], numericCount: Int,
-        stringCount: Int, fusedTree: FusedTreePlan?
+        stringCount: Int, fusedTree: FusedTreePlan?, fusedLinear: FusedLinearPlan? = nil
     ) {
         self.feeds = feeds
         self.unusableReason = unusableReason
@@ -47,6 +49,7 @@ final class PredictBinding: Sendable {
         self.numericCount = numericCount
         self.stringCount = stringCount
         self.fusedTree = fusedTree
+        self.fusedLinear = fusedLinear
     }
 }
 
@@ -236,7 +239,10 @@ struct PredictBinder {
             scoreSlot: scoreSlot, scoreColumns: scoreColumns, labelsInt: labelsInt, labelsString: labelsString,
             stringIndex: stringIndex, numericCount: numeric, stringCount: strings,
             fusedTree: FusedTreePlan.detect(
-                plan: predictPlan, feeds: feeds, labelSlot: labelIdx.map { outputSlots[$0] }, scoreSlot: scoreSlot))
+                plan: predictPlan, feeds: feeds, labelSlot: labelIdx.map { outputSlots[$0] }, scoreSlot: scoreSlot),
+            fusedLinear: FusedLinearPlan.detect(
+                plan: predictPlan, feeds: feeds, labelSlot: labelIdx.map { outputSlots[$0] }, scoreSlot: scoreSlot,
+                labels: labelsInt, scoreColumns: scoreColumns))
         return (signature, binding, predictPlan)
     }
 

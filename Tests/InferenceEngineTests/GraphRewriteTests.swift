@@ -110,6 +110,19 @@ struct GraphRewriteTests {
         #expect(elided >= 5, "Spark fixtures start with a Concat of [N, 1] inputs")
     }
 
+    @Test("Spark multinomial LogisticRegression is served by the fused linear plan, bit-identical to the graph")
+    func sparkLogreg() throws {
+        let (model, feeds, rows) = try Self.fixture("spark_logreg_multinomial")
+        let (rewritten, plain) = try Self.both(model)
+        #expect(rewritten.binding.fusedLinear != nil)
+        #expect(plain.binding.fusedLinear == nil, "without the rewrites the plan starts with the Concat")
+        let a = try Self.predict(rewritten, feeds, rows: rows)
+        let out = try plain.run(feeds)
+        #expect(a.scores.map(\.bitPattern) == out["probability"]!.floats.map(\.bitPattern))
+        #expect(a.labels == out["prediction"]!.ints)
+        #expect(a.labels.count == rows && a.confidences.count == rows)
+    }
+
     // MARK: synthetic graphs
 
     /// One single-tree regressor over X (2 features): x[feature] ≤ threshold → left leaf, else right leaf.
