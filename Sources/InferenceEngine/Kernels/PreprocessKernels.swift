@@ -314,6 +314,10 @@ struct LabelEncoderKernel: Kernel {
     let defaultString: String
     let defaultInt: Int64
     let defaultFloat: Float
+    /// The string keys and their entries, when there are few (≤ 16): a Spark `StringIndexer` has a handful of
+    /// categories, found faster by comparison than by hashing every row's string. Same equality as the dictionary.
+    var fewStringKeys: [String] = []
+    var fewStringHits: [Int] = []
 
     static func buildLabelEncoder(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
@@ -408,10 +412,24 @@ struct LabelEncoderKernel: Kernel {
             ValueType(
                 outKind, shape: try nb.input(0).shape,
                 onnxType: outKind == .string ? .string : (outKind == .int64 ? .int64 : .float)))
-        return LabelEncoderKernel(
+        var kernel = LabelEncoderKernel(
             name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], stringKeys: sk, intKeys: ik, floatKeys: fk,
             valuesString: valsS, valuesInt: valsI, valuesFloat: valsF, outKind: outKind, defaultString: ds,
             defaultInt: di, defaultFloat: df)
+        if !sk.isEmpty, sk.count <= 16 {
+            for (key, hit) in sk {
+                kernel.fewStringKeys.append(key)
+                kernel.fewStringHits.append(hit)
+            }
+        }
+        return kernel
+    }
+
+    /// The entry of a string key, by comparison when the keys are few, else by hashing.
+    @inline(__always) private func lookup(_ key: String) -> Int? {
+        if fewStringKeys.isEmpty { return stringKeys[key] }
+        for k in 0..<fewStringKeys.count where fewStringKeys[k] == key { return fewStringHits[k] }
+        return nil
     }
 
     /// Float keys compare by value; all NaNs are one key and -0 equals 0.
@@ -431,7 +449,7 @@ struct LabelEncoderKernel: Kernel {
         for k in 0..<n {
             let hit: Int?
             switch i.kind {
-            case .string: hit = stringKeys[i.s[k]]
+            case .string: hit = lookup(i.s[k])
             case .float: hit = floatKeys[LabelEncoderKernel.floatKey(i.f[k])]
             default: hit = intKeys[i.i[k]]
             }
