@@ -234,6 +234,8 @@ struct OneHotEncoderKernel: Kernel {
     let stringIndex: [String: Int]
     /// The string categories in order; few categories are found faster by comparison than by hashing.
     let stringList: [String]
+    /// The integer categories in order; likewise scanned when there are few (≤ 16).
+    let intList: [Int64]
     let categories: Int
     let zeros: Bool
 
@@ -257,7 +259,7 @@ struct OneHotEncoderKernel: Kernel {
         nb.setOutput(0, ValueType(.float, shape: shape, onnxType: .float))
         return OneHotEncoderKernel(
             name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], intIndex: ii, stringIndex: si, stringList: strings,
-            categories: count,
+            intList: ints, categories: count,
             zeros: try nb.int("zeros", default: 1) != 0)
     }
 
@@ -287,9 +289,9 @@ struct OneHotEncoderKernel: Kernel {
                 } else {
                     hit = stringIndex[strings[k]]
                 }
-            case .float: hit = i.f[k].isFinite ? intIndex[Int64(i.f[k])] : nil
-            case .double: hit = i.d[k].isFinite ? intIndex[Int64(i.d[k])] : nil
-            default: hit = intIndex[i.i[k]]
+            case .float: hit = Self.integral(Double(i.f[k])).flatMap(category)
+            case .double: hit = Self.integral(i.d[k]).flatMap(category)
+            default: hit = category(i.i[k])
             }
             if let hit {
                 o.f[k * categories + hit] = 1
@@ -297,6 +299,20 @@ struct OneHotEncoderKernel: Kernel {
                 throw EngineError.eval(name, "unknown category and zeros = 0")
             }
         }
+    }
+
+    /// The position of an integer category (its first occurrence), by scanning when there are few.
+    @inline(__always) private func category(_ v: Int64) -> Int? {
+        if intList.count > 16 { return intIndex[v] }
+        for c in 0..<intList.count where intList[c] == v { return c }
+        return nil
+    }
+
+    /// A float input as an integer category (truncated), or nil when it is not finite or out of Int64's range
+    /// (an unknown category, never a trap).
+    @inline(__always) static func integral(_ v: Double) -> Int64? {
+        guard v.isFinite, v > -9.223_372_036_854_775_8e18, v < 9.223_372_036_854_775_8e18 else { return nil }
+        return Int64(v)
     }
 }
 
