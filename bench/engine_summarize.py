@@ -41,3 +41,17 @@ for m in models:
     print(f"| {m} | {s_rate/1e6:.2f}M | {o_rate/1e6:.2f}M | {s_rate/o_rate:.1f}× | {s_lat:.2f} | {o_net:.2f} "
           f"| {o_net/s_lat:.1f}× | {med('sluice', m, 'load_ms'):.1f} | {med('onnxruntime', m, 'load_ms'):.1f} "
           f"| {med('sluice', m, 'rss_per_model_mb'):.2f} | {med('onnxruntime', m, 'rss_per_model_mb'):.2f} |")
+
+if any(e == "sluice-baseline" for (e, _) in by):
+    print("\nBefore (BASELINE) vs after (this tree) vs onnxruntime, CPU µs per row (thread CPU; batch 1 of "
+          "onnxruntime net of its per-call overhead):\n")
+    print("| model | before @1024 | after @1024 | ORT @1024 | before ×ORT | after ×ORT | before @1 | after @1 "
+          "| ORT @1 net | after ×ORT @1 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for m in models:
+        b_b, s_b = med("sluice-baseline", m, "cpu_us_per_row_batch1024"), med("sluice", m, "cpu_us_per_row_batch1024")
+        o_b = med("onnxruntime", m, "cpu_us_per_row_batch1024")
+        b_1, s_1 = med("sluice-baseline", m, "cpu_us_per_row_batch1"), med("sluice", m, "cpu_us_per_row_batch1")
+        o_1 = med("onnxruntime", m, "cpu_us_per_row_batch1_net")
+        print(f"| {m} | {b_b:.3f} | {s_b:.3f} | {o_b:.3f} | {o_b/b_b:.2f}× | {o_b/s_b:.2f}× | {b_1:.2f} | {s_1:.2f} "
+              f"| {o_1:.2f} | {o_1/s_1:.1f}× |")

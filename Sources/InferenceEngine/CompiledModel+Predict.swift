@@ -51,6 +51,10 @@ extension CompiledModel {
         result.confidences.removeAll(keepingCapacity: true)
         if rows == 0 { return }
         let nf = b.numericCount
+        if let fused = b.fusedLinear {
+            fused.run(rows: rows, numeric: numeric, stride: nf, result: result)
+            return
+        }
         if let fused = b.fusedTree {
             fused.run(
                 rows: rows, numeric: numeric, stride: nf, context: context, labelsString: !b.labelsString.isEmpty,

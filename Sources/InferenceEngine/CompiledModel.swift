@@ -73,8 +73,12 @@ public final class CompiledModel: Sendable {
         try self.init(model: model, featureNames: featureNames, started: CompiledModel.now(), fileBytes: 0)
     }
 
-    init(model: ONNXModel, featureNames: [String]?, started: Double, fileBytes: Int) throws(EngineError) {
-        let compiled = try Compiler(model: model, featureNames: featureNames).compile()
+    init(
+        model: ONNXModel, featureNames: [String]?, started: Double, fileBytes: Int, rewrites: Bool = true
+    ) throws(EngineError) {
+        var compiler = Compiler(model: model, featureNames: featureNames)
+        compiler.rewrites = rewrites
+        let compiled = try compiler.compile()
         self.signature = compiled.signature
         self.slotKinds = compiled.slotKinds
         self.constants = compiled.constants

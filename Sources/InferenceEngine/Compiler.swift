@@ -4,6 +4,9 @@ import ONNXFormat
 struct Compiler {
     let model: ONNXModel
     let featureNames: [String]?
+    /// Whether the load-time rewrites run (`GraphRewrite`, Split → Concat, Concat of fed columns); tests turn them
+    /// off to compare a rewritten model with the graph as written.
+    var rewrites = true
 
     struct Output {
         var signature: ModelSignature
@@ -26,7 +29,10 @@ struct Compiler {
                 )
             }
         }
-        let graph = model.graph
+        // Op counts describe the file as written; the plan is built from the rewritten graph.
+        var opCounts: [String: Int] = [:]
+        for node in model.graph.nodes { opCounts[node.qualifiedOp, default: 0] += 1 }
+        let graph = rewrites ? GraphRewrite.apply(model.graph) : model.graph
         var slotOf: [String: Int] = [:]
         var types: [ValueType?] = []
         var constants: [(slot: Int, tensor: ONNXTensor)] = []
@@ -66,10 +72,23 @@ struct Compiler {
         var plan: [any Kernel] = []
         var producerOf: [Int: Int] = [:]  // slot → plan index
         var kernelInputs: [[Int]] = []
-        var opCounts: [String: Int] = [:]
         var trees = 0, treeNodes = 0
+        // Readers of each value (node inputs and graph outputs), for the Split → Concat check below.
+        var readers: [String: Int] = [:]
+        for node in graph.nodes { for name in node.inputs where !name.isEmpty { readers[name, default: 0] += 1 } }
+        for output in graph.outputs { readers[output.name, default: 0] += 1 }
+        var splitAt: [String: (plan: Int, node: ONNXNode, input: Int)] = [:]  // Split output → its Split
         for node in graph.nodes {
-            opCounts[node.qualifiedOp, default: 0] += 1
+            if rewrites,
+                let x = concatUndoingSplit(node, splitAt: splitAt, readers: readers, types: types, slotOf: slotOf)
+            {
+                // Concat(Split(x)) is x: the Concat's output names x's slot, and the Split's pieces are read by
+                // no one else, so neither kernel runs.
+                slotOf[node.outputs[0]] = x.slot
+                plan[x.plan] = FusedAwayKernel()
+                kernelInputs[x.plan] = []
+                continue
+            }
             guard let builder = OpRegistry.builders[node.qualifiedOp] else { throw EngineError.unsupported(node) }
             let inputs = node.inputs.map { $0.isEmpty ? -1 : (slotOf[$0] ?? -1) }
             for (k, name) in node.inputs.enumerated() where !name.isEmpty && inputs[k] < 0 {
@@ -94,6 +113,9 @@ struct Compiler {
             }
             if let k = kernel as? TreeEnsembleRegressorKernel {
                 trees += k.ensemble.treeCount; treeNodes += k.ensemble.feature.count - 1
+            }
+            if node.opType == "Split", node.domain == "ai.onnx", inputs.count >= 1 {
+                for name in node.outputs where !name.isEmpty { splitAt[name] = (plan.count, node, inputs[0]) }
             }
             plan.append(kernel)
             kernelInputs.append(inputs.filter { $0 >= 0 })
@@ -138,14 +160,50 @@ struct Compiler {
         let binder = PredictBinder(
             model: model, types: types, plan: plan, producerOf: producerOf, kernelInputs: kernelInputs,
             constantOf: constantOf, inputSlots: inputSlots, sigInputs: sigInputs, outputSlots: outputSlots,
-            sigOutputs: sigOutputs, featureNames: featureNames)
+            sigOutputs: sigOutputs, featureNames: featureNames, rewrites: rewrites)
         let (signature, binding, predictPlan) = try binder.bind()
         let info = ModelInfo(
             irVersion: model.irVersion, opsets: model.opsets,
             producer: [model.producerName, model.producerVersion].filter { !$0.isEmpty }.joined(separator: " "),
-            opCounts: opCounts, nodeCount: graph.nodes.count, trees: trees, treeNodes: treeNodes)
+            opCounts: opCounts, nodeCount: model.graph.nodes.count, trees: trees, treeNodes: treeNodes)
         return Output(
             signature: signature, info: info, slotKinds: types.map { $0?.kind ?? .float }, constants: constants,
             inputSlots: inputSlots, outputSlots: outputSlots, plan: plan, predictPlan: predictPlan, binding: binding)
+    }
+
+    /// When `node` is a Concat that glues back together, in order and on the same axis, every piece of one Split
+    /// whose pieces nobody else reads (`convert_sparkml` writes Imputer → Split → Concat), returns the Split's
+    /// plan index and the slot of its input, which holds the same tensor as the Concat's output. The piece sizes
+    /// must be known at load and add up to the input's known length on that axis, so the Split could not have
+    /// failed at run time.
+    private func concatUndoingSplit(
+        _ node: ONNXNode, splitAt: [String: (plan: Int, node: ONNXNode, input: Int)], readers: [String: Int],
+        types: [ValueType?], slotOf: [String: Int]
+    ) -> (plan: Int, slot: Int)? {
+        guard node.domain == "ai.onnx", node.opType == "Concat", node.outputs.count == 1, !node.outputs[0].isEmpty,
+            case .int(let concatAxis)? = node.attributes["axis"], let first = node.inputs.first,
+            let split = splitAt[first], split.node.outputs == node.inputs,
+            node.inputs.allSatisfy({ readers[$0] == 1 }), split.input >= 0,
+            let inShape = types[split.input]?.shape, !inShape.isEmpty
+        else { return nil }
+        let rank = Int64(inShape.count)
+        var splitAxis: Int64 = 0
+        if let a = split.node.attributes["axis"] {
+            guard case .int(let v) = a else { return nil }
+            splitAxis = v
+        }
+        func normal(_ a: Int64) -> Int64? { a >= -rank && a < rank ? (a < 0 ? a + rank : a) : nil }
+        guard let sa = normal(splitAxis), let ca = normal(concatAxis), sa == ca, let length = inShape[Int(sa)]
+        else { return nil }
+        // Every piece's length along the axis, as the Split's builder typed it (known only for given sizes).
+        var total = 0
+        for name in node.inputs {
+            guard let slot = slotOf[name], let t = types[slot], let s = t.shape, s.count == inShape.count,
+                let d = s[Int(sa)]
+            else { return nil }
+            total += d
+        }
+        guard total == length else { return nil }
+        return (split.plan, split.input)
     }
 }

@@ -11,21 +11,30 @@ final class FusedTreePlan: Sendable {
     /// Scaler parameters per tree feature, when a Scaler sits in front of the trees.
     let offset: [Float]?
     let scale: [Float]?
+    /// Imputer parameters per tree feature, when an Imputer over floats sits in front (before any Scaler): a value
+    /// equal to `replaced` (NaN when `replaced` is NaN) becomes `imputed[j]`.
+    let imputed: [Float]?
+    let replaced: Float
 
-    init(classifier: TreeEnsembleClassifierKernel, column: Int, source: [Int], offset: [Float]?, scale: [Float]?) {
+    init(
+        classifier: TreeEnsembleClassifierKernel, column: Int, source: [Int], offset: [Float]?, scale: [Float]?,
+        imputed: [Float]? = nil, replaced: Float = 0
+    ) {
         self.classifier = classifier
         self.column = column
         self.source = source
         self.offset = offset
         self.scale = scale
+        self.imputed = imputed
+        self.replaced = replaced
     }
 
-    /// Recognises Concat? → Scaler? → TreeEnsembleClassifier over float feeds in the pruned plan.
+    /// Recognises Concat? → Imputer? → Scaler? → TreeEnsembleClassifier over float feeds in the pruned plan.
     static func detect(plan: [any Kernel], feeds: [PredictBinding.Feed], labelSlot: Int?, scoreSlot: Int?)
         -> FusedTreePlan?
     {
         guard let tree = plan.last as? TreeEnsembleClassifierKernel, let col = tree.ensemble.singleColumn,
-            tree.labelOut == labelSlot, tree.scoresOut == scoreSlot, plan.count <= 3,
+            tree.labelOut == labelSlot, tree.scoresOut == scoreSlot, plan.count <= 4,
             feeds.allSatisfy({ $0.kind == .float })
         else { return nil }
         var offset: [Float]? = nil, scale: [Float]? = nil
@@ -37,6 +46,13 @@ final class FusedTreePlan: Sendable {
             slot = scaler.x
             offset = scaler.offset
             scale = scaler.scale
+        }
+        var imputedFloats: [Float]? = nil, replaced: Float = 0
+        if let imputer = rest.last as? ImputerKernel, imputer.out == slot, !imputer.imputedFloats.isEmpty {
+            rest = rest.dropLast()
+            slot = imputer.x
+            imputedFloats = imputer.imputedFloats
+            replaced = imputer.replacedFloat
         }
         if let concat = rest.last as? ConcatKernel, concat.out == slot, concat.axis == 1 || concat.axis == -1 {
             rest = rest.dropLast()
@@ -54,10 +70,12 @@ final class FusedTreePlan: Sendable {
         let width = columns.count
         if let o = offset, o.count != 1 && o.count != width { return nil }
         if let s = scale, s.count != 1 && s.count != width { return nil }
+        if let m = imputedFloats, m.count != 1 && m.count != width { return nil }
         return FusedTreePlan(
             classifier: tree, column: col, source: Array(columns[0..<fc]),
             offset: offset.map { o in (0..<fc).map { o.count == 1 ? o[0] : o[$0] } },
-            scale: scale.map { s in (0..<fc).map { s.count == 1 ? s[0] : s[$0] } })
+            scale: scale.map { s in (0..<fc).map { s.count == 1 ? s[0] : s[$0] } },
+            imputed: imputedFloats.map { m in (0..<fc).map { m.count == 1 ? m[0] : m[$0] } }, replaced: replaced)
     }
 
     func run(
@@ -84,7 +102,14 @@ final class FusedTreePlan: Sendable {
                 for r in 0..<n {
                     let row = src + r * nf
                     let out = buf + r * rs
-                    if let offset, let scale {
+                    if let imputed {
+                        let nanMarker = replaced.isNaN
+                        for j in 0..<fc {
+                            let v = row[map[j]]
+                            out[j] = (nanMarker ? v.isNaN : v == replaced) ? imputed[j] : v
+                        }
+                        if let offset, let scale { for j in 0..<fc { out[j] = (out[j] - offset[j]) * scale[j] } }
+                    } else if let offset, let scale {
                         for j in 0..<fc { out[j] = (row[map[j]] - offset[j]) * scale[j] }
                     } else {
                         for j in 0..<fc { out[j] = row[map[j]] }

@@ -29,11 +29,13 @@ final class PredictBinding: Sendable {
     let stringCount: Int
     /// Set when the serving plan is a single tree-ensemble classifier over float features (fused fast path).
     let fusedTree: FusedTreePlan?
+    /// Set when the serving plan is a multi-class linear classifier (and L1 normalizer) over one float block.
+    let fusedLinear: FusedLinearPlan?
 
     init(
         feeds: [Feed], unusableReason: String?, task: ModelSignature.Task, labelSlot: Int?, scoreSlot: Int?,
         scoreColumns: Int, labelsInt: [Int64], labelsString: [String], stringIndex: [String: Int], numericCount: Int,
-        stringCount: Int, fusedTree: FusedTreePlan?
+        stringCount: Int, fusedTree: FusedTreePlan?, fusedLinear: FusedLinearPlan? = nil
     ) {
         self.feeds = feeds
         self.unusableReason = unusableReason
@@ -47,6 +49,7 @@ final class PredictBinding: Sendable {
         self.numericCount = numericCount
         self.stringCount = stringCount
         self.fusedTree = fusedTree
+        self.fusedLinear = fusedLinear
     }
 }
 
@@ -63,6 +66,8 @@ struct PredictBinder {
     let outputSlots: [Int]
     let sigOutputs: [ModelSignature.Value]
     let featureNames: [String]?
+    /// Whether `feedConcatenatedBlocks` may rewrite the serving plan.
+    var rewrites = true
 
     func bind() throws(EngineError) -> (ModelSignature, PredictBinding, [any Kernel]) {
         // Features in dense order.
@@ -109,7 +114,8 @@ struct PredictBinder {
                 let columns = features.filter { $0.kind == .numeric }.map(\.name).joined(separator: ", ")
                 throw EngineError(
                     .invalidInput,
-                    "\(names.count) feature names given for \(numeric) numeric features (the model's columns: \(columns))")
+                    "\(names.count) feature names given for \(numeric) numeric features (the model's columns: \(columns))"
+                )
             }
             var k = 0
             for i in features.indices where features[i].kind == .numeric {
@@ -185,7 +191,13 @@ struct PredictBinder {
             needed.insert(p)
             stack.append(contentsOf: kernelInputs[p])
         }
-        let predictPlan = plan.indices.filter { needed.contains($0) }.map { plan[$0] }
+        var predictIndices = plan.indices.filter { needed.contains($0) }
+        if rewrites {
+            feedConcatenatedBlocks(
+                &feeds, &predictIndices,
+                protected: Set([labelIdx.map { outputSlots[$0] }, scoreSlot].compactMap { $0 }))
+        }
+        let predictPlan = predictIndices.map { plan[$0] }
         // NaN handling.
         // NaN is a usable input when the plan deals with it before anything propagates it into every score:
         // an Imputer for NaN, or a tree ensemble (missing-value tracking), reached before the first linear,
@@ -227,7 +239,49 @@ struct PredictBinder {
             scoreSlot: scoreSlot, scoreColumns: scoreColumns, labelsInt: labelsInt, labelsString: labelsString,
             stringIndex: stringIndex, numericCount: numeric, stringCount: strings,
             fusedTree: FusedTreePlan.detect(
-                plan: predictPlan, feeds: feeds, labelSlot: labelIdx.map { outputSlots[$0] }, scoreSlot: scoreSlot))
+                plan: predictPlan, feeds: feeds, labelSlot: labelIdx.map { outputSlots[$0] }, scoreSlot: scoreSlot),
+            fusedLinear: FusedLinearPlan.detect(
+                plan: predictPlan, feeds: feeds, labelSlot: labelIdx.map { outputSlots[$0] }, scoreSlot: scoreSlot,
+                labels: labelsInt, scoreColumns: scoreColumns))
         return (signature, binding, predictPlan)
+    }
+
+    /// Feeds the output of a `Concat` (axis 1) of float [N, k] inputs that are contiguous in the dense row
+    /// straight from the caller's numeric block, and drops the Concat from the serving plan.
+    ///
+    /// Spark ML and scikit-learn converters start most graphs by concatenating one [N, 1] input per feature: the
+    /// fast path would copy every column into its own slot and the Concat would copy them all again. The rows of
+    /// the concatenation are exactly the caller's dense rows (or a contiguous run of their columns), so one copy
+    /// gives the same tensor. Applied only when the Concat's inputs are read by no other serving kernel and are
+    /// neither the label nor the score output, and each feed appears once.
+    func feedConcatenatedBlocks(_ feeds: inout [PredictBinding.Feed], _ indices: inout [Int], protected: Set<Int>) {
+        var k = 0
+        while k < indices.count {
+            defer { k += 1 }
+            guard let concat = plan[indices[k]] as? ConcatKernel, concat.axis == 1 || concat.axis == -1,
+                concat.inputs.count >= 2, Set(concat.inputs).count == concat.inputs.count,
+                !protected.contains(concat.out)
+            else { continue }
+            var block: [Int] = []  // indices into feeds, in Concat order
+            for s in concat.inputs {
+                guard let f = feeds.firstIndex(where: { $0.slot == s }), feeds[f].kind == .float, !feeds[f].rank1,
+                    !protected.contains(s)
+                else { break }
+                if let last = block.last, feeds[f].offset != feeds[last].offset + feeds[last].columns { break }
+                block.append(f)
+            }
+            guard block.count == concat.inputs.count else { continue }
+            let inputs = Set(concat.inputs)
+            let readElsewhere = indices.contains { j in
+                j != indices[k] && kernelInputs[j].contains { inputs.contains($0) }
+            }
+            guard !readElsewhere else { continue }
+            let columns = block.reduce(0) { $0 + feeds[$1].columns }
+            let merged = PredictBinding.Feed(
+                slot: concat.out, kind: .float, columns: columns, rank1: false, offset: feeds[block[0]].offset)
+            feeds = feeds.indices.filter { !block.contains($0) }.map { feeds[$0] } + [merged]
+            indices.remove(at: k)
+            k -= 1
+        }
     }
 }

@@ -34,6 +34,19 @@ struct OpTests {
         #expect(throws: EngineError.self) { try model(zeros: 0).run(["c": .string(["zz"], shape: [1, 1])]) }
     }
 
+    @Test("OneHotEncoder on floats: integral values find their category; huge or non-finite values are unknown")
+    func oneHotFloats() throws {
+        var g = GraphBuilder()
+        g.input("c", .float, [nil, 1])
+        g.node(
+            "OneHotEncoder", ["c"], ["y"], domain: "ai.onnx.ml", ["cats_int64s": .ints([3, 7, 3]), "zeros": .int(1)])
+        g.output("y")
+        let m = try g.compile()
+        let x: [Float] = [7, 3.9, 1e30, -.infinity, .nan, -1e19, 5]
+        let out = try m.run(["c": Tensor(shape: [x.count, 1], values: .float(x))])
+        #expect(out["y"]!.floats == [0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    }
+
     @Test("LabelEncoder defaults: -1 / _Unused / -0.0 when unset; opset 1 classes_strings")
     func labelEncoderDefaults() throws {
         var g = GraphBuilder()

@@ -10,6 +10,9 @@ struct PredictPathTests {
         + Fixtures.modelNames(in: ExtraModelParityTests.dir).map {
             ExtraModelParityTests.dir.appendingPathComponent($0)
         }
+        + Fixtures.modelNames(in: ConverterFixtureParityTests.dir).map {
+            ConverterFixtureParityTests.dir.appendingPathComponent($0)
+        }
 
     @Test("labels and scores are bit-identical to the general path", arguments: dirs)
     func identical(_ dir: URL) throws {

@@ -303,6 +303,40 @@ struct LinearClassifierKernel: Kernel {
     let labelsString: [String]
     let post: PostTransform
     let addSecondClass: Bool
+    /// For 2–8 classes: the coefficients by feature, one lane per class (lanes past the classes are 0), so a row's
+    /// class scores are accumulated together, feature by feature. Each lane adds the same products in the same
+    /// order as the per-class loop (no fused multiply-add), so the scores are identical. Empty otherwise.
+    let coefficientsByFeature: [SIMD8<Float>]
+    let interceptLanes: SIMD8<Float>
+
+    init(
+        name: String, x: Int, labelOut: Int, scoresOut: Int, coefficients: [Float], intercepts: [Float],
+        classCount: Int, labelsInt: [Int64], labelsString: [String], post: PostTransform, addSecondClass: Bool
+    ) {
+        self.name = name
+        self.x = x
+        self.labelOut = labelOut
+        self.scoresOut = scoresOut
+        self.coefficients = coefficients
+        self.intercepts = intercepts
+        self.classCount = classCount
+        self.labelsInt = labelsInt
+        self.labelsString = labelsString
+        self.post = post
+        self.addSecondClass = addSecondClass
+        var byFeature: [SIMD8<Float>] = []
+        var lanes = SIMD8<Float>(repeating: 0)
+        if (2...8).contains(classCount) {
+            let f = coefficients.count / classCount
+            byFeature = Array(repeating: SIMD8<Float>(repeating: 0), count: f)
+            for c in 0..<classCount {
+                for j in 0..<f { byFeature[j][c] = coefficients[c * f + j] }
+                lanes[c] = intercepts[c]
+            }
+        }
+        self.coefficientsByFeature = byFeature
+        self.interceptLanes = lanes
+    }
 
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
@@ -363,49 +397,64 @@ struct LinearClassifierKernel: Kernel {
         let input = converted ? ctx.scratch : xs.f
         ctx.scratchI.removeAll(keepingCapacity: true)
         if useStrings { lo.resizeI(0) }
+        let lanes = !coefficientsByFeature.isEmpty
+        // Logistic over many classes is applied in one flat pass after all rows (same values, fewer branches).
+        let flatLogistic = classCount > 1 && post == .logistic
         input.withUnsafeBufferPointer { xp in
             coefficients.withUnsafeBufferPointer { cp in
-                so.f.withUnsafeMutableBufferPointer { sp in
-                    lo.i.withUnsafeMutableBufferPointer { lp in
-                        for r in 0..<n {
-                            let row = xp.baseAddress! + r * f
-                            let out = sp.baseAddress! + r * cols
-                            for c in 0..<classCount {
-                                let w = cp.baseAddress! + c * f
-                                var s: Float = 0
-                                for j in 0..<f { s += row[j] * w[j] }
-                                out[c] = s + intercepts[c]
-                            }
-                            // Label from raw scores.
-                            var labelIdx = 0
-                            if classCount == 1 {
-                                labelIdx = out[0] > 0 ? 1 : 0
-                            } else {
-                                var best = out[0]
-                                for c in 1..<classCount where out[c] > best {
-                                    best = out[c]
-                                    labelIdx = c
+                coefficientsByFeature.withUnsafeBufferPointer { wv in
+                    so.f.withUnsafeMutableBufferPointer { sp in
+                        lo.i.withUnsafeMutableBufferPointer { lp in
+                            for r in 0..<n {
+                                let row = xp.baseAddress! + r * f
+                                let out = sp.baseAddress! + r * cols
+                                if lanes {
+                                    var acc = SIMD8<Float>(repeating: 0)
+                                    for j in 0..<f { acc += SIMD8<Float>(repeating: row[j]) * wv[j] }
+                                    acc += interceptLanes
+                                    for c in 0..<classCount { out[c] = acc[c] }
+                                } else {
+                                    for c in 0..<classCount {
+                                        let w = cp.baseAddress! + c * f
+                                        var s: Float = 0
+                                        for j in 0..<f { s += row[j] * w[j] }
+                                        out[c] = s + intercepts[c]
+                                    }
+                                }
+                                // Label from raw scores.
+                                var labelIdx = 0
+                                if classCount == 1 {
+                                    labelIdx = out[0] > 0 ? 1 : 0
+                                } else {
+                                    var best = out[0]
+                                    for c in 1..<classCount where out[c] > best {
+                                        best = out[c]
+                                        labelIdx = c
+                                    }
+                                }
+                                if useStrings {
+                                    ctx.scratchI.append(Int32(labelIdx))
+                                } else {
+                                    lp[r] =
+                                        classCount == 1
+                                        ? (labelsInt.count == 2 ? labelsInt[labelIdx] : Int64(labelIdx))
+                                        : labelsInt[labelIdx]
+                                }
+                                // Scores.
+                                if classCount == 1 {
+                                    if post == .probit {
+                                        out[0] = PostTransform.probit(out[0])
+                                    } else if addSecondClass {
+                                        let s = out[0]
+                                        out[0] = 1 - s
+                                        out[1] = s
+                                    }
+                                } else if !flatLogistic {
+                                    post.apply(out, classCount)
                                 }
                             }
-                            if useStrings {
-                                ctx.scratchI.append(Int32(labelIdx))
-                            } else {
-                                lp[r] =
-                                    classCount == 1
-                                    ? (labelsInt.count == 2 ? labelsInt[labelIdx] : Int64(labelIdx))
-                                    : labelsInt[labelIdx]
-                            }
-                            // Scores.
-                            if classCount == 1 {
-                                if post == .probit {
-                                    out[0] = PostTransform.probit(out[0])
-                                } else if addSecondClass {
-                                    let s = out[0]
-                                    out[0] = 1 - s
-                                    out[1] = s
-                                }
-                            } else {
-                                post.apply(out, classCount)
+                            if flatLogistic {
+                                for k in 0..<(n * cols) { sp[k] = PostTransform.logistic(sp[k]) }
                             }
                         }
                     }

@@ -89,6 +89,19 @@ struct NormalizerKernel: Kernel {
         let c = i.lastDim
         guard c > 0 else { return }
         let norm = self.norm
+        if norm == .l1 {
+            // The common case (class probabilities after a LOGISTIC classifier): its own loop, no switch per row.
+            o.f.withUnsafeMutableBufferPointer { p in
+                var r = 0
+                while r < p.count {
+                    var s: Float = 0
+                    for j in 0..<c { s += Swift.abs(p[r + j]) }
+                    if s != 0 { for j in 0..<c { p[r + j] /= s } }
+                    r += c
+                }
+            }
+            return
+        }
         o.f.withUnsafeMutableBufferPointer { p in
             var r = 0
             while r < p.count {
@@ -221,6 +234,8 @@ struct OneHotEncoderKernel: Kernel {
     let stringIndex: [String: Int]
     /// The string categories in order; few categories are found faster by comparison than by hashing.
     let stringList: [String]
+    /// The integer categories in order; likewise scanned when there are few (≤ 16).
+    let intList: [Int64]
     let categories: Int
     let zeros: Bool
 
@@ -244,7 +259,7 @@ struct OneHotEncoderKernel: Kernel {
         nb.setOutput(0, ValueType(.float, shape: shape, onnxType: .float))
         return OneHotEncoderKernel(
             name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], intIndex: ii, stringIndex: si, stringList: strings,
-            categories: count,
+            intList: ints, categories: count,
             zeros: try nb.int("zeros", default: 1) != 0)
     }
 
@@ -274,9 +289,9 @@ struct OneHotEncoderKernel: Kernel {
                 } else {
                     hit = stringIndex[strings[k]]
                 }
-            case .float: hit = i.f[k].isFinite ? intIndex[Int64(i.f[k])] : nil
-            case .double: hit = i.d[k].isFinite ? intIndex[Int64(i.d[k])] : nil
-            default: hit = intIndex[i.i[k]]
+            case .float: hit = Self.integral(Double(i.f[k])).flatMap(category)
+            case .double: hit = Self.integral(i.d[k]).flatMap(category)
+            default: hit = category(i.i[k])
             }
             if let hit {
                 o.f[k * categories + hit] = 1
@@ -284,6 +299,20 @@ struct OneHotEncoderKernel: Kernel {
                 throw EngineError.eval(name, "unknown category and zeros = 0")
             }
         }
+    }
+
+    /// The position of an integer category (its first occurrence), by scanning when there are few.
+    @inline(__always) private func category(_ v: Int64) -> Int? {
+        if intList.count > 16 { return intIndex[v] }
+        for c in 0..<intList.count where intList[c] == v { return c }
+        return nil
+    }
+
+    /// A float input as an integer category (truncated), or nil when it is not finite or out of Int64's range
+    /// (an unknown category, never a trap).
+    @inline(__always) static func integral(_ v: Double) -> Int64? {
+        guard v.isFinite, v > -9.223_372_036_854_775_8e18, v < 9.223_372_036_854_775_8e18 else { return nil }
+        return Int64(v)
     }
 }
 
@@ -301,6 +330,10 @@ struct LabelEncoderKernel: Kernel {
     let defaultString: String
     let defaultInt: Int64
     let defaultFloat: Float
+    /// The string keys and their entries, when there are few (≤ 16): a Spark `StringIndexer` has a handful of
+    /// categories, found faster by comparison than by hashing every row's string. Same equality as the dictionary.
+    var fewStringKeys: [String] = []
+    var fewStringHits: [Int] = []
 
     static func buildLabelEncoder(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
@@ -395,10 +428,24 @@ struct LabelEncoderKernel: Kernel {
             ValueType(
                 outKind, shape: try nb.input(0).shape,
                 onnxType: outKind == .string ? .string : (outKind == .int64 ? .int64 : .float)))
-        return LabelEncoderKernel(
+        var kernel = LabelEncoderKernel(
             name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], stringKeys: sk, intKeys: ik, floatKeys: fk,
             valuesString: valsS, valuesInt: valsI, valuesFloat: valsF, outKind: outKind, defaultString: ds,
             defaultInt: di, defaultFloat: df)
+        if !sk.isEmpty, sk.count <= 16 {
+            for (key, hit) in sk {
+                kernel.fewStringKeys.append(key)
+                kernel.fewStringHits.append(hit)
+            }
+        }
+        return kernel
+    }
+
+    /// The entry of a string key, by comparison when the keys are few, else by hashing.
+    @inline(__always) private func lookup(_ key: String) -> Int? {
+        if fewStringKeys.isEmpty { return stringKeys[key] }
+        for k in 0..<fewStringKeys.count where fewStringKeys[k] == key { return fewStringHits[k] }
+        return nil
     }
 
     /// Float keys compare by value; all NaNs are one key and -0 equals 0.
@@ -418,7 +465,7 @@ struct LabelEncoderKernel: Kernel {
         for k in 0..<n {
             let hit: Int?
             switch i.kind {
-            case .string: hit = stringKeys[i.s[k]]
+            case .string: hit = lookup(i.s[k])
             case .float: hit = floatKeys[LabelEncoderKernel.floatKey(i.f[k])]
             default: hit = intKeys[i.i[k]]
             }
