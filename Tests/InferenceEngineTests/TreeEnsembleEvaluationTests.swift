@@ -172,4 +172,46 @@ struct TreeEnsembleEvaluationTests {
             }
         }
     }
+
+    @Test(
+        "signed zeros, ±∞ and extreme leaf weights: one row equals the reference in every mode",
+        arguments: ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"])
+    func edgeValues(_ mode: String) throws {
+        // 21 stumps (a group of 16, four and one): thresholds ±0, ±∞ and the extremes of float; leaf weights
+        // include −0.0 and the largest finite floats (whose bit patterns sit next to the integer extremes).
+        let thresholds: [Float] = [0, -0.0, .infinity, -.infinity, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                                   .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 1, -1]
+        let weights: [Float] = [-0.0, 0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 0.5, -0.0, 3]
+        var trees: [[Node]] = []
+        for t in 0..<21 {
+            var root = Node()
+            root.feature = t % 3
+            root.threshold = thresholds[t % thresholds.count]
+            root.tracks = t % 4 == 1
+            root.left = 1
+            root.right = 2
+            var a = Node(), b = Node()
+            a.weight = weights[t % weights.count]
+            b.weight = weights[(t + 3) % weights.count]
+            trees.append([root, a, b])
+        }
+        var attrs = Self.attributes(trees, mode, prefix: "target")
+        attrs["n_targets"] = .int(1)
+        var g = GraphBuilder()
+        g.input("X", .float, [nil, 3])
+        g.node("TreeEnsembleRegressor", ["X"], ["Y"], domain: "ai.onnx.ml", attrs)
+        g.output("Y")
+        let model = try g.compile()
+        let values: [Float] = [0, -0.0, .infinity, -.infinity, .nan, 1, -1, .leastNonzeroMagnitude]
+        for a in values {
+            for b in values {
+                let row: [Float] = [a, b, -a]
+                let expected = Self.reference(trees, mode, row[...], start: 0)
+                let got = try model.run(["X": .float(row, shape: [1, 3])])["Y"]!.floats
+                #expect(
+                    got.count == 1 && got[0].bitPattern == expected.bitPattern,
+                    "\(mode), row \(row): \(got) vs \(expected)")
+            }
+        }
+    }
 }
