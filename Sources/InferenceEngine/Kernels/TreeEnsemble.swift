@@ -11,6 +11,10 @@ struct TreeEnsemble: Sendable {
     enum Mode: UInt8, Sendable { case leq, lt, gte, gt, eq, neq, leaf }
 
     /// 8-byte node: threshold plus child << 9 | missing-tracks-true << 8 | feature (≤ 255).
+    ///
+    /// A leaf never compares its threshold (it reads the always-NaN column, so every comparison is false and the
+    /// walk stays put); when every leaf holds exactly one weight (`leafValue` is set), the leaf's `threshold` holds
+    /// that weight, so the one-row walk reads it from the node it has just loaded instead of a second array.
     struct PackedNode: Sendable {
         var threshold: Float
         var bits: UInt32
@@ -286,7 +290,8 @@ struct TreeEnsemble: Sendable {
             packed.reserveCapacity(pFeature.count)
             for p in 0..<pFeature.count {
                 let bits = UInt32(pChild[p]) << 9 | (pTracks[p] ? 1 << 8 : 0) | UInt32(pFeature[p])
-                packed.append(PackedNode(threshold: pThreshold[p], bits: bits))
+                let isLeaf = pMode[p] == .leaf && p > 0
+                packed.append(PackedNode(threshold: isLeaf && single ? leafValue[p] : pThreshold[p], bits: bits))
             }
         }
         var packedDual: [PackedNode] = []
@@ -299,7 +304,11 @@ struct TreeEnsemble: Sendable {
             packedDual.reserveCapacity(pFeature.count)
             for p in 0..<pFeature.count {
                 let f = pMode[p] == .leaf ? dualColumns : (pTracks[p] ? Int(maxFeature) + 1 : 0) + Int(pFeature[p])
-                packedDual.append(PackedNode(threshold: pThreshold[p], bits: UInt32(pChild[p]) << 9 | UInt32(f)))
+                let isLeaf = pMode[p] == .leaf && p > 0
+                packedDual.append(
+                    PackedNode(
+                        threshold: isLeaf && single ? leafValue[p] : pThreshold[p],
+                        bits: UInt32(pChild[p]) << 9 | UInt32(f)))
             }
         }
         var groupDepths: [Int32] = []
