@@ -76,9 +76,9 @@ enum GraphRewrite {
 
     /// The parts of a single-tree, single-target SUM regressor with no post transform, or nil.
     private struct Tree {
-        var nodeIDs: [Int64], featureIDs: [Int64], values: [Float], modes: [String]
-        var trueIDs: [Int64], falseIDs: [Int64], tracks: [Int64]
-        var weightNodes: [Int64], weights: [Float]
+        var nodeIDs: ONNXIntList, featureIDs: ONNXIntList, values: [Float], modes: ONNXStringList
+        var trueIDs: ONNXIntList, falseIDs: ONNXIntList, tracks: ONNXIntList
+        var weightNodes: ONNXIntList, weights: [Float]
         var base: Float
     }
 
@@ -103,7 +103,7 @@ enum GraphRewrite {
             wTrees.count == wNodes.count, wIDs.count == wNodes.count, weights.count == wNodes.count,
             wTrees.allSatisfy({ $0 == first }), wIDs.allSatisfy({ $0 == 0 })
         else { return nil }
-        var tracks: [Int64] = Array(repeating: 0, count: n)
+        var tracks = ONNXIntList(Array(repeating: 0, count: n))
         if let t = a["nodes_missing_value_tracks_true"] {
             guard case .ints(let v) = t, v.count == n else { return nil }
             tracks = v
