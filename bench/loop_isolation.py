@@ -16,7 +16,8 @@ Server-side evidence, per server thread (loop, worker), over the Predict window:
   ("sch delay") and the longest uninterrupted run (needs `perf`, apt package `linux-perf`, and root or
   perf_event_paranoid <= 1).
 
-Several binaries (`--bin A --bin B`) are measured interleaved, round by round, so that a before/after comparison
+Several binaries (`--bin A --bin B`, each optionally followed by extra `serve` arguments inside the quotes:
+`--bin "B --worker-priority idle"`) are measured interleaved, round by round, so that a before/after comparison
 shares one sitting. `--server-cpu 0 --client-cpu 1` pins the server and the clients to different CPUs (taskset).
 
 Usage: bench/loop_isolation.py [--calls 2000] [--rows 100000] [--rounds 2] [--modes offload,loop]
@@ -28,6 +29,7 @@ import multiprocessing
 import os
 import pathlib
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -108,7 +110,8 @@ def perf_timehist(data, processes):
     return rows
 
 
-def run(binary, offload, options, modules):
+def run(variant, offload, options, modules):
+    binary, *extra = shlex.split(variant)
     pb, pb_grpc = modules.inference_pb2, modules.inference_pb2_grpc
     with tempfile.TemporaryDirectory() as tmp:
         registry = pathlib.Path(tmp) / "registry"
@@ -117,6 +120,7 @@ def run(binary, offload, options, modules):
                 str(registry), "--insecure-no-auth", "--max-message-bytes", str(64 << 20)]
         if not offload:
             args += ["--offload-min-bytes", "0"]
+        args += extra
         if options.server_cpu is not None:
             args = ["taskset", "-c", str(options.server_cpu)] + args  # taskset execs: same PID
         server = SluiceProcess(args, False).wait_ready()
@@ -187,7 +191,9 @@ def main():
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--modes", default="offload,loop", help="comma-separated: offload, loop")
-    parser.add_argument("--bin", action="append", help="binary to measure (repeat to interleave several)")
+    parser.add_argument("--bin", action="append",
+                        help="binary to measure, optionally with extra serve arguments ('PATH --worker-priority idle'); "
+                             "repeat to interleave several")
     parser.add_argument("--server-cpu", type=int, help="pin the server to this CPU (taskset)")
     parser.add_argument("--client-cpu", type=int, help="pin both client processes to this CPU")
     parser.add_argument("--perf", action="store_true", help="also record scheduling latency with perf sched")

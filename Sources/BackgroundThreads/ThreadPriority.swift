@@ -10,7 +10,9 @@ import Glibc
 /// absolute "nice 5" make its workers run ahead of its own loops, the opposite of the intent.
 public enum ThreadPriority: Sendable, Equatable {
     /// The inherited nice value plus this increment (clamped to 19, the lowest). The loops win a shared core in
-    /// proportion to the weights (nice +5 is about 1/3 of a loop's share).
+    /// proportion to the weights (nice +5 is about 1/3 of a loop's share). A thread that already runs at nice 19
+    /// (a server started with `nice -n 19`) has no lower nice value left: a positive increment then means
+    /// ``idle``, so the helper still yields to the loops.
     case nicer(Int32)
     /// `SCHED_IDLE`: the thread runs only when no normal thread wants the core, and a loop thread that wakes up
     /// preempts it at once. The strongest isolation; under full CPU load from elsewhere, the thread's work waits.
@@ -49,6 +51,7 @@ public enum ThreadPriority: Sendable, Equatable {
             errno = 0
             let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
             if current == -1 && errno != 0 { return "getpriority: errno \(errno)" }
+            if increment > 0 && current >= 19 { return Self.idle.applyToCurrentThread() }
             let target = min(19, current + increment)
             guard target != current else { return nil }
             if setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, target) != 0 {

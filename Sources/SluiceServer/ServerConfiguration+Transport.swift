@@ -82,6 +82,7 @@ extension ServerConfiguration {
             }
             config.maxHeaderListSize = UInt32(maxHeaderListBytes)
         }
+        _ = try workerThreadPriority()  // checked here too: without --models no worker pool is made
         if let maxConnections {
             guard (1...1_000_000).contains(maxConnections) else {
                 throw ConfigurationError("--max-connections must be between 1 and 1000000, got \(maxConnections)")

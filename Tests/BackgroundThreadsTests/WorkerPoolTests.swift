@@ -43,7 +43,7 @@ struct WorkerPoolTests {
         #expect(pool.priorityError == nil)
         let worker = try Self.observe(pool)
         #expect(worker.nice == min(19, creator + 5))
-        #expect(!worker.idle)
+        #expect(worker.idle == (creator == 19))
     }
 
     @Test("a creator already at a raised nice value gets workers below it, never above (nice -n 19 servers)")
@@ -55,6 +55,20 @@ struct WorkerPoolTests {
         }
         #expect(worker.nice >= creatorNice)
         #expect(worker.nice == min(19, creatorNice + 5))
+        // No nice value below 19: the workers go idle-class instead of running level with the loops.
+        #expect(worker.idle == (creatorNice == 19))
+    }
+
+    @Test("a creator at nice 19 gets SCHED_IDLE workers: nothing nicer is left")
+    func idleWhenNiceIsExhausted() throws {
+        let (creatorNice, worker) = try Self.onNicerThread(by: 19) { () throws -> (nice: Int32, idle: Bool) in
+            let pool = WorkerPool(name: "test-pool", size: 1, capacity: 4)
+            defer { pool.shutdown() }
+            #expect(pool.priorityError == nil)
+            return try Self.observe(pool)
+        }
+        #expect(creatorNice == 19)
+        #expect(worker.idle)
     }
 
     @Test("idle puts the workers under SCHED_IDLE")
