@@ -9,8 +9,9 @@ struct ThreadPriorityTests {
         #expect(ThreadPriority(argument: "0") == .nicer(0))
         #expect(ThreadPriority(argument: "5") == .nicer(5))
         #expect(ThreadPriority(argument: "19") == .nicer(19))
+        #expect(ThreadPriority(argument: "+5") == .nicer(5))  // as `description` writes it
         #expect(ThreadPriority(argument: "idle") == .idle)
-        for bad in ["20", "-1", "+5", "", "IDLE", "batch", "5.0"] {
+        for bad in ["20", "-1", "+20", "", "IDLE", "batch", "5.0"] {
             #expect(ThreadPriority(argument: bad) == nil, "accepted \(bad)")
         }
         #expect(ThreadPriority.nicer(5).description == "+5")
