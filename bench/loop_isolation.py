@@ -14,7 +14,8 @@ Server-side evidence, per server thread (loop, worker), over the Predict window:
 - with `--perf`: `perf sched record` (system-wide) during the window and `perf sched timehist`: per thread of the
   server and of both clients (those with at least 0.5 ms), the longest wait between becoming runnable and running
   ("sch delay") and the longest uninterrupted run (needs `perf`, apt package `linux-perf`, and root or
-  perf_event_paranoid <= 1).
+  perf_event_paranoid <= 1); and a syscall trace of the loop thread: the duration of each loop turn (from
+  `epoll_wait` returning to the next `epoll_wait`), p50, p99 and max.
 
 Several binaries (`--bin A --bin B`, each optionally followed by extra `serve` arguments inside the quotes:
 `--bin "B --worker-priority idle"`) are measured interleaved, round by round, so that a before/after comparison
@@ -110,6 +111,45 @@ def perf_timehist(data, processes):
     return rows
 
 
+def loop_thread(pid):
+    """The TID of the server's (single) event-loop thread: `sluice-loop-0`, or in binaries that do not name their
+    loops, the one thread other than the main thread still called `sluice`."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        names = {}
+        for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+            try:
+                names[int(task.name)] = (task / "comm").read_text().strip()
+            except OSError:
+                continue
+        named = [tid for tid, name in names.items() if name == "sluice-loop-0"]
+        unnamed = [tid for tid, name in names.items() if name == "sluice" and tid != pid]
+        if named or len(unnamed) == 1:
+            return (named or unnamed)[0]
+        time.sleep(0.05)
+    raise RuntimeError(f"no event-loop thread found in {pid}")
+
+
+def loop_turns(data):
+    """Loop turns from a syscall trace of the loop thread: the time from one `epoll_wait` returning to the next
+    being entered (the work of one iteration, plus any time the thread was preempted meanwhile), in ms, sorted."""
+    out = subprocess.run(["perf", "script", "-i", data, "-F", "time,event,trace"], capture_output=True,
+                         text=True).stdout
+    turns = []
+    returned = None
+    for line in out.splitlines():
+        match = re.match(r"\s*([\d.]+):\s+raw_syscalls:sys_(enter|exit):\s+NR (\d+)", line)
+        if not match or match.group(3) not in ("232", "281"):  # epoll_wait, epoll_pwait (x86-64)
+            continue
+        when = float(match.group(1))
+        if match.group(2) == "exit":
+            returned = when
+        elif returned is not None:
+            turns.append(1e3 * (when - returned))
+            returned = None
+    return sorted(turns)
+
+
 def run(variant, offload, options, modules):
     binary, *extra = shlex.split(variant)
     pb, pb_grpc = modules.inference_pb2, modules.inference_pb2_grpc
@@ -127,7 +167,7 @@ def run(variant, offload, options, modules):
         context = multiprocessing.get_context("spawn")
         started, stop, results = context.Event(), context.Event(), context.Queue()
         loader = None
-        perf = None
+        perf = []
         try:
             wait_serving(server, modules)
             fixture = Fixture(MODEL)
@@ -143,8 +183,12 @@ def run(variant, offload, options, modules):
                 raise RuntimeError("the batch client finished no BatchPredict within 120 s")
             if options.perf:
                 data = os.path.join(tmp, "perf.data")
-                perf = subprocess.Popen(["perf", "sched", "record", "-o", data], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+                syscalls = os.path.join(tmp, "syscalls.data")
+                perf.append(subprocess.Popen(["perf", "sched", "record", "-o", data], stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL))
+                perf.append(subprocess.Popen(
+                    ["perf", "record", "-q", "-o", syscalls, "-e", "raw_syscalls:sys_enter,raw_syscalls:sys_exit",
+                     "-t", str(loop_thread(server.proc.pid))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                 time.sleep(1.0)  # perf's own start-up
             before = schedstat(server.proc.pid)
             latency = []
@@ -153,13 +197,16 @@ def run(variant, offload, options, modules):
                 stub.Predict(small)
                 latency.append(time.perf_counter() - begin)
             after = schedstat(server.proc.pid)
-            sched = {}
-            if perf is not None:
-                perf.send_signal(2)
-                perf.wait(60)
-                perf = None
+            sched, turns = {}, []
+            if perf:
+                for recorder in perf:
+                    recorder.send_signal(2)
+                for recorder in perf:
+                    recorder.wait(60)
+                perf = []
                 sched = perf_timehist(data, {server.proc.pid: "server", os.getpid(): "predict client",
                                              loader.pid: "batch client"})
+                turns = loop_turns(syscalls)
             stop.set()
             batch_latency = results.get(timeout=180)
             loader.join(60)
@@ -172,11 +219,11 @@ def run(variant, offload, options, modules):
             return {"p50_ms": 1e3 * statistics.median(latency), "p99_ms": 1e3 * latency[int(0.99 * len(latency))],
                     "max_ms": 1e3 * latency[-1], "batches": len(batch_latency),
                     "batch_ms": 1e3 * statistics.median(batch_latency) if batch_latency else 0,
-                    "threads": threads, "perf": sched}
+                    "threads": threads, "perf": sched, "turns": turns}
         finally:
-            if perf is not None:
-                perf.kill()
-                perf.wait()
+            for recorder in perf:
+                recorder.kill()
+                recorder.wait()
             stop.set()
             if loader is not None and loader.is_alive():
                 loader.join(60)
@@ -214,6 +261,11 @@ def main():
                 for name, (cpu, wait, slices) in sorted(r["threads"].items()):
                     print(f"    server {name:16} cpu {cpu:8.1f} ms, run-queue wait {wait:7.1f} ms over {slices:6} runs "
                           f"(avg {1e3 * wait / slices:6.1f} us)", flush=True)
+                turns = r["turns"]
+                if turns:
+                    print(f"    loop turns: {len(turns)}, p50 {turns[len(turns) // 2]:.3f} ms, p99 "
+                          f"{turns[int(0.99 * len(turns))]:.3f} ms, max {turns[-1]:.3f} ms; longer than 0.5 ms: "
+                          f"{sum(t > 0.5 for t in turns)}", flush=True)
                 for name, (delay, ran) in sorted(r["perf"].items()):
                     if delay >= 0.5 or ran >= 0.5:
                         print(f"    perf {name:30} max sch delay {delay:7.3f} ms, max run {ran:7.3f} ms", flush=True)
