@@ -36,6 +36,19 @@ struct MessageDeframerTests {
         #expect(try deframer.next()?.payload == payload)
     }
 
+    @Test("takeNextMessage hands over the buffer and keeps only the bytes after the message")
+    func takeNextMessageHandsOverTheBuffer() throws {
+        var deframer = MessageDeframer(maxMessageBytes: 100)
+        try deframer.append([0, 0, 0, 0, 3, 7, 8, 9, 0, 0])
+        let taken = try #require(try deframer.takeNextMessage())
+        #expect(!taken.compressed)
+        #expect(Array(taken.storage[taken.payload]) == [7, 8, 9])
+        #expect(deframer.bufferedByteCount == 2)  // the start of the next message stays
+        try deframer.append([0, 0, 1, 5])
+        #expect(try deframer.next() == MessageDeframer.Message(compressed: false, payload: [5]))
+        #expect(try deframer.takeNextMessage() == nil)
+    }
+
     @Test("a small message is not reserved for by its declared length")
     func smallPrefixReservesNothing() throws {
         var deframer = MessageDeframer(maxMessageBytes: 64 << 20)
