@@ -239,8 +239,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--modes", default="offload,loop", help="comma-separated: offload, loop")
     parser.add_argument("--bin", action="append",
-                        help="binary to measure, optionally with extra serve arguments ('PATH --worker-priority idle'); "
-                             "repeat to interleave several")
+                        help="binary to measure, optionally with extra serve arguments "
+                             "('PATH --worker-priority idle'); repeat to interleave several")
     parser.add_argument("--server-cpu", type=int, help="pin the server to this CPU (taskset)")
     parser.add_argument("--client-cpu", type=int, help="pin both client processes to this CPU")
     parser.add_argument("--perf", action="store_true", help="also record scheduling latency with perf sched")

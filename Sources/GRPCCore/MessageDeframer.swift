@@ -150,7 +150,9 @@ public struct MessageDeframer: Sendable {
     /// keeps only the bytes after it (copied into a new buffer). For a message that fills the buffer (a unary
     /// request) this hands over the receive buffer the deframer would otherwise free. `nil` when no complete
     /// message is buffered.
-    public mutating func takeNextMessage() throws(Failure) -> (compressed: Bool, storage: [UInt8], payload: Range<Int>)? {
+    public mutating func takeNextMessage() throws(Failure)
+        -> (compressed: Bool, storage: [UInt8], payload: Range<Int>)?
+    {
         try checkPrefix()
         guard buffer.count - readIndex >= 5 else { return nil }
         let length = declaredLength(at: readIndex)

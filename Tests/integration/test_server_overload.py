@@ -230,7 +230,8 @@ def test_multi_megabyte_calls_arrive_whole_through_the_per_turn_io_budget(tmp_pa
                                                                           tls):
     """A connection reads and writes at most 256 KiB per loop turn. Two 200,000-row BatchPredicts at once on one
     connection (3.2 MB requests, multi-MB replies, so many turns each way) and 1-row Predicts on a second one: every
-    row's answer is right, over cleartext and TLS, with the calls on the loop and on the workers, gzip-compressed too."""
+    row's answer is right, over cleartext and TLS, with the calls on the loop and on the workers, and gzip-compressed
+    too."""
     from concurrent.futures import ThreadPoolExecutor
 
     pb, pb_grpc = proto_modules.inference_pb2, proto_modules.inference_pb2_grpc
