@@ -7,9 +7,9 @@ import Synchronization
 /// shadow runs), with a bounded queue: ``submit(_:)`` refuses work when the queue is full, so an overloaded
 /// server sheds load at once instead of queueing without bound.
 ///
-/// The threads run at a lower CPU priority than the event loops (nice +5): when both want a core, the loops'
-/// short calls go first and a long batch waits, which is what keeps one caller's 100,000-row batch from holding
-/// another caller's single row.
+/// The threads run at a lower CPU priority than the event loops (``ThreadPriority``, by default nice +5 relative to
+/// the loops): when both want a core, the loops' short calls go first and a long batch waits, which is what keeps
+/// one caller's 100,000-row batch from holding another caller's single row.
 ///
 /// `@unchecked Sendable`: the only non-Sendable member is the POSIX semaphore, which is made for use from any
 /// thread (initialized before the threads start, destroyed after they are joined or never).
@@ -32,25 +32,48 @@ public final class WorkerPool: @unchecked Sendable {
     public let size: Int
     /// Items refused because the queue was full.
     private let refused = Atomic<Int>(0)
+    /// The priority the threads run at, relative to the thread that created the pool.
+    public let priority: ThreadPriority
+    /// Why a thread could not lower its priority (the first such failure), if one could not.
+    private let priorityFailure = Mutex<String?>(nil)
+
+    /// Why a thread could not take ``priority`` (e.g. a seccomp sandbox refused `setpriority`), nil when every
+    /// started thread did (final once `init` returns: it waits for the threads to set it).
+    public var priorityError: String? { priorityFailure.withLock { $0 } }
 
     /// How many items ``submit(_:)`` has refused because the queue was full.
     public var refusedCount: Int { refused.load(ordering: .relaxed) }
 
-    /// Starts `size` threads named `name-N`, with a queue of at most `capacity` waiting items.
-    public init(name: String, size: Int, capacity: Int) {
+    /// Starts `size` threads named `name-N` at `priority`, with a queue of at most `capacity` waiting items.
+    public init(name: String, size: Int, capacity: Int, priority: ThreadPriority = .nicer(5)) {
         self.size = max(1, size)
         self.capacity = max(1, capacity)
+        self.priority = priority
         available = .allocate(capacity: 1)
         sem_init(available, 0, 0)
         threads = Mutex([])
+        // Each thread lowers its own priority (Linux keeps it per thread) and posts `ready`; init waits for all,
+        // so `priorityError` is final when it returns and no work runs at the loops' priority.
+        let ready = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+        sem_init(ready, 0, 0)
+        let readyBox = SemaphoreBox(ready)
+        var started = 0
         for index in 0..<self.size {
             let handle = BackgroundThread.start(name: "\(name)-\(index)") { [self] in
-                // Linux keeps the nice value per thread (`who == 0` is the calling thread).
-                setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 5)
+                if let failure = priority.applyToCurrentThread() {
+                    priorityFailure.withLock { $0 = $0 ?? failure }
+                }
+                sem_post(readyBox.semaphore)
                 run()
             }
-            if let handle { threads.withLock { $0.append(handle) } }
+            if let handle {
+                threads.withLock { $0.append(handle) }
+                started += 1
+            }
         }
+        for _ in 0..<started { while sem_wait(ready) != 0 {} }
+        sem_destroy(ready)
+        ready.deallocate()
     }
 
     deinit {
@@ -107,4 +130,10 @@ public final class WorkerPool: @unchecked Sendable {
             next()
         }
     }
+}
+
+/// Hands a POSIX semaphore that outlives the threads using it to those threads.
+private struct SemaphoreBox: @unchecked Sendable {
+    let semaphore: UnsafeMutablePointer<sem_t>
+    init(_ semaphore: UnsafeMutablePointer<sem_t>) { self.semaphore = semaphore }
 }

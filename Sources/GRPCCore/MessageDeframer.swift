@@ -52,6 +52,9 @@ public struct MessageDeframer: Sendable {
     /// Bytes the buffer holds, consumed ones included (for tests of compaction).
     public var retainedByteCount: Int { buffer.count }
 
+    /// Bytes the buffer can hold before it must grow (for tests of the up-front sizing of large messages).
+    public var capacity: Int { buffer.capacity }
+
     /// Bytes held that do not yet form a complete message.
     public var bufferedByteCount: Int { buffer.count - readIndex }
 
@@ -65,8 +68,25 @@ public struct MessageDeframer: Sendable {
             buffer.removeFirst(readIndex)
             readIndex = 0
         }
+        reserveForLargeMessage(adding: bytes.count)
         buffer.append(contentsOf: bytes)
         try checkPrefix()
+    }
+
+    /// Buffered bytes of one message after which the buffer is sized for the whole message at once.
+    public static let reserveAfterBytes = 256 << 10
+
+    /// Sizes the buffer for the whole current message once its prefix is valid and at least
+    /// ``reserveAfterBytes`` of it arrived. Growing by doubling instead would copy the bytes received so far (and
+    /// fault in a fresh buffer) at every step, up to a millisecond of one event-loop turn for a multi-megabyte
+    /// message. Waiting for 256 KiB first keeps what a peer can make the server reserve (address space, not yet
+    /// memory) proportional to what it actually sent.
+    private mutating func reserveForLargeMessage(adding count: Int) {
+        guard buffer.count - readIndex + count >= Self.reserveAfterBytes, buffer.count - readIndex >= 5 else { return }
+        let length = declaredLength(at: readIndex)
+        guard buffer[readIndex] <= 1, length <= maxMessageBytes else { return }  // `checkPrefix` refuses these
+        let needed = readIndex + 5 + length
+        if buffer.capacity < needed { buffer.reserveCapacity(needed) }
     }
 
     /// Appends received bytes (convenience for tests).
@@ -124,6 +144,26 @@ public struct MessageDeframer: Sendable {
         return try buffer.withUnsafeBytes { all in
             try body(compressed, UnsafeRawBufferPointer(rebasing: all[start..<start + length]))
         }
+    }
+
+    /// Removes the next complete message together with the buffer it lies in, without copying it: the deframer
+    /// keeps only the bytes after it (copied into a new buffer). For a message that fills the buffer (a unary
+    /// request) this hands over the receive buffer the deframer would otherwise free. `nil` when no complete
+    /// message is buffered.
+    public mutating func takeNextMessage() throws(Failure)
+        -> (compressed: Bool, storage: [UInt8], payload: Range<Int>)?
+    {
+        try checkPrefix()
+        guard buffer.count - readIndex >= 5 else { return nil }
+        let length = declaredLength(at: readIndex)
+        guard buffer.count - readIndex - 5 >= length else { return nil }
+        let start = readIndex + 5
+        let compressed = buffer[readIndex] == 1
+        var storage: [UInt8] = []
+        swap(&storage, &buffer)
+        readIndex = 0
+        if storage.count > start + length { buffer.append(contentsOf: storage[(start + length)...]) }
+        return (compressed, storage, start..<start + length)
     }
 
     /// Checks that the body ended on a message boundary.

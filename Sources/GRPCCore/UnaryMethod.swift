@@ -14,6 +14,10 @@ public struct CallContext: Sendable {
     public var completionToken: UInt64
     /// The connection's allowance of expensive work (first-sight signature checks); nil: unlimited.
     public var budget: ConnectionBudget?
+    /// The request message as an owned array, when the transport handed over its receive buffer (large,
+    /// uncompressed messages): the handler's `request` pointer then points into `storage[payload]`, and work that
+    /// outlives the handler call (an offloaded call) keeps this instead of copying the bytes. nil otherwise.
+    public var ownedRequest: OwnedRequest?
 
     /// A context with every field optional; the transport fills in what it knows for each call.
     public init(
@@ -103,4 +107,17 @@ public protocol GRPCService: Sendable {
 extension GRPCService {
     /// No streaming methods: services that have none need not implement this.
     public var streamingMethods: [StreamingMethod] { [] }
+}
+
+/// A request message's bytes that the transport no longer needs: `storage[payload]` is the message.
+public struct OwnedRequest: Sendable {
+    /// The receive buffer the message arrived in (gRPC prefix included).
+    public let storage: [UInt8]
+    /// Where the message's payload lies in `storage`.
+    public let payload: Range<Int>
+
+    public init(storage: [UInt8], payload: Range<Int>) {
+        self.storage = storage
+        self.payload = payload
+    }
 }

@@ -41,6 +41,11 @@ extension GRPCConnectionHandler {
         session?.submitResponse(state.id, headers: ResponseHeaders.ok, hasBody: true)
     }
 
+    /// Request messages of at least this many bytes leave the deframer with their receive buffer
+    /// (``CallContext/ownedRequest``) instead of being read in place: the size of `MessageDeframer.reset`'s
+    /// kept capacity, above which the buffer would be freed after the call anyway.
+    static let handOverMinBytes = 64 << 10
+
     /// The request body is complete: check it holds exactly one message, decode it and run the handler.
     func finishRequest(_ state: GRPCStreamState) {
         guard let method = state.method else {
@@ -82,32 +87,50 @@ extension GRPCConnectionHandler {
             completionToken: connectionID << 32 | UInt64(UInt32(bitPattern: state.id)), budget: budget)
         state.response.removeAll()
         let handler = method.handler
+        let gzip = state.gzip
+        let maxMessageBytes = configuration.maxMessageBytes
+        /// Runs the handler on one message (inflated first when compressed).
+        func handle(_ compressed: Bool, _ payload: UnsafeRawBufferPointer, _ context: CallContext)
+            -> Result<UnaryOutcome, RPCError>
+        {
+            guard compressed else { return .success(handler(payload, context, &state.response)) }
+            guard gzip else {
+                return .failure(
+                    RPCError(.internal, "message has the compressed flag set but the request has no grpc-encoding"))
+            }
+            var plain = context
+            plain.ownedRequest = nil  // the handler sees the inflated bytes, not the buffer's
+            let inflated: [UInt8]
+            do throws(GzipDecoder.Failure) {
+                inflated = try GzipDecoder.inflate(payload, limit: maxMessageBytes)
+            } catch {
+                switch error {
+                case .tooLarge(let limit):
+                    return .failure(
+                        RPCError(
+                            .resourceExhausted,
+                            "decompressed request message is larger than the server's limit of \(limit) bytes"))
+                case .corrupt(let reason):
+                    return .failure(RPCError(.internal, "cannot decompress gzip request message: \(reason)"))
+                }
+            }
+            return inflated.withUnsafeBytes { .success(handler($0, plain, &state.response)) }
+        }
         let outcome: Result<UnaryOutcome, RPCError>
         do {
-            outcome =
-                try state.deframer.withNextMessage { compressed, payload -> Result<UnaryOutcome, RPCError> in
-                    guard compressed else { return .success(handler(payload, context, &state.response)) }
-                    guard state.gzip else {
-                        return .failure(
-                            RPCError(
-                                .internal, "message has the compressed flag set but the request has no grpc-encoding"))
-                    }
-                    let inflated: [UInt8]
-                    do throws(GzipDecoder.Failure) {
-                        inflated = try GzipDecoder.inflate(payload, limit: configuration.maxMessageBytes)
-                    } catch {
-                        switch error {
-                        case .tooLarge(let limit):
-                            return .failure(
-                                RPCError(
-                                    .resourceExhausted,
-                                    "decompressed request message is larger than the server's limit of \(limit) bytes"))
-                        case .corrupt(let reason):
-                            return .failure(RPCError(.internal, "cannot decompress gzip request message: \(reason)"))
-                        }
-                    }
-                    return inflated.withUnsafeBytes { .success(handler($0, context, &state.response)) }
-                } ?? .failure(RPCError(.internal, "request has no message"))
+            if span >= Self.handOverMinBytes, let taken = try state.deframer.takeNextMessage() {
+                // A large request: its receive buffer goes with the call, so an offloaded call keeps it instead of
+                // copying megabytes on the loop (the deframer would free a buffer this large anyway).
+                var owning = context
+                owning.ownedRequest = OwnedRequest(storage: taken.storage, payload: taken.payload)
+                outcome = taken.storage.withUnsafeBytes { all in
+                    handle(taken.compressed, UnsafeRawBufferPointer(rebasing: all[taken.payload]), owning)
+                }
+            } else {
+                outcome =
+                    try state.deframer.withNextMessage { compressed, payload in handle(compressed, payload, context) }
+                    ?? .failure(RPCError(.internal, "request has no message"))
+            }
         } catch {
             outcome = .failure(RPCError(.internal, "invalid request framing: \(error)"))
         }

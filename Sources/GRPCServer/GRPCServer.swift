@@ -60,15 +60,16 @@ public final class GRPCServer: @unchecked Sendable {
             throw error
         }
         running.store(loops.count, ordering: .sequentiallyConsistent)
-        for loop in loops {
+        for (index, loop) in loops.enumerated() {
             loop.onStopped = { self.running.subtract(1, ordering: .sequentiallyConsistent) }
-            let box = Unmanaged.passRetained(ThreadBox(loop))
+            let box = Unmanaged.passRetained(ThreadBox(loop, name: "sluice-loop-\(index)"))
             var thread = pthread_t()
             let rc = pthread_create(
                 &thread, nil,
                 { raw in
                     guard let raw else { return nil }
                     let box = Unmanaged<ThreadBox>.fromOpaque(raw).takeRetainedValue()
+                    EventLoop.nameCurrentThread(box.name)
                     box.loop.run()
                     return nil
                 }, box.toOpaque())
@@ -122,5 +123,10 @@ private struct SendableTLS: @unchecked Sendable {
 
 private final class ThreadBox {
     let loop: ServerLoop
-    init(_ loop: ServerLoop) { self.loop = loop }
+    /// The loop thread's name (`sluice-loop-N`).
+    let name: String
+    init(_ loop: ServerLoop, name: String) {
+        self.loop = loop
+        self.name = name
+    }
 }

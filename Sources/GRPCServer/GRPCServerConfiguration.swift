@@ -21,6 +21,11 @@ public struct GRPCServerConfiguration: Sendable {
     public var maxGlitchesPerConnection: Int = 1000
     /// Output bytes queued per connection before the server stops reading from it (slow-reader backpressure).
     public var outputHighWater: Int = 1 << 20
+    /// Bytes one connection may read, and bytes it may produce and write, per loop wake-up (each; at least one
+    /// 64 KiB read or one frame). Past it the loop serves the other ready connections first and level-triggered
+    /// epoll brings this one back on the next iteration, so a multi-megabyte request or reply on one connection
+    /// costs the others at most about this much work (~0.1-0.2 ms) between their turns.
+    public var ioBudgetPerWakeup: Int = 256 << 10
     /// Seconds a connection may sit with no open stream before it is closed (GOAWAY).
     public var idleTimeoutSeconds: Double = 300
     /// Seconds allowed to complete the TLS handshake and HTTP/2 preface.

@@ -54,16 +54,21 @@ final class SocketConnection: EventLoopHandler {
         if !closed { pump() }
     }
 
-    /// Reads at most 16 times per wakeup into the loop's shared buffer, so one busy peer cannot starve the rest.
+    /// Reads into the loop's shared buffer until `ioBudgetPerWakeup` bytes were read this wake-up, so one busy
+    /// peer cannot hold the loop: what is left stays in the socket, and level-triggered epoll reports it again
+    /// on the next iteration, after the other ready connections had their turn.
     private func readAvailable() {
         let buffer = owner.readBuffer
-        for _ in 0..<16 {
+        var budget = owner.configuration.ioBudgetPerWakeup
+        while true {
             let count = Socket.read(fd, into: buffer)
             if count > 0 {
                 lastActivity = owner.now
                 if !feed(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) { return }
                 if output.count >= owner.configuration.outputHighWater { return }
                 if count < buffer.count { return }
+                budget -= count
+                if budget <= 0 { return }
             } else if count == Socket.wouldBlock {
                 return
             } else {
@@ -113,14 +118,22 @@ final class SocketConnection: EventLoopHandler {
     }
 
     /// Moves frames from the handler to the socket, updates interest, closes when finished.
+    ///
+    /// Produces at most `ioBudgetPerWakeup` bytes of frames per call (the rest of a large reply stays in
+    /// nghttp2): when the budget ran out, the connection asks for `writable`, which epoll reports on the next
+    /// iteration, after the loop's other ready connections.
     func pump() {
         guard !closed else { return }
         let highWater = owner.configuration.outputHighWater
+        let budget = owner.configuration.ioBudgetPerWakeup
+        var budgetSpent = false
         do {
             if let tls {
                 // HTTP/2 frames wait until the handshake is done; until then only handshake records flow.
                 if tls.handshakeComplete {
-                    try handler.produceOutput(into: &plaintext, highWater: highWater)
+                    let limit = min(highWater, plaintext.count + budget)
+                    try handler.produceOutput(into: &plaintext, highWater: limit)
+                    budgetSpent = plaintext.count >= limit
                     if !plaintext.isEmpty {
                         try plaintext.withReadableBytes { try tls.writePlaintext($0) }
                         plaintext.consume(plaintext.count)
@@ -128,7 +141,9 @@ final class SocketConnection: EventLoopHandler {
                 }
                 tls.drainCiphertext(into: &output)
             } else {
-                try handler.produceOutput(into: &output, highWater: highWater)
+                let limit = min(highWater, output.count + budget)
+                try handler.produceOutput(into: &output, highWater: limit)
+                budgetSpent = output.count >= limit
             }
         } catch {
             flushAndClose()
@@ -142,7 +157,9 @@ final class SocketConnection: EventLoopHandler {
         }
         var wanted: EventLoop.Events = []
         if output.count < highWater { wanted.insert(.readable) }
-        if !output.isEmpty { wanted.insert(.writable) }
+        // Writable when bytes wait for the socket, or when the budget stopped production (the socket is writable
+        // at once then: epoll brings the connection back next iteration to produce the rest).
+        if !output.isEmpty || budgetSpent { wanted.insert(.writable) }
         if wanted != watching {
             watching = wanted
             owner.loop.modify(fd: fd, token: token, events: wanted)

@@ -26,9 +26,20 @@ public struct CallOffload: Sendable {
         _ handler: @escaping @Sendable (UnsafeRawBufferPointer, CallContext, inout ResponseBuffer) -> UnaryOutcome
     ) -> UnaryOutcome? {
         guard let promise = context.makePromise() else { return nil }
-        let bytes = [UInt8](request)
+        // The transport hands over the receive buffer of a large request: keep it (no copy on the loop, which
+        // costs about a millisecond for 2 MB, page faults included). Otherwise copy the bytes.
+        let bytes: ArraySlice<UInt8>
+        if let owned = context.ownedRequest, owned.payload.count == request.count,
+            owned.storage.withUnsafeBytes({ $0.baseAddress.map { $0 + owned.payload.lowerBound } })
+                == request.baseAddress
+        {
+            bytes = owned.storage[owned.payload]
+        } else {
+            bytes = ArraySlice(request)
+        }
         var detached = context
         detached.completion = nil
+        detached.ownedRequest = nil
         let inline = detached
         let accepted = pool.submit {
             var response = ResponseBuffer()

@@ -107,9 +107,9 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
     }
 
     private func runLoop() {
-        // Loading competes with serving for CPU; serving wins (Linux applies nice per thread).
-        // On Linux `who == 0` means the calling thread: the nice value is per thread there.
-        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        // Loading competes with serving for CPU; serving wins: nice +10 relative to the loops (Linux applies nice
+        // per thread). Best effort: a refusal (seccomp) leaves loading at the loops' priority, which still works.
+        ThreadPriority.nicer(10).applyToCurrentThread()
         var token: String? = nil
         while !control.withLock({ $0.stopRequested }) {
             let newToken = source.changeToken()

@@ -82,6 +82,7 @@ extension ServerConfiguration {
             }
             config.maxHeaderListSize = UInt32(maxHeaderListBytes)
         }
+        _ = try workerThreadPriority()  // checked here too: without --models no worker pool is made
         if let maxConnections {
             guard (1...1_000_000).contains(maxConnections) else {
                 throw ConfigurationError("--max-connections must be between 1 and 1000000, got \(maxConnections)")
@@ -153,14 +154,32 @@ extension ServerConfiguration {
 }
 
 extension ServerConfiguration {
-    /// The worker pool for large calls: one thread per event loop, up to 64 calls queued; nil when
-    /// `offloadMinRequestBytes` is 0.
+    /// The worker pool for large calls: one thread per event loop at `workerPriority` (nice +5 relative to the
+    /// loops by default), up to 64 calls queued; nil when `offloadMinRequestBytes` is 0. Call it on the thread
+    /// that starts the loops: priorities are relative to the caller's.
     public func callOffload() throws(ConfigurationError) -> CallOffload? {
         let minimum = offloadMinRequestBytes ?? 64 << 10
         guard minimum >= 0 else { throw ConfigurationError("--offload-min-bytes must not be negative") }
+        let priority = try workerThreadPriority()
         guard minimum > 0 else { return nil }
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         let workers = max(1, threads ?? cores)
-        return CallOffload(pool: WorkerPool(name: "sluice-worker", size: workers, capacity: 64), minRequestBytes: minimum)
+        let pool = WorkerPool(name: "sluice-worker", size: workers, capacity: 64, priority: priority)
+        if let failure = pool.priorityError {
+            throw ConfigurationError(
+                "--worker-priority \(priority.description): the worker threads cannot lower their priority "
+                    + "(\(failure)); choose another --worker-priority (0 keeps the loops' priority)")
+        }
+        return CallOffload(pool: pool, minRequestBytes: minimum)
+    }
+
+    /// `workerPriority` parsed: nice +5 when unset.
+    func workerThreadPriority() throws(ConfigurationError) -> ThreadPriority {
+        guard let text = workerPriority else { return .nicer(5) }
+        guard let priority = ThreadPriority(argument: text) else {
+            throw ConfigurationError(
+                "--worker-priority must be a nice increment from 0 to 19 or 'idle', not '\(text)'")
+        }
+        return priority
     }
 }

@@ -66,6 +66,9 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
     /// Requests of at least this many bytes (large batches) run on worker threads, not the event loop
     /// (default 65536; 0 keeps every call on the loop).
     public var offloadMinRequestBytes: Int?
+    /// How much lower than the event loops the worker threads run: a nice increment `"0"`...`"19"` relative to
+    /// the server's own nice value (default `"5"`), or `"idle"` (SCHED_IDLE: only when a core is otherwise idle).
+    public var workerPriority: String?
     /// Calls with bad credentials one connection may make before it is closed with GOAWAY (default 100).
     public var maxAuthFailuresPerConnection: Int?
     /// First-sight signature checks one connection may cause per second (default 100, also the burst); past
@@ -103,7 +106,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         "drainTimeoutSeconds", "idleTimeoutSeconds", "handshakeTimeoutSeconds", "requestBodyTimeoutSeconds",
         "maxConcurrentStreams", "maxHeaderListBytes", "models", "adminListen", "securityConfig", "insecureNoAuth",
         "maxConnections", "maxInflightCallsPerThread", "offloadMinRequestBytes", "maxAuthFailuresPerConnection",
-        "maxSignatureChecksPerSecond", "maxWatchStreamsPerConnection",
+        "workerPriority", "maxSignatureChecksPerSecond", "maxWatchStreamsPerConnection",
         "cacheDir", "cacheMaxBytes", "mlflowCA", "httpListen", "httpIdleTimeoutSeconds", "metricsRequireCredential",
         "monitoring", "monitorWindowRequests", "monitorWindowSeconds",
         "monitorIntervalSeconds", "monitorPsiWarn", "monitorPsiDrift", "monitorMinRequests", "monitorMaxFeatures",
@@ -176,6 +179,7 @@ public struct ServerConfiguration: Codable, Sendable, Equatable {
         merged.maxConnections = other.maxConnections ?? maxConnections
         merged.maxInflightCallsPerThread = other.maxInflightCallsPerThread ?? maxInflightCallsPerThread
         merged.offloadMinRequestBytes = other.offloadMinRequestBytes ?? offloadMinRequestBytes
+        merged.workerPriority = other.workerPriority ?? workerPriority
         merged.maxAuthFailuresPerConnection = other.maxAuthFailuresPerConnection ?? maxAuthFailuresPerConnection
         merged.maxSignatureChecksPerSecond = other.maxSignatureChecksPerSecond ?? maxSignatureChecksPerSecond
         merged.maxWatchStreamsPerConnection = other.maxWatchStreamsPerConnection ?? maxWatchStreamsPerConnection

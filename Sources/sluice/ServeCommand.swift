@@ -33,7 +33,8 @@ struct ServeCommand: ParsableCommand {
                "maxHeaderListBytes": 8192, "models": "registry",
                "adminListen": "127.0.0.1:9090", "securityConfig": "security.json",
                "insecureNoAuth": false, "maxConnections": 10000, "maxInflightCallsPerThread": 4096,
-               "offloadMinRequestBytes": 65536, "maxAuthFailuresPerConnection": 100,
+               "offloadMinRequestBytes": 65536, "workerPriority": "5",
+               "maxAuthFailuresPerConnection": 100,
                "maxSignatureChecksPerSecond": 100, "maxWatchStreamsPerConnection": 16,
                "cacheDir": "/var/cache/sluice", "cacheMaxBytes": 1073741824, "mlflowCA": "ca.pem",
                "httpListen": "127.0.0.1:8000", "httpIdleTimeoutSeconds": 30,
@@ -93,6 +94,11 @@ struct ServeCommand: ParsableCommand {
         name: .customLong("offload-min-bytes"),
         help: "Requests of at least this many bytes run on worker threads, off the event loop; 0 turns it off. (default: 65536)")
     var offloadMinBytes: Int?
+
+    @Option(
+        name: .customLong("worker-priority"),
+        help: "How much lower than the event loops the worker threads run: a nice increment 0-19 relative to the server's own, or 'idle' (SCHED_IDLE). (default: 5)")
+    var workerPriority: String?
 
     @Option(
         name: .customLong("max-auth-failures-per-connection"),
@@ -184,6 +190,7 @@ struct ServeCommand: ParsableCommand {
             flags.maxConnections = maxConnections
             flags.maxInflightCallsPerThread = maxInflightPerThread
             flags.offloadMinRequestBytes = offloadMinBytes
+            flags.workerPriority = workerPriority
             flags.maxAuthFailuresPerConnection = maxAuthFailuresPerConnection
             flags.maxSignatureChecksPerSecond = maxSignatureChecksPerSecond
             flags.maxWatchStreamsPerConnection = maxWatchStreamsPerConnection

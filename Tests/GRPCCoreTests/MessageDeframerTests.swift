@@ -15,6 +15,47 @@ struct MessageDeframerTests {
         try deframer.finish()
     }
 
+    @Test("a multi-megabyte message is sized once after 256 KiB arrived, and arrives whole")
+    func largeMessageIsReservedOnce() throws {
+        var deframer = MessageDeframer(maxMessageBytes: 8 << 20)
+        let length = 3 << 20
+        let payload = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let message: [UInt8] = [0, UInt8(length >> 24), UInt8((length >> 16) & 0xff), 0, 0] + payload
+        var offset = 0
+        var capacities: Set<Int> = []
+        while offset < message.count {
+            let end = min(message.count, offset + 16_384)
+            try deframer.append(Array(message[offset..<end]))
+            offset = end
+            if offset >= MessageDeframer.reserveAfterBytes + 16_384 {
+                #expect(deframer.capacity >= message.count)
+                capacities.insert(deframer.capacity)
+            }
+        }
+        #expect(capacities.count == 1)  // no regrowth (and copy) after the reservation
+        #expect(try deframer.next()?.payload == payload)
+    }
+
+    @Test("takeNextMessage hands over the buffer and keeps only the bytes after the message")
+    func takeNextMessageHandsOverTheBuffer() throws {
+        var deframer = MessageDeframer(maxMessageBytes: 100)
+        try deframer.append([0, 0, 0, 0, 3, 7, 8, 9, 0, 0])
+        let taken = try #require(try deframer.takeNextMessage())
+        #expect(!taken.compressed)
+        #expect(Array(taken.storage[taken.payload]) == [7, 8, 9])
+        #expect(deframer.bufferedByteCount == 2)  // the start of the next message stays
+        try deframer.append([0, 0, 1, 5])
+        #expect(try deframer.next() == MessageDeframer.Message(compressed: false, payload: [5]))
+        #expect(try deframer.takeNextMessage() == nil)
+    }
+
+    @Test("a small message is not reserved for by its declared length")
+    func smallPrefixReservesNothing() throws {
+        var deframer = MessageDeframer(maxMessageBytes: 64 << 20)
+        try deframer.append([0, 3, 0, 0, 0, 1, 2, 3])  // declares 48 MiB, sends 3 bytes
+        #expect(deframer.capacity < 1 << 20)
+    }
+
     @Test func longStreamDropsConsumedBytes() throws {
         // Every chunk ends inside the next message, so the buffer is never empty between appends.
         var deframer = MessageDeframer(maxMessageBytes: 1 << 20)

@@ -70,6 +70,65 @@ struct CallOffloadTests {
         #expect(!sawSink.value)
     }
 
+    @Test("a request whose receive buffer the transport handed over reaches the worker without a copy")
+    func ownedRequestIsNotCopied() {
+        let pool = WorkerPool(name: "test-offload", size: 1, capacity: 4)
+        defer { pool.shutdown() }
+        let offload = CallOffload(pool: pool)
+        let sink = RecordingSink()
+        let storage: [UInt8] = [0, 0, 0, 0, 3, 10, 20, 30, 99]  // prefix, payload, a byte after it
+        let payload = 5..<8
+        let expected = storage.withUnsafeBytes { Int(bitPattern: $0.baseAddress! + payload.lowerBound) }
+        let seen = Atomic<Int>(0)
+        var context = CallContext(completion: sink, completionToken: 7)
+        context.ownedRequest = OwnedRequest(storage: storage, payload: payload)
+        let outcome = storage.withUnsafeBytes { all in
+            offload.run(UnsafeRawBufferPointer(rebasing: all[payload]), context) { bytes, context, response in
+                seen.store(Int(bitPattern: bytes.baseAddress), ordering: .relaxed)
+                response.appendUnframed(Array(bytes))
+                #expect(context.ownedRequest == nil)
+                return .ok
+            }
+        }
+        guard case .deferred? = outcome else {
+            Issue.record("expected .deferred, got \(String(describing: outcome))")
+            return
+        }
+        #expect(poll { sink.count == 1 })
+        #expect(seen.load(ordering: .relaxed) == expected)
+        guard case .success(let response)? = sink.results.withLock({ $0[7] }) else {
+            Issue.record("call did not succeed")
+            return
+        }
+        #expect(response.bytes == [10, 20, 30])
+    }
+
+    @Test("an owned request that is not the bytes the handler was given is ignored: the bytes are copied")
+    func mismatchedOwnedRequestIsCopied() {
+        let pool = WorkerPool(name: "test-offload", size: 1, capacity: 4)
+        defer { pool.shutdown() }
+        let offload = CallOffload(pool: pool)
+        let sink = RecordingSink()
+        var context = CallContext(completion: sink, completionToken: 8)
+        context.ownedRequest = OwnedRequest(storage: [1, 2, 3], payload: 0..<3)
+        let outcome = [UInt8]([4, 5, 6]).withUnsafeBytes { raw in
+            offload.run(raw, context) { bytes, _, response in
+                response.appendUnframed(Array(bytes))
+                return .ok
+            }
+        }
+        guard case .deferred? = outcome else {
+            Issue.record("expected .deferred, got \(String(describing: outcome))")
+            return
+        }
+        #expect(poll { sink.count == 1 })
+        guard case .success(let response)? = sink.results.withLock({ $0[8] }) else {
+            Issue.record("call did not succeed")
+            return
+        }
+        #expect(response.bytes == [4, 5, 6])
+    }
+
     @Test func handlerFailuresAndDoubleDeferralFailThePromise() {
         let pool = WorkerPool(name: "test-offload", size: 1, capacity: 4)
         defer { pool.shutdown() }

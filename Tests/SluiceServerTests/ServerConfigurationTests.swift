@@ -110,7 +110,8 @@ struct ServerConfigurationTests {
              "maxWatchStreamsPerConnection": 16, "httpListen": "h:3", "httpIdleTimeoutSeconds": 17,
              "metricsRequireCredential": true, "monitoring": false, "monitorWindowRequests": 18,
              "monitorWindowSeconds": 19, "monitorIntervalSeconds": 20, "monitorPsiWarn": 0.2, "monitorPsiDrift": 0.3,
-             "monitorMinRequests": 21, "monitorMaxFeatures": 22, "monitorBatchStride": 23, "monitorSnapshotSeconds": 24}
+             "monitorMinRequests": 21, "monitorMaxFeatures": 22, "monitorBatchStride": 23, "monitorSnapshotSeconds": 24,
+             "workerPriority": "idle"}
             """#)
         let setCount = Mirror(reflecting: full).children.filter { child in
             let value = Mirror(reflecting: child.value)

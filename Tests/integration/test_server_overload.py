@@ -164,3 +164,101 @@ def test_large_batch_runs_off_the_loop_and_small_calls_keep_flowing(tmp_path, sl
         f"a small call waited {longest_gap:.3f} s while the server spent {handled:.3f} s on the batch: "
         "the batch held the loop")
     assert metric(admin_port(server), "sluice_worker_queue_length") == 0
+
+
+def thread_scheduling(pid):
+    """{thread name: (nice, policy)} of a running process, from /proc/PID/task/TID/stat (fields 19 and 41)."""
+    import pathlib
+
+    threads = {}
+    for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text()
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) ": field 3 is fields[0]
+        threads[(task / "comm").read_text().strip()] = (int(fields[16]), int(fields[38]))
+    return threads
+
+
+SCHED_OTHER, SCHED_IDLE = 0, 5
+
+
+@pytest.mark.parametrize("niced, flag", [(0, None), (0, "idle"), (0, "12"), (19, None)])
+def test_worker_threads_run_below_the_loops(tmp_path, proto_modules, niced, flag):
+    """The worker threads' nice value and policy, read from /proc of the real server: always lower than the loop
+    thread's (`sluice-loop-N`), relative to the nice value the server was started with (a server started with
+    `nice -n 19` must not get workers at an absolute nice 5, ahead of its loops; it has no lower nice value left, so
+    its workers go SCHED_IDLE)."""
+    import os
+
+    from conftest import SluiceProcess
+
+    registry = tmp_path / "registry"
+    register(sluice_bin(), registry, "churn", CHURN / "model.onnx")
+    args = [sluice_bin(), "serve", "--plaintext", "--listen", "127.0.0.1:0", "--threads", "2", "--models",
+            str(registry), "--insecure-no-auth"]
+    if flag:
+        args += ["--worker-priority", flag]
+    loop_nice = min(19, os.nice(0) + niced)  # `nice -n` adds to this process's own value
+    increment = 5 if flag is None else (None if flag == "idle" else int(flag))
+    if increment is None or loop_nice == 19:
+        expected = (loop_nice, SCHED_IDLE)
+    else:
+        expected = (min(19, loop_nice + increment), SCHED_OTHER)
+    server = SluiceProcess(["nice", "-n", str(niced)] + args, False).wait_ready()  # nice execs: same PID
+    try:
+        deadline = time.monotonic() + 20  # the loop threads name themselves as they start
+        threads = thread_scheduling(server.proc.pid)
+        while "sluice-loop-1" not in threads or "sluice-loop-0" not in threads:
+            assert time.monotonic() < deadline, f"no loop threads named: {threads}"
+            time.sleep(0.05)
+            threads = thread_scheduling(server.proc.pid)
+        assert threads["sluice-loop-0"] == (loop_nice, SCHED_OTHER)
+        assert threads["sluice-loop-1"] == (loop_nice, SCHED_OTHER)
+        assert threads["sluice-worker-0"] == expected and threads["sluice-worker-1"] == expected
+    finally:
+        assert server.stop() == 0, server.output
+
+
+def test_worker_priority_flag_is_validated():
+    out = subprocess.run([sluice_bin(), "serve", "--plaintext", "--worker-priority", "20"], capture_output=True,
+                         text=True, timeout=20)
+    assert out.returncode != 0
+    assert "--worker-priority must be a nice increment from 0 to 19 or 'idle', not '20'" in out.stderr
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_multi_megabyte_calls_arrive_whole_through_the_per_turn_io_budget(tmp_path, sluice_server, proto_modules,
+                                                                          tls):
+    """A connection reads and writes at most 256 KiB per loop turn. Two 200,000-row BatchPredicts at once on one
+    connection (3.2 MB requests, multi-MB replies, so many turns each way) and 1-row Predicts on a second one: every
+    row's answer is right, over cleartext and TLS, with the calls on the loop and on the workers, and gzip-compressed
+    too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pb, pb_grpc = proto_modules.inference_pb2, proto_modules.inference_pb2_grpc
+    registry = tmp_path / "registry"
+    register(sluice_bin(), registry, "churn", CHURN / "model.onnx")
+    fixture = Fixture(CHURN)
+    names = ["age", "income", "tenure_months", "credit_score"]
+    base = [fixture.row(r)[n] for r in range(fixture.rows) for n in names]
+    rows = 200_000 // fixture.rows * fixture.rows
+    request = pb.BatchPredictRequest(model="churn", dense=base * (rows // fixture.rows))
+    expected = fixture.labels * (rows // fixture.rows)
+    big = {"grpc.max_send_message_length": 64 << 20, "grpc.max_receive_message_length": 64 << 20}
+    small = pb.PredictRequest(model="churn", features={k: feature_value(pb, v) for k, v in fixture.row(3).items()})
+    for offload in ("65536", "0"):
+        server = wait_serving(sluice_server("--models", registry, "--threads", "1", "--max-message-bytes",
+                                            str(64 << 20), "--offload-min-bytes", offload, tls=tls), proto_modules)
+        batch_stub = pb_grpc.InferenceStub(server.channel(**big))
+        small_stub = pb_grpc.InferenceStub(server.channel())
+        with ThreadPoolExecutor(2) as pool:
+            calls = [pool.submit(batch_stub.BatchPredict, request, timeout=120) for _ in range(2)]
+            while not all(call.done() for call in calls):
+                assert small_stub.Predict(small, timeout=60).label_int == fixture.labels[3]
+            for call in calls:
+                reply = call.result()
+                assert reply.rows == rows
+                assert list(reply.labels_int) == expected
+        # A gzip-compressed large request: the receive buffer is handed over compressed and inflated first.
+        reply = batch_stub.BatchPredict(request, compression=grpc.Compression.Gzip, timeout=120)
+        assert list(reply.labels_int) == expected
+        server.stop()
