@@ -23,6 +23,19 @@ def metric(port, name):
     raise AssertionError(f"{name} not exported")
 
 
+def wait_ready_on_admin(port, timeout=30.0):
+    """Waits until the admin port's `/readyz` answers 200 (models loaded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5).status == 200:
+                return
+        except OSError:  # urllib's HTTPError (503 while loading) and connection errors are OSErrors
+            pass
+        assert time.monotonic() < deadline, f"/readyz not 200 after {timeout} s"
+        time.sleep(0.05)
+
+
 def admin_port(server):
     return int(next(l for l in server.lines if "admin" in l and "http://" in l).rsplit(":", 1)[1].split("/")[0])
 
@@ -30,10 +43,13 @@ def admin_port(server):
 def test_connections_over_the_cap_get_goaway_enhance_your_calm(tmp_path, sluice_server, proto_modules):
     registry = tmp_path / "registry"
     register(sluice_bin(), registry, "churn", CHURN / "model.onnx")
-    server = wait_serving(sluice_server("--models", registry, "--threads", "2", "--max-connections", "3",
-                                        "--admin-listen", "127.0.0.1:0"), proto_modules)
-    # Whatever the readiness check left open counts too; raw connections fill the rest.
+    server = sluice_server("--models", registry, "--threads", "2", "--max-connections", "3",
+                           "--admin-listen", "127.0.0.1:0")
+    # Readiness from the admin port, so that no gRPC connection of the test's own (a health-check channel that
+    # grpcio closes whenever it is collected) is open, or closes, while the cap is being filled.
+    wait_ready_on_admin(admin_port(server))
     base = int(metric(admin_port(server), "sluice_connections_open"))
+    assert base == 0, f"{base} gRPC connection(s) open before the test made any"
     held = [RawConnection(server.port) for _ in range(3 - base)]
     for connection in held:
         connection.handshake()
