@@ -134,16 +134,21 @@ public struct MessageDeframer: Sendable {
     public mutating func withNextMessage<R>(
         _ body: (_ compressed: Bool, _ payload: UnsafeRawBufferPointer) throws -> R
     ) throws -> R? {
-        try checkPrefix()
-        guard buffer.count - readIndex >= 5 else { return nil }
-        let length = declaredLength(at: readIndex)
-        guard buffer.count - readIndex - 5 >= length else { return nil }
-        let start = readIndex + 5
-        let compressed = buffer[readIndex] == 1
+        guard let (compressed, start, length) = try nextComplete() else { return nil }
         readIndex = start + length
         return try buffer.withUnsafeBytes { all in
             try body(compressed, UnsafeRawBufferPointer(rebasing: all[start..<start + length]))
         }
+    }
+
+    /// Where the next complete message lies (its compressed flag, payload start and length), after checking its
+    /// prefix; nil when no complete message is buffered. Consumes nothing.
+    private func nextComplete() throws(Failure) -> (compressed: Bool, start: Int, length: Int)? {
+        try checkPrefix()
+        guard buffer.count - readIndex >= 5 else { return nil }
+        let length = declaredLength(at: readIndex)
+        guard buffer.count - readIndex - 5 >= length else { return nil }
+        return (buffer[readIndex] == 1, readIndex + 5, length)
     }
 
     /// Removes the next complete message together with the buffer it lies in, without copying it: the deframer
@@ -153,12 +158,7 @@ public struct MessageDeframer: Sendable {
     public mutating func takeNextMessage() throws(Failure)
         -> (compressed: Bool, storage: [UInt8], payload: Range<Int>)?
     {
-        try checkPrefix()
-        guard buffer.count - readIndex >= 5 else { return nil }
-        let length = declaredLength(at: readIndex)
-        guard buffer.count - readIndex - 5 >= length else { return nil }
-        let start = readIndex + 5
-        let compressed = buffer[readIndex] == 1
+        guard let (compressed, start, length) = try nextComplete() else { return nil }
         var storage: [UInt8] = []
         swap(&storage, &buffer)
         readIndex = 0
