@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <string.h>
 #include <stdio.h>
+#include <link.h>
+#include <sys/mman.h>
 
 _Static_assert(EPOLLIN == 0x001 && EPOLLOUT == 0x004 && EPOLLERR == 0x008 && EPOLLHUP == 0x010 && EPOLLRDHUP == 0x2000, "epoll flags");
 _Static_assert(sizeof(uint64_t) == sizeof(((struct epoll_event *)0)->data.u64), "epoll data is 64 bits");
@@ -168,4 +170,48 @@ int csys_start_writeback(int fd, int64_t offset, int64_t length) {
 
 int csys_drop_cached(int fd, int64_t offset, int64_t length) {
     return posix_fadvise(fd, (off_t)offset, (off_t)length, POSIX_FADV_DONTNEED);
+}
+
+/// dl_iterate_phdr state for csys_release_read_only_segments.
+typedef struct {
+    int64_t advised;
+    int first_error;
+    uintptr_t page;
+} csys_release_state;
+
+static int csys_release_object(struct dl_phdr_info *info, size_t size, void *context) {
+    (void)size;
+    csys_release_state *state = context;
+    // The vDSO is a kernel mapping, not a file: leave it.
+    if (info->dlpi_name != NULL && strstr(info->dlpi_name, "linux-vdso") != NULL) return 0;
+    // An object with text relocations had its code pages written by the loader: those private copies are the
+    // only correct ones, so such an object is left alone.
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        if (info->dlpi_phdr[i].p_type != PT_DYNAMIC) continue;
+        for (const ElfW(Dyn) *entry = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+             entry->d_tag != DT_NULL; entry++) {
+            if (entry->d_tag == DT_TEXTREL) return 0;
+            if (entry->d_tag == DT_FLAGS && (entry->d_un.d_val & DF_TEXTREL)) return 0;
+        }
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
+        // Writable segments hold relocated data and the RELRO part (made read-only after relocation, but
+        // private copies): unmapping them would lose that content. Only never-written segments are released.
+        if (segment->p_type != PT_LOAD || (segment->p_flags & PF_W) || segment->p_memsz == 0) continue;
+        uintptr_t start = (info->dlpi_addr + segment->p_vaddr) & ~(state->page - 1);
+        uintptr_t end = (info->dlpi_addr + segment->p_vaddr + segment->p_memsz + state->page - 1) & ~(state->page - 1);
+        if (madvise((void *)start, end - start, MADV_DONTNEED) == 0) {
+            state->advised += (int64_t)(end - start);
+        } else if (state->first_error == 0) {
+            state->first_error = errno;
+        }
+    }
+    return 0;
+}
+
+int64_t csys_release_read_only_segments(void) {
+    csys_release_state state = {0, 0, (uintptr_t)sysconf(_SC_PAGESIZE)};
+    dl_iterate_phdr(csys_release_object, &state);
+    return state.first_error != 0 ? -(int64_t)state.first_error : state.advised;
 }

@@ -31,6 +31,7 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
     private let control = ConditionLock<Control>(Control())
     /// Called after each published snapshot (health, metrics).
     private let listeners = Mutex<[@Sendable (RegistrySnapshot<Model>) -> Void]>([])
+    private let loadPassListeners = Mutex<[@Sendable () -> Void]>([])
 
     private struct Control {
         var running = false
@@ -65,6 +66,13 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
     /// Registers a callback run after every published snapshot (on the registry thread).
     public func onChange(_ listener: @escaping @Sendable (RegistrySnapshot<Model>) -> Void) {
         listeners.withLock { $0.append(listener) }
+    }
+
+    /// Registers a callback run (on the registry thread) after each scan that loaded at least one version, once its
+    /// snapshots are published and the loader's freed memory is returned: the point where nothing of the load is
+    /// in use any more.
+    public func onLoadPassFinished(_ listener: @escaping @Sendable () -> Void) {
+        loadPassListeners.withLock { $0.append(listener) }
     }
 
     /// Keeps `versions` of `model` loaded regardless of stage (rollouts pin their arms).
@@ -159,6 +167,7 @@ public final class ModelRegistry<Model: AnyObject & Sendable>: Sendable {
             // Parsing a model allocates many times the size of what it compiles to; give the freed memory
             // back to the system instead of keeping it in this thread's malloc arena.
             malloc_trim(0)
+            for listener in loadPassListeners.withLock({ $0 }) { listener() }
         }
         markInitialScanDone()
     }

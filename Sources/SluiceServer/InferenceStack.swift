@@ -12,6 +12,7 @@ public import Auth
 public import GRPCCore
 import FoundationEssentials
 import Synchronization
+import NetCore
 
 /// The model side of a running server, wired together: registry (with background loading), rollouts,
 /// the Inference service and its metrics, and the admin listener. Built from the configuration by `serve`.
@@ -167,8 +168,12 @@ public final class InferenceStack: @unchecked Sendable {
         [api, OpenInferenceService(api: api, health: health, version: VersionReport.sluice)]
     }
 
-    /// Starts loading models and the rollout ticker; health turns SERVING once the first load completes.
-    public func start(health: HealthStatusTable, log: @escaping @Sendable (String) -> Void) {
+    /// Starts loading models and the rollout ticker; health turns SERVING once the first load completes. With
+    /// `releaseCodePages`, code and read-only data that ran once are unmapped before the first load and after each
+    /// load (``ReadOnlySegments``).
+    public func start(
+        health: HealthStatusTable, releaseCodePages: Bool = true, log: @escaping @Sendable (String) -> Void
+    ) {
         health.set("", .notServing)
         health.set(api.serviceName, .notServing)
         health.set("inference.GRPCInferenceService", .notServing)
@@ -197,6 +202,17 @@ public final class InferenceStack: @unchecked Sendable {
             if status.state == .running || status.state == .paused {
                 registry.pin(model: model, versions: Set(status.variants.map(\.version)))
             }
+        }
+        // Code and read-only data that ran once leave the resident set (docs/architecture.md, Memory): configuration,
+        // TLS and key set-up before the first load adds its transient memory (so the two do not add up in the
+        // high-water mark), and the ONNX decoder and plan compiler after each load. Serving maps back its own pages
+        // on first use.
+        let releaseCode: @Sendable (String) -> Void = { stage in
+            do { try ReadOnlySegments.release() } catch { log("sluice: code pages used \(stage) stay mapped: \(error)") }
+        }
+        if releaseCodePages {
+            releaseCode("at start")
+            registry.onLoadPassFinished { releaseCode("to load models") }
         }
         registry.start()
         let source = stateSource

@@ -100,6 +100,11 @@ struct ServeCommand: ParsableCommand {
         help: "How much lower than the event loops the worker threads run: a nice increment 0-19 relative to the server's own, or 'idle' (SCHED_IDLE). (default: 5)")
     var workerPriority: String?
 
+    @Flag(
+        name: .customLong("keep-code-pages"),
+        help: "Keep code that ran once (start-up, model loading) mapped instead of releasing it after start-up and after each model load; for uprobes (bpftrace) attached to the binary, which a release removes. Costs about 8 MB of RSS.")
+    var keepCodePages = false
+
     @Option(
         name: .customLong("max-auth-failures-per-connection"),
         help: "Calls with bad credentials a connection may make before it is closed (GOAWAY). (default: 100)")
@@ -232,7 +237,7 @@ struct ServeCommand: ParsableCommand {
             app.log = log
             try app.prepareSignals()
             if let stack {
-                stack.start(health: app.health, log: log)
+                stack.start(health: app.health, releaseCodePages: !keepCodePages, log: log)
                 stack.exportTransportCounters(of: app)
                 log("sluice: serving models from \(configuration.models ?? "")")
                 app.onReload = {

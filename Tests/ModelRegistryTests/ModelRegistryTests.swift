@@ -1,5 +1,6 @@
 import Foundation
 import ModelRegistry
+import Synchronization
 import Testing
 
 /// A stand-in for a compiled model: the registry is generic over what the loader returns.
@@ -55,6 +56,30 @@ struct ModelRegistryTests {
         // Version 1 is archived with no alias: released.
         #expect(after.states[1] == .retired)
         #expect(throws: RegistryError.self) { try after.resolve(.version(1)) }
+    }
+
+    @Test func loadPassListenersRunAfterScansThatLoadedAndOnlyThen() throws {
+        let root = makeTempDirectory()
+        let source = LocalDirectorySource(root: root)
+        _ = try source.register(
+            model: "churn", bytes: Array("one".utf8), source: "", stage: .production, aliases: [], tags: [:],
+            metrics: [:], description: "")
+        let registry = ModelRegistry<FakeModel>(source: source, loader: fakeLoader)
+        let passes = Mutex<[Int64?]>([])
+        registry.onLoadPassFinished {
+            // Runs after the pass's snapshots are published: the loaded version already serves.
+            let version = try? registry.snapshot.models["churn"]?.resolve(.routed).version
+            passes.withLock { $0.append(version) }
+        }
+        registry.scanNow()
+        #expect(passes.withLock { $0 } == [1])
+        registry.scanNow()  // nothing new to load
+        #expect(passes.withLock { $0 } == [1])
+        _ = try source.register(
+            model: "churn", bytes: Array("two".utf8), source: "", stage: .production, aliases: [], tags: [:],
+            metrics: [:], description: "")
+        registry.scanNow()
+        #expect(passes.withLock { $0 } == [1, 2])
     }
 
     @Test func failedVersionNeverTakesTraffic() throws {

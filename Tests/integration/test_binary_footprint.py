@@ -5,6 +5,7 @@ Reads the ELF section headers and the static symbol table of $SLUICE_BIN directl
 that imports `Foundation` again brings back the `.cfstr.data` section, `$s10Foundation…` symbols, CoreFoundation's
 `CFRelease`, the ICU wrappers (`swift_ucol_open`) and the ICU data (`icudt…_dat`).
 """
+import os
 import struct
 
 from conftest import sluice_bin
@@ -77,3 +78,53 @@ def test_a_server_without_http_sources_does_not_map_libcurl(tmp_path):
         assert "libssl.so.3" in maps and "libcurl" not in maps
     finally:
         server.stop()
+
+
+def resident_code_kib(pid, binary):
+    """Resident KiB of `binary`'s executable mapping(s) in process `pid` (from /proc/PID/smaps)."""
+    target = os.path.realpath(binary)
+    total, inside = 0, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            fields = line.split()
+            if fields and "-" in fields[0] and not fields[0].endswith(":"):
+                inside = len(fields) >= 6 and fields[1] == "r-xp" and os.path.realpath(fields[5]) == target
+            elif inside and fields[0] == "Rss:":
+                total += int(fields[1])
+    return total
+
+
+def serve_and_measure_code(tmp_path, sluice_server, proto_modules, *extra):
+    """Starts a server on a registry with the Spark churn forest, answers 200 Predicts (checking the labels) and
+    returns the binary's resident code in KiB."""
+    from modelfixtures import SHARED_MODELS, Fixture, feature_value, register, wait_serving
+
+    pb, pb_grpc = proto_modules.inference_pb2, proto_modules.inference_pb2_grpc
+    churn = SHARED_MODELS / "spark_churn_rf"
+    registry = tmp_path / "registry"
+    if not registry.exists():
+        register(sluice_bin(), registry, "churn", churn / "model.onnx")
+    server = wait_serving(sluice_server("--models", registry, *extra), proto_modules)
+    stub = pb_grpc.InferenceStub(server.channel())
+    fixture = Fixture(churn)
+    for i in range(200):
+        features = {k: feature_value(pb, v) for k, v in fixture.row(i).items()}
+        reply = stub.Predict(pb.PredictRequest(model="churn", features=features))
+        assert reply.label_int == fixture.labels[i], i
+    resident = resident_code_kib(server.proc.pid, sluice_bin())
+    server.stop()
+    return resident
+
+
+def test_start_up_code_leaves_the_resident_set_once_serving(tmp_path, sluice_server, proto_modules):
+    """The kernel maps code 64 KiB around each page fault, so code run once (argument parsing, TLS set-up, the
+    ONNX decoder and plan compiler) stayed resident: about 85 % of the binary's `.text` after a model load. The
+    server unmaps its read-only segments before the first load and after it, and serving maps back only what it
+    uses: Predicts still answer (the pages come back), and the binary's resident code stays well under half of
+    its `.text`. `--keep-code-pages` turns the releases off."""
+    _, sections = elf_sections(sluice_bin())
+    text_kib = sections[".text"][1] // 1024
+    released = serve_and_measure_code(tmp_path, sluice_server, proto_modules)
+    kept = serve_and_measure_code(tmp_path, sluice_server, proto_modules, "--keep-code-pages")
+    assert 0 < released < text_kib * 0.45, f"{released} KiB of code resident, .text is {text_kib} KiB"
+    assert kept > released + 2048, f"resident code: {kept} KiB kept, {released} KiB released"

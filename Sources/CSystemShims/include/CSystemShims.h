@@ -63,3 +63,11 @@ void csys_ignore_sigpipe(void);
 int csys_start_writeback(int fd, int64_t offset, int64_t length);
 /// Drops a file range from the page cache (POSIX_FADV_DONTNEED: pages still dirty or under writeback stay).
 int csys_drop_cached(int fd, int64_t offset, int64_t length);
+
+/// Unmaps the resident pages of every read-only, file-backed segment of the program and its shared libraries
+/// (code, read-only data; never a writable or RELRO segment), so that only the pages used from now on come back,
+/// on first touch, from the page cache. The kernel maps file pages 64 KiB at a time around each fault, so start-up
+/// code (argument parsing, TLS set-up, model parsing) otherwise stays mapped and counted in RSS for the life of the
+/// process. The files' page cache is untouched. Returns the number of bytes of address space advised, or -errno of
+/// the first failure (every segment is still tried).
+int64_t csys_release_read_only_segments(void);
