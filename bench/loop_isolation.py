@@ -19,10 +19,13 @@ Server-side evidence, per server thread (loop, worker), over the Predict window:
 
 Several binaries (`--bin A --bin B`, each optionally followed by extra `serve` arguments inside the quotes:
 `--bin "B --worker-priority idle"`) are measured interleaved, round by round, so that a before/after comparison
-shares one sitting. `--server-cpu 0 --client-cpu 1` pins the server and the clients to different CPUs (taskset).
+shares one sitting. `--server-cpu 0 --client-cpu 1` pins the server and the clients to different CPUs (taskset);
+`--batch-client-idle` runs the batch client under SCHED_IDLE, so that the two clients sharing a CPU do not turn
+the batch client's 2 MB protobuf encoding into Predict latency (on 2 cores the clients must share one).
 
 Usage: bench/loop_isolation.py [--calls 2000] [--rows 100000] [--rounds 2] [--modes offload,loop]
-                               [--bin PATH ...] [--server-cpu N] [--client-cpu N] [--perf]
+                               [--bin PATH ...] [--server-cpu N] [--client-cpu N] [--batch-client-idle]
+                               [--predict-client grpcio|h2load] [--perf]
        (default binary: SLUICE_BIN or .build/release/sluice)
 """
 import argparse
@@ -54,9 +57,12 @@ def pin(cpu):
         os.sched_setaffinity(0, {cpu})
 
 
-def batch_load(port, rows, cpu, started, stop, results):
-    """Runs in its own process: BatchPredicts of `rows` rows back to back on one connection until `stop`."""
+def batch_load(port, rows, cpu, idle, started, stop, results):
+    """Runs in its own process: BatchPredicts of `rows` rows back to back on one connection until `stop`. With
+    `idle`, the process runs under SCHED_IDLE, so that on a shared CPU it never delays the Predict client."""
     pin(cpu)
+    if idle:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     import grpc
 
     modules = proto_modules.__wrapped__()
@@ -150,6 +156,34 @@ def loop_turns(data):
     return sorted(turns)
 
 
+def h2load_predicts(port, request, options, tmp):
+    """The 1-row Predicts from h2load (C, one connection, one stream at a time): per-call latency in seconds from
+    its `--log-file`. h2load has no Python runtime or gRPC library threads of its own to schedule, so on a shared
+    CPU its latencies are mostly the server's. Fails unless every call got HTTP 200 (grpc-status is checked by the
+    grpcio calls made before)."""
+    body = os.path.join(tmp, "predict.bin")
+    payload = request.SerializeToString()
+    with open(body, "wb") as f:
+        f.write(b"\0" + len(payload).to_bytes(4, "big") + payload)
+    log = os.path.join(tmp, "h2load.log")
+    command = ["h2load", "-n", str(options.calls), "-c", "1", "-m", "1", "-d", body, "--log-file", log,
+               "-H", "content-type: application/grpc", "-H", "te: trailers",
+               f"http://127.0.0.1:{port}/sluice.v1.Inference/Predict"]
+    if options.client_cpu is not None:
+        command = ["taskset", "-c", str(options.client_cpu)] + command
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    latency = []
+    with open(log) as f:
+        for line in f:
+            _, status, duration_us = line.split()[:3]
+            if status != "200":
+                raise RuntimeError(f"h2load: a Predict answered HTTP {status}")
+            latency.append(int(duration_us) / 1e6)
+    if len(latency) != options.calls:
+        raise RuntimeError(f"h2load completed {len(latency)} of {options.calls} Predicts")
+    return latency
+
+
 def run(variant, offload, options, modules):
     binary, *extra = shlex.split(variant)
     pb, pb_grpc = modules.inference_pb2, modules.inference_pb2_grpc
@@ -177,7 +211,8 @@ def run(variant, offload, options, modules):
             for _ in range(200):
                 stub.Predict(small)
             loader = context.Process(target=batch_load,
-                                     args=(server.port, options.rows, options.client_cpu, started, stop, results))
+                                     args=(server.port, options.rows, options.client_cpu, options.batch_client_idle, started,
+                                           stop, results))
             loader.start()
             if not started.wait(120):
                 raise RuntimeError("the batch client finished no BatchPredict within 120 s")
@@ -191,11 +226,14 @@ def run(variant, offload, options, modules):
                      "-t", str(loop_thread(server.proc.pid))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                 time.sleep(1.0)  # perf's own start-up
             before = schedstat(server.proc.pid)
-            latency = []
-            for _ in range(options.calls):
-                begin = time.perf_counter()
-                stub.Predict(small)
-                latency.append(time.perf_counter() - begin)
+            if options.predict_client == "h2load":
+                latency = h2load_predicts(server.port, small, options, tmp)
+            else:
+                latency = []
+                for _ in range(options.calls):
+                    begin = time.perf_counter()
+                    stub.Predict(small)
+                    latency.append(time.perf_counter() - begin)
             after = schedstat(server.proc.pid)
             sched, turns = {}, []
             if perf:
@@ -243,6 +281,12 @@ def main():
                              "('PATH --worker-priority idle'); repeat to interleave several")
     parser.add_argument("--server-cpu", type=int, help="pin the server to this CPU (taskset)")
     parser.add_argument("--client-cpu", type=int, help="pin both client processes to this CPU")
+    parser.add_argument("--predict-client", choices=["grpcio", "h2load"], default="grpcio",
+                        help="who sends the 1-row Predicts: grpcio from this process (default) or h2load (C, "
+                             "no client-side threads to schedule)")
+    parser.add_argument("--batch-client-idle", action="store_true",
+                        help="run the batch client under SCHED_IDLE: with --client-cpu, the Predict client then never "
+                             "waits for the batch client's protobuf work, so what remains is the server's doing")
     parser.add_argument("--perf", action="store_true", help="also record scheduling latency with perf sched")
     options = parser.parse_args()
     if options.perf and not shutil.which("perf"):

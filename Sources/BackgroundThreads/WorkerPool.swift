@@ -7,8 +7,8 @@ import Synchronization
 /// shadow runs), with a bounded queue: ``submit(_:)`` refuses work when the queue is full, so an overloaded
 /// server sheds load at once instead of queueing without bound.
 ///
-/// The threads run at a lower CPU priority than the event loops (``ThreadPriority``, by default nice +5 relative to
-/// the loops): when both want a core, the loops' short calls go first and a long batch waits, which is what keeps
+/// The threads run at a lower CPU priority than the event loops (``ThreadPriority``: this initializer's default is
+/// nice +5 relative to the creating thread; `sluice serve` asks for ``ThreadPriority/idle`` unless told otherwise): when both want a core, the loops' short calls go first and a long batch waits, which is what keeps
 /// one caller's 100,000-row batch from holding another caller's single row.
 ///
 /// `@unchecked Sendable`: the only non-Sendable member is the POSIX semaphore, which is made for use from any

@@ -154,8 +154,8 @@ extension ServerConfiguration {
 }
 
 extension ServerConfiguration {
-    /// The worker pool for large calls: one thread per event loop at `workerPriority` (nice +5 relative to the
-    /// loops by default), up to 64 calls queued; nil when `offloadMinRequestBytes` is 0. Call it on the thread
+    /// The worker pool for large calls: one thread per event loop at `workerPriority` (`SCHED_IDLE` by default),
+    /// up to 64 calls queued; nil when `offloadMinRequestBytes` is 0. Call it on the thread
     /// that starts the loops: priorities are relative to the caller's.
     public func callOffload() throws(ConfigurationError) -> CallOffload? {
         let minimum = offloadMinRequestBytes ?? 64 << 10
@@ -173,9 +173,11 @@ extension ServerConfiguration {
         return CallOffload(pool: pool, minRequestBytes: minimum)
     }
 
-    /// `workerPriority` parsed: nice +5 when unset.
+    /// `workerPriority` parsed: ``ThreadPriority/idle`` when unset. Measured (BENCHMARKS.md, "Loop isolation:
+    /// idle workers"): with nice +5 workers, a 1-row Predict sharing its loop's core with a 100,000-row batch waited
+    /// up to one scheduler tick (4.1-4.7 ms); with idle workers at most 1.6 ms.
     func workerThreadPriority() throws(ConfigurationError) -> ThreadPriority {
-        guard let text = workerPriority else { return .nicer(5) }
+        guard let text = workerPriority else { return .idle }
         guard let priority = ThreadPriority(argument: text) else {
             throw ConfigurationError(
                 "--worker-priority must be a nice increment from 0 to 19 or 'idle', not '\(text)'")

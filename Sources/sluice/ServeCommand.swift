@@ -33,7 +33,7 @@ struct ServeCommand: ParsableCommand {
                "maxHeaderListBytes": 8192, "models": "registry",
                "adminListen": "127.0.0.1:9090", "securityConfig": "security.json",
                "insecureNoAuth": false, "maxConnections": 10000, "maxInflightCallsPerThread": 4096,
-               "offloadMinRequestBytes": 65536, "workerPriority": "5",
+               "offloadMinRequestBytes": 65536, "workerPriority": "idle",
                "maxAuthFailuresPerConnection": 100,
                "maxSignatureChecksPerSecond": 100, "maxWatchStreamsPerConnection": 16,
                "cacheDir": "/var/cache/sluice", "cacheMaxBytes": 1073741824, "mlflowCA": "ca.pem",
@@ -97,7 +97,7 @@ struct ServeCommand: ParsableCommand {
 
     @Option(
         name: .customLong("worker-priority"),
-        help: "How much lower than the event loops the worker threads run: a nice increment 0-19 relative to the server's own, or 'idle' (SCHED_IDLE). (default: 5)")
+        help: "How much lower than the event loops the worker threads run: a nice increment 0-19 relative to the server's own, or 'idle' (SCHED_IDLE: runs only when no loop wants the core). (default: idle)")
     var workerPriority: String?
 
     @Flag(

@@ -197,7 +197,7 @@ def thread_scheduling(pid):
 SCHED_OTHER, SCHED_IDLE = 0, 5
 
 
-@pytest.mark.parametrize("niced, flag", [(0, None), (0, "idle"), (0, "12"), (19, None)])
+@pytest.mark.parametrize("niced, flag", [(0, None), (0, "idle"), (0, "5"), (0, "12"), (19, None), (19, "5")])
 def test_worker_threads_run_below_the_loops(tmp_path, proto_modules, niced, flag):
     """The worker threads' nice value and policy, read from /proc of the real server: always lower than the loop
     thread's (`sluice-loop-N`), relative to the nice value the server was started with (a server started with
@@ -214,7 +214,7 @@ def test_worker_threads_run_below_the_loops(tmp_path, proto_modules, niced, flag
     if flag:
         args += ["--worker-priority", flag]
     loop_nice = min(19, os.nice(0) + niced)  # `nice -n` adds to this process's own value
-    increment = 5 if flag is None else (None if flag == "idle" else int(flag))
+    increment = None if flag in (None, "idle") else int(flag)  # the default is idle
     if increment is None or loop_nice == 19:
         expected = (loop_nice, SCHED_IDLE)
     else:
