@@ -175,7 +175,7 @@ extension ServerConfiguration {
 
     /// `workerPriority` parsed: ``ThreadPriority/idle`` when unset. Measured (BENCHMARKS.md, "Loop isolation:
     /// idle workers"): with nice +5 workers, a 1-row Predict sharing its loop's core with a 100,000-row batch waited
-    /// up to one scheduler tick (4.1-4.7 ms); with idle workers at most 1.6 ms.
+    /// up to one scheduler tick (4.1-5.4 ms); with idle workers at most 1.6 ms.
     func workerThreadPriority() throws(ConfigurationError) -> ThreadPriority {
         guard let text = workerPriority else { return .idle }
         guard let priority = ThreadPriority(argument: text) else {
