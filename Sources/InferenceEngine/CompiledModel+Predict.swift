@@ -14,12 +14,14 @@ public final class PredictionResult {
     /// Columns per row in `scores`.
     public internal(set) var scoreColumns = 0
 
+    /// An empty result; its arrays grow on the first call and keep their capacity afterwards.
     public init() {}
 
     /// Regressors: the values (rows × targets), the same storage as `scores`.
     public var values: [Float] { scores }
 }
 
+/// The serving fast path: dense rows in, labels and scores out.
 extension CompiledModel {
     /// Fast path for serving. `numeric` holds rows × `signature.numericFeatureCount` floats, row-major, in the
     /// dense feature order; `strings[k]` holds the `rows` values of the k-th string feature. Results go into

@@ -13,16 +13,27 @@ public import ONNXFormat
 /// Loading validates everything up front: a model that cannot run is refused here with an error naming the
 /// node, the op and the reason, never at the first request.
 public final class CompiledModel: Sendable {
+    /// What callers feed and get back: graph inputs and outputs, the dense feature layout used by
+    /// ``predict(rows:numeric:strings:context:into:)``, the task and the class labels.
     public let signature: ModelSignature
     /// IR version, opsets, producer and op counts of the loaded file.
     public let info: ModelInfo
 
+    /// Element kind of every slot, indexed by slot number; ``makeContext()`` creates one ``Slot`` per entry.
     let slotKinds: [ElementKind]
+    /// Initializers and the slots they live in, copied into every new context by ``makeContext()``; kernels only read
+    /// them.
     let constants: [(slot: Int, tensor: ONNXTensor)]
+    /// Slot of each graph input, in `signature.inputs` order.
     let inputSlots: [Int]
+    /// Slot of each graph output, in `signature.outputs` order.
     let outputSlots: [Int]
+    /// Every kernel of the graph in topological order; ``run(_:context:)`` executes all of them.
     let plan: [any Kernel]
+    /// The serving plan: only the kernels the label and score outputs depend on, possibly with the input Concat fed
+    /// directly from the caller's block (see `PredictBinder.feedConcatenatedBlocks`).
     let predictPlan: [any Kernel]
+    /// How ``predict(rows:numeric:strings:context:into:)`` feeds the dense rows and reads the results back.
     let binding: PredictBinding
 
     /// Loads and compiles a `.onnx` file. `featureNames` optionally renames the numeric features in order.
@@ -73,6 +84,13 @@ public final class CompiledModel: Sendable {
         try self.init(model: model, featureNames: featureNames, started: CompiledModel.now(), fileBytes: 0)
     }
 
+    /// The designated initializer behind the public ones: compiles `model` and records the load time (seconds since
+    /// `started`, on ``now()``) and `fileBytes` in ``info``.
+    ///
+    /// `rewrites` is false only in tests that compare a rewritten graph with the graph as written.
+    ///
+    /// - Throws: ``EngineError`` (`.unsupported`, `.invalidModel`, `.invalidInput`) naming the node and the reason when
+    ///   the model cannot run or the feature names do not match.
     init(
         model: ONNXModel, featureNames: [String]?, started: Double, fileBytes: Int, rewrites: Bool = true
     ) throws(EngineError) {
@@ -137,6 +155,9 @@ public final class CompiledModel: Sendable {
         return signature.outputs.enumerated().map { (k, o) in (o.name, ctx.slots[outputSlots[k]].tensor()) }
     }
 
+    /// Refuses a context made by another model, whose slots would not match this plan.
+    ///
+    /// - Throws: ``EngineError`` with `.invalidInput`.
     func checkContext(_ ctx: ExecutionContext) throws(EngineError) {
         guard ctx.modelID == ObjectIdentifier(self) else {
             throw EngineError.input("the execution context belongs to another model; use makeContext() of this model")
@@ -146,14 +167,19 @@ public final class CompiledModel: Sendable {
 
 /// Facts about a loaded model for `sluice inspect` and `GetModelVersion`.
 public struct ModelInfo: Sendable {
+    /// ONNX IR version of the file.
     public var irVersion: Int64
+    /// Opset version imported for each domain (`""`/`ai.onnx`, `ai.onnx.ml`, ...).
     public var opsets: [String: Int64]
+    /// Producer name and version joined by a space (empty when the file names none).
     public var producer: String
     /// `domain.op_type` → number of nodes.
     public var opCounts: [String: Int]
+    /// Nodes in the graph as written, before any load-time rewrite.
     public var nodeCount: Int
     /// Number of trees and flattened tree nodes across all tree ensembles.
     public var trees: Int
+    /// Flattened tree nodes across all tree ensembles (see ``trees``).
     public var treeNodes: Int
     /// Seconds spent parsing and compiling.
     public internal(set) var loadTime: Double = 0

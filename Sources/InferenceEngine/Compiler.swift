@@ -8,6 +8,7 @@ struct Compiler {
     /// off to compare a rewritten model with the graph as written.
     var rewrites = true
 
+    /// Everything ``CompiledModel`` keeps from a compilation; see the properties of the same names there.
     struct Output {
         var signature: ModelSignature
         var info: ModelInfo
@@ -20,6 +21,13 @@ struct Compiler {
         var binding: PredictBinding
     }
 
+    /// Checks opsets, allocates one slot per graph input, initializer and node output, builds a kernel per node through
+    /// ``OpRegistry``, fuses MatMul + Add into dense kernels and binds the serving plan.
+    ///
+    /// Op counts in ``ModelInfo`` describe the file as written; the plan comes from the rewritten graph.
+    ///
+    /// - Throws: ``EngineError`` with `.unsupported` for an unknown op or opset, and `.invalidModel` for an undefined
+    ///   input or an output that is never produced or is declared with another type than it is computed as.
     func compile() throws(EngineError) -> Output {
         for (domain, version) in model.opsets {
             if let range = OpRegistry.domains[domain], !range.contains(version) {

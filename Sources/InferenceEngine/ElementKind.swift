@@ -12,6 +12,7 @@ public enum ElementKind: Sendable, Equatable, CustomStringConvertible {
     /// A ZipMap output: `seq(map(key, float))`, stored as a rows × classes float block plus the keys.
     case mapSequence
 
+    /// The storage kind of an ONNX element type; nil for types the engine does not support (float16, complex, ...).
     init?(_ type: ONNXDataType) {
         switch type {
         case .float: self = .float
@@ -34,5 +35,6 @@ public enum ElementKind: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether arithmetic applies (everything but strings and ZipMap outputs).
     var isNumeric: Bool { self == .float || self == .double || self == .int64 || self == .bool }
 }

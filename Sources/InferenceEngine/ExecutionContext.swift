@@ -2,15 +2,19 @@
 /// buffers. Keep one per thread (`model.makeContext()`) and reuse it: after the first call of a given batch
 /// size nothing is allocated. A context is not thread-safe; the model it came from is.
 public final class ExecutionContext {
+    /// One slot per graph value, indexed by the slot numbers the compiler gave out.
     let slots: [Slot]
     /// Scratch floats for kernels (tree ensembles, casts).
     var scratch: [Float] = []
+    /// A second scratch float buffer for kernels that need two at once.
     var scratch2: [Float] = []
+    /// Scratch integer buffer for kernels (indices).
     var scratchI: [Int32] = []
     /// Reusable row buffer for the tree kernels (row-major, padded with a NaN column).
     var treeRows: [Float] = []
     /// Reusable per-row, per-column "has a weight" flags for the tree kernels (see `takeFlags`).
     var flags: [UInt8] = []
+    /// Identity of the model that made this context; `CompiledModel.checkContext` refuses a context of another model.
     let modelID: ObjectIdentifier
 
     init(slots: [Slot], modelID: ObjectIdentifier) {

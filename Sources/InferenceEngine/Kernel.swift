@@ -2,11 +2,18 @@ import ONNXFormat
 
 /// One compiled node: reads its input slots and writes its output slots in an execution context.
 protocol Kernel: Sendable {
+    /// Runs the node on the slots of `ctx`, resizing its output slots to the batch.
+    ///
+    /// Called on the caller's thread, once per call and kernel; kernels are immutable and shared by every context of
+    /// the model, so all per-call state lives in `ctx`.
+    ///
+    /// - Throws: ``EngineError`` with `.invalidInput` or `.evaluation` when the run-time shapes or values do not fit.
     func run(_ ctx: ExecutionContext) throws(EngineError)
 }
 
 /// What the compiler knows about a value before running anything.
 struct ValueType: Sendable, Equatable {
+    /// How the value's elements are stored.
     var kind: ElementKind
     /// Declared ONNX element type when known (reported in signatures; Int64 storage may be int32, ...).
     var onnxType: ONNXDataType?
@@ -19,16 +26,19 @@ struct ValueType: Sendable, Equatable {
         self.onnxType = onnxType
     }
 
+    /// Size of the last dimension when the rank and that dimension are known at load time.
     var lastDim: Int? { shape?.last ?? nil }
 }
 
 /// Everything a kernel builder may look at for one node.
 struct NodeBuilder {
+    /// The node being compiled, used for attributes and error messages.
     let node: ONNXNode
     /// Opset version of the node's domain.
     let opset: Int64
     /// Slot of each input (-1 for an omitted optional input).
     let inputs: [Int]
+    /// Load-time type of each input (nil for an omitted input).
     let inputTypes: [ValueType?]
     /// Constant value of an input, when it is an initializer.
     let constants: [ONNXTensor?]
@@ -37,8 +47,11 @@ struct NodeBuilder {
     /// Filled by the builder: the type of each output.
     var outputTypes: [ValueType?]
 
+    /// An error naming this node and its op, for builders to throw.
     func fail(_ reason: String) -> EngineError { EngineError.node(node, reason) }
 
+    /// Checks that the node has between `range.lowerBound` and `range.upperBound` inputs and that the first
+    /// `range.lowerBound` of them are not omitted.
     func requireInputs(_ range: ClosedRange<Int>) throws(EngineError) {
         let present = inputs.count
         guard range.contains(present) else {
@@ -51,15 +64,18 @@ struct NodeBuilder {
         }
     }
 
+    /// Checks that the node declares at least `n` outputs and that its first output is not omitted.
     func requireOutputs(_ n: Int) throws(EngineError) {
         guard outputs.count >= n, outputs[0] >= 0 else { throw fail("expects \(n) output(s)") }
     }
 
+    /// The load-time type of input `k`; throws when the input is omitted.
     func input(_ k: Int) throws(EngineError) -> ValueType {
         guard k < inputTypes.count, let t = inputTypes[k] else { throw fail("input \(k) is missing") }
         return t
     }
 
+    /// The element kind of input `k`, throwing a node error that lists the allowed kinds when it is not one of them.
     func inputKind(_ k: Int, allowed: [ElementKind]) throws(EngineError) -> ElementKind {
         let t = try input(k)
         guard allowed.contains(t.kind) else {
@@ -72,8 +88,10 @@ struct NodeBuilder {
 
     // MARK: attributes
 
+    /// The raw attribute `name`, or nil when the node does not set it.
     func attr(_ name: String) -> ONNXAttribute? { node.attributes[name] }
 
+    /// An int attribute, `value` when absent; throws when it has another type.
     func int(_ name: String, default value: Int64) throws(EngineError) -> Int64 {
         switch attr(name) {
         case nil: return value
@@ -82,6 +100,7 @@ struct NodeBuilder {
         }
     }
 
+    /// A float attribute (an int is accepted and converted), `value` when absent.
     func float(_ name: String, default value: Float) throws(EngineError) -> Float {
         switch attr(name) {
         case nil: return value
@@ -91,6 +110,7 @@ struct NodeBuilder {
         }
     }
 
+    /// A string attribute, `value` when absent; throws when it has another type.
     func string(_ name: String, default value: String) throws(EngineError) -> String {
         switch attr(name) {
         case nil: return value
@@ -99,6 +119,7 @@ struct NodeBuilder {
         }
     }
 
+    /// A list-of-floats attribute; a single float or a tensor attribute is accepted too. Nil when absent.
     func floats(_ name: String) throws(EngineError) -> [Float]? {
         switch attr(name) {
         case nil: return nil
@@ -109,6 +130,7 @@ struct NodeBuilder {
         }
     }
 
+    /// A list of floats as doubles, keeping full precision when the attribute is a double tensor. Nil when absent.
     func doubles(_ name: String) throws(EngineError) -> [Double]? {
         switch attr(name) {
         case nil: return nil
@@ -120,6 +142,7 @@ struct NodeBuilder {
         }
     }
 
+    /// A list-of-ints attribute copied into an array (see ``intList(_:)`` for large lists). Nil when absent.
     func ints(_ name: String) throws(EngineError) -> [Int64]? {
         try intList(name).map { Array($0) }
     }
@@ -136,6 +159,7 @@ struct NodeBuilder {
         }
     }
 
+    /// A list-of-strings attribute copied into an array (see ``stringList(_:)``). Nil when absent.
     func strings(_ name: String) throws(EngineError) -> [String]? {
         try stringList(name).map { Array($0) }
     }
@@ -156,6 +180,8 @@ struct NodeBuilder {
         return c.int64Values
     }
 
+    /// Records the type of output `k`; an index past the node's outputs is ignored. Every non-omitted output must be
+    /// set, or the compiler refuses the node.
     mutating func setOutput(_ k: Int, _ type: ValueType) {
         if k < outputTypes.count { outputTypes[k] = type }
     }

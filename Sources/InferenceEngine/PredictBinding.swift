@@ -5,9 +5,12 @@ import ONNXFormat
 /// A class, not a struct: every `predict` call reads it, and copying a struct of arrays would retain and release
 /// each of them per call.
 final class PredictBinding: Sendable {
+    /// One graph input fed by `predict`: which slot it fills and where its columns sit in the caller's data.
     struct Feed: Sendable {
+        /// Slot of the graph input (or of a Concat's output when the Concat was fed directly).
         var slot: Int
         var kind: ElementKind
+        /// Columns per row this input takes from the dense block.
         var columns: Int
         /// Feed as [rows] instead of [rows, columns].
         var rank1: Bool
@@ -15,17 +18,27 @@ final class PredictBinding: Sendable {
         var offset: Int
     }
 
+    /// The inputs `predict` fills, each from its columns of the dense numeric block or from its string columns.
     let feeds: [Feed]
     /// Why the fast path cannot be used (dynamic feature width, non-tensor input), or nil.
     let unusableReason: String?
+    /// Classifier when the model has a label output, regressor otherwise.
     let task: ModelSignature.Task
+    /// Slot of the label output (classifiers), read into `PredictionResult.labels`.
     let labelSlot: Int?
+    /// Slot of the scores: the score output, or the input of its ZipMap so that the float block is read directly.
     let scoreSlot: Int?
+    /// Score columns per row (classes or regression targets); 0 when unknown at load.
     let scoreColumns: Int
+    /// Integer class labels in score-column order (empty for string labels).
     let labelsInt: [Int64]
+    /// String class labels in score-column order (empty for integer labels).
     let labelsString: [String]
+    /// Index of each string class label, for label outputs that carry no per-row class index.
     let stringIndex: [String: Int]
+    /// Numeric values per row in the dense block.
     let numericCount: Int
+    /// String columns `predict` expects.
     let stringCount: Int
     /// Set when the serving plan is a single tree-ensemble classifier over float features (fused fast path).
     let fusedTree: FusedTreePlan?
@@ -55,20 +68,31 @@ final class PredictBinding: Sendable {
 
 /// Works out the signature, the feature layout and the pruned plan for `predict`.
 struct PredictBinder {
+    /// The parsed model.
     let model: ONNXModel
     let types: [ValueType?]
     let plan: [any Kernel]
+    /// Slot → index in `plan` of the kernel that writes it.
     let producerOf: [Int: Int]
+    /// For each kernel in `plan`, the slots it reads (used to prune the serving plan).
     let kernelInputs: [[Int]]
     let constantOf: [Int: ONNXTensor]
     let inputSlots: [Int]
     let sigInputs: [ModelSignature.Value]
     let outputSlots: [Int]
     let sigOutputs: [ModelSignature.Value]
+    /// Optional names for the numeric features, in dense order; their count must match.
     let featureNames: [String]?
     /// Whether `feedConcatenatedBlocks` may rewrite the serving plan.
     var rewrites = true
 
+    /// Lays the inputs out as dense features (numeric block and string columns, in input order), picks the label and
+    /// score outputs, finds the class labels, prunes the plan to what those outputs need and detects the fused plans.
+    ///
+    /// A model whose inputs do not fit the dense layout still binds: `unusableReason` says why and only the general
+    /// ``CompiledModel/run(_:context:)`` path serves it.
+    ///
+    /// - Throws: ``EngineError`` with `.invalidInput` when `featureNames` does not name every numeric feature.
     func bind() throws(EngineError) -> (ModelSignature, PredictBinding, [any Kernel]) {
         // Features in dense order.
         var features: [ModelSignature.Feature] = []

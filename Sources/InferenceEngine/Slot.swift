@@ -3,17 +3,26 @@
 /// Buffers keep their capacity between calls, so a context that is reused for batches of similar size stops
 /// allocating after its first call.
 final class Slot {
+    /// Which buffer holds the values: `f` for float and ZipMap scores, `d` for double, `i` for int64 and bool, `s` for
+    /// string. Only that buffer is meaningful.
     var kind: ElementKind
+    /// Run-time dimensions; the element count is their product.
     var shape: [Int] = []
+    /// Float values (`.float`, and the rows × classes block of `.mapSequence`), row-major.
     var f: [Float] = []
+    /// Double values (`.double`), row-major.
     var d: [Double] = []
+    /// Integer and boolean values (`.int64`, `.bool`; bools are 0 or 1), row-major.
     var i: [Int64] = []
+    /// String values (`.string`), row-major.
     var s: [String] = []
     /// For `.mapSequence`: the ZipMap keys (int64 or string).
     var mapKeys: ZipMapKeys? = nil
     /// For string label outputs written by a classifier kernel: the class index of each row (valid when
     /// `hasLabelIndex`).
     var labelIndex: [Int32] = []
+    /// Whether `labelIndex` holds a class index for each row of `s`; lets ``CompiledModel`` map string labels to
+    /// classes without hashing strings.
     var hasLabelIndex = false
 
     init(kind: ElementKind) {
@@ -33,17 +42,20 @@ final class Slot {
     /// Size of the last dimension (1 for a scalar).
     var lastDim: Int { shape.last ?? 1 }
 
+    /// Sets a rank-1 shape, reusing the shape array's storage.
     func setShape(_ a: Int) {
         shape.removeAll(keepingCapacity: true)
         shape.append(a)
     }
 
+    /// Sets a rank-2 shape `[a, b]`, reusing the shape array's storage.
     func setShape(_ a: Int, _ b: Int) {
         shape.removeAll(keepingCapacity: true)
         shape.append(a)
         shape.append(b)
     }
 
+    /// Sets any shape, reusing the shape array's storage.
     func setShape(_ dims: [Int]) {
         shape.removeAll(keepingCapacity: true)
         shape.append(contentsOf: dims)
@@ -58,6 +70,7 @@ final class Slot {
         }
     }
 
+    /// Resizes the double buffer to `n` elements without shrinking capacity (contents unspecified).
     @inline(__always) func resizeD(_ n: Int) {
         if d.count > n {
             d.removeLast(d.count - n)
@@ -66,6 +79,7 @@ final class Slot {
         }
     }
 
+    /// Resizes the int64 buffer to `n` elements without shrinking capacity (contents unspecified).
     @inline(__always) func resizeI(_ n: Int) {
         if i.count > n {
             i.removeLast(i.count - n)
@@ -74,6 +88,7 @@ final class Slot {
         }
     }
 
+    /// Resizes the string buffer to `n` elements without shrinking capacity (new elements are empty).
     func resizeS(_ n: Int) {
         if s.count > n {
             s.removeLast(s.count - n)
@@ -122,9 +137,12 @@ final class Slot {
 
 /// Keys of a ZipMap output.
 public enum ZipMapKeys: Sendable, Equatable {
+    /// Integer class labels (`classlabels_int64s`).
     case int64([Int64])
+    /// String class labels (`classlabels_strings`).
     case string([String])
 
+    /// Number of keys, which is the number of score columns per row.
     public var count: Int {
         switch self {
         case .int64(let k): return k.count
