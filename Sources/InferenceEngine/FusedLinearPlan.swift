@@ -7,9 +7,11 @@
 /// Same float32 operations in the same order as `LinearClassifierKernel`, `NormalizerKernel` and the generic tail
 /// of `predict`, so results are identical (checked by `PredictPathTests` against the general path).
 final class FusedLinearPlan: Sendable {
+    /// The classifier kernel whose coefficients, intercepts, labels and post-transform the fused pass uses.
     let classifier: LinearClassifierKernel
     /// Offset of the classifier's first feature in the dense numeric row.
     let offset: Int
+    /// Whether the scores are divided by their L1 norm after the post-transform (the fused Normalizer).
     let normalizeL1: Bool
     /// Per class, the index reported in `labelIndices`: the first class with the same label.
     let labelIndexOf: [Int32]
@@ -51,6 +53,10 @@ final class FusedLinearPlan: Sendable {
             classifier: lc, offset: feed.offset, normalizeL1: normalize, labelIndexOf: indexOf)
     }
 
+    /// Scores `n` rows of `numeric` (row `r` starts at `r * nf`; the classifier's features start at ``offset``) and
+    /// appends labels, label indices, scores and confidences to `result`, which the caller has emptied.
+    ///
+    /// Runs on the caller's thread; `result`'s arrays keep their capacity, so steady-state calls allocate nothing.
     func run(rows n: Int, numeric: UnsafeBufferPointer<Float>, stride nf: Int, result: PredictionResult) {
         let lc = classifier
         let c = lc.classCount

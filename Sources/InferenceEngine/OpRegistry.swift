@@ -1,10 +1,15 @@
 /// The ops the engine implements, by `domain.op_type`, with the opset versions it understands.
 enum OpRegistry {
+    /// Checks one node's inputs and attributes, sets its output types on the ``NodeBuilder`` and returns its kernel.
     typealias Builder = (inout NodeBuilder) throws(EngineError) -> any Kernel
 
     /// Opset versions accepted per domain.
     static let domains: [String: ClosedRange<Int64>] = ["ai.onnx": 1...22, "ai.onnx.ml": 1...5]
 
+    /// The kernel builder of each supported op, keyed by `domain.op_type` (`ONNXNode.qualifiedOp`); an op missing here
+    /// is refused at load with `.unsupported`.
+    ///
+    /// `nonisolated(unsafe)` because a dictionary of closures is not `Sendable`; it is a `let` that is never mutated.
     nonisolated(unsafe) static let builders: [String: Builder] = [
         // ai.onnx.ml
         "ai.onnx.ml.TreeEnsembleClassifier": TreeEnsembleClassifierKernel.build,

@@ -4,9 +4,14 @@ import ONNXFormat
 /// operations are the same as the three separate kernels — the dot product, then `+ bias`, then `max(·, 0)` —
 /// so results are identical; the intermediate tensors are simply never written.
 struct DenseKernel: Kernel {
+    /// Name of the MatMul node, for error messages.
     let name: String
+    /// Slots of the input [N, k], of the constant weights [k, m] and of the output [N, m] (the Relu's or the Add's
+    /// output).
     let x: Int, weights: Int, out: Int
+    /// The Add's constant bias, `m` values.
     let bias: [Float]
+    /// Whether a following Relu was fused in.
     let relu: Bool
 
     func run(_ ctx: ExecutionContext) throws(EngineError) {
@@ -27,6 +32,7 @@ struct FusedAwayKernel: Kernel {
     func run(_ ctx: ExecutionContext) throws(EngineError) {}
 }
 
+/// Compile-time kernel fusions over the plan, applied by ``Compiler`` before the serving plan is bound.
 enum Fusion {
     /// Rewrites MatMul → Add(bias) [→ Relu] chains in place. `consumers` counts node inputs per slot; protected
     /// slots (graph outputs) are never fused away. Indices stay aligned with the original plan.
