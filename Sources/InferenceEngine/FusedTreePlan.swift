@@ -4,16 +4,21 @@
 /// tensors. Same float32 operations in the same order as the unfused kernels, so results are identical.
 /// A class so that using it per call costs one retain, not one per array inside the tree kernel.
 final class FusedTreePlan: Sendable {
+    /// The tree classifier whose forest, post-transform and labels the fused pass uses.
     let classifier: TreeEnsembleClassifierKernel
+    /// The one score column the forest writes (`TreeEnsemble.singleColumn`): detection requires every leaf to target
+    /// it.
     let column: Int
     /// For each feature the trees read: its position in the dense numeric row.
     let source: [Int]
     /// Scaler parameters per tree feature, when a Scaler sits in front of the trees.
     let offset: [Float]?
+    /// Scaler factors per tree feature (`(x - offset) * scale`), set together with ``offset``.
     let scale: [Float]?
     /// Imputer parameters per tree feature, when an Imputer over floats sits in front (before any Scaler): a value
     /// equal to `replaced` (NaN when `replaced` is NaN) becomes `imputed[j]`.
     let imputed: [Float]?
+    /// The Imputer's `replaced_value_float` (only meaningful with ``imputed``).
     let replaced: Float
 
     init(
@@ -78,6 +83,13 @@ final class FusedTreePlan: Sendable {
             imputed: imputedFloats.map { m in (0..<fc).map { m.count == 1 ? m[0] : m[$0] } }, replaced: replaced)
     }
 
+    /// Scores `n` rows of `numeric` (row `r` starts at `r * nf`) and appends labels, label indices, scores and
+    /// confidences to `result`, which the caller has emptied.
+    ///
+    /// Gathers each row into `ctx.treeRows` (imputing and scaling on the way, with the NaN padding column the tree
+    /// kernels expect), sums the forest into `ctx.scratch2` and finalises each row with the classifier's
+    /// post-transform. With `labelsString` the labels are indices into the string class labels. Grows the context's
+    /// buffers on first use only.
     func run(
         rows n: Int, numeric: UnsafeBufferPointer<Float>, stride nf: Int, context ctx: ExecutionContext,
         labelsString: Bool, result: PredictionResult

@@ -13,6 +13,7 @@ public import ONNXFormat
 public struct ModelSignature: Sendable, Equatable {
     /// A graph input or output.
     public struct Value: Sendable, Equatable {
+        /// Name of the value in the graph; requests feed inputs by this name.
         public var name: String
         /// Declared ONNX type, for example `tensor(float)` or `seq(map(int64,tensor(float)))`.
         public var type: String
@@ -24,16 +25,22 @@ public struct ModelSignature: Sendable, Equatable {
 
     /// How the model is used.
     public enum Task: String, Sendable, Equatable {
+        /// The model has a label output; scores, when present, are per class.
         case classifier
+        /// The model has no label output; its first float or double output holds the values.
         case regressor
     }
 
     /// Class labels in the order of the probability columns.
     public enum ClassLabels: Sendable, Equatable {
+        /// No labels known (regressors, or a classifier without scores).
         case none
+        /// Integer class labels.
         case int64([Int64])
+        /// String class labels.
         case string([String])
 
+        /// Number of labels.
         public var count: Int {
             switch self {
             case .none: return 0
@@ -45,11 +52,13 @@ public struct ModelSignature: Sendable, Equatable {
 
     /// One column of the dense feature layout the fast prediction path takes.
     public struct Feature: Sendable, Equatable {
+        /// Which part of the dense layout the feature lives in: the float block or the string columns.
         public enum Kind: String, Sendable, Equatable {
             case numeric
             case string
         }
 
+        /// Feature name: the input's name, `input[c]` for a column of a wider input, or the name given at load.
         public var name: String
         public var kind: Kind
         /// Index into `inputs`.
@@ -60,13 +69,19 @@ public struct ModelSignature: Sendable, Equatable {
         public var position: Int
     }
 
+    /// Graph inputs, in graph order.
     public var inputs: [Value]
+    /// Graph outputs, in graph order.
     public var outputs: [Value]
+    /// Classifier or regressor, decided by whether there is a label output.
     public var task: Task
+    /// Class labels of a classifier, in score-column order (`.none` for regressors).
     public var classLabels: ClassLabels
     /// Features in dense order: graph inputs in order, each input's columns in order.
     public var features: [Feature]
+    /// Floats per row in the numeric block that ``CompiledModel/predict(rows:numeric:strings:context:into:)`` takes.
     public var numericFeatureCount: Int
+    /// String columns that ``CompiledModel/predict(rows:numeric:strings:context:into:)`` takes.
     public var stringFeatureCount: Int
     /// Name of the output used as the label (classifiers) — an int64 or string tensor of shape [N].
     public var labelOutput: String?

@@ -1,5 +1,6 @@
 /// A named value going into or coming out of the general execution path (`CompiledModel.run`).
 public struct Tensor: Sendable, Equatable {
+    /// The elements of a tensor, row-major, in one typed array.
     public enum Values: Sendable, Equatable {
         case float([Float])
         case double([Double])
@@ -10,16 +11,22 @@ public struct Tensor: Sendable, Equatable {
         case maps(keys: ZipMapKeys, values: [Float])
     }
 
+    /// Dimensions; `[]` is a scalar. The values' count must equal ``elementCount`` when fed to a model.
     public var shape: [Int]
+    /// The elements, row-major.
     public var values: Values
 
+    /// A tensor of the given shape; the count of `values` is checked only when it is fed to a model.
     public init(shape: [Int], values: Values) {
         self.shape = shape
         self.values = values
     }
 
+    /// A float tensor.
     public static func float(_ v: [Float], shape: [Int]) -> Tensor { Tensor(shape: shape, values: .float(v)) }
+    /// An int64 tensor.
     public static func int64(_ v: [Int64], shape: [Int]) -> Tensor { Tensor(shape: shape, values: .int64(v)) }
+    /// A string tensor.
     public static func string(_ v: [String], shape: [Int]) -> Tensor { Tensor(shape: shape, values: .string(v)) }
 
     /// Number of elements the shape describes.
@@ -38,6 +45,7 @@ public struct Tensor: Sendable, Equatable {
     }
 }
 
+/// Conversions between a slot and the public ``Tensor`` for the general ``CompiledModel/run(_:context:)`` path.
 extension Slot {
     /// Snapshot of the slot as a public tensor.
     func tensor() -> Tensor {
@@ -52,6 +60,12 @@ extension Slot {
     }
 
     /// Loads a public tensor into the slot, converting to the slot's kind.
+    ///
+    /// Float, double and int64 values convert into each other; a float or double fed to an int64 input must be a finite
+    /// integer. Booleans load as 0/1.
+    ///
+    /// - Throws: ``EngineError`` with `.invalidInput` (naming the input `name`) when the value count does not match the
+    ///   shape, a value is not an integer for an integer input, or the types cannot be converted.
     func load(_ t: Tensor, name: String) throws(EngineError) {
         guard t.storedCount == t.elementCount else {
             throw EngineError.input(
