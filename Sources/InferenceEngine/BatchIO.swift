@@ -6,6 +6,12 @@ import TextFormats
 public enum BatchIO {
     /// Reads `{"inputs": [{"name", "shape", "data", ...}]}` into named tensors. Values are converted to the
     /// element type of the matching model input.
+    ///
+    /// Nested `data` arrays give the shape when `shape` is absent; `null`, `"NaN"` and `""` read as NaN for float
+    /// inputs. Returns the row count (the first dimension, equal across inputs) and the tensors by input name.
+    ///
+    /// - Throws: ``EngineError`` with `.invalidInput` for invalid JSON, an unknown or missing input, a shape that does
+    ///   not match the data, differing row counts or a value of the wrong type.
     public static func readJSONInputs(_ bytes: [UInt8], signature: ModelSignature) throws(EngineError) -> (
         rows: Int, feeds: [String: Tensor]
     ) {
@@ -81,6 +87,8 @@ public enum BatchIO {
         }
     }
 
+    /// Appends the leaves of nested arrays to `out` in row-major order and records each level's length in `shape` (the
+    /// first array seen at a depth sets that dimension); nesting deeper than 8 levels is refused.
     private static func flatten(
         _ v: JSONValue, _ out: inout [JSONValue], _ shape: inout [Int], depth: Int, name: String
     ) throws(EngineError) {
@@ -93,6 +101,8 @@ public enum BatchIO {
         }
     }
 
+    /// Converts flattened JSON values into a tensor of the model input's element type: strings, integers (exact
+    /// integers only; every integral ONNX type and bool are stored as int64), doubles, or floats by default.
     private static func tensor(_ flat: [JSONValue], shape: [Int], type: ONNXDataType?, name: String)
         throws(EngineError)
         -> Tensor
@@ -125,6 +135,8 @@ public enum BatchIO {
         }
     }
 
+    /// Reads a numeric cell: numbers and booleans as they are, `null`, `""` and `"nan"` as NaN, other strings parsed as
+    /// numbers; anything else throws.
     private static func number(_ x: JSONValue, _ name: String) throws(EngineError) -> Double {
         if let n = numeric(x) { return n }
         if case .null = x { return .nan }
@@ -135,6 +147,11 @@ public enum BatchIO {
 
     /// Reads CSV with a header row. Columns are matched by name to features (`age`, `X[0]`) or, for inputs with
     /// one column, to the input name. Empty cells are NaN for numeric features.
+    ///
+    /// Fields are trimmed; lines of only spaces are skipped. Returns the row count and the tensors by input name.
+    ///
+    /// - Throws: ``EngineError`` with `.invalidInput` for an empty file, a line whose field count differs from the
+    ///   header, a missing column or a numeric cell that is not a number.
     public static func readCSV(_ text: String, signature: ModelSignature) throws(EngineError) -> (
         rows: Int, feeds: [String: Tensor]
     ) {
@@ -219,6 +236,10 @@ public enum BatchIO {
     }
 
     /// Writes outputs in the `expected.json` layout: `{"outputs": [{"name", "type", "dtype", "shape", "data"}]}`.
+    ///
+    /// ZipMap outputs become one JSON object per row keyed by class label; NaN and infinities are written as `NaN`,
+    /// `Infinity` and `-Infinity` (as Python's `json` module does). `model`, when not empty, is written as a `"model"`
+    /// member first. The result ends with a newline.
     public static func writeJSONOutputs(
         _ outputs: [(name: String, value: Tensor)], signature: ModelSignature, model: String = ""
     ) -> String {
@@ -265,6 +286,7 @@ public enum BatchIO {
         return s
     }
 
+    /// Appends the values of `t` as nested JSON arrays, one level per dimension; `k` is the next flat index.
     private static func nested(_ t: Tensor, dim: Int, _ s: inout String, _ k: inout Int) {
         if dim == t.shape.count {
             switch t.values {
@@ -286,17 +308,20 @@ public enum BatchIO {
         s += "]"
     }
 
+    /// A float as JSON text, with `NaN` and `±Infinity` for non-finite values.
     static func number(_ v: Float) -> String {
         if v.isNaN { return "NaN" }
         if v.isInfinite { return v > 0 ? "Infinity" : "-Infinity" }
         return "\(v)"
     }
 
+    /// A double as JSON text, with `NaN` and `±Infinity` for non-finite values.
     static func number(_ v: Double) -> String {
         if v.isNaN { return "NaN" }
         if v.isInfinite { return v > 0 ? "Infinity" : "-Infinity" }
         return "\(v)"
     }
 
+    /// A string as a quoted, escaped JSON string.
     static func quote(_ v: String) -> String { JSONText.quoted(v) }
 }

@@ -82,6 +82,8 @@ enum GraphRewrite {
         var base: Float
     }
 
+    /// Reads the attributes of a `TreeEnsembleRegressor` that qualifies for fusion (see
+    /// ``fuseSingleTreeRegressors(_:)``), or returns nil when any condition fails.
     private static func singleTree(_ node: ONNXNode) -> Tree? {
         let a = node.attributes
         guard a.keys.allSatisfy({ fusableAttributes.contains($0) }) else { return nil }
