@@ -16,25 +16,37 @@ struct TreeEnsemble: Sendable {
     /// walk stays put); when every leaf holds exactly one weight (`leafValue` is set), the leaf's `threshold` holds
     /// that weight, so the one-row walk reads it from the node it has just loaded instead of a second array.
     struct PackedNode: Sendable {
+        /// The split threshold of an internal node, or the leaf's single weight (see above).
         var threshold: Float
+        /// `child << 9 | tracksTrue << 8 | feature`: the position of the true child (the false child is the next one),
+        /// whether a NaN goes to the true child, and the column the node compares.
         var bits: UInt32
     }
 
     /// Number of input columns read (max feature id + 1); the NaN column has this index.
     let featureCount: Int
+    /// Position of each tree's root, in the order the trees first appear in `nodes_treeids`.
     let roots: [Int32]
+    /// Depth of each tree: the number of steps a walk takes to reach any leaf and stay there.
     let depths: [Int32]
     /// Depth of each group of 8 consecutive trees (for the one-row walk).
     let groupDepths: [Int32]
     /// Generic layout, one entry per position.
     let feature: [Int32]
+    /// Split threshold at each position (0 for leaves).
     let threshold: [Float]
+    /// Comparison at each position (`.leaf` for leaves).
     let mode: [Mode]
+    /// Position of the true child (the false child is `child + 1`); a leaf points to `self − 1` so that the walk stays.
     let child: [Int32]
+    /// Whether a NaN input takes the true branch at each position (`nodes_missing_value_tracks_true`).
     let tracksTrue: [Bool]
     /// The fast layout, when every internal node uses one of LEQ/LT/GTE/GT, features fit 8 bits and positions 23.
     let packed: [PackedNode]
+    /// The single comparison every internal node uses when ``packed`` is built; nil when the generic layout must be
+    /// used.
     let fastMode: Mode?
+    /// Whether any node sends NaN to its true child, so that rows with NaN need the tracking logic.
     let hasMissingTracks: Bool
     /// The fast layout re-pointed at a doubled row (each column as it is, then again with NaN replaced by the
     /// value that passes the comparison, then the NaN column; see `LeafMaskForest`): nodes that track missing
@@ -43,7 +55,10 @@ struct TreeEnsemble: Sendable {
     let packedDual: [PackedNode]
     /// Leaf weights: positions → range in `weightClass`/`weightValue`.
     let leafStart: [Int32]
+    /// Output column of each leaf weight, in leaf position order and, per leaf, in file order (so sums keep their
+    /// order).
     let weightClass: [Int32]
+    /// Value of each leaf weight, parallel to ``weightClass``.
     let weightValue: [Float]
     /// When every leaf has exactly one weight and all weights go to the same output column.
     let singleColumn: Int?
@@ -51,10 +66,13 @@ struct TreeEnsemble: Sendable {
     let leafValue: [Float]
     /// Per tree, the output column all its leaves add to (when every leaf has one weight and each tree one column).
     let treeColumns: [Int32]?
+    /// Number of trees.
     let treeCount: Int
     /// Number of output columns (classes or targets).
     let columns: Int
+    /// Whether no leaf weight is negative.
     let allWeightsNonNegative: Bool
+    /// Number of distinct output columns the leaf weights target.
     let distinctWeightColumns: Int
     /// The leaf-mask layout (`LeafMaskForest`), chosen at load when every tree is small enough for it.
     private(set) var leafMasks: LeafMaskForest? = nil
@@ -62,10 +80,18 @@ struct TreeEnsemble: Sendable {
     /// the tree shapes, see `LeafMaskForest.cheaperThanWalk`).
     private(set) var masksForBatches = false
 
+    /// Whether ``packed`` (8-byte nodes, one comparison for all) is available.
     var usesFastLayout: Bool { fastMode != nil }
 
     /// Builds the flattened ensemble from the node and leaf-weight attributes.
     /// `prefix` is `class` for classifiers and `target` for regressors.
+    ///
+    /// Each tree is flattened breadth-first from its root (the first node of the tree in file order); leaf weights keep
+    /// their file order per leaf.
+    ///
+    /// - Throws: ``EngineError`` naming the node when attribute lists differ in length, a node is defined twice, a mode
+    ///   or feature id is invalid, a child or weight refers to a node that does not exist, a weight targets a column
+    ///   outside `0..<columns`, or a tree is deeper than 512 levels (or cyclic).
     init(_ nb: NodeBuilder, prefix: String, columns: Int) throws(EngineError) {
         let treeIDs = try nb.intList("nodes_treeids") ?? []
         let nodeIDs = try nb.intList("nodes_nodeids") ?? []
@@ -369,13 +395,17 @@ extension TreeEnsemble {
 /// A sorted permutation of 32-bit positions with binary search: a quarter of the memory of a hash map over
 /// 64-bit key pairs, which matters for forests of hundreds of thousands of nodes loaded next to a serving process.
 struct NodeIndex {
+    /// Tree id of each node, as in `nodes_treeids`.
     private let trees: ONNXIntList
+    /// Node id of each node, as in `nodes_nodeids`.
     private let nodes: ONNXIntList
     /// Positions ordered by (tree id, node id).
     private let order: [Int32]
 
+    /// An index over plain arrays (tests and small ensembles).
     init(trees: [Int64], nodes: [Int64]) { self.init(trees: ONNXIntList(trees), nodes: ONNXIntList(nodes)) }
 
+    /// Sorts the positions by (tree id, node id); the lists are kept, not copied.
     init(trees: ONNXIntList, nodes: ONNXIntList) {
         self.trees = trees
         self.nodes = nodes
