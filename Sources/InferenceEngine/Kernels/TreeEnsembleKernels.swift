@@ -3,15 +3,28 @@ import ONNXFormat
 /// ai.onnx.ml TreeEnsembleClassifier with onnxruntime's scoring: float32 sums in tree order, base values,
 /// its binary-case rules for labels and the second probability column, and the post-transforms.
 struct TreeEnsembleClassifierKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input rows, of the label output and of the scores output (-1 when the node omits it).
     let x: Int, labelOut: Int, scoresOut: Int
+    /// The flattened forest; its columns are the classes.
     let ensemble: TreeEnsemble
+    /// `classlabels_int64s` (empty when the labels are strings).
     let labelsInt: [Int64]
+    /// `classlabels_strings` (empty when the labels are integers).
     let labelsString: [String]
+    /// `base_values`, added to the raw sums before the post-transform (see ``finalize(_:_:_:)``).
     let baseValues: [Float]
     let post: PostTransform
+    /// Two classes and all leaf weights on one column: onnxruntime's binary case, where the label comes from the
+    /// positive score against 0.5 (non-negative weights) or 0 and the other column is derived from it.
     let binaryCase: Bool
 
+    /// Builds the kernel from the node's attributes; outputs are the labels `[N]` (int64 or string) and the scores `[N,
+    /// classes]`.
+    ///
+    /// - Throws: ``EngineError`` when both or neither label lists are set, there are fewer than two classes, the
+    ///   ensemble is malformed (see ``TreeEnsemble``) or the input has fewer columns than the trees read.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -41,8 +54,14 @@ struct TreeEnsembleClassifierKernel: Kernel {
             binaryCase: classes == 2 && ensemble.distinctWeightColumns == 1)
     }
 
+    /// Number of classes (score columns).
     var classCount: Int { ensemble.columns }
 
+    /// Scores every row: sums the leaf weights per class, then finalises each row into probabilities and a label.
+    /// String labels also record each row's class index in the label slot (`Slot.labelIndex`).
+    ///
+    /// - Throws: ``EngineError`` when the input's shape or type does not fit the ensemble (see
+    ///   `TreeEnsemble.prepareRows`).
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let xs = ctx.slots[x]
         let n = try ensemble.prepareRows(xs, &ctx.treeRows, name: name)
@@ -102,7 +121,10 @@ struct TreeEnsembleClassifierKernel: Kernel {
         }
     }
 
+    /// A row's label as ``finalize(_:_:_:)`` decides it: a class index, or a literal value in onnxruntime's binary
+    /// case.
     struct Label: Comparable {
+        /// Class index, or the literal label 0/1 when `literal` is set.
         var value: Int
         /// True when onnxruntime returns the literal 0/1 instead of a class label (binary, mixed columns).
         var literal: Bool
@@ -209,13 +231,23 @@ struct TreeEnsembleClassifierKernel: Kernel {
 
 /// ai.onnx.ml TreeEnsembleRegressor (SUM, AVERAGE, MIN, MAX; base values; post-transforms).
 struct TreeEnsembleRegressorKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input rows and of the `[N, targets]` output.
     let x: Int, out: Int
+    /// The flattened forest; its columns are the regression targets.
     let ensemble: TreeEnsemble
+    /// `base_values`, one per target (a single value for one target), added after aggregation.
     let baseValues: [Float]
+    /// How the leaf weights of the trees combine per target (`aggregate_function`).
     let aggregate: TreeAggregate
+    /// Applied to each row's targets after the base values (only PROBIT changes a single target).
     let post: PostTransform
 
+    /// Builds the kernel from the node's attributes; the output is `[N, n_targets]` floats.
+    ///
+    /// - Throws: ``EngineError`` for `n_targets` outside 1...65535, an unknown `aggregate_function`, a malformed
+    ///   ensemble or an input with fewer columns than the trees read.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -242,6 +274,8 @@ struct TreeEnsembleRegressorKernel: Kernel {
             aggregate: agg, post: try PostTransform.parse(nb))
     }
 
+    /// Aggregates the leaf weights per row and target, adds the base values and applies the post-transform. AVERAGE
+    /// divides by the number of trees; MIN and MAX use the base value alone for a target no leaf reached.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let xs = ctx.slots[x], o = ctx.slots[out]
         let n = try ensemble.prepareRows(xs, &ctx.treeRows, name: name)
