@@ -1,3 +1,4 @@
+/// Output sizing shared by the classifier kernels (tree ensembles and linear).
 extension ExecutionContext {
     /// Sizes a classifier kernel's two outputs for `rows` rows: the float scores (rows × `columns`; a throwaway
     /// slot when the graph does not use the scores) and the labels (int64, or strings with their class index).

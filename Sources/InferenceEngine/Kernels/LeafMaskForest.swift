@@ -34,9 +34,11 @@ struct LeafMaskForest: Sendable {
     let featureCount: Int
     /// Per tree (plus one): range of its internal nodes in `nodes`.
     let nodeStart: [Int32]
+    /// Internal nodes of all trees, each tree's in a contiguous range (see ``nodeStart``).
     let nodes: [Node]
     /// Per tree (plus one): index of its first leaf in `leafValues` (leaves left to right).
     let leafStart: [Int32]
+    /// The single weight of each leaf, per tree from left to right.
     let leafValues: [Float]
     /// Output column each tree adds to.
     let treeColumn: [Int32]
@@ -138,6 +140,7 @@ struct LeafMaskForest: Sendable {
         }
     }
 
+    /// The accumulation loop specialised for one comparison and one mask width, so that neither is tested per node.
     private func run<B: SIMDBranchTest, W: MaskWidth>(
         _: B.Type, _: W.Type, _ rows: UnsafePointer<Float>, _ n: Int, _ stride: Int,
         _ acc: UnsafeMutablePointer<Float>, _ accStride: Int, _ byColumn: Bool
@@ -208,28 +211,33 @@ struct LeafMaskForest: Sendable {
 
 /// Whether a node's comparison sends the lanes to the false branch (NaN lanes fail the comparison, so they do).
 protocol SIMDBranchTest {
+    /// The lanes that go to the false (right) child: those where `x op t` does not hold.
     static func right(_ x: SIMD8<Float>, _ t: SIMD8<Float>) -> SIMDMask<SIMD8<Int32>>
     /// The value that passes the comparison whatever the threshold (what a tracked NaN becomes).
     static var passing: Float { get }
 }
+/// `BRANCH_LEQ`: a lane goes right unless `x <= t`.
 enum SIMDRightLEQ: SIMDBranchTest {
     @inline(__always) static func right(_ x: SIMD8<Float>, _ t: SIMD8<Float>) -> SIMDMask<SIMD8<Int32>> {
         .!(x .<= t)
     }
     static var passing: Float { -.infinity }
 }
+/// `BRANCH_LT`: a lane goes right unless `x < t`.
 enum SIMDRightLT: SIMDBranchTest {
     @inline(__always) static func right(_ x: SIMD8<Float>, _ t: SIMD8<Float>) -> SIMDMask<SIMD8<Int32>> {
         .!(x .< t)
     }
     static var passing: Float { -.infinity }
 }
+/// `BRANCH_GTE`: a lane goes right unless `x >= t`.
 enum SIMDRightGTE: SIMDBranchTest {
     @inline(__always) static func right(_ x: SIMD8<Float>, _ t: SIMD8<Float>) -> SIMDMask<SIMD8<Int32>> {
         .!(x .>= t)
     }
     static var passing: Float { .infinity }
 }
+/// `BRANCH_GT`: a lane goes right unless `x > t`.
 enum SIMDRightGT: SIMDBranchTest {
     @inline(__always) static func right(_ x: SIMD8<Float>, _ t: SIMD8<Float>) -> SIMDMask<SIMD8<Int32>> {
         .!(x .> t)
@@ -239,7 +247,9 @@ enum SIMDRightGT: SIMDBranchTest {
 
 /// Leaf masks of one word (trees of at most 32 leaves) or two.
 protocol MaskWidth { static var wide: Bool { get } }
+/// Every tree has at most 32 leaves: one 32-bit mask word.
 enum NarrowMask: MaskWidth { static var wide: Bool { false } }
+/// Some tree has more than 32 leaves: two mask words.
 enum WideMask: MaskWidth { static var wide: Bool { true } }
 
 extension LeafMaskForest {

@@ -6,8 +6,10 @@
 
 /// The `post_transform` of the ai.onnx.ml classifiers and regressors, in onnxruntime's float32 arithmetic.
 enum PostTransform: Sendable, Equatable {
+    /// `NONE`, `LOGISTIC`, `SOFTMAX`, `SOFTMAX_ZERO` (entries near 0 are not exponentiated) and `PROBIT`.
     case none, logistic, softmax, softmaxZero, probit
 
+    /// The transform named by an ONNX `post_transform` string; nil for an unknown name.
     init?(_ name: String) {
         switch name {
         case "NONE": self = .none
@@ -19,6 +21,9 @@ enum PostTransform: Sendable, Equatable {
         }
     }
 
+    /// Reads the node's `post_transform` attribute (`NONE` by default).
+    ///
+    /// - Throws: ``EngineError`` naming the node for an unsupported transform.
     static func parse(_ nb: NodeBuilder) throws(EngineError) -> PostTransform {
         let name = try nb.string("post_transform", default: "NONE")
         guard let t = PostTransform(name) else { throw nb.fail("post_transform \(name) is not supported") }
@@ -59,6 +64,8 @@ enum PostTransform: Sendable, Equatable {
         }
     }
 
+    /// `1 / (1 + e^-v)`, computed on `|v|` and mirrored for negative `v`, as onnxruntime does, so that large magnitudes
+    /// do not overflow.
     @inline(__always) static func logistic(_ v: Float) -> Float {
         let e = 1 / (1 + expf(-Swift.abs(v)))
         return v < 0 ? 1 - e : e
@@ -69,6 +76,9 @@ enum PostTransform: Sendable, Equatable {
         Float(2).squareRoot() * erfInv(2 * v - 1)
     }
 
+    /// Meant as the closed-form approximation of the inverse error function with `a = 0.147` (onnxruntime's
+    /// `ErfInv`). Caution: that approximation returns `sgn * sqrt(v3)`; this returns `sgn * sqrt(v3 - v)`, which is NaN
+    /// for most inputs (for example `erfInv(0.5)`), so PROBIT outputs need checking against onnxruntime.
     static func erfInv(_ x0: Float) -> Float {
         let sgn: Float = x0 < 0 ? -1 : 1
         let x = (1 - x0) * (1 + x0)

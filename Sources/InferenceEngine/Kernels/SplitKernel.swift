@@ -8,9 +8,13 @@ import ONNXFormat
 /// earlier opsets need the axis to divide evenly. onnxmltools' `convert_sparkml` writes `Split` after `Imputer`
 /// to hand each imputed column to the next stage.
 struct SplitKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slot of the tensor to split.
     let x: Int
+    /// Slot of each piece, in order (-1 for an omitted output).
     let outs: [Int]
+    /// Axis as written (may be negative); normalised against the run-time rank.
     let axis: Int64
     /// Piece sizes known at load (attribute or constant input); empty when they are equal or read at run time.
     let sizes: [Int]
@@ -19,6 +23,11 @@ struct SplitKernel: Kernel {
     /// Whether equal pieces may leave a smaller last one (opset 18 on).
     let unevenLast: Bool
 
+    /// Reads the axis and the piece sizes by opset and types each output (its length along the axis when known at
+    /// load).
+    ///
+    /// - Throws: ``EngineError`` naming the node when sizes are negative, do not add up to a known dimension, or do not
+    ///   match the number of outputs.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...2)
         guard !nb.outputs.isEmpty else { throw nb.fail("expects at least one output") }
@@ -75,6 +84,10 @@ struct SplitKernel: Kernel {
         return max(0, min(chunk, dim - chunk * k))
     }
 
+    /// Copies each piece into its output slot.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` for a scalar input, an axis out of range, or sizes that do not add
+    ///   up to the run-time dimension.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let xs = ctx.slots[x]
         let rank = xs.shape.count

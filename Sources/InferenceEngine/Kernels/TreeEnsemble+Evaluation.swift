@@ -1,5 +1,6 @@
 /// Branch comparisons, specialised so the fast walk has no per-node mode switch.
 protocol BranchTest {
+    /// Whether `x` takes the true branch against threshold `t` (false for NaN, as IEEE comparisons are).
     static func test(_ x: Float, _ t: Float) -> Bool
 }
 enum BranchLEQ: BranchTest { @inline(__always) static func test(_ x: Float, _ t: Float) -> Bool { x <= t } }
@@ -9,12 +10,16 @@ enum BranchGT: BranchTest { @inline(__always) static func test(_ x: Float, _ t: 
 
 /// Whether the walk must honour `nodes_missing_value_tracks_true`.
 protocol MissingPolicy { static var tracks: Bool { get } }
+/// No node tracks missing values: NaN follows the comparison (false branch).
 enum NoMissingTracks: MissingPolicy { static var tracks: Bool { false } }
+/// Some node sends NaN to its true child.
 enum MissingTracks: MissingPolicy { static var tracks: Bool { true } }
 
 /// How leaf weights of successive trees combine.
 enum TreeAggregate: Sendable { case sum, average, min, max }
 
+/// Evaluation of a flattened ensemble over prepared rows (see ``prepareRows(_:_:name:)``). Every function adds in tree
+/// order per row, so float32 sums match onnxruntime's to the bit.
 extension TreeEnsemble {
     /// Row stride of the prepared row buffer: the used features plus the NaN column.
     var rowStride: Int { featureCount + 1 }
@@ -115,6 +120,8 @@ extension TreeEnsemble {
         return true
     }
 
+    /// The one-row walk of ``sumColumns(_:_:_:columns:)``: eight trees step together to their group's depth and each
+    /// leaf weight is added to its tree's column; with ``packedDual`` each row is first doubled on the stack.
     private func walkColumns<B: BranchTest>(
         _ b: B.Type, _ rows: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<Float>, _ c: Int,
         _ columns: [Int32]
@@ -180,6 +187,8 @@ extension TreeEnsemble {
         }
     }
 
+    /// One branch-free step of the packed walk from position `p`: the true child when the comparison (or, with
+    /// tracking, a NaN at a tracking node) holds, else the false child right after it.
     @inline(__always)
     private static func step<B: BranchTest, M: MissingPolicy>(
         _: B.Type, _: M.Type, _ nodes: UnsafePointer<PackedNode>, _ p: Int, _ row: UnsafePointer<Float>
@@ -319,6 +328,8 @@ extension TreeEnsemble {
         return sum
     }
 
+    /// The packed-layout sum for one column: one row walks all trees (``walkOneRow``); more rows advance eight at a
+    /// time per tree.
     private func sumFast<B: BranchTest, M: MissingPolicy>(
         _ b: B.Type, _ m: M.Type, _ rows: UnsafePointer<Float>, _ n: Int, _ acc: UnsafeMutablePointer<Float>
     ) {
