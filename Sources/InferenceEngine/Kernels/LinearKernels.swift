@@ -12,9 +12,13 @@ func floatMatrix(_ s: Slot, _ buffer: inout [Float]) -> (rows: Int, cols: Int, c
 
 /// MatMul for float/double operands of rank 1 or 2 (the shapes classic-ML converters emit).
 struct MatMulKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the left operand, the right operand and the product.
     let a: Int, b: Int, out: Int
 
+    /// Checks that both operands are float or both double, of rank 1 or 2 with matching inner dimensions when known,
+    /// and types the output (rank 2 only for two rank-2 operands).
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(2...2)
         try nb.requireOutputs(1)
@@ -37,6 +41,10 @@ struct MatMulKernel: Kernel {
         return MatMulKernel(name: nb.node.name, a: nb.inputs[0], b: nb.inputs[1], out: nb.outputs[0])
     }
 
+    /// Multiplies the operands: float through ``gemm(_:_:_:n:k:m:bias:relu:)``, double through the scalar loop.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when the run-time ranks are not 1 or 2 or the inner dimensions
+    ///   differ.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
         guard x.shape.count >= 1, x.shape.count <= 2, y.shape.count >= 1, y.shape.count <= 2 else {
@@ -210,11 +218,16 @@ func gemmColumn(_ a: [Float], _ b: [Float], _ out: inout [Float], n: Int, k: Int
 
 /// Gemm: Y = alpha · A' · B' + beta · C, with optional transposes and C broadcast.
 struct GemmKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of A, B, the optional C (-1 when omitted) and Y.
     let a: Int, b: Int, c: Int, out: Int
+    /// Scale of the product and of C (`alpha`, `beta`; 1 by default).
     let alpha: Float, beta: Float
+    /// Whether A and B are read transposed (`transA`, `transB`).
     let transA: Bool, transB: Bool
 
+    /// Checks operand kinds (all float or all double) and the inner dimensions when known, and types Y as `[N, M]`.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(2...3)
         try nb.requireOutputs(1)
@@ -237,6 +250,9 @@ struct GemmKernel: Kernel {
             transA: transA, transB: transB)
     }
 
+    /// Computes Y for float or double operands.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when A or B is not 2-D or the inner dimensions differ.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
         guard x.shape.count == 2, y.shape.count == 2 else {
@@ -260,6 +276,7 @@ struct GemmKernel: Kernel {
         }
     }
 
+    /// The Gemm loop in the operands' precision; C is broadcast from `[]`, `[M]`, `[1, M]`, `[N, 1]` or `[N, M]`.
     private func run<T: FloatingPoint>(
         _ av: [T], _ lda: Int, _ bv: [T], _ ldb: Int, _ cs: Slot?, _ kp: KeyPath<Slot, [T]>, _ out: inout [T],
         n: Int, k: Int, m: Int, alpha: T, beta: T
@@ -294,21 +311,32 @@ struct GemmKernel: Kernel {
 
 /// ai.onnx.ml LinearClassifier with onnxruntime's label and score rules.
 struct LinearClassifierKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input rows, the label output and the scores output (-1 when the node omits it).
     let x: Int, labelOut: Int, scoresOut: Int
+    /// `coefficients`: one row of features per score column.
     let coefficients: [Float]  // classCount × features, row-major
+    /// One intercept per score column (zeros when the attribute is absent).
     let intercepts: [Float]
+    /// Score columns computed: the number of intercepts, which is 1 for a binary model with a single coefficient row.
     let classCount: Int
+    /// `classlabels_ints` (empty when the labels are strings).
     let labelsInt: [Int64]
+    /// `classlabels_strings` (empty when the labels are integers).
     let labelsString: [String]
+    /// Applied to each row's scores; with one score column only PROBIT applies.
     let post: PostTransform
+    /// One score column for two class labels: the output gets two columns, `1 - s` and `s`, as onnxruntime writes them.
     let addSecondClass: Bool
     /// For 2–8 classes: the coefficients by feature, one lane per class (lanes past the classes are 0), so a row's
     /// class scores are accumulated together, feature by feature. Each lane adds the same products in the same
     /// order as the per-class loop (no fused multiply-add), so the scores are identical. Empty otherwise.
     let coefficientsByFeature: [SIMD8<Float>]
+    /// The intercepts in the lanes of ``coefficientsByFeature`` (0 past the classes).
     let interceptLanes: SIMD8<Float>
 
+    /// Stores the attributes and, for 2–8 classes, builds the lane layout of the coefficients.
     init(
         name: String, x: Int, labelOut: Int, scoresOut: Int, coefficients: [Float], intercepts: [Float],
         classCount: Int, labelsInt: [Int64], labelsString: [String], post: PostTransform, addSecondClass: Bool
@@ -338,6 +366,11 @@ struct LinearClassifierKernel: Kernel {
         self.interceptLanes = lanes
     }
 
+    /// Reads coefficients, intercepts, labels and the post-transform; outputs are the labels `[N]` and the scores `[N,
+    /// outputColumns]`.
+    ///
+    /// - Throws: ``EngineError`` naming the node when coefficients are missing or do not divide into the classes, both
+    ///   or neither label lists are set, the label count does not match the score columns, or the input width differs.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -380,8 +413,13 @@ struct LinearClassifierKernel: Kernel {
             labelsString: labelsS, post: try PostTransform.parse(nb), addSecondClass: addSecond)
     }
 
+    /// Columns of the scores output.
     var outputColumns: Int { addSecondClass ? 2 : classCount }
 
+    /// Computes each row's scores, picks the label from the raw scores (the largest, or `score > 0` for one column),
+    /// then applies the post-transform. String labels also record each row's class index.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when the input's width does not match the coefficients.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let xs = ctx.slots[x]
         let (n, f, converted) = floatMatrix(xs, &ctx.scratch)
@@ -475,13 +513,23 @@ struct LinearClassifierKernel: Kernel {
 
 /// ai.onnx.ml LinearRegressor: y = X · coefficientsᵀ + intercepts (targets columns).
 struct LinearRegressorKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input rows and the `[N, targets]` output.
     let x: Int, out: Int
+    /// `coefficients`: one row of features per target, row-major.
     let coefficients: [Float]
+    /// One intercept per target (zeros when the attribute is absent).
     let intercepts: [Float]
+    /// Number of output columns (`targets`, 1 by default).
     let targets: Int
+    /// Applied per row; with one target only PROBIT applies.
     let post: PostTransform
 
+    /// Reads coefficients, intercepts, targets and the post-transform, and types the output `[N, targets]`.
+    ///
+    /// - Throws: ``EngineError`` naming the node when the coefficients are not a multiple of the targets, the intercept
+    ///   count differs, or the input width does not match.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -525,6 +573,9 @@ struct LinearRegressorKernel: Kernel {
         return out
     }
 
+    /// Computes every row's targets with ``dot(_:_:_:_:_:)`` and applies the post-transform.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when the input's width does not match the coefficients.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let xs = ctx.slots[x], o = ctx.slots[out]
         let (n, f, converted) = floatMatrix(xs, &ctx.scratch)
