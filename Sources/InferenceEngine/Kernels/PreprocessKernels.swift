@@ -2,10 +2,14 @@ import ONNXFormat
 
 /// Scaler: y = (x − offset[j]) · scale[j] in float32 (offset/scale of length 1 broadcast).
 struct ScalerKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input and of the float output (same shape).
     let x: Int, out: Int
+    /// Per-column `offset` and `scale` (one value applies to every column); default `[0]` and `[1]`.
     let offset: [Float], scale: [Float]
 
+    /// Checks that `offset` and `scale` have one value or one per input column.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -23,6 +27,9 @@ struct ScalerKernel: Kernel {
         return ScalerKernel(name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], offset: offset, scale: scale)
     }
 
+    /// Scales every element into a float output.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when the run-time column count does not match the parameters.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         let c = i.lastDim
@@ -60,11 +67,16 @@ struct ScalerKernel: Kernel {
 
 /// Normalizer: per row MAX, L1 or L2 norm (float output), as onnxruntime computes it.
 struct NormalizerKernel: Kernel {
+    /// The `norm` attribute: divide each row by its largest value, by the sum of absolute values, or by the L2 norm
+    /// (a row whose divisor is 0 is left as it is).
     enum Norm: Sendable { case max, l1, l2 }
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input and of the float output (same shape; rows are along the last axis).
     let x: Int, out: Int
     let norm: Norm
 
+    /// Reads `norm` (`MAX` by default); any other value than MAX, L1 and L2 is refused.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -81,6 +93,7 @@ struct NormalizerKernel: Kernel {
         return NormalizerKernel(name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], norm: norm)
     }
 
+    /// Copies the input as floats and normalises each row (the last axis) in place.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         o.kind = .float
@@ -133,8 +146,11 @@ struct NormalizerKernel: Kernel {
 
 /// Binarizer: 1 where x > threshold, else 0 (same element type as the input).
 struct BinarizerKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input and of the output (same shape and element type).
     let x: Int, out: Int
+    /// `threshold` (0 by default); an element strictly greater becomes 1.
     let threshold: Float
 
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
@@ -166,11 +182,18 @@ struct BinarizerKernel: Kernel {
 
 /// Imputer: replaces the missing marker (NaN or `replaced_value_*`) with per-column imputed values.
 struct ImputerKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input and of the output (int64 for integer inputs, float otherwise; same shape).
     let x: Int, out: Int
+    /// `imputed_value_floats` (one value or one per column) and `replaced_value_float`, the marker replaced in float
+    /// and double inputs (0 by default; NaN matches NaN).
     let imputedFloats: [Float], replacedFloat: Float
+    /// `imputed_value_int64s` (one value or one per column) and `replaced_value_int64`, the marker replaced in integer
+    /// inputs (0 by default).
     let imputedInts: [Int64], replacedInt: Int64
 
+    /// Requires the imputed values for the input's kind, one or one per column; a double input produces floats.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -195,6 +218,9 @@ struct ImputerKernel: Kernel {
             replacedInt: try nb.int("replaced_value_int64", default: 0))
     }
 
+    /// Copies the input, replacing each marker by its column's imputed value.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when the imputed values do not match the run-time column count.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         let c = i.lastDim
@@ -228,17 +254,24 @@ struct ImputerKernel: Kernel {
 
 /// OneHotEncoder: appends a category axis; unknown categories give all zeros (or fail when zeros = 0).
 struct OneHotEncoderKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input and of the float output, whose shape is the input's plus one axis of ``categories``.
     let x: Int, out: Int
+    /// Position of each integer category (its first occurrence in `cats_int64s`).
     let intIndex: [Int64: Int]
+    /// Position of each string category (its first occurrence in `cats_strings`).
     let stringIndex: [String: Int]
     /// The string categories in order; few categories are found faster by comparison than by hashing.
     let stringList: [String]
     /// The integer categories in order; likewise scanned when there are few (≤ 16).
     let intList: [Int64]
+    /// Number of categories: the length of the one category list that is set.
     let categories: Int
+    /// `zeros` (1 by default): an unknown category gives a row of zeros; with 0 it fails the call.
     let zeros: Bool
 
+    /// Requires exactly one of `cats_int64s` (numeric input) and `cats_strings` (string input).
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -263,6 +296,9 @@ struct OneHotEncoderKernel: Kernel {
             zeros: try nb.int("zeros", default: 1) != 0)
     }
 
+    /// Writes one one-hot row per input element; float inputs are truncated to an integer category.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` for an unknown category when ``zeros`` is false.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         let n = i.count
@@ -318,23 +354,41 @@ struct OneHotEncoderKernel: Kernel {
 
 /// LabelEncoder (opset 1: classes_strings; opset ≥ 2: keys_* → values_*), and CategoryMapper.
 struct LabelEncoderKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input and of the output (same shape, element kind ``outKind``).
     let x: Int, out: Int
+    /// Entry index of each string key (first occurrence wins).
     let stringKeys: [String: Int]
+    /// Entry index of each integer key (first occurrence wins).
     let intKeys: [Int64: Int]
+    /// Entry index of each float key, by ``floatKey(_:)``.
     let floatKeys: [UInt32: Int]
+    /// String values by entry (empty unless ``outKind`` is `.string`).
     let valuesString: [String]
+    /// Integer values by entry (empty unless ``outKind`` is `.int64`).
     let valuesInt: [Int64]
+    /// Float values by entry (empty unless ``outKind`` is `.float`).
     let valuesFloat: [Float]
+    /// Kind of the values, hence of the output.
     let outKind: ElementKind
+    /// Value for a key not in the map when the output is strings (`default_string`, `_Unused` by default).
     let defaultString: String
+    /// Value for a key not in the map when the output is int64 (`default_int64`, -1 by default).
     let defaultInt: Int64
+    /// Value for a key not in the map when the output is float (`default_float`, -0.0 by default).
     let defaultFloat: Float
     /// The string keys and their entries, when there are few (≤ 16): a Spark `StringIndexer` has a handful of
     /// categories, found faster by comparison than by hashing every row's string. Same equality as the dictionary.
     var fewStringKeys: [String] = []
+    /// The entry index of each key in ``fewStringKeys``.
     var fewStringHits: [Int] = []
 
+    /// Builds a LabelEncoder: opset 1 maps `classes_strings` to their indices (or back, for an integer input); opset 2
+    /// on reads one `keys_*` and one `values_*` list (or the `*_tensor` forms) and the defaults.
+    ///
+    /// - Throws: ``EngineError`` naming the node when there is not exactly one key list and one value list of the same
+    ///   length, or the input's kind differs from the keys'.
     static func buildLabelEncoder(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -394,6 +448,7 @@ struct LabelEncoderKernel: Kernel {
             &nb, keysS, keysI, keysF, valsS, valsI, valsF, outKind, defaultString, defaultInt, defaultFloat)
     }
 
+    /// Builds a CategoryMapper as a LabelEncoder: strings map to `cats_int64s`, integers to `cats_strings`.
     static func buildCategoryMapper(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -411,6 +466,7 @@ struct LabelEncoderKernel: Kernel {
         return try make(&nb, [], i, [], s, [], [], .string, ds, di, 0)
     }
 
+    /// Indexes the keys and types the output; shared by both builders.
     private static func make(
         _ nb: inout NodeBuilder, _ keysS: [String], _ keysI: [Int64], _ keysF: [Float], _ valsS: [String],
         _ valsI: [Int64], _ valsF: [Float], _ outKind: ElementKind, _ ds: String, _ di: Int64, _ df: Float
@@ -454,6 +510,7 @@ struct LabelEncoderKernel: Kernel {
         return v == 0 ? 0 : v.bitPattern
     }
 
+    /// Maps every element through the table, writing the default for a key that is not in it.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         o.kind = outKind
@@ -480,9 +537,13 @@ struct LabelEncoderKernel: Kernel {
 
 /// ArrayFeatureExtractor(X, indices): picks columns of the last axis.
 struct ArrayFeatureExtractorKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the data, of the int64 column indices and of the output.
     let x: Int, indices: Int, out: Int
 
+    /// Checks constant indices against a known column count; the output replaces the last axis with the index count
+    /// (`[1, k]` for a rank-0 or rank-1 input).
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(2...2)
         try nb.requireOutputs(1)
@@ -503,6 +564,9 @@ struct ArrayFeatureExtractorKernel: Kernel {
             name: nb.node.name, x: nb.inputs[0], indices: nb.inputs[1], out: nb.outputs[0])
     }
 
+    /// Gathers the indexed columns of every row.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` for an index outside the last axis.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], ix = ctx.slots[indices], o = ctx.slots[out]
         let c = i.lastDim
@@ -527,6 +591,8 @@ struct ArrayFeatureExtractorKernel: Kernel {
         }
     }
 
+    /// Copies the indexed columns of the buffer at `kp`, moving the output array out of the slot while it is filled so
+    /// that it is not copied on write.
     @inline(__always)
     private func pick<T>(
         _ kp: ReferenceWritableKeyPath<Slot, [T]>, _ i: Slot, _ ix: Slot, _ o: Slot, _ rows: Int, _ c: Int
@@ -556,11 +622,16 @@ struct ArrayFeatureExtractorKernel: Kernel {
 
 /// FeatureVectorizer: concatenates inputs (as float) with the declared widths, padding or truncating.
 struct FeatureVectorizerKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the inputs, in order.
     let inputs: [Int]
+    /// `inputdimensions`: the columns each input takes in the output.
     let widths: [Int]
+    /// Slot of the `[N, sum of widths]` float output.
     let out: Int
 
+    /// Requires one width per input in `inputdimensions`.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireOutputs(1)
         guard !nb.inputs.isEmpty else { throw nb.fail("needs at least one input") }
@@ -575,6 +646,9 @@ struct FeatureVectorizerKernel: Kernel {
             name: nb.node.name, inputs: nb.inputs, widths: dims.map { Int($0) }, out: nb.outputs[0])
     }
 
+    /// Writes each input's first columns (up to its width) at its offset; missing columns stay 0.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when the inputs' row counts differ.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let o = ctx.slots[out]
         let first = ctx.slots[inputs[0]]
@@ -604,10 +678,14 @@ struct FeatureVectorizerKernel: Kernel {
 
 /// ZipMap: rows × classes scores → a sequence of maps keyed by class label.
 struct ZipMapKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the `[N, classes]` float scores and of the `.mapSequence` output.
     let x: Int, out: Int
+    /// The class labels, one per score column.
     let keys: ZipMapKeys
 
+    /// Requires exactly one label list, as long as the input's known column count.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -625,6 +703,9 @@ struct ZipMapKernel: Kernel {
         return ZipMapKernel(name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], keys: keys)
     }
 
+    /// Copies the scores into the output and attaches the keys: the maps are stored as the float block plus the keys.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when the column count differs from the number of labels.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         guard i.lastDim == keys.count else {
