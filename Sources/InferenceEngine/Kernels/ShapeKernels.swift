@@ -2,16 +2,26 @@ import ONNXFormat
 
 /// Identity, and the pure reshapes Reshape / Flatten / Squeeze / Unsqueeze: copy the data, compute a new shape.
 struct ReshapeKernel: Kernel {
+    /// Which of the ops this kernel computes; all copy the data unchanged and differ only in the output shape.
     enum Op: Sendable { case identity, reshape, flatten, squeeze, unsqueeze }
+    /// Node name, for error messages.
     let name: String
     let op: Op
+    /// Slots of the input and of the output.
     let x: Int, out: Int
     /// Reshape: target shape (from a constant) or the slot holding it; Flatten: axis; (Un)squeeze: axes.
     var target: [Int64] = []
+    /// Slot of a Reshape target computed by the graph (-1 when the target is a constant).
     var targetSlot = -1
+    /// Reshape's `allowzero`: a 0 in the target is a real 0 instead of "copy the input's dimension".
     var allowZero = false
     var axis = 1
 
+    /// The builder for one of the ops, for ``OpRegistry``. Squeeze and Unsqueeze read `axes` from the attribute before
+    /// opset 13 and from a constant second input from opset 13 on.
+    ///
+    /// - Throws: ``EngineError`` naming the node for missing or computed axes, an axis out of range, or a squeezed axis
+    ///   whose known size is not 1.
     static func build(_ op: Op) -> (inout NodeBuilder) throws(EngineError) -> any Kernel {
         return { (nb: inout NodeBuilder) throws(EngineError) -> any Kernel in
             try nb.requireOutputs(1)
@@ -133,6 +143,10 @@ struct ReshapeKernel: Kernel {
         }
     }
 
+    /// Copies the input and sets the output shape.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when a Reshape target does not fit the element count or a squeezed
+    ///   axis is not of size 1.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         o.copy(from: i)
@@ -176,11 +190,16 @@ struct ReshapeKernel: Kernel {
 
 /// Cast between float, double, integer, bool and string.
 struct CastKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input and of the output (same shape).
     let x: Int, out: Int
+    /// Storage kind of the target type.
     let to: ElementKind
+    /// The ONNX target type (`to`); narrower integer types are wrapped after conversion.
     let toType: ONNXDataType
 
+    /// Reads `to`; an element type the engine cannot store, or a ZipMap input, is refused.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -194,6 +213,8 @@ struct CastKernel: Kernel {
         return CastKernel(name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], to: kind, toType: dt)
     }
 
+    /// Converts every element. Strings parse as numbers (NaN, or 0 for integers, when they do not); numbers format with
+    /// Swift's shortest representation; a non-zero number is `true`.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         o.kind = to
@@ -236,7 +257,8 @@ struct CastKernel: Kernel {
         }
     }
 
-    /// Float to integer conversion: truncation toward zero, saturating instead of trapping on overflow/NaN.
+    /// Float to integer conversion: truncation toward zero; NaN and values outside Int64's range give `Int64.min`
+    /// instead of trapping.
     @inline(__always) static func truncate(_ v: Double) -> Int64 {
         if v.isNaN { return Int64.min }
         if v >= 9.2233720368547758e18 { return Int64.min }
@@ -263,11 +285,19 @@ struct CastKernel: Kernel {
 
 /// Concat along an axis (any element type; inputs must share it).
 struct ConcatKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the inputs, in order.
     let inputs: [Int]
+    /// Slot of the concatenation.
     let out: Int
+    /// Axis as written (may be negative); normalised against the run-time rank.
     let axis: Int64
 
+    /// Requires `axis` and one element kind for all inputs; the output length along the axis is known when every
+    /// input's is.
+    ///
+    /// - Throws: ``EngineError`` naming the node when kinds differ or known shapes disagree outside the axis.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         guard !nb.inputs.isEmpty, nb.inputs.allSatisfy({ $0 >= 0 }) else { throw nb.fail("needs at least one input") }
         try nb.requireOutputs(1)
@@ -300,6 +330,10 @@ struct ConcatKernel: Kernel {
         return ConcatKernel(name: nb.node.name, inputs: nb.inputs, out: nb.outputs[0], axis: axis)
     }
 
+    /// Concatenates the inputs along the axis.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` for scalars, an axis out of range, or shapes that differ in rank or
+    ///   outside the axis.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let first = ctx.slots[inputs[0]], o = ctx.slots[out]
         let rank = first.shape.count
@@ -328,6 +362,7 @@ struct ConcatKernel: Kernel {
         }
     }
 
+    /// Appends, for each of the `outer` blocks, each input's `length × inner` elements, reading the buffer at `kp`.
     @inline(__always)
     private func concat<T>(
         _ kp: ReferenceWritableKeyPath<Slot, [T]>, _ ctx: ExecutionContext, _ o: Slot, outer: Int, inner: Int, axis: Int
@@ -369,10 +404,15 @@ struct ConcatKernel: Kernel {
 
 /// Gather(data, indices) along an axis.
 struct GatherKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the data, of the int64 indices and of the output.
     let data: Int, indices: Int, out: Int
+    /// Axis as written (0 by default; may be negative); normalised against the run-time rank.
     let axis: Int64
 
+    /// Checks constant indices against a known axis size; the output shape is the data's with the axis replaced by
+    /// the indices' shape.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(2...2)
         try nb.requireOutputs(1)
@@ -394,6 +434,9 @@ struct GatherKernel: Kernel {
             name: nb.node.name, data: nb.inputs[0], indices: nb.inputs[1], out: nb.outputs[0], axis: axis)
     }
 
+    /// Gathers along the axis; negative indices count from the end.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` for a scalar, an axis out of range or an index outside the axis.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let x = ctx.slots[data], ix = ctx.slots[indices], o = ctx.slots[out]
         let rank = x.shape.count
@@ -419,6 +462,8 @@ struct GatherKernel: Kernel {
         }
     }
 
+    /// Copies the `inner`-element runs selected by the indices for each of the `outer` blocks, moving the output array
+    /// out of the slot while it is filled so that it is not copied on write.
     @inline(__always)
     private func gather<T>(
         _ kp: ReferenceWritableKeyPath<Slot, [T]>, _ x: Slot, _ ix: Slot, _ o: Slot, outer: Int, inner: Int, n: Int
