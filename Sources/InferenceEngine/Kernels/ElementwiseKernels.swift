@@ -8,11 +8,15 @@ import ONNXFormat
 
 /// Add, Sub, Mul, Div with broadcasting (float, double, int64).
 struct BinaryArithmeticKernel: Kernel {
+    /// The arithmetic operator.
     enum Op: Sendable { case add, sub, mul, div }
+    /// Node name, for error messages.
     let name: String
     let op: Op
+    /// Slots of the two operands and of the result.
     let a: Int, b: Int, out: Int
 
+    /// The builder for one operator, for ``OpRegistry``; both inputs must have the same element kind.
     static func build(_ op: Op) -> (inout NodeBuilder) throws(EngineError) -> any Kernel {
         return { (nb: inout NodeBuilder) throws(EngineError) -> any Kernel in
             try nb.requireInputs(2...2)
@@ -27,6 +31,9 @@ struct BinaryArithmeticKernel: Kernel {
         }
     }
 
+    /// Applies the operator element by element after NumPy-style broadcasting. Integer arithmetic wraps on overflow.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when the shapes cannot be broadcast or an integer divisor is 0.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
         guard Broadcast.shape(into: &o.shape, x.shape, y.shape) else {
@@ -63,11 +70,15 @@ struct BinaryArithmeticKernel: Kernel {
 
 /// Less, Greater, Equal with broadcasting; output bool.
 struct CompareKernel: Kernel {
+    /// The comparison; only Equal accepts bool and string inputs.
     enum Op: Sendable { case less, greater, equal }
+    /// Node name, for error messages.
     let name: String
     let op: Op
+    /// Slots of the two operands and of the bool result.
     let a: Int, b: Int, out: Int
 
+    /// The builder for one comparison, for ``OpRegistry``; both inputs must have the same element kind.
     static func build(_ op: Op) -> (inout NodeBuilder) throws(EngineError) -> any Kernel {
         return { (nb: inout NodeBuilder) throws(EngineError) -> any Kernel in
             try nb.requireInputs(2...2)
@@ -83,6 +94,9 @@ struct CompareKernel: Kernel {
         }
     }
 
+    /// Compares element by element after broadcasting (NaN compares false).
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when the shapes cannot be broadcast.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
         guard Broadcast.shape(into: &o.shape, x.shape, y.shape) else {
@@ -115,9 +129,12 @@ struct CompareKernel: Kernel {
 
 /// Where(condition, X, Y) with broadcasting of all three inputs.
 struct WhereKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the condition, of X, of Y and of the result.
     let c: Int, a: Int, b: Int, out: Int
 
+    /// Requires a bool (or int64) condition and X and Y of the same element kind.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(3...3)
         try nb.requireOutputs(1)
@@ -130,6 +147,9 @@ struct WhereKernel: Kernel {
         return WhereKernel(name: nb.node.name, c: nb.inputs[0], a: nb.inputs[1], b: nb.inputs[2], out: nb.outputs[0])
     }
 
+    /// Broadcasts the condition, X and Y to the common shape and picks X where the condition is non-zero, else Y.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when the three shapes cannot be broadcast.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let cs = ctx.slots[c], x = ctx.slots[a], y = ctx.slots[b], o = ctx.slots[out]
         guard let s1 = Broadcast.shape(cs.shape, x.shape), let shape = Broadcast.shape(s1, y.shape) else {
@@ -159,13 +179,19 @@ struct WhereKernel: Kernel {
 /// Relu, Sigmoid, Tanh, Abs, Exp, Log, Sqrt, Neg, Reciprocal and Clip (float and double; Abs/Relu/Neg/Clip also
 /// int64). Neg and Reciprocal appear in onnxmltools' conversion of Spark's GBTClassifier (its sigmoid written out).
 struct UnaryKernel: Kernel {
+    /// The function applied to every element.
     enum Op: Sendable { case relu, sigmoid, tanh, abs, exp, log, sqrt, neg, reciprocal, clip }
+    /// Node name, for error messages.
     let name: String
     let op: Op
+    /// Slots of the input and of the output (same shape and element kind).
     let x: Int, out: Int
+    /// Clip from opset 11: slots of the optional `min` and `max` inputs (-1 when omitted); their first element is used.
     var minInput = -1, maxInput = -1
+    /// Clip before opset 11: the `min` and `max` attributes (unbounded when the kernel is not a Clip).
     var minValue = -Float.infinity, maxValue = Float.infinity
 
+    /// The builder for one function, for ``OpRegistry``; only Relu, Abs, Neg and Clip accept int64 inputs.
     static func build(_ op: Op) -> (inout NodeBuilder) throws(EngineError) -> any Kernel {
         return { (nb: inout NodeBuilder) throws(EngineError) -> any Kernel in
             try nb.requireInputs(op == .clip ? 1...3 : 1...1)
@@ -187,6 +213,8 @@ struct UnaryKernel: Kernel {
         }
     }
 
+    /// Applies the function element by element in the input's precision; Clip keeps NaN, integer Abs and Neg wrap
+    /// `Int64.min` to itself.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         o.kind = i.kind
