@@ -8,11 +8,16 @@ import ONNXFormat
 
 /// Softmax over one axis (opset ≥ 13) or over the flattened trailing block from `axis` (opset < 13).
 struct SoftmaxKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input and of the output (same shape and element kind).
     let x: Int, out: Int
+    /// `axis` as written (1 before opset 13, -1 from 13 on, by default); normalised against the run-time rank.
     let axis: Int64
+    /// Opset below 13: normalise over everything from `axis` on as one block, not over that axis alone.
     let legacy: Bool
 
+    /// Accepts float or double inputs and reads `axis` with the default of the node's opset.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -23,6 +28,9 @@ struct SoftmaxKernel: Kernel {
         return SoftmaxKernel(name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], axis: axis, legacy: legacy)
     }
 
+    /// Computes `exp(x - max) / sum` over each group, in the input's precision; a scalar becomes 1.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when the axis is out of range for the run-time rank.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         let rank = i.shape.count
@@ -76,12 +84,18 @@ struct SoftmaxKernel: Kernel {
 
 /// ArgMax along an axis; ties go to the first index unless select_last_index = 1.
 struct ArgMaxKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input and of the int64 index output.
     let x: Int, out: Int
+    /// `axis` as written (0 by default; may be negative).
     let axis: Int64
+    /// `keepdims` (1 by default): keep the reduced axis with size 1 instead of removing it.
     let keepDims: Bool
+    /// `select_last_index`: on ties, report the last maximal index instead of the first.
     let selectLast: Bool
 
+    /// Reads `axis`, `keepdims` and `select_last_index` and types the int64 output.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -101,6 +115,9 @@ struct ArgMaxKernel: Kernel {
             selectLast: try nb.int("select_last_index", default: 0) != 0)
     }
 
+    /// Writes the index of the maximum along the axis for every other position (NaN never compares greater).
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` for an axis out of range or an empty axis.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         let rank = i.shape.count
@@ -151,14 +168,23 @@ struct ArgMaxKernel: Kernel {
 
 /// ReduceSum / ReduceMean over a set of axes (attribute before opset 13/18, input after).
 struct ReduceKernel: Kernel {
+    /// Node name, for error messages.
     let name: String
+    /// Slots of the input and of the output (same element kind).
     let x: Int, out: Int
+    /// ReduceMean (divide by the number of reduced elements) rather than ReduceSum.
     let mean: Bool
+    /// Axes from the attribute or a constant input; empty means all axes unless ``noopWithEmptyAxes``.
     let axes: [Int64]
+    /// Slot of an axes input computed by the graph (-1 when the axes are known at load).
     let axesSlot: Int
+    /// `keepdims` (1 by default): keep reduced axes with size 1 instead of removing them.
     let keepDims: Bool
+    /// `noop_with_empty_axes`: with no axes, copy the input instead of reducing over every axis.
     let noopWithEmptyAxes: Bool
 
+    /// The builder of ReduceSum (`mean` false) or ReduceMean, for ``OpRegistry``. The output shape is known at load
+    /// only when the axes are.
     static func build(mean: Bool) -> (inout NodeBuilder) throws(EngineError) -> any Kernel {
         return { (nb: inout NodeBuilder) throws(EngineError) -> any Kernel in
             try nb.requireInputs(1...2)
@@ -187,6 +213,9 @@ struct ReduceKernel: Kernel {
         }
     }
 
+    /// Sums (or averages) the input over the axes, in the input's element kind.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` for an axis out of range for the run-time rank.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         let rank = i.shape.count
