@@ -1,5 +1,6 @@
 import ONNXFormat
 
+/// The range of ONNX IR versions the loader accepts, for `sluice inspect` and error messages.
 extension CompiledModel {
     /// The oldest IR version the loader reads (older files are refused with advice to re-export).
     public static var oldestIRVersion: Int64 { ONNXModel.supportedIRVersions.lowerBound }

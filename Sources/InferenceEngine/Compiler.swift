@@ -2,7 +2,9 @@ import ONNXFormat
 
 /// Turns a parsed graph into slots and kernels, checking every node at load time.
 struct Compiler {
+    /// The parsed model; the compiler only reads it.
     let model: ONNXModel
+    /// Names for the numeric features in dense order, passed on to `PredictBinder`.
     let featureNames: [String]?
     /// Whether the load-time rewrites run (`GraphRewrite`, Split → Concat, Concat of fed columns); tests turn them
     /// off to compare a rewritten model with the graph as written.

@@ -4,10 +4,15 @@ public import ONNXFormat
 ///
 /// Integer and boolean ONNX types are held as Int64; `bool` keeps its own kind so outputs report it.
 public enum ElementKind: Sendable, Equatable, CustomStringConvertible {
+    /// 32-bit floats, in `Slot.f`.
     case float
+    /// 64-bit floats, in `Slot.d`.
     case double
+    /// Every integral ONNX type (int8 to uint64), widened to Int64 in `Slot.i`.
     case int64
+    /// Booleans as 0 and 1 in `Slot.i`.
     case bool
+    /// Strings, in `Slot.s`.
     case string
     /// A ZipMap output: `seq(map(key, float))`, stored as a rows × classes float block plus the keys.
     case mapSequence
@@ -24,6 +29,7 @@ public enum ElementKind: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The ONNX-style name used in error messages (`float`, `int64`, `seq(map)`, ...).
     public var description: String {
         switch self {
         case .float: return "float"

@@ -22,6 +22,7 @@ public struct EngineError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A human-readable message, shown to the client and in logs as it is.
     public var message: String
 
+    /// An error of `kind` with a message for the client.
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message

@@ -17,6 +17,7 @@ public final class ExecutionContext {
     /// Identity of the model that made this context; `CompiledModel.checkContext` refuses a context of another model.
     let modelID: ObjectIdentifier
 
+    /// Made only by `CompiledModel.makeContext()`, which fills the constant slots.
     init(slots: [Slot], modelID: ObjectIdentifier) {
         self.slots = slots
         self.modelID = modelID

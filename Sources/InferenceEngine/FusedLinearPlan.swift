@@ -16,6 +16,7 @@ final class FusedLinearPlan: Sendable {
     /// Per class, the index reported in `labelIndices`: the first class with the same label.
     let labelIndexOf: [Int32]
 
+    /// Made by ``detect(plan:feeds:labelSlot:scoreSlot:labels:scoreColumns:)`` once the plan's shape is checked.
     init(classifier: LinearClassifierKernel, offset: Int, normalizeL1: Bool, labelIndexOf: [Int32]) {
         self.classifier = classifier
         self.offset = offset

@@ -21,6 +21,8 @@ final class FusedTreePlan: Sendable {
     /// The Imputer's `replaced_value_float` (only meaningful with ``imputed``).
     let replaced: Float
 
+    /// Made by ``detect(plan:feeds:labelSlot:scoreSlot:)``; the per-feature arrays are already expanded to the trees'
+    /// feature count.
     init(
         classifier: TreeEnsembleClassifierKernel, column: Int, source: [Int], offset: [Float]?, scale: [Float]?,
         imputed: [Float]? = nil, replaced: Float = 0

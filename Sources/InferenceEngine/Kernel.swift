@@ -20,6 +20,7 @@ struct ValueType: Sendable, Equatable {
     /// Known shape: nil when the rank is unknown; nil entries are dynamic dimensions.
     var shape: [Int?]?
 
+    /// A type of `kind`; the shape and the ONNX element type default to unknown.
     init(_ kind: ElementKind, shape: [Int?]? = nil, onnxType: ONNXDataType? = nil) {
         self.kind = kind
         self.shape = shape

@@ -45,6 +45,7 @@ final class PredictBinding: Sendable {
     /// Set when the serving plan is a multi-class linear classifier (and L1 normalizer) over one float block.
     let fusedLinear: FusedLinearPlan?
 
+    /// Stores the binding that `PredictBinder.bind()` worked out.
     init(
         feeds: [Feed], unusableReason: String?, task: ModelSignature.Task, labelSlot: Int?, scoreSlot: Int?,
         scoreColumns: Int, labelsInt: [Int64], labelsString: [String], stringIndex: [String: Int], numericCount: Int,
@@ -70,16 +71,23 @@ final class PredictBinding: Sendable {
 struct PredictBinder {
     /// The parsed model.
     let model: ONNXModel
+    /// Load-time type of every slot (nil for an omitted output).
     let types: [ValueType?]
+    /// The full plan, after dense fusion.
     let plan: [any Kernel]
     /// Slot → index in `plan` of the kernel that writes it.
     let producerOf: [Int: Int]
     /// For each kernel in `plan`, the slots it reads (used to prune the serving plan).
     let kernelInputs: [[Int]]
+    /// Initializer value by slot, for class labels held in constants.
     let constantOf: [Int: ONNXTensor]
+    /// Slot of each graph input, in graph order.
     let inputSlots: [Int]
+    /// The graph inputs as the signature reports them.
     let sigInputs: [ModelSignature.Value]
+    /// Slot of each graph output, in graph order.
     let outputSlots: [Int]
+    /// The graph outputs as the signature reports them.
     let sigOutputs: [ModelSignature.Value]
     /// Optional names for the numeric features, in dense order; their count must match.
     let featureNames: [String]?

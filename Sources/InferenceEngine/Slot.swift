@@ -25,6 +25,7 @@ final class Slot {
     /// classes without hashing strings.
     var hasLabelIndex = false
 
+    /// An empty slot of `kind`; shapes and buffers are set when a value is written.
     init(kind: ElementKind) {
         self.kind = kind
     }

@@ -14,6 +14,9 @@ struct DenseKernel: Kernel {
     /// Whether a following Relu was fused in.
     let relu: Bool
 
+    /// Computes `x · weights + bias` (and Relu) into the output in one pass.
+    ///
+    /// - Throws: ``EngineError`` with `.evaluation` when the input is not 2-D or its width does not match the weights.
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let xs = ctx.slots[x], w = ctx.slots[weights], o = ctx.slots[out]
         guard xs.shape.count == 2, w.shape.count == 2, xs.shape[1] == w.shape[0], w.shape[1] == bias.count else {
@@ -29,6 +32,7 @@ struct DenseKernel: Kernel {
 
 /// Placeholder left where a fused node used to run.
 struct FusedAwayKernel: Kernel {
+    /// Does nothing: the fused kernel before it writes this node's output.
     func run(_ ctx: ExecutionContext) throws(EngineError) {}
 }
 

@@ -12,6 +12,7 @@ struct BinaryArithmeticKernel: Kernel {
     enum Op: Sendable { case add, sub, mul, div }
     /// Node name, for error messages.
     let name: String
+    /// Which operator this kernel applies.
     let op: Op
     /// Slots of the two operands and of the result.
     let a: Int, b: Int, out: Int
@@ -74,6 +75,7 @@ struct CompareKernel: Kernel {
     enum Op: Sendable { case less, greater, equal }
     /// Node name, for error messages.
     let name: String
+    /// Which comparison this kernel applies.
     let op: Op
     /// Slots of the two operands and of the bool result.
     let a: Int, b: Int, out: Int
@@ -183,6 +185,7 @@ struct UnaryKernel: Kernel {
     enum Op: Sendable { case relu, sigmoid, tanh, abs, exp, log, sqrt, neg, reciprocal, clip }
     /// Node name, for error messages.
     let name: String
+    /// Which function this kernel applies.
     let op: Op
     /// Slots of the input and of the output (same shape and element kind).
     let x: Int, out: Int

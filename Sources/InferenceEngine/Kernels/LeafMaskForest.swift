@@ -20,9 +20,13 @@
 struct LeafMaskForest: Sendable {
     /// One internal node: the comparison, which prepared column it reads, and its false-branch leaf mask.
     struct Node: Sendable {
+        /// The node's split threshold.
         var threshold: Float
+        /// Column of the doubled row the node reads: the column as it is, or its NaN-passing copy for a tracking node.
         var feature: Int32
+        /// Leaves 0–31 still reachable when the node's test goes to the false branch.
         var low: UInt32
+        /// Leaves 32–63 still reachable when the node's test goes to the false branch (used by wide masks only).
         var high: UInt32
     }
 

@@ -74,6 +74,7 @@ struct NormalizerKernel: Kernel {
     let name: String
     /// Slots of the input and of the float output (same shape; rows are along the last axis).
     let x: Int, out: Int
+    /// The norm each row is divided by.
     let norm: Norm
 
     /// Reads `norm` (`MAX` by default); any other value than MAX, L1 and L2 is refused.
@@ -153,6 +154,7 @@ struct BinarizerKernel: Kernel {
     /// `threshold` (0 by default); an element strictly greater becomes 1.
     let threshold: Float
 
+    /// Accepts float, double or int64 inputs; the output keeps the input's element type.
     static func build(_ nb: inout NodeBuilder) throws(EngineError) -> any Kernel {
         try nb.requireInputs(1...1)
         try nb.requireOutputs(1)
@@ -162,6 +164,7 @@ struct BinarizerKernel: Kernel {
             name: nb.node.name, x: nb.inputs[0], out: nb.outputs[0], threshold: try nb.float("threshold", default: 0))
     }
 
+    /// Writes 1 where an element is greater than ``threshold`` and 0 elsewhere (NaN gives 0).
     func run(_ ctx: ExecutionContext) throws(EngineError) {
         let i = ctx.slots[x], o = ctx.slots[out]
         o.kind = i.kind

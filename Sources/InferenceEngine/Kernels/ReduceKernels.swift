@@ -287,6 +287,8 @@ struct ReduceKernel: Kernel {
         }
     }
 
+    /// Steps the multi-index `idx` over `shape` to the next input element in row-major order and moves the output index
+    /// `oi` along by `strides` (0 on reduced axes).
     @inline(__always)
     static func advance(_ idx: inout [Int], _ oi: inout Int, _ shape: [Int], _ strides: [Int]) {
         var d = shape.count - 1

@@ -6,6 +6,7 @@ struct ReshapeKernel: Kernel {
     enum Op: Sendable { case identity, reshape, flatten, squeeze, unsqueeze }
     /// Node name, for error messages.
     let name: String
+    /// Which of the ops this kernel computes.
     let op: Op
     /// Slots of the input and of the output.
     let x: Int, out: Int

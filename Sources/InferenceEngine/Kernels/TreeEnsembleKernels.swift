@@ -15,6 +15,7 @@ struct TreeEnsembleClassifierKernel: Kernel {
     let labelsString: [String]
     /// `base_values`, added to the raw sums before the post-transform (see ``finalize(_:_:_:)``).
     let baseValues: [Float]
+    /// Applied to each row's class scores in ``finalize(_:_:_:)``, following onnxruntime's binary-case rules.
     let post: PostTransform
     /// Two classes and all leaf weights on one column: onnxruntime's binary case, where the label comes from the
     /// positive score against 0.5 (non-negative weights) or 0 and the other column is derived from it.
