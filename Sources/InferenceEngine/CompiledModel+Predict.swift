@@ -26,6 +26,13 @@ extension CompiledModel {
     /// Fast path for serving. `numeric` holds rows × `signature.numericFeatureCount` floats, row-major, in the
     /// dense feature order; `strings[k]` holds the `rows` values of the k-th string feature. Results go into
     /// `result`; with a reused `context` and `result` nothing is allocated per call.
+    ///
+    /// Runs on the caller's thread. NaN values are passed through to the model; whether it handles them is
+    /// `signature.acceptsNaN`.
+    ///
+    /// - Throws: ``EngineError`` with `.unsupported` when the model cannot be served by rows (see
+    ///   `PredictBinding.unusableReason`), `.invalidInput` for counts that do not match the signature, a context of
+    ///   another model or a non-integer value for an integer input, and `.evaluation` when a kernel fails.
     public func predict(
         rows: Int, numeric: UnsafeBufferPointer<Float>, strings: [[String]] = [], context: ExecutionContext,
         into result: PredictionResult

@@ -12,6 +12,15 @@ public import ONNXFormat
 ///
 /// Loading validates everything up front: a model that cannot run is refused here with an error naming the
 /// node, the op and the reason, never at the first request.
+///
+/// Two ways to run it:
+/// - ``predict(rows:numeric:strings:context:into:)``, the serving path: dense rows laid out as
+///   `signature.features`, results in a reused ``PredictionResult``; it runs the pruned ``predictPlan`` or one of
+///   the fused plans (``FusedTreePlan``, ``FusedLinearPlan``).
+/// - ``run(_:context:)``, the general path (`sluice score`): named ``Tensor`` feeds in, every graph output back.
+///
+/// The ``Compiler`` numbers every graph value as a slot; kernels hold only slot numbers and constants, and all data of
+/// a call lives in the ``Slot``s of the caller's ``ExecutionContext``.
 public final class CompiledModel: Sendable {
     /// What callers feed and get back: graph inputs and outputs, the dense feature layout used by
     /// ``predict(rows:numeric:strings:context:into:)``, the task and the class labels.
@@ -131,6 +140,12 @@ public final class CompiledModel: Sendable {
     }
 
     /// General path: feeds every graph input by name and returns every graph output, in graph order.
+    ///
+    /// Inputs are converted to the element kind the model declares (see `Slot.load(_:name:)`) and their shapes checked
+    /// against the declared fixed dimensions. Without a `context` a fresh one is made for this call.
+    ///
+    /// - Throws: ``EngineError`` with `.invalidInput` for a missing input, a wrong shape or type, or a context of
+    ///   another model; `.evaluation` when a kernel fails on these values.
     public func run(_ feeds: [String: Tensor], context: ExecutionContext? = nil) throws(EngineError) -> [(
         name: String, value: Tensor
     )] {

@@ -1,6 +1,10 @@
 import ONNXFormat
 
 /// One compiled node: reads its input slots and writes its output slots in an execution context.
+///
+/// To add an op, write a kernel type with a static `build` function of type ``OpRegistry/Builder`` that validates
+/// the node, calls `setOutput` for every output and returns the kernel, then register it in
+/// ``OpRegistry/builders`` under `domain.op_type`.
 protocol Kernel: Sendable {
     /// Runs the node on the slots of `ctx`, resizing its output slots to the batch.
     ///
@@ -32,6 +36,9 @@ struct ValueType: Sendable, Equatable {
 }
 
 /// Everything a kernel builder may look at for one node.
+///
+/// Builders check everything that can be checked at load (kinds, attribute types, known shapes) and throw
+/// ``EngineError`` naming the node, so that a model that cannot run is refused before it serves.
 struct NodeBuilder {
     /// The node being compiled, used for attributes and error messages.
     let node: ONNXNode

@@ -2,6 +2,9 @@
 ///
 /// Buffers keep their capacity between calls, so a context that is reused for batches of similar size stops
 /// allocating after its first call.
+///
+/// Only the buffer that ``kind`` selects is meaningful; a kernel sets the kind, the shape and that buffer of each of
+/// its outputs on every run.
 final class Slot {
     /// Which buffer holds the values: `f` for float and ZipMap scores, `d` for double, `i` for int64 and bool, `s` for
     /// string. Only that buffer is meaningful.
