@@ -1,6 +1,9 @@
 /// Per-thread scratch space for running a compiled model: one storage slot per graph value plus reusable
 /// buffers. Keep one per thread (`model.makeContext()`) and reuse it: after the first call of a given batch
 /// size nothing is allocated. A context is not thread-safe; the model it came from is.
+///
+/// Buffers only grow: the tree kernels and ``FusedTreePlan`` size ``treeRows`` to rows × (features + 1) floats, and
+/// every buffer keeps the capacity of the largest batch it has served.
 public final class ExecutionContext {
     /// One slot per graph value, indexed by the slot numbers the compiler gave out.
     let slots: [Slot]

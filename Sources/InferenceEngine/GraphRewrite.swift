@@ -76,9 +76,13 @@ enum GraphRewrite {
 
     /// The parts of a single-tree, single-target SUM regressor with no post transform, or nil.
     private struct Tree {
+        /// `nodes_nodeids`, `nodes_featureids`, `nodes_values` and `nodes_modes` of the tree.
         var nodeIDs: ONNXIntList, featureIDs: ONNXIntList, values: [Float], modes: ONNXStringList
+        /// `nodes_truenodeids`, `nodes_falsenodeids` and `nodes_missing_value_tracks_true` (zeros when absent).
         var trueIDs: ONNXIntList, falseIDs: ONNXIntList, tracks: ONNXIntList
+        /// `target_nodeids` and `target_weights` (all on target 0).
         var weightNodes: ONNXIntList, weights: [Float]
+        /// The single base value (0 when absent).
         var base: Float
     }
 

@@ -6,8 +6,16 @@ import ONNXFormat
 /// `child + 1`), so a step is `child + (condition ? 0 : 1)` with no branch. A leaf points to itself: its
 /// feature is an extra always-NaN column and its child is `self − 1`, so the comparison is false and the walk
 /// stays put. Trees are walked a fixed number of steps (their depth). Position 0 is a dummy.
+///
+/// Three evaluation strategies, all adding leaf weights in tree order per row so that float32 sums match onnxruntime's:
+/// the generic walk (``leafPosition(_:_:)``, any mode per node), the packed walk over ``packed`` and ``packedDual``
+/// (one comparison for every node), and ``LeafMaskForest`` for batches of small trees. Which one runs is decided at
+/// load from the tree shapes (``masksForBatches``) and per call from the row count.
+///
+/// Built once per classifier or regressor node at load; immutable and shared by every context afterwards.
 struct TreeEnsemble: Sendable {
-    /// Comparison used by every internal node when the fast layout applies.
+    /// A node's comparison (`nodes_modes`: BRANCH_LEQ, ..., BRANCH_NEQ), or `.leaf`; see ``fastMode`` for the fast
+    /// layout's single comparison.
     enum Mode: UInt8, Sendable { case leq, lt, gte, gt, eq, neq, leaf }
 
     /// 8-byte node: threshold plus child << 9 | missing-tracks-true << 8 | feature (≤ 255).
