@@ -4,6 +4,9 @@ enum OpRegistry {
     typealias Builder = (inout NodeBuilder) throws(EngineError) -> any Kernel
 
     /// Opset versions accepted per domain.
+    ///
+    /// A model importing a version outside these ranges is refused at load with `.unsupported`. Other domains are not
+    /// checked here, but none of their ops is in ``builders``, so a node that uses one is refused too.
     static let domains: [String: ClosedRange<Int64>] = ["ai.onnx": 1...22, "ai.onnx.ml": 1...5]
 
     /// The kernel builder of each supported op, keyed by `domain.op_type` (`ONNXNode.qualifiedOp`); an op missing here

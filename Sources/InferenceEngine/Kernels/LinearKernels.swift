@@ -11,6 +11,9 @@ func floatMatrix(_ s: Slot, _ buffer: inout [Float]) -> (rows: Int, cols: Int, c
 }
 
 /// MatMul for float/double operands of rank 1 or 2 (the shapes classic-ML converters emit).
+///
+/// Float products go through ``gemm(_:_:_:n:k:m:bias:relu:)``; a MatMul by constant weights followed by a bias Add (and
+/// Relu) is replaced at load by a ``DenseKernel``.
 struct MatMulKernel: Kernel {
     /// Node name, for error messages.
     let name: String
@@ -310,6 +313,9 @@ struct GemmKernel: Kernel {
 }
 
 /// ai.onnx.ml LinearClassifier with onnxruntime's label and score rules.
+///
+/// The label comes from the raw scores, before the post-transform: the largest score, or `score > 0` (class 1) with a
+/// single score column. ``FusedLinearPlan`` runs the same arithmetic for the serving path of 2–8 classes.
 struct LinearClassifierKernel: Kernel {
     /// Node name, for error messages.
     let name: String

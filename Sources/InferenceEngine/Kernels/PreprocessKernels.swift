@@ -1,6 +1,8 @@
 import ONNXFormat
 
 /// Scaler: y = (x − offset[j]) · scale[j] in float32 (offset/scale of length 1 broadcast).
+///
+/// The output is float whatever the input (float, double or int64); columns are along the last dimension.
 struct ScalerKernel: Kernel {
     /// Node name, for error messages.
     let name: String
@@ -184,6 +186,9 @@ struct BinarizerKernel: Kernel {
 }
 
 /// Imputer: replaces the missing marker (NaN or `replaced_value_*`) with per-column imputed values.
+///
+/// Float and double inputs produce floats, integer inputs int64; columns are along the last dimension.
+/// `FusedTreePlan` folds an Imputer in front of a tree classifier into its row gathering.
 struct ImputerKernel: Kernel {
     /// Node name, for error messages.
     let name: String

@@ -16,6 +16,7 @@ struct ReshapeKernel: Kernel {
     var targetSlot = -1
     /// Reshape's `allowzero`: a 0 in the target is a real 0 instead of "copy the input's dimension".
     var allowZero = false
+    /// Flatten's `axis` (1 by default), normalised at load when the input's rank is known.
     var axis = 1
 
     /// The builder for one of the ops, for ``OpRegistry``. Squeeze and Unsqueeze read `axes` from the attribute before
@@ -285,6 +286,9 @@ struct CastKernel: Kernel {
 }
 
 /// Concat along an axis (any element type; inputs must share it).
+///
+/// At load the compiler drops a Concat that only glues back the pieces of one Split, and the serving plan may feed a
+/// Concat of input columns straight from the caller's block (see `PredictBinder.feedConcatenatedBlocks`).
 struct ConcatKernel: Kernel {
     /// Node name, for error messages.
     let name: String
