@@ -124,6 +124,9 @@ public final class CompiledModel: Sendable {
     static func now() -> Double { Double(monotonicNanos()) * 1e-9 }
 
     /// A fresh execution context (scratch buffers) for this model. Keep one per thread and reuse it.
+    ///
+    /// Creates one ``Slot`` per graph value and loads the initializers into theirs (their arrays are shared, not
+    /// copied: kernels only read constants). Not for the per-call path.
     public func makeContext() -> ExecutionContext {
         let slots = slotKinds.map { Slot(kind: $0) }
         for (slot, tensor) in constants {

@@ -54,7 +54,9 @@ public struct ModelSignature: Sendable, Equatable {
     public struct Feature: Sendable, Equatable {
         /// Which part of the dense layout the feature lives in: the float block or the string columns.
         public enum Kind: String, Sendable, Equatable {
+            /// A column of the float block.
             case numeric
+            /// A string column.
             case string
         }
 

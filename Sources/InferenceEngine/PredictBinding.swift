@@ -9,6 +9,8 @@ final class PredictBinding: Sendable {
     struct Feed: Sendable {
         /// Slot of the graph input (or of a Concat's output when the Concat was fed directly).
         var slot: Int
+        /// Element kind of the graph input: string feeds come from the string columns, every other kind is converted
+        /// from the float block (an integer input must receive whole numbers).
         var kind: ElementKind
         /// Columns per row this input takes from the dense block.
         var columns: Int

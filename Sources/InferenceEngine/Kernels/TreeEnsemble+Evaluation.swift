@@ -16,6 +16,9 @@ enum NoMissingTracks: MissingPolicy { static var tracks: Bool { false } }
 enum MissingTracks: MissingPolicy { static var tracks: Bool { true } }
 
 /// How leaf weights of successive trees combine.
+///
+/// SUM adds the weights; AVERAGE divides that sum by the number of trees afterwards; MIN and MAX keep the smallest or
+/// largest weight per output column (a column no leaf reached keeps only its base value).
 enum TreeAggregate: Sendable { case sum, average, min, max }
 
 /// Evaluation of a flattened ensemble over prepared rows (see ``prepareRows(_:_:name:)``). Every function adds in tree
