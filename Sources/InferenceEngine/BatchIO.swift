@@ -202,6 +202,9 @@ public enum BatchIO {
     }
 
     /// Splits one CSV line, honouring double quotes.
+    ///
+    /// A doubled quote inside quotes is a literal quote and a trailing CR is dropped. Fields cannot span lines: the
+    /// text is split into lines before fields are split.
     static func splitCSV(_ line: String) -> [String] {
         var fields: [String] = []
         var current = ""

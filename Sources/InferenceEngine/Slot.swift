@@ -102,6 +102,9 @@ final class Slot {
     }
 
     /// Copies kind, shape and contents of another slot.
+    ///
+    /// Used by kernels that pass a value through unchanged (Identity and the reshapes, Softmax before normalising, a
+    /// Reduce with `noop_with_empty_axes` and no axes); the receiving buffers keep their capacity.
     func copy(from o: Slot) {
         kind = o.kind
         setShape(o.shape)
@@ -128,6 +131,8 @@ final class Slot {
     }
 
     /// The values converted to Float into `out` (resized to count).
+    ///
+    /// A string slot gives an empty result.
     func floats(into out: inout [Float]) {
         out.removeAll(keepingCapacity: true)
         switch kind {

@@ -1,6 +1,10 @@
 /// A named value going into or coming out of the general execution path (`CompiledModel.run`).
 public struct Tensor: Sendable, Equatable {
     /// The elements of a tensor, row-major, in one typed array.
+    ///
+    /// Feeding converts between numeric cases (see `Slot.load(_:name:)`): float and double inputs accept `.float`,
+    /// `.double` and `.int64`; int64 inputs accept the same when the values are whole numbers; bool inputs accept
+    /// `.bool` and `.int64`; string inputs only `.string`.
     public enum Values: Sendable, Equatable {
         case float([Float])
         case double([Double])
@@ -48,6 +52,8 @@ public struct Tensor: Sendable, Equatable {
 /// Conversions between a slot and the public ``Tensor`` for the general ``CompiledModel/run(_:context:)`` path.
 extension Slot {
     /// Snapshot of the slot as a public tensor.
+    ///
+    /// The arrays are shared copy-on-write, so the tensor stays valid after the context runs again.
     func tensor() -> Tensor {
         switch kind {
         case .float: return Tensor(shape: shape, values: .float(f))
