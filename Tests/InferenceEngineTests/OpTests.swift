@@ -1,4 +1,4 @@
-import InferenceEngine
+@testable import InferenceEngine
 import ONNXFormat
 import Testing
 
@@ -135,6 +135,36 @@ struct OpTests {
         #expect(out["cl"]!.floats == [4, 7, 0])
         let p = out["p"]!.floats
         #expect(abs(p.reduce(0, +) - 1) < 1e-6 && p[1] > p[0])
+    }
+
+    @Test("Clip before opset 11 on int64: default and out-of-range float bounds mean no bound, no trap")
+    func clipInt64WithFloatAttributes() throws {
+        var g = GraphBuilder()
+        g.input("X", .int64, [nil])
+        g.node("Clip", ["X"], ["unbounded"])  // min/max default to ±Float.greatestFiniteMagnitude
+        g.node("Clip", ["X"], ["low"], ["min": .float(-3)])
+        g.node("Clip", ["X"], ["wide"], ["min": .float(-1e30), "max": .float(5.5)])
+        g.opsets["ai.onnx"] = 10
+        for o in ["unbounded", "low", "wide"] { g.output(o) }
+        let values: [Int64] = [.min, -7, 0, 6, .max]
+        let out = try g.compile().run(["X": .int64(values, shape: [5])])
+        #expect(out["unbounded"]!.ints == values)
+        #expect(out["low"]!.ints == [-3, -3, 0, 6, .max])
+        #expect(out["wide"]!.ints == [.min, -7, 0, 5, 5])
+    }
+
+    @Test("PROBIT is sqrt(2)·erfinv(2v − 1) as onnxruntime computes it")
+    func probit() {
+        // onnxruntime 1.32.0's outputs for a LinearRegressor (y = x) with post_transform PROBIT.
+        let inputs: [Float] = [0.01, 0.1, 0.25, 0.5, 0.6, 0.75, 0.9, 0.99, 0.999]
+        let onnxruntime: [Float] = [
+            -2.3240902423858643, -1.2817128896713257, -0.6745743155479431, 0, 0.2533535063266754,
+            0.6745743155479431, 1.2817128896713257, 2.3240902423858643, 3.084643602371216,
+        ]
+        for (v, expected) in zip(inputs, onnxruntime) {
+            #expect(PostTransform.probit(v) == expected, "PROBIT(\(v))")
+        }
+        #expect(PostTransform.probit(1.5).isNaN)  // outside (0, 1), as in onnxruntime
     }
 
     @Test("shape ops: Reshape -1, Flatten, Squeeze/Unsqueeze, Gather, Concat, Cast, ReduceSum/Mean")

@@ -207,6 +207,28 @@ def main():
     save(out, "skl_onehot_unknown_category", onx, {"cat": cat_te.astype(object)},
          "OneHotEncoder(handle_unknown=ignore) + LogisticRegression; scored rows hold an unseen category (zeros)")
 
+    # PROBIT post-transforms (sqrt(2) * erfinv(2v - 1)), on scores kept inside (0, 1) where they are defined.
+    from onnx import TensorProto, helper
+
+    Xp = rng.uniform(-4.9, 4.9, size=(ROWS, 2)).astype(np.float32)
+    node = helper.make_node("LinearRegressor", ["X"], ["variable"], domain="ai.onnx.ml", name="lin_probit",
+                            coefficients=[0.06, 0.04], intercepts=[0.5], post_transform="PROBIT")
+    graph = helper.make_graph([node], "lin_probit", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 2])],
+                              [helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, 1])])
+    onx = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15), helper.make_opsetid("ai.onnx.ml", 3)])
+    onx.ir_version = 8
+    save(out, "linear_regressor_probit", onx, {"X": Xp}, "LinearRegressor with post_transform PROBIT")
+    yp = 1 / (1 + np.exp(-(Xr_tr[:, 0] + 0.5 * Xr_tr[:, 1])))  # targets in (0, 1)
+    m = RandomForestRegressor(n_estimators=20, max_depth=6, random_state=0).fit(Xr_tr, np.clip(yp, 0.02, 0.98))
+    onx = convert_sklearn(m, initial_types=ft, target_opset=15)
+    ensemble = next(n for n in onx.graph.node if n.op_type == "TreeEnsembleRegressor")
+    for attribute in list(ensemble.attribute):
+        if attribute.name == "post_transform":
+            ensemble.attribute.remove(attribute)
+    ensemble.attribute.append(helper.make_attribute("post_transform", "PROBIT"))
+    save(out, "skl_rf_regressor_probit", onx, {"X": Xr_te},
+         "RandomForestRegressor on targets in (0, 1), post_transform set to PROBIT")
+
 
 if __name__ == "__main__":
     main()

@@ -287,11 +287,20 @@ struct UnaryKernel: Kernel {
             // Two's-complement wrap like onnxruntime: -Int64.min stays Int64.min.
             case .neg: for v in i.i { o.i.append(0 &- v) }
             default:
-                if minInput < 0, lo.isFinite { loI = Int64(lo) }
-                if maxInput < 0, hi.isFinite { hiI = Int64(hi) }
+                if minInput < 0, lo.isFinite { loI = Self.int64Bound(lo) }
+                if maxInput < 0, hi.isFinite { hiI = Self.int64Bound(hi) }
                 for v in i.i { o.i.append(Swift.min(Swift.max(v, loI), hiI)) }
             }
         }
+    }
+
+    /// A finite float Clip bound (an attribute of Clip before opset 11) as an int64 bound: truncated toward zero,
+    /// and saturated to `Int64.min`/`Int64.max` beyond their range, where `Int64(_:)` would trap. The attributes'
+    /// defaults, ±`Float.greatestFiniteMagnitude`, are such values: they mean "no bound".
+    static func int64Bound(_ bound: Float) -> Int64 {
+        if bound >= 9_223_372_036_854_775_808 { return .max }  // 2^63, the first float above Int64.max
+        if bound < -9_223_372_036_854_775_808 { return .min }
+        return Int64(bound)
     }
 
     /// onnxruntime's float sigmoid: 1 / (1 + e^-x), computed for |x| to stay stable.

@@ -76,9 +76,9 @@ enum PostTransform: Sendable, Equatable {
         Float(2).squareRoot() * erfInv(2 * v - 1)
     }
 
-    /// Meant as the closed-form approximation of the inverse error function with `a = 0.147` (onnxruntime's
-    /// `ErfInv`). Caution: that approximation returns `sgn * sqrt(v3)`; this returns `sgn * sqrt(v3 - v)`, which is NaN
-    /// for most inputs (for example `erfInv(0.5)`), so PROBIT outputs need checking against onnxruntime.
+    /// The inverse error function by the closed-form approximation with `a = 0.147`, step for step as onnxruntime's
+    /// `ErfInv` computes it in `Float` (so PROBIT outputs match its bits): `sgn(x) · sqrt(sqrt(t² − ln(1 − x²)/a) − t)`
+    /// with `t = 2/(πa) + ln(1 − x²)/2`. NaN outside (−1, 1), as there.
     static func erfInv(_ x0: Float) -> Float {
         let sgn: Float = x0 < 0 ? -1 : 1
         let x = (1 - x0) * (1 + x0)
@@ -86,6 +86,6 @@ enum PostTransform: Sendable, Equatable {
         let v = 2 / (Float.pi * 0.147) + 0.5 * lg
         let v2 = 1 / 0.147 * lg
         let v3 = -v + (v * v - v2).squareRoot()
-        return sgn * (v3 - v).squareRoot()
+        return sgn * v3.squareRoot()
     }
 }
