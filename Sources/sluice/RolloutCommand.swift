@@ -164,7 +164,9 @@ func runRolloutCommand(_ body: () throws -> Void) throws {
     }
 }
 
+/// Display names of `RolloutResponse.state`, indexed by the wire value (0 = no rollout).
 let stateNames = ["NONE", "RUNNING", "PAUSED", "ROLLED_BACK", "PROMOTED", "COMPLETED"]
+/// The display name of a rollout state; an unknown value (a newer server) prints as its number.
 func stateName(_ state: UInt32) -> String { Int(state) < stateNames.count ? stateNames[Int(state)] : "\(state)" }
 
 /// The rollout as text: header, variants with the fleet's statistics, last decision.
@@ -194,10 +196,12 @@ func describe(_ r: RolloutResponseMessage) -> String {
     return lines.joined(separator: "\n")
 }
 
+/// Left-aligns `text` in a column of `width` characters; longer text keeps one trailing space as a separator.
 func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
 }
 
+/// A number for a table: whole values without decimals, others with two (`%.2f`).
 func format(_ value: Double) -> String {
     value == value.rounded() && abs(value) < 1e12 ? String(Int64(value)) : CFormat.string("%.2f", value)
 }
@@ -345,6 +349,7 @@ extension RolloutCommand {
         }
     }
 
+    /// `advance`: moves a canary to its next step without waiting for the step's minimums.
     struct Advance: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Move a canary to its next step.")
         @OptionGroup var server: ServerOptions
@@ -352,6 +357,7 @@ extension RolloutCommand {
         func run() throws { try simple(.advance, model, server) }
     }
 
+    /// `set-weights`: sets each variant's traffic share by hand (`NAME=PERCENT` arguments).
     struct SetWeights: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-weights", abstract: "Set every variant's weight (NAME=PERCENT, summing to 100).")
@@ -371,6 +377,7 @@ extension RolloutCommand {
         }
     }
 
+    /// `pause`: freezes the weights and the automatic guardrail decisions until `resume`.
     struct Pause: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Freeze the weights and automatic decisions.")
         @OptionGroup var server: ServerOptions
@@ -378,6 +385,7 @@ extension RolloutCommand {
         func run() throws { try simple(.pause, model, server) }
     }
 
+    /// `resume`: resumes a paused rollout.
     struct Resume: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resume a paused rollout.")
         @OptionGroup var server: ServerOptions
@@ -385,6 +393,7 @@ extension RolloutCommand {
         func run() throws { try simple(.resume, model, server) }
     }
 
+    /// `rollback`: sends all traffic back to the baseline; `--archive-candidate` also moves the candidate to Archived.
     struct Rollback: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Send all traffic back to the baseline.")
         @OptionGroup var server: ServerOptions
@@ -396,6 +405,7 @@ extension RolloutCommand {
         }
     }
 
+    /// `promote`: makes the candidate (or, for an A/B test, the `--arm` given) the Production version.
     struct Promote: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make the candidate (or an A/B arm) Production.")
         @OptionGroup var server: ServerOptions
