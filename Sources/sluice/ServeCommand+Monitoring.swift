@@ -31,6 +31,8 @@ struct MonitoringFlags: ParsableArguments {
         help: "Seconds between snapshots of the drift windows, which a restart restores; 0: only at shutdown. (default: 60)")
     var snapshotSeconds: Double?
 
+    /// Checks the flags alone (without the config file) at parse time, so a bad `--monitor-*` value fails before the
+    /// server starts; ``ServeCommand/run()`` checks the merged settings again.
     func validate() throws {
         var flags = ServerConfiguration()
         apply(to: &flags)

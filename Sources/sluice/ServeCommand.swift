@@ -162,6 +162,7 @@ struct ServeCommand: ParsableCommand {
         help: "Log lines on stderr as text (time, level, component, message) or json (one object per line). (default: text)")
     var logFormat: String = "text"
 
+    /// Rejects an unknown `--log-format` before anything starts (ArgumentParser prints the message and the usage).
     func validate() throws {
         guard OperatorLog.Format(rawValue: logFormat) != nil else {
             throw ValidationError("--log-format must be text or json")
@@ -175,6 +176,16 @@ struct ServeCommand: ParsableCommand {
 
     @OptionGroup(title: "Drift monitoring") var monitoring: MonitoringFlags
 
+    /// Starts the server and blocks until a signal has drained it.
+    ///
+    /// Order matters: the operator log format and the allocator's mmap threshold are fixed before any thread starts; flags
+    /// are merged over the `--config` file (flags win); with a model directory the ``InferenceStack`` (registry, auth,
+    /// routing, monitoring) is built before the listeners, then the optional admin (`/metrics`) and Open Inference REST
+    /// listeners start. SIGHUP (``SluiceApplication/onReload``) refreshes the registry, re-reads the security
+    /// configuration and reloads the REST certificate; a failed security reload keeps the old configuration.
+    /// Without a model directory every Inference RPC answers FAILED_PRECONDITION.
+    ///
+    /// - Throws: `ExitCode(1)` after logging `sluice: error: ...` for any configuration or startup failure.
     func run() throws {
         OperatorLog.bootstrap(format: OperatorLog.Format(rawValue: logFormat) ?? .text)
         // Before any thread starts: model arrays in their own mappings, so a replaced version's memory goes back
