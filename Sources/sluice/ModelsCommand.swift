@@ -61,16 +61,23 @@ func runRegistryCommand(_ body: () throws -> Void) throws {
     }
 }
 
+/// A failure the CLI reports as its message alone (ArgumentParser prints it on stderr and exits 1).
+///
+/// Used by every subcommand for problems the user can fix: unreadable files, refused registry changes, gRPC failures
+/// already phrased as `CODE: message`.
 struct CLIError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
 }
 
 extension ModelsCommand {
+    /// `list`: every model of the registry with its versions, stages, aliases and fallback, one version per line.
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List models and their versions.")
         @OptionGroup var options: RegistryOption
 
+        /// Validates `--stage`, `--tag` and `--metric`, checks the file loads, then registers it (and its reference profile,
+        /// when the registry can store one) in one registry write.
         func run() throws {
             try runRegistryCommand {
                 let source = try options.source()
@@ -90,6 +97,10 @@ extension ModelsCommand {
         }
     }
 
+    /// `register`: adds a model file as the model's next version.
+    ///
+    /// The file is compiled first, as the server would load it (``RegistryChecks/requireServable(file:bytes:featureNames:force:)``),
+    /// and `--profile-data` is profiled before anything is written, so a failure leaves no half-registered version.
     struct Register: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a model file as a new version.")
         @OptionGroup var options: RegistryOption
@@ -148,6 +159,7 @@ extension ModelsCommand {
         }
     }
 
+    /// `promote`: moves a version to a stage; Production and Staging need a version that loads unless `--force`.
     struct Promote: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Move a version to a stage (Production archives the previous Production version).")
@@ -175,6 +187,7 @@ extension ModelsCommand {
         }
     }
 
+    /// `alias`: points `@alias` at a version (which must load unless `--force`), or removes it with `--delete`.
     struct Alias: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Point an alias at a version, or delete it.")
         @OptionGroup var options: RegistryOption
@@ -201,6 +214,8 @@ extension ModelsCommand {
         }
     }
 
+    /// `batching`: stores a model's dynamic-batching settings in model.json (`--max-queue-delay-us` in microseconds,
+    /// 0...1000000), or removes them with `--off`.
     struct Batching: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Turn dynamic batching of concurrent Predict calls on or off for a model.",
@@ -230,6 +245,8 @@ extension ModelsCommand {
         }
     }
 
+    /// `fallback`: names the model's fallback version in model.json (it must exist, and load unless `--force`), or
+    /// clears it.
     struct Fallback: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Name the version that answers when the chosen one fails, or clear it.",
@@ -264,6 +281,7 @@ extension ModelsCommand {
         }
     }
 
+    /// `show`: prints the model's metadata (model.json as the registry holds it) as JSON.
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a model's metadata as JSON.")
         @OptionGroup var options: RegistryOption
@@ -280,6 +298,9 @@ extension ModelsCommand {
     }
 }
 
+/// Parses repeated `KEY=VALUE` options (the value may contain `=`; a later key replaces an earlier one).
+///
+/// - Throws: `ValidationError` naming `option` for an item without `=` or with an empty key.
 func keyValues(_ items: [String], option: String) throws -> [String: String] {
     var result: [String: String] = [:]
     for item in items {
