@@ -34,8 +34,8 @@ extension ModelsCommand {
         var featureNames: String?
 
         /// Enforces the two modes: a registered version (model name, optional `--version`) whose profile goes into the
-        /// registry, or an unregistered `--model-file` whose profile goes to `--output`; the options of one mode are rejected
-        /// in the other.
+        /// registry, or an unregistered `--model-file` whose profile goes to `--output`; the options of one mode are
+        /// rejected in the other.
         func validate() throws {
             if modelFile != nil {
                 guard output != nil else { throw ValidationError("--model-file needs --output (where to write profile.json)") }
@@ -50,13 +50,14 @@ extension ModelsCommand {
             }
         }
 
-        /// Builds the profile and writes it: atomically to `--output` for `--model-file`, otherwise beside the version in the
-        /// local registry (the newest version when `--version` is absent).
+        /// Builds the profile and writes it: atomically to `--output` for `--model-file`, otherwise beside the version
+        /// in the local registry (the newest version when `--version` is absent).
         ///
-        /// An MLflow registry location is refused with the steps to follow instead: MLflow keeps the profile as an artifact of
-        /// the model, which this command does not upload.
+        /// An MLflow registry location is refused with the steps to follow instead: MLflow keeps the profile as an
+        /// artifact of the model, which this command does not upload.
         ///
-        /// - Throws: ``CLIError`` when the model, the data or the registry cannot be read, or the profile cannot be written.
+        /// - Throws: ``CLIError`` when the model, the data or the registry cannot be read, or the profile cannot be
+        ///   written.
         func run() throws {
             if let modelFile, let output {
                 let bytes: [UInt8]
@@ -111,8 +112,9 @@ extension ModelsCommand {
 
         /// Prints the latest drift report of each version (or of `--version`) from `<registry>/.monitoring/<model>/`.
         ///
-        /// Reports are written by a running server, so this reads files and needs no connection. For a registry directory the
-        /// registered versions are listed; for an MLflow source's cache directory the saved report files are.
+        /// Reports are written by a running server, so this reads files and needs no connection. For a registry
+        /// directory the registered versions are listed; for an MLflow source's cache directory the saved report files
+        /// are.
         ///
         /// - Throws: ``CLIError`` when no report exists (with how to get one) or a report file cannot be decoded.
         func run() throws {
@@ -172,8 +174,8 @@ extension ModelsCommand {
         @Flag(help: "Turn monitoring off for this model.") var off = false
         @Flag(help: "Remove the model's settings (server defaults apply).") var clear = false
 
-        /// Checks the window and PSI bands as the server would (unset values take the server defaults, and the drift band
-        /// is at least the warn band), and rejects `--off` with `--clear`.
+        /// Checks the window and PSI bands as the server would (unset values take the server defaults, and the drift
+        /// band is at least the warn band), and rejects `--off` with `--clear`.
         func validate() throws {
             var settings = MonitorSettings()
             settings.windowRows = windowRequests ?? settings.windowRows
@@ -185,8 +187,8 @@ extension ModelsCommand {
             if off && clear { throw ValidationError("give --off or --clear, not both") }
         }
 
-        /// Updates the `monitoring` settings of the model's model.json in one registry write and prints the result; given
-        /// values replace the stored ones, others stay. A running server applies them when a version loads.
+        /// Updates the `monitoring` settings of the model's model.json in one registry write and prints the result;
+        /// given values replace the stored ones, others stay. A running server applies them when a version loads.
         func run() throws {
             try runRegistryCommand {
                 let metadata = try options.source().updateMetadata(of: name) { metadata in
@@ -345,8 +347,8 @@ enum ProfileMaker {
 
 /// The text view of `sluice models drift`.
 enum DriftTable {
-    /// Renders one version's report: a header line (verdict, window, PSI bands, age), a table with a row per feature and
-    /// one for the predictions, the positive-rate shift of a binary classifier, then the report's notes.
+    /// Renders one version's report: a header line (verdict, window, PSI bands, age), a table with a row per feature
+    /// and one for the predictions, the positive-rate shift of a binary classifier, then the report's notes.
     ///
     /// - Parameter now: The current time in Unix seconds, for the report's age.
     static func render(_ report: DriftReport, now: Double) -> String {

@@ -76,8 +76,6 @@ extension ModelsCommand {
         static let configuration = CommandConfiguration(abstract: "List models and their versions.")
         @OptionGroup var options: RegistryOption
 
-        /// Validates `--stage`, `--tag` and `--metric`, checks the file loads, then registers it (and its reference profile,
-        /// when the registry can store one) in one registry write.
         func run() throws {
             try runRegistryCommand {
                 let source = try options.source()
@@ -99,8 +97,9 @@ extension ModelsCommand {
 
     /// `register`: adds a model file as the model's next version.
     ///
-    /// The file is compiled first, as the server would load it (``RegistryChecks/requireServable(file:bytes:featureNames:force:)``),
-    /// and `--profile-data` is profiled before anything is written, so a failure leaves no half-registered version.
+    /// The file is compiled first, as the server would load it
+    /// (``RegistryChecks/requireServable(file:bytes:featureNames:force:)``), and `--profile-data` is profiled before
+    /// anything is written, so a failure leaves no half-registered version.
     struct Register: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a model file as a new version.")
         @OptionGroup var options: RegistryOption
@@ -122,6 +121,8 @@ extension ModelsCommand {
             help: "Training data (.csv or JSON Lines) to build the version's reference profile from (drift monitoring).")
         var profileData: String?
 
+        /// Validates `--stage`, `--tag` and `--metric`, checks the file loads, then registers it (and its
+        /// reference profile, when the registry can store one).
         func run() throws {
             guard let stage = Stage(parsing: stage) else {
                 throw ValidationError("--stage must be one of None, Staging, Production, Archived")

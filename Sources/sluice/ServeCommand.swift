@@ -178,11 +178,11 @@ struct ServeCommand: ParsableCommand {
 
     /// Starts the server and blocks until a signal has drained it.
     ///
-    /// Order matters: the operator log format and the allocator's mmap threshold are fixed before any thread starts; flags
-    /// are merged over the `--config` file (flags win); with a model directory the ``InferenceStack`` (registry, auth,
-    /// routing, monitoring) is built before the listeners, then the optional admin (`/metrics`) and Open Inference REST
-    /// listeners start. SIGHUP (``SluiceApplication/onReload``) refreshes the registry, re-reads the security
-    /// configuration and reloads the REST certificate; a failed security reload keeps the old configuration.
+    /// Order matters: the operator log format and the allocator's mmap threshold are fixed before any thread starts;
+    /// flags are merged over the `--config` file (flags win); with a model directory the ``InferenceStack`` (registry,
+    /// auth, routing, monitoring) is built before the listeners, then the optional admin (`/metrics`) and Open
+    /// Inference REST listeners start. SIGHUP (``SluiceApplication/onReload``) refreshes the registry, re-reads the
+    /// security configuration and reloads the REST certificate; a failed security reload keeps the old configuration.
     /// Without a model directory every Inference RPC answers FAILED_PRECONDITION.
     ///
     /// - Throws: `ExitCode(1)` after logging `sluice: error: ...` for any configuration or startup failure.
