@@ -57,6 +57,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(name: .long, help: "Rows per engine call. (default: 10000; tensors: all rows in one call)")
     var batchSize: Int?
 
+    /// Rejects an unknown `--format` and a `--batch-size` below 1 before the model is loaded.
     func validate() throws {
         if let format, OutputFormat(rawValue: format) == nil {
             throw ValidationError("--format must be json, jsonl, csv or tensors")
@@ -64,6 +65,10 @@ struct ScoreCommand: ParsableCommand {
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
     }
 
+    /// Scores the input and writes the result; a failure the user can fix prints `error: MESSAGE` on stderr and exits
+    /// 1.
+    ///
+    /// Only input, file and engine errors are caught here; anything else propagates to ArgumentParser.
     func run() throws {
         do {
             try score()
@@ -76,11 +81,18 @@ struct ScoreCommand: ParsableCommand {
         }
     }
 
+    /// Prints `error: message` on stderr and exits the process with status 1.
     private func fail(_ message: String) -> Never {
         FileAccess.writeStandardError("error: \(message)\n")
         Glibc.exit(1)
     }
 
+    /// Loads the model, reads and detects the input, scores it and writes the text in one piece.
+    ///
+    /// The output file is opened before scoring, so an unwritable path fails at once; when anything fails after that,
+    /// the partly written output file is removed, so no truncated predictions are left behind.
+    ///
+    /// - Throws: ``ScoreInputError`` (naming the file and the line or record), `FileAccess.Failure`, or `EngineError`.
     private func score() throws {
         let names = featureNames.map { $0.split(separator: ",").map { $0.trimmingSpaces() } }
         let compiled: CompiledModel
@@ -209,6 +221,7 @@ struct ScoreCommand: ParsableCommand {
         return Self.concatenate(parts)
     }
 
+    /// Rows `start..<start + count` of every feed: the first dimension is the row; the others stay as they are.
     static func slice(_ feeds: [String: Tensor], _ start: Int, _ count: Int) -> [String: Tensor] {
         var out: [String: Tensor] = [:]
         for (name, t) in feeds {
@@ -229,6 +242,10 @@ struct ScoreCommand: ParsableCommand {
         return out
     }
 
+    /// Joins the outputs of consecutive batches along the first dimension, output by output.
+    ///
+    /// Every part must list the same outputs in the same order (one model run each); a pair of tensors whose element
+    /// types differ keeps the first part's values.
     static func concatenate(_ parts: [[(name: String, value: Tensor)]]) -> [(name: String, value: Tensor)] {
         guard var result = parts.first else { return [] }
         for part in parts.dropFirst() {
@@ -271,11 +288,13 @@ final class Progress {
     private let enabled: Bool
     private var lastShown = -1
 
+    /// - Parameter total: The number of rows to score; progress is shown only above 100,000 rows on a terminal.
     init(total: Int) {
         self.total = total
         enabled = total > 100_000 && isatty(2) == 1
     }
 
+    /// Rewrites the progress line (`\r`) when the whole percentage of `done` rows out of the total has changed.
     func update(_ done: Int) {
         guard enabled else { return }
         let percent = done * 100 / max(total, 1)
@@ -284,6 +303,7 @@ final class Progress {
         FileAccess.writeStandardError("\rscored \(done) of \(total) rows (\(percent)%)")
     }
 
+    /// Ends the progress line, so later stderr output starts on a line of its own.
     func finish() {
         if enabled { FileAccess.writeStandardError("\n") }
     }
