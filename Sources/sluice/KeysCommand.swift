@@ -35,11 +35,18 @@ struct KeysCommand: ParsableCommand {
             help: "Security configuration the key is for: every --role must be defined there (or built in).")
         var securityConfig: String?
 
+        /// Requires a non-empty `--principal` and at least one `--role`.
         func validate() throws {
             if principal.isEmpty { throw ValidationError("--principal must not be empty") }
             if roles.isEmpty { throw ValidationError("give at least one --role (e.g. --role predictor)") }
         }
 
+        /// Checks the roles and the expiry, creates the key and prints it once with its configuration entry.
+        ///
+        /// The key itself is never stored; the printed entry holds only its SHA-256, so a lost key cannot be recovered,
+        /// only replaced. Without `--id` the key id is the principal and a random 32-bit hex suffix.
+        ///
+        /// - Throws: `ValidationError` for an unknown role, an expiry in the past or one that is not RFC 3339.
         func run() throws {
             try checkRoles()
             // A key that is already expired would never authenticate anyone (the library still writes such entries
