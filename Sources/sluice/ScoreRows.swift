@@ -186,6 +186,9 @@ struct RowWriter {
     /// Class names in score order ("0", "1", or the string labels).
     let classes: [String]
 
+    /// - Parameters:
+    ///   - format: The row format (json, jsonl or csv); `tensors` output does not go through this writer.
+    ///   - withID: Whether each row starts with the `--id-column` value (`id`).
     init(format: OutputFormat, signature: ModelSignature, withID: Bool) {
         self.format = format
         self.signature = signature
@@ -199,6 +202,8 @@ struct RowWriter {
 
     private var isClassifier: Bool { signature.task == .classifier }
 
+    /// What precedes the first row: `[` for JSON, the column names for CSV (`id`, `label`, `score_<class>`...,
+    /// `confidence`, or `value` for a regressor), nothing for JSON Lines.
     func header() -> String {
         switch format {
         case .json: return "["
@@ -214,6 +219,7 @@ struct RowWriter {
         }
     }
 
+    /// What follows the last row: the closing `]` of a JSON array, nothing otherwise.
     func footer() -> String { format == .json ? "\n]\n" : "" }
 
     /// One row of `result` (row index within the last batch); `first` marks the first row of the whole output.
@@ -255,6 +261,7 @@ struct RowWriter {
         }
     }
 
+    /// The predicted label of `row`: the string label by index for string labels, else the integer label as text.
     private func label(_ result: PredictionResult, _ row: Int) -> String {
         switch signature.classLabels {
         case .string(let labels):
@@ -264,11 +271,14 @@ struct RowWriter {
         }
     }
 
+    /// A CSV number; NaN becomes an empty field.
     private func number(_ v: Float) -> String { v.isNaN ? "" : "\(v)" }
+    /// A JSON number; NaN and infinities, which JSON cannot hold, become `null`.
     private func jsonNumber(_ v: Float) -> String { v.isFinite ? "\(v)" : "null" }
 
     private func quote(_ s: String) -> String { StderrLogHandler.jsonString(s) }
 
+    /// Quotes a CSV field that holds a comma, a quote or a line break, doubling the quotes inside (RFC 4180).
     private func csvField(_ s: String) -> String {
         if s.contains(",") || s.contains("\"") || s.contains("\n") {
             return "\"" + s.replacing("\"", with: "\"\"") + "\""

@@ -254,6 +254,9 @@ struct JSONReader {
     private var line: Int
     private var lineStart = 0
 
+    /// - Parameters:
+    ///   - path: The file name used in error messages.
+    ///   - firstLine: The line number of the first byte, for a slice of a larger file (one JSON Lines line).
     init(bytes: [UInt8], path: String, firstLine: Int = 1) {
         self.bytes = bytes
         self.path = path
@@ -261,6 +264,7 @@ struct JSONReader {
         self.line = firstLine
     }
 
+    /// An error at the current position, as `PATH: line L, column C: what` (the column counts bytes from 1).
     private func fail(_ what: String) -> ScoreInputError {
         ScoreInputError(description: "\(path): line \(line), column \(i - lineStart + 1): \(what)")
     }
@@ -283,6 +287,7 @@ struct JSONReader {
         return (v, i)
     }
 
+    /// Skips JSON whitespace, counting lines.
     private mutating func skip() {
         while i < bytes.count {
             let b = bytes[i]
@@ -296,6 +301,7 @@ struct JSONReader {
         }
     }
 
+    /// Parses the value that starts at the next non-blank byte.
     private mutating func value() throws(ScoreInputError) -> Value {
         skip()
         guard i < bytes.count else { throw fail("unexpected end of the file") }
@@ -312,6 +318,7 @@ struct JSONReader {
         }
     }
 
+    /// Consumes the literal `w` (`true`, `NaN`, `Infinity`...) or fails naming it.
     private mutating func word(_ w: String) throws(ScoreInputError) {
         let u = Array(w.utf8)
         guard i + u.count <= bytes.count, Array(bytes[i..<(i + u.count)]) == u else {
@@ -320,6 +327,7 @@ struct JSONReader {
         i += u.count
     }
 
+    /// Parses an object from its `{`; members keep their file order and a repeated key is kept twice.
     private mutating func object() throws(ScoreInputError) -> Value {
         i += 1
         var members: [(String, Value)] = []
@@ -350,6 +358,7 @@ struct JSONReader {
         }
     }
 
+    /// Parses an array from its `[`, recording the line each item starts on.
     private mutating func array() throws(ScoreInputError) -> Value {
         i += 1
         var items: [Located] = []
@@ -374,6 +383,10 @@ struct JSONReader {
         }
     }
 
+    /// Parses a string from its opening quote, decoding escapes.
+    ///
+    /// A `\u` escape that is not a Unicode scalar on its own (half of a surrogate pair) becomes U+FFFD. Raw control
+    /// characters and invalid UTF-8 are errors.
     private mutating func string() throws(ScoreInputError) -> String {
         i += 1
         var out: [UInt8] = []
@@ -416,6 +429,8 @@ struct JSONReader {
         return s
     }
 
+    /// Parses a number, including `-Infinity`; the digits are checked by `Double.init`, so its rules apply (more
+    /// lenient than strict JSON about leading zeros).
     private mutating func number() throws(ScoreInputError) -> Double {
         let start = i
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") {
@@ -439,6 +454,7 @@ struct JSONReader {
         return d
     }
 
+    /// A byte for an error message: printable ASCII as is, anything else as `\xNN`.
     static func show(_ b: UInt8) -> String {
         b >= 0x20 && b < 0x7F ? String(UnicodeScalar(b)) : "\\x\(String(b, radix: 16))"
     }
