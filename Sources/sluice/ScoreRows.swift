@@ -4,6 +4,7 @@ import InferenceEngine
 /// A table's rows laid out as the serving path takes them: numeric features row-major in signature order, string
 /// features column by column, plus the ids of `--id-column`.
 struct FeatureMatrix {
+    /// The number of rows (the table's rows; the fixture's first dimension).
     var rows: Int
     /// rows × `numericFeatureCount` values.
     var numeric: [Float]
@@ -14,6 +15,15 @@ struct FeatureMatrix {
 
     /// Matches the table's columns to the model's features by name (a one-column input may also be named after
     /// the input) and converts every cell; errors name the file, the row and the column.
+    ///
+    /// A feature of a multi-column input (`X[2]`) may also come from element 2 of a list cell in a column named
+    /// after the input (`{"X": [...]}`). Text that parses as a number is accepted for numeric features; a missing
+    /// cell becomes NaN, which is an error unless the model handles missing values. String features take numbers as
+    /// their text and missing cells as `""`.
+    ///
+    /// - Throws: ``ScoreInputError`` for features without a column (listing both sides, with a `--feature-names`
+    ///   hint when the counts match), a cell of the wrong kind, a NaN the model cannot take, or an unknown
+    ///   `idColumn`.
     init(table: ScoreTable, signature: ModelSignature, path: String, idColumn: String?) throws(ScoreInputError) {
         rows = table.rows.count
         let features = signature.features
