@@ -245,6 +245,13 @@ extension RolloutCommand {
         @Option(name: .long, help: "Shadow version selector (gets a copy of the traffic, never answers).")
         var shadow: String?
 
+        /// Parses `--steps`, `--arm` and `--metric` into a START request, sends it to the first replica that answers
+        /// and prints the rollout the server created.
+        ///
+        /// Guardrails are sent only when at least one threshold is above 0; the server then applies them. Options left
+        /// at 0 are sent as 0, which leaves the choice of a default to the server.
+        ///
+        /// - Throws: ``CLIError`` for a malformed step, arm or metric, or the server's refusal as `CODE: message`.
         func run() throws {
             try runRolloutCommand {
                 var request = RolloutRequestMessage()
@@ -306,6 +313,10 @@ extension RolloutCommand {
         @OptionGroup var server: ServerOptions
         @Argument(help: "The model.") var model: String
 
+        /// Asks every replica (not only the first) and prints the newest view (highest generation), one line per
+        /// replica, and the fleet's sums from the first answer.
+        ///
+        /// - Throws: ``CLIError`` when no replica answered, or after printing, when some did not (exit status 1).
         func run() throws {
             try runRolloutCommand {
                 var request = RolloutRequestMessage()
@@ -349,7 +360,8 @@ extension RolloutCommand {
         }
     }
 
-    /// `advance`: moves a canary to its next step without waiting for the step's minimums.
+    /// `advance`: moves a canary to its next step now and restarts the step's statistics; at the last step the
+    /// server refuses with FAILED_PRECONDITION (promote instead), and A/B tests have no steps.
     struct Advance: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Move a canary to its next step.")
         @OptionGroup var server: ServerOptions
@@ -365,6 +377,8 @@ extension RolloutCommand {
         @Argument(help: "The model.") var model: String
         @Argument(help: "NAME=PERCENT for each variant that takes traffic, e.g. baseline=70 candidate=30.")
         var weights: [String]
+        /// Parses the `NAME=PERCENT` arguments and sends them in one SET_WEIGHTS request; the server checks the names
+        /// and the sum.
         func run() throws {
             var parsed: [(name: String, weight: Double)] = []
             for item in weights {
@@ -424,8 +438,18 @@ extension RolloutCommand {
         @Argument(help: "The model.") var model: String
         @Option(name: .long, help: "Seconds between polls. (default: 1)") var interval: Double = 1
         @Option(name: .customLong("max-wait"), help: "Give up (exit 1) after this many seconds. (default: never)")
+        /// Seconds since the command started; `nil` waits as long as the rollout runs.
         var maxWait: Double?
 
+        /// Polls the rollout every `--interval` seconds (at least 0.05) and prints a line whenever the state, step or
+        /// weights change, until the rollout ends.
+        ///
+        /// Each poll tries the replicas in order and moves on only when one is unavailable or too slow; up to 30 such
+        /// failures in a row are tolerated (a replica restarting), any other error ends the watch at once.
+        ///
+        /// - Throws: `ExitCode(2)` when the rollout was rolled back; ``CLIError`` when the model has no rollout, the
+        /// replicas
+        ///   stay unreachable, or `--max-wait` passes. Returns normally when it was promoted or completed.
         func run() throws {
             var request = RolloutRequestMessage()
             request.model = model
