@@ -33,9 +33,12 @@ struct RolloutCommand: ParsableCommand {
 
 /// How to reach the servers: addresses, TLS and credentials (shared by every `rollout` subcommand).
 struct ServerOptions: ParsableArguments {
+    /// Used when `--replicas` is absent: one server, its host not resolved to several addresses.
     @Option(name: .long, help: "Server address HOST:PORT. (default: 127.0.0.1:50051)")
     var server: String?
 
+    /// Takes precedence over `--server`; each name is resolved, and every address it resolves to is a replica (the TLS
+    /// name stays the name given).
     @Option(
         name: .long,
         help:
@@ -43,6 +46,7 @@ struct ServerOptions: ParsableArguments {
     )
     var replicas: String?
 
+    /// Excludes `--ca`, `--client-cert` and `--client-key` (checked in ``clients()``).
     @Flag(name: .long, help: "Cleartext HTTP/2 (h2c) instead of TLS.")
     var plaintext = false
 
@@ -58,12 +62,15 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("server-name"), help: "Name the server certificate must carry. (default: the host)")
     var serverName: String?
 
+    /// Read at each command; the key is trimmed of surrounding whitespace and must not be empty.
     @Option(name: .customLong("api-key-file"), help: "File holding an API key (or set $SLUICE_API_KEY).")
     var apiKeyFile: String?
 
     @Option(name: .customLong("token-file"), help: "File holding a JWT, sent as 'authorization: Bearer'.")
     var tokenFile: String?
 
+    /// Seconds to wait for each answer: sent as the `grpc-timeout` deadline and used as the connection timeout;
+    /// `watch` tolerates a run of timed-out polls before it gives up.
     @Option(name: .long, help: "Seconds to wait for each answer. (default: 10)")
     var timeout: Double = 10
 
@@ -219,28 +226,40 @@ extension RolloutCommand {
         @OptionGroup var server: ServerOptions
         @Argument(help: "The model.") var model: String
         @Flag(name: .long, help: "An A/B test instead of a canary.") var ab = false
+        /// A version selector (a number, a stage, `@alias`); `nil` sends "", which the server resolves to Production.
         @Option(name: .long, help: "Canary baseline version selector. (default: Production)") var baseline: String?
+        /// Required for a canary (the server refuses a canary without one).
         @Option(name: .long, help: "Canary candidate version selector (a number, a stage, @alias).") var candidate:
             String?
+        /// Without it the server uses its default ladder: 1, 5, 25, 50, 100 percent, 100 requests each.
         @Option(name: .long, help: "Canary steps: comma-separated PERCENT[:MIN_REQUESTS[:MIN_DURATION_MS]].")
         var steps: String?
+        /// The candidate's error rate as a fraction 0...1; 0: no limit.
         @Option(name: .customLong("max-error-rate"), help: "Roll back above this candidate error rate (0..1).")
         var maxErrorRate: Double = 0
+        /// The candidate's error rate minus the baseline's, 0...1; 0: no limit.
         @Option(
             name: .customLong("max-error-rate-increase"),
             help: "Roll back above this increase over the baseline (0..1).")
         var maxErrorRateIncrease: Double = 0
+        /// The candidate's p99 latency limit, in milliseconds; 0: no limit.
         @Option(name: .customLong("max-p99-ms"), help: "Roll back above this candidate p99 latency.")
         var maxP99Ms: Double = 0
+        /// The candidate's p99 divided by the baseline's; 0: no limit.
         @Option(name: .customLong("max-p99-ratio"), help: "Roll back above this candidate/baseline p99 ratio.")
         var maxP99Ratio: Double = 0
+        /// Candidate requests in a step before any guardrail is judged; 0: the server's default (50).
         @Option(name: .customLong("min-sample-requests"), help: "Candidate requests before guardrails are judged.")
         var minSampleRequests: UInt64 = 0
         @Flag(name: .long, help: "Advance, promote and roll back automatically.") var auto = false
+        /// Two or more for an A/B test; the weights are percentages that must sum to 100.
         @Option(name: .long, help: "A/B arm NAME=VERSION:WEIGHT (repeat).") var arm: [String] = []
         @Option(name: .long, help: "A/B metric: positive-rate, mean-score, error-rate or latency.") var metric: String?
+        /// The smallest difference in `--metric` the test is sized to detect (sets the per-arm sample size); must be ≥
+        /// 0.
         @Option(name: .customLong("min-detectable-effect"), help: "A/B minimum detectable effect.")
         var minDetectableEffect: Double = 0
+        /// The A/B test's significance level; 0: the server's default (0.05).
         @Option(name: .long, help: "A/B significance level. (default: 0.05)") var significance: Double = 0
         @Option(name: .long, help: "Shadow version selector (gets a copy of the traffic, never answers).")
         var shadow: String?
@@ -248,8 +267,8 @@ extension RolloutCommand {
         /// Parses `--steps`, `--arm` and `--metric` into a START request, sends it to the first replica that answers
         /// and prints the rollout the server created.
         ///
-        /// Guardrails are sent only when at least one threshold is above 0; the server then applies them. Options left
-        /// at 0 are sent as 0, which leaves the choice of a default to the server.
+        /// Guardrails are sent only when at least one limit is above 0 (0 means no limit). `--min-sample-requests 0`
+        /// and `--significance 0` leave the server's defaults (50 requests, 0.05); no `--metric` means positive-rate.
         ///
         /// - Throws: ``CLIError`` for a malformed step, arm or metric, or the server's refusal as `CODE: message`.
         func run() throws {
