@@ -34,26 +34,33 @@ struct ScoreCommand: ParsableCommand {
             """
     )
 
+    /// Loaded as a ``CompiledModel``, the engine the server uses.
     @Option(name: .long, help: "Path of the .onnx model.")
     var model: String
 
+    /// The format is detected from the extension and the content (``ScoreInputKind/detect(_:path:)``).
     @Option(name: .long, help: "Rows to score: JSON records, JSON Lines, CSV, or the fixture layout.")
     var input: String
 
+    /// Opened (and truncated) before scoring; removed again when scoring or writing fails.
     @Option(name: .long, help: "Where to write predictions; standard output when omitted.")
     var output: String?
 
+    /// One of ``OutputFormat``'s raw values; `nil` infers it with ``OutputFormat/infer(_:fixture:)``.
     @Option(name: .long, help: "Output format: json, jsonl, csv or tensors. (default: from --output, else json)")
     var format: String?
 
+    /// Replaces the names of the numeric features in order, so columns can be matched by their own names.
     @Option(
         name: .customLong("feature-names"),
         help: "Comma-separated names for the model's numeric columns in order (e.g. for an X[N,4] input).")
     var featureNames: String?
 
+    /// Row output only: `--format tensors` refuses it.
     @Option(name: .customLong("id-column"), help: "Input column copied to each output row as its id.")
     var idColumn: String?
 
+    /// Rows per engine call, at least 1; `nil`: 10,000 rows for row output, all rows in one call for tensors.
     @Option(name: .long, help: "Rows per engine call. (default: 10000; tensors: all rows in one call)")
     var batchSize: Int?
 
