@@ -24,6 +24,7 @@ struct ModelsCommand: ParsableCommand {
 
 /// The `--registry` option shared by every `models` subcommand.
 struct RegistryOption: ParsableArguments {
+    /// `nil`: `$SLUICE_REGISTRY`, else `./registry` (relative to the working directory).
     @Option(
         name: .long,
         help: "Registry directory, or mlflow+http(s)://HOST:PORT (default: $SLUICE_REGISTRY or ./registry).")
@@ -110,12 +111,17 @@ extension ModelsCommand {
         @Option(help: "Tag key=value (repeatable).") var tag: [String] = []
         @Option(help: "Training metric name=number (repeatable).") var metric: [String] = []
         @Option(help: "Free-text description.") var description: String = ""
+        /// Recorded in the version's metadata; no file is read from it.
         @Option(help: "Where the model came from (run URI); default: the file's absolute path.") var source: String?
+        /// Stored for the whole model (`feature_names` in model.json; a new value replaces the old one); the server
+        /// and `models profile` name the features with it.
         @Option(
             name: .customLong("feature-names"),
             help: "Comma-separated names for the model's numeric columns in order (for inputs like X[N,4]).")
         var featureNames: String?
         @Flag(help: "Register even if the server could not load the file (prints a warning).") var force = false
+        /// Profiled with the model before anything is registered (``ProfileMaker``); needs a registry that stores
+        /// profiles.
         @Option(
             name: .customLong("profile-data"),
             help: "Training data (.csv or JSON Lines) to build the version's reference profile from (drift monitoring).")
