@@ -278,6 +278,8 @@ struct ScoreCommand: ParsableCommand {
 
 /// How `sluice score` writes its answers.
 enum OutputFormat: String {
+    /// `json`: one array of row objects; `jsonl`: one row object per line; `csv`: a header and one line per row;
+    /// `tensors`: the raw model outputs in the fixture's expected.json layout.
     case json, jsonl, csv, tensors
 
     /// From the output file's extension; fixture input keeps the tensor layout it always had.
@@ -293,6 +295,7 @@ enum OutputFormat: String {
 final class Progress {
     private let total: Int
     private let enabled: Bool
+    /// The percentage last written, so the line is rewritten at most 101 times.
     private var lastShown = -1
 
     /// - Parameter total: The number of rows to score; progress is shown only above 100,000 rows on a terminal.

@@ -190,8 +190,10 @@ extension ScoreTable {
 
 /// Renders one output row per input row: id, label, class scores, confidence (regressors: the value).
 struct RowWriter {
+    /// `json`, `jsonl` or `csv`.
     let format: OutputFormat
     let signature: ModelSignature
+    /// Whether rows start with an `id` field (`--id-column` was given).
     let withID: Bool
     /// Class names in score order ("0", "1", or the string labels).
     let classes: [String]
@@ -210,6 +212,7 @@ struct RowWriter {
         }
     }
 
+    /// Classifiers write label, per-class scores and confidence; everything else writes one `value`.
     private var isClassifier: Bool { signature.task == .classifier }
 
     /// What precedes the first row: `[` for JSON, the column names for CSV (`id`, `label`, `score_<class>`...,

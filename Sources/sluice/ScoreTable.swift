@@ -34,6 +34,8 @@ struct ScoreInputError: Error, CustomStringConvertible {
 
 /// Which reader a file needs.
 enum ScoreInputKind {
+    /// `{"inputs": [{"name", "shape", "data"}]}`: the engine's test-fixture layout, read by `BatchIO`.
+    /// `records`: a JSON array of objects; `jsonLines`: one object per line; `csv`: a header row, then the rows.
     case fixture, records, jsonLines, csv
 
     /// Decides from the first non-blank byte and, for JSON objects, whether a second object follows on its own
@@ -247,11 +249,16 @@ struct JSONReader {
         var line: Int
     }
 
+    /// The whole document (or, for JSON Lines, one line of it) as UTF-8 bytes; a leading BOM is skipped.
     let bytes: [UInt8]
     let path: String
+    /// The line number of `bytes[0]` in the file, so messages about a JSON Lines line name the file's line.
     let firstLine: Int
+    /// The read position, an index into `bytes`.
     private var i = 0
+    /// The current line number (1-based, counted from `firstLine`).
     private var line: Int
+    /// The index of the first byte of the current line, for column numbers.
     private var lineStart = 0
 
     /// - Parameters:
