@@ -34,8 +34,8 @@ struct ScoreInputError: Error, CustomStringConvertible {
 
 /// Which reader a file needs.
 enum ScoreInputKind {
-    /// `{"inputs": [{"name", "shape", "data"}]}`: the engine's test-fixture layout, read by `BatchIO`.
-    /// `records`: a JSON array of objects; `jsonLines`: one object per line; `csv`: a header row, then the rows.
+    /// `fixture`: `{"inputs": [{"name", "shape", "data"}]}`, read by the engine's `BatchIO`; `records`: a JSON
+    /// array of objects; `jsonLines`: one object per line; `csv`: a header row, then the rows (also TSV).
     case fixture, records, jsonLines, csv
 
     /// Decides from the first non-blank byte and, for JSON objects, whether a second object follows on its own
@@ -249,8 +249,9 @@ struct JSONReader {
         var line: Int
     }
 
-    /// The whole document (or, for JSON Lines, one line of it) as UTF-8 bytes; a leading BOM is skipped.
+    /// The whole document (or, for JSON Lines, one line of it) as UTF-8 bytes.
     let bytes: [UInt8]
+    /// The file name used in error messages.
     let path: String
     /// The line number of `bytes[0]` in the file, so messages about a JSON Lines line name the file's line.
     let firstLine: Int
