@@ -4,6 +4,10 @@ import InferenceEngine
 import TextFormats
 
 /// `sluice inspect`: loads a model and prints its signature, ops, opsets and load time.
+///
+/// Use it to see the feature names `sluice score` and the Predict RPC match inputs against, and whether the engine
+/// supports the model at all: a model the engine cannot run fails here with an error naming the node, the op and
+/// the reason.
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect", abstract: "Load an ONNX model and print its signature, ops, opsets and load time.")

@@ -3,6 +3,9 @@ import Auth
 import FoundationEssentials
 
 /// `sluice keys`: API-key tooling.
+///
+/// Works offline: it prints configuration entries for an operator to add, and never edits a security configuration
+/// or talks to a server.
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",

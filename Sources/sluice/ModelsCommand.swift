@@ -5,6 +5,11 @@ import Monitoring
 import TextFormats
 
 /// `sluice models ...`: manage a registry directory (the server picks changes up without a restart).
+///
+/// The subcommands write the registry directly (through ``RegistryOption/source()``), not through a server: the
+/// directory source takes an exclusive lock and replaces `model.json` atomically, so that is safe while servers run.
+/// Commands that make a version served (`register`, `promote`, `alias`, `fallback`) first check that it loads
+/// (``RegistryChecks``); `--force` turns the refusal into a warning.
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",

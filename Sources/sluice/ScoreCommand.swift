@@ -8,6 +8,10 @@ import TextFormats
 #endif
 
 /// `sluice score`: scores a file of rows offline through the same engine the server uses.
+///
+/// The whole input is read into memory, converted to a ``FeatureMatrix`` and scored in batches of `--batch-size`
+/// rows on the calling thread; the output text is built in memory and written in one piece at the end.
+/// Every user error is a ``ScoreInputError`` (or a file or engine error) printed as `error: ...` with exit status 1.
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
