@@ -27,12 +27,15 @@ struct KeysCommand: ParsableCommand {
             name: .customLong("role"), help: "A role to grant (repeatable), e.g. predictor, viewer, deployer, admin.")
         var roles: [String] = []
 
+        /// Shown in audit records; the default appends 32 random bits in hex to the principal.
         @Option(help: "Key id shown in audit records (default: <principal>-<random>).")
         var id: String?
 
+        /// Must lie in the future (checked in `run()`); a key without it never expires.
         @Option(help: "Expiry as RFC 3339, e.g. 2027-01-31T00:00:00Z (default: none); must be in the future.")
         var expires: String?
 
+        /// Without it, role names are only compared with the built-in roles, and unknown ones get a warning.
         @Option(
             name: .customLong("security-config"),
             help: "Security configuration the key is for: every --role must be defined there (or built in).")

@@ -22,6 +22,7 @@ extension ModelsCommand {
         @OptionGroup var options: RegistryOption
         @Argument(help: "Model name (not with --model-file).") var name: String?
         @Option(help: "Version (default: the newest).") var version: Int64?
+        /// Every feature of the model needs a column; the whole file is read into memory.
         @Option(help: "Training data: .csv with a header row, or JSON Lines (one object per row).") var data: String
         @Option(
             name: .customLong("model-file"),
@@ -165,12 +166,15 @@ extension ModelsCommand {
             discussion: "Unset values take the server's defaults (10,000 requests, 3600 s, PSI 0.1 warn, 0.25 drift).")
         @OptionGroup var options: RegistryOption
         @Argument(help: "Model name.") var name: String
+        /// Like the other settings: `nil` keeps what model.json has (or the server default when it has nothing).
         @Option(name: .customLong("window-requests"), help: "Most requests in a window.") var windowRequests: Int?
         @Option(name: .customLong("window-seconds"), help: "Oldest request in a window, in seconds.") var windowSeconds: Double?
         @Option(name: .customLong("psi-warn"), help: "PSI at or above which a feature is WARN.") var psiWarn: Double?
         @Option(name: .customLong("psi-drift"), help: "PSI at or above which a feature is DRIFT.") var psiDrift: Double?
         @Option(name: .customLong("min-requests"), help: "Requests a window needs before a verdict other than OK.")
         var minRequests: Int?
+        /// Stored as `enabled: false`; a later call without `--off` sets `enabled` back to unset (the server's
+        /// setting).
         @Flag(help: "Turn monitoring off for this model.") var off = false
         @Flag(help: "Remove the model's settings (server defaults apply).") var clear = false
 

@@ -179,6 +179,7 @@ extension ModelsCommand {
         @Argument(help: "Model name.") var name: String
         @Argument(help: "Version number.") var version: Int64
         @Option(help: "Target stage: None, Staging, Production, Archived.") var stage: String
+        /// Only matters for Production: without it the previous Production version moves to Archived.
         @Flag(help: "Keep the current Production version in Production.") var keepExisting = false
         @Flag(help: "Move it even if the version does not load (prints a warning).") var force = false
 
@@ -235,6 +236,7 @@ extension ModelsCommand {
         @OptionGroup var options: RegistryOption
         @Argument(help: "Model name.") var name: String
         @Option(name: .customLong("max-batch-size"), help: "Rows per batch (2 or more).") var maxBatchSize: Int?
+        /// In microseconds, 0...1,000,000; stored only together with `--max-batch-size`.
         @Option(name: .customLong("max-queue-delay-us"), help: "Longest wait for a batch to fill, in microseconds.")
         var maxQueueDelayMicros: Int = 500
         @Flag(help: "Turn batching off.") var off = false

@@ -50,15 +50,18 @@ struct ServerOptions: ParsableArguments {
     @Flag(name: .long, help: "Cleartext HTTP/2 (h2c) instead of TLS.")
     var plaintext = false
 
+    /// `nil`: the system's trusted CAs.
     @Option(name: .long, help: "PEM CA that signed the servers' certificates. (default: the system's CAs)")
     var ca: String?
 
     @Option(name: .customLong("client-cert"), help: "PEM client certificate, for servers that require mTLS.")
     var clientCert: String?
 
+    /// Required with `--client-cert`, and only with it (checked when the TLS context is built).
     @Option(name: .customLong("client-key"), help: "PEM key of --client-cert.")
     var clientKey: String?
 
+    /// `nil`: the host as given in `--server` or `--replicas`, also when the name resolved to several addresses.
     @Option(name: .customLong("server-name"), help: "Name the server certificate must carry. (default: the host)")
     var serverName: String?
 
@@ -66,6 +69,7 @@ struct ServerOptions: ParsableArguments {
     @Option(name: .customLong("api-key-file"), help: "File holding an API key (or set $SLUICE_API_KEY).")
     var apiKeyFile: String?
 
+    /// Sent as `authorization: Bearer <token>`, beside the API key when both are given.
     @Option(name: .customLong("token-file"), help: "File holding a JWT, sent as 'authorization: Bearer'.")
     var tokenFile: String?
 
@@ -455,6 +459,7 @@ extension RolloutCommand {
             abstract: "Follow a rollout until it ends: exit 0 when promoted or completed, 2 when rolled back.")
         @OptionGroup var server: ServerOptions
         @Argument(help: "The model.") var model: String
+        /// Seconds between polls; values below 0.05 are raised to 0.05.
         @Option(name: .long, help: "Seconds between polls. (default: 1)") var interval: Double = 1
         @Option(name: .customLong("max-wait"), help: "Give up (exit 1) after this many seconds. (default: never)")
         /// Seconds since the command started; `nil` waits as long as the rollout runs.
