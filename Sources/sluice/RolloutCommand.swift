@@ -11,6 +11,10 @@ import TLS
 import TextFormats
 
 /// `sluice rollout ...`: drive a canary or A/B rollout on running servers over gRPC (the `Rollout` RPC).
+///
+/// Every subcommand builds one `RolloutRequest` (the action and its parameters) and reaches the servers through
+/// ``ServerOptions``; the server does all validation and judging, so the CLI only checks the syntax of its
+/// arguments. gRPC failures are printed as `CODE: message` (``runRolloutCommand(_:)``).
 struct RolloutCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollout",
@@ -79,6 +83,10 @@ struct ServerOptions: ParsableArguments {
     var timeout: Double = 10
 
     /// The credential headers from the files or the environment.
+    ///
+    /// `--api-key-file` wins over `$SLUICE_API_KEY`; file contents are trimmed of surrounding whitespace.
+    ///
+    /// - Throws: ``CLIError`` when a credential file cannot be read or is empty.
     func metadata() throws -> [(name: String, value: String)] {
         var out: [(name: String, value: String)] = []
         func secret(_ path: String, _ what: String) throws -> String {
@@ -99,6 +107,12 @@ struct ServerOptions: ParsableArguments {
     }
 
     /// One client per replica address.
+    ///
+    /// With `--replicas` every name is resolved and each distinct address becomes a client; `--server` is used as
+    /// given. A client opens a connection for each call, so making one costs no network round trip.
+    ///
+    /// - Throws: ``CLIError`` for a malformed address, a name that does not resolve, `--plaintext` combined with TLS
+    ///   files, or TLS files that do not load.
     func clients() throws -> [GRPCClient] {
         let tls: TLSClientContext?
         if plaintext {
@@ -135,6 +149,8 @@ struct ServerOptions: ParsableArguments {
     }
 
     /// `HOST:PORT` or `[IPv6]:PORT`.
+    ///
+    /// - Throws: ``CLIError`` when the port is missing, 0 or above 65535, or the host is empty.
     static func split(_ text: String) throws -> (String, UInt16) {
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 else {
             throw CLIError(message: "'\(text)': expected HOST:PORT, e.g. 127.0.0.1:50051")
@@ -147,6 +163,11 @@ struct ServerOptions: ParsableArguments {
 }
 
 /// Sends `request` to the first replica that answers (another replica is tried only when one is unreachable).
+///
+/// Replicas sharing a registry share the rollout, so any one of them may take a command. Only UNAVAILABLE moves on
+/// to the next replica; any other status is the server's answer and is thrown as is.
+///
+/// - Throws: ``CLIError`` when every replica was unavailable; `RPCError` for any other failure.
 func sendRollout(_ request: RolloutRequestMessage, _ options: ServerOptions) throws -> RolloutResponseMessage {
     let clients = try options.clients()
     var last: RPCError?
@@ -161,6 +182,8 @@ func sendRollout(_ request: RolloutRequestMessage, _ options: ServerOptions) thr
 }
 
 /// One Rollout RPC.
+///
+/// - Throws: The call's `RPCError`; INTERNAL when the answer is not a `RolloutResponse`.
 func call(_ client: GRPCClient, _ request: RolloutRequestMessage) throws -> RolloutResponseMessage {
     let bytes = try client.unary(path: "/sluice.v1.Inference/Rollout", request: request.encoded())
     do { return try bytes.withUnsafeBytes { try RolloutResponseMessage(decoding: $0) } } catch {
