@@ -39,6 +39,10 @@ struct RegistryOption: ParsableArguments {
     var mlflowCA: String?
 
     /// The registry to work on. An MLflow registry is read once up front (no cache: the CLI talks to MLflow).
+    ///
+    /// A directory is not checked here: a missing one surfaces as the first operation's ``RegistryError``.
+    ///
+    /// - Throws: ``RegistryError`` for a malformed MLflow URL or CA, or when the first sync with MLflow fails.
     func source() throws(RegistryError) -> any WritableModelSource {
         let location = registry ?? ProcessInfo.processInfo.environment["SLUICE_REGISTRY"] ?? "registry"
         guard MLflowEndpoint.isMLflowURL(location) else { return LocalDirectorySource(root: location) }
@@ -61,6 +65,9 @@ struct RegistryOption: ParsableArguments {
 }
 
 /// Turns registry errors into a clean CLI failure.
+///
+/// Only ``RegistryError`` is translated (to its message); other errors, such as ``CLIError`` or ArgumentParser's
+/// `ValidationError`, pass through unchanged.
 func runRegistryCommand(_ body: () throws -> Void) throws {
     do { try body() } catch let error as RegistryError {
         throw CLIError(message: error.message)

@@ -141,6 +141,9 @@ struct ScoreCommand: ParsableCommand {
     }
 
     /// Reads records, JSON Lines or CSV into a table; the fixture layout is turned into one too.
+    ///
+    /// The fixture layout is parsed twice: first by ``JSONReader`` for syntax errors with line and column, then by
+    /// `BatchIO` for the tensors.
     private func readTable(_ bytes: [UInt8], kind: ScoreInputKind, signature: ModelSignature) throws -> ScoreTable {
         switch kind {
         case .records: return try ScoreTable.records(bytes, path: input)
@@ -180,6 +183,11 @@ struct ScoreCommand: ParsableCommand {
     }
 
     /// Scores the table in batches through the serving path and renders one output row per input row.
+    ///
+    /// One ``ExecutionContext`` and one ``PredictionResult`` are reused for every batch.
+    ///
+    /// - Throws: ``ScoreInputError`` for a column mismatch (from ``FeatureMatrix``) or an engine error, naming the
+    ///   rows of the failed batch; an unsupported model gets a hint to use `--format tensors`.
     private func rowOutput(_ compiled: CompiledModel, table: ScoreTable, format: OutputFormat) throws -> String {
         let signature = compiled.signature
         let matrix = try FeatureMatrix(table: table, signature: signature, path: input, idColumn: idColumn)

@@ -63,6 +63,12 @@ enum ScoreInputKind {
 
 extension ScoreTable {
     /// Reads a JSON array of objects.
+    ///
+    /// Each record's origin is `record N (line L)`. Keys may differ between records: the columns are the union of
+    /// the keys, and a record without a key has a `missing` cell there.
+    ///
+    /// - Throws: ``ScoreInputError`` for a JSON syntax error, a root that is not an array, or an item that is not
+    ///   an object.
     static func records(_ bytes: [UInt8], path: String) throws(ScoreInputError) -> ScoreTable {
         var reader = JSONReader(bytes: bytes, path: path)
         let root = try reader.parseDocument()
@@ -84,6 +90,10 @@ extension ScoreTable {
     }
 
     /// Reads JSON Lines: one object per non-blank line.
+    ///
+    /// Each line is parsed on its own, so an error names the file's line; a row's origin is `line L`.
+    ///
+    /// - Throws: ``ScoreInputError`` for a line that is not valid JSON or not an object.
     static func jsonLines(_ bytes: [UInt8], path: String) throws(ScoreInputError) -> ScoreTable {
         var table = ScoreTable()
         var index: [String: Int] = [:]
@@ -148,6 +158,12 @@ extension ScoreTable {
 
     /// Reads CSV (comma-separated, or tab-separated for `.tsv`) with a header row. Quoted fields may hold the
     /// separator, doubled quotes and line breaks.
+    ///
+    /// Fields and header names are trimmed of spaces; an empty field is `missing`, a field that parses as a
+    /// `Double` is a number, anything else is text. A UTF-8 BOM is skipped and blank lines are ignored.
+    ///
+    /// - Throws: ``ScoreInputError`` for an empty file, a repeated header name, a row whose field count differs
+    ///   from the header's, an unterminated quoted field, or bytes that are not UTF-8.
     static func csv(_ bytes: [UInt8], path: String) throws(ScoreInputError) -> ScoreTable {
         let separator: UInt8 = path.lowercased().hasSuffix(".tsv") ? 0x09 : UInt8(ascii: ",")
         var records: [(line: Int, fields: [String])] = []
