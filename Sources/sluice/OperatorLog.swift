@@ -38,6 +38,8 @@ enum OperatorLog {
     }()
 
     /// Logs one line of operator output (`sluice: ...`, `registry: ...`, ...).
+    ///
+    /// Callable from any thread: the logger table is immutable and the handler writes each line with one `write(2)`.
     static func emit(_ line: String) {
         let (component, text) = split(line)
         (loggers[component] ?? Logger(label: component)).log(level: level(of: text), "\(text)")

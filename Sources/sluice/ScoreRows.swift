@@ -134,6 +134,10 @@ struct FeatureMatrix {
     }
 
     /// The rows as named input tensors, for the general (tensor) path.
+    ///
+    /// Each input gets shape `[rows]` when the model declares it one-dimensional, else `[rows, features]`, and the
+    /// element type its ONNX type names: double, float (also when the type is unknown) or int64 (NaN and
+    /// infinities become 0).
     func tensors(_ signature: ModelSignature) -> [String: Tensor] {
         var feeds: [String: Tensor] = [:]
         for (k, input) in signature.inputs.enumerated() {
@@ -164,6 +168,9 @@ struct FeatureMatrix {
 
 extension ScoreTable {
     /// The fixture layout's tensors as a table with one column per feature.
+    ///
+    /// Rows are named `row N` in messages. Feeds of missing inputs leave their cells `missing`; map-valued tensors
+    /// are not representable as cells and stay `missing` too.
     static func fromTensors(_ feeds: [String: Tensor], rows: Int, signature: ModelSignature) -> ScoreTable {
         var table = ScoreTable()
         table.columns = signature.features.map(\.name)
