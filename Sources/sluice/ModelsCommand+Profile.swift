@@ -219,6 +219,9 @@ extension ModelsCommand {
 }
 
 /// Builds a reference profile offline: reads the data, scores it with the engine, bins features and predictions.
+///
+/// Used by `models profile` and `models register --profile-data`; the binning itself is ``ProfileBuilder``'s, in
+/// the Monitoring target, which also holds the server's drift statistics.
 enum ProfileMaker {
     /// Rows scored per engine call.
     static let chunk = 4096
@@ -350,6 +353,9 @@ enum ProfileMaker {
 }
 
 /// The text view of `sluice models drift`.
+///
+/// Table columns: `psi`, `ks`/`ks_p` (Kolmogorov-Smirnov statistic and p-value), `chi2`/`chi2_p` (chi-square and
+/// p-value), and the `missing` and `unseen` shares of the window.
 enum DriftTable {
     /// Renders one version's report: a header line (verdict, window, PSI bands, age), a table with a row per feature
     /// and one for the predictions, the positive-rate shift of a binary classifier, then the report's notes.

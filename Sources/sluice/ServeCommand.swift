@@ -8,6 +8,9 @@ import SluiceServer
 #endif
 
 /// `sluice serve`: runs the gRPC server until SIGTERM/SIGINT.
+///
+/// Most flags map onto ``ServerConfiguration`` keys (listed in the discussion below); a flag that is not given
+/// leaves the config file's value, and a key the file does not set leaves the built-in default.
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
