@@ -8,7 +8,9 @@ public enum JSONValue: Sendable, Equatable {
     case bool(Bool)
     /// Every JSON number, finite; integers beyond 2^53 lose precision.
     case number(Double)
+    /// Escapes decoded; the parser refuses invalid UTF-8 and lone surrogates, so the text is valid Unicode.
     case string(String)
+    /// Items in document order.
     case array([JSONValue])
     /// Members by name (their order is not kept; the parser rejects duplicate names, so none is lost).
     case object([String: JSONValue])
