@@ -34,6 +34,9 @@ public enum Crypto {
     }
 
     /// Constant-time equality of two buffers (false when lengths differ).
+    ///
+    /// Two empty buffers are also unequal, so an empty digest from a failed ``sha256(_:)-(UnsafeRawBufferPointer)``
+    /// never matches.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count, !a.isEmpty else { return false }
         return CRYPTO_memcmp(a, b, a.count) == 0
