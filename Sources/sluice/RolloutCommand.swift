@@ -484,8 +484,8 @@ extension RolloutCommand {
         @Argument(help: "The model.") var model: String
         /// Seconds between polls; values below 0.05 are raised to 0.05.
         @Option(name: .long, help: "Seconds between polls. (default: 1)") var interval: Double = 1
-        @Option(name: .customLong("max-wait"), help: "Give up (exit 1) after this many seconds. (default: never)")
         /// Seconds since the command started; `nil` waits as long as the rollout runs.
+        @Option(name: .customLong("max-wait"), help: "Give up (exit 1) after this many seconds. (default: never)")
         var maxWait: Double?
 
         /// Polls the rollout every `--interval` seconds (at least 0.05) and prints a line whenever the state, step or
