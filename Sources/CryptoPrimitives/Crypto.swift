@@ -11,6 +11,7 @@ public enum Crypto {
     /// of hashing a short API key).
     private nonisolated(unsafe) static let fetchedSHA256: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
 
+    /// The 32-byte SHA-256 digest of `bytes`; empty when OpenSSL fails.
     public static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         var len: UInt32 = 0
@@ -18,6 +19,7 @@ public enum Crypto {
         return ok == 1 && len == 32 ? out : []
     }
 
+    /// The SHA-256 digest of the UTF-8 bytes of `s`; empty on failure.
     public static func sha256(_ s: String) -> [UInt8] {
         var s = s
         return s.withUTF8 { sha256(UnsafeRawBufferPointer($0)) }
@@ -32,11 +34,15 @@ public enum Crypto {
     }
 
     /// Constant-time equality of two buffers (false when lengths differ).
+    ///
+    /// Two empty buffers are also unequal, so an empty digest from a failed ``sha256(_:)-(UnsafeRawBufferPointer)``
+    /// never matches.
     public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count, !a.isEmpty else { return false }
         return CRYPTO_memcmp(a, b, a.count) == 0
     }
 
+    /// `n` bytes from OpenSSL's CSPRNG (`RAND_bytes`); `nil` when the generator fails.
     public static func randomBytes(_ n: Int) -> [UInt8]? {
         var out = [UInt8](repeating: 0, count: n)
         return RAND_bytes(&out, Int32(n)) == 1 ? out : nil
@@ -62,6 +68,8 @@ public enum Crypto {
     /// `EVP_PKEY_PUBLIC_KEY` (a macro Swift cannot import): OSSL_KEYMGMT_SELECT_ALL_PARAMETERS | PUBLIC_KEY.
     private static let selectPublicKey: Int32 = 0x84 | 0x02
 
+    /// Imports a public key of `type` ("RSA", "EC") from `params`; `nil` (with the OpenSSL error queue cleared) when
+    /// OpenSSL refuses them. The caller owns the returned key.
     private static func fromData(type: String, _ params: inout [OSSL_PARAM]) -> OpaquePointer? {
         guard let ctx = EVP_PKEY_CTX_new_from_name(nil, type, nil) else { return nil }
         defer { EVP_PKEY_CTX_free(ctx) }
@@ -76,6 +84,9 @@ public enum Crypto {
     }
 
     /// RSA public key from big-endian JWK `n` and `e`.
+    ///
+    /// `n` is limited to 2048 bytes (a 16384-bit modulus) and `e` to 16 bytes; the caller owns the returned key and
+    /// releases it with ``free(_:)``.
     public static func rsaPublicKey(n: [UInt8], e: [UInt8]) -> OpaquePointer? {
         guard !n.isEmpty, !e.isEmpty, n.count <= 2048, e.count <= 16 else { return nil }
         // OSSL_PARAM integers are native-endian (little-endian here).
@@ -98,6 +109,9 @@ public enum Crypto {
     }
 
     /// EC public key on "P-256"/"P-384" from JWK `x` and `y`.
+    ///
+    /// The coordinates must be exactly 32 (P-256) or 48 (P-384) bytes; a point that is not on the curve is refused.
+    /// Returns `nil` for any failure; the caller releases the key with ``free(_:)``.
     public static func ecPublicKey(curve: String, x: [UInt8], y: [UInt8]) -> OpaquePointer? {
         let coord = curve == "P-256" ? 32 : curve == "P-384" ? 48 : 0
         guard coord > 0, x.count == coord, y.count == coord else { return nil }
@@ -126,6 +140,7 @@ public enum Crypto {
         }
     }
 
+    /// `EVP_PKEY_public_check`: for EC keys, whether the point lies on the curve.
     private static func isValidPublicKey(_ key: OpaquePointer) -> Bool {
         guard let ctx = EVP_PKEY_CTX_new_from_pkey(nil, key, nil) else { return false }
         defer {
@@ -135,15 +150,19 @@ public enum Crypto {
         return EVP_PKEY_public_check(ctx) == 1
     }
 
+    /// Ed25519 public key from the 32 raw bytes of JWK `x`; `nil` for any other length. Release it with ``free(_:)``.
     public static func ed25519PublicKey(_ x: [UInt8]) -> OpaquePointer? {
         guard x.count == 32 else { return nil }
         return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nil, x, 32)
     }
 
+    /// Releases a key returned by this enum; the pointer must not be used afterwards.
     public static func free(_ key: OpaquePointer) { EVP_PKEY_free(key) }
 
+    /// The key size in bits (RSA modulus, EC group order).
     public static func bits(_ key: OpaquePointer) -> Int { Int(EVP_PKEY_get_bits(key)) }
 
+    /// The key's algorithm; EC keys on curves other than P-256 and P-384 are `other`.
     public static func kind(_ key: OpaquePointer) -> KeyKind {
         switch EVP_PKEY_get_base_id(key) {
         case EVP_PKEY_RSA: return .rsa
@@ -159,6 +178,8 @@ public enum Crypto {
     }
 
     /// Verifies `signature` over `message`; `digestSHA256` false for Ed25519 (which hashes internally).
+    ///
+    /// ECDSA signatures must be DER here (see ``joseToDER(_:)``). Any OpenSSL failure counts as an invalid signature.
     public static func verify(key: OpaquePointer, digestSHA256: Bool, message: [UInt8], signature: [UInt8]) -> Bool {
         guard let ctx = EVP_MD_CTX_new() else { return false }
         defer {

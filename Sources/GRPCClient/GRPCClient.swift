@@ -17,6 +17,7 @@ public import TLS
 /// Failures are ``RPCError``s: the server's status, or `UNAVAILABLE` when the server cannot be reached (with
 /// the reason), `DEADLINE_EXCEEDED` when it does not answer within the timeout.
 public struct GRPCClient: Sendable {
+    /// A host name or an IP address (IPv6 without brackets); resolved again on every call.
     public let host: String
     public let port: UInt16
     /// `nil`: cleartext HTTP/2 (h2c with prior knowledge).
@@ -45,6 +46,10 @@ public struct GRPCClient: Sendable {
 
     /// Calls the unary method `path` (`/package.Service/Method`) with one serialized request message and returns
     /// the serialized response message. Throws ``RPCError`` only.
+    ///
+    /// Blocks the calling thread for at most about `timeoutSeconds` per socket operation, and gives up with
+    /// DEADLINE_EXCEEDED once `timeoutSeconds` have passed since the request was queued. The request carries a
+    /// `grpc-timeout` of the same length.
     public func unary(path: String, request: [UInt8]) throws -> [UInt8] {
         let connection = try Connection(host: host, port: port, timeoutSeconds: timeoutSeconds)
         defer { connection.close() }
@@ -121,6 +126,9 @@ public struct GRPCClient: Sendable {
     static let maxResponseBytes = 16 << 20
 
     /// The response message, or the status the server sent.
+    ///
+    /// A reset stream without a status is UNAVAILABLE (worth retrying); an answer without `grpc-status` is UNKNOWN;
+    /// an OK status without a whole, uncompressed message is INTERNAL.
     static func result(_ response: HTTP2ClientSession.Response, address: String) throws(RPCError) -> [UInt8] {
         let fields = response.headers + response.trailers
         func field(_ name: String) -> String? { fields.first(where: { $0.name == name })?.value }
@@ -178,8 +186,13 @@ public struct GRPCClient: Sendable {
 
 /// A connected TCP socket with send and receive timeouts.
 struct Connection {
+    /// The socket descriptor; owned by this value until ``close()``.
     let fd: Int32
 
+    /// Resolves `host` and connects to the first address that accepts, in the resolver's order, with `TCP_NODELAY` and
+    /// `timeoutSeconds` as the socket's send and receive timeouts (so a silent server surfaces as a timed-out read).
+    ///
+    /// - Throws: UNAVAILABLE naming the host when it does not resolve, or the last address's `connect` error.
     init(host: String, port: UInt16, timeoutSeconds: Double) throws(RPCError) {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -212,15 +225,22 @@ struct Connection {
         throw RPCError(.unavailable, "cannot connect to \(shown): \(reason)")
     }
 
+    /// Closes the socket; call once, after the TLS stream (if any) is closed.
     func close() { Glibc.close(fd) }
 }
 
 /// Reads and writes the connection, through TLS when there is a session.
 struct Transport {
+    /// The connected socket, used directly only when `tls` is `nil`.
     let fd: Int32
+    /// The TLS session over `fd`; `nil` for cleartext HTTP/2.
     let tls: TLSClientStream?
+    /// `host:port` for error messages.
     let address: String
 
+    /// Writes all of `bytes` (without SIGPIPE on a closed peer).
+    ///
+    /// - Throws: UNAVAILABLE when the connection fails, DEADLINE_EXCEEDED when the send timeout passes.
     func write(_ bytes: [UInt8]) throws(RPCError) {
         if let tls {
             do { try bytes.withUnsafeBytes { raw in try tls.write(raw) } } catch {
@@ -241,6 +261,9 @@ struct Transport {
         }
     }
 
+    /// Reads what is available, blocking up to the receive timeout; returns 0 when the peer closed the connection.
+    ///
+    /// - Throws: DEADLINE_EXCEEDED when the receive timeout passes, UNAVAILABLE for any other failure.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(RPCError) -> Int {
         if let tls {
             do { return try tls.read(into: buffer) } catch {
@@ -258,6 +281,8 @@ struct Transport {
         }
     }
 
+    /// The status for a failed socket call, read from `errno`: a timeout (`EAGAIN`) is DEADLINE_EXCEEDED, anything
+    /// else UNAVAILABLE with the system's reason.
     static func failure(_ address: String, _ what: String) -> RPCError {
         if errno == EAGAIN || errno == EWOULDBLOCK {
             return RPCError(.deadlineExceeded, "\(address) did not answer in time")

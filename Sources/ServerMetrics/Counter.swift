@@ -6,6 +6,7 @@ public final class Counter: Sendable {
 
     public init() {}
 
+    /// Adds `amount` with a relaxed atomic add; wraps around at `UInt64.max` instead of trapping.
     @inline(__always)
     public func increment(by amount: UInt64 = 1) { storage.wrappingAdd(amount, ordering: .relaxed) }
 
@@ -18,8 +19,10 @@ public final class Gauge: Sendable {
 
     public init() {}
 
+    /// Replaces the value (stored as the `Double`'s bit pattern in one atomic word).
     public func set(_ value: Double) { bits.store(value.bitPattern, ordering: .relaxed) }
 
+    /// Adds `delta` (negative to subtract) with a compare-and-exchange loop, so concurrent adds are never lost.
     public func add(_ delta: Double) {
         var current = bits.load(ordering: .relaxed)
         while true {

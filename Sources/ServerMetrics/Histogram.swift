@@ -20,6 +20,9 @@ public final class Histogram: @unchecked Sendable {
         100_000_000, 250_000_000, 500_000_000, 1_000_000_000, 2_500_000_000, 10_000_000_000,
     ]
 
+    /// - Parameters:
+    ///   - bounds: Bucket upper bounds in recording units, ascending (a value equal to a bound falls in its bucket).
+    ///   - unitScale: The divisor that turns recording units into the rendered unit.
     public init(bounds: [UInt64] = Histogram.latencyBoundsNanos, unitScale: Double = 1e9) {
         self.bounds = bounds
         self.unitScale = unitScale
@@ -33,6 +36,10 @@ public final class Histogram: @unchecked Sendable {
         cells.deallocate()
     }
 
+    /// Counts `value` in the first bucket whose bound is at least `value` (+Inf above the last) and adds it to the sum.
+    ///
+    /// Three relaxed atomic adds, no lock and no allocation; a reader may see the bucket, sum and count of a concurrent
+    /// record at slightly different moments.
     @inline(__always)
     public func record(_ value: UInt64) {
         var bucket = bounds.count
@@ -48,7 +55,9 @@ public final class Histogram: @unchecked Sendable {
 
     /// Per-bucket counts (not cumulative), +Inf last.
     public var bucketCounts: [UInt64] { (0...bounds.count).map { cells[$0].load(ordering: .relaxed) } }
+    /// The sum of all recorded values, in recording units (wraps around on overflow).
     public var sum: UInt64 { cells[cellCount - 2].load(ordering: .relaxed) }
+    /// The number of recorded values.
     public var count: UInt64 { cells[cellCount - 1].load(ordering: .relaxed) }
 
     /// An estimate of quantile `q` (0...1) from the buckets (upper bound of the bucket that holds it).

@@ -7,6 +7,7 @@ public enum MetricKind: String, Sendable {
 
 /// Something a family can render.
 public protocol MetricSeries: AnyObject, Sendable {
+    /// The `# TYPE` the family is rendered with.
     static var kind: MetricKind { get }
 }
 
@@ -31,6 +32,7 @@ public final class MetricFamily<Series: MetricSeries>: Sendable {
     private let factory: @Sendable () -> Series
     private let series = Mutex<[[String]: Series]>([:])
 
+    /// Made by ``MetricsRegistry``'s `counter`, `gauge` and `histogram`, which also register the family's renderer.
     init(name: String, help: String, labelNames: [String], factory: @escaping @Sendable () -> Series) {
         self.name = name
         self.help = help
@@ -51,6 +53,7 @@ public final class MetricFamily<Series: MetricSeries>: Sendable {
     /// Drops a series (e.g. when a model version is retired).
     public func remove(_ values: [String]) { _ = series.withLock { $0.removeValue(forKey: values) } }
 
+    /// Every series with its label values, sorted by the values, so scrapes render in a stable order.
     func snapshot() -> [([String], Series)] {
         series.withLock { table in table.map { ($0.key, $0.value) } }.sorted { $0.0.lexicographicallyPrecedes($1.0) }
     }

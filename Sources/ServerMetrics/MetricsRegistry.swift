@@ -6,6 +6,9 @@ public final class MetricsRegistry: Sendable {
 
     public init() {}
 
+    /// Registers a counter family; it is rendered in registration order with the other families.
+    ///
+    /// Names are not checked for uniqueness: registering a name twice renders it twice.
     public func counter(_ name: String, help: String, labels: [String] = []) -> MetricFamily<Counter> {
         let family = MetricFamily<Counter>(name: name, help: help, labelNames: labels, factory: { Counter() })
         add(family) { out, labelText, counter in
@@ -14,6 +17,7 @@ public final class MetricsRegistry: Sendable {
         return family
     }
 
+    /// Registers a gauge family (values rendered with ``format(_:)``).
     public func gauge(_ name: String, help: String, labels: [String] = []) -> MetricFamily<Gauge> {
         let family = MetricFamily<Gauge>(name: name, help: help, labelNames: labels, factory: { Gauge() })
         add(family) { out, labelText, gauge in
@@ -22,6 +26,8 @@ public final class MetricsRegistry: Sendable {
         return family
     }
 
+    /// Registers a histogram family: each series renders cumulative `_bucket` lines with an `le` label (bounds divided
+    /// by `unitScale`), then `_sum` (also divided) and `_count`.
     public func histogram(
         _ name: String, help: String, labels: [String] = [], bounds: [UInt64] = Histogram.latencyBoundsNanos,
         unitScale: Double = 1e9
@@ -63,6 +69,9 @@ public final class MetricsRegistry: Sendable {
     }
 
     /// Adds a family rendered by a closure at scrape time (for values that live elsewhere).
+    ///
+    /// `collect` runs on the scraping thread at every render, outside the registry's lock; it returns each sample's
+    /// labels (rendered sorted by name) and value.
     public func collector(_ name: String, help: String, kind: MetricKind, collect: @escaping @Sendable () -> [([String: String], Double)]) {
         renderers.withLock {
             $0.append((name, { out in
@@ -83,6 +92,7 @@ public final class MetricsRegistry: Sendable {
         return out
     }
 
+    /// `{name="value",...}` for the label pairs (values escaped), or "" without labels; a missing value renders as "".
     static func labelText(_ names: [String], _ values: [String]) -> String {
         guard !names.isEmpty else { return "" }
         var out = "{"
@@ -93,6 +103,7 @@ public final class MetricsRegistry: Sendable {
         return out + "}"
     }
 
+    /// Escapes a label value as the exposition format requires: backslash, double quote and line feed.
     static func escape(_ value: String) -> String {
         var out = ""
         for char in value {
@@ -106,6 +117,7 @@ public final class MetricsRegistry: Sendable {
         return out
     }
 
+    /// A sample value: `NaN`, `+Inf`/`-Inf`, whole numbers without a fraction, others in Swift's shortest form.
     static func format(_ value: Double) -> String {
         if value.isNaN { return "NaN" }
         if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }

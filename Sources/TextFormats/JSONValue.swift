@@ -6,21 +6,28 @@
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
+    /// Every JSON number, finite; integers beyond 2^53 lose precision.
     case number(Double)
+    /// Escapes decoded; the parser refuses invalid UTF-8 and lone surrogates, so the text is valid Unicode.
     case string(String)
+    /// Items in document order.
     case array([JSONValue])
+    /// Members by name (their order is not kept; the parser rejects duplicate names, so none is lost).
     case object([String: JSONValue])
 
+    /// The text of a `.string`; `nil` for every other case (no conversion from numbers).
     public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
+    /// The value of a `.number`; `nil` for every other case (a numeric string is not a number).
     public var numberValue: Double? {
         if case .number(let n) = self { return n }
         return nil
     }
 
+    /// The member `key` of an `.object`; `nil` when it is absent or `self` is not an object.
     public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
         return nil
@@ -29,18 +36,29 @@ public enum JSONValue: Sendable, Equatable {
 
 /// Why a JSON document was rejected.
 public struct JSONParseError: Error, Equatable, CustomStringConvertible {
+    /// The byte offset into the document where parsing stopped.
     public let offset: Int
+    /// What was wrong there, e.g. `duplicate member "exp"`.
     public let what: String
     public var description: String { "invalid JSON at byte \(offset): \(what)" }
 }
 
 /// A strict RFC 8259 parser over UTF-8 bytes: no trailing garbage, no duplicate names, bounded nesting.
 public struct JSONParser {
+    /// The document, as UTF-8.
     private let bytes: [UInt8]
+    /// The read position: an index into `bytes`, and the offset errors report.
     private var i = 0
+    /// Arrays and objects open at the read position.
     private var depth = 0
+    /// The deepest nesting of arrays and objects accepted, (the parser recurses once per level).
     private static let maxDepth = 32
 
+    /// Parses one complete JSON document (whitespace around it allowed).
+    ///
+    /// - Throws: ``JSONParseError`` with the byte offset for any syntax error, trailing data, a duplicate member name,
+    ///   nesting deeper than 32, an unpaired surrogate, invalid UTF-8 in a string, or a number outside `Double`'s
+    ///   finite range.
     public static func parse(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         var p = JSONParser(bytes: bytes)
         p.skipWhitespace()
@@ -52,14 +70,17 @@ public struct JSONParser {
 
     private init(bytes: [UInt8]) { self.bytes = bytes }
 
+    /// An error at the current read position.
     private func error(_ what: String) -> JSONParseError { JSONParseError(offset: i, what: what) }
 
+    /// Skips the four whitespace bytes JSON allows: space, line feed, carriage return, tab.
     private mutating func skipWhitespace() {
         while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 {
             i += 1
         }
     }
 
+    /// Parses the value at the read position (no whitespace skipped first).
     private mutating func value() throws(JSONParseError) -> JSONValue {
         guard i < bytes.count else { throw error("unexpected end") }
         switch bytes[i] {
@@ -73,6 +94,7 @@ public struct JSONParser {
         }
     }
 
+    /// Consumes `true`, `false` or `null`, byte by byte.
     private mutating func literal(_ word: StaticString) throws(JSONParseError) {
         let n = word.utf8CodeUnitCount
         guard i + n <= bytes.count else { throw error("unexpected end") }
@@ -81,11 +103,13 @@ public struct JSONParser {
         i += n
     }
 
+    /// Counts one more level of nesting (arrays and objects decrement it on their way out).
     private mutating func enter() throws(JSONParseError) {
         depth += 1
         if depth > Self.maxDepth { throw error("nesting deeper than \(Self.maxDepth)") }
     }
 
+    /// Parses an object from its `{`; a member name seen twice is an error.
     private mutating func object() throws(JSONParseError) -> JSONValue {
         try enter()
         i += 1
@@ -119,6 +143,7 @@ public struct JSONParser {
         }
     }
 
+    /// Parses an array from its `[`.
     private mutating func array() throws(JSONParseError) -> JSONValue {
         try enter()
         i += 1
@@ -145,6 +170,7 @@ public struct JSONParser {
         }
     }
 
+    /// Reads the four hex digits of a `\u` escape.
     private mutating func hex4() throws(JSONParseError) -> UInt32 {
         guard i + 4 <= bytes.count else { throw error("truncated \\u escape") }
         var v: UInt32 = 0
@@ -163,6 +189,7 @@ public struct JSONParser {
         return v
     }
 
+    /// Reads a string from its opening quote; surrogate pairs are combined, a lone surrogate is an error.
     private mutating func string() throws(JSONParseError) -> String {
         i += 1  // opening quote
         var out: [UInt8] = []
@@ -213,6 +240,8 @@ public struct JSONParser {
         return s
     }
 
+    /// Reads a number with RFC 8259's grammar (no leading zeros, no `+`, digits after `.` and `e`); infinite values
+    /// are refused.
     private mutating func number() throws(JSONParseError) -> Double {
         let start = i
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }

@@ -41,6 +41,9 @@ extension StringProtocol {
 public enum CFormat {
     /// `format` filled in by the C library's `vsnprintf`; only numeric conversions (`%d`, `%f`, `%g`, `%%`...)
     /// are meant: a `%s` or `%@` has no Swift argument that could satisfy it.
+    ///
+    /// Output up to 63 bytes is formatted once into a 64-byte buffer; longer output is formatted again into a
+    /// buffer of the size the first pass reported.
     public static func string(_ format: String, _ arguments: any CVarArg...) -> String {
         withVaList(arguments) { list in
             var buffer = [CChar](repeating: 0, count: 64)

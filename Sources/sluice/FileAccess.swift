@@ -37,6 +37,7 @@ enum FileAccess {
     final class OutputFile {
         private let fd: Int32
 
+        /// Takes ownership of `fd`: it is closed in `deinit`.
         fileprivate init(fd: Int32) { self.fd = fd }
 
         deinit { close(fd) }

@@ -4,6 +4,10 @@ import InferenceEngine
 import TextFormats
 
 /// `sluice inspect`: loads a model and prints its signature, ops, opsets and load time.
+///
+/// Use it to see the feature names `sluice score` and the Predict RPC match inputs against, and whether the engine
+/// supports the model at all: a model the engine cannot run fails here with an error naming the node, the op and
+/// the reason.
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect", abstract: "Load an ONNX model and print its signature, ops, opsets and load time.")
@@ -11,6 +15,8 @@ struct InspectCommand: ParsableCommand {
     @Argument(help: "Path of the .onnx model.")
     var path: String
 
+    /// Loads the model with the serving engine and prints ``describe(_:path:)``; a model that does not load prints
+    /// `error: PATH: reason` on stderr and exits 1.
     func run() throws {
         let model: CompiledModel
         do {
@@ -22,6 +28,12 @@ struct InspectCommand: ParsableCommand {
         print(Self.describe(model, path: path), terminator: "")
     }
 
+    /// The report printed by `sluice inspect`, one fact per line, ending with a newline.
+    ///
+    /// Lists the file's size, IR version and producer, the opsets, the load time (ms), the task, inputs and outputs
+    /// with their shapes (`N` for a dynamic dimension, `?` when unknown) and roles, class labels, the features `sluice
+    /// score` matches columns against, whether NaN is handled, the op counts and, for tree ensembles, the flattened
+    /// node count. A note is added when the file's IR version is newer than the engine knows.
     static func describe(_ model: CompiledModel, path: String) -> String {
         let sig = model.signature
         let info = model.info

@@ -3,6 +3,9 @@ import Auth
 import FoundationEssentials
 
 /// `sluice keys`: API-key tooling.
+///
+/// Works offline: it prints configuration entries for an operator to add, and never edits a security configuration
+/// or talks to a server.
 struct KeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keys",
@@ -24,22 +27,32 @@ struct KeysCommand: ParsableCommand {
             name: .customLong("role"), help: "A role to grant (repeatable), e.g. predictor, viewer, deployer, admin.")
         var roles: [String] = []
 
+        /// Shown in audit records; the default appends 32 random bits in hex to the principal.
         @Option(help: "Key id shown in audit records (default: <principal>-<random>).")
         var id: String?
 
+        /// Must lie in the future (checked in `run()`); a key without it never expires.
         @Option(help: "Expiry as RFC 3339, e.g. 2027-01-31T00:00:00Z (default: none); must be in the future.")
         var expires: String?
 
+        /// Without it, role names are only compared with the built-in roles, and unknown ones get a warning.
         @Option(
             name: .customLong("security-config"),
             help: "Security configuration the key is for: every --role must be defined there (or built in).")
         var securityConfig: String?
 
+        /// Requires a non-empty `--principal` and at least one `--role`.
         func validate() throws {
             if principal.isEmpty { throw ValidationError("--principal must not be empty") }
             if roles.isEmpty { throw ValidationError("give at least one --role (e.g. --role predictor)") }
         }
 
+        /// Checks the roles and the expiry, creates the key and prints it once with its configuration entry.
+        ///
+        /// The key itself is never stored; the printed entry holds only its SHA-256, so a lost key cannot be recovered,
+        /// only replaced. Without `--id` the key id is the principal and a random 32-bit hex suffix.
+        ///
+        /// - Throws: `ValidationError` for an unknown role, an expiry in the past or one that is not RFC 3339.
         func run() throws {
             try checkRoles()
             // A key that is already expired would never authenticate anyone (the library still writes such entries

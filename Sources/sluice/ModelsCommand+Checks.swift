@@ -45,6 +45,7 @@ enum RegistryChecks {
         text.map { $0.split(separator: ",").map { $0.trimmingSpaces() } }
     }
 
+    /// Writes one line to stderr (warnings must not mix with the command's output on stdout).
     static func warn(_ text: String) {
         FileAccess.writeStandardError(text + "\n")
     }

@@ -22,6 +22,7 @@ extension ModelsCommand {
         @OptionGroup var options: RegistryOption
         @Argument(help: "Model name (not with --model-file).") var name: String?
         @Option(help: "Version (default: the newest).") var version: Int64?
+        /// Every feature of the model needs a column; the whole file is read into memory.
         @Option(help: "Training data: .csv with a header row, or JSON Lines (one object per row).") var data: String
         @Option(
             name: .customLong("model-file"),
@@ -33,6 +34,9 @@ extension ModelsCommand {
             help: "With --model-file: the feature names, comma-separated (a model with one numeric input tensor).")
         var featureNames: String?
 
+        /// Enforces the two modes: a registered version (model name, optional `--version`) whose profile goes into the
+        /// registry, or an unregistered `--model-file` whose profile goes to `--output`; the options of one mode are
+        /// rejected in the other.
         func validate() throws {
             if modelFile != nil {
                 guard output != nil else { throw ValidationError("--model-file needs --output (where to write profile.json)") }
@@ -47,6 +51,14 @@ extension ModelsCommand {
             }
         }
 
+        /// Builds the profile and writes it: atomically to `--output` for `--model-file`, otherwise beside the version
+        /// in the local registry (the newest version when `--version` is absent).
+        ///
+        /// An MLflow registry location is refused with the steps to follow instead: MLflow keeps the profile as an
+        /// artifact of the model, which this command does not upload.
+        ///
+        /// - Throws: ``CLIError`` when the model, the data or the registry cannot be read, or the profile cannot be
+        ///   written.
         func run() throws {
             if let modelFile, let output {
                 let bytes: [UInt8]
@@ -99,6 +111,13 @@ extension ModelsCommand {
         @Option(help: "Only this version.") var version: Int64?
         @Flag(help: "Print the reports as JSON.") var json = false
 
+        /// Prints the latest drift report of each version (or of `--version`) from `<registry>/.monitoring/<model>/`.
+        ///
+        /// Reports are written by a running server, so this reads files and needs no connection. For a registry
+        /// directory the registered versions are listed; for an MLflow source's cache directory the saved report files
+        /// are.
+        ///
+        /// - Throws: ``CLIError`` when no report exists (with how to get one) or a report file cannot be decoded.
         func run() throws {
             try runRegistryCommand {
                 let source = try options.localSource(for: "sluice models drift")
@@ -147,15 +166,20 @@ extension ModelsCommand {
             discussion: "Unset values take the server's defaults (10,000 requests, 3600 s, PSI 0.1 warn, 0.25 drift).")
         @OptionGroup var options: RegistryOption
         @Argument(help: "Model name.") var name: String
+        /// Like the other settings: `nil` keeps what model.json has (or the server default when it has nothing).
         @Option(name: .customLong("window-requests"), help: "Most requests in a window.") var windowRequests: Int?
         @Option(name: .customLong("window-seconds"), help: "Oldest request in a window, in seconds.") var windowSeconds: Double?
         @Option(name: .customLong("psi-warn"), help: "PSI at or above which a feature is WARN.") var psiWarn: Double?
         @Option(name: .customLong("psi-drift"), help: "PSI at or above which a feature is DRIFT.") var psiDrift: Double?
         @Option(name: .customLong("min-requests"), help: "Requests a window needs before a verdict other than OK.")
         var minRequests: Int?
+        /// Stored as `enabled: false`; a later call without `--off` sets `enabled` back to unset (the server's
+        /// setting).
         @Flag(help: "Turn monitoring off for this model.") var off = false
         @Flag(help: "Remove the model's settings (server defaults apply).") var clear = false
 
+        /// Checks the window and PSI bands as the server would (unset values take the server defaults, and the drift
+        /// band is at least the warn band), and rejects `--off` with `--clear`.
         func validate() throws {
             var settings = MonitorSettings()
             settings.windowRows = windowRequests ?? settings.windowRows
@@ -167,6 +191,8 @@ extension ModelsCommand {
             if off && clear { throw ValidationError("give --off or --clear, not both") }
         }
 
+        /// Updates the `monitoring` settings of the model's model.json in one registry write and prints the result;
+        /// given values replace the stored ones, others stay. A running server applies them when a version loads.
         func run() throws {
             try runRegistryCommand {
                 let metadata = try options.source().updateMetadata(of: name) { metadata in
@@ -193,10 +219,21 @@ extension ModelsCommand {
 }
 
 /// Builds a reference profile offline: reads the data, scores it with the engine, bins features and predictions.
+///
+/// Used by `models profile` and `models register --profile-data`; the binning itself is ``ProfileBuilder``'s, in
+/// the Monitoring target, which also holds the server's drift statistics.
 enum ProfileMaker {
     /// Rows scored per engine call.
     static let chunk = 4096
 
+    /// Loads the model, reads the data file (any format ``TabularFile`` reads), profiles each input feature of the
+    /// model's signature (categorical for string inputs, numeric otherwise) and the model's predictions.
+    ///
+    /// - Parameters:
+    ///   - featureNames: Names for the model's inputs when the ONNX file has none of its own (from model.json).
+    ///   - dataPath: The training data; its `source` in the profile is the standardized absolute path.
+    /// - Throws: ``CLIError`` naming the file for an unreadable or empty file, a model that does not load, a missing
+    ///   column or a failed scoring chunk.
     static func build(modelBytes: [UInt8], featureNames: [String]?, dataPath: String) throws -> ReferenceProfile {
         guard let data = FileManager.default.contents(atPath: dataPath) else {
             throw CLIError(message: "cannot read \(dataPath)")
@@ -234,6 +271,10 @@ enum ProfileMaker {
     }
 
     /// Scores every row and profiles the scores and predicted classes.
+    ///
+    /// Rows go through the engine ``chunk`` at a time (columns in `numeric`/`strings` follow the signature's order).
+    /// The profiled score is the regression output, the positive class's score of a binary classifier, or the
+    /// winning class's confidence of a multiclass one. Returns `nil` for a classifier without class labels.
     static func predict(
         _ compiled: CompiledModel, rows: Int, numeric: [[Double]], strings: [[String]]
     ) throws -> PredictionProfile? {
@@ -302,6 +343,7 @@ enum ProfileMaker {
             kind: kind, scores: scores, classes: classes, classIndices: classIndices, positiveClass: positive)
     }
 
+    /// One line for the command's output: rows, feature counts by kind and the prediction kind.
     static func summary(_ profile: ReferenceProfile) -> String {
         let numeric = profile.features.filter { $0.kind == .numeric }.count
         let categorical = profile.features.count - numeric
@@ -311,7 +353,14 @@ enum ProfileMaker {
 }
 
 /// The text view of `sluice models drift`.
+///
+/// Table columns: `psi`, `ks`/`ks_p` (Kolmogorov-Smirnov statistic and p-value), `chi2`/`chi2_p` (chi-square and
+/// p-value), and the `missing` and `unseen` shares of the window.
 enum DriftTable {
+    /// Renders one version's report: a header line (verdict, window, PSI bands, age), a table with a row per feature
+    /// and one for the predictions, the positive-rate shift of a binary classifier, then the report's notes.
+    ///
+    /// - Parameter now: The current time in Unix seconds, for the report's age.
     static func render(_ report: DriftReport, now: Double) -> String {
         func number(_ value: Double?, _ digits: Int = 4) -> String {
             guard let value, value.isFinite else { return "-" }

@@ -5,6 +5,11 @@ import Monitoring
 import TextFormats
 
 /// `sluice models ...`: manage a registry directory (the server picks changes up without a restart).
+///
+/// The subcommands write the registry directly (through ``RegistryOption/source()``), not through a server: the
+/// directory source takes an exclusive lock and replaces `model.json` atomically, so that is safe while servers run.
+/// Commands that make a version served (`register`, `promote`, `alias`, `fallback`) first check that it loads
+/// (``RegistryChecks``); `--force` turns the refusal into a warning.
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
@@ -24,6 +29,7 @@ struct ModelsCommand: ParsableCommand {
 
 /// The `--registry` option shared by every `models` subcommand.
 struct RegistryOption: ParsableArguments {
+    /// `nil`: `$SLUICE_REGISTRY`, else `./registry` (relative to the working directory).
     @Option(
         name: .long,
         help: "Registry directory, or mlflow+http(s)://HOST:PORT (default: $SLUICE_REGISTRY or ./registry).")
@@ -33,6 +39,10 @@ struct RegistryOption: ParsableArguments {
     var mlflowCA: String?
 
     /// The registry to work on. An MLflow registry is read once up front (no cache: the CLI talks to MLflow).
+    ///
+    /// A directory is not checked here: a missing one surfaces as the first operation's ``RegistryError``.
+    ///
+    /// - Throws: ``RegistryError`` for a malformed MLflow URL or CA, or when the first sync with MLflow fails.
     func source() throws(RegistryError) -> any WritableModelSource {
         let location = registry ?? ProcessInfo.processInfo.environment["SLUICE_REGISTRY"] ?? "registry"
         guard MLflowEndpoint.isMLflowURL(location) else { return LocalDirectorySource(root: location) }
@@ -55,18 +65,26 @@ struct RegistryOption: ParsableArguments {
 }
 
 /// Turns registry errors into a clean CLI failure.
+///
+/// Only ``RegistryError`` is translated (to its message); other errors, such as ``CLIError`` or ArgumentParser's
+/// `ValidationError`, pass through unchanged.
 func runRegistryCommand(_ body: () throws -> Void) throws {
     do { try body() } catch let error as RegistryError {
         throw CLIError(message: error.message)
     }
 }
 
+/// A failure the CLI reports as its message alone (ArgumentParser prints it on stderr and exits 1).
+///
+/// Used by every subcommand for problems the user can fix: unreadable files, refused registry changes, gRPC failures
+/// already phrased as `CODE: message`.
 struct CLIError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
 }
 
 extension ModelsCommand {
+    /// `list`: every model of the registry with its versions, stages, aliases and fallback, one version per line.
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List models and their versions.")
         @OptionGroup var options: RegistryOption
@@ -90,6 +108,11 @@ extension ModelsCommand {
         }
     }
 
+    /// `register`: adds a model file as the model's next version.
+    ///
+    /// The file is compiled first, as the server would load it
+    /// (``RegistryChecks/requireServable(file:bytes:featureNames:force:)``), and `--profile-data` is profiled before
+    /// anything is written, so a failure leaves no half-registered version.
     struct Register: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a model file as a new version.")
         @OptionGroup var options: RegistryOption
@@ -100,17 +123,24 @@ extension ModelsCommand {
         @Option(help: "Tag key=value (repeatable).") var tag: [String] = []
         @Option(help: "Training metric name=number (repeatable).") var metric: [String] = []
         @Option(help: "Free-text description.") var description: String = ""
+        /// Recorded in the version's metadata; no file is read from it.
         @Option(help: "Where the model came from (run URI); default: the file's absolute path.") var source: String?
+        /// Stored for the whole model (`feature_names` in model.json; a new value replaces the old one); the server
+        /// and `models profile` name the features with it.
         @Option(
             name: .customLong("feature-names"),
             help: "Comma-separated names for the model's numeric columns in order (for inputs like X[N,4]).")
         var featureNames: String?
         @Flag(help: "Register even if the server could not load the file (prints a warning).") var force = false
+        /// Profiled with the model before anything is registered (``ProfileMaker``); needs a registry that stores
+        /// profiles.
         @Option(
             name: .customLong("profile-data"),
             help: "Training data (.csv or JSON Lines) to build the version's reference profile from (drift monitoring).")
         var profileData: String?
 
+        /// Validates `--stage`, `--tag` and `--metric`, checks the file loads, then registers it (and its
+        /// reference profile, when the registry can store one).
         func run() throws {
             guard let stage = Stage(parsing: stage) else {
                 throw ValidationError("--stage must be one of None, Staging, Production, Archived")
@@ -148,6 +178,7 @@ extension ModelsCommand {
         }
     }
 
+    /// `promote`: moves a version to a stage; Production and Staging need a version that loads unless `--force`.
     struct Promote: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Move a version to a stage (Production archives the previous Production version).")
@@ -155,6 +186,7 @@ extension ModelsCommand {
         @Argument(help: "Model name.") var name: String
         @Argument(help: "Version number.") var version: Int64
         @Option(help: "Target stage: None, Staging, Production, Archived.") var stage: String
+        /// Only matters for Production: without it the previous Production version moves to Archived.
         @Flag(help: "Keep the current Production version in Production.") var keepExisting = false
         @Flag(help: "Move it even if the version does not load (prints a warning).") var force = false
 
@@ -175,6 +207,7 @@ extension ModelsCommand {
         }
     }
 
+    /// `alias`: points `@alias` at a version (which must load unless `--force`), or removes it with `--delete`.
     struct Alias: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Point an alias at a version, or delete it.")
         @OptionGroup var options: RegistryOption
@@ -201,6 +234,8 @@ extension ModelsCommand {
         }
     }
 
+    /// `batching`: stores a model's dynamic-batching settings in model.json (`--max-queue-delay-us` in microseconds,
+    /// 0...1000000), or removes them with `--off`.
     struct Batching: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Turn dynamic batching of concurrent Predict calls on or off for a model.",
@@ -208,6 +243,7 @@ extension ModelsCommand {
         @OptionGroup var options: RegistryOption
         @Argument(help: "Model name.") var name: String
         @Option(name: .customLong("max-batch-size"), help: "Rows per batch (2 or more).") var maxBatchSize: Int?
+        /// In microseconds, 0...1,000,000; stored only together with `--max-batch-size`.
         @Option(name: .customLong("max-queue-delay-us"), help: "Longest wait for a batch to fill, in microseconds.")
         var maxQueueDelayMicros: Int = 500
         @Flag(help: "Turn batching off.") var off = false
@@ -230,6 +266,8 @@ extension ModelsCommand {
         }
     }
 
+    /// `fallback`: names the model's fallback version in model.json (it must exist, and load unless `--force`), or
+    /// clears it.
     struct Fallback: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Name the version that answers when the chosen one fails, or clear it.",
@@ -264,6 +302,7 @@ extension ModelsCommand {
         }
     }
 
+    /// `show`: prints the model's metadata (model.json as the registry holds it) as JSON.
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a model's metadata as JSON.")
         @OptionGroup var options: RegistryOption
@@ -280,6 +319,9 @@ extension ModelsCommand {
     }
 }
 
+/// Parses repeated `KEY=VALUE` options (the value may contain `=`; a later key replaces an earlier one).
+///
+/// - Throws: `ValidationError` naming `option` for an item without `=` or with an empty key.
 func keyValues(_ items: [String], option: String) throws -> [String: String] {
     var result: [String: String] = [:]
     for item in items {

@@ -38,6 +38,8 @@ enum OperatorLog {
     }()
 
     /// Logs one line of operator output (`sluice: ...`, `registry: ...`, ...).
+    ///
+    /// Callable from any thread: the logger table is immutable and the handler writes each line with one `write(2)`.
     static func emit(_ line: String) {
         let (component, text) = split(line)
         (loggers[component] ?? Logger(label: component)).log(level: level(of: text), "\(text)")
@@ -70,9 +72,12 @@ enum OperatorLog {
 /// A swift-log handler writing one line per message to standard error with a single `write(2)` (lines from
 /// different threads never interleave).
 struct StderrLogHandler: LogHandler {
+    /// The logger's label, which ``OperatorLog`` sets to the component name (`registry`, `server`, ...).
     let label: String
     let format: OperatorLog.Format
+    /// Messages below this level (`debug`, `trace`) are dropped by swift-log before they reach the handler.
     var logLevel: Logger.Level = .info
+    /// Stored as swift-log requires, but not rendered: the operator log has no metadata fields.
     var metadata: Logger.Metadata = [:]
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -80,6 +85,8 @@ struct StderrLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// Renders the event with the current UTC time and writes it with one `write(2)`; a failed write is ignored
+    /// (there is nowhere left to report it).
     func log(event: LogEvent) {
         var text = Self.render(
             time: LogTimestamp.now(), level: event.level, component: label, message: event.message.description,

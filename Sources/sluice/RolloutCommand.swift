@@ -11,6 +11,10 @@ import TLS
 import TextFormats
 
 /// `sluice rollout ...`: drive a canary or A/B rollout on running servers over gRPC (the `Rollout` RPC).
+///
+/// Every subcommand builds one `RolloutRequest` (the action and its parameters) and reaches the servers through
+/// ``ServerOptions``; the server does all validation and judging, so the CLI only checks the syntax of its
+/// arguments. gRPC failures are printed as `CODE: message` (``runRolloutCommand(_:)``).
 struct RolloutCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollout",
@@ -33,9 +37,12 @@ struct RolloutCommand: ParsableCommand {
 
 /// How to reach the servers: addresses, TLS and credentials (shared by every `rollout` subcommand).
 struct ServerOptions: ParsableArguments {
+    /// Used when `--replicas` is absent: one server, its host not resolved to several addresses.
     @Option(name: .long, help: "Server address HOST:PORT. (default: 127.0.0.1:50051)")
     var server: String?
 
+    /// Takes precedence over `--server`; each name is resolved, and every address it resolves to is a replica (the TLS
+    /// name stays the name given).
     @Option(
         name: .long,
         help:
@@ -43,31 +50,43 @@ struct ServerOptions: ParsableArguments {
     )
     var replicas: String?
 
+    /// Excludes `--ca`, `--client-cert` and `--client-key` (checked in ``clients()``).
     @Flag(name: .long, help: "Cleartext HTTP/2 (h2c) instead of TLS.")
     var plaintext = false
 
+    /// `nil`: the system's trusted CAs.
     @Option(name: .long, help: "PEM CA that signed the servers' certificates. (default: the system's CAs)")
     var ca: String?
 
     @Option(name: .customLong("client-cert"), help: "PEM client certificate, for servers that require mTLS.")
     var clientCert: String?
 
+    /// Required with `--client-cert`, and only with it (checked when the TLS context is built).
     @Option(name: .customLong("client-key"), help: "PEM key of --client-cert.")
     var clientKey: String?
 
+    /// `nil`: the host as given in `--server` or `--replicas`, also when the name resolved to several addresses.
     @Option(name: .customLong("server-name"), help: "Name the server certificate must carry. (default: the host)")
     var serverName: String?
 
+    /// Read at each command; the key is trimmed of surrounding whitespace and must not be empty.
     @Option(name: .customLong("api-key-file"), help: "File holding an API key (or set $SLUICE_API_KEY).")
     var apiKeyFile: String?
 
+    /// Sent as `authorization: Bearer <token>`, beside the API key when both are given.
     @Option(name: .customLong("token-file"), help: "File holding a JWT, sent as 'authorization: Bearer'.")
     var tokenFile: String?
 
+    /// Seconds to wait for each answer: sent as the `grpc-timeout` deadline and used as the connection timeout;
+    /// `watch` tolerates a run of timed-out polls before it gives up.
     @Option(name: .long, help: "Seconds to wait for each answer. (default: 10)")
     var timeout: Double = 10
 
     /// The credential headers from the files or the environment.
+    ///
+    /// `--api-key-file` wins over `$SLUICE_API_KEY`; file contents are trimmed of surrounding whitespace.
+    ///
+    /// - Throws: ``CLIError`` when a credential file cannot be read or is empty.
     func metadata() throws -> [(name: String, value: String)] {
         var out: [(name: String, value: String)] = []
         func secret(_ path: String, _ what: String) throws -> String {
@@ -88,6 +107,12 @@ struct ServerOptions: ParsableArguments {
     }
 
     /// One client per replica address.
+    ///
+    /// With `--replicas` every name is resolved and each distinct address becomes a client; `--server` is used as
+    /// given. A client opens a connection for each call, so making one costs no network round trip.
+    ///
+    /// - Throws: ``CLIError`` for a malformed address, a name that does not resolve, `--plaintext` combined with TLS
+    ///   files, or TLS files that do not load.
     func clients() throws -> [GRPCClient] {
         let tls: TLSClientContext?
         if plaintext {
@@ -124,6 +149,8 @@ struct ServerOptions: ParsableArguments {
     }
 
     /// `HOST:PORT` or `[IPv6]:PORT`.
+    ///
+    /// - Throws: ``CLIError`` when the port is missing, 0 or above 65535, or the host is empty.
     static func split(_ text: String) throws -> (String, UInt16) {
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0 else {
             throw CLIError(message: "'\(text)': expected HOST:PORT, e.g. 127.0.0.1:50051")
@@ -136,6 +163,11 @@ struct ServerOptions: ParsableArguments {
 }
 
 /// Sends `request` to the first replica that answers (another replica is tried only when one is unreachable).
+///
+/// Replicas sharing a registry share the rollout, so any one of them may take a command. Only UNAVAILABLE moves on
+/// to the next replica; any other status is the server's answer and is thrown as is.
+///
+/// - Throws: ``CLIError`` when every replica was unavailable; `RPCError` for any other failure.
 func sendRollout(_ request: RolloutRequestMessage, _ options: ServerOptions) throws -> RolloutResponseMessage {
     let clients = try options.clients()
     var last: RPCError?
@@ -150,6 +182,8 @@ func sendRollout(_ request: RolloutRequestMessage, _ options: ServerOptions) thr
 }
 
 /// One Rollout RPC.
+///
+/// - Throws: The call's `RPCError`; INTERNAL when the answer is not a `RolloutResponse`.
 func call(_ client: GRPCClient, _ request: RolloutRequestMessage) throws -> RolloutResponseMessage {
     let bytes = try client.unary(path: "/sluice.v1.Inference/Rollout", request: request.encoded())
     do { return try bytes.withUnsafeBytes { try RolloutResponseMessage(decoding: $0) } } catch {
@@ -164,7 +198,9 @@ func runRolloutCommand(_ body: () throws -> Void) throws {
     }
 }
 
+/// Display names of `RolloutResponse.state`, indexed by the wire value (0 = no rollout).
 let stateNames = ["NONE", "RUNNING", "PAUSED", "ROLLED_BACK", "PROMOTED", "COMPLETED"]
+/// The display name of a rollout state; an unknown value (a newer server) prints as its number.
 func stateName(_ state: UInt32) -> String { Int(state) < stateNames.count ? stateNames[Int(state)] : "\(state)" }
 
 /// The rollout as text: header, variants with the fleet's statistics, last decision.
@@ -194,10 +230,12 @@ func describe(_ r: RolloutResponseMessage) -> String {
     return lines.joined(separator: "\n")
 }
 
+/// Left-aligns `text` in a column of `width` characters; longer text keeps one trailing space as a separator.
 func pad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
 }
 
+/// A number for a table: whole values without decimals, others with two (`%.2f`).
 func format(_ value: Double) -> String {
     value == value.rounded() && abs(value) < 1e12 ? String(Int64(value)) : CFormat.string("%.2f", value)
 }
@@ -215,32 +253,51 @@ extension RolloutCommand {
         @OptionGroup var server: ServerOptions
         @Argument(help: "The model.") var model: String
         @Flag(name: .long, help: "An A/B test instead of a canary.") var ab = false
+        /// A version selector (a number, a stage, `@alias`); `nil` sends "", which the server resolves to Production.
         @Option(name: .long, help: "Canary baseline version selector. (default: Production)") var baseline: String?
+        /// Required for a canary (the server refuses a canary without one).
         @Option(name: .long, help: "Canary candidate version selector (a number, a stage, @alias).") var candidate:
             String?
+        /// Without it the server uses its default ladder: 1, 5, 25, 50, 100 percent, 100 requests each.
         @Option(name: .long, help: "Canary steps: comma-separated PERCENT[:MIN_REQUESTS[:MIN_DURATION_MS]].")
         var steps: String?
+        /// The candidate's error rate as a fraction 0...1; 0: no limit.
         @Option(name: .customLong("max-error-rate"), help: "Roll back above this candidate error rate (0..1).")
         var maxErrorRate: Double = 0
+        /// The candidate's error rate minus the baseline's, 0...1; 0: no limit.
         @Option(
             name: .customLong("max-error-rate-increase"),
             help: "Roll back above this increase over the baseline (0..1).")
         var maxErrorRateIncrease: Double = 0
+        /// The candidate's p99 latency limit, in milliseconds; 0: no limit.
         @Option(name: .customLong("max-p99-ms"), help: "Roll back above this candidate p99 latency.")
         var maxP99Ms: Double = 0
+        /// The candidate's p99 divided by the baseline's; 0: no limit.
         @Option(name: .customLong("max-p99-ratio"), help: "Roll back above this candidate/baseline p99 ratio.")
         var maxP99Ratio: Double = 0
+        /// Candidate requests in a step before any guardrail is judged; 0: the server's default (50).
         @Option(name: .customLong("min-sample-requests"), help: "Candidate requests before guardrails are judged.")
         var minSampleRequests: UInt64 = 0
         @Flag(name: .long, help: "Advance, promote and roll back automatically.") var auto = false
+        /// Two or more for an A/B test; the weights are percentages that must sum to 100.
         @Option(name: .long, help: "A/B arm NAME=VERSION:WEIGHT (repeat).") var arm: [String] = []
         @Option(name: .long, help: "A/B metric: positive-rate, mean-score, error-rate or latency.") var metric: String?
+        /// The smallest difference in `--metric` the test is sized to detect (sets the per-arm sample size); must be ≥
+        /// 0.
         @Option(name: .customLong("min-detectable-effect"), help: "A/B minimum detectable effect.")
         var minDetectableEffect: Double = 0
+        /// The A/B test's significance level; 0: the server's default (0.05).
         @Option(name: .long, help: "A/B significance level. (default: 0.05)") var significance: Double = 0
         @Option(name: .long, help: "Shadow version selector (gets a copy of the traffic, never answers).")
         var shadow: String?
 
+        /// Parses `--steps`, `--arm` and `--metric` into a START request, sends it to the first replica that answers
+        /// and prints the rollout the server created.
+        ///
+        /// Guardrails are sent only when at least one limit is above 0 (0 means no limit). `--min-sample-requests 0`
+        /// and `--significance 0` leave the server's defaults (50 requests, 0.05); no `--metric` means positive-rate.
+        ///
+        /// - Throws: ``CLIError`` for a malformed step, arm or metric, or the server's refusal as `CODE: message`.
         func run() throws {
             try runRolloutCommand {
                 var request = RolloutRequestMessage()
@@ -302,6 +359,10 @@ extension RolloutCommand {
         @OptionGroup var server: ServerOptions
         @Argument(help: "The model.") var model: String
 
+        /// Asks every replica (not only the first) and prints the newest view (highest generation), one line per
+        /// replica, and the fleet's sums from the first answer.
+        ///
+        /// - Throws: ``CLIError`` when no replica answered, or after printing, when some did not (exit status 1).
         func run() throws {
             try runRolloutCommand {
                 var request = RolloutRequestMessage()
@@ -345,6 +406,8 @@ extension RolloutCommand {
         }
     }
 
+    /// `advance`: moves a canary to its next step now and restarts the step's statistics; at the last step the
+    /// server refuses with FAILED_PRECONDITION (promote instead), and A/B tests have no steps.
     struct Advance: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Move a canary to its next step.")
         @OptionGroup var server: ServerOptions
@@ -352,6 +415,7 @@ extension RolloutCommand {
         func run() throws { try simple(.advance, model, server) }
     }
 
+    /// `set-weights`: sets each variant's traffic share by hand (`NAME=PERCENT` arguments).
     struct SetWeights: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-weights", abstract: "Set every variant's weight (NAME=PERCENT, summing to 100).")
@@ -359,6 +423,8 @@ extension RolloutCommand {
         @Argument(help: "The model.") var model: String
         @Argument(help: "NAME=PERCENT for each variant that takes traffic, e.g. baseline=70 candidate=30.")
         var weights: [String]
+        /// Parses the `NAME=PERCENT` arguments and sends them in one SET_WEIGHTS request; the server checks the names
+        /// and the sum.
         func run() throws {
             var parsed: [(name: String, weight: Double)] = []
             for item in weights {
@@ -371,6 +437,7 @@ extension RolloutCommand {
         }
     }
 
+    /// `pause`: freezes the weights and the automatic guardrail decisions until `resume`.
     struct Pause: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Freeze the weights and automatic decisions.")
         @OptionGroup var server: ServerOptions
@@ -378,6 +445,7 @@ extension RolloutCommand {
         func run() throws { try simple(.pause, model, server) }
     }
 
+    /// `resume`: resumes a paused rollout.
     struct Resume: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resume a paused rollout.")
         @OptionGroup var server: ServerOptions
@@ -385,6 +453,7 @@ extension RolloutCommand {
         func run() throws { try simple(.resume, model, server) }
     }
 
+    /// `rollback`: sends all traffic back to the baseline; `--archive-candidate` also moves the candidate to Archived.
     struct Rollback: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Send all traffic back to the baseline.")
         @OptionGroup var server: ServerOptions
@@ -396,6 +465,7 @@ extension RolloutCommand {
         }
     }
 
+    /// `promote`: makes the candidate (or, for an A/B test, the `--arm` given) the Production version.
     struct Promote: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make the candidate (or an A/B arm) Production.")
         @OptionGroup var server: ServerOptions
@@ -412,10 +482,21 @@ extension RolloutCommand {
             abstract: "Follow a rollout until it ends: exit 0 when promoted or completed, 2 when rolled back.")
         @OptionGroup var server: ServerOptions
         @Argument(help: "The model.") var model: String
+        /// Seconds between polls; values below 0.05 are raised to 0.05.
         @Option(name: .long, help: "Seconds between polls. (default: 1)") var interval: Double = 1
+        /// Seconds since the command started; `nil` waits as long as the rollout runs.
         @Option(name: .customLong("max-wait"), help: "Give up (exit 1) after this many seconds. (default: never)")
         var maxWait: Double?
 
+        /// Polls the rollout every `--interval` seconds (at least 0.05) and prints a line whenever the state, step or
+        /// weights change, until the rollout ends.
+        ///
+        /// Each poll tries the replicas in order and moves on only when one is unavailable or too slow; up to 30 such
+        /// failures in a row are tolerated (a replica restarting), any other error ends the watch at once.
+        ///
+        /// - Throws: `ExitCode(2)` when the rollout was rolled back; ``CLIError`` when the model has no rollout, the
+        /// replicas
+        ///   stay unreachable, or `--max-wait` passes. Returns normally when it was promoted or completed.
         func run() throws {
             var request = RolloutRequestMessage()
             request.model = model

@@ -8,6 +8,10 @@ import TextFormats
 #endif
 
 /// `sluice score`: scores a file of rows offline through the same engine the server uses.
+///
+/// The whole input is read into memory, converted to a ``FeatureMatrix`` and scored in batches of `--batch-size`
+/// rows on the calling thread; the output text is built in memory and written in one piece at the end.
+/// Every user error is a ``ScoreInputError`` (or a file or engine error) printed as `error: ...` with exit status 1.
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
@@ -34,29 +38,37 @@ struct ScoreCommand: ParsableCommand {
             """
     )
 
+    /// Loaded as a ``CompiledModel``, the engine the server uses.
     @Option(name: .long, help: "Path of the .onnx model.")
     var model: String
 
+    /// The format is detected from the extension and the content (``ScoreInputKind/detect(_:path:)``).
     @Option(name: .long, help: "Rows to score: JSON records, JSON Lines, CSV, or the fixture layout.")
     var input: String
 
+    /// Opened (and truncated) before scoring; removed again when scoring or writing fails.
     @Option(name: .long, help: "Where to write predictions; standard output when omitted.")
     var output: String?
 
+    /// One of ``OutputFormat``'s raw values; `nil` infers it with ``OutputFormat/infer(_:fixture:)``.
     @Option(name: .long, help: "Output format: json, jsonl, csv or tensors. (default: from --output, else json)")
     var format: String?
 
+    /// Replaces the names of the numeric features in order, so columns can be matched by their own names.
     @Option(
         name: .customLong("feature-names"),
         help: "Comma-separated names for the model's numeric columns in order (e.g. for an X[N,4] input).")
     var featureNames: String?
 
+    /// Row output only: `--format tensors` refuses it.
     @Option(name: .customLong("id-column"), help: "Input column copied to each output row as its id.")
     var idColumn: String?
 
+    /// Rows per engine call, at least 1; `nil`: 10,000 rows for row output, all rows in one call for tensors.
     @Option(name: .long, help: "Rows per engine call. (default: 10000; tensors: all rows in one call)")
     var batchSize: Int?
 
+    /// Rejects an unknown `--format` and a `--batch-size` below 1 before the model is loaded.
     func validate() throws {
         if let format, OutputFormat(rawValue: format) == nil {
             throw ValidationError("--format must be json, jsonl, csv or tensors")
@@ -64,6 +76,10 @@ struct ScoreCommand: ParsableCommand {
         if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
     }
 
+    /// Scores the input and writes the result; a failure the user can fix prints `error: MESSAGE` on stderr and exits
+    /// 1.
+    ///
+    /// Only input, file and engine errors are caught here; anything else propagates to ArgumentParser.
     func run() throws {
         do {
             try score()
@@ -76,11 +92,18 @@ struct ScoreCommand: ParsableCommand {
         }
     }
 
+    /// Prints `error: message` on stderr and exits the process with status 1.
     private func fail(_ message: String) -> Never {
         FileAccess.writeStandardError("error: \(message)\n")
         Glibc.exit(1)
     }
 
+    /// Loads the model, reads and detects the input, scores it and writes the text in one piece.
+    ///
+    /// The output file is opened before scoring, so an unwritable path fails at once; when anything fails after that,
+    /// the partly written output file is removed, so no truncated predictions are left behind.
+    ///
+    /// - Throws: ``ScoreInputError`` (naming the file and the line or record), `FileAccess.Failure`, or `EngineError`.
     private func score() throws {
         let names = featureNames.map { $0.split(separator: ",").map { $0.trimmingSpaces() } }
         let compiled: CompiledModel
@@ -118,6 +141,9 @@ struct ScoreCommand: ParsableCommand {
     }
 
     /// Reads records, JSON Lines or CSV into a table; the fixture layout is turned into one too.
+    ///
+    /// The fixture layout is parsed twice: first by ``JSONReader`` for syntax errors with line and column, then by
+    /// `BatchIO` for the tensors.
     private func readTable(_ bytes: [UInt8], kind: ScoreInputKind, signature: ModelSignature) throws -> ScoreTable {
         switch kind {
         case .records: return try ScoreTable.records(bytes, path: input)
@@ -157,6 +183,11 @@ struct ScoreCommand: ParsableCommand {
     }
 
     /// Scores the table in batches through the serving path and renders one output row per input row.
+    ///
+    /// One ``ExecutionContext`` and one ``PredictionResult`` are reused for every batch.
+    ///
+    /// - Throws: ``ScoreInputError`` for a column mismatch (from ``FeatureMatrix``) or an engine error, naming the
+    ///   rows of the failed batch; an unsupported model gets a hint to use `--format tensors`.
     private func rowOutput(_ compiled: CompiledModel, table: ScoreTable, format: OutputFormat) throws -> String {
         let signature = compiled.signature
         let matrix = try FeatureMatrix(table: table, signature: signature, path: input, idColumn: idColumn)
@@ -209,6 +240,7 @@ struct ScoreCommand: ParsableCommand {
         return Self.concatenate(parts)
     }
 
+    /// Rows `start..<start + count` of every feed: the first dimension is the row; the others stay as they are.
     static func slice(_ feeds: [String: Tensor], _ start: Int, _ count: Int) -> [String: Tensor] {
         var out: [String: Tensor] = [:]
         for (name, t) in feeds {
@@ -229,6 +261,10 @@ struct ScoreCommand: ParsableCommand {
         return out
     }
 
+    /// Joins the outputs of consecutive batches along the first dimension, output by output.
+    ///
+    /// Every part must list the same outputs in the same order (one model run each); a pair of tensors whose element
+    /// types differ keeps the first part's values.
     static func concatenate(_ parts: [[(name: String, value: Tensor)]]) -> [(name: String, value: Tensor)] {
         guard var result = parts.first else { return [] }
         for part in parts.dropFirst() {
@@ -254,6 +290,8 @@ struct ScoreCommand: ParsableCommand {
 
 /// How `sluice score` writes its answers.
 enum OutputFormat: String {
+    /// `json`: one array of row objects; `jsonl`: one row object per line; `csv`: a header and one line per row;
+    /// `tensors`: the raw model outputs in the fixture's expected.json layout.
     case json, jsonl, csv, tensors
 
     /// From the output file's extension; fixture input keeps the tensor layout it always had.
@@ -269,13 +307,16 @@ enum OutputFormat: String {
 final class Progress {
     private let total: Int
     private let enabled: Bool
+    /// The percentage last written, so the line is rewritten at most 101 times.
     private var lastShown = -1
 
+    /// - Parameter total: The number of rows to score; progress is shown only above 100,000 rows on a terminal.
     init(total: Int) {
         self.total = total
         enabled = total > 100_000 && isatty(2) == 1
     }
 
+    /// Rewrites the progress line (`\r`) when the whole percentage of `done` rows out of the total has changed.
     func update(_ done: Int) {
         guard enabled else { return }
         let percent = done * 100 / max(total, 1)
@@ -284,6 +325,7 @@ final class Progress {
         FileAccess.writeStandardError("\rscored \(done) of \(total) rows (\(percent)%)")
     }
 
+    /// Ends the progress line, so later stderr output starts on a line of its own.
     func finish() {
         if enabled { FileAccess.writeStandardError("\n") }
     }

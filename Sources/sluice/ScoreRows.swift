@@ -4,6 +4,7 @@ import InferenceEngine
 /// A table's rows laid out as the serving path takes them: numeric features row-major in signature order, string
 /// features column by column, plus the ids of `--id-column`.
 struct FeatureMatrix {
+    /// The number of rows (the table's rows; the fixture's first dimension).
     var rows: Int
     /// rows × `numericFeatureCount` values.
     var numeric: [Float]
@@ -14,6 +15,15 @@ struct FeatureMatrix {
 
     /// Matches the table's columns to the model's features by name (a one-column input may also be named after
     /// the input) and converts every cell; errors name the file, the row and the column.
+    ///
+    /// A feature of a multi-column input (`X[2]`) may also come from element 2 of a list cell in a column named
+    /// after the input (`{"X": [...]}`). Text that parses as a number is accepted for numeric features; a missing
+    /// cell becomes NaN, which is an error unless the model handles missing values. String features take numbers as
+    /// their text and missing cells as `""`.
+    ///
+    /// - Throws: ``ScoreInputError`` for features without a column (listing both sides, with a `--feature-names`
+    ///   hint when the counts match), a cell of the wrong kind, a NaN the model cannot take, or an unknown
+    ///   `idColumn`.
     init(table: ScoreTable, signature: ModelSignature, path: String, idColumn: String?) throws(ScoreInputError) {
         rows = table.rows.count
         let features = signature.features
@@ -124,6 +134,10 @@ struct FeatureMatrix {
     }
 
     /// The rows as named input tensors, for the general (tensor) path.
+    ///
+    /// Each input gets shape `[rows]` when the model declares it one-dimensional, else `[rows, features]`, and the
+    /// element type its ONNX type names: double, float (also when the type is unknown) or int64 (NaN and
+    /// infinities become 0).
     func tensors(_ signature: ModelSignature) -> [String: Tensor] {
         var feeds: [String: Tensor] = [:]
         for (k, input) in signature.inputs.enumerated() {
@@ -154,6 +168,9 @@ struct FeatureMatrix {
 
 extension ScoreTable {
     /// The fixture layout's tensors as a table with one column per feature.
+    ///
+    /// Rows are named `row N` in messages. Feeds of missing inputs leave their cells `missing`; map-valued tensors
+    /// are not representable as cells and stay `missing` too.
     static func fromTensors(_ feeds: [String: Tensor], rows: Int, signature: ModelSignature) -> ScoreTable {
         var table = ScoreTable()
         table.columns = signature.features.map(\.name)
@@ -180,12 +197,17 @@ extension ScoreTable {
 
 /// Renders one output row per input row: id, label, class scores, confidence (regressors: the value).
 struct RowWriter {
+    /// `json`, `jsonl` or `csv`.
     let format: OutputFormat
     let signature: ModelSignature
+    /// Whether rows start with an `id` field (`--id-column` was given).
     let withID: Bool
     /// Class names in score order ("0", "1", or the string labels).
     let classes: [String]
 
+    /// - Parameters:
+    ///   - format: The row format (json, jsonl or csv); `tensors` output does not go through this writer.
+    ///   - withID: Whether each row starts with the `--id-column` value (`id`).
     init(format: OutputFormat, signature: ModelSignature, withID: Bool) {
         self.format = format
         self.signature = signature
@@ -197,8 +219,11 @@ struct RowWriter {
         }
     }
 
+    /// Classifiers write label, per-class scores and confidence; everything else writes one `value`.
     private var isClassifier: Bool { signature.task == .classifier }
 
+    /// What precedes the first row: `[` for JSON, the column names for CSV (`id`, `label`, `score_<class>`...,
+    /// `confidence`, or `value` for a regressor), nothing for JSON Lines.
     func header() -> String {
         switch format {
         case .json: return "["
@@ -214,6 +239,7 @@ struct RowWriter {
         }
     }
 
+    /// What follows the last row: the closing `]` of a JSON array, nothing otherwise.
     func footer() -> String { format == .json ? "\n]\n" : "" }
 
     /// One row of `result` (row index within the last batch); `first` marks the first row of the whole output.
@@ -255,6 +281,7 @@ struct RowWriter {
         }
     }
 
+    /// The predicted label of `row`: the string label by index for string labels, else the integer label as text.
     private func label(_ result: PredictionResult, _ row: Int) -> String {
         switch signature.classLabels {
         case .string(let labels):
@@ -264,11 +291,14 @@ struct RowWriter {
         }
     }
 
+    /// A CSV number; NaN becomes an empty field.
     private func number(_ v: Float) -> String { v.isNaN ? "" : "\(v)" }
+    /// A JSON number; NaN and infinities, which JSON cannot hold, become `null`.
     private func jsonNumber(_ v: Float) -> String { v.isFinite ? "\(v)" : "null" }
 
     private func quote(_ s: String) -> String { StderrLogHandler.jsonString(s) }
 
+    /// Quotes a CSV field that holds a comma, a quote or a line break, doubling the quotes inside (RFC 4180).
     private func csvField(_ s: String) -> String {
         if s.contains(",") || s.contains("\"") || s.contains("\n") {
             return "\"" + s.replacing("\"", with: "\"\"") + "\""

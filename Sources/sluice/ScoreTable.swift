@@ -34,6 +34,8 @@ struct ScoreInputError: Error, CustomStringConvertible {
 
 /// Which reader a file needs.
 enum ScoreInputKind {
+    /// `fixture`: `{"inputs": [{"name", "shape", "data"}]}`, read by the engine's `BatchIO`; `records`: a JSON
+    /// array of objects; `jsonLines`: one object per line; `csv`: a header row, then the rows (also TSV).
     case fixture, records, jsonLines, csv
 
     /// Decides from the first non-blank byte and, for JSON objects, whether a second object follows on its own
@@ -61,6 +63,12 @@ enum ScoreInputKind {
 
 extension ScoreTable {
     /// Reads a JSON array of objects.
+    ///
+    /// Each record's origin is `record N (line L)`. Keys may differ between records: the columns are the union of
+    /// the keys, and a record without a key has a `missing` cell there.
+    ///
+    /// - Throws: ``ScoreInputError`` for a JSON syntax error, a root that is not an array, or an item that is not
+    ///   an object.
     static func records(_ bytes: [UInt8], path: String) throws(ScoreInputError) -> ScoreTable {
         var reader = JSONReader(bytes: bytes, path: path)
         let root = try reader.parseDocument()
@@ -82,6 +90,10 @@ extension ScoreTable {
     }
 
     /// Reads JSON Lines: one object per non-blank line.
+    ///
+    /// Each line is parsed on its own, so an error names the file's line; a row's origin is `line L`.
+    ///
+    /// - Throws: ``ScoreInputError`` for a line that is not valid JSON or not an object.
     static func jsonLines(_ bytes: [UInt8], path: String) throws(ScoreInputError) -> ScoreTable {
         var table = ScoreTable()
         var index: [String: Int] = [:]
@@ -146,6 +158,12 @@ extension ScoreTable {
 
     /// Reads CSV (comma-separated, or tab-separated for `.tsv`) with a header row. Quoted fields may hold the
     /// separator, doubled quotes and line breaks.
+    ///
+    /// Fields and header names are trimmed of spaces; an empty field is `missing`, a field that parses as a
+    /// `Double` is a number, anything else is text. A UTF-8 BOM is skipped and blank lines are ignored.
+    ///
+    /// - Throws: ``ScoreInputError`` for an empty file, a repeated header name, a row whose field count differs
+    ///   from the header's, an unterminated quoted field, or bytes that are not UTF-8.
     static func csv(_ bytes: [UInt8], path: String) throws(ScoreInputError) -> ScoreTable {
         let separator: UInt8 = path.lowercased().hasSuffix(".tsv") ? 0x09 : UInt8(ascii: ",")
         var records: [(line: Int, fields: [String])] = []
@@ -247,13 +265,22 @@ struct JSONReader {
         var line: Int
     }
 
+    /// The whole document (or, for JSON Lines, one line of it) as UTF-8 bytes.
     let bytes: [UInt8]
+    /// The file name used in error messages.
     let path: String
+    /// The line number of `bytes[0]` in the file, so messages about a JSON Lines line name the file's line.
     let firstLine: Int
+    /// The read position, an index into `bytes`.
     private var i = 0
+    /// The current line number (1-based, counted from `firstLine`).
     private var line: Int
+    /// The index of the first byte of the current line, for column numbers.
     private var lineStart = 0
 
+    /// - Parameters:
+    ///   - path: The file name used in error messages.
+    ///   - firstLine: The line number of the first byte, for a slice of a larger file (one JSON Lines line).
     init(bytes: [UInt8], path: String, firstLine: Int = 1) {
         self.bytes = bytes
         self.path = path
@@ -261,6 +288,7 @@ struct JSONReader {
         self.line = firstLine
     }
 
+    /// An error at the current position, as `PATH: line L, column C: what` (the column counts bytes from 1).
     private func fail(_ what: String) -> ScoreInputError {
         ScoreInputError(description: "\(path): line \(line), column \(i - lineStart + 1): \(what)")
     }
@@ -283,6 +311,7 @@ struct JSONReader {
         return (v, i)
     }
 
+    /// Skips JSON whitespace, counting lines.
     private mutating func skip() {
         while i < bytes.count {
             let b = bytes[i]
@@ -296,6 +325,7 @@ struct JSONReader {
         }
     }
 
+    /// Parses the value that starts at the next non-blank byte.
     private mutating func value() throws(ScoreInputError) -> Value {
         skip()
         guard i < bytes.count else { throw fail("unexpected end of the file") }
@@ -312,6 +342,7 @@ struct JSONReader {
         }
     }
 
+    /// Consumes the literal `w` (`true`, `NaN`, `Infinity`...) or fails naming it.
     private mutating func word(_ w: String) throws(ScoreInputError) {
         let u = Array(w.utf8)
         guard i + u.count <= bytes.count, Array(bytes[i..<(i + u.count)]) == u else {
@@ -320,6 +351,7 @@ struct JSONReader {
         i += u.count
     }
 
+    /// Parses an object from its `{`; members keep their file order and a repeated key is kept twice.
     private mutating func object() throws(ScoreInputError) -> Value {
         i += 1
         var members: [(String, Value)] = []
@@ -350,6 +382,7 @@ struct JSONReader {
         }
     }
 
+    /// Parses an array from its `[`, recording the line each item starts on.
     private mutating func array() throws(ScoreInputError) -> Value {
         i += 1
         var items: [Located] = []
@@ -374,6 +407,10 @@ struct JSONReader {
         }
     }
 
+    /// Parses a string from its opening quote, decoding escapes.
+    ///
+    /// A `\u` escape that is not a Unicode scalar on its own (half of a surrogate pair) becomes U+FFFD. Raw control
+    /// characters and invalid UTF-8 are errors.
     private mutating func string() throws(ScoreInputError) -> String {
         i += 1
         var out: [UInt8] = []
@@ -416,6 +453,8 @@ struct JSONReader {
         return s
     }
 
+    /// Parses a number, including `-Infinity`; the digits are checked by `Double.init`, so its rules apply (more
+    /// lenient than strict JSON about leading zeros).
     private mutating func number() throws(ScoreInputError) -> Double {
         let start = i
         if i < bytes.count, bytes[i] == UInt8(ascii: "-") {
@@ -439,6 +478,7 @@ struct JSONReader {
         return d
     }
 
+    /// A byte for an error message: printable ASCII as is, anything else as `\xNN`.
     static func show(_ b: UInt8) -> String {
         b >= 0x20 && b < 0x7F ? String(UnicodeScalar(b)) : "\\x\(String(b, radix: 16))"
     }

@@ -8,29 +8,41 @@ import SluiceServer
 /// window and bands per model; see docs/monitoring.md). The config file's `monitor*` keys set the same values;
 /// flags override the file.
 struct MonitoringFlags: ParsableArguments {
+    /// Config key `monitoring` (`false`); `false` here means "not given", so the config file may still turn it off.
     @Flag(name: .customLong("no-monitoring"), help: "Turn drift monitoring off (no recording, no statistics).")
     var off = false
+    /// Config key `monitorWindowRequests`; model.json may override it per model.
     @Option(name: .customLong("monitor-window-requests"), help: "Most requests in a version's drift window. (default: 10000)")
     var windowRequests: Int?
+    /// Config key `monitorWindowSeconds`, in seconds; model.json may override it per model.
     @Option(name: .customLong("monitor-window-seconds"), help: "Oldest request in a drift window, in seconds. (default: 3600)")
     var windowSeconds: Double?
+    /// Config key `monitorIntervalSeconds`: 0.05 to 3600 seconds.
     @Option(name: .customLong("monitor-interval"), help: "Seconds between drift statistics updates. (default: 10)")
     var interval: Double?
+    /// Config key `monitorPsiWarn`; model.json may override it per model.
     @Option(name: .customLong("monitor-psi-warn"), help: "PSI at or above which a feature is WARN. (default: 0.1)")
     var psiWarn: Double?
+    /// Config key `monitorPsiDrift`; when unset it is at least the warn band.
     @Option(name: .customLong("monitor-psi-drift"), help: "PSI at or above which a feature is DRIFT. (default: 0.25)")
     var psiDrift: Double?
+    /// Config key `monitorMinRequests`; model.json may override it per model.
     @Option(name: .customLong("monitor-min-requests"), help: "Requests a window needs before a verdict other than OK. (default: 100)")
     var minRequests: Int?
+    /// Config key `monitorMaxFeatures`: bounds the `sluice_feature_psi` series of one model; must not be negative.
     @Option(name: .customLong("monitor-max-features"), help: "Most sluice_feature_psi series per model. (default: 50)")
     var maxFeatures: Int?
+    /// Config key `monitorBatchStride`: at least 1 (every row).
     @Option(name: .customLong("monitor-batch-stride"), help: "BatchPredict records every n-th row. (default: 64)")
     var batchStride: Int?
+    /// Config key `monitorSnapshotSeconds`: 0 (only at shutdown) or 1 to 86400 seconds.
     @Option(
         name: .customLong("monitor-snapshot-interval"),
         help: "Seconds between snapshots of the drift windows, which a restart restores; 0: only at shutdown. (default: 60)")
     var snapshotSeconds: Double?
 
+    /// Checks the flags alone (without the config file) at parse time, so a bad `--monitor-*` value fails before the
+    /// server starts; ``ServeCommand/run()`` checks the merged settings again.
     func validate() throws {
         var flags = ServerConfiguration()
         apply(to: &flags)

@@ -2,6 +2,9 @@ import ArgumentParser
 import SluiceServer
 
 /// The `sluice` command line: the server and the tools around it.
+///
+/// `sluice --version` prints ``VersionReport/text``; each subcommand lives in a file of its own
+/// (`ServeCommand.swift`, `ScoreCommand.swift`, ...).
 @main
 struct Sluice: ParsableCommand {
     static let configuration = CommandConfiguration(
