@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "GRPCCore", swiftSettings: swiftSettings),
         .target(
             name: "GRPCServer",
-            dependencies: ["NetCore", "TLS", "HTTP2", "GRPCCore", "CZlib", "CSystemShims"],
+            dependencies: ["NetCore", "TLS", "HTTP2", "GRPCCore", "CZlib", "CSystemShims", "BackgroundThreads"],
             swiftSettings: swiftSettings
         ),
         // HTTP/1.1 listener (REST and admin ports): libmicrohttpd parses, a NetCore loop drives it.

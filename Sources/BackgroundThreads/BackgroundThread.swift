@@ -49,9 +49,14 @@ public enum BackgroundThread {
             box.release()
             return nil
         }
+        setName(of: thread, to: name)
+        return Handle(thread: thread)
+    }
+
+    /// Names `thread` as `top -H`, `perf` and /proc/PID/task/TID/comm show it; Linux keeps the first 15 bytes.
+    public static func setName(of thread: pthread_t, to name: String) {
         let shortName = String(decoding: Array(name.utf8.prefix(15)), as: UTF8.self)
         _ = shortName.withCString { setThreadName(thread, $0) }
-        return Handle(thread: thread)
     }
 }
 

@@ -130,13 +130,6 @@ long csys_write(int fd, const void *buffer, unsigned long count) {
     return r < 0 ? -errno : (long)r;
 }
 
-void csys_set_current_thread_name(const char *name) {
-    char short_name[16];
-    strncpy(short_name, name, sizeof short_name - 1);
-    short_name[sizeof short_name - 1] = 0;
-    pthread_setname_np(pthread_self(), short_name);
-}
-
 uint64_t csys_monotonic_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

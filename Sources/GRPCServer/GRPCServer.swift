@@ -1,5 +1,6 @@
 public import GRPCCore
 public import NetCore
+import BackgroundThreads
 import Synchronization
 import TLS
 
@@ -62,14 +63,13 @@ public final class GRPCServer: @unchecked Sendable {
         running.store(loops.count, ordering: .sequentiallyConsistent)
         for (index, loop) in loops.enumerated() {
             loop.onStopped = { self.running.subtract(1, ordering: .sequentiallyConsistent) }
-            let box = Unmanaged.passRetained(ThreadBox(loop, name: "sluice-loop-\(index)"))
+            let box = Unmanaged.passRetained(ThreadBox(loop))
             var thread = pthread_t()
             let rc = pthread_create(
                 &thread, nil,
                 { raw in
                     guard let raw else { return nil }
                     let box = Unmanaged<ThreadBox>.fromOpaque(raw).takeRetainedValue()
-                    EventLoop.nameCurrentThread(box.name)
                     box.loop.run()
                     return nil
                 }, box.toOpaque())
@@ -78,6 +78,7 @@ public final class GRPCServer: @unchecked Sendable {
                 running.subtract(1, ordering: .sequentiallyConsistent)
                 throw SystemError("pthread_create", errno: rc)
             }
+            BackgroundThread.setName(of: thread, to: "sluice-loop-\(index)")
             threads.append(thread)
         }
     }
@@ -123,10 +124,5 @@ private struct SendableTLS: @unchecked Sendable {
 
 private final class ThreadBox {
     let loop: ServerLoop
-    /// The loop thread's name (`sluice-loop-N`).
-    let name: String
-    init(_ loop: ServerLoop, name: String) {
-        self.loop = loop
-        self.name = name
-    }
+    init(_ loop: ServerLoop) { self.loop = loop }
 }

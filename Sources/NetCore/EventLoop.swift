@@ -100,12 +100,6 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: - Running
 
-    /// Names the calling thread (at most 15 bytes are kept), e.g. `sluice-loop-0` for a loop thread, so that
-    /// `top -H`, `perf` and `/proc/PID/task/*/comm` tell the loops from the other threads.
-    public static func nameCurrentThread(_ name: String) {
-        csys_set_current_thread_name(name)
-    }
-
     /// Runs until ``stop()``.
     public func run() {
         running = true

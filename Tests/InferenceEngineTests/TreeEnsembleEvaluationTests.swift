@@ -9,11 +9,8 @@ import Testing
 /// in tree order in float32, so every output must equal the reference to the bit.
 @Suite("Tree depth walk against onnxruntime's rule on random deep forests")
 struct TreeEnsembleEvaluationTests {
-    typealias Rng = LeafMaskForestTests.Rng
-
-    struct Node {
-        var feature = 0, threshold: Float = 0, tracks = false, left = -1, right = -1, weight: Float = 0
-    }
+    typealias Rng = RandomForests.Rng
+    typealias Node = RandomForests.Node
 
     /// One random tree of at most `maxDepth` levels: a node below the root becomes a leaf with probability
     /// `leafChance`. Weights are non-negative multiples of 1/256 (so the classifier's score is the plain sum).
@@ -40,62 +37,6 @@ struct TreeEnsembleEvaluationTests {
         return nodes
     }
 
-    /// onnxruntime's rule for one row: per tree, `x op t || (tracks && isnan(x))` picks the true child; leaf
-    /// weights summed in tree order from `start`.
-    static func reference(_ trees: [[Node]], _ mode: String, _ row: ArraySlice<Float>, start: Float) -> Float {
-        var sum = start
-        for nodes in trees {
-            var i = 0
-            while nodes[i].left >= 0 {
-                let x = row[row.startIndex + nodes[i].feature]
-                let go = LeafMaskForestTests.passes(mode, x, nodes[i].threshold) || (nodes[i].tracks && x.isNaN)
-                i = go ? nodes[i].left : nodes[i].right
-            }
-            sum += nodes[i].weight
-        }
-        return sum
-    }
-
-    /// The forest as TreeEnsemble attributes (one weight per leaf, all for output column 0).
-    static func attributes(_ trees: [[Node]], _ mode: String, prefix: String) -> [String: ONNXAttribute] {
-        var tIDs: [Int64] = [], nIDs: [Int64] = [], fIDs: [Int64] = [], values: [Float] = [], modes: [String] = []
-        var trueIDs: [Int64] = [], falseIDs: [Int64] = [], tracks: [Int64] = []
-        var wT: [Int64] = [], wN: [Int64] = [], wIDs: [Int64] = [], weights: [Float] = []
-        for (t, nodes) in trees.enumerated() {
-            for (i, n) in nodes.enumerated() {
-                tIDs.append(Int64(t))
-                nIDs.append(Int64(i))
-                fIDs.append(Int64(n.feature))
-                values.append(n.threshold)
-                modes.append(n.left < 0 ? "LEAF" : mode)
-                trueIDs.append(Int64(max(n.left, 0)))
-                falseIDs.append(Int64(max(n.right, 0)))
-                tracks.append(n.tracks ? 1 : 0)
-                if n.left < 0 {
-                    wT.append(Int64(t))
-                    wN.append(Int64(i))
-                    wIDs.append(0)
-                    weights.append(n.weight)
-                }
-            }
-        }
-        return [
-            "nodes_treeids": .ints(tIDs), "nodes_nodeids": .ints(nIDs), "nodes_featureids": .ints(fIDs),
-            "nodes_values": .floats(values), "nodes_modes": .strings(modes), "nodes_truenodeids": .ints(trueIDs),
-            "nodes_falsenodeids": .ints(falseIDs), "nodes_missing_value_tracks_true": .ints(tracks),
-            "\(prefix)_treeids": .ints(wT), "\(prefix)_nodeids": .ints(wN), "\(prefix)_ids": .ints(wIDs),
-            "\(prefix)_weights": .floats(weights),
-        ]
-    }
-
-    /// Rows: mostly finite, some NaN, some ±∞ (real ±∞ inputs must not be taken for missing).
-    static func rows(_ rng: inout Rng, _ count: Int, features: Int) -> [Float] {
-        (0..<(count * features)).map { _ in
-            let r = rng.below(12)
-            return r == 0 ? .nan : r == 1 ? .infinity : r == 2 ? -.infinity : Float(rng.below(240) - 120) / 50
-        }
-    }
-
     @Test(
         "regressor: one row at a time and in batches, every grouping of trees",
         arguments: ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"])
@@ -110,7 +51,7 @@ struct TreeEnsembleEvaluationTests {
                     &rng, features: features, maxDepth: t % 5 == 0 ? 3 : 9, leafChance: t % 2 == 0 ? 0.05 : 0.25,
                     nanThresholds: nanThresholds)
             }
-            var attrs = Self.attributes(trees, mode, prefix: "target")
+            var attrs = RandomForests.attributes(trees, mode, prefix: "target")
             attrs["n_targets"] = .int(1)
             attrs["base_values"] = .floats([0.25])
             var g = GraphBuilder()
@@ -119,9 +60,9 @@ struct TreeEnsembleEvaluationTests {
             g.output("Y")
             let model = try g.compile()
             let n = 37
-            let xs = Self.rows(&rng, n, features: features)
+            let xs = RandomForests.rows(&rng, n, features: features)
             let expected = (0..<n).map { r in
-                Self.reference(trees, mode, xs[(r * features)..<((r + 1) * features)], start: 0) + 0.25
+                RandomForests.reference(trees, mode, xs[(r * features)..<((r + 1) * features)], start: 0) + 0.25
             }
             let batch = try model.run(["X": .float(xs, shape: [n, features])])["Y"]!.floats
             #expect(batch == expected, "\(mode), \(treeCount) trees: batch")
@@ -144,7 +85,7 @@ struct TreeEnsembleEvaluationTests {
             let trees = (0..<treeCount).map { _ in
                 Self.tree(&rng, features: features, maxDepth: 10, leafChance: 0.08, nanThresholds: false)
             }
-            var attrs = Self.attributes(trees, mode, prefix: "class")
+            var attrs = RandomForests.attributes(trees, mode, prefix: "class")
             attrs["classlabels_int64s"] = .ints([0, 1])
             attrs["post_transform"] = .string("NONE")
             var g = GraphBuilder()
@@ -155,11 +96,11 @@ struct TreeEnsembleEvaluationTests {
             let model = try g.compile()
             let ctx = model.makeContext()
             let n = 29
-            let xs = Self.rows(&rng, n, features: features)
+            let xs = RandomForests.rows(&rng, n, features: features)
             let result = PredictionResult()
             for r in 0..<n {
                 let row = Array(xs[(r * features)..<((r + 1) * features)])
-                let sum = Self.reference(trees, mode, row[...], start: 0)
+                let sum = RandomForests.reference(trees, mode, row[...], start: 0)
                 try model.predict(rows: 1, numeric: row, context: ctx, into: result)
                 // Non-negative weights in one column: onnxruntime's scores are [1 − sum, sum], label 1 iff > 0.5.
                 #expect(result.scores == [1 - sum, sum], "\(mode), \(treeCount) trees: row \(r)")
@@ -167,7 +108,7 @@ struct TreeEnsembleEvaluationTests {
             }
             try model.predict(rows: n, numeric: xs, context: ctx, into: result)
             for r in 0..<n {
-                let sum = Self.reference(trees, mode, xs[(r * features)..<((r + 1) * features)], start: 0)
+                let sum = RandomForests.reference(trees, mode, xs[(r * features)..<((r + 1) * features)], start: 0)
                 #expect(result.scores[2 * r + 1] == sum, "\(mode), \(treeCount) trees: batch row \(r)")
             }
         }
@@ -195,7 +136,7 @@ struct TreeEnsembleEvaluationTests {
             b.weight = weights[(t + 3) % weights.count]
             trees.append([root, a, b])
         }
-        var attrs = Self.attributes(trees, mode, prefix: "target")
+        var attrs = RandomForests.attributes(trees, mode, prefix: "target")
         attrs["n_targets"] = .int(1)
         var g = GraphBuilder()
         g.input("X", .float, [nil, 3])
@@ -206,7 +147,7 @@ struct TreeEnsembleEvaluationTests {
         for a in values {
             for b in values {
                 let row: [Float] = [a, b, -a]
-                let expected = Self.reference(trees, mode, row[...], start: 0)
+                let expected = RandomForests.reference(trees, mode, row[...], start: 0)
                 let got = try model.run(["X": .float(row, shape: [1, 3])])["Y"]!.floats
                 #expect(
                     got.count == 1 && got[0].bitPattern == expected.bitPattern,

@@ -44,9 +44,6 @@ int csys_local_port(int fd);
 long csys_read(int fd, void *buffer, unsigned long count);
 long csys_write(int fd, const void *buffer, unsigned long count);
 
-/// Names the calling thread (at most 15 bytes are kept), as `top -H`, `perf` and /proc/PID/task/TID/comm show it.
-void csys_set_current_thread_name(const char *name);
-
 /// CLOCK_MONOTONIC in nanoseconds.
 uint64_t csys_monotonic_ns(void);
 

@@ -231,8 +231,9 @@ extension TreeEnsemble {
 
     /// One row through every tree, sixteen trees advancing together (independent load chains, so their latencies
     /// overlap; sixteen measured 20 % faster than eight on a 100-tree depth-10 forest, and 32 no faster than 16);
-    /// then a group of eight, a group of four, and only the final one to three trees alone. Returns `start` plus the leaf weights, added in tree order. Leaf weights are read from the leaf
-    /// nodes' `threshold` (see `PackedNode`), which the last step has just loaded, not from a second array.
+    /// then a group of eight, a group of four, and only the final one to three trees alone. Returns `start` plus the
+    /// leaf weights, added in tree order. Leaf weights are read from the leaf nodes' `threshold` (see `PackedNode`),
+    /// which the last step has just loaded, not from a second array.
     @inline(__always)
     private func walkOneRow<B: BranchTest, M: MissingPolicy>(
         _ b: B.Type, _ m: M.Type, _ nodes: UnsafePointer<PackedNode>, _ rows: UnsafePointer<Float>, _ start: Float
