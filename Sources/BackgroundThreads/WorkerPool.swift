@@ -52,18 +52,16 @@ public final class WorkerPool: @unchecked Sendable {
         available = .allocate(capacity: 1)
         sem_init(available, 0, 0)
         threads = Mutex([])
-        // Each thread lowers its own priority (Linux keeps it per thread) and posts `ready`; init waits for all,
-        // so `priorityError` is final when it returns and no work runs at the loops' priority.
-        let ready = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
-        sem_init(ready, 0, 0)
-        let readyBox = SemaphoreBox(ready)
+        // Each thread lowers its own priority (Linux keeps it per thread) and counts itself `ready`; init waits for
+        // all, so `priorityError` is final when it returns and no work runs at the loops' priority.
+        let ready = ConditionLock(0)
         var started = 0
         for index in 0..<self.size {
             let handle = BackgroundThread.start(name: "\(name)-\(index)") { [self] in
                 if let failure = priority.applyToCurrentThread() {
                     priorityFailure.withLock { $0 = $0 ?? failure }
                 }
-                sem_post(readyBox.semaphore)
+                ready.withLockSignalling { $0 += 1 }
                 run()
             }
             if let handle {
@@ -71,9 +69,13 @@ public final class WorkerPool: @unchecked Sendable {
                 started += 1
             }
         }
-        for _ in 0..<started { while sem_wait(ready) != 0 {} }
-        sem_destroy(ready)
-        ready.deallocate()
+        var allReady = false
+        while !allReady {
+            ready.wait { count in
+                allReady = count >= started
+                return allReady ? .no : .untilSignalled
+            }
+        }
     }
 
     deinit {
@@ -130,10 +132,4 @@ public final class WorkerPool: @unchecked Sendable {
             next()
         }
     }
-}
-
-/// Hands a POSIX semaphore that outlives the threads using it to those threads.
-private struct SemaphoreBox: @unchecked Sendable {
-    let semaphore: UnsafeMutablePointer<sem_t>
-    init(_ semaphore: UnsafeMutablePointer<sem_t>) { self.semaphore = semaphore }
 }
